@@ -1,0 +1,34 @@
+/* axon.h - project-wide conventions shared by every module.
+ *
+ * Error convention: a function that can fail returns int, 0 (AXON_OK) on
+ * success or one of the negative AXON_E* codes below. Human detail goes into
+ * a caller-supplied buffer; the HTTP answer is built once, in errors.c.
+ *
+ * Memory policy: allocation failure aborts (xmalloc in buf.h), as lighttpd and
+ * hiredis 0.14 do. A responder supervised by a web server or spawn-fcgi is
+ * simpler and more honest crashing on OOM than threading NULL checks through
+ * every path.
+ *
+ * Ownership words used beside prototypes: "borrows" (caller keeps it),
+ * "takes" (callee owns it now), "returns new" (caller frees with the named
+ * function). */
+#ifndef AXON_H
+#define AXON_H
+
+#define AXON_VERSION "0.1.0"
+
+enum axon_err {
+    AXON_OK = 0,
+    AXON_EINVAL = -1,       /* bad input: syntax, range, type */
+    AXON_ETOOBIG = -2,      /* a named cap was exceeded */
+    AXON_ETOODEEP = -3,     /* JSON nesting above the cap */
+    AXON_EIO = -4,          /* read or write failed (client side) */
+    AXON_ECLIENT_GONE = -5, /* the client disconnected */
+    AXON_ENOTFOUND = -6,
+    AXON_ESYS = -7          /* a system call failed; errno tells */
+};
+
+#define AXON_MUST_CHECK __attribute__((warn_unused_result))
+#define AXON_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+#endif

@@ -1,0 +1,62 @@
+/* config.h - the environment and an optional NAME=value file, read and
+ * validated once at start into one immutable struct. The environment wins
+ * over the file. */
+#ifndef AXON_CONFIG_H
+#define AXON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "axon.h"
+#include "sha256.h"
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+#define CONFIG_MAX_KEYS 1024       /* API keys accepted at most */
+#define CONFIG_MAX_KEY_LEN 256     /* bytes in one API key */
+#define CONFIG_MAX_FILE_BYTES (1 << 20) /* axon.conf and the keys file */
+
+struct valkey_addr {
+    char *host;      /* NULL for a unix socket; owned */
+    int port;
+    char *path;      /* unix socket path or NULL; owned */
+    char *password;  /* or NULL; owned */
+    int db;
+};
+
+struct axon_config {
+    unsigned char (*key_hashes)[SHA256_LEN]; /* SHA-256 of each API key; owned */
+    size_t n_keys;
+    int threads;
+    size_t max_body_bytes;
+    int drain_s;
+    struct valkey_addr valkey;
+    int port;                 /* where `make run` puts the web server */
+    char *server;             /* "lighttpd" or "nginx"; owned */
+    enum log_level log_level;
+    bool test_routes;         /* AXON_TEST_ROUTES=1: test-only routes */
+};
+
+/* Reads the environment, then `file` if not NULL (a missing file is an error
+ * only when required is true). On failure returns AXON_EINVAL with a message
+ * naming the bad setting in err, and leaves *cfg empty. On success *cfg owns
+ * new memory: release with config_free. */
+int config_load(struct axon_config *cfg, const char *file, bool required,
+                char *err, size_t errlen) AXON_MUST_CHECK;
+void config_free(struct axon_config *cfg); /* NULL-safe, idempotent */
+
+/* Parses one setting into cfg (for tests and for config_load). Borrows both
+ * strings. AXON_ENOTFOUND for an unknown name. */
+int config_set(struct axon_config *cfg, const char *name, const char *value,
+               char *err, size_t errlen) AXON_MUST_CHECK;
+/* Fills the defaults; config_set and config_finish complete it. */
+void config_defaults(struct axon_config *cfg);
+/* Final cross-field checks (for example: at least one API key). */
+int config_finish(struct axon_config *cfg, char *err, size_t errlen) AXON_MUST_CHECK;
+
+/* Every setting's name, default and meaning, for --help and the README. */
+struct config_doc {
+    const char *name, *def, *what;
+};
+extern const struct config_doc config_docs[];
+
+#endif

@@ -1,0 +1,39 @@
+/* errors.h - the OpenAI error envelope, built in one place:
+ *   {"error":{"message":"…","type":"…","param":null|"…","code":null|"…"}}
+ * All four keys are always present, as the OpenAI spec requires. */
+#ifndef AXON_ERRORS_H
+#define AXON_ERRORS_H
+
+#include "axon.h"
+#include "buf.h"
+#include "reqctx.h"
+
+#define ERR_INVALID_REQUEST "invalid_request_error"
+#define ERR_SERVER "server_error"
+
+/* OpenAI's own words, which clients and their tests match on. */
+#define ERR_MSG_BAD_JSON                                                                    \
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't " \
+    "using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was " \
+    "sent was not valid JSON. If you have trouble figuring out how to fix this, please "     \
+    "contact us through our help center at help.openai.com.)"
+#define ERR_MSG_NO_KEY                                                                       \
+    "You didn't provide an API key. You need to provide your API key in an Authorization "    \
+    "header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password "     \
+    "field (with blank username) if you're accessing the API from your browser and are "      \
+    "prompted for a username and password. You can obtain an API key from "                   \
+    "https://platform.openai.com/account/api-keys."
+
+/* Appends the envelope to out. param and code may be NULL (JSON null);
+ * message is borrowed. */
+int errors_envelope(struct buf *out, const char *message, const char *type, const char *param,
+                    const char *code) AXON_MUST_CHECK;
+
+/* Sends a complete error answer (application/json) with a formatted message.
+ * extra_headers is borrowed and may be NULL. If headers already went out (a
+ * stream), nothing can be sent this way: AXON_EINVAL. */
+int errors_send(struct axon_req *r, int status, const char *type, const char *param,
+                const char *code, const char *extra_headers, const char *fmt, ...)
+    AXON_PRINTF(7, 8);
+
+#endif

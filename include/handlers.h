@@ -1,0 +1,19 @@
+/* handlers.h - the route handlers, each in the module of its concern. */
+#ifndef AXON_HANDLERS_H
+#define AXON_HANDLERS_H
+
+#include <json-c/json.h>
+#include "reqctx.h"
+
+int health_get(struct axon_req *r);          /* router.c */
+int test_sse_get(struct axon_req *r);        /* router.c, AXON_TEST_ROUTES only */
+int models_list(struct axon_req *r);         /* models.c */
+int models_get(struct axon_req *r);          /* models.c */
+int chat_completions(struct axon_req *r);    /* chat.c */
+
+/* Reads the body and parses it as one strict JSON object (see jsonv.h).
+ * On failure it has already sent the 400 or 413 answer and returns the
+ * error code. On success *out is new (json_object_put). */
+int chat_read_json_object(struct axon_req *r, json_object **out) AXON_MUST_CHECK;
+
+#endif

@@ -1,0 +1,26 @@
+/* jsonv.h - strict JSON parsing of untrusted bodies.
+ *
+ * json-c 0.16 accepts, even with JSON_TOKENER_STRICT, single quotes, NaN,
+ * Infinity, raw control characters inside strings and "1." (measured on this
+ * Debian). So a body first passes an RFC 8259 syntax check written here, with
+ * a nesting cap, and only then goes to json-c, which builds the tree and
+ * checks UTF-8. */
+#ifndef AXON_JSONV_H
+#define AXON_JSONV_H
+
+#include <stddef.h>
+#include <json-c/json.h>
+#include "axon.h"
+
+#define JSONV_MAX_DEPTH 64 /* arrays and objects nested deeper are refused */
+
+/* Checks that p[0..n) is exactly one RFC 8259 JSON text, surrounding white
+ * space allowed, nesting at most max_depth. Returns AXON_OK, AXON_EINVAL or
+ * AXON_ETOODEEP. Borrows p. */
+int jsonv_check(const char *p, size_t n, int max_depth) AXON_MUST_CHECK;
+
+/* jsonv_check, then json-c. On success *out is new (json_object_put). */
+int jsonv_parse(const char *p, size_t n, int max_depth,
+                json_object **out) AXON_MUST_CHECK;
+
+#endif

@@ -1,0 +1,35 @@
+/* reqctx.h - one request, from accept to finish: what the handlers, the
+ * response writer and the log line share. Owned by the worker thread. */
+#ifndef AXON_REQCTX_H
+#define AXON_REQCTX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <fcgiapp.h>
+
+#include "auth.h"
+#include "config.h"
+
+#define REQ_ID_LEN 36       /* "req_" + 32 hex */
+#define REQ_MAX_PATH 4096   /* longer request paths get 414 */
+
+struct axon_req {
+    FCGX_Request *fcgi;              /* borrowed from the worker */
+    const struct axon_config *cfg;   /* borrowed, immutable */
+    char id[REQ_ID_LEN + 1];
+    char method[16];                 /* copied: logged after the params are freed */
+    char path[REQ_MAX_PATH + 1];     /* REQUEST_URI without the query */
+    bool path_too_long;
+    const char *query;               /* after '?', or ""; borrows params */
+    char tenant[AUTH_TENANT_LEN + 1];/* key digest prefix once authenticated */
+    uint64_t start_us;               /* monotonic */
+    /* What was answered, for the log line. */
+    int status;                      /* 0 until headers are written */
+    uint64_t bytes_out;              /* body bytes written */
+    const char *model;               /* static or borrowed for the request's life */
+    const char *upstream;
+    long tokens_in, tokens_out;
+};
+
+#endif

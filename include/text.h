@@ -1,0 +1,31 @@
+/* text.h - small string helpers for untrusted text: numbers, case, trimming. */
+#ifndef AXON_TEXT_H
+#define AXON_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "axon.h"
+
+/* Parses a whole decimal integer in [min, max] (borrows s). No sign games,
+ * no trailing bytes, no empty string: AXON_EINVAL otherwise. */
+int text_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out) AXON_MUST_CHECK;
+/* Same for the first n bytes of s (s need not be NUL-terminated there). */
+int text_parse_i64_n(const char *s, size_t n, int64_t min, int64_t max,
+                     int64_t *out) AXON_MUST_CHECK;
+/* ASCII case-insensitive equality of a[0..n) and the NUL-terminated b. */
+bool text_ieq_n(const char *a, size_t n, const char *b);
+/* Shrinks [*s, *s + *n) past leading and trailing spaces and tabs. */
+void text_trim(const char **s, size_t *n);
+/* Writes 2*n lowercase hex digits and a NUL into out (needs 2*n+1 bytes). */
+void text_hex(const unsigned char *in, size_t n, char *out);
+/* Fills p with n bytes from the kernel's CSPRNG (getrandom). Aborts if the
+ * kernel refuses, because ids and keys must never be predictable. */
+void text_random(void *p, size_t n);
+/* Compares two n-byte strings in time independent of their content. */
+bool text_ct_equal(const void *a, const void *b, size_t n);
+/* Looks up name in a query string "a=1&b=2" (borrows q). Returns a pointer
+ * into q and sets *len, or NULL when absent. No percent-decoding. */
+const char *text_query_get(const char *q, const char *name, size_t *len);
+
+#endif

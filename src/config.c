@@ -1,0 +1,347 @@
+/* config.c - settings from the environment and etc/axon.conf. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "text.h"
+
+const struct config_doc config_docs[] = {
+    {"AXON_API_KEYS", "(none)", "comma-separated client API keys (Bearer)"},
+    {"AXON_API_KEYS_FILE", "(none)", "file with one client API key per line; # comments"},
+    {"AXON_THREADS", "16", "worker threads per axon process (1-1024)"},
+    {"AXON_MAX_BODY_BYTES", "16777216", "largest request body; larger gets 413"},
+    {"AXON_DRAIN_S", "30", "seconds in-flight requests get to finish after SIGTERM"},
+    {"AXON_VALKEY_URL", "redis://127.0.0.1:6379", "Valkey: redis://[:password@]host[:port][/db] or unix:///path"},
+    {"AXON_PORT", "8080", "port `make run` gives the web server"},
+    {"AXON_SERVER", "lighttpd", "web server `make run` starts: lighttpd or nginx"},
+    {"AXON_LOG_LEVEL", "info", "debug, info, warn or error"},
+    {"AXON_TEST_ROUTES", "0", "1 enables test-only routes (never in production)"},
+    {NULL, NULL, NULL},
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) AXON_PRINTF(3, 4);
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return AXON_EINVAL;
+}
+
+void config_defaults(struct axon_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->threads = 16;
+    cfg->max_body_bytes = 16u << 20;
+    cfg->drain_s = 30;
+    cfg->valkey.host = xstrdup("127.0.0.1");
+    cfg->valkey.port = 6379;
+    cfg->port = 8080;
+    cfg->server = xstrdup("lighttpd");
+    cfg->log_level = LOG_INFO;
+}
+
+static void valkey_free(struct valkey_addr *v)
+{
+    free(v->host);
+    free(v->path);
+    if (v->password)
+        memset(v->password, 0, strlen(v->password));
+    free(v->password);
+    memset(v, 0, sizeof *v);
+}
+
+void config_free(struct axon_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->key_hashes);
+    valkey_free(&cfg->valkey);
+    free(cfg->server);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+static int set_int(const char *name, const char *v, int64_t lo, int64_t hi, int64_t *out,
+                   char *err, size_t errlen)
+{
+    if (text_parse_i64(v, lo, hi, out))
+        return fail(err, errlen, "%s=%s: expected a whole number from %lld to %lld", name, v,
+                    (long long)lo, (long long)hi);
+    return AXON_OK;
+}
+
+/* Adds one key (not NUL-terminated) after checking it; never echoes it. */
+static int add_key(struct axon_config *cfg, const char *k, size_t n, const char *from,
+                   char *err, size_t errlen)
+{
+    text_trim(&k, &n);
+    if (n == 0)
+        return AXON_OK; /* empty entries (",," or blank lines) are skipped */
+    if (n > CONFIG_MAX_KEY_LEN)
+        return fail(err, errlen, "%s: a key is longer than %d bytes", from, CONFIG_MAX_KEY_LEN);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)k[i] <= 0x20 || (unsigned char)k[i] >= 0x7f)
+            return fail(err, errlen, "%s: keys must be printable ASCII without spaces", from);
+    if (cfg->n_keys >= CONFIG_MAX_KEYS)
+        return fail(err, errlen, "%s: more than %d keys", from, CONFIG_MAX_KEYS);
+    cfg->key_hashes = xrealloc(cfg->key_hashes, (cfg->n_keys + 1) * sizeof *cfg->key_hashes);
+    sha256(k, n, cfg->key_hashes[cfg->n_keys++]);
+    return AXON_OK;
+}
+
+static int set_keys(struct axon_config *cfg, const char *v, char *err, size_t errlen)
+{
+    for (const char *p = v;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        int rc = add_key(cfg, p, n, "AXON_API_KEYS", err, errlen);
+        if (rc || !comma)
+            return rc;
+        p = comma + 1;
+    }
+}
+
+/* Reads a whole small file into a new string (free). */
+static int slurp(const char *path, char **out, char *err, size_t errlen, const char *what)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, errlen, "%s=%s: cannot open it", what, path);
+    struct buf b = BUF_INIT(CONFIG_MAX_FILE_BYTES);
+    char chunk[4096];
+    size_t n;
+    int rc = AXON_OK;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = buf_append(&b, chunk, n);
+    bool bad = ferror(f);
+    fclose(f);
+    if (rc || bad) {
+        buf_free(&b);
+        return fail(err, errlen, "%s=%s: %s", what, path,
+                    rc ? "file larger than 1 MiB" : "read error");
+    }
+    *out = buf_take(&b);
+    return AXON_OK;
+}
+
+static int set_keys_file(struct axon_config *cfg, const char *path, char *err, size_t errlen)
+{
+    char *text = NULL;
+    int rc = slurp(path, &text, err, errlen, "AXON_API_KEYS_FILE");
+    for (char *line = text; !rc && line && *line;) {
+        char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        if (n && line[n - 1] == '\r')
+            n--;
+        const char *k = line;
+        size_t kn = n;
+        text_trim(&k, &kn);
+        if (kn && k[0] != '#')
+            rc = add_key(cfg, k, kn, "AXON_API_KEYS_FILE", err, errlen);
+        line = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    return rc;
+}
+
+/* redis://[:password@]host[:port][/db] or unix:///path/to/socket */
+static int set_valkey(struct axon_config *cfg, const char *v, char *err, size_t errlen)
+{
+    struct valkey_addr a = {.port = 6379};
+    const char *bad = "expected redis://[:password@]host[:port][/db] or unix:///path";
+    if (strncmp(v, "unix://", 7) == 0) {
+        if (v[7] != '/' || v[8] == '\0')
+            return fail(err, errlen, "AXON_VALKEY_URL=%s: %s", v, bad);
+        a.path = xstrdup(v + 7);
+    } else if (strncmp(v, "redis://", 8) == 0) {
+        const char *p = v + 8;
+        const char *at = strrchr(p, '@');
+        if (at) {
+            const char *pw = p;
+            if (*pw == ':')
+                pw++; /* redis://:password@host; a user name before ':' is not used */
+            else if (strchr(pw, ':') && strchr(pw, ':') < at)
+                pw = strchr(pw, ':') + 1;
+            a.password = xstrndup(pw, (size_t)(at - pw));
+            p = at + 1;
+        }
+        const char *slash = strchr(p, '/');
+        const char *hend = slash ? slash : p + strlen(p);
+        const char *colon = memchr(p, ':', (size_t)(hend - p));
+        const char *hostend = colon ? colon : hend;
+        int64_t port = 6379, db = 0;
+        if (hostend == p ||
+            (colon && text_parse_i64_n(colon + 1, (size_t)(hend - colon - 1), 1, 65535, &port)) ||
+            (slash && slash[1] && text_parse_i64(slash + 1, 0, 65535, &db))) {
+            valkey_free(&a);
+            /* Never print a password: name the variable only. */
+            return fail(err, errlen, "AXON_VALKEY_URL: %s", bad);
+        }
+        a.host = xstrndup(p, (size_t)(hostend - p));
+        a.port = (int)port;
+        a.db = (int)db;
+    } else {
+        return fail(err, errlen, "AXON_VALKEY_URL: %s", bad);
+    }
+    valkey_free(&cfg->valkey);
+    cfg->valkey = a;
+    return AXON_OK;
+}
+
+int config_set(struct axon_config *cfg, const char *name, const char *v, char *err, size_t errlen)
+{
+    int64_t n = 0;
+    int rc;
+    if (strcmp(name, "AXON_API_KEYS") == 0)
+        return set_keys(cfg, v, err, errlen);
+    if (strcmp(name, "AXON_API_KEYS_FILE") == 0)
+        return set_keys_file(cfg, v, err, errlen);
+    if (strcmp(name, "AXON_VALKEY_URL") == 0)
+        return set_valkey(cfg, v, err, errlen);
+    if (strcmp(name, "AXON_THREADS") == 0) {
+        if (!(rc = set_int(name, v, 1, 1024, &n, err, errlen)))
+            cfg->threads = (int)n;
+        return rc;
+    }
+    if (strcmp(name, "AXON_MAX_BODY_BYTES") == 0) {
+        if (!(rc = set_int(name, v, 1024, 1 << 30, &n, err, errlen)))
+            cfg->max_body_bytes = (size_t)n;
+        return rc;
+    }
+    if (strcmp(name, "AXON_DRAIN_S") == 0) {
+        if (!(rc = set_int(name, v, 0, 3600, &n, err, errlen)))
+            cfg->drain_s = (int)n;
+        return rc;
+    }
+    if (strcmp(name, "AXON_PORT") == 0) {
+        if (!(rc = set_int(name, v, 1, 65535, &n, err, errlen)))
+            cfg->port = (int)n;
+        return rc;
+    }
+    if (strcmp(name, "AXON_SERVER") == 0) {
+        if (strcmp(v, "lighttpd") && strcmp(v, "nginx"))
+            return fail(err, errlen, "AXON_SERVER=%s: expected lighttpd or nginx", v);
+        free(cfg->server);
+        cfg->server = xstrdup(v);
+        return AXON_OK;
+    }
+    if (strcmp(name, "AXON_LOG_LEVEL") == 0) {
+        static const char *const levels[] = {"debug", "info", "warn", "error"};
+        for (int i = 0; i < 4; i++)
+            if (strcmp(v, levels[i]) == 0) {
+                cfg->log_level = (enum log_level)i;
+                return AXON_OK;
+            }
+        return fail(err, errlen, "AXON_LOG_LEVEL=%s: expected debug, info, warn or error", v);
+    }
+    if (strcmp(name, "AXON_TEST_ROUTES") == 0) {
+        if (strcmp(v, "0") && strcmp(v, "1"))
+            return fail(err, errlen, "AXON_TEST_ROUTES=%s: expected 0 or 1", v);
+        cfg->test_routes = v[0] == '1';
+        return AXON_OK;
+    }
+    return AXON_ENOTFOUND;
+}
+
+int config_finish(struct axon_config *cfg, char *err, size_t errlen)
+{
+    if (cfg->n_keys == 0)
+        return fail(err, errlen,
+                    "AXON_API_KEYS: no API key configured; set AXON_API_KEYS or AXON_API_KEYS_FILE");
+    return AXON_OK;
+}
+
+/* One parsed line of the file: NAME=value, value optionally in quotes. */
+struct file_setting {
+    char *name, *value;
+    int line;
+};
+
+static int parse_file(const char *path, bool required, struct file_setting **out, size_t *count,
+                      char *err, size_t errlen)
+{
+    *out = NULL;
+    *count = 0;
+    FILE *probe = fopen(path, "rb");
+    if (!probe)
+        return required ? fail(err, errlen, "--config %s: cannot open it", path) : AXON_OK;
+    fclose(probe);
+    char *text = NULL;
+    int rc = slurp(path, &text, err, errlen, "--config");
+    int lineno = 0;
+    for (char *line = text; !rc && line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        lineno++;
+        const char *s = line;
+        size_t n = strlen(line);
+        if (n && s[n - 1] == '\r')
+            n--;
+        text_trim(&s, &n);
+        const char *eq = memchr(s, '=', n);
+        if (n && s[0] != '#') {
+            if (!eq || eq == s) {
+                rc = fail(err, errlen, "%s line %d: expected NAME=value", path, lineno);
+                break;
+            }
+            const char *nm = s;
+            size_t nn = (size_t)(eq - s);
+            const char *val = eq + 1;
+            size_t vn = n - nn - 1;
+            text_trim(&nm, &nn);
+            text_trim(&val, &vn);
+            if (vn >= 2 && (val[0] == '"' || val[0] == '\'') && val[vn - 1] == val[0]) {
+                val++;
+                vn -= 2;
+            }
+            *out = xrealloc(*out, (*count + 1) * sizeof **out);
+            (*out)[*count] = (struct file_setting){xstrndup(nm, nn), xstrndup(val, vn), lineno};
+            (*count)++;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    return rc;
+}
+
+int config_load(struct axon_config *cfg, const char *file, bool required, char *err, size_t errlen)
+{
+    struct file_setting *fs = NULL;
+    size_t nfs = 0;
+    config_defaults(cfg);
+    int rc = file ? parse_file(file, required, &fs, &nfs, err, errlen) : AXON_OK;
+    /* Unknown names in the file are typos worth stopping for. */
+    for (size_t i = 0; !rc && i < nfs; i++) {
+        bool known = false;
+        for (const struct config_doc *d = config_docs; d->name; d++)
+            known = known || strcmp(d->name, fs[i].name) == 0;
+        if (!known)
+            rc = fail(err, errlen, "%s line %d: unknown setting %s", file, fs[i].line, fs[i].name);
+    }
+    for (const struct config_doc *d = config_docs; !rc && d->name; d++) {
+        const char *v = getenv(d->name);
+        for (size_t i = 0; !v && i < nfs; i++)
+            if (strcmp(fs[i].name, d->name) == 0)
+                v = fs[i].value; /* the last occurrence is not sought: first wins */
+        if (v) {
+            rc = config_set(cfg, d->name, v, err, errlen);
+        }
+    }
+    if (!rc)
+        rc = config_finish(cfg, err, errlen);
+    for (size_t i = 0; i < nfs; i++) {
+        free(fs[i].name);
+        free(fs[i].value);
+    }
+    free(fs);
+    if (rc)
+        config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,197 @@
+/* fcgi_io.c - libfcgi streams. See fastcgi-servers.md in the shared notes for
+ * the measured server behaviour these functions rely on. */
+#include "fcgi_io.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "text.h"
+
+void io_req_init(struct axon_req *r, FCGX_Request *fcgi, const struct axon_config *cfg)
+{
+    memset(r, 0, sizeof *r);
+    r->fcgi = fcgi;
+    r->cfg = cfg;
+    r->start_us = log_now_us();
+    unsigned char rnd[16];
+    text_random(rnd, sizeof rnd);
+    memcpy(r->id, "req_", 4);
+    text_hex(rnd, sizeof rnd, r->id + 4);
+
+    const char *method = io_param(r, "REQUEST_METHOD");
+    snprintf(r->method, sizeof r->method, "%s", method ? method : "GET");
+    /* Route on REQUEST_URI: every server sets it, while SCRIPT_NAME and
+     * PATH_INFO depend on how the location was written. */
+    const char *uri = io_param(r, "REQUEST_URI");
+    if (!uri)
+        uri = io_param(r, "DOCUMENT_URI");
+    if (!uri)
+        uri = "/";
+    const char *q = strchr(uri, '?');
+    size_t plen = q ? (size_t)(q - uri) : strlen(uri);
+    r->query = q ? q + 1 : "";
+    if (plen > REQ_MAX_PATH) {
+        r->path_too_long = true;
+        plen = REQ_MAX_PATH;
+    }
+    memcpy(r->path, uri, plen);
+    r->path[plen] = '\0';
+}
+
+const char *io_param(const struct axon_req *r, const char *name)
+{
+    return FCGX_GetParam(name, r->fcgi->envp);
+}
+
+int io_read_body(struct axon_req *r, size_t max, struct buf *out)
+{
+    /* CONTENT_LENGTH may be "0", "" (nginx GET) or absent; a number above the
+     * cap is refused before reading a byte. Either way we read to EOF under
+     * our own cap, since the header is only a claim. */
+    const char *cl = io_param(r, "CONTENT_LENGTH");
+    int64_t declared = 0;
+    if (cl && *cl && text_parse_i64(cl, 0, INT64_MAX, &declared) == AXON_OK &&
+        (uint64_t)declared > max)
+        return AXON_ETOOBIG;
+    buf_init(out, max);
+    char chunk[16384];
+    for (;;) {
+        int n = FCGX_GetStr(chunk, sizeof chunk, r->fcgi->in);
+        if (n > 0 && buf_append(out, chunk, (size_t)n)) {
+            buf_free(out);
+            return AXON_ETOOBIG;
+        }
+        if (n < (int)sizeof chunk)
+            break;
+    }
+    if (FCGX_GetError(r->fcgi->in)) {
+        buf_free(out);
+        return AXON_EIO;
+    }
+    /* An empty body is still a valid, empty string; appending nothing
+     * cannot pass any cap. */
+    return out->p ? AXON_OK : buf_append(out, "", 0);
+}
+
+const char *io_status_text(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Unknown";
+    }
+}
+
+static int stream_state(const struct axon_req *r)
+{
+    return FCGX_GetError(r->fcgi->out) ? AXON_ECLIENT_GONE : AXON_OK;
+}
+
+int io_begin(struct axon_req *r, int status, const char *content_type, const char *extra)
+{
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "Status: %d %s\r\nContent-Type: %s\r\nx-request-id: %s\r\n", status,
+                     io_status_text(status), content_type, r->id);
+    if (n < 0 || (size_t)n >= sizeof head)
+        return AXON_ETOOBIG;
+    r->status = status;
+    FCGX_PutStr(head, n, r->fcgi->out);
+    if (extra)
+        FCGX_PutS(extra, r->fcgi->out);
+    FCGX_PutStr("\r\n", 2, r->fcgi->out);
+    return stream_state(r);
+}
+
+int io_write(struct axon_req *r, const char *p, size_t n)
+{
+    while (n) {
+        int chunk = n > INT32_MAX ? INT32_MAX : (int)n;
+        if (FCGX_PutStr(p, chunk, r->fcgi->out) != chunk)
+            return AXON_ECLIENT_GONE;
+        r->bytes_out += (uint64_t)chunk;
+        p += chunk;
+        n -= (size_t)chunk;
+    }
+    return stream_state(r);
+}
+
+int io_flush(struct axon_req *r)
+{
+    FCGX_FFlush(r->fcgi->out);
+    return stream_state(r);
+}
+
+int io_send_json(struct axon_req *r, int status, const char *body, size_t n, const char *extra)
+{
+    int rc = io_begin(r, status, "application/json", extra);
+    if (!rc)
+        rc = io_write(r, body, n);
+    return rc;
+}
+
+int io_sse_begin(struct axon_req *r)
+{
+    int rc = io_begin(r, 200, "text/event-stream; charset=utf-8",
+                      "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+    if (!rc)
+        rc = io_sse_comment(r, "ok");
+    return rc;
+}
+
+int io_sse_data(struct axon_req *r, const char *json, size_t n)
+{
+    int rc = io_write(r, "data: ", 6);
+    if (!rc)
+        rc = io_write(r, json, n);
+    if (!rc)
+        rc = io_write(r, "\n\n", 2);
+    if (!rc)
+        rc = io_flush(r);
+    return rc;
+}
+
+int io_sse_comment(struct axon_req *r, const char *text)
+{
+    int rc = io_write(r, ": ", 2);
+    if (!rc)
+        rc = io_write(r, text, strlen(text));
+    if (!rc)
+        rc = io_write(r, "\n\n", 2);
+    if (!rc)
+        rc = io_flush(r);
+    return rc;
+}
+
+bool io_client_gone(const struct axon_req *r)
+{
+    if (FCGX_GetError(r->fcgi->out))
+        return true;
+    /* ipcFd is documented as private in fcgiapp.h but has been stable in
+     * every 2.4.x release; this is the one place that reads it. */
+    struct pollfd p = {.fd = r->fcgi->ipcFd, .events = POLLRDHUP};
+    if (p.fd < 0)
+        return true;
+    int n = poll(&p, 1, 0);
+    return n > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}

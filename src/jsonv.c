@@ -1,0 +1,185 @@
+/* jsonv.c - an RFC 8259 syntax check in front of json-c (see jsonv.h). */
+#include "jsonv.h"
+
+#include <stdbool.h>
+
+struct scan {
+    const char *p, *end;
+    int depth, max_depth;
+    int err; /* first error, AXON_OK while fine */
+};
+
+static void ws(struct scan *s)
+{
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+        s->p++;
+}
+
+static bool lit(struct scan *s, const char *word)
+{
+    for (; *word; word++, s->p++)
+        if (s->p >= s->end || *s->p != *word)
+            return false;
+    return true;
+}
+
+static bool digits(struct scan *s)
+{
+    const char *start = s->p;
+    while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+        s->p++;
+    return s->p > start;
+}
+
+static bool number(struct scan *s)
+{
+    if (s->p < s->end && *s->p == '-')
+        s->p++;
+    if (s->p < s->end && *s->p == '0')
+        s->p++;
+    else if (!digits(s))
+        return false;
+    if (s->p < s->end && *s->p == '.') {
+        s->p++;
+        if (!digits(s))
+            return false;
+    }
+    if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+        s->p++;
+        if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+            s->p++;
+        if (!digits(s))
+            return false;
+    }
+    return true;
+}
+
+static bool is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool string(struct scan *s)
+{
+    s->p++; /* opening quote */
+    while (s->p < s->end) {
+        unsigned char c = (unsigned char)*s->p++;
+        if (c == '"')
+            return true;
+        if (c < 0x20)
+            return false; /* raw control characters must be escaped */
+        if (c != '\\')
+            continue;
+        if (s->p >= s->end)
+            return false;
+        char e = *s->p++;
+        if (e == 'u') {
+            for (int i = 0; i < 4; i++, s->p++)
+                if (s->p >= s->end || !is_hex(*s->p))
+                    return false;
+        } else if (!(e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' ||
+                     e == 'n' || e == 'r' || e == 't')) {
+            return false;
+        }
+    }
+    return false;
+}
+
+static bool value(struct scan *s);
+
+/* Objects and arrays share one loop: members are "key": value or value. */
+static bool container(struct scan *s, char close, bool keyed)
+{
+    if (++s->depth > s->max_depth) {
+        s->err = AXON_ETOODEEP;
+        return false;
+    }
+    s->p++;
+    ws(s);
+    if (s->p < s->end && *s->p == close) {
+        s->p++;
+        s->depth--;
+        return true;
+    }
+    for (;;) {
+        if (keyed) {
+            if (s->p >= s->end || *s->p != '"' || !string(s))
+                return false;
+            ws(s);
+            if (s->p >= s->end || *s->p++ != ':')
+                return false;
+        }
+        if (!value(s))
+            return false;
+        ws(s);
+        if (s->p >= s->end)
+            return false;
+        char c = *s->p++;
+        if (c == close) {
+            s->depth--;
+            return true;
+        }
+        if (c != ',')
+            return false;
+        ws(s);
+    }
+}
+
+static bool value(struct scan *s)
+{
+    ws(s);
+    if (s->p >= s->end)
+        return false;
+    switch (*s->p) {
+    case '{': return container(s, '}', true);
+    case '[': return container(s, ']', false);
+    case '"': return string(s);
+    case 't': return lit(s, "true");
+    case 'f': return lit(s, "false");
+    case 'n': return lit(s, "null");
+    default: return number(s);
+    }
+}
+
+int jsonv_check(const char *p, size_t n, int max_depth)
+{
+    struct scan s = {.p = p, .end = p + n, .depth = 0, .max_depth = max_depth, .err = AXON_OK};
+    bool ok = value(&s);
+    if (ok) {
+        ws(&s);
+        ok = s.p == s.end;
+    }
+    if (ok)
+        return AXON_OK;
+    return s.err ? s.err : AXON_EINVAL;
+}
+
+int jsonv_parse(const char *p, size_t n, int max_depth, json_object **out)
+{
+    *out = NULL;
+    if (n > (size_t)INT32_MAX)
+        return AXON_ETOOBIG;
+    int rc = jsonv_check(p, n, max_depth);
+    if (rc)
+        return rc;
+    /* json-c's depth counts the top level too: N admits N-1 nested levels. */
+    struct json_tokener *tok = json_tokener_new_ex(max_depth + 1);
+    if (!tok)
+        return AXON_EINVAL;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    json_object *root = json_tokener_parse_ex(tok, p, (int)n);
+    bool whole = json_tokener_get_error(tok) == json_tokener_success;
+    /* A bare top-level number needs a terminator in json-c; the check above
+     * already proved the text valid, so finish the parse with one. */
+    if (!root && json_tokener_get_error(tok) == json_tokener_continue) {
+        root = json_tokener_parse_ex(tok, " ", 1);
+        whole = json_tokener_get_error(tok) == json_tokener_success;
+    }
+    json_tokener_free(tok);
+    if (!root || !whole) {
+        json_object_put(root);
+        return AXON_EINVAL; /* e.g. invalid UTF-8 */
+    }
+    *out = root;
+    return AXON_OK;
+}

@@ -1,0 +1,273 @@
+/* main.c - arguments, configuration, signals, the worker threads and the
+ * graceful drain. Everything request-shaped lives in router.c and below. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "axon.h"
+#include "config.h"
+#include "fcgi_io.h"
+#include "log.h"
+#include "router.h"
+#include "text.h"
+
+#define LISTEN_BACKLOG 1024
+
+static struct axon_config cfg;
+static int listen_fd = 0;            /* 0: the socket spawn-fcgi or the server gave us */
+static char *own_socket_path;        /* set when --listen made a unix socket */
+static pthread_mutex_t accept_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool draining;
+static atomic_int workers_alive;
+static atomic_int in_flight;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: axon [--listen PATH|IP:PORT] [--config FILE] [--check-config]\n"
+            "            [--help] [--version]\n\n"
+            "Axon is an OpenAI-compatible LLM gateway: a FastCGI responder run by a web\n"
+            "server (lighttpd bin-path), by spawn-fcgi, or standalone with --listen for\n"
+            "nginx fastcgi_pass. Without --listen it serves the socket on fd 0.\n\n"
+            "  --listen PATH|IP:PORT  open our own socket: /abs/path.sock or 127.0.0.1:9000\n"
+            "  --config FILE          NAME=value settings (default: $AXON_CONFIG, else\n"
+            "                         ./etc/axon.conf when present); the environment wins\n"
+            "  --check-config         validate the configuration, exit 0 or 2\n"
+            "  --help, --version\n\nSettings (environment or config file):\n");
+    for (const struct config_doc *d = config_docs; d->name; d++)
+        fprintf(f, "  %-20s %s (default %s)\n", d->name, d->what, d->def);
+}
+
+/* FCGX_OpenSocket unlinks the path first and exit()s on any failure, so the
+ * argument is checked here: an absolute path that is not a live socket of
+ * another instance, or a dotted IPv4 address with a port. */
+static int open_listen(const char *spec, char *err, size_t errlen)
+{
+    if (spec[0] == '/') {
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (strlen(spec) >= sizeof sa.sun_path) {
+            snprintf(err, errlen, "--listen %s: path too long", spec);
+            return -1;
+        }
+        struct stat st;
+        if (lstat(spec, &st) == 0) {
+            if (!S_ISSOCK(st.st_mode)) {
+                snprintf(err, errlen, "--listen %s: exists and is not a socket", spec);
+                return -1;
+            }
+            memcpy(sa.sun_path, spec, strlen(spec) + 1);
+            int probe = socket(AF_UNIX, SOCK_STREAM, 0);
+            bool live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0;
+            if (probe >= 0)
+                close(probe);
+            if (live) {
+                snprintf(err, errlen, "--listen %s: another process is serving it", spec);
+                return -1;
+            }
+        }
+        own_socket_path = (char *)spec;
+    } else {
+        const char *colon = strrchr(spec, ':');
+        char host[64];
+        int64_t port;
+        struct in_addr ia;
+        size_t hlen = colon ? (size_t)(colon - spec) : 0;
+        if (!colon || hlen == 0 || hlen >= sizeof host ||
+            text_parse_i64(colon + 1, 1, 65535, &port)) {
+            snprintf(err, errlen, "--listen %s: expected /abs/path.sock or IP:PORT", spec);
+            return -1;
+        }
+        memcpy(host, spec, hlen);
+        host[hlen] = '\0';
+        if (inet_pton(AF_INET, host, &ia) != 1) {
+            snprintf(err, errlen, "--listen %s: the host must be a dotted IPv4 address", spec);
+            return -1;
+        }
+    }
+    int fd = FCGX_OpenSocket(spec, LISTEN_BACKLOG);
+    if (fd < 0)
+        snprintf(err, errlen, "--listen %s: %s", spec, strerror(errno));
+    return fd;
+}
+
+static void *worker_main(void *arg)
+{
+    (void)arg;
+    FCGX_Request fcgi;
+    FCGX_InitRequest(&fcgi, listen_fd, 0);
+    for (;;) {
+        pthread_mutex_lock(&accept_mu);
+        int rc = atomic_load(&draining) ? -1 : FCGX_Accept_r(&fcgi);
+        pthread_mutex_unlock(&accept_mu);
+        if (rc < 0) {
+            if (atomic_load(&draining))
+                break;
+            /* Transient accept failures (a connection reset before accept,
+             * fd exhaustion) must not kill the worker; anything else is. */
+            if (rc == -ECONNABORTED || rc == -EINTR || rc == -EMFILE || rc == -ENFILE) {
+                nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
+                continue;
+            }
+            log_msg(LOG_ERROR, "accept failed (%d): stopping this worker", rc);
+            break;
+        }
+        atomic_fetch_add(&in_flight, 1);
+        struct axon_req r;
+        io_req_init(&r, &fcgi, &cfg);
+        router_handle(&r);
+        FCGX_Finish_r(&fcgi);
+        log_request(&r);
+        atomic_fetch_sub(&in_flight, 1);
+    }
+    FCGX_Free(&fcgi, 1);
+    atomic_fetch_sub(&workers_alive, 1);
+    return NULL;
+}
+
+/* libfcgi's own SIGTERM handler only sets a flag that idle threads never see
+ * (measured: an idle threaded app ignores SIGTERM). So signals are blocked in
+ * every thread and taken here: stop accepting, wake the accepting thread by
+ * shutting the listening socket, give in-flight requests AXON_DRAIN_S. */
+static void *signal_main(void *arg)
+{
+    sigset_t *set = arg;
+    int sig = 0;
+    sigwait(set, &sig);
+    log_msg(LOG_INFO, "signal %d: draining %d in-flight request(s), up to %d s", sig,
+            atomic_load(&in_flight), cfg.drain_s);
+    atomic_store(&draining, true);
+    FCGX_ShutdownPending();
+    shutdown(listen_fd, SHUT_RDWR);
+    uint64_t deadline = log_now_us() + (uint64_t)cfg.drain_s * 1000000u;
+    const struct timespec tick = {0, 100 * 1000000L};
+    while (atomic_load(&workers_alive) > 0) {
+        if (sigtimedwait(set, NULL, &tick) > 0) {
+            log_msg(LOG_WARN, "second signal: exiting without waiting for %d request(s)",
+                    atomic_load(&in_flight));
+            break;
+        }
+        if (log_now_us() >= deadline) {
+            log_msg(LOG_WARN, "drain time AXON_DRAIN_S=%d s passed with %d request(s) in flight",
+                    cfg.drain_s, atomic_load(&in_flight));
+            break;
+        }
+    }
+    if (atomic_load(&workers_alive) > 0) {
+        if (own_socket_path)
+            unlink(own_socket_path);
+        _exit(0);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const char *listen_spec = NULL, *config_file = getenv("AXON_CONFIG");
+    bool check_only = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--version")) {
+            printf("axon %s\n", AXON_VERSION);
+            return 0;
+        } else if (!strcmp(argv[i], "--check-config")) {
+            check_only = true;
+        } else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
+            listen_spec = argv[++i];
+        } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+            config_file = argv[++i];
+        } else {
+            fprintf(stderr, "axon: unknown argument %s\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+
+    char err[512];
+    bool required = config_file != NULL;
+    if (!config_file)
+        config_file = "etc/axon.conf";
+    if (config_load(&cfg, config_file, required, err, sizeof err)) {
+        fprintf(stderr, "axon: configuration error: %s\n", err);
+        return 2;
+    }
+    if (check_only) {
+        printf("axon: configuration ok (%zu API key(s), %d threads)\n", cfg.n_keys, cfg.threads);
+        config_free(&cfg);
+        return 0;
+    }
+    log_set_level(cfg.log_level);
+
+    /* Before any thread exists: every thread inherits this mask, and libfcgi
+     * leaves blocked signals alone. hiredis and libcurl write to sockets too. */
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || FCGX_Init() != 0) {
+        fprintf(stderr, "axon: library initialisation failed\n");
+        return 1;
+    }
+    if (listen_spec) {
+        listen_fd = open_listen(listen_spec, err, sizeof err);
+        if (listen_fd < 0) {
+            fprintf(stderr, "axon: %s\n", err);
+            return 2;
+        }
+    } else if (FCGX_IsCGI()) {
+        fprintf(stderr, "axon: fd 0 is not a FastCGI listening socket. Run axon under a web "
+                        "server (lighttpd bin-path) or spawn-fcgi, or give it --listen "
+                        "/path.sock or --listen 127.0.0.1:PORT. See axon --help.\n");
+        return 2;
+    }
+
+    pthread_t sig_thread;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 512 * 1024); /* handlers keep big data on the heap */
+    pthread_t *workers = xcalloc((size_t)cfg.threads, sizeof *workers);
+    atomic_store(&workers_alive, cfg.threads);
+    for (int i = 0; i < cfg.threads; i++)
+        if (pthread_create(&workers[i], &attr, worker_main, NULL) != 0) {
+            fprintf(stderr, "axon: cannot start worker thread %d\n", i);
+            return 1;
+        }
+    if (pthread_create(&sig_thread, &attr, signal_main, &set) != 0) {
+        fprintf(stderr, "axon: cannot start the signal thread\n");
+        return 1;
+    }
+    log_msg(LOG_INFO, "axon %s ready: %d threads, %zu API key(s), listening on %s", AXON_VERSION,
+            cfg.threads, cfg.n_keys, listen_spec ? listen_spec : "fd 0");
+
+    for (int i = 0; i < cfg.threads; i++)
+        pthread_join(workers[i], NULL);
+    if (!atomic_load(&draining)) {
+        log_msg(LOG_ERROR, "every worker stopped without a signal: exiting");
+        return 1;
+    }
+    pthread_join(sig_thread, NULL);
+    log_msg(LOG_INFO, "stopped");
+    if (own_socket_path)
+        unlink(own_socket_path);
+    free(workers);
+    pthread_attr_destroy(&attr);
+    config_free(&cfg);
+    curl_global_cleanup();
+    return 0;
+}

@@ -1,0 +1,107 @@
+/* text.c - helpers for untrusted text. */
+#include "text.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+int text_parse_i64_n(const char *s, size_t n, int64_t min, int64_t max, int64_t *out)
+{
+    /* Copy to a terminated buffer so strtoll cannot read past n. */
+    char tmp[32];
+    if (n == 0 || n >= sizeof tmp)
+        return AXON_EINVAL;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    /* strtoll skips leading space and takes '+': neither is a number here. */
+    if (!(tmp[0] == '-' || (tmp[0] >= '0' && tmp[0] <= '9')))
+        return AXON_EINVAL;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(tmp, &end, 10);
+    if (errno || end != tmp + n || v < min || v > max)
+        return AXON_EINVAL;
+    *out = (int64_t)v;
+    return AXON_OK;
+}
+
+int text_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    if (!s)
+        return AXON_EINVAL;
+    return text_parse_i64_n(s, strlen(s), min, max, out);
+}
+
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+bool text_ieq_n(const char *a, size_t n, const char *b)
+{
+    size_t i = 0;
+    for (; i < n; i++)
+        if (!b[i] || lower(a[i]) != lower(b[i]))
+            return false;
+    return b[i] == '\0';
+}
+
+void text_trim(const char **s, size_t *n)
+{
+    while (*n && (**s == ' ' || **s == '\t')) {
+        (*s)++;
+        (*n)--;
+    }
+    while (*n && ((*s)[*n - 1] == ' ' || (*s)[*n - 1] == '\t'))
+        (*n)--;
+}
+
+void text_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+void text_random(void *p, size_t n)
+{
+    unsigned char *q = p;
+    while (n) {
+        ssize_t got = getrandom(q, n, 0);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            abort();
+        }
+        q += got;
+        n -= (size_t)got;
+    }
+}
+
+bool text_ct_equal(const void *a, const void *b, size_t n)
+{
+    const volatile unsigned char *x = a, *y = b;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)(x[i] ^ y[i]);
+    return diff == 0;
+}
+
+const char *text_query_get(const char *q, const char *name, size_t *len)
+{
+    size_t nlen = strlen(name);
+    while (q && *q) {
+        const char *amp = strchr(q, '&');
+        size_t seg = amp ? (size_t)(amp - q) : strlen(q);
+        if (seg > nlen && q[nlen] == '=' && memcmp(q, name, nlen) == 0) {
+            *len = seg - nlen - 1;
+            return q + nlen + 1;
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+    return NULL;
+}
