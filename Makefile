@@ -36,7 +36,7 @@ build/%.o: src/%.c
 
 build/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(REAL_CPPFLAGS) $(REAL_CFLAGS) -MMD -MP -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(LIBS) -lcmocka
+	$(CC) $(REAL_CPPFLAGS) $(REAL_CFLAGS) -MMD -MP -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(TEST_LDFLAGS) $(LIBS) -lcmocka
 
 asan: build/asan/axon $(SUNIT_BIN)
 
@@ -49,9 +49,13 @@ build/asan/%.o: src/%.c
 
 build/asan/tests/%: tests/unit/%.c $(SLIB_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(REAL_CPPFLAGS) $(REAL_CFLAGS) $(SAN) -O1 -MMD -MP -o $@ $< $(SLIB_OBJ) $(LDFLAGS) $(LIBS) -lcmocka
+	$(CC) $(REAL_CPPFLAGS) $(REAL_CFLAGS) $(SAN) -O1 -MMD -MP -o $@ $< $(SLIB_OBJ) $(LDFLAGS) $(TEST_LDFLAGS) $(LIBS) -lcmocka
 
 unit-bins: $(UNIT_BIN)
+
+# test_http drives the router through a fake libfcgi, wrapped at link time.
+FCGI_WRAP := -Wl,--wrap=FCGX_GetParam,--wrap=FCGX_GetStr,--wrap=FCGX_PutStr,--wrap=FCGX_PutS,--wrap=FCGX_FFlush,--wrap=FCGX_GetError
+build/tests/test_http build/asan/tests/test_http: TEST_LDFLAGS := $(FCGI_WRAP)
 
 # Installs (as root) or names every Debian package the build and tests use.
 deps:

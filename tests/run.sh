@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs every test in both builds: the cmocka unit tests, then the integration
+# suite, first against build/ and then against the AddressSanitizer +
+# UndefinedBehaviorSanitizer build in build/asan/. Prints one summary line,
+# "N passed, M failed", and exits non-zero on any failure or if nothing ran.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+# cmocka prints "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), ...".
+run_unit() { # $1: directory of test binaries, $2: label
+  local t out p f
+  for t in "$1"/test_*; do
+    [[ -x $t && $t != *.d ]] || continue
+    out="$log/$(basename "$t").$2.out"
+    "$t" >"$out" 2>&1
+    local rc=$?
+    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -1)
+    p=${p:-0}; f=${f:-0}
+    # A crash (a sanitizer abort, say) prints no summary: count it as a failure.
+    if [[ $rc -ne 0 && $f -eq 0 ]]; then f=1; fi
+    passed=$((passed + p)); failed=$((failed + f))
+    printf '%-8s unit %-14s %3d passed, %d failed\n' "$2" "$(basename "$t")" "$p" "$f"
+    if [[ $f -ne 0 ]]; then cat "$out"; fi
+  done
+}
+
+run_integration() { # $1: axon binary, $2: label
+  local out="$log/integration.$2.out" last p f
+  AXON_BIN="$1" tests/integration/run.sh 2>&1 | tee "$out" | sed "s/^/$2 | /"
+  last=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1)
+  if [[ -z $last ]]; then
+    echo "$2 integration: no summary line (the harness failed to run)"
+    failed=$((failed + 1)); return
+  fi
+  p=${last%% passed*}; f=${last#*, }; f=${f%% failed*}
+  passed=$((passed + p)); failed=$((failed + f))
+}
+
+san_env() {
+  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:log_path=$log/asan/report"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$log/asan/report"
+  mkdir -p "$log/asan"
+}
+
+run_unit build/tests normal
+run_integration "$PWD/build/axon" normal
+(
+  san_env
+  # Unit tests under the sanitizers write their reports to stderr instead, so
+  # that the failing test's output shows them.
+  ASAN_OPTIONS=${ASAN_OPTIONS%%:log_path*} UBSAN_OPTIONS=${UBSAN_OPTIONS%%:log_path*} \
+    run_unit build/asan/tests asan
+  echo "$passed $failed" >"$log/counts"
+)
+read -r passed failed <"$log/counts"
+(
+  san_env
+  run_integration "$PWD/build/asan/axon" asan
+  echo "$passed $failed" >"$log/counts"
+)
+read -r passed failed <"$log/counts"
+
+echo
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 && $passed -gt 0 ]]

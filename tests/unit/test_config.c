@@ -1,0 +1,212 @@
+/* Config parsing: defaults, ranges, the env-over-file rule, key sources, and
+ * error messages that name the bad setting without echoing secrets. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "sha256.h"
+
+static char err[512];
+
+static void clear_env(void)
+{
+    for (const struct config_doc *d = config_docs; d->name; d++)
+        unsetenv(d->name);
+}
+
+static char *write_tmp(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/axon-test-conf-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static void defaults_with_one_key(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("AXON_API_KEYS", "sk-one", 1);
+    struct axon_config c;
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), 0);
+    assert_int_equal(c.threads, 16);
+    assert_int_equal(c.max_body_bytes, 16u << 20);
+    assert_int_equal(c.drain_s, 30);
+    assert_int_equal(c.port, 8080);
+    assert_string_equal(c.server, "lighttpd");
+    assert_string_equal(c.valkey.host, "127.0.0.1");
+    assert_int_equal(c.valkey.port, 6379);
+    assert_int_equal(c.n_keys, 1);
+    unsigned char d[SHA256_LEN];
+    sha256("sk-one", 6, d);
+    assert_memory_equal(c.key_hashes[0], d, SHA256_LEN);
+    config_free(&c);
+}
+
+static void no_key_is_an_error_naming_the_variable(void **state)
+{
+    (void)state;
+    clear_env();
+    struct axon_config c;
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), AXON_EINVAL);
+    assert_non_null(strstr(err, "AXON_API_KEYS"));
+}
+
+static void bad_values_name_the_setting(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"AXON_THREADS", "abc"},        {"AXON_THREADS", "0"},
+        {"AXON_THREADS", "1025"},       {"AXON_THREADS", " 4"},
+        {"AXON_THREADS", "+4"},         {"AXON_MAX_BODY_BYTES", "12x"},
+        {"AXON_DRAIN_S", "-1"},         {"AXON_PORT", "70000"},
+        {"AXON_SERVER", "apache"},      {"AXON_LOG_LEVEL", "loud"},
+        {"AXON_VALKEY_URL", "http://x"}, {"AXON_VALKEY_URL", "redis://:pw@:6379"},
+        {"AXON_TEST_ROUTES", "yes"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        clear_env();
+        setenv("AXON_API_KEYS", "sk-one", 1);
+        setenv(cases[i][0], cases[i][1], 1);
+        struct axon_config c;
+        assert_int_equal(config_load(&c, NULL, false, err, sizeof err), AXON_EINVAL);
+        assert_non_null(strstr(err, cases[i][0]));
+    }
+}
+
+static void valkey_password_is_never_echoed(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("AXON_API_KEYS", "sk-one", 1);
+    setenv("AXON_VALKEY_URL", "redis://:s3cret-pw@host:notaport", 1);
+    struct axon_config c;
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), AXON_EINVAL);
+    assert_null(strstr(err, "s3cret"));
+}
+
+static void valkey_urls(void **state)
+{
+    (void)state;
+    struct axon_config c;
+    config_defaults(&c);
+    assert_int_equal(config_set(&c, "AXON_VALKEY_URL", "redis://:pw@10.0.0.5:6380/2", err,
+                                sizeof err), 0);
+    assert_string_equal(c.valkey.host, "10.0.0.5");
+    assert_int_equal(c.valkey.port, 6380);
+    assert_int_equal(c.valkey.db, 2);
+    assert_string_equal(c.valkey.password, "pw");
+    assert_int_equal(config_set(&c, "AXON_VALKEY_URL", "unix:///run/valkey.sock", err,
+                                sizeof err), 0);
+    assert_null(c.valkey.host);
+    assert_string_equal(c.valkey.path, "/run/valkey.sock");
+    assert_int_equal(config_set(&c, "AXON_VALKEY_URL", "redis://valkey", err, sizeof err), 0);
+    assert_string_equal(c.valkey.host, "valkey");
+    assert_int_equal(c.valkey.port, 6379);
+    config_free(&c);
+}
+
+static void keys_are_trimmed_and_empty_entries_skipped(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("AXON_API_KEYS", " sk-a , ,sk-b,", 1);
+    struct axon_config c;
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), 0);
+    assert_int_equal(c.n_keys, 2);
+    unsigned char d[SHA256_LEN];
+    sha256("sk-b", 4, d);
+    assert_memory_equal(c.key_hashes[1], d, SHA256_LEN);
+    config_free(&c);
+}
+
+static void keys_file_and_env_add_up(void **state)
+{
+    (void)state;
+    clear_env();
+    char *path = write_tmp("# comment\nsk-file-1\r\n\n  sk-file-2  \n");
+    setenv("AXON_API_KEYS_FILE", path, 1);
+    setenv("AXON_API_KEYS", "sk-env", 1);
+    struct axon_config c;
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), 0);
+    assert_int_equal(c.n_keys, 3);
+    config_free(&c);
+    unlink(path);
+    setenv("AXON_API_KEYS_FILE", "/nonexistent/keys", 1);
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), AXON_EINVAL);
+    assert_non_null(strstr(err, "AXON_API_KEYS_FILE"));
+}
+
+static void a_key_with_a_space_is_refused(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("AXON_API_KEYS", "sk-a b", 1);
+    struct axon_config c;
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), AXON_EINVAL);
+    assert_null(strstr(err, "sk-a"));
+}
+
+static void file_values_and_env_precedence(void **state)
+{
+    (void)state;
+    clear_env();
+    char *path = write_tmp("# axon.conf\nAXON_API_KEYS=sk-file\nAXON_THREADS = 4\n"
+                           "AXON_DRAIN_S=\"7\"\nAXON_SERVER=nginx\n");
+    setenv("AXON_THREADS", "8", 1);
+    struct axon_config c;
+    assert_int_equal(config_load(&c, path, true, err, sizeof err), 0);
+    assert_int_equal(c.threads, 8); /* the environment wins */
+    assert_int_equal(c.drain_s, 7);
+    assert_string_equal(c.server, "nginx");
+    assert_int_equal(c.n_keys, 1);
+    config_free(&c);
+    unlink(path);
+}
+
+static void file_typos_and_garbage_are_errors(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("AXON_API_KEYS", "sk-one", 1);
+    char *path = write_tmp("AXON_THREDS=4\n");
+    struct axon_config c;
+    assert_int_equal(config_load(&c, path, true, err, sizeof err), AXON_EINVAL);
+    assert_non_null(strstr(err, "AXON_THREDS"));
+    unlink(path);
+    path = write_tmp("just words\n");
+    assert_int_equal(config_load(&c, path, true, err, sizeof err), AXON_EINVAL);
+    assert_non_null(strstr(err, "line 1"));
+    unlink(path);
+    assert_int_equal(config_load(&c, "/nonexistent.conf", true, err, sizeof err), AXON_EINVAL);
+    assert_int_equal(config_load(&c, "/nonexistent.conf", false, err, sizeof err), 0);
+    config_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(defaults_with_one_key),
+        cmocka_unit_test(no_key_is_an_error_naming_the_variable),
+        cmocka_unit_test(bad_values_name_the_setting),
+        cmocka_unit_test(valkey_password_is_never_echoed),
+        cmocka_unit_test(valkey_urls),
+        cmocka_unit_test(keys_are_trimmed_and_empty_entries_skipped),
+        cmocka_unit_test(keys_file_and_env_add_up),
+        cmocka_unit_test(a_key_with_a_space_is_refused),
+        cmocka_unit_test(file_values_and_env_precedence),
+        cmocka_unit_test(file_typos_and_garbage_are_errors),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

@@ -1,0 +1,274 @@
+/* The request path without a web server: libfcgi's stream calls are wrapped
+ * at link time (-Wl,--wrap), so a request is a table of CGI params plus a
+ * body, and the answer is the bytes the responder wrote. This covers routing
+ * (404/405), auth (401 forms), body limits (413) and the envelope. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "fcgi_io.h"
+#include "jsonv.h"
+#include "router.h"
+#include "sha256.h"
+
+/* ---- fake libfcgi ---- */
+static const char *params[16][2];
+static const char *body;
+static size_t body_len, body_pos;
+static struct buf out = BUF_INIT(1 << 20);
+static int out_error;
+
+char *__wrap_FCGX_GetParam(const char *name, FCGX_ParamArray envp);
+char *__wrap_FCGX_GetParam(const char *name, FCGX_ParamArray envp)
+{
+    (void)envp;
+    for (int i = 0; params[i][0]; i++)
+        if (!strcmp(params[i][0], name))
+            return (char *)params[i][1];
+    return NULL;
+}
+int __wrap_FCGX_GetStr(char *str, int n, FCGX_Stream *s);
+int __wrap_FCGX_GetStr(char *str, int n, FCGX_Stream *s)
+{
+    (void)s;
+    size_t left = body_len - body_pos, take = left < (size_t)n ? left : (size_t)n;
+    memcpy(str, body + body_pos, take);
+    body_pos += take;
+    return (int)take;
+}
+int __wrap_FCGX_PutStr(const char *str, int n, FCGX_Stream *s);
+int __wrap_FCGX_PutStr(const char *str, int n, FCGX_Stream *s)
+{
+    (void)s;
+    assert_int_equal(buf_append(&out, str, (size_t)n), 0);
+    return n;
+}
+int __wrap_FCGX_PutS(const char *str, FCGX_Stream *s);
+int __wrap_FCGX_PutS(const char *str, FCGX_Stream *s)
+{
+    return __wrap_FCGX_PutStr(str, (int)strlen(str), s);
+}
+int __wrap_FCGX_FFlush(FCGX_Stream *s);
+int __wrap_FCGX_FFlush(FCGX_Stream *s)
+{
+    (void)s;
+    return 0;
+}
+int __wrap_FCGX_GetError(FCGX_Stream *s);
+int __wrap_FCGX_GetError(FCGX_Stream *s)
+{
+    (void)s;
+    return out_error;
+}
+
+/* ---- helpers ---- */
+static struct axon_config cfg;
+static unsigned char key_hash[1][SHA256_LEN];
+
+static int setup(void **state)
+{
+    (void)state;
+    sha256("sk-test", 7, key_hash[0]);
+    cfg.key_hashes = key_hash;
+    cfg.n_keys = 1;
+    cfg.max_body_bytes = 1024;
+    return 0;
+}
+
+struct answer {
+    int status;
+    char head[1024];
+    json_object *json; /* parsed body, or NULL */
+};
+
+static void request(const char *method, const char *uri, const char *auth, const char *b,
+                    const char *content_length, struct answer *a)
+{
+    int i = 0;
+    params[i][0] = "REQUEST_METHOD"; params[i++][1] = method;
+    params[i][0] = "REQUEST_URI"; params[i++][1] = uri;
+    if (auth) { params[i][0] = "HTTP_AUTHORIZATION"; params[i++][1] = auth; }
+    if (content_length) { params[i][0] = "CONTENT_LENGTH"; params[i++][1] = content_length; }
+    params[i][0] = NULL;
+    body = b ? b : "";
+    body_len = strlen(body);
+    body_pos = 0;
+    buf_reset(&out);
+    out_error = 0;
+
+    FCGX_Request fcgi = {0};
+    fcgi.ipcFd = -1;
+    struct axon_req r;
+    io_req_init(&r, &fcgi, &cfg);
+    router_handle(&r);
+
+    memset(a, 0, sizeof *a);
+    assert_non_null(out.p);
+    assert_int_equal(sscanf(out.p, "Status: %d", &a->status), 1);
+    char *sep = strstr(out.p, "\r\n\r\n");
+    assert_non_null(sep);
+    size_t hl = (size_t)(sep - out.p);
+    assert_true(hl < sizeof a->head);
+    memcpy(a->head, out.p, hl);
+    /* Every answer carries a request id of the documented shape. */
+    char *id = strstr(a->head, "x-request-id: req_");
+    assert_non_null(id);
+    for (int k = 0; k < 32; k++)
+        assert_non_null(strchr("0123456789abcdef", id[18 + k]));
+    const char *payload = sep + 4;
+    if (strstr(a->head, "application/json"))
+        assert_int_equal(jsonv_parse(payload, strlen(payload), 64, &a->json), 0);
+    assert_int_equal(r.bytes_out, strlen(payload));
+}
+
+static const char *err_field(struct answer *a, const char *key)
+{
+    json_object *e = NULL, *v = NULL;
+    assert_true(json_object_object_get_ex(a->json, "error", &e));
+    assert_true(json_object_object_get_ex(e, key, &v)); /* present, maybe null */
+    return v ? json_object_get_string(v) : NULL;
+}
+
+static void assert_envelope(struct answer *a, int status, const char *code, const char *msg_start)
+{
+    assert_int_equal(a->status, status);
+    assert_non_null(strstr(a->head, "Content-Type: application/json"));
+    const char *c = err_field(a, "code");
+    if (code)
+        assert_string_equal(c, code);
+    else
+        assert_null(c);
+    (void)err_field(a, "param");
+    assert_non_null(err_field(a, "type"));
+    const char *m = err_field(a, "message");
+    assert_int_equal(strncmp(m, msg_start, strlen(msg_start)), 0);
+    json_object_put(a->json);
+}
+
+static void health_needs_no_key(void **state)
+{
+    (void)state;
+    struct answer a;
+    request("GET", "/health", NULL, NULL, NULL, &a);
+    assert_int_equal(a.status, 200);
+    assert_string_equal(json_object_to_json_string_ext(a.json, JSON_C_TO_STRING_PLAIN),
+                        "{\"status\":\"ok\"}");
+    json_object_put(a.json);
+}
+
+static void unknown_paths_are_404_before_auth(void **state)
+{
+    (void)state;
+    struct answer a;
+    request("GET", "/x?y=1", NULL, NULL, NULL, &a);
+    assert_envelope(&a, 404, NULL, "Invalid URL (GET /x)");
+    request("POST", "/v1/nope", NULL, NULL, NULL, &a);
+    assert_envelope(&a, 404, NULL, "Invalid URL (POST /v1/nope)");
+    request("GET", "/v1/models/", "Bearer sk-test", NULL, NULL, &a);
+    assert_envelope(&a, 404, NULL, "Invalid URL");
+    /* Test-only routes do not exist unless enabled. */
+    request("GET", "/v1/_test/sse", "Bearer sk-test", NULL, NULL, &a);
+    assert_envelope(&a, 404, NULL, "Invalid URL");
+}
+
+static void wrong_method_is_405_with_allow(void **state)
+{
+    (void)state;
+    struct answer a;
+    request("GET", "/v1/chat/completions", NULL, NULL, NULL, &a);
+    assert_non_null(strstr(a.head, "Allow: POST"));
+    assert_envelope(&a, 405, NULL, "Invalid method for URL (GET /v1/chat/completions)");
+    request("POST", "/health", NULL, NULL, NULL, &a);
+    assert_envelope(&a, 405, NULL, "Invalid method");
+}
+
+static void auth_failures(void **state)
+{
+    (void)state;
+    struct answer a;
+    request("GET", "/v1/models", NULL, NULL, NULL, &a);
+    assert_envelope(&a, 401, NULL, "You didn't provide an API key.");
+    request("GET", "/v1/models", "Basic abc", NULL, NULL, &a);
+    assert_envelope(&a, 401, NULL, "You didn't provide an API key.");
+    request("GET", "/v1/models", "Bearer sk-wrong-key-1234", NULL, NULL, &a);
+    assert_envelope(&a, 401, "invalid_api_key", "Incorrect API key provided: sk-***234.");
+    request("GET", "/v1/models", "bearer sk-test", NULL, NULL, &a);
+    assert_int_equal(a.status, 200);
+    json_object_put(a.json);
+}
+
+static void bodies(void **state)
+{
+    (void)state;
+    struct answer a;
+    const char *k = "Bearer sk-test";
+    request("POST", "/v1/chat/completions", k, "{\"model\":", "9", &a);
+    assert_envelope(&a, 400, NULL, "We could not parse the JSON body of your request.");
+    request("POST", "/v1/chat/completions", k, "[1]", "3", &a);
+    assert_envelope(&a, 400, "invalid_type", "Invalid type for the request body");
+    request("POST", "/v1/chat/completions", k, "{\"model\":\"m\"}", "13", &a);
+    assert_envelope(&a, 503, "no_upstream", "No upstream is configured.");
+    assert_non_null(strstr(a.head, "x-should-retry: false"));
+    /* Over the cap by the declared length: refused before reading. */
+    request("POST", "/v1/chat/completions", k, "{}", "1025", &a);
+    assert_envelope(&a, 413, "request_too_large", "Request body too large");
+    assert_int_equal(body_pos, 0);
+    /* Over the cap by the bytes actually sent, whatever the header claimed. */
+    char big[2000];
+    memset(big, ' ', sizeof big - 3);
+    memcpy(big + sizeof big - 3, "{}", 3);
+    request("POST", "/v1/chat/completions", k, big, "10", &a);
+    assert_envelope(&a, 413, "request_too_large", "Request body too large");
+    request("POST", "/v1/chat/completions", k, big, NULL, &a);
+    assert_envelope(&a, 413, "request_too_large", "Request body too large");
+    /* Exactly at the cap is fine. */
+    char edge[1025];
+    memset(edge, ' ', 1024);
+    edge[0] = '{';
+    edge[1023] = '}';
+    edge[1024] = '\0';
+    request("POST", "/v1/chat/completions", k, edge, "1024", &a);
+    assert_envelope(&a, 503, "no_upstream", "No upstream");
+}
+
+static void long_paths_are_414(void **state)
+{
+    (void)state;
+    static char uri[REQ_MAX_PATH + 10];
+    memset(uri, 'a', sizeof uri - 1);
+    uri[0] = '/';
+    uri[sizeof uri - 1] = '\0';
+    struct answer a;
+    request("GET", uri, NULL, NULL, NULL, &a);
+    assert_envelope(&a, 414, NULL, "The request URL is longer");
+}
+
+static void model_lookup_is_404_model_not_found(void **state)
+{
+    (void)state;
+    struct answer a;
+    request("GET", "/v1/models/ft:gpt-4o:org/x", "Bearer sk-test", NULL, NULL, &a);
+    assert_envelope(&a, 404, "model_not_found", "The model `ft:gpt-4o:org/x` does not exist");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(health_needs_no_key),
+        cmocka_unit_test(unknown_paths_are_404_before_auth),
+        cmocka_unit_test(wrong_method_is_405_with_allow),
+        cmocka_unit_test(auth_failures),
+        cmocka_unit_test(bodies),
+        cmocka_unit_test(long_paths_are_414),
+        cmocka_unit_test(model_lookup_is_404_model_not_found),
+    };
+    int rc = cmocka_run_group_tests_name("http", tests, setup, NULL);
+    buf_free(&out);
+    return rc;
+}

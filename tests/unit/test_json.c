@@ -1,0 +1,130 @@
+/* Strict JSON: what json-c alone would let through must be refused, the
+ * nesting cap sits exactly at 64, and the envelope and string escaping are
+ * valid JSON with all four keys. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "buf.h"
+#include "errors.h"
+#include "jsonv.h"
+
+static int parse(const char *s)
+{
+    json_object *o = NULL;
+    int rc = jsonv_parse(s, strlen(s), JSONV_MAX_DEPTH, &o);
+    if (rc == AXON_OK)
+        assert_non_null(o);
+    else
+        assert_null(o);
+    json_object_put(o);
+    return rc;
+}
+
+static void accepts_valid_json(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {
+        "{}", " {\"a\":1} \n", "[]", "{\"a\":[1,-2.5e+3,0,true,false,null,\"x\\u00e9\\n\"]}",
+        "{\"a\":{\"b\":{}}}", "\"s\"", "12", "-0", "{\"k\":\"\xc3\xa9\"}",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        assert_int_equal(parse(ok[i]), AXON_OK);
+}
+
+static void refuses_what_json_c_strict_accepts(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "{'a':1}",        "[NaN]",       "{\"a\":Infinity}", "{\"a\":\"\t\"}",
+        "{\"a\":1.}",     "{\"a\":01}",  "{} x",             "{}{}",
+        "",               "   ",         "{\"a\":1,}",       "[1,]",
+        "{\"a\" 1}",      "{a:1}",       "[tru]",            "\"\\x\"",
+        "\"\\u12g4\"",    "{\"a\":-}",   "[1e]",             "{\"a\":\"\xff\"}",
+        "{\"a\":1",       "nul",         "[.5]",             "{\"a\":+1}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(parse(bad[i]), AXON_EINVAL);
+}
+
+static char *nested(int depth)
+{
+    char *s = xmalloc((size_t)depth * 2 + 1);
+    for (int i = 0; i < depth; i++) {
+        s[i] = '[';
+        s[depth * 2 - 1 - i] = ']';
+    }
+    s[depth * 2] = '\0';
+    return s;
+}
+
+static void nesting_cap_is_64(void **state)
+{
+    (void)state;
+    char *s = nested(64);
+    assert_int_equal(parse(s), AXON_OK);
+    free(s);
+    s = nested(65);
+    assert_int_equal(parse(s), AXON_ETOODEEP);
+    free(s);
+    s = nested(100000); /* no stack trouble: the scan stops at the cap */
+    assert_int_equal(parse(s), AXON_ETOODEEP);
+    free(s);
+}
+
+static void envelope_has_four_keys_and_escapes(void **state)
+{
+    (void)state;
+    struct buf b = BUF_INIT(4096);
+    assert_int_equal(errors_envelope(&b, "bad \"x\"\n\x01", ERR_INVALID_REQUEST, NULL, "c1"), 0);
+    assert_string_equal(b.p, "{\"error\":{\"message\":\"bad \\\"x\\\"\\n\\u0001\","
+                             "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"c1\"}}");
+    json_object *o = NULL;
+    assert_int_equal(jsonv_parse(b.p, b.len, JSONV_MAX_DEPTH, &o), 0);
+    json_object *e = NULL, *v = NULL;
+    assert_true(json_object_object_get_ex(o, "error", &e));
+    const char *keys[] = {"message", "type", "param", "code"};
+    for (int i = 0; i < 4; i++)
+        assert_true(json_object_object_get_ex(e, keys[i], &v));
+    json_object_put(o);
+    buf_free(&b);
+}
+
+static void buffers_stop_at_their_cap(void **state)
+{
+    (void)state;
+    struct buf b = BUF_INIT(10);
+    assert_int_equal(buf_append(&b, "0123456789", 10), 0);
+    assert_int_equal(buf_append(&b, "x", 1), AXON_ETOOBIG);
+    assert_int_equal(b.len, 10);
+    assert_string_equal(b.p, "0123456789");
+    buf_reset(&b);
+    assert_int_equal(buf_printf(&b, "%d-%s", 42, "abcdefgh"), AXON_ETOOBIG);
+    assert_int_equal(buf_printf(&b, "%d", 42), 0);
+    assert_string_equal(b.p, "42");
+    buf_free(&b);
+    struct buf big = BUF_INIT(1 << 20);
+    char chunk[1000];
+    memset(chunk, 'z', sizeof chunk);
+    for (int i = 0; i < 1048; i++)
+        assert_int_equal(buf_append(&big, chunk, sizeof chunk), 0);
+    assert_int_equal(buf_append(&big, chunk, sizeof chunk), AXON_ETOOBIG);
+    assert_int_equal(big.len, 1048000);
+    buf_free(&big);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(accepts_valid_json),
+        cmocka_unit_test(refuses_what_json_c_strict_accepts),
+        cmocka_unit_test(nesting_cap_is_64),
+        cmocka_unit_test(envelope_has_four_keys_and_escapes),
+        cmocka_unit_test(buffers_stop_at_their_cap),
+    };
+    return cmocka_run_group_tests_name("json", tests, NULL, NULL);
+}
