@@ -154,8 +154,11 @@ static void *signal_main(void *arg)
     uint64_t deadline = log_now_us() + (uint64_t)cfg.drain_s * 1000000u;
     const struct timespec tick = {0, 100 * 1000000L};
     while (atomic_load(&workers_alive) > 0) {
-        if (sigtimedwait(set, NULL, &tick) > 0) {
-            log_msg(LOG_WARN, "second signal: exiting without waiting for %d request(s)",
+        /* A repeated SIGTERM is common and not a request to hurry: systemd
+         * signals the whole cgroup and lighttpd signals its child too. Only a
+         * second Ctrl-C (SIGINT) cuts the drain short. */
+        if (sigtimedwait(set, NULL, &tick) == SIGINT && sig == SIGINT) {
+            log_msg(LOG_WARN, "second SIGINT: exiting without waiting for %d request(s)",
                     atomic_load(&in_flight));
             break;
         }

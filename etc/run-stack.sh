@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# Run Axon behind lighttpd or nginx, in the foreground, on 127.0.0.1.
+#
+#   etc/run-stack.sh                      # lighttpd on port 8080, fresh key, own Valkey
+#   AXON_SERVER=nginx AXON_PORT=9090 etc/run-stack.sh
+#
+# Environment (all optional):
+#   AXON_BIN         axon binary (default: build/axon in the repository)
+#   AXON_SERVER      lighttpd (default) or nginx
+#   AXON_PORT        HTTP port (default 8080); fails if the port is taken
+#   AXON_VALKEY_URL  Valkey/Redis to use; if unset a private redis-server is started
+#   AXON_API_KEYS    comma-separated keys; if unset (and no AXON_API_KEYS_FILE) a
+#                    fresh random sk-axon-... key is generated
+#   STACK_DIR        directory for rendered configs, sockets, pid files and temp
+#                    files (default: a new mktemp -d directory, removed on exit)
+#   WWW_ROOT         static files (default: www/ in the repository)
+#   Any other AXON_* variable (AXON_TEST_ROUTES, AXON_THREADS, ...) reaches axon.
+#
+# When /health answers 200 it prints the base URL and key, and writes
+# $STACK_DIR/ready (NAME=value lines: AXON_URL, AXON_KEY, STACK_DIR and PIDs).
+# It stops everything it started, by PID, on Ctrl-C / SIGTERM / any exit (SIGTERM,
+# then SIGKILL after STOP_TIMEOUT_S, so in-flight streams get that long, not
+# AXON_DRAIN_S), and exits non-zero if a component dies on its own.
+# shellcheck disable=SC2317  # cleanup and its helpers run from traps
+set -euo pipefail
+
+repo_root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
+
+log() { printf 'run-stack: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+STOP_TIMEOUT_S=5      # SIGTERM grace before SIGKILL
+READY_TIMEOUT_S=30    # how long to wait for /health (an ASan build starts slowly)
+
+# ---- state used by cleanup -------------------------------------------------
+declare -a names=() pids=()   # processes started here, in start order
+created_stack_dir=""
+cleaned_up=""
+
+# Running = exists and is not a zombie (a dead child we have not reaped yet).
+alive() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat%% *} != Z ]]
+}
+
+# All descendants of a PID (lighttpd's axon children, nginx's workers).
+descendants() {
+    local child
+    for child in $(pgrep -P "$1" 2>/dev/null || true); do
+        printf '%s\n' "$child"
+        descendants "$child"
+    done
+}
+
+name_of() {
+    local i
+    for i in "${!pids[@]}"; do
+        [[ ${pids[$i]} == "$1" ]] && { printf '%s' "${names[$i]}"; return; }
+    done
+    printf 'child of the stack'
+}
+
+cleanup() {
+    [[ -n $cleaned_up ]] && return
+    cleaned_up=1
+    trap '' INT TERM   # a second Ctrl-C must not interrupt the cleanup
+    [[ -n ${STACK_DIR:-} ]] && rm -f -- "$STACK_DIR/ready"
+
+    # Collect children of our processes before their parents go away. Only the
+    # processes we started get SIGTERM: lighttpd passes it on to the axon it
+    # spawned and nginx stops its workers (a second SIGTERM would make axon skip
+    # its drain). Whatever is still running after the grace period gets SIGKILL.
+    local -a all=() left=()
+    local pid i
+    for pid in "${pids[@]}"; do
+        all+=("$pid")
+        while read -r i; do [[ -n $i ]] && all+=("$i"); done < <(descendants "$pid")
+    done
+    for pid in "${pids[@]}"; do
+        if alive "$pid"; then kill -TERM "$pid" 2>/dev/null || true; fi
+    done
+    for ((i = 0; i < STOP_TIMEOUT_S * 10; i++)); do
+        left=()
+        for pid in "${all[@]}"; do alive "$pid" && left+=("$pid"); done
+        ((${#left[@]} == 0)) && break
+        sleep 0.1
+    done
+    for pid in "${left[@]}"; do
+        if alive "$pid"; then
+            log "$(name_of "$pid") (pid $pid) did not exit within ${STOP_TIMEOUT_S}s of SIGTERM; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done   # reap
+
+    if [[ -n $created_stack_dir ]]; then
+        rm -rf -- "$created_stack_dir"
+    fi
+}
+trap cleanup EXIT
+trap 'log "caught SIGINT, stopping"; exit 0' INT
+trap 'log "caught SIGTERM, stopping"; exit 0' TERM
+
+# ---- helpers ---------------------------------------------------------------
+need() { command -v "$1" >/dev/null 2>&1 || die "'$1' is not installed ($2)"; }
+
+# Something accepts connections on 127.0.0.1:PORT (bash's /dev/tcp, in a subshell
+# so a refused connection cannot end this script).
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A loopback port nothing listens on, tried at random below the kernel's default
+# ephemeral range (32768-60999), so outgoing connections do not occupy it.
+free_port() {
+    local port tries
+    for ((tries = 0; tries < 100; tries++)); do
+        port=$((20000 + RANDOM % 12768))
+        port_taken "$port" || { printf '%s\n' "$port"; return; }
+    done
+    die "found no free loopback port"
+}
+
+# start NAME CMD...: run in the background and remember the PID. setsid (which
+# execs in place, keeping the PID) puts it in its own session, so a Ctrl-C in the
+# terminal reaches only this script, which then stops everything in order.
+start() {
+    local name=$1; shift
+    setsid "$@" &
+    names+=("$name")
+    pids+=("$!")
+}
+
+# Fail early (with the component's name) if something we started already died.
+check_running() {
+    local i
+    for i in "${!pids[@]}"; do
+        alive "${pids[$i]}" || die "${names[$i]} (pid ${pids[$i]}) exited during startup; see its messages above"
+    done
+}
+
+# Escape a value for the right-hand side of a sed s|||.
+sed_escape() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
+
+render() {   # render TEMPLATE OUTPUT
+    sed -e "s|\${AXON_PORT}|$(sed_escape "$AXON_PORT")|g" \
+        -e "s|\${AXON_BIN}|$(sed_escape "$AXON_BIN")|g" \
+        -e "s|\${AXON_SOCKET}|$(sed_escape "$AXON_SOCKET")|g" \
+        -e "s|\${WWW_ROOT}|$(sed_escape "$WWW_ROOT")|g" \
+        -e "s|\${STACK_DIR}|$(sed_escape "$STACK_DIR")|g" \
+        "$1" > "$2"
+    # shellcheck disable=SC2016  # a literal ${...}
+    if grep -q '\${[A-Z_]*}' "$2"; then
+        die "$1 has placeholders run-stack.sh does not know: $(grep -o '\${[A-Z_]*}' "$2" | sort -u | tr '\n' ' ')"
+    fi
+}
+
+# ---- inputs ----------------------------------------------------------------
+AXON_BIN=${AXON_BIN:-$repo_root/build/axon}
+[[ $AXON_BIN == /* ]] || AXON_BIN=$PWD/$AXON_BIN
+[[ -x $AXON_BIN ]] || die "axon binary '$AXON_BIN' not found or not executable (run 'make', or set AXON_BIN)"
+[[ $AXON_BIN != *[[:space:]]* ]] || die "AXON_BIN must not contain whitespace: $AXON_BIN"
+
+AXON_SERVER=${AXON_SERVER:-lighttpd}
+case $AXON_SERVER in
+    lighttpd) need lighttpd "apt-get install lighttpd" ;;
+    nginx)    need nginx "apt-get install nginx-light" ;;
+    *)        die "AXON_SERVER must be lighttpd or nginx, not '$AXON_SERVER'" ;;
+esac
+need curl "apt-get install curl"
+
+AXON_PORT=${AXON_PORT:-8080}
+if ! [[ $AXON_PORT =~ ^[0-9]{1,5}$ ]] || ((10#$AXON_PORT < 1 || 10#$AXON_PORT > 65535)); then
+    die "AXON_PORT must be a port number (1-65535), not '$AXON_PORT'"
+fi
+if port_taken "$AXON_PORT"; then
+    die "port $AXON_PORT on 127.0.0.1 is already in use; stop whatever holds it or set AXON_PORT to another port"
+fi
+
+WWW_ROOT=${WWW_ROOT:-$repo_root/www}
+[[ -d $WWW_ROOT ]] || die "WWW_ROOT '$WWW_ROOT' is not a directory"
+WWW_ROOT=$(cd -- "$WWW_ROOT" && pwd)
+
+if [[ -z ${STACK_DIR:-} ]]; then
+    STACK_DIR=$(mktemp -d -t axon-stack.XXXXXXXX)
+    created_stack_dir=$STACK_DIR
+else
+    mkdir -p -- "$STACK_DIR"
+    STACK_DIR=$(cd -- "$STACK_DIR" && pwd)
+    rm -f -- "$STACK_DIR/ready"
+fi
+AXON_SOCKET=$STACK_DIR/axon.sock
+# sun_path holds 108 bytes; lighttpd appends "-0".
+((${#AXON_SOCKET} < 100)) || die "socket path too long for a unix socket: $AXON_SOCKET (use a shorter STACK_DIR)"
+
+if [[ -z ${AXON_API_KEYS:-} && -z ${AXON_API_KEYS_FILE:-} ]]; then
+    AXON_API_KEYS="sk-axon-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+fi
+# The key to show: the first of AXON_API_KEYS, else the first line of the file.
+key=""
+if [[ -n ${AXON_API_KEYS:-} ]]; then
+    key=${AXON_API_KEYS%%,*}
+elif [[ -r $AXON_API_KEYS_FILE ]]; then
+    key=$(sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' -- "$AXON_API_KEYS_FILE" | grep -v -e '^#' -e '^$' | head -n 1 || true)
+fi
+
+export AXON_SERVER AXON_PORT
+[[ -n ${AXON_API_KEYS:-} ]] && export AXON_API_KEYS
+
+# ---- Valkey ----------------------------------------------------------------
+redis_note=""
+if [[ -z ${AXON_VALKEY_URL:-} ]]; then
+    need redis-server "apt-get install redis-server, or set AXON_VALKEY_URL"
+    redis_port=$(free_port)
+    start redis redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+        --dir "$STACK_DIR" --logfile "$STACK_DIR/redis.log"
+    AXON_VALKEY_URL=redis://127.0.0.1:$redis_port
+    redis_note=" (started here)"
+    for ((i = 0; ; i++)); do
+        check_running
+        # A bare PING over bash's /dev/tcp (no redis-cli needed), in a subshell so
+        # that a refused connection cannot end this script.
+        reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$redis_port" && printf 'PING\r\n' >&3 &&
+                  read -r -t 2 line <&3 && printf '%s' "$line") 2>/dev/null || true)
+        [[ $reply == +PONG* ]] && break
+        ((i < 100)) || die "redis-server did not answer PING on port $redis_port within 10s"
+        sleep 0.1
+    done
+fi
+export AXON_VALKEY_URL
+
+# ---- web server and axon ---------------------------------------------------
+case $AXON_SERVER in
+lighttpd)
+    render "$repo_root/etc/lighttpd.conf" "$STACK_DIR/lighttpd.conf"
+    lighttpd -tt -f "$STACK_DIR/lighttpd.conf" || die "lighttpd rejected $STACK_DIR/lighttpd.conf"
+    # lighttpd creates the socket and spawns axon with it on fd 0 (bin-path).
+    start lighttpd lighttpd -D -f "$STACK_DIR/lighttpd.conf"
+    ;;
+nginx)
+    render "$repo_root/etc/nginx.conf" "$STACK_DIR/nginx.conf"
+    # nginx only forwards, so axon opens its own socket (a stale one from a
+    # killed run would fool the wait below).
+    rm -f -- "$AXON_SOCKET"
+    start axon "$AXON_BIN" --listen "$AXON_SOCKET"
+    for ((i = 0; ; i++)); do
+        check_running
+        [[ -S $AXON_SOCKET ]] && break
+        ((i < READY_TIMEOUT_S * 10)) || die "axon did not create $AXON_SOCKET within ${READY_TIMEOUT_S}s"
+        sleep 0.1
+    done
+    # Started as root, nginx would run its workers as "nobody", which cannot reach
+    # the socket in this private directory; keep them as the invoking user.
+    nginx_globals="daemon off;"
+    ((EUID == 0)) && nginx_globals+=" user root;"
+    nginx_args=(-p "$STACK_DIR" -c "$STACK_DIR/nginx.conf" -e stderr -g "$nginx_globals")
+    if ! out=$(nginx -t -q "${nginx_args[@]}" 2>&1); then
+        printf '%s\n' "$out" >&2
+        die "nginx rejected $STACK_DIR/nginx.conf"
+    fi
+    start nginx nginx "${nginx_args[@]}"
+    ;;
+esac
+
+base=http://127.0.0.1:$AXON_PORT
+for ((i = 0; ; i++)); do
+    check_running
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$base/health" || true)
+    [[ $code == 200 ]] && break
+    ((i < READY_TIMEOUT_S * 10)) || die "$base/health did not answer 200 within ${READY_TIMEOUT_S}s (last status: ${code:-none})"
+    sleep 0.1
+done
+
+# ---- ready -----------------------------------------------------------------
+server_pid="" axon_pids="" worker_pids="" redis_pid=""
+for i in "${!pids[@]}"; do
+    case ${names[$i]} in
+        lighttpd|nginx) server_pid=${pids[$i]} ;;
+        axon)           axon_pids=${pids[$i]} ;;
+        redis)          redis_pid=${pids[$i]} ;;
+    esac
+done
+children=$(pgrep -P "$server_pid" | tr '\n' ' ' || true)
+children=${children% }
+if [[ $AXON_SERVER == lighttpd ]]; then axon_pids=$children; else worker_pids=$children; fi
+
+{
+    printf 'AXON_URL=%s\n' "$base/v1"
+    printf 'AXON_KEY=%s\n' "$key"
+    printf 'AXON_SERVER=%s\n' "$AXON_SERVER"
+    printf 'AXON_VALKEY_URL=%s\n' "$AXON_VALKEY_URL"
+    printf 'STACK_DIR=%s\n' "$STACK_DIR"
+    printf 'RUN_STACK_PID=%s\n' "$$"
+    printf 'SERVER_PID=%s\n' "$server_pid"
+    printf 'AXON_PID=%s\n' "${axon_pids%% *}"
+    printf 'AXON_PIDS=%s\n' "$axon_pids"
+    printf 'WORKER_PIDS=%s\n' "$worker_pids"
+    printf 'REDIS_PID=%s\n' "$redis_pid"
+} > "$STACK_DIR/ready.tmp"
+mv -- "$STACK_DIR/ready.tmp" "$STACK_DIR/ready"
+
+cat <<EOF
+Axon is up behind $AXON_SERVER.
+  base URL  $base/v1
+  API key   ${key:-(from AXON_API_KEYS_FILE)}
+  try       curl -s $base/v1/models -H 'Authorization: Bearer ${key:-YOUR_KEY}'
+  web page  $base/
+  valkey    $AXON_VALKEY_URL$redis_note
+  state     $STACK_DIR (ready file: $STACK_DIR/ready)
+Press Ctrl-C to stop.
+EOF
+
+# ---- foreground ------------------------------------------------------------
+# Signals interrupt `wait` and run the traps above. If a component exits on its
+# own, say which one and with what status, then stop the rest.
+status=0
+unset exited
+wait -n -p exited "${pids[@]}" || status=$?
+log "$(name_of "${exited:-?}") (pid ${exited:-?}) exited with status $status; stopping the stack"
+exit 1
