@@ -161,6 +161,23 @@ AXON_BIN=${AXON_BIN:-$repo_root/build/axon}
 [[ -x $AXON_BIN ]] || die "axon binary '$AXON_BIN' not found or not executable (run 'make', or set AXON_BIN)"
 [[ $AXON_BIN != *[[:space:]]* ]] || die "AXON_BIN must not contain whitespace: $AXON_BIN"
 
+# Settings may also live in the file axon itself reads ($AXON_CONFIG, else
+# etc/axon.conf); the environment wins, and in the file the first line wins,
+# as in axon. Axon is pointed at the same file.
+conf=${AXON_CONFIG:-$repo_root/etc/axon.conf}
+if [[ -f $conf ]]; then
+    export AXON_CONFIG=$conf
+    for name in AXON_SERVER AXON_PORT AXON_VALKEY_URL AXON_API_KEYS AXON_API_KEYS_FILE; do
+        [[ -n ${!name:-} ]] && continue
+        val=$(sed -n -e "s/^[[:space:]]*$name[[:space:]]*=[[:space:]]*//p" -- "$conf" | head -n 1)
+        val=${val%"${val##*[![:space:]]}"}
+        if [[ $val == \"*\" || $val == \'*\' ]]; then val=${val:1:${#val}-2}; fi
+        if [[ -n $val ]]; then printf -v "$name" '%s' "$val"; fi
+    done
+elif [[ -n ${AXON_CONFIG:-} ]]; then
+    die "AXON_CONFIG=$AXON_CONFIG: no such file"
+fi
+
 AXON_SERVER=${AXON_SERVER:-lighttpd}
 case $AXON_SERVER in
     lighttpd) need lighttpd "apt-get install lighttpd" ;;

@@ -67,15 +67,27 @@ export function isAlive(pid) {
   }
 }
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
+// A loopback port nothing listens on. Port 0 would hand out one from the
+// kernel's ephemeral range (32768-60999), where outgoing connections (curl's,
+// nginx's, redis clients') may take it before our server binds it; so try
+// random ports below that range, as etc/run-stack.sh does.
+const usedPorts = new Set();
+function tryListen(port) {
+  return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+}
+export async function freePort() {
+  for (let tries = 0; tries < 200; tries++) {
+    const port = 20000 + Math.floor(Math.random() * 12768);
+    if (!usedPorts.has(port) && await tryListen(port)) {
+      usedPorts.add(port);
+      return port;
+    }
+  }
+  throw new Error('found no free loopback port in 20000-32767');
 }
 
 // The environment minus every AXON_* variable, plus extra.

@@ -78,12 +78,14 @@ trap 'say "interrupted"; exit 130' INT
 trap 'say "terminated"; exit 143' TERM
 
 # Print N free loopback ports, asking the OS (all held open together, so they differ).
+# N distinct free loopback ports, from lib.mjs's freePort (below the kernel's
+# ephemeral range, so no outgoing connection can take one before it is bound).
 free_ports() {
-    node -e '
-        const net = require("node:net");
-        const servers = Array.from({ length: Number(process.argv[1]) }, () => net.createServer());
-        Promise.all(servers.map((s) => new Promise((ok) => s.listen(0, "127.0.0.1", ok))))
-            .then(() => { console.log(servers.map((s) => s.address().port).join(" ")); process.exit(0); });
+    node --input-type=module -e '
+        import { freePort } from "'"$PWD"'/tests/integration/lib.mjs";
+        const ports = [];
+        for (let i = 0; i < Number(process.argv[1]); i++) ports.push(await freePort());
+        console.log(ports.join(" "));
     ' "$1"
 }
 
