@@ -22,6 +22,7 @@ struct axon_req {
     char path[REQ_MAX_PATH + 1];     /* REQUEST_URI without the query */
     bool path_too_long;
     const char *query;               /* after '?', or ""; borrows params */
+    const char *route_arg;           /* the path after a prefix route, or "" */
     char tenant[AUTH_TENANT_LEN + 1];/* key digest prefix once authenticated */
     uint64_t start_us;               /* monotonic */
     /* What was answered, for the log line. */

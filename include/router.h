@@ -33,7 +33,4 @@ enum route_match router_match(const char *method, const char *path, bool test_ro
 /* Answers one request completely. Borrows r. */
 void router_handle(struct axon_req *r);
 
-/* The argument of a prefix route for the request being handled (borrowed). */
-const char *router_arg(const struct axon_req *r);
-
 #endif

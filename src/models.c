@@ -6,7 +6,6 @@
 #include "errors.h"
 #include "fcgi_io.h"
 #include "handlers.h"
-#include "router.h"
 
 int models_list(struct axon_req *r)
 {
@@ -18,5 +17,5 @@ int models_get(struct axon_req *r)
 {
     return errors_send(r, 404, ERR_INVALID_REQUEST, "model", "model_not_found", NULL,
                        "The model `%s` does not exist or you do not have access to it.",
-                       router_arg(r));
+                       r->route_arg);
 }

@@ -21,15 +21,6 @@ static const struct route routes[] = {
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
-/* The current request's prefix argument; one request per thread at a time. */
-static __thread const char *current_arg;
-
-const char *router_arg(const struct axon_req *r)
-{
-    (void)r;
-    return current_arg ? current_arg : "";
-}
-
 static bool path_matches(const struct route *rt, const char *path, const char **arg)
 {
     size_t n = strlen(rt->path);
@@ -112,9 +103,8 @@ void router_handle(struct axon_req *r)
     }
     if (!rt->public && authenticate(r))
         return;
-    current_arg = arg;
+    r->route_arg = arg;
     int rc = rt->fn(r);
-    current_arg = NULL;
     if (rc && !r->status)
         (void)errors_send(r, 500, ERR_SERVER, NULL, NULL, NULL,
                           "The server had an error while processing your request. Sorry about "
