@@ -39,6 +39,8 @@ int buf_printf(struct buf *b, const char *fmt, ...) AXON_PRINTF(2, 3) AXON_MUST_
 /* Appends s as a JSON string literal, quotes included, escaping as RFC 8259
  * requires. Bytes >= 0x80 are copied as they are (the caller ensures UTF-8). */
 int buf_json_str(struct buf *b, const char *s, size_t n) AXON_MUST_CHECK;
+/* buf_json_str for s, or the literal null when s is NULL. */
+int buf_json_str_or_null(struct buf *b, const char *s) AXON_MUST_CHECK;
 /* Hands the content to the caller: returns new (free), and empties b. */
 char *buf_take(struct buf *b);
 

@@ -173,6 +173,11 @@ int buf_json_str(struct buf *b, const char *s, size_t n)
     return rc;
 }
 
+int buf_json_str_or_null(struct buf *b, const char *s)
+{
+    return s ? buf_json_str(b, s, strlen(s)) : buf_puts(b, "null");
+}
+
 char *buf_take(struct buf *b)
 {
     char *p = b->p ? b->p : xstrdup("");

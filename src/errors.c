@@ -7,11 +7,6 @@
 
 #include "fcgi_io.h"
 
-static int str_or_null(struct buf *b, const char *s)
-{
-    return s ? buf_json_str(b, s, strlen(s)) : buf_puts(b, "null");
-}
-
 int errors_envelope(struct buf *out, const char *message, const char *type, const char *param,
                     const char *code)
 {
@@ -21,15 +16,15 @@ int errors_envelope(struct buf *out, const char *message, const char *type, cons
     if (!rc)
         rc = buf_puts(out, ",\"type\":");
     if (!rc)
-        rc = str_or_null(out, type);
+        rc = buf_json_str_or_null(out, type);
     if (!rc)
         rc = buf_puts(out, ",\"param\":");
     if (!rc)
-        rc = str_or_null(out, param);
+        rc = buf_json_str_or_null(out, param);
     if (!rc)
         rc = buf_puts(out, ",\"code\":");
     if (!rc)
-        rc = str_or_null(out, code);
+        rc = buf_json_str_or_null(out, code);
     if (!rc)
         rc = buf_puts(out, "}}");
     return rc;

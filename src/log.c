@@ -76,7 +76,7 @@ static int put_str_or_null(struct buf *b, const char *key, const char *v)
     int rc = buf_printf(b, ",\"%s\":", key);
     if (rc)
         return rc;
-    return v ? buf_json_str(b, v, strlen(v)) : buf_puts(b, "null");
+    return buf_json_str_or_null(b, v);
 }
 
 void log_request(const struct axon_req *r)
