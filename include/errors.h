@@ -4,6 +4,8 @@
 #ifndef AXON_ERRORS_H
 #define AXON_ERRORS_H
 
+#include <stdbool.h>
+
 #include "axon.h"
 #include "buf.h"
 #include "reqctx.h"
@@ -23,6 +25,28 @@
     "field (with blank username) if you're accessing the API from your browser and are "      \
     "prompted for a username and password. You can obtain an API key from "                   \
     "https://platform.openai.com/account/api-keys."
+
+/* One API error, filled where it is found (validation, model lookup, the
+ * upstream) and answered once, by errors_send_api or as a stream's error
+ * chunk. Fixed-size: filling it never allocates. */
+struct api_error {
+    int status;           /* HTTP status, 0 while unset */
+    const char *type;     /* static string: ERR_INVALID_REQUEST, ... */
+    const char *code;     /* static string or NULL (JSON null) */
+    char param[256];      /* JSON path such as "messages[0].content"; "" is null */
+    char message[2048];
+    char retry_after[24]; /* passed on as Retry-After when not "" */
+    bool no_retry;        /* adds x-should-retry: false */
+};
+
+/* Fills e (param may be NULL); the message is formatted and cut to fit. */
+void api_error_set(struct api_error *e, int status, const char *type, const char *code,
+                   const char *param, const char *fmt, ...) AXON_PRINTF(6, 7);
+/* Sends e as a complete JSON answer, with its Retry-After and
+ * x-should-retry headers. AXON_EINVAL if headers already went out. */
+int errors_send_api(struct axon_req *r, const struct api_error *e);
+/* Appends e's envelope to out (for a stream's error chunk). */
+int errors_envelope_api(struct buf *out, const struct api_error *e) AXON_MUST_CHECK;
 
 /* Appends the envelope to out. param and code may be NULL (JSON null);
  * message is borrowed. */

@@ -49,3 +49,36 @@ int errors_send(struct axon_req *r, int status, const char *type, const char *pa
     buf_free(&b);
     return rc;
 }
+
+void api_error_set(struct api_error *e, int status, const char *type, const char *code,
+                   const char *param, const char *fmt, ...)
+{
+    e->status = status;
+    e->type = type;
+    e->code = code;
+    snprintf(e->param, sizeof e->param, "%s", param ? param : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    e->retry_after[0] = '\0';
+    e->no_retry = false;
+}
+
+int errors_envelope_api(struct buf *out, const struct api_error *e)
+{
+    return errors_envelope(out, e->message, e->type, e->param[0] ? e->param : NULL, e->code);
+}
+
+int errors_send_api(struct axon_req *r, const struct api_error *e)
+{
+    char extra[96] = "";
+    size_t n = 0;
+    if (e->retry_after[0])
+        n += (size_t)snprintf(extra, sizeof extra, "Retry-After: %s\r\n", e->retry_after);
+    if (e->no_retry && n < sizeof extra)
+        snprintf(extra + n, sizeof extra - n, "x-should-retry: false\r\n");
+    return errors_send(r, e->status ? e->status : 500, e->type ? e->type : ERR_SERVER,
+                       e->param[0] ? e->param : NULL, e->code, extra[0] ? extra : NULL, "%s",
+                       e->message);
+}
