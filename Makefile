@@ -8,7 +8,8 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wwrite-strings \
            -Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wvla
 # No pkg-config cflags for hiredis or json-c: they add /usr/include/hiredis
 # and /usr/include/json-c, whose read.h, sds.h, debug.h ... would shadow ours.
-REAL_CPPFLAGS := -Iinclude -D_GNU_SOURCE $(CPPFLAGS)
+# The model table a build finds without AXON_MODELS_FILE: its own etc/.
+REAL_CPPFLAGS := -Iinclude -D_GNU_SOURCE -DAXON_MODELS_DEFAULT='"$(CURDIR)/etc/models.conf"' $(CPPFLAGS)
 REAL_CFLAGS   := -std=c11 $(WARN) $(CFLAGS)
 LIBS    := -lfcgi -ljson-c -lhiredis -lcurl -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -24,7 +25,7 @@ SOBJ      := $(SRC:src/%.c=build/asan/%.o)
 SLIB_OBJ  := $(LIB_SRC:src/%.c=build/asan/%.o)
 SUNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 
-.PHONY: all asan unit-bins test run deps lint clean
+.PHONY: all asan unit-bins test run deps npm-deps lint clean
 all: build/axon
 
 build/axon: $(OBJ)
@@ -61,6 +62,11 @@ build/tests/test_http build/asan/tests/test_http: TEST_LDFLAGS := $(FCGI_WRAP)
 deps:
 	@etc/install-deps.sh
 
+# Installs the integration tests' npm packages into tests/node_modules
+# (pinned by tests/package-lock.json; a no-op when already up to date).
+npm-deps:
+	@tests/install-npm.sh
+
 # Banned calls: unbounded copies and formats, atoi's silent garbage, libfcgi's
 # printf (no %zu), and json-c's parse that accepts trailing garbage.
 lint:
@@ -68,7 +74,7 @@ lint:
 	    src/*.c include/*.h || { echo "lint: banned function above"; exit 1; }
 	@echo "lint: ok"
 
-test: deps
+test: deps npm-deps
 	@$(MAKE) --no-print-directory lint all unit-bins asan
 	@tests/run.sh
 

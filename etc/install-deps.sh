@@ -7,13 +7,14 @@ pkgs=(
   build-essential pkg-config
   libfcgi-dev libjson-c-dev libhiredis-dev libcurl4-openssl-dev libcmocka-dev
   libfcgi-bin spawn-fcgi lighttpd nginx-light redis-server
-  curl nodejs procps
+  curl nodejs npm procps
 )
 
 missing=()
 for p in "${pkgs[@]}"; do
   # nodejs may come from elsewhere (the image's own Node); a working node is enough.
   if [[ $p == nodejs ]] && command -v node >/dev/null 2>&1; then continue; fi
+  if [[ $p == npm ]] && command -v npm >/dev/null 2>&1; then continue; fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
     missing+=("$p")
   fi

@@ -246,6 +246,29 @@ if [[ -z ${AXON_VALKEY_URL:-} ]]; then
 fi
 export AXON_VALKEY_URL
 
+# ---- Claude upstream -------------------------------------------------------
+# Without ANTHROPIC_API_KEY the stack answers from the mock Claude in
+# tests/mock, so the page and the examples work offline.
+claude_note=""
+if [[ -z ${ANTHROPIC_API_KEY:-} ]]; then
+    need node "apt-get install nodejs, or set ANTHROPIC_API_KEY"
+    mock_port=$(free_port)
+    start mock-claude node "$repo_root/tests/mock/anthropic.mjs" --port "$mock_port"
+    for ((i = 0; ; i++)); do
+        check_running
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
+               "http://127.0.0.1:$mock_port/_mock/health" || true)
+        [[ $code == 200 ]] && break
+        ((i < 100)) || die "the mock Claude did not start on port $mock_port within 10s"
+        sleep 0.1
+    done
+    ANTHROPIC_API_KEY=sk-ant-mock-key
+    ANTHROPIC_BASE_URL=http://127.0.0.1:$mock_port
+    claude_note=" (the mock in tests/mock: set ANTHROPIC_API_KEY for the real Claude)"
+fi
+ANTHROPIC_BASE_URL=${ANTHROPIC_BASE_URL:-https://api.anthropic.com}
+export ANTHROPIC_API_KEY ANTHROPIC_BASE_URL
+
 # ---- web server and axon ---------------------------------------------------
 case $AXON_SERVER in
 lighttpd)
@@ -289,12 +312,13 @@ for ((i = 0; ; i++)); do
 done
 
 # ---- ready -----------------------------------------------------------------
-server_pid="" axon_pids="" worker_pids="" redis_pid=""
+server_pid="" axon_pids="" worker_pids="" redis_pid="" mock_pid=""
 for i in "${!pids[@]}"; do
     case ${names[$i]} in
         lighttpd|nginx) server_pid=${pids[$i]} ;;
         axon)           axon_pids=${pids[$i]} ;;
         redis)          redis_pid=${pids[$i]} ;;
+        mock-claude)    mock_pid=${pids[$i]} ;;
     esac
 done
 children=$(pgrep -P "$server_pid" | tr '\n' ' ' || true)
@@ -306,6 +330,7 @@ if [[ $AXON_SERVER == lighttpd ]]; then axon_pids=$children; else worker_pids=$c
     printf 'AXON_KEY=%s\n' "$key"
     printf 'AXON_SERVER=%s\n' "$AXON_SERVER"
     printf 'AXON_VALKEY_URL=%s\n' "$AXON_VALKEY_URL"
+    printf 'ANTHROPIC_BASE_URL=%s\n' "$ANTHROPIC_BASE_URL"
     printf 'STACK_DIR=%s\n' "$STACK_DIR"
     printf 'RUN_STACK_PID=%s\n' "$$"
     printf 'SERVER_PID=%s\n' "$server_pid"
@@ -313,6 +338,7 @@ if [[ $AXON_SERVER == lighttpd ]]; then axon_pids=$children; else worker_pids=$c
     printf 'AXON_PIDS=%s\n' "$axon_pids"
     printf 'WORKER_PIDS=%s\n' "$worker_pids"
     printf 'REDIS_PID=%s\n' "$redis_pid"
+    printf 'MOCK_PID=%s\n' "$mock_pid"
 } > "$STACK_DIR/ready.tmp"
 mv -- "$STACK_DIR/ready.tmp" "$STACK_DIR/ready"
 
@@ -323,6 +349,7 @@ Axon is up behind $AXON_SERVER.
   try       curl -s $base/v1/models -H 'Authorization: Bearer ${key:-YOUR_KEY}'
   web page  $base/
   valkey    $AXON_VALKEY_URL$redis_note
+  claude    $ANTHROPIC_BASE_URL$claude_note
   state     $STACK_DIR (ready file: $STACK_DIR/ready)
 Press Ctrl-C to stop.
 EOF

@@ -25,7 +25,8 @@ enum axon_err {
     AXON_EIO = -4,          /* read or write failed (client side) */
     AXON_ECLIENT_GONE = -5, /* the client disconnected */
     AXON_ENOTFOUND = -6,
-    AXON_ESYS = -7          /* a system call failed; errno tells */
+    AXON_ESYS = -7,         /* a system call failed; errno tells */
+    AXON_ERETRY = -8        /* an upstream failure worth retrying if nothing was delivered */
 };
 
 #define AXON_MUST_CHECK __attribute__((warn_unused_result))

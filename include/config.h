@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "axon.h"
+#include "models.h"
 #include "sha256.h"
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
@@ -34,6 +35,20 @@ struct axon_config {
     char *server;             /* "lighttpd" or "nginx"; owned */
     enum log_level log_level;
     bool test_routes;         /* AXON_TEST_ROUTES=1: test-only routes */
+    /* Models and upstreams. */
+    char *models_file;        /* owned */
+    struct model_table models;/* read from models_file by config_finish */
+    char *default_model;      /* owned; answers requests without a model */
+    char *anthropic_key;      /* owned, secret; NULL: Claude not configured */
+    char *anthropic_base_url; /* owned, no trailing slash */
+    int heartbeat_s;          /* ": ping" while a stream's upstream is silent */
+    int upstream_retries;     /* retries before the first byte reaches the client */
+    int retry_max_wait_s;     /* a longer Retry-After is passed on, not waited out */
+    long connect_timeout_ms;
+    int first_byte_timeout_s; /* request sent → first byte from the upstream */
+    int idle_timeout_s;       /* longest silence between upstream bytes */
+    int max_n;                /* largest n (parallel choices) accepted */
+    size_t max_upstream_bytes;/* one upstream body or SSE event */
 };
 
 /* Reads the environment, then `file` if not NULL (a missing file is an error

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,18 @@ const struct config_doc config_docs[] = {
     {"AXON_SERVER", "lighttpd", "web server `make run` starts: lighttpd or nginx"},
     {"AXON_LOG_LEVEL", "info", "debug, info, warn or error"},
     {"AXON_TEST_ROUTES", "0", "1 enables test-only routes (never in production)"},
+    {"AXON_MODELS_FILE", "etc/models.conf of the build tree", "the model table: models, aliases, token limits"},
+    {"AXON_DEFAULT_MODEL", "claude-sonnet-4-6", "model that answers a request without one"},
+    {"ANTHROPIC_API_KEY", "(none)", "Claude API key, sent as x-api-key; without it Claude models answer 503"},
+    {"ANTHROPIC_BASE_URL", "https://api.anthropic.com", "Anthropic Messages API base URL"},
+    {"AXON_HEARTBEAT_S", "15", "seconds of upstream silence before a stream gets a `: ping` comment"},
+    {"AXON_UPSTREAM_RETRIES", "2", "retries on connect errors, 429, 5xx and 529, before the first byte only"},
+    {"AXON_RETRY_MAX_WAIT_S", "30", "longest upstream Retry-After waited out; longer ones are passed to the client"},
+    {"AXON_CONNECT_TIMEOUT_MS", "10000", "upstream TCP+TLS connect timeout"},
+    {"AXON_FIRST_BYTE_TIMEOUT_S", "300", "request sent to first upstream byte; then 504"},
+    {"AXON_IDLE_TIMEOUT_S", "120", "longest upstream silence inside an answer; then 504 or an error chunk"},
+    {"AXON_MAX_N", "8", "largest n (choices from parallel upstream calls)"},
+    {"AXON_MAX_UPSTREAM_BYTES", "33554432", "largest upstream body or single SSE event"},
     {NULL, NULL, NULL},
 };
 
@@ -44,6 +57,17 @@ void config_defaults(struct axon_config *cfg)
     cfg->port = 8080;
     cfg->server = xstrdup("lighttpd");
     cfg->log_level = LOG_INFO;
+    cfg->models_file = xstrdup(AXON_MODELS_DEFAULT);
+    cfg->default_model = xstrdup("claude-sonnet-4-6");
+    cfg->anthropic_base_url = xstrdup("https://api.anthropic.com");
+    cfg->heartbeat_s = 15;
+    cfg->upstream_retries = 2;
+    cfg->retry_max_wait_s = 30;
+    cfg->connect_timeout_ms = 10000;
+    cfg->first_byte_timeout_s = 300;
+    cfg->idle_timeout_s = 120;
+    cfg->max_n = 8;
+    cfg->max_upstream_bytes = 32u << 20;
 }
 
 static void valkey_free(struct valkey_addr *v)
@@ -63,6 +87,13 @@ void config_free(struct axon_config *cfg)
     free(cfg->key_hashes);
     valkey_free(&cfg->valkey);
     free(cfg->server);
+    free(cfg->models_file);
+    models_free(&cfg->models);
+    free(cfg->default_model);
+    if (cfg->anthropic_key)
+        memset(cfg->anthropic_key, 0, strlen(cfg->anthropic_key));
+    free(cfg->anthropic_key);
+    free(cfg->anthropic_base_url);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -194,10 +225,83 @@ static int set_valkey(struct axon_config *cfg, const char *v, char *err, size_t 
     return AXON_OK;
 }
 
+static void set_str(char **field, const char *v)
+{
+    free(*field);
+    *field = xstrdup(v);
+}
+
+/* The integer settings: name, range, and where the value goes. */
+struct int_setting {
+    const char *name;
+    int64_t lo, hi;
+    size_t off;
+    int size; /* sizeof the field: int, long or size_t */
+};
+#define INT_SETTING(n, lo, hi, field) \
+    {n, lo, hi, offsetof(struct axon_config, field), (int)sizeof(((struct axon_config *)0)->field)}
+static const struct int_setting int_settings[] = {
+    INT_SETTING("AXON_HEARTBEAT_S", 1, 3600, heartbeat_s),
+    INT_SETTING("AXON_UPSTREAM_RETRIES", 0, 10, upstream_retries),
+    INT_SETTING("AXON_RETRY_MAX_WAIT_S", 0, 600, retry_max_wait_s),
+    INT_SETTING("AXON_CONNECT_TIMEOUT_MS", 1, 600000, connect_timeout_ms),
+    INT_SETTING("AXON_FIRST_BYTE_TIMEOUT_S", 1, 86400, first_byte_timeout_s),
+    INT_SETTING("AXON_IDLE_TIMEOUT_S", 1, 86400, idle_timeout_s),
+    INT_SETTING("AXON_MAX_N", 1, 128, max_n),
+    INT_SETTING("AXON_MAX_UPSTREAM_BYTES", 65536, 1LL << 32, max_upstream_bytes),
+};
+
+static int set_http_url(char **field, const char *name, const char *v, char *err, size_t errlen)
+{
+    size_t n = strlen(v);
+    if ((strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) || n < 10 || n > 1024)
+        return fail(err, errlen, "%s=%s: expected an http:// or https:// URL", name, v);
+    while (n > 8 && v[n - 1] == '/')
+        n--; /* paths are appended with their own slash */
+    free(*field);
+    *field = xstrndup(v, n);
+    return AXON_OK;
+}
+
 int config_set(struct axon_config *cfg, const char *name, const char *v, char *err, size_t errlen)
 {
     int64_t n = 0;
     int rc;
+    for (size_t i = 0; i < sizeof int_settings / sizeof int_settings[0]; i++) {
+        const struct int_setting *s = &int_settings[i];
+        if (strcmp(name, s->name))
+            continue;
+        if ((rc = set_int(name, v, s->lo, s->hi, &n, err, errlen)))
+            return rc;
+        char *field = (char *)cfg + s->off;
+        if (s->size == (int)sizeof(int))
+            *(int *)(void *)field = (int)n;
+        else if (s->size == (int)sizeof(long))
+            *(long *)(void *)field = (long)n;
+        else
+            *(size_t *)(void *)field = (size_t)n;
+        return AXON_OK;
+    }
+    if (strcmp(name, "AXON_MODELS_FILE") == 0) {
+        set_str(&cfg->models_file, v);
+        return AXON_OK;
+    }
+    if (strcmp(name, "AXON_DEFAULT_MODEL") == 0) {
+        set_str(&cfg->default_model, v);
+        return AXON_OK;
+    }
+    if (strcmp(name, "ANTHROPIC_API_KEY") == 0) {
+        if (!*v)
+            return AXON_OK; /* empty means unset, as in the shell */
+        if (strlen(v) > CONFIG_MAX_KEY_LEN || strpbrk(v, "\r\n"))
+            return fail(err, errlen, "ANTHROPIC_API_KEY: not a valid key");
+        if (cfg->anthropic_key)
+            memset(cfg->anthropic_key, 0, strlen(cfg->anthropic_key));
+        set_str(&cfg->anthropic_key, v);
+        return AXON_OK;
+    }
+    if (strcmp(name, "ANTHROPIC_BASE_URL") == 0)
+        return set_http_url(&cfg->anthropic_base_url, name, v, err, errlen);
     if (strcmp(name, "AXON_API_KEYS") == 0)
         return set_keys(cfg, v, err, errlen);
     if (strcmp(name, "AXON_API_KEYS_FILE") == 0)
@@ -254,6 +358,13 @@ int config_finish(struct axon_config *cfg, char *err, size_t errlen)
     if (cfg->n_keys == 0)
         return fail(err, errlen,
                     "AXON_API_KEYS: no API key configured; set AXON_API_KEYS or AXON_API_KEYS_FILE");
+    models_free(&cfg->models);
+    int rc = models_load(&cfg->models, cfg->models_file, err, errlen);
+    if (rc)
+        return rc;
+    if (!models_find(&cfg->models, cfg->default_model))
+        return fail(err, errlen, "AXON_DEFAULT_MODEL=%s: not in %s", cfg->default_model,
+                    cfg->models_file);
     return AXON_OK;
 }
 

@@ -1,21 +1,292 @@
-/* models.c - GET /v1/models and /v1/models/{id}.
- * The model table arrives with the providers; until one is configured the
- * list is honestly empty and every id is unknown. */
+/* models.c - the model table and GET /v1/models, /v1/models/{id}. */
+#include "models.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "errors.h"
 #include "fcgi_io.h"
 #include "handlers.h"
+#include "text.h"
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) AXON_PRINTF(3, 4);
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return AXON_EINVAL;
+}
+
+void models_free(struct model_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].id);
+        free(t->v[i].upstream_id);
+    }
+    free(t->v);
+    t->v = NULL;
+    t->n = 0;
+}
+
+const struct model *models_find(const struct model_table *t, const char *id)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->v[i].id, id) == 0)
+            return &t->v[i];
+    return NULL;
+}
+
+/* Model ids travel in URLs and JSON: keep them to a safe alphabet. */
+static bool id_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > MODELS_MAX_ID)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:/@",
+                    s[i]))
+            return false;
+    return true;
+}
+
+/* Splits the next blank-separated word off *p. */
+static bool next_word(const char **p, const char **w, size_t *n)
+{
+    const char *s = *p;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    if (*s == '\0' || *s == '#')
+        return false;
+    *w = s;
+    while (*s && *s != ' ' && *s != '\t')
+        s++;
+    *n = (size_t)(s - *w);
+    *p = s;
+    return true;
+}
+
+static int parse_model_opts(struct model *m, const char *p, const char *where, char *err,
+                            size_t errlen)
+{
+    const char *w;
+    size_t n;
+    bool have_provider = false;
+    while (next_word(&p, &w, &n)) {
+        const char *eq = memchr(w, '=', n);
+        if (!eq)
+            return fail(err, errlen, "%s: expected key=value, got '%.*s'", where, (int)n, w);
+        size_t kn = (size_t)(eq - w), vn = n - kn - 1;
+        const char *v = eq + 1;
+        int64_t num = 0;
+        long *field = NULL;
+        if (kn == 8 && !memcmp(w, "provider", 8)) {
+            if (vn != 9 || memcmp(v, "anthropic", 9))
+                return fail(err, errlen, "%s: unknown provider '%.*s'", where, (int)vn, v);
+            m->provider = PROVIDER_ANTHROPIC;
+            have_provider = true;
+            continue;
+        }
+        if (kn == 8 && !memcmp(w, "upstream", 8)) {
+            if (!id_ok(v, vn))
+                return fail(err, errlen, "%s: bad upstream name", where);
+            free(m->upstream_id);
+            m->upstream_id = xstrndup(v, vn);
+            continue;
+        }
+        if (kn == 10 && !memcmp(w, "max_tokens", 10))
+            field = &m->max_tokens;
+        else if (kn == 10 && !memcmp(w, "max_output", 10))
+            field = &m->max_output;
+        else if (kn == 7 && !memcmp(w, "context", 7))
+            field = &m->context;
+        else if (kn == 7 && !memcmp(w, "created", 7))
+            field = &m->created;
+        else
+            return fail(err, errlen, "%s: unknown key '%.*s'", where, (int)kn, w);
+        if (text_parse_i64_n(v, vn, 0, 100000000000LL, &num))
+            return fail(err, errlen, "%s: '%.*s' needs a whole number", where, (int)kn, w);
+        *field = (long)num;
+    }
+    if (!have_provider)
+        return fail(err, errlen, "%s: provider= is required", where);
+    if (m->max_tokens < 1 || m->max_output < m->max_tokens)
+        return fail(err, errlen, "%s: need 1 <= max_tokens <= max_output", where);
+    if (!m->upstream_id)
+        m->upstream_id = xstrdup(m->id);
+    return AXON_OK;
+}
+
+int models_parse(struct model_table *t, const char *text, const char *name, char *err,
+                 size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    t->v = xcalloc(MODELS_MAX, sizeof *t->v);
+    char (*targets)[MODELS_MAX_ID + 1] = xcalloc(MODELS_MAX, sizeof *targets);
+    int rc = AXON_OK, lineno = 0;
+    for (const char *line = text; !rc && line && *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        char *copy = xstrndup(line, len);
+        line = nl ? nl + 1 : NULL;
+        lineno++;
+        char where[160];
+        snprintf(where, sizeof where, "%s line %d", name, lineno);
+        const char *p = copy, *kw, *id;
+        size_t kn, idn;
+        char *cr = strchr(copy, '\r');
+        if (cr)
+            *cr = '\0';
+        if (!next_word(&p, &kw, &kn)) {
+            free(copy);
+            continue;
+        }
+        bool is_alias = kn == 5 && !memcmp(kw, "alias", 5);
+        if (!is_alias && !(kn == 5 && !memcmp(kw, "model", 5)))
+            rc = fail(err, errlen, "%s: expected 'model' or 'alias'", where);
+        else if (!next_word(&p, &id, &idn) || !id_ok(id, idn))
+            rc = fail(err, errlen, "%s: missing or bad model id", where);
+        else if (t->n >= MODELS_MAX)
+            rc = fail(err, errlen, "%s: more than %d models", where, MODELS_MAX);
+        else {
+            struct model *m = &t->v[t->n];
+            m->id = xstrndup(id, idn);
+            t->n++;
+            if (models_find(&(struct model_table){t->v, t->n - 1}, m->id))
+                rc = fail(err, errlen, "%s: '%s' is defined twice", where, m->id);
+            else if (is_alias) {
+                const char *tg;
+                size_t tn;
+                m->alias = true;
+                if (!next_word(&p, &tg, &tn) || !id_ok(tg, tn))
+                    rc = fail(err, errlen, "%s: alias needs a model name", where);
+                else if (next_word(&p, &tg, &tn))
+                    rc = fail(err, errlen, "%s: alias takes one model name", where);
+                else
+                    memcpy(targets[t->n - 1], tg, tn);
+            } else {
+                rc = parse_model_opts(m, p, where, err, errlen);
+            }
+        }
+        free(copy);
+    }
+    /* Aliases point at real models (never at another alias): resolve now
+     * that the array no longer moves. */
+    for (size_t i = 0; !rc && i < t->n; i++) {
+        struct model *m = &t->v[i];
+        if (!m->alias) {
+            m->target = m;
+            continue;
+        }
+        const struct model *tg = models_find(t, targets[i]);
+        if (!tg || tg->alias) {
+            rc = fail(err, errlen, "%s: alias '%s' names '%s', which is not a model", name, m->id,
+                      targets[i]);
+            break;
+        }
+        m->target = tg;
+        m->provider = tg->provider;
+        m->upstream_id = xstrdup(tg->upstream_id);
+        m->max_tokens = tg->max_tokens;
+        m->max_output = tg->max_output;
+        m->context = tg->context;
+        m->created = tg->created;
+    }
+    free(targets);
+    if (!rc && t->n == 0)
+        rc = fail(err, errlen, "%s: no models", name);
+    if (rc)
+        models_free(t);
+    return rc;
+}
+
+int models_load(struct model_table *t, const char *path, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof *t);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, errlen, "AXON_MODELS_FILE=%s: cannot open it", path);
+    struct buf b = BUF_INIT(1 << 20);
+    char chunk[4096];
+    size_t n;
+    int rc = AXON_OK;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = buf_append(&b, chunk, n);
+    fclose(f);
+    if (rc) {
+        buf_free(&b);
+        return fail(err, errlen, "AXON_MODELS_FILE=%s: larger than 1 MiB", path);
+    }
+    rc = models_parse(t, b.p ? b.p : "", path, err, errlen);
+    buf_free(&b);
+    return rc;
+}
+
+/* ---- HTTP ---------------------------------------------------------------- */
+
+static const char *owner(const struct model *m)
+{
+    switch (m->provider) {
+    case PROVIDER_ANTHROPIC: return "anthropic";
+    }
+    return "axon";
+}
+
+/* One OpenAI Model object. An alias also names its model in "root", as vLLM
+ * does for its served names. */
+static int model_json(struct buf *b, const struct model *m)
+{
+    int rc = buf_puts(b, "{\"id\":");
+    if (!rc)
+        rc = buf_json_str(b, m->id, strlen(m->id));
+    if (!rc)
+        rc = buf_printf(b, ",\"object\":\"model\",\"created\":%ld,\"owned_by\":\"%s\"", m->created,
+                        owner(m));
+    if (!rc && m->alias) {
+        rc = buf_puts(b, ",\"root\":");
+        if (!rc)
+            rc = buf_json_str(b, m->target->id, strlen(m->target->id));
+    }
+    if (!rc)
+        rc = buf_puts(b, "}");
+    return rc;
+}
 
 int models_list(struct axon_req *r)
 {
-    static const char body[] = "{\"object\":\"list\",\"data\":[]}";
-    return io_send_json(r, 200, body, sizeof body - 1, NULL);
+    const struct model_table *t = &r->cfg->models;
+    struct buf b = BUF_INIT(1 << 20);
+    int rc = buf_puts(&b, "{\"object\":\"list\",\"data\":[");
+    for (size_t i = 0; !rc && i < t->n; i++) {
+        if (i)
+            rc = buf_puts(&b, ",");
+        if (!rc)
+            rc = model_json(&b, &t->v[i]);
+    }
+    if (!rc)
+        rc = buf_puts(&b, "]}");
+    if (!rc)
+        rc = io_send_json(r, 200, b.p, b.len, NULL);
+    buf_free(&b);
+    return rc;
 }
 
 int models_get(struct axon_req *r)
 {
-    return errors_send(r, 404, ERR_INVALID_REQUEST, "model", "model_not_found", NULL,
-                       "The model `%s` does not exist or you do not have access to it.",
-                       r->route_arg);
+    const struct model *m = models_find(&r->cfg->models, r->route_arg);
+    if (!m)
+        return errors_send(r, 404, ERR_INVALID_REQUEST, "model", "model_not_found", NULL,
+                           "The model `%s` does not exist or you do not have access to it.",
+                           r->route_arg);
+    struct buf b = BUF_INIT(4096);
+    int rc = model_json(&b, m);
+    if (!rc)
+        rc = io_send_json(r, 200, b.p, b.len, NULL);
+    buf_free(&b);
+    return rc;
 }

@@ -127,18 +127,35 @@ done
 
 if [[ -n $run_tests ]]; then
     tmp=$(mktemp -d -t axon-it.XXXXXXXX)
-    read -r redis_port lighttpd_port nginx_port < <(free_ports 3)
+    read -r redis_port lighttpd_port nginx_port mock_port < <(free_ports 4)
 
     redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
         --dir "$tmp" --logfile "$tmp/redis.log" &
     pids+=("$!")
     export AXON_VALKEY_URL=redis://127.0.0.1:$redis_port
 
+    # One mock Claude (tests/mock/anthropic.mjs) serves both stacks; tests pick
+    # its behaviour per request with [[mock ...]] markers in the messages.
+    node tests/mock/anthropic.mjs --port "$mock_port" > "$tmp/mock.log" 2>&1 &
+    pids+=("$!")
+    export ANTHROPIC_BASE_URL=http://127.0.0.1:$mock_port ANTHROPIC_API_KEY=sk-ant-test-key
+    for ((i = 0; ; i++)); do
+        curl -sf -o /dev/null "$ANTHROPIC_BASE_URL/_mock/health" && break
+        if ((i >= 100)); then
+            setup_failed "the mock Claude did not start; its output:"
+            sed 's/^/    /' "$tmp/mock.log" >&2
+            run_tests=""
+            break
+        fi
+        sleep 0.1
+    done
+
     declare -A stack_port=([lighttpd]=$lighttpd_port [nginx]=$nginx_port) stack_pid=()
     for server in lighttpd nginx; do
         say "starting $server stack on 127.0.0.1:${stack_port[$server]}"
         AXON_BIN=$AXON_BIN AXON_SERVER=$server AXON_PORT=${stack_port[$server]} \
             AXON_API_KEYS="$KEY,$KEY2" AXON_TEST_ROUTES=1 STACK_DIR=$tmp/$server \
+            AXON_HEARTBEAT_S=1 AXON_FIRST_BYTE_TIMEOUT_S=3 AXON_IDLE_TIMEOUT_S=3 \
             bash etc/run-stack.sh > "$tmp/$server.log" 2>&1 &
         pids+=("$!")
         stack_pid[$server]=$!
@@ -165,6 +182,7 @@ if [[ -n $run_tests ]]; then
     # In the background and then `wait`, so that SIGINT/SIGTERM reach the traps
     # at once instead of after the whole run.
     AXON_BIN=$AXON_BIN AXON_TEST_KEY=$KEY AXON_TEST_KEY2=$KEY2 AXON_TEST_TMP=$tmp \
+    AXON_TEST_MOCK_URL=$ANTHROPIC_BASE_URL \
     AXON_TEST_LIGHTTPD_URL=$(url_of lighttpd) AXON_TEST_NGINX_URL=$(url_of nginx) \
         timeout --kill-after=10 900 \
         node --test \

@@ -78,6 +78,20 @@ static int setup(void **state)
     cfg.key_hashes = key_hash;
     cfg.n_keys = 1;
     cfg.max_body_bytes = 1024;
+    cfg.max_n = 8;
+    cfg.default_model = (char *)"claude-sonnet-4-6";
+    char err[200];
+    /* No ANTHROPIC_API_KEY: Claude models answer 503 no_upstream. */
+    return models_parse(&cfg.models,
+                        "model claude-sonnet-4-6 provider=anthropic max_tokens=10 max_output=20\n"
+                        "alias gpt-4o claude-sonnet-4-6\n",
+                        "test", err, sizeof err);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    models_free(&cfg.models);
     return 0;
 }
 
@@ -213,8 +227,15 @@ static void bodies(void **state)
     request("POST", "/v1/chat/completions", k, "[1]", "3", &a);
     assert_envelope(&a, 400, "invalid_type", "Invalid type for the request body");
     request("POST", "/v1/chat/completions", k, "{\"model\":\"m\"}", "13", &a);
-    assert_envelope(&a, 503, "no_upstream", "No upstream is configured.");
+    assert_envelope(&a, 400, "missing_required_parameter",
+                    "Missing required parameter: 'messages'.");
+    static const char known[] = "{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    request("POST", "/v1/chat/completions", k, known, NULL, &a);
+    assert_envelope(&a, 503, "no_upstream", "The model `gpt-4o` is served by Claude, but no");
     assert_non_null(strstr(a.head, "x-should-retry: false"));
+    static const char unknown[] = "{\"model\":\"gpt-5\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    request("POST", "/v1/chat/completions", k, unknown, NULL, &a);
+    assert_envelope(&a, 404, "model_not_found", "The model `gpt-5` does not exist");
     /* Over the cap by the declared length: refused before reading. */
     request("POST", "/v1/chat/completions", k, "{}", "1025", &a);
     assert_envelope(&a, 413, "request_too_large", "Request body too large");
@@ -234,7 +255,7 @@ static void bodies(void **state)
     edge[1023] = '}';
     edge[1024] = '\0';
     request("POST", "/v1/chat/completions", k, edge, "1024", &a);
-    assert_envelope(&a, 503, "no_upstream", "No upstream");
+    assert_envelope(&a, 400, "missing_required_parameter", "Missing required parameter: 'messages'");
 }
 
 static void long_paths_are_414(void **state)
@@ -268,7 +289,7 @@ int main(void)
         cmocka_unit_test(long_paths_are_414),
         cmocka_unit_test(model_lookup_is_404_model_not_found),
     };
-    int rc = cmocka_run_group_tests_name("http", tests, setup, NULL);
+    int rc = cmocka_run_group_tests_name("http", tests, setup, teardown);
     buf_free(&out);
     return rc;
 }

@@ -1,0 +1,71 @@
+/* anthropic.h - the Claude provider: an OpenAI chat request becomes a
+ * Messages API body, and the Messages API answer (one JSON object, or SSE
+ * events) becomes canonical events for oai_out. The mapping, field by
+ * field, is in the README's compatibility table. */
+#ifndef AXON_ANTHROPIC_H
+#define AXON_ANTHROPIC_H
+
+#include <stdbool.h>
+#include <json-c/json.h>
+
+#include "config.h"
+#include "errors.h"
+#include "models.h"
+#include "oai_out.h"
+
+#define ANTH_MAX_BLOCKS 1024   /* content blocks in one answer */
+
+/* What the request asked for that shapes the answer. */
+struct anth_request_info {
+    bool stream, include_usage, json_mode;
+    int n;
+};
+
+/* Builds the Messages API body for a validated request (borrows req and m)
+ * into out. AXON_EINVAL with e filled (400 and OpenAI's codes) for what
+ * Claude cannot do or the request gets wrong. */
+int anthropic_request(json_object *req, const struct model *m, struct buf *out,
+                      struct anth_request_info *info, struct api_error *e) AXON_MUST_CHECK;
+
+/* The request headers (returns new: curl_slist_free_all). */
+struct curl_slist *anthropic_headers(const struct axon_config *cfg);
+
+/* One answer being translated: choice `choice` of out. */
+struct anth_block {
+    char type;        /* 't'ext, 'r'easoning, 'u' tool use, '-' other */
+    int tool;         /* tool index in the choice for 'u' */
+    bool had_args;
+};
+
+struct anth_stream {
+    struct oai_out *out;   /* borrowed */
+    int choice;
+    struct anth_block blocks[ANTH_MAX_BLOCKS];
+    int ntools;
+    struct usage usage;
+    const char *finish;    /* static, set by message_delta */
+    bool finished;         /* the finish event went out */
+};
+
+void anth_stream_init(struct anth_stream *s, struct oai_out *out, int choice);
+
+/* One SSE event (borrows data). AXON_ERETRY with e filled for an upstream
+ * error event that may be retried; AXON_EINVAL for a broken event;
+ * oai_out's codes when the client side fails. */
+int anth_stream_event(struct anth_stream *s, const char *event, const char *data, size_t n,
+                      struct api_error *e) AXON_MUST_CHECK;
+/* The upstream stream ended: AXON_EINVAL (e filled) if it ended early. */
+int anth_stream_end(struct anth_stream *s, struct api_error *e) AXON_MUST_CHECK;
+/* A whole non-streaming Messages response (borrows body). */
+int anth_message(struct anth_stream *s, const char *body, size_t n, struct api_error *e)
+    AXON_MUST_CHECK;
+
+/* An upstream HTTP error answer mapped to the error the client gets
+ * (borrows body and retry_after, which may be ""). */
+void anthropic_http_error(int status, const char *body, size_t n, const char *retry_after,
+                          struct api_error *e);
+
+/* stop_reason → finish_reason. */
+const char *anthropic_finish_reason(const char *stop_reason);
+
+#endif

@@ -1,0 +1,112 @@
+/* oai_out.h - canonical answer events in, OpenAI's wire format out.
+ *
+ * Every provider translates its upstream's answer into the small event
+ * vocabulary below; this module turns those events into chat.completion
+ * chunks written and flushed the moment they arrive (stream) or into one
+ * chat.completion object (non-stream). Streaming and non-streaming share
+ * the translators: a non-streaming answer is the same events accumulated.
+ * With n > 1 each choice has its own events, told apart by index. */
+#ifndef AXON_OAI_OUT_H
+#define AXON_OAI_OUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "errors.h"
+#include "reqctx.h"
+
+struct usage {
+    long input;       /* uncached prompt tokens */
+    long cache_read;  /* prompt tokens served from the prompt cache */
+    long cache_write; /* prompt tokens written to the prompt cache */
+    long output;      /* completion tokens, reasoning included */
+    long reasoning;   /* of which reasoning, when the upstream says */
+};
+
+enum cev_kind {
+    CEV_START,      /* s: the model that answers */
+    CEV_TEXT,       /* s, n: answer text */
+    CEV_REASONING,  /* s, n: reasoning text */
+    CEV_TOOL_START, /* tool: index in the choice; s: call id; name */
+    CEV_TOOL_ARGS,  /* tool; s, n: a fragment of the arguments JSON */
+    CEV_FINISH,     /* finish: OpenAI finish_reason; usage: final counts */
+};
+
+struct cev {
+    enum cev_kind kind;
+    const char *s;
+    size_t n;
+    const char *name;
+    int tool;
+    const char *finish;
+    const struct usage *usage;
+};
+
+#define OAI_MAX_MODEL 128
+#define OAI_MAX_TOOLS 128      /* tool calls in one choice */
+#define OAI_MAX_ANSWER (64u << 20) /* accumulated text of one choice */
+
+struct oai_tool_call {
+    char *id, *name;   /* owned */
+    struct buf args;
+};
+
+struct oai_choice {
+    bool role_sent, finished;
+    const char *finish;
+    struct buf content, reasoning;
+    struct oai_tool_call *tools; /* owned, ntools entries */
+    int ntools;
+    struct usage usage;
+};
+
+struct oai_out {
+    struct axon_req *r;     /* borrowed */
+    bool stream, include_usage;
+    bool json_mode;         /* response_format json_object: the answer must parse */
+    bool json_failed;       /* ... and a streamed answer did not */
+    int n;                  /* choices */
+    char id[40];            /* "chatcmpl-" + 29 alphanumerics */
+    long created;
+    char model[OAI_MAX_MODEL + 1];
+    char fingerprint[16];
+    struct oai_choice *c;   /* owned, n entries */
+    struct buf chunk;       /* scratch for one chunk */
+};
+
+/* Prepares o for n choices; model is the requested model, shown until the
+ * upstream names the one that answers. Borrows r. Free with oai_out_free. */
+void oai_out_init(struct oai_out *o, struct axon_req *r, int n, bool stream, bool include_usage,
+                  const char *model);
+void oai_out_free(struct oai_out *o);
+
+/* One event of choice i. Streaming: headers go out with the first event
+ * that carries content, and each event is written and flushed at once.
+ * AXON_ECLIENT_GONE when the client has left; AXON_ETOOBIG past a cap. */
+int oai_out_event(struct oai_out *o, int i, const struct cev *ev) AXON_MUST_CHECK;
+
+/* True once choice i has sent something to the client: from then on its
+ * upstream call can no longer be retried. */
+bool oai_out_delivered(const struct oai_out *o, int i);
+/* Forgets what choice i accumulated (before a retry). */
+void oai_out_reset_choice(struct oai_out *o, int i);
+/* True once the stream's headers have gone out. */
+bool oai_out_started(const struct oai_out *o);
+
+/* All choices finished: the usage chunk (when asked) and [DONE], or the
+ * whole chat.completion. e is filled when the answer itself fails a check
+ * (json_object mode); the caller then answers with oai_out_error. */
+int oai_out_finish(struct oai_out *o, struct api_error *e) AXON_MUST_CHECK;
+/* The request failed: a real HTTP error before the stream started, else
+ * data: {"error":...} and data: [DONE] - never a fake finish_reason. */
+int oai_out_error(struct oai_out *o, const struct api_error *e);
+/* The error for an answer that json_object mode refuses. */
+void oai_json_error(struct api_error *e);
+/* A heartbeat comment, only once the stream has started. */
+int oai_out_ping(struct oai_out *o) AXON_MUST_CHECK;
+
+/* OpenAI's usage object for u (integers, both details objects). */
+int oai_usage_json(struct buf *b, const struct usage *u) AXON_MUST_CHECK;
+
+#endif

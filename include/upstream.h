@@ -1,0 +1,51 @@
+/* upstream.h - the libcurl side: one or more calls to an upstream, run in
+ * parallel on this worker thread, with the connection kept for the next
+ * request, timeouts on connect, first byte and silence, retries before the
+ * client has seen anything, and a tick for heartbeats and client-gone checks.
+ * Knows HTTP and SSE framing, nothing of any provider's JSON: that is in
+ * the ops the provider passes. */
+#ifndef AXON_UPSTREAM_H
+#define AXON_UPSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <curl/curl.h>
+
+#include "config.h"
+#include "errors.h"
+
+#define UP_MAX_CALLS 128            /* parallel calls in one run (n) */
+#define UP_MAX_ERROR_BODY 65536     /* kept of an upstream error answer */
+#define UP_TICK_MS 250              /* longest sleep between ticks */
+
+struct up_call {
+    const char *url;                  /* borrowed */
+    const struct curl_slist *headers; /* borrowed */
+    const char *body;                 /* borrowed, POSTed as is */
+    size_t len;
+    bool stream;                      /* the answer is SSE */
+};
+
+/* What the provider does with each call's answer. `i` is the call's index.
+ * Callbacks return AXON_OK, AXON_ERETRY (e filled: retry the call if it has
+ * delivered nothing yet), AXON_ECLIENT_GONE, or another code with e filled. */
+struct up_ops {
+    int (*event)(void *ud, int i, const char *event, const char *data, size_t n,
+                 struct api_error *e);                       /* stream: one SSE event */
+    int (*end)(void *ud, int i, struct api_error *e);        /* stream: clean end */
+    int (*body)(void *ud, int i, const char *p, size_t n, struct api_error *e); /* non-stream */
+    void (*http_error)(int status, const char *body, size_t n, const char *retry_after,
+                       struct api_error *e);                 /* a non-2xx answer */
+    bool (*delivered)(void *ud, int i); /* has call i sent the client anything? */
+    void (*restart)(void *ud, int i);   /* call i is retried: forget its partial answer */
+    int (*tick)(void *ud);              /* every UP_TICK_MS at most; non-zero stops all */
+};
+
+/* Runs the n calls to completion. AXON_OK when every call's answer was
+ * delivered; AXON_ECLIENT_GONE when the client left (everything aborted);
+ * AXON_EIO with e filled when a call failed for good (the others are
+ * aborted). Borrows everything. */
+int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int n,
+                 const struct up_ops *ops, void *ud, struct api_error *e) AXON_MUST_CHECK;
+
+#endif

@@ -1,0 +1,1126 @@
+/* anthropic.c - OpenAI chat completions ⇄ Anthropic Messages API. */
+#include "anthropic.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonv.h"
+
+#define ANTH_MAX_BODY (64u << 20) /* the translated request */
+#define THINKING_MIN_BUDGET 1024  /* Claude's floor for budget_tokens */
+#define THINKING_DEFAULT_BUDGET 4096
+
+/* ---- small json-c helpers ------------------------------------------------- */
+
+/* The member, or NULL when absent or JSON null: null means unset. */
+static json_object *get(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    if (!o || !json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+        return NULL;
+    return v;
+}
+
+static const char *get_str(json_object *o, const char *key)
+{
+    json_object *v = get(o, key);
+    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static json_object *jstr(const char *s)
+{
+    return json_object_new_string(s);
+}
+
+static json_object *jstr_n(const char *s, size_t n)
+{
+    return json_object_new_string_len(s, (int)n);
+}
+
+static void add(json_object *o, const char *key, json_object *v)
+{
+    json_object_object_add(o, key, v);
+}
+
+static json_object *text_block(const char *s, size_t n)
+{
+    json_object *b = json_object_new_object();
+    add(b, "type", jstr("text"));
+    add(b, "text", jstr_n(s, n));
+    return b;
+}
+
+/* Claude rejects empty and white-space-only text blocks. */
+static bool blank(const char *s)
+{
+    for (; *s; s++)
+        if (!strchr(" \t\r\n", *s))
+            return false;
+    return true;
+}
+
+/* ---- ids ------------------------------------------------------------------ */
+
+/* Tool call ids: Claude's toolu_X is call_X to the client, and call_X goes
+ * back as toolu_X, so ids stay stable across turns in both directions.
+ * Other ids pass unchanged, with characters Claude refuses replaced. */
+static void id_to_anthropic(const char *id, char *out, size_t cap)
+{
+    const char *rest = id;
+    size_t o = 0;
+    if (!strncmp(id, "call_", 5)) {
+        rest = id + 5;
+        o = (size_t)snprintf(out, cap, "toolu_");
+    }
+    for (; *rest && o + 1 < cap; rest++)
+        out[o++] = (strchr("-_", *rest) || (*rest >= '0' && *rest <= '9') ||
+                    (*rest >= 'a' && *rest <= 'z') || (*rest >= 'A' && *rest <= 'Z'))
+                       ? *rest
+                       : '_';
+    out[o] = '\0';
+}
+
+static void id_to_openai(const char *id, char *out, size_t cap)
+{
+    if (!strncmp(id, "toolu_", 6))
+        snprintf(out, cap, "call_%s", id + 6);
+    else
+        snprintf(out, cap, "%s", id);
+}
+
+/* ---- JSON Schema ---------------------------------------------------------- */
+
+/* A deep copy without the keywords Claude refuses in tool and output
+ * schemas ($schema, $id). Under "properties" and "$defs" the keys are
+ * names, not keywords, so they are kept and only their values cleaned. */
+static json_object *clean_schema(json_object *s, bool names)
+{
+    if (json_object_is_type(s, json_type_array)) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; i < json_object_array_length(s); i++)
+            json_object_array_add(a, clean_schema(json_object_array_get_idx(s, i), false));
+        return a;
+    }
+    if (!json_object_is_type(s, json_type_object))
+        return json_object_get(s);
+    json_object *o = json_object_new_object();
+    json_object_object_foreach(s, k, v) {
+        if (!names && (!strcmp(k, "$schema") || !strcmp(k, "$id")))
+            continue;
+        bool sub_names = !names && (!strcmp(k, "properties") || !strcmp(k, "$defs") ||
+                                    !strcmp(k, "definitions") || !strcmp(k, "patternProperties"));
+        add(o, k, clean_schema(v, sub_names));
+    }
+    return o;
+}
+
+/* ---- content -------------------------------------------------------------- */
+
+struct conv {
+    struct api_error *e;
+    char path[128];
+};
+
+static int bad(struct api_error *e, const char *code, const char *param, const char *msg)
+{
+    api_error_set(e, 400, ERR_INVALID_REQUEST, code, param, "%s", msg);
+    return AXON_EINVAL;
+}
+
+/* "data:<type>;base64,<data>" → its parts; false if not that shape. */
+static bool data_url(const char *url, char *type, size_t cap, const char **data)
+{
+    if (strncmp(url, "data:", 5))
+        return false;
+    const char *semi = strstr(url, ";base64,");
+    if (!semi || (size_t)(semi - url - 5) >= cap)
+        return false;
+    memcpy(type, url + 5, (size_t)(semi - url - 5));
+    type[semi - url - 5] = '\0';
+    *data = semi + 8;
+    return true;
+}
+
+static json_object *base64_source(const char *type, const char *data)
+{
+    json_object *src = json_object_new_object();
+    add(src, "type", jstr("base64"));
+    add(src, "media_type", jstr(type));
+    add(src, "data", jstr(data));
+    return src;
+}
+
+static json_object *typed_block(const char *type, json_object *source)
+{
+    json_object *b = json_object_new_object();
+    add(b, "type", jstr(type));
+    add(b, "source", source);
+    return b;
+}
+
+/* An image_url part: data URLs become base64 sources, https URLs url
+ * sources that Claude fetches itself. Axon never downloads anything. */
+static int image_block(const char *url, const char *param, json_object **out, struct api_error *e)
+{
+    char type[64];
+    const char *data;
+    if (data_url(url, type, sizeof type, &data)) {
+        if (!strcmp(type, "application/pdf")) {
+            *out = typed_block("document", base64_source(type, data));
+            return AXON_OK;
+        }
+        if (strcmp(type, "image/jpeg") && strcmp(type, "image/png") && strcmp(type, "image/gif") &&
+            strcmp(type, "image/webp")) {
+            api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_image_format", param,
+                          "Invalid image type '%s': Claude accepts image/jpeg, image/png, "
+                          "image/gif and image/webp.", type);
+            return AXON_EINVAL;
+        }
+        *out = typed_block("image", base64_source(type, data));
+        return AXON_OK;
+    }
+    if (!strncmp(url, "https://", 8)) {
+        json_object *src = json_object_new_object();
+        add(src, "type", jstr("url"));
+        add(src, "url", jstr(url));
+        *out = typed_block("image", src);
+        return AXON_OK;
+    }
+    return bad(e, "invalid_image_url", param,
+               "Image URLs must be https:// URLs (Claude fetches them) or data: URLs with "
+               "base64 data; Axon does not download images.");
+}
+
+/* A file part: PDF data becomes a document block. */
+static int file_block(json_object *file, const char *param, json_object **out, struct api_error *e)
+{
+    const char *data = get_str(file, "file_data");
+    const char *name = get_str(file, "filename");
+    if (!data)
+        return bad(e, "unsupported_value", param,
+                   "Only file parts with file_data (a base64 PDF) are supported; Claude cannot "
+                   "read OpenAI file ids.");
+    char type[64] = "application/pdf";
+    const char *b64 = data;
+    if (!data_url(data, type, sizeof type, &b64))
+        b64 = data; /* plain base64, as the OpenAI SDK sends it */
+    size_t nl = name ? strlen(name) : 0;
+    bool pdf_name = !name || (nl >= 4 && !strcasecmp(name + nl - 4, ".pdf"));
+    if (strcmp(type, "application/pdf") || !pdf_name)
+        return bad(e, "unsupported_value", param, "Claude reads PDF files only.");
+    json_object *doc = typed_block("document", base64_source("application/pdf", b64));
+    if (name)
+        add(doc, "title", jstr(name));
+    *out = doc;
+    return AXON_OK;
+}
+
+/* Appends the blocks of a message's content (string or parts) to blocks. */
+static int content_blocks(json_object *content, const char *mpath, bool user, json_object *blocks,
+                          struct api_error *e)
+{
+    if (!content)
+        return AXON_OK;
+    if (json_object_is_type(content, json_type_string)) {
+        const char *s = json_object_get_string(content);
+        if (!blank(s))
+            json_object_array_add(blocks, text_block(s, strlen(s)));
+        return AXON_OK;
+    }
+    size_t n = json_object_array_length(content);
+    for (size_t i = 0; i < n; i++) {
+        json_object *part = json_object_array_get_idx(content, i);
+        const char *type = get_str(part, "type");
+        char param[200];
+        snprintf(param, sizeof param, "%s.content[%zu]", mpath, i);
+        json_object *b = NULL;
+        if (!type)
+            continue;
+        if (!strcmp(type, "text") || !strcmp(type, "refusal")) {
+            const char *s = get_str(part, type);
+            if (s && !blank(s))
+                b = text_block(s, strlen(s));
+        } else if (user && !strcmp(type, "image_url")) {
+            json_object *iu = get(part, "image_url");
+            const char *url = get_str(iu, "url");
+            char p2[220];
+            snprintf(p2, sizeof p2, "%s.image_url.url", param);
+            if (url) {
+                int rc = image_block(url, p2, &b, e);
+                if (rc)
+                    return rc;
+            }
+        } else if (user && !strcmp(type, "file")) {
+            int rc = file_block(get(part, "file"), param, &b, e);
+            if (rc)
+                return rc;
+        } else if (user && !strcmp(type, "input_audio")) {
+            return bad(e, "unsupported_value", param, "Claude does not accept audio input.");
+        }
+        if (b)
+            json_object_array_add(blocks, b);
+    }
+    return AXON_OK;
+}
+
+/* A message's name (OpenAI's speaker label) is carried into the text
+ * Claude reads, as "name: text", since Claude has no such field. */
+static void carry_name(json_object *msg, json_object *blocks)
+{
+    const char *name = get_str(msg, "name");
+    if (!name || !*name)
+        return;
+    for (size_t i = 0; i < json_object_array_length(blocks); i++) {
+        json_object *b = json_object_array_get_idx(blocks, i);
+        if (strcmp(get_str(b, "type"), "text"))
+            continue;
+        const char *t = get_str(b, "text");
+        size_t need = strlen(name) + strlen(t) + 3;
+        char *s = xmalloc(need);
+        snprintf(s, need, "%s: %s", name, t);
+        add(b, "text", jstr(s));
+        free(s);
+        return;
+    }
+    char label[300];
+    int n = snprintf(label, sizeof label, "%s:", name);
+    json_object_array_put_idx(blocks, json_object_array_length(blocks), NULL);
+    json_object_array_del_idx(blocks, json_object_array_length(blocks) - 1, 1);
+    json_object *tb = text_block(label, (size_t)(n < 0 ? 0 : n));
+    /* Insert at the front: rebuild (json-c has no insert). */
+    json_object *copy = json_object_new_array();
+    json_object_array_add(copy, tb);
+    for (size_t i = 0; i < json_object_array_length(blocks); i++)
+        json_object_array_add(copy, json_object_get(json_object_array_get_idx(blocks, i)));
+    json_object_array_del_idx(blocks, 0, json_object_array_length(blocks));
+    for (size_t i = 0; i < json_object_array_length(copy); i++)
+        json_object_array_add(blocks, json_object_get(json_object_array_get_idx(copy, i)));
+    json_object_put(copy);
+}
+
+static int assistant_blocks(json_object *msg, const char *mpath, json_object *blocks,
+                            struct api_error *e)
+{
+    /* Signed thinking blocks a client sends back (LiteLLM's thinking_blocks)
+     * must come first and unchanged, or Claude refuses the tool turn. */
+    json_object *tb = get(msg, "thinking_blocks");
+    if (tb && json_object_is_type(tb, json_type_array))
+        for (size_t i = 0; i < json_object_array_length(tb); i++) {
+            json_object *b = json_object_array_get_idx(tb, i);
+            const char *t = get_str(b, "type");
+            if (t && (!strcmp(t, "thinking") || !strcmp(t, "redacted_thinking")))
+                json_object_array_add(blocks, json_object_get(b));
+        }
+    int rc = content_blocks(get(msg, "content"), mpath, false, blocks, e);
+    if (rc)
+        return rc;
+    carry_name(msg, blocks);
+    json_object *calls = get(msg, "tool_calls");
+    size_t n = calls ? json_object_array_length(calls) : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *tc = json_object_array_get_idx(calls, i);
+        json_object *fn = get(tc, "function");
+        const char *id = get_str(tc, "id"), *name = get_str(fn, "name");
+        const char *args = get_str(fn, "arguments");
+        char param[200];
+        snprintf(param, sizeof param, "%s.tool_calls[%zu]", mpath, i);
+        if (!fn || !id || !name)
+            return bad(e, "unsupported_value", param,
+                       "Only function tool calls can be sent to Claude.");
+        json_object *input = NULL;
+        if (!args || blank(args))
+            input = json_object_new_object();
+        else if (jsonv_parse(args, strlen(args), JSONV_MAX_DEPTH, &input) ||
+                 !json_object_is_type(input, json_type_object)) {
+            json_object_put(input);
+            char p2[230];
+            snprintf(p2, sizeof p2, "%s.function.arguments", param);
+            return bad(e, "invalid_value", p2,
+                       "Tool call arguments must be a JSON object encoded as a string.");
+        }
+        char aid[160];
+        id_to_anthropic(id, aid, sizeof aid);
+        json_object *b = json_object_new_object();
+        add(b, "type", jstr("tool_use"));
+        add(b, "id", jstr(aid));
+        add(b, "name", jstr(name));
+        add(b, "input", input);
+        json_object_array_add(blocks, b);
+    }
+    return AXON_OK;
+}
+
+static int tool_result_block(json_object *msg, const char *mpath, json_object *blocks,
+                             struct api_error *e)
+{
+    const char *id = get_str(msg, "tool_call_id");
+    if (!id) {
+        char p[200];
+        snprintf(p, sizeof p, "%s.tool_call_id", mpath);
+        return bad(e, "missing_required_parameter", p, "Missing required parameter: 'tool_call_id'.");
+    }
+    char aid[160];
+    id_to_anthropic(id, aid, sizeof aid);
+    json_object *b = json_object_new_object();
+    add(b, "type", jstr("tool_result"));
+    add(b, "tool_use_id", jstr(aid));
+    json_object *content = get(msg, "content");
+    if (content && json_object_is_type(content, json_type_string)) {
+        if (*json_object_get_string(content))
+            add(b, "content", json_object_get(content));
+    } else if (content) {
+        json_object *parts = json_object_new_array();
+        int rc = content_blocks(content, mpath, false, parts, e);
+        if (rc) {
+            json_object_put(parts);
+            json_object_put(b);
+            return rc;
+        }
+        if (json_object_array_length(parts))
+            add(b, "content", parts);
+        else
+            json_object_put(parts);
+    }
+    json_object_array_add(blocks, b);
+    return AXON_OK;
+}
+
+static bool is_tool_result(json_object *b)
+{
+    const char *t = get_str(b, "type");
+    return t && !strcmp(t, "tool_result");
+}
+
+/* Adds blocks to the turn: Claude wants tool_result blocks before any
+ * other content of a user turn. */
+static void merge_into(json_object *turn_content, json_object *blocks)
+{
+    size_t n = json_object_array_length(blocks);
+    for (size_t i = 0; i < n; i++) {
+        json_object *b = json_object_get(json_object_array_get_idx(blocks, i));
+        size_t len = json_object_array_length(turn_content);
+        size_t at = len;
+        if (is_tool_result(b))
+            for (at = 0; at < len && is_tool_result(json_object_array_get_idx(turn_content, at));)
+                at++;
+        if (at == len) {
+            json_object_array_add(turn_content, b);
+            continue;
+        }
+        /* Shift the tail one place right (json-c has no insert). */
+        json_object_array_add(turn_content, NULL);
+        for (size_t k = len; k > at; k--)
+            json_object_array_put_idx(turn_content, k,
+                                      json_object_get(json_object_array_get_idx(turn_content, k - 1)));
+        json_object_array_put_idx(turn_content, at, b);
+    }
+}
+
+/* Names of tools used in the history, for when the request has no tools:
+ * Claude refuses tool_use blocks without tool definitions. */
+static void tools_from_history(json_object *msgs, json_object *tools)
+{
+    for (size_t i = 0; i < json_object_array_length(msgs); i++) {
+        json_object *content = get(json_object_array_get_idx(msgs, i), "content");
+        for (size_t k = 0; content && k < json_object_array_length(content); k++) {
+            json_object *b = json_object_array_get_idx(content, k);
+            const char *name = get_str(b, "name");
+            if (strcmp(get_str(b, "type"), "tool_use") || !name)
+                continue;
+            bool seen = false;
+            for (size_t t = 0; !seen && t < json_object_array_length(tools); t++)
+                seen = !strcmp(get_str(json_object_array_get_idx(tools, t), "name"), name);
+            if (seen)
+                continue;
+            json_object *def = json_object_new_object();
+            add(def, "name", jstr(name));
+            add(def, "description", jstr("A tool used earlier in this conversation."));
+            json_object *schema = json_object_new_object();
+            add(schema, "type", jstr("object"));
+            add(def, "input_schema", schema);
+            json_object_array_add(tools, def);
+        }
+    }
+}
+
+static int convert_messages(json_object *req, json_object *body, bool json_mode, struct api_error *e)
+{
+    json_object *msgs = get(req, "messages");
+    json_object *system = json_object_new_array();
+    json_object *out = json_object_new_array();
+    const char *last_role = NULL;
+    json_object *last_content = NULL;
+    int rc = AXON_OK;
+    size_t n = json_object_array_length(msgs);
+    for (size_t i = 0; !rc && i < n; i++) {
+        json_object *m = json_object_array_get_idx(msgs, i);
+        const char *role = get_str(m, "role");
+        char mpath[64];
+        snprintf(mpath, sizeof mpath, "messages[%zu]", i);
+        json_object *blocks = json_object_new_array();
+        if (!strcmp(role, "system") || !strcmp(role, "developer")) {
+            /* Hoisted in order into Claude's system prompt. */
+            rc = content_blocks(get(m, "content"), mpath, false, blocks, e);
+            if (!rc)
+                carry_name(m, blocks);
+            for (size_t k = 0; !rc && k < json_object_array_length(blocks); k++)
+                json_object_array_add(system, json_object_get(json_object_array_get_idx(blocks, k)));
+            json_object_put(blocks);
+            continue;
+        }
+        const char *to = "user";
+        if (!strcmp(role, "assistant")) {
+            to = "assistant";
+            rc = assistant_blocks(m, mpath, blocks, e);
+        } else if (!strcmp(role, "tool")) {
+            rc = tool_result_block(m, mpath, blocks, e);
+        } else if (!strcmp(role, "function")) {
+            /* The deprecated function role has no call id to pair with: its
+             * result reaches Claude as labelled text. */
+            const char *name = get_str(m, "name"), *s = get_str(m, "content");
+            char head[200];
+            int hn = snprintf(head, sizeof head, "Result of function %s:\n", name ? name : "?");
+            struct buf t = BUF_INIT(ANTH_MAX_BODY);
+            if (buf_append(&t, head, (size_t)hn) || buf_puts(&t, s ? s : ""))
+                rc = bad(e, "request_too_large", mpath, "The message is too large.");
+            else
+                json_object_array_add(blocks, text_block(t.p, t.len));
+            buf_free(&t);
+        } else {
+            rc = content_blocks(get(m, "content"), mpath, true, blocks, e);
+            if (!rc)
+                carry_name(m, blocks);
+        }
+        if (rc || json_object_array_length(blocks) == 0) {
+            json_object_put(blocks); /* an empty message adds nothing */
+            continue;
+        }
+        if (last_role && !strcmp(last_role, to)) {
+            merge_into(last_content, blocks); /* consecutive same-role turns merge */
+            json_object_put(blocks);
+            continue;
+        }
+        json_object *turn = json_object_new_object();
+        add(turn, "role", jstr(to));
+        add(turn, "content", blocks);
+        json_object_array_add(out, turn);
+        last_role = to;
+        last_content = blocks;
+    }
+    if (!rc && json_object_array_length(out) == 0)
+        rc = bad(e, "invalid_value", "messages",
+                 "Claude needs at least one user or assistant message with content; system and "
+                 "developer messages alone are not enough.");
+    if (!rc && !strcmp(get_str(json_object_array_get_idx(out, 0), "role"), "assistant")) {
+        /* Claude's first turn must be the user's. */
+        json_object *turn = json_object_new_object();
+        json_object *c = json_object_new_array();
+        json_object_array_add(c, text_block(".", 1));
+        add(turn, "role", jstr("user"));
+        add(turn, "content", c);
+        json_object *fixed = json_object_new_array();
+        json_object_array_add(fixed, turn);
+        for (size_t i = 0; i < json_object_array_length(out); i++)
+            json_object_array_add(fixed, json_object_get(json_object_array_get_idx(out, i)));
+        json_object_put(out);
+        out = fixed;
+    }
+    if (!rc) {
+        /* A final assistant turn is a prefill, which must not end in white
+         * space. */
+        json_object *lastm = json_object_array_get_idx(out, json_object_array_length(out) - 1);
+        if (!strcmp(get_str(lastm, "role"), "assistant")) {
+            json_object *c = get(lastm, "content");
+            json_object *b = json_object_array_get_idx(c, json_object_array_length(c) - 1);
+            const char *t = get_str(b, "text");
+            if (t && !strcmp(get_str(b, "type"), "text")) {
+                size_t len = strlen(t);
+                while (len && strchr(" \t\r\n", t[len - 1]))
+                    len--;
+                add(b, "text", jstr_n(t, len));
+            }
+        }
+    }
+    if (!rc && json_mode)
+        json_object_array_add(system, text_block("Answer with one valid JSON object only: no prose "
+                                                 "before or after it and no Markdown code fences.",
+                                                 strlen("Answer with one valid JSON object only: no "
+                                                        "prose before or after it and no Markdown "
+                                                        "code fences.")));
+    if (!rc && json_object_array_length(system))
+        add(body, "system", json_object_get(system));
+    json_object_put(system);
+    if (!rc)
+        add(body, "messages", json_object_get(out));
+    json_object_put(out);
+    return rc;
+}
+
+/* ---- tools ---------------------------------------------------------------- */
+
+static int convert_tools(json_object *req, json_object *body, bool thinking, struct api_error *e)
+{
+    json_object *tools = get(req, "tools");
+    json_object *choice = get(req, "tool_choice");
+    json_object *ptc = get(req, "parallel_tool_calls");
+    const char *allowed_mode = NULL;
+    json_object *allowed = NULL;
+    if (choice && json_object_is_type(choice, json_type_object) &&
+        !strcmp(get_str(choice, "type"), "allowed_tools")) {
+        json_object *at = get(choice, "allowed_tools");
+        allowed_mode = get_str(at, "mode");
+        allowed = get(at, "tools");
+    }
+    json_object *out = json_object_new_array();
+    size_t n = tools ? json_object_array_length(tools) : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *t = json_object_array_get_idx(tools, i);
+        char param[64];
+        snprintf(param, sizeof param, "tools[%zu]", i);
+        json_object *fn = get(t, "function");
+        if (strcmp(get_str(t, "type"), "function") || !fn) {
+            json_object_put(out);
+            return bad(e, "unsupported_value", param,
+                       "Claude has no custom (free-form grammar) tools; use a function tool.");
+        }
+        const char *name = get_str(fn, "name");
+        if (allowed) { /* allowed_tools narrows the list Claude sees */
+            bool ok = false;
+            for (size_t k = 0; !ok && k < json_object_array_length(allowed); k++) {
+                json_object *a = json_object_array_get_idx(allowed, k);
+                const char *an = get_str(get(a, "function"), "name");
+                ok = an && !strcmp(an, name);
+            }
+            if (!ok)
+                continue;
+        }
+        json_object *d = json_object_new_object();
+        add(d, "name", jstr(name));
+        const char *desc = get_str(fn, "description");
+        if (desc)
+            add(d, "description", jstr(desc));
+        json_object *params = get(fn, "parameters");
+        json_object *schema = params ? clean_schema(params, false) : json_object_new_object();
+        if (!get(schema, "type"))
+            add(schema, "type", jstr("object"));
+        add(d, "input_schema", schema);
+        json_object *strict = get(fn, "strict");
+        if (strict && json_object_get_boolean(strict))
+            add(d, "strict", json_object_new_boolean(1));
+        json_object_array_add(out, d);
+    }
+    if (!n)
+        tools_from_history(get(body, "messages"), out);
+    if (json_object_array_length(out) == 0) {
+        json_object_put(out);
+        return AXON_OK; /* tool_choice without tools has nothing to steer */
+    }
+    add(body, "tools", out);
+
+    json_object *tc = json_object_new_object();
+    const char *type = "auto";
+    if (!n)
+        type = "none"; /* only history tools: they are not offered again */
+    else if (allowed_mode)
+        type = strcmp(allowed_mode, "required") ? "auto" : "any";
+    else if (choice && json_object_is_type(choice, json_type_string)) {
+        const char *s = json_object_get_string(choice);
+        type = !strcmp(s, "required") ? "any" : !strcmp(s, "none") ? "none" : "auto";
+    } else if (choice) {
+        const char *name = get_str(get(choice, "function"), "name");
+        if (strcmp(get_str(choice, "type"), "function") || !name) {
+            json_object_put(tc);
+            return bad(e, "unsupported_value", "tool_choice",
+                       "Claude can be made to call a named function tool only.");
+        }
+        type = "tool";
+        add(tc, "name", jstr(name));
+    }
+    if (thinking && (!strcmp(type, "any") || !strcmp(type, "tool"))) {
+        json_object_put(tc);
+        return bad(e, "unsupported_value", "tool_choice",
+                   "Claude cannot be forced to call a tool while thinking is on: use "
+                   "tool_choice 'auto', or turn thinking off.");
+    }
+    add(tc, "type", jstr(type));
+    if (ptc && !json_object_get_boolean(ptc) && strcmp(type, "none"))
+        add(tc, "disable_parallel_tool_use", json_object_new_boolean(1));
+    add(body, "tool_choice", tc);
+    return AXON_OK;
+}
+
+/* ---- the request ---------------------------------------------------------- */
+
+static long effort_budget(const char *effort)
+{
+    static const struct {
+        const char *name;
+        long budget;
+    } t[] = {{"minimal", 1024}, {"low", 2048},     {"medium", 4096},
+             {"high", 8192},    {"xhigh", 16384},  {"max", 32000}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (!strcmp(effort, t[i].name))
+            return t[i].budget;
+    return 0; /* "none" */
+}
+
+int anthropic_request(json_object *req, const struct model *m, struct buf *out,
+                      struct anth_request_info *info, struct api_error *e)
+{
+    json_object *body = json_object_new_object();
+    int rc = AXON_OK;
+    memset(info, 0, sizeof *info);
+    json_object *v;
+    info->stream = (v = get(req, "stream")) && json_object_get_boolean(v);
+    info->include_usage = info->stream && (v = get(get(req, "stream_options"), "include_usage")) &&
+                          json_object_get_boolean(v);
+    info->n = (v = get(req, "n")) ? (int)json_object_get_int64(v) : 1;
+    json_object *rf = get(req, "response_format");
+    const char *rft = get_str(rf, "type");
+    info->json_mode = rft && !strcmp(rft, "json_object");
+
+    add(body, "model", jstr(m->upstream_id));
+
+    /* Claude fills nothing it cannot honour: logprobs would be a lie. */
+    if ((v = get(req, "logprobs")) && json_object_get_boolean(v))
+        rc = bad(e, "unsupported_parameter", "logprobs",
+                 "Unsupported parameter: 'logprobs' is not supported with this model.");
+    json_object *mod = get(req, "modalities");
+    for (size_t i = 0; !rc && mod && i < json_object_array_length(mod); i++)
+        if (!strcmp(json_object_get_string(json_object_array_get_idx(mod, i)), "audio"))
+            rc = bad(e, "unsupported_value", "modalities",
+                     "Unsupported value: 'modalities' does not support 'audio' with this model.");
+    if (!rc && get(req, "audio"))
+        rc = bad(e, "unsupported_parameter", "audio",
+                 "Unsupported parameter: 'audio' is not supported with this model.");
+
+    /* max_tokens: Claude requires it; OpenAI's newer name wins. */
+    long max_tokens = m->max_tokens;
+    bool max_given = false;
+    const char *max_name = "max_tokens";
+    if ((v = get(req, "max_completion_tokens"))) {
+        max_tokens = (long)json_object_get_int64(v);
+        max_given = true;
+        max_name = "max_completion_tokens";
+    } else if ((v = get(req, "max_tokens"))) {
+        max_tokens = (long)json_object_get_int64(v);
+        max_given = true;
+    }
+    if (!rc && max_tokens > m->max_output) {
+        api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_value", max_name,
+                      "%s is too large: %ld. This model supports at most %ld completion tokens, "
+                      "whereas you provided %ld.", max_name, max_tokens, m->max_output, max_tokens);
+        rc = AXON_EINVAL;
+    }
+
+    /* Thinking: Axon's `thinking`, else reasoning_effort. */
+    long budget = 0;
+    bool adaptive = false;
+    json_object *th = get(req, "thinking");
+    if (th && json_object_is_type(th, json_type_boolean)) {
+        budget = json_object_get_boolean(th) ? THINKING_DEFAULT_BUDGET : 0;
+    } else if (th) {
+        const char *t = get_str(th, "type");
+        if (t && !strcmp(t, "enabled"))
+            budget = (v = get(th, "budget_tokens")) ? (long)json_object_get_int64(v)
+                                                     : THINKING_DEFAULT_BUDGET;
+        adaptive = t && !strcmp(t, "adaptive");
+    } else if (get_str(req, "reasoning_effort")) {
+        budget = effort_budget(get_str(req, "reasoning_effort"));
+    }
+    if (!rc && budget) {
+        /* budget_tokens must stay below max_tokens, which counts thinking
+         * too (as OpenAI's max_completion_tokens counts reasoning). */
+        if (!max_given && max_tokens <= budget + 1024)
+            max_tokens = budget + m->max_tokens < m->max_output ? budget + m->max_tokens
+                                                                : m->max_output;
+        if (budget >= max_tokens)
+            budget = max_tokens / 2;
+        if (budget < THINKING_MIN_BUDGET) {
+            api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_value", max_name,
+                          "Thinking needs %s above %d (Claude's smallest thinking budget is %d "
+                          "tokens, and the answer needs room too).",
+                          max_name, 2 * THINKING_MIN_BUDGET, THINKING_MIN_BUDGET);
+            rc = AXON_EINVAL;
+        }
+    }
+    bool thinking = budget > 0 || adaptive;
+    add(body, "max_tokens", json_object_new_int64(max_tokens));
+    if (!rc && thinking) {
+        json_object *t = json_object_new_object();
+        add(t, "type", jstr(adaptive ? "adaptive" : "enabled"));
+        if (!adaptive)
+            add(t, "budget_tokens", json_object_new_int64(budget));
+        add(body, "thinking", t);
+    }
+
+    /* Sampling. Claude's temperature range is 0-1: higher values are capped
+     * at 1 (see the README). Thinking allows neither temperature nor top_k
+     * changes, and top_p only from 0.95. */
+    if (!rc && !thinking && (v = get(req, "temperature"))) {
+        double t = json_object_get_double(v);
+        add(body, "temperature", json_object_new_double(t > 1.0 ? 1.0 : t));
+    }
+    if (!rc && (v = get(req, "top_p"))) {
+        double p = json_object_get_double(v);
+        if (!thinking || p >= 0.95)
+            add(body, "top_p", json_object_new_double(p));
+    }
+    if (!rc && !thinking && (v = get(req, "top_k")))
+        add(body, "top_k", json_object_new_int64(json_object_get_int64(v)));
+
+    json_object *stop = get(req, "stop");
+    if (!rc && stop) {
+        json_object *seqs = json_object_new_array();
+        if (json_object_is_type(stop, json_type_string)) {
+            if (!blank(json_object_get_string(stop)))
+                json_object_array_add(seqs, json_object_get(stop));
+        } else {
+            for (size_t i = 0; i < json_object_array_length(stop); i++) {
+                json_object *s = json_object_array_get_idx(stop, i);
+                if (!blank(json_object_get_string(s))) /* Claude refuses blank ones */
+                    json_object_array_add(seqs, json_object_get(s));
+            }
+        }
+        if (json_object_array_length(seqs))
+            add(body, "stop_sequences", seqs);
+        else
+            json_object_put(seqs);
+    }
+    const char *user = get_str(req, "user");
+    if (!user)
+        user = get_str(req, "safety_identifier");
+    if (!rc && user) {
+        json_object *md = json_object_new_object();
+        add(md, "user_id", jstr(user));
+        add(body, "metadata", md);
+    }
+
+    if (!rc)
+        rc = convert_messages(req, body, info->json_mode, e);
+    if (!rc)
+        rc = convert_tools(req, body, thinking, e);
+
+    if (!rc && rft && !strcmp(rft, "json_schema")) {
+        json_object *schema = get(get(rf, "json_schema"), "schema");
+        json_object *fmt = json_object_new_object();
+        add(fmt, "type", jstr("json_schema"));
+        add(fmt, "schema", schema ? clean_schema(schema, false) : json_object_new_object());
+        json_object *oc = json_object_new_object();
+        add(oc, "format", fmt);
+        add(body, "output_config", oc);
+    }
+    if (!rc && info->stream)
+        add(body, "stream", json_object_new_boolean(1));
+
+    if (!rc) {
+        size_t len = 0;
+        const char *s = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN, &len);
+        if (buf_append(out, s, len))
+            rc = bad(e, "request_too_large", NULL, "The request is too large.");
+    }
+    json_object_put(body);
+    return rc;
+}
+
+struct curl_slist *anthropic_headers(const struct axon_config *cfg)
+{
+    char key[CONFIG_MAX_KEY_LEN + 16];
+    snprintf(key, sizeof key, "x-api-key: %s", cfg->anthropic_key ? cfg->anthropic_key : "");
+    struct curl_slist *h = NULL;
+    h = curl_slist_append(h, key);
+    memset(key, 0, sizeof key);
+    h = curl_slist_append(h, "anthropic-version: 2023-06-01");
+    h = curl_slist_append(h, "content-type: application/json");
+    h = curl_slist_append(h, "accept: application/json");
+    h = curl_slist_append(h, "Expect:"); /* no 100-continue wait on large prompts */
+    return h;
+}
+
+/* ---- the answer ----------------------------------------------------------- */
+
+const char *anthropic_finish_reason(const char *r)
+{
+    if (!r)
+        return "stop";
+    if (!strcmp(r, "max_tokens") || !strcmp(r, "model_context_window_exceeded"))
+        return "length";
+    if (!strcmp(r, "tool_use"))
+        return "tool_calls";
+    if (!strcmp(r, "refusal"))
+        return "content_filter";
+    return "stop"; /* end_turn, stop_sequence, pause_turn */
+}
+
+void anth_stream_init(struct anth_stream *s, struct oai_out *out, int choice)
+{
+    memset(s, 0, sizeof *s);
+    s->out = out;
+    s->choice = choice;
+}
+
+static void read_usage(json_object *u, struct usage *to)
+{
+    json_object *v;
+    if ((v = get(u, "input_tokens")))
+        to->input = (long)json_object_get_int64(v);
+    if ((v = get(u, "cache_read_input_tokens")))
+        to->cache_read = (long)json_object_get_int64(v);
+    if ((v = get(u, "cache_creation_input_tokens")))
+        to->cache_write = (long)json_object_get_int64(v);
+    if ((v = get(u, "output_tokens")))
+        to->output = (long)json_object_get_int64(v);
+    if ((v = get(get(u, "output_tokens_details"), "thinking_tokens")))
+        to->reasoning = (long)json_object_get_int64(v);
+}
+
+static int emit(struct anth_stream *s, struct cev ev)
+{
+    return oai_out_event(s->out, s->choice, &ev);
+}
+
+static int tool_start(struct anth_stream *s, json_object *cb, int idx)
+{
+    const char *id = get_str(cb, "id"), *name = get_str(cb, "name");
+    char oid[200];
+    id_to_openai(id ? id : "", oid, sizeof oid);
+    s->blocks[idx].type = 'u';
+    s->blocks[idx].tool = s->ntools++;
+    return emit(s, (struct cev){.kind = CEV_TOOL_START, .s = oid, .n = strlen(oid),
+                                .name = name ? name : "", .tool = s->blocks[idx].tool});
+}
+
+/* Anthropic's error types, as OpenAI statuses and codes. */
+static void map_error_type(const char *type, const char *msg, int http_status, struct api_error *e)
+{
+    const char *t = type ? type : "";
+    if (!strcmp(t, "overloaded_error") || http_status == 529)
+        api_error_set(e, 503, ERR_SERVER, "server_is_overloaded", NULL,
+                      "The upstream model is overloaded, please try again later. (Anthropic: %s)",
+                      msg);
+    else if (!strcmp(t, "rate_limit_error") || http_status == 429)
+        api_error_set(e, 429, "requests", "rate_limit_exceeded", NULL, "%s", msg);
+    else if (!strcmp(t, "authentication_error") || !strcmp(t, "permission_error") ||
+             http_status == 401 || http_status == 403) {
+        api_error_set(e, 502, ERR_SERVER, "upstream_auth_failed", NULL,
+                      "The upstream refused Axon's credentials (%s: %s). The operator must fix "
+                      "ANTHROPIC_API_KEY; retrying will not help.", t, msg);
+        e->no_retry = true;
+    } else if (!strcmp(t, "not_found_error") || http_status == 404)
+        api_error_set(e, 404, ERR_INVALID_REQUEST, "model_not_found", NULL, "%s", msg);
+    else if (!strcmp(t, "request_too_large") || http_status == 413)
+        api_error_set(e, 400, ERR_INVALID_REQUEST, "request_too_large", NULL, "%s", msg);
+    else if (!strcmp(t, "timeout_error") || http_status == 504)
+        api_error_set(e, 504, ERR_SERVER, "upstream_timeout", NULL, "%s", msg);
+    else if (!strcmp(t, "invalid_request_error") || (http_status >= 400 && http_status < 500))
+        api_error_set(e, http_status >= 400 && http_status < 500 ? http_status : 400,
+                      ERR_INVALID_REQUEST, NULL, NULL, "%s", msg);
+    else
+        api_error_set(e, 502, ERR_SERVER, NULL, NULL, "The upstream failed: %s", msg);
+}
+
+void anthropic_http_error(int status, const char *body, size_t n, const char *retry_after,
+                          struct api_error *e)
+{
+    json_object *o = NULL;
+    const char *type = NULL, *msg = NULL;
+    if (!jsonv_parse(body, n, JSONV_MAX_DEPTH, &o)) {
+        json_object *err = get(o, "error");
+        type = get_str(err, "type");
+        msg = get_str(err, "message");
+    }
+    char fallback[64];
+    snprintf(fallback, sizeof fallback, "HTTP %d from the upstream", status);
+    map_error_type(type, msg ? msg : fallback, status, e);
+    if (retry_after && *retry_after && (e->status == 429 || e->status == 503))
+        snprintf(e->retry_after, sizeof e->retry_after, "%s", retry_after);
+    json_object_put(o);
+}
+
+static int bad_event(struct api_error *e, const char *what)
+{
+    api_error_set(e, 502, ERR_SERVER, "upstream_protocol_error", NULL,
+                  "The upstream sent an invalid answer: %s.", what);
+    return AXON_EINVAL;
+}
+
+static int block_index(json_object *ev, struct api_error *e, int *idx)
+{
+    json_object *v = get(ev, "index");
+    if (!v || !json_object_is_type(v, json_type_int))
+        return bad_event(e, "a content block event without an index");
+    int64_t i = json_object_get_int64(v);
+    if (i < 0 || i >= ANTH_MAX_BLOCKS)
+        return bad_event(e, "a content block index out of range");
+    *idx = (int)i;
+    return AXON_OK;
+}
+
+static int finish(struct anth_stream *s)
+{
+    if (s->finished)
+        return AXON_OK;
+    s->finished = true;
+    return emit(s, (struct cev){.kind = CEV_FINISH, .finish = s->finish, .usage = &s->usage});
+}
+
+static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
+{
+    const char *type = get_str(ev, "type");
+    if (!type)
+        return bad_event(e, "an event without a type");
+    int idx = 0, rc;
+    if (!strcmp(type, "message_start")) {
+        json_object *msg = get(ev, "message");
+        read_usage(get(msg, "usage"), &s->usage);
+        const char *model = get_str(msg, "model");
+        return emit(s, (struct cev){.kind = CEV_START, .s = model ? model : ""});
+    }
+    if (!strcmp(type, "content_block_start")) {
+        if ((rc = block_index(ev, e, &idx)))
+            return rc;
+        json_object *cb = get(ev, "content_block");
+        const char *bt = get_str(cb, "type");
+        s->blocks[idx] = (struct anth_block){.type = '-'};
+        if (bt && (!strcmp(bt, "tool_use") || !strcmp(bt, "server_tool_use")))
+            return tool_start(s, cb, idx);
+        if (bt && !strcmp(bt, "text")) {
+            s->blocks[idx].type = 't';
+            const char *t = get_str(cb, "text"); /* "" in practice */
+            if (t && *t)
+                return emit(s, (struct cev){.kind = CEV_TEXT, .s = t, .n = strlen(t)});
+        } else if (bt && !strcmp(bt, "thinking"))
+            s->blocks[idx].type = 'r';
+        return AXON_OK;
+    }
+    if (!strcmp(type, "content_block_delta")) {
+        if ((rc = block_index(ev, e, &idx)))
+            return rc;
+        json_object *d = get(ev, "delta");
+        const char *dt = get_str(d, "type");
+        json_object *v = NULL;
+        if (!dt)
+            return bad_event(e, "a delta without a type");
+        if (!strcmp(dt, "text_delta") && (v = get(d, "text")))
+            return emit(s, (struct cev){.kind = CEV_TEXT, .s = json_object_get_string(v),
+                                        .n = (size_t)json_object_get_string_len(v)});
+        if (!strcmp(dt, "thinking_delta") && (v = get(d, "thinking")))
+            return emit(s, (struct cev){.kind = CEV_REASONING, .s = json_object_get_string(v),
+                                        .n = (size_t)json_object_get_string_len(v)});
+        if (!strcmp(dt, "input_json_delta") && (v = get(d, "partial_json"))) {
+            if (s->blocks[idx].type != 'u')
+                return bad_event(e, "tool arguments outside a tool block");
+            if (json_object_get_string_len(v) == 0)
+                return AXON_OK;
+            s->blocks[idx].had_args = true;
+            return emit(s, (struct cev){.kind = CEV_TOOL_ARGS, .tool = s->blocks[idx].tool,
+                                        .s = json_object_get_string(v),
+                                        .n = (size_t)json_object_get_string_len(v)});
+        }
+        return AXON_OK; /* signature_delta, citations_delta, future kinds */
+    }
+    if (!strcmp(type, "content_block_stop")) {
+        if ((rc = block_index(ev, e, &idx)))
+            return rc;
+        struct anth_block *b = &s->blocks[idx];
+        if (b->type == 'u' && !b->had_args) { /* a tool without arguments */
+            b->had_args = true;
+            return emit(s, (struct cev){.kind = CEV_TOOL_ARGS, .tool = b->tool, .s = "{}", .n = 2});
+        }
+        return AXON_OK;
+    }
+    if (!strcmp(type, "message_delta")) {
+        json_object *d = get(ev, "delta");
+        const char *sr = get_str(d, "stop_reason");
+        if (sr)
+            s->finish = anthropic_finish_reason(sr);
+        read_usage(get(ev, "usage"), &s->usage); /* cumulative counts */
+        return AXON_OK;
+    }
+    if (!strcmp(type, "message_stop"))
+        return finish(s);
+    if (!strcmp(type, "error")) {
+        json_object *err = get(ev, "error");
+        const char *msg = get_str(err, "message");
+        map_error_type(get_str(err, "type"), msg ? msg : "an error event", 0, e);
+        return e->status == 400 ? AXON_EINVAL : AXON_ERETRY;
+    }
+    return AXON_OK; /* ping and event types added later */
+}
+
+int anth_stream_event(struct anth_stream *s, const char *event, const char *data, size_t n,
+                      struct api_error *e)
+{
+    (void)event; /* the data's "type" says the same, and is what we trust */
+    json_object *ev = NULL;
+    if (jsonv_parse(data, n, JSONV_MAX_DEPTH, &ev) || !json_object_is_type(ev, json_type_object)) {
+        json_object_put(ev);
+        return bad_event(e, "an event that is not a JSON object");
+    }
+    int rc = on_event(s, ev, e);
+    json_object_put(ev);
+    return rc;
+}
+
+int anth_stream_end(struct anth_stream *s, struct api_error *e)
+{
+    if (s->finished)
+        return AXON_OK;
+    if (s->finish) /* message_delta came; only message_stop is missing */
+        return finish(s);
+    return bad_event(e, "the stream ended before the answer was complete");
+}
+
+int anth_message(struct anth_stream *s, const char *body, size_t n, struct api_error *e)
+{
+    json_object *msg = NULL;
+    if (jsonv_parse(body, n, JSONV_MAX_DEPTH, &msg) || !json_object_is_type(msg, json_type_object)) {
+        json_object_put(msg);
+        return bad_event(e, "a body that is not a JSON object");
+    }
+    int rc = AXON_OK;
+    const char *type = get_str(msg, "type");
+    json_object *content = get(msg, "content");
+    if (!type || strcmp(type, "message") || !content ||
+        !json_object_is_type(content, json_type_array)) {
+        rc = bad_event(e, "a body that is not a Messages response");
+        goto out;
+    }
+    const char *model = get_str(msg, "model");
+    rc = emit(s, (struct cev){.kind = CEV_START, .s = model ? model : ""});
+    size_t nb = json_object_array_length(content);
+    for (size_t i = 0; !rc && i < nb && i < ANTH_MAX_BLOCKS; i++) {
+        json_object *b = json_object_array_get_idx(content, i);
+        const char *bt = get_str(b, "type");
+        json_object *v;
+        if (!bt)
+            continue;
+        if (!strcmp(bt, "text") && (v = get(b, "text")))
+            rc = emit(s, (struct cev){.kind = CEV_TEXT, .s = json_object_get_string(v),
+                                      .n = (size_t)json_object_get_string_len(v)});
+        else if (!strcmp(bt, "thinking") && (v = get(b, "thinking")))
+            rc = emit(s, (struct cev){.kind = CEV_REASONING, .s = json_object_get_string(v),
+                                      .n = (size_t)json_object_get_string_len(v)});
+        else if (!strcmp(bt, "tool_use") || !strcmp(bt, "server_tool_use")) {
+            rc = tool_start(s, b, (int)i);
+            json_object *input = get(b, "input");
+            size_t len = 2;
+            const char *args = input ? json_object_to_json_string_length(
+                                           input, JSON_C_TO_STRING_PLAIN, &len)
+                                     : "{}";
+            if (!rc)
+                rc = emit(s, (struct cev){.kind = CEV_TOOL_ARGS, .tool = s->blocks[i].tool,
+                                          .s = args, .n = len});
+        }
+    }
+    if (!rc) {
+        s->finish = anthropic_finish_reason(get_str(msg, "stop_reason"));
+        read_usage(get(msg, "usage"), &s->usage);
+        rc = finish(s);
+    }
+out:
+    json_object_put(msg);
+    return rc;
+}

@@ -1,0 +1,441 @@
+/* oai_out.c - canonical answer events to OpenAI chunks or one completion. */
+#include "oai_out.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fcgi_io.h"
+#include "jsonv.h"
+#include "sha256.h"
+#include "text.h"
+
+#define CHUNK_MAX (8u << 20)   /* one chunk: an upstream event is capped lower */
+#define ANSWER_JSON_MAX (256u << 20)
+
+static void make_id(char *out, size_t cap)
+{
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    unsigned char rnd[29];
+    text_random(rnd, sizeof rnd);
+    memcpy(out, "chatcmpl-", 9);
+    for (size_t i = 0; i < sizeof rnd && 9 + i + 1 < cap; i++)
+        out[9 + i] = alnum[rnd[i] % 62];
+    out[9 + sizeof rnd] = '\0';
+}
+
+void oai_out_init(struct oai_out *o, struct axon_req *r, int n, bool stream, bool include_usage,
+                  const char *model)
+{
+    memset(o, 0, sizeof *o);
+    o->r = r;
+    o->n = n;
+    o->stream = stream;
+    o->include_usage = include_usage;
+    make_id(o->id, sizeof o->id);
+    o->created = (long)time(NULL);
+    snprintf(o->model, sizeof o->model, "%s", model);
+    /* Stable per build, as OpenAI's is per backend configuration. */
+    unsigned char d[SHA256_LEN];
+    sha256("axon " AXON_VERSION, strlen("axon " AXON_VERSION), d);
+    memcpy(o->fingerprint, "fp_", 3);
+    text_hex(d, 5, o->fingerprint + 3);
+    o->c = xcalloc((size_t)n, sizeof *o->c);
+    for (int i = 0; i < n; i++) {
+        buf_init(&o->c[i].content, OAI_MAX_ANSWER);
+        buf_init(&o->c[i].reasoning, OAI_MAX_ANSWER);
+    }
+    buf_init(&o->chunk, CHUNK_MAX);
+}
+
+static void choice_free(struct oai_choice *c)
+{
+    buf_free(&c->content);
+    buf_free(&c->reasoning);
+    for (int t = 0; t < c->ntools; t++) {
+        free(c->tools[t].id);
+        free(c->tools[t].name);
+        buf_free(&c->tools[t].args);
+    }
+    free(c->tools);
+    c->tools = NULL;
+    c->ntools = 0;
+}
+
+void oai_out_free(struct oai_out *o)
+{
+    for (int i = 0; o->c && i < o->n; i++)
+        choice_free(&o->c[i]);
+    free(o->c);
+    o->c = NULL;
+    buf_free(&o->chunk);
+}
+
+bool oai_out_started(const struct oai_out *o)
+{
+    return o->r->status != 0;
+}
+
+bool oai_out_delivered(const struct oai_out *o, int i)
+{
+    return o->c[i].role_sent;
+}
+
+void oai_out_reset_choice(struct oai_out *o, int i)
+{
+    struct oai_choice *c = &o->c[i];
+    choice_free(c);
+    memset(c, 0, sizeof *c);
+    buf_init(&c->content, OAI_MAX_ANSWER);
+    buf_init(&c->reasoning, OAI_MAX_ANSWER);
+}
+
+int oai_usage_json(struct buf *b, const struct usage *u)
+{
+    long prompt = u->input + u->cache_read + u->cache_write;
+    return buf_printf(b,
+                      "{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,\"total_tokens\":%ld,"
+                      "\"prompt_tokens_details\":{\"cached_tokens\":%ld,\"audio_tokens\":0},"
+                      "\"completion_tokens_details\":{\"reasoning_tokens\":%ld,\"audio_tokens\":0,"
+                      "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}",
+                      prompt, u->output, prompt + u->output, u->cache_read, u->reasoning);
+}
+
+/* ---- streaming ------------------------------------------------------------ */
+
+/* Everything up to and including the choice's "delta": */
+static int chunk_head(struct oai_out *o)
+{
+    buf_reset(&o->chunk);
+    int rc = buf_printf(&o->chunk, "{\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%ld,"
+                                   "\"model\":",
+                        o->id, o->created);
+    if (!rc)
+        rc = buf_json_str(&o->chunk, o->model, strlen(o->model));
+    if (!rc)
+        rc = buf_printf(&o->chunk, ",\"service_tier\":\"default\",\"system_fingerprint\":\"%s\",",
+                        o->fingerprint);
+    return rc;
+}
+
+static int send_chunk(struct oai_out *o)
+{
+    int rc = AXON_OK;
+    if (!oai_out_started(o))
+        rc = io_begin(o->r, 200, "text/event-stream; charset=utf-8",
+                      "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+    if (!rc)
+        rc = io_sse_data(o->r, o->chunk.p, o->chunk.len);
+    return rc;
+}
+
+/* A chunk for choice i whose delta is the JSON text delta (or "{}"). */
+static int send_delta(struct oai_out *o, int i, const char *delta, size_t dn, const char *finish)
+{
+    int rc = chunk_head(o);
+    if (!rc)
+        rc = buf_printf(&o->chunk, "\"choices\":[{\"index\":%d,\"delta\":", i);
+    if (!rc)
+        rc = buf_append(&o->chunk, delta, dn);
+    if (!rc)
+        rc = buf_puts(&o->chunk, ",\"logprobs\":null,\"finish_reason\":");
+    if (!rc)
+        rc = buf_json_str_or_null(&o->chunk, finish);
+    if (!rc)
+        rc = buf_puts(&o->chunk, "}]}");
+    if (!rc)
+        rc = send_chunk(o);
+    return rc;
+}
+
+/* OpenAI's first chunk of a choice carries the role and an empty content. */
+static int ensure_role(struct oai_out *o, int i)
+{
+    if (o->c[i].role_sent)
+        return AXON_OK;
+    o->c[i].role_sent = true;
+    static const char d[] = "{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null}";
+    return send_delta(o, i, d, sizeof d - 1, NULL);
+}
+
+/* A delta with one string field: {"content":"..."} or {"reasoning_content":"..."}. */
+static int send_text(struct oai_out *o, int i, const char *field, const char *s, size_t n)
+{
+    struct buf d = BUF_INIT(CHUNK_MAX);
+    int rc = buf_printf(&d, "{\"%s\":", field);
+    if (!rc)
+        rc = buf_json_str(&d, s, n);
+    if (!rc)
+        rc = buf_puts(&d, "}");
+    if (!rc)
+        rc = send_delta(o, i, d.p, d.len, NULL);
+    buf_free(&d);
+    return rc;
+}
+
+static int send_tool_start(struct oai_out *o, int i, const struct oai_tool_call *t, int k)
+{
+    struct buf d = BUF_INIT(CHUNK_MAX);
+    int rc = buf_printf(&d, "{\"tool_calls\":[{\"index\":%d,\"id\":", k);
+    if (!rc)
+        rc = buf_json_str(&d, t->id, strlen(t->id));
+    if (!rc)
+        rc = buf_puts(&d, ",\"type\":\"function\",\"function\":{\"name\":");
+    if (!rc)
+        rc = buf_json_str(&d, t->name, strlen(t->name));
+    if (!rc)
+        rc = buf_puts(&d, ",\"arguments\":\"\"}}]}");
+    if (!rc)
+        rc = send_delta(o, i, d.p, d.len, NULL);
+    buf_free(&d);
+    return rc;
+}
+
+static int send_tool_args(struct oai_out *o, int i, int k, const char *s, size_t n)
+{
+    struct buf d = BUF_INIT(CHUNK_MAX);
+    int rc = buf_printf(&d, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":", k);
+    if (!rc)
+        rc = buf_json_str(&d, s, n);
+    if (!rc)
+        rc = buf_puts(&d, "}}]}");
+    if (!rc)
+        rc = send_delta(o, i, d.p, d.len, NULL);
+    buf_free(&d);
+    return rc;
+}
+
+/* ---- events ----------------------------------------------------------------- */
+
+void oai_json_error(struct api_error *e)
+{
+    api_error_set(e, 502, ERR_SERVER, "invalid_json_output", NULL,
+                  "The model's answer is not valid JSON, which response_format json_object "
+                  "requires. Retrying may help.");
+}
+
+/* json_object mode: the answer, less white space and a Markdown fence the
+ * model may wrap it in, must be one JSON value. */
+static bool answer_is_json(const struct buf *content, const char **s, size_t *n)
+{
+    *s = content->p ? content->p : "";
+    *n = content->len;
+    const char *p = *s;
+    size_t len = *n;
+    while (len && strchr(" \t\r\n", *p)) {
+        p++;
+        len--;
+    }
+    while (len && strchr(" \t\r\n", p[len - 1]))
+        len--;
+    if (len >= 6 && !memcmp(p, "```", 3) && !memcmp(p + len - 3, "```", 3)) {
+        const char *nl = memchr(p, '\n', len);
+        if (nl) {
+            len -= (size_t)(nl + 1 - p) + 3;
+            p = nl + 1;
+        }
+    }
+    *s = p;
+    *n = len;
+    return jsonv_check(p, len, JSONV_MAX_DEPTH) == AXON_OK;
+}
+
+int oai_out_event(struct oai_out *o, int i, const struct cev *ev)
+{
+    struct oai_choice *c = &o->c[i];
+    int rc = AXON_OK;
+    if (c->finished)
+        return AXON_OK; /* events after the finish (message_stop) add nothing */
+    switch (ev->kind) {
+    case CEV_START:
+        if (!oai_out_started(o) && ev->s && *ev->s)
+            snprintf(o->model, sizeof o->model, "%s", ev->s);
+        return AXON_OK;
+    case CEV_TEXT:
+    case CEV_REASONING: {
+        if (ev->n == 0)
+            return AXON_OK;
+        struct buf *acc = ev->kind == CEV_TEXT ? &c->content : &c->reasoning;
+        rc = buf_append(acc, ev->s, ev->n);
+        if (!rc && o->stream)
+            rc = ensure_role(o, i);
+        if (!rc && o->stream)
+            rc = send_text(o, i, ev->kind == CEV_TEXT ? "content" : "reasoning_content", ev->s,
+                           ev->n);
+        return rc;
+    }
+    case CEV_TOOL_START: {
+        if (c->ntools >= OAI_MAX_TOOLS)
+            return AXON_ETOOBIG;
+        c->tools = xrealloc(c->tools, (size_t)(c->ntools + 1) * sizeof *c->tools);
+        struct oai_tool_call *t = &c->tools[c->ntools];
+        t->id = xstrndup(ev->s, ev->n);
+        t->name = xstrdup(ev->name ? ev->name : "");
+        buf_init(&t->args, OAI_MAX_ANSWER);
+        c->ntools++;
+        if (o->stream)
+            rc = ensure_role(o, i);
+        if (!rc && o->stream)
+            rc = send_tool_start(o, i, t, c->ntools - 1);
+        return rc;
+    }
+    case CEV_TOOL_ARGS:
+        if (ev->tool < 0 || ev->tool >= c->ntools)
+            return AXON_EINVAL;
+        if (ev->n == 0)
+            return AXON_OK;
+        rc = buf_append(&c->tools[ev->tool].args, ev->s, ev->n);
+        if (!rc && o->stream)
+            rc = send_tool_args(o, i, ev->tool, ev->s, ev->n);
+        return rc;
+    case CEV_FINISH:
+        c->finished = true;
+        c->finish = ev->finish ? ev->finish : "stop";
+        /* Clients end their agent loop on "stop": any tool call means
+         * tool_calls (a mistranslation LiteLLM and Gemini's layer made). */
+        if (c->ntools && !strcmp(c->finish, "stop"))
+            c->finish = "tool_calls";
+        if (ev->usage)
+            c->usage = *ev->usage;
+        if (o->stream) {
+            const char *s;
+            size_t n;
+            if (o->json_mode && !strcmp(c->finish, "stop") && !answer_is_json(&c->content, &s, &n)) {
+                o->json_failed = true; /* the caller answers with the error chunk */
+                return AXON_EINVAL;
+            }
+            rc = ensure_role(o, i);
+            if (!rc)
+                rc = send_delta(o, i, "{}", 2, c->finish);
+        }
+        return rc;
+    }
+    return AXON_EINVAL;
+}
+
+static void sum_usage(const struct oai_out *o, struct usage *u)
+{
+    memset(u, 0, sizeof *u);
+    for (int i = 0; i < o->n; i++) {
+        u->input += o->c[i].usage.input;
+        u->cache_read += o->c[i].usage.cache_read;
+        u->cache_write += o->c[i].usage.cache_write;
+        u->output += o->c[i].usage.output;
+        u->reasoning += o->c[i].usage.reasoning;
+    }
+}
+
+static int message_json(struct buf *b, const struct oai_out *o, const struct oai_choice *c,
+                        struct api_error *e)
+{
+    const char *text = c->content.p ? c->content.p : "";
+    size_t tn = c->content.len;
+    if (o->json_mode && !strcmp(c->finish, "stop") && !answer_is_json(&c->content, &text, &tn)) {
+        oai_json_error(e);
+        return AXON_EINVAL;
+    }
+    int rc = buf_puts(b, "{\"role\":\"assistant\",\"content\":");
+    if (!rc)
+        rc = (tn == 0 && c->ntools) ? buf_puts(b, "null") : buf_json_str(b, text, tn);
+    if (!rc)
+        rc = buf_puts(b, ",\"refusal\":null,\"annotations\":[]");
+    if (!rc && c->reasoning.len) {
+        rc = buf_puts(b, ",\"reasoning_content\":");
+        if (!rc)
+            rc = buf_json_str(b, c->reasoning.p, c->reasoning.len);
+    }
+    if (!rc && c->ntools) {
+        rc = buf_puts(b, ",\"tool_calls\":[");
+        for (int t = 0; !rc && t < c->ntools; t++) {
+            const struct oai_tool_call *tc = &c->tools[t];
+            rc = buf_puts(b, t ? ",{\"id\":" : "{\"id\":");
+            if (!rc)
+                rc = buf_json_str(b, tc->id, strlen(tc->id));
+            if (!rc)
+                rc = buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":");
+            if (!rc)
+                rc = buf_json_str(b, tc->name, strlen(tc->name));
+            if (!rc)
+                rc = buf_puts(b, ",\"arguments\":");
+            if (!rc)
+                rc = tc->args.len ? buf_json_str(b, tc->args.p, tc->args.len) : buf_puts(b, "\"{}\"");
+            if (!rc)
+                rc = buf_puts(b, "}}");
+        }
+        if (!rc)
+            rc = buf_puts(b, "]");
+    }
+    if (!rc)
+        rc = buf_puts(b, "}");
+    return rc;
+}
+
+int oai_out_finish(struct oai_out *o, struct api_error *e)
+{
+    struct usage u;
+    sum_usage(o, &u);
+    int rc = AXON_OK;
+    if (o->stream) {
+        if (o->include_usage) {
+            rc = chunk_head(o);
+            if (!rc)
+                rc = buf_puts(&o->chunk, "\"choices\":[],\"usage\":");
+            if (!rc)
+                rc = oai_usage_json(&o->chunk, &u);
+            if (!rc)
+                rc = buf_puts(&o->chunk, "}");
+            if (!rc)
+                rc = send_chunk(o);
+        }
+        if (!rc)
+            rc = io_sse_data(o->r, "[DONE]", 6);
+        return rc;
+    }
+    struct buf b = BUF_INIT(ANSWER_JSON_MAX);
+    rc = buf_printf(&b, "{\"id\":\"%s\",\"object\":\"chat.completion\",\"created\":%ld,\"model\":",
+                    o->id, o->created);
+    if (!rc)
+        rc = buf_json_str(&b, o->model, strlen(o->model));
+    if (!rc)
+        rc = buf_puts(&b, ",\"choices\":[");
+    for (int i = 0; !rc && i < o->n; i++) {
+        rc = buf_printf(&b, "%s{\"index\":%d,\"message\":", i ? "," : "", i);
+        if (!rc)
+            rc = message_json(&b, o, &o->c[i], e);
+        if (!rc)
+            rc = buf_printf(&b, ",\"logprobs\":null,\"finish_reason\":\"%s\"}", o->c[i].finish);
+    }
+    if (!rc)
+        rc = buf_puts(&b, "],\"usage\":");
+    if (!rc)
+        rc = oai_usage_json(&b, &u);
+    if (!rc)
+        rc = buf_printf(&b, ",\"service_tier\":\"default\",\"system_fingerprint\":\"%s\"}",
+                        o->fingerprint);
+    if (!rc)
+        rc = io_send_json(o->r, 200, b.p, b.len, NULL);
+    else if (rc == AXON_ETOOBIG)
+        api_error_set(e, 502, ERR_SERVER, NULL, NULL, "The answer is larger than Axon's cap.");
+    buf_free(&b);
+    return rc;
+}
+
+int oai_out_error(struct oai_out *o, const struct api_error *e)
+{
+    if (!oai_out_started(o))
+        return errors_send_api(o->r, e);
+    struct buf b = BUF_INIT(16384);
+    int rc = errors_envelope_api(&b, e);
+    if (!rc)
+        rc = io_sse_data(o->r, b.p, b.len);
+    if (!rc)
+        rc = io_sse_data(o->r, "[DONE]", 6);
+    buf_free(&b);
+    return rc;
+}
+
+int oai_out_ping(struct oai_out *o)
+{
+    return oai_out_started(o) ? io_sse_comment(o->r, "ping") : AXON_OK;
+}

@@ -1,0 +1,240 @@
+// Validators for OpenAI's wire format, compiled with ajv from the official
+// OpenAPI spec (openai/openai-openapi openapi.yaml, OpenAPI 3.1.0 = JSON Schema
+// 2020-12 dialect), so a test can tell whether the gateway sent the shape an
+// OpenAI client expects:
+//
+//   validateResponse(obj)   CreateChatCompletionResponse
+//   validateChunk(obj)      CreateChatCompletionStreamResponse (one SSE data: object)
+//   validateError(obj)      ErrorResponse ({"error":{message,type,param,code}})
+//   validateModel(obj)      Model
+//   validateModelList(obj)  ListModelsResponse
+//   assertValid(kind, obj)  throws an AssertionError listing ajv's errors;
+//                           kind is one of the keys of KINDS below
+//
+// Each validateX returns true/false and, like an ajv validator, leaves the
+// errors of its last call in validateX.errors (null when valid).
+//
+// The spec is found at ../shared/spec/openai-openapi.yaml next to the repo
+// (override: OPENAI_SPEC=/path/to/openapi.yaml). Loading it (3 MB of YAML)
+// takes a second or two, so it happens on the first validation, not on import.
+//
+// The spec is used as published; the only changes made before compiling are
+// the ones that make its OpenAPI-isms mean in JSON Schema what they mean in
+// OpenAPI (see prepare() below):
+//   - `nullable: true` (an OpenAPI 3.0 keyword that this 3.1 document still
+//     uses in ~110 places, e.g. a chunk's finish_reason and usage) becomes
+//     anyOf[<the schema>, {type: null}]. JSON Schema 2020-12 has no `nullable`,
+//     so a strict 3.1 reading would reject the null finish_reason of every real
+//     stream chunk; ajv's own `nullable` support does not help either: it
+//     throws on `nullable` without a sibling `type` (chunk.usage is
+//     {$ref: CompletionUsage, nullable: true}) and still applies a sibling
+//     `enum` that lacks null (finish_reason). `nullable: false` is dropped.
+//   - vendor extensions (`x-oaiMeta`, `x-oaiTypeLabel`, `x-stainless-const`,
+//     ... every `x-*` key of a schema object) are removed: by the OpenAPI rules
+//     they never constrain anything.
+//   - `example` and `externalDocs`/`xml` (OpenAPI Schema Object fields) are
+//     registered as annotation-only keywords; `discriminator` is checked by
+//     ajv's own OpenAPI discriminator support (it only picks which oneOf
+//     branch applies, by the `type` property).
+//   - format `unixtime` (OpenAPI/OpenAI-specific, on integers and numbers) is
+//     defined as "Unix time in seconds": a non-negative number below 1e11, so
+//     that milliseconds (1.7e12) are caught. All other formats come from
+//     ajv-formats.
+// Nothing else is relaxed: ajv runs in strict mode (minus strictTypes, a
+// schema-style lint that does not change what validates), so any other keyword
+// the spec grows on a schema these validators reach (it has typos such as
+// `min_items` and 2019-09's `$recursiveRef` elsewhere) makes compiling fail
+// loudly instead of being silently ignored. No schema the validators reach
+// sets additionalProperties: false, so axon's extra fields (conversation_id,
+// reasoning_content) are valid, as they are for OpenAI's SDKs.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { REPO_ROOT } from './lib.mjs';
+
+// ajv and ajv-formats are CommonJS; require() avoids default-export interop.
+const require = createRequire(import.meta.url);
+
+export const SPEC_PATH = process.env.OPENAI_SPEC
+  ? path.resolve(process.env.OPENAI_SPEC)
+  : path.resolve(REPO_ROOT, '..', 'shared', 'spec', 'openai-openapi.yaml');
+
+const SPEC_ID = 'https://axon.invalid/openai-openapi.json';
+
+// kind (for assertValid) -> schema name in components.schemas
+export const KINDS = {
+  response: 'CreateChatCompletionResponse',
+  chunk: 'CreateChatCompletionStreamResponse',
+  error: 'ErrorResponse',
+  model: 'Model',
+  modelList: 'ListModelsResponse',
+};
+
+// Keywords whose value is a map of name -> schema, a list of schemas, or one
+// schema (or, for items/additionalProperties, possibly a boolean / list).
+const SCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
+const SCHEMA_LISTS = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems']);
+const SCHEMA_ONE = new Set([
+  'items', 'additionalItems', 'additionalProperties', 'unevaluatedItems', 'unevaluatedProperties',
+  'not', 'if', 'then', 'else', 'contains', 'propertyNames',
+]);
+
+// A copy of one schema object with the OpenAPI-isms translated (see the top).
+// Walks only schema positions, so enum/default/example/const values and
+// property names are never touched.
+function prepare(schema) {
+  if (Array.isArray(schema)) return schema.map(prepare);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const out = {};
+  let nullable = false;
+  for (const [key, value] of Object.entries(schema)) {
+    if (key.startsWith('x-')) continue;
+    if (key === 'nullable') {
+      if (typeof value !== 'boolean') throw new Error(`spec: nullable must be a boolean, got ${JSON.stringify(value)}`);
+      nullable = value;
+      continue;
+    }
+    if (SCHEMA_MAPS.has(key)) {
+      out[key] = Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, prepare(sub)]));
+    } else if (SCHEMA_LISTS.has(key) || SCHEMA_ONE.has(key)) {
+      out[key] = prepare(value);
+    } else {
+      out[key] = value;
+    }
+  }
+  if (!nullable) return out;
+  const { description, title, deprecated, default: dflt, ...rest } = out;
+  const wrapped = { anyOf: [rest, { type: 'null' }] };
+  if (title !== undefined) wrapped.title = title;
+  if (description !== undefined) wrapped.description = description;
+  if (deprecated !== undefined) wrapped.deprecated = deprecated;
+  if (dflt !== undefined) wrapped.default = dflt;
+  return wrapped;
+}
+
+function buildAjv() {
+  const Ajv2020 = require('ajv/dist/2020');
+  const addFormats = require('ajv-formats');
+  const YAML = require('yaml');
+
+  let text;
+  try {
+    text = fs.readFileSync(SPEC_PATH, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read the OpenAI spec at ${SPEC_PATH} (set OPENAI_SPEC): ${e.message}`);
+  }
+  const spec = YAML.parse(text);
+  parsedSpec = spec;
+  const schemas = spec?.components?.schemas;
+  if (!schemas || typeof schemas !== 'object') throw new Error(`${SPEC_PATH}: no components.schemas`);
+  for (const name of Object.values(KINDS)) {
+    if (!schemas[name]) throw new Error(`${SPEC_PATH}: components.schemas.${name} is missing`);
+  }
+
+  const ajv = new Ajv2020({
+    strict: true,          // unknown keywords, unknown formats, ...: all errors
+    // except strictTypes, a lint of schema style that never changes what
+    // validates: the spec puts `discriminator` (and other object keywords)
+    // next to oneOf without a sibling `type: object`, which it rejects.
+    strictTypes: false,
+    allowUnionTypes: true, // 3.1 `type: [X, "null"]` is legal JSON Schema, not a mistake
+    allErrors: true,       // report every problem in a bad object, not just the first
+    discriminator: true,   // OpenAPI `discriminator` on oneOf
+    validateFormats: true,
+  });
+  addFormats(ajv);
+  ajv.addFormat('unixtime', {
+    type: 'number',
+    validate: (n) => Number.isFinite(n) && n >= 0 && n < 1e11,
+  });
+  for (const keyword of ['example', 'externalDocs', 'xml']) ajv.addKeyword({ keyword });
+  // The wrapper document below has `components` where a schema has keywords;
+  // ajv compiles that root (to {}) when it resolves a reference into it.
+  ajv.addKeyword({ keyword: 'components' });
+
+  const prepared = Object.fromEntries(Object.entries(schemas).map(([name, s]) => [name, prepare(s)]));
+  // The whole components.schemas under one id, so the spec's own
+  // "#/components/schemas/Name" references resolve inside it. Not checked
+  // against the meta-schema (the last argument): the wrapper document is not
+  // itself a schema; strict mode checks each schema compile() reaches.
+  ajv.addSchema({ $id: SPEC_ID, components: { schemas: prepared } }, undefined, undefined, false);
+  return ajv;
+}
+
+let compiled; // kind -> ajv validate function
+let parsedSpec; // the spec as parsed (not prepared), for tests that read its examples
+
+// The parsed spec document (loading it if no validation has yet).
+export function rawSpec() {
+  if (!parsedSpec) validatorFor('response');
+  return parsedSpec;
+}
+
+function validatorFor(kind) {
+  if (!compiled) {
+    const ajv = buildAjv();
+    compiled = {};
+    for (const [k, name] of Object.entries(KINDS)) {
+      compiled[k] = ajv.compile({ $ref: `${SPEC_ID}#/components/schemas/${name}` });
+    }
+  }
+  const v = compiled[kind];
+  if (!v) throw new Error(`schema.mjs: unknown kind '${kind}' (one of ${Object.keys(KINDS).join(', ')})`);
+  return v;
+}
+
+function makeValidator(kind) {
+  const fn = (obj) => {
+    const v = validatorFor(kind);
+    const ok = v(obj);
+    fn.errors = ok ? null : v.errors;
+    return ok;
+  };
+  fn.errors = null;
+  Object.defineProperty(fn, 'name', { value: `validate:${KINDS[kind]}` });
+  return fn;
+}
+
+export const validateResponse = makeValidator('response');
+export const validateChunk = makeValidator('chunk');
+export const validateError = makeValidator('error');
+export const validateModel = makeValidator('model');
+export const validateModelList = makeValidator('modelList');
+
+const BY_KIND = {
+  response: validateResponse,
+  chunk: validateChunk,
+  error: validateError,
+  model: validateModel,
+  modelList: validateModelList,
+};
+
+// One line per ajv error: where, what, and the offending detail.
+export function formatErrors(errors) {
+  return (errors || [])
+    .map((e) => {
+      const where = e.instancePath || '(root)';
+      const params = e.params && Object.keys(e.params).length ? ` ${JSON.stringify(e.params)}` : '';
+      return `  ${where} ${e.message}${params}  [${e.schemaPath}]`;
+    })
+    .join('\n');
+}
+
+// Throws an AssertionError naming the schema, ajv's errors and the object.
+export function assertValid(kind, obj, what = '') {
+  const validate = BY_KIND[kind];
+  if (!validate) throw new Error(`assertValid: unknown kind '${kind}' (one of ${Object.keys(BY_KIND).join(', ')})`);
+  if (validate(obj)) return;
+  let shown = JSON.stringify(obj);
+  if (shown === undefined) shown = String(obj);
+  if (shown.length > 4000) shown = `${shown.slice(0, 4000)}... (${shown.length} chars)`;
+  throw new assert.AssertionError({
+    message:
+      `${what ? `${what}: ` : ''}not a valid ${KINDS[kind]} (OpenAI spec ${path.basename(SPEC_PATH)}):\n` +
+      `${formatErrors(validate.errors)}\nobject: ${shown}`,
+    actual: obj,
+    expected: KINDS[kind],
+    operator: 'assertValid',
+  });
+}
