@@ -28,4 +28,8 @@ bool text_ct_equal(const void *a, const void *b, size_t n);
  * into q and sets *len, or NULL when absent. No percent-decoding. */
 const char *text_query_get(const char *q, const char *name, size_t *len);
 
+/* Formats a message into err (cut to errlen) and returns AXON_EINVAL: the
+ * one way settings and table parsers report what is wrong. */
+int text_errf(char *err, size_t errlen, const char *fmt, ...) AXON_PRINTF(3, 4);
+
 #endif

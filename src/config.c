@@ -36,15 +36,6 @@ const struct config_doc config_docs[] = {
     {NULL, NULL, NULL},
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) AXON_PRINTF(3, 4);
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return AXON_EINVAL;
-}
 
 void config_defaults(struct axon_config *cfg)
 {
@@ -101,7 +92,7 @@ static int set_int(const char *name, const char *v, int64_t lo, int64_t hi, int6
                    char *err, size_t errlen)
 {
     if (text_parse_i64(v, lo, hi, out))
-        return fail(err, errlen, "%s=%s: expected a whole number from %lld to %lld", name, v,
+        return text_errf(err, errlen, "%s=%s: expected a whole number from %lld to %lld", name, v,
                     (long long)lo, (long long)hi);
     return AXON_OK;
 }
@@ -114,12 +105,12 @@ static int add_key(struct axon_config *cfg, const char *k, size_t n, const char 
     if (n == 0)
         return AXON_OK; /* empty entries (",," or blank lines) are skipped */
     if (n > CONFIG_MAX_KEY_LEN)
-        return fail(err, errlen, "%s: a key is longer than %d bytes", from, CONFIG_MAX_KEY_LEN);
+        return text_errf(err, errlen, "%s: a key is longer than %d bytes", from, CONFIG_MAX_KEY_LEN);
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)k[i] <= 0x20 || (unsigned char)k[i] >= 0x7f)
-            return fail(err, errlen, "%s: keys must be printable ASCII without spaces", from);
+            return text_errf(err, errlen, "%s: keys must be printable ASCII without spaces", from);
     if (cfg->n_keys >= CONFIG_MAX_KEYS)
-        return fail(err, errlen, "%s: more than %d keys", from, CONFIG_MAX_KEYS);
+        return text_errf(err, errlen, "%s: more than %d keys", from, CONFIG_MAX_KEYS);
     cfg->key_hashes = xrealloc(cfg->key_hashes, (cfg->n_keys + 1) * sizeof *cfg->key_hashes);
     sha256(k, n, cfg->key_hashes[cfg->n_keys++]);
     return AXON_OK;
@@ -143,7 +134,7 @@ static int slurp(const char *path, char **out, char *err, size_t errlen, const c
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return fail(err, errlen, "%s=%s: cannot open it", what, path);
+        return text_errf(err, errlen, "%s=%s: cannot open it", what, path);
     struct buf b = BUF_INIT(CONFIG_MAX_FILE_BYTES);
     char chunk[4096];
     size_t n;
@@ -154,7 +145,7 @@ static int slurp(const char *path, char **out, char *err, size_t errlen, const c
     fclose(f);
     if (rc || bad) {
         buf_free(&b);
-        return fail(err, errlen, "%s=%s: %s", what, path,
+        return text_errf(err, errlen, "%s=%s: %s", what, path,
                     rc ? "file larger than 1 MiB" : "read error");
     }
     *out = buf_take(&b);
@@ -188,7 +179,7 @@ static int set_valkey(struct axon_config *cfg, const char *v, char *err, size_t 
     const char *bad = "expected redis://[:password@]host[:port][/db] or unix:///path";
     if (strncmp(v, "unix://", 7) == 0) {
         if (v[7] != '/' || v[8] == '\0')
-            return fail(err, errlen, "AXON_VALKEY_URL=%s: %s", v, bad);
+            return text_errf(err, errlen, "AXON_VALKEY_URL=%s: %s", v, bad);
         a.path = xstrdup(v + 7);
     } else if (strncmp(v, "redis://", 8) == 0) {
         const char *p = v + 8;
@@ -212,13 +203,13 @@ static int set_valkey(struct axon_config *cfg, const char *v, char *err, size_t 
             (slash && slash[1] && text_parse_i64(slash + 1, 0, 65535, &db))) {
             valkey_free(&a);
             /* Never print a password: name the variable only. */
-            return fail(err, errlen, "AXON_VALKEY_URL: %s", bad);
+            return text_errf(err, errlen, "AXON_VALKEY_URL: %s", bad);
         }
         a.host = xstrndup(p, (size_t)(hostend - p));
         a.port = (int)port;
         a.db = (int)db;
     } else {
-        return fail(err, errlen, "AXON_VALKEY_URL: %s", bad);
+        return text_errf(err, errlen, "AXON_VALKEY_URL: %s", bad);
     }
     valkey_free(&cfg->valkey);
     cfg->valkey = a;
@@ -255,7 +246,7 @@ static int set_http_url(char **field, const char *name, const char *v, char *err
 {
     size_t n = strlen(v);
     if ((strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) || n < 10 || n > 1024)
-        return fail(err, errlen, "%s=%s: expected an http:// or https:// URL", name, v);
+        return text_errf(err, errlen, "%s=%s: expected an http:// or https:// URL", name, v);
     while (n > 8 && v[n - 1] == '/')
         n--; /* paths are appended with their own slash */
     free(*field);
@@ -294,7 +285,7 @@ int config_set(struct axon_config *cfg, const char *name, const char *v, char *e
         if (!*v)
             return AXON_OK; /* empty means unset, as in the shell */
         if (strlen(v) > CONFIG_MAX_KEY_LEN || strpbrk(v, "\r\n"))
-            return fail(err, errlen, "ANTHROPIC_API_KEY: not a valid key");
+            return text_errf(err, errlen, "ANTHROPIC_API_KEY: not a valid key");
         if (cfg->anthropic_key)
             memset(cfg->anthropic_key, 0, strlen(cfg->anthropic_key));
         set_str(&cfg->anthropic_key, v);
@@ -330,7 +321,7 @@ int config_set(struct axon_config *cfg, const char *name, const char *v, char *e
     }
     if (strcmp(name, "AXON_SERVER") == 0) {
         if (strcmp(v, "lighttpd") && strcmp(v, "nginx"))
-            return fail(err, errlen, "AXON_SERVER=%s: expected lighttpd or nginx", v);
+            return text_errf(err, errlen, "AXON_SERVER=%s: expected lighttpd or nginx", v);
         free(cfg->server);
         cfg->server = xstrdup(v);
         return AXON_OK;
@@ -342,11 +333,11 @@ int config_set(struct axon_config *cfg, const char *name, const char *v, char *e
                 cfg->log_level = (enum log_level)i;
                 return AXON_OK;
             }
-        return fail(err, errlen, "AXON_LOG_LEVEL=%s: expected debug, info, warn or error", v);
+        return text_errf(err, errlen, "AXON_LOG_LEVEL=%s: expected debug, info, warn or error", v);
     }
     if (strcmp(name, "AXON_TEST_ROUTES") == 0) {
         if (strcmp(v, "0") && strcmp(v, "1"))
-            return fail(err, errlen, "AXON_TEST_ROUTES=%s: expected 0 or 1", v);
+            return text_errf(err, errlen, "AXON_TEST_ROUTES=%s: expected 0 or 1", v);
         cfg->test_routes = v[0] == '1';
         return AXON_OK;
     }
@@ -356,14 +347,14 @@ int config_set(struct axon_config *cfg, const char *name, const char *v, char *e
 int config_finish(struct axon_config *cfg, char *err, size_t errlen)
 {
     if (cfg->n_keys == 0)
-        return fail(err, errlen,
+        return text_errf(err, errlen,
                     "AXON_API_KEYS: no API key configured; set AXON_API_KEYS or AXON_API_KEYS_FILE");
     models_free(&cfg->models);
     int rc = models_load(&cfg->models, cfg->models_file, err, errlen);
     if (rc)
         return rc;
     if (!models_find(&cfg->models, cfg->default_model))
-        return fail(err, errlen, "AXON_DEFAULT_MODEL=%s: not in %s", cfg->default_model,
+        return text_errf(err, errlen, "AXON_DEFAULT_MODEL=%s: not in %s", cfg->default_model,
                     cfg->models_file);
     return AXON_OK;
 }
@@ -381,7 +372,7 @@ static int parse_file(const char *path, bool required, struct file_setting **out
     *count = 0;
     FILE *probe = fopen(path, "rb");
     if (!probe)
-        return required ? fail(err, errlen, "--config %s: cannot open it", path) : AXON_OK;
+        return required ? text_errf(err, errlen, "--config %s: cannot open it", path) : AXON_OK;
     fclose(probe);
     char *text = NULL;
     int rc = slurp(path, &text, err, errlen, "--config");
@@ -399,7 +390,7 @@ static int parse_file(const char *path, bool required, struct file_setting **out
         const char *eq = memchr(s, '=', n);
         if (n && s[0] != '#') {
             if (!eq || eq == s) {
-                rc = fail(err, errlen, "%s line %d: expected NAME=value", path, lineno);
+                rc = text_errf(err, errlen, "%s line %d: expected NAME=value", path, lineno);
                 break;
             }
             const char *nm = s;
@@ -434,7 +425,7 @@ int config_load(struct axon_config *cfg, const char *file, bool required, char *
         for (const struct config_doc *d = config_docs; d->name; d++)
             known = known || strcmp(d->name, fs[i].name) == 0;
         if (!known)
-            rc = fail(err, errlen, "%s line %d: unknown setting %s", file, fs[i].line, fs[i].name);
+            rc = text_errf(err, errlen, "%s line %d: unknown setting %s", file, fs[i].line, fs[i].name);
     }
     for (const struct config_doc *d = config_docs; !rc && d->name; d++) {
         const char *v = getenv(d->name);

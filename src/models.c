@@ -12,15 +12,6 @@
 #include "handlers.h"
 #include "text.h"
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) AXON_PRINTF(3, 4);
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return AXON_EINVAL;
-}
 
 void models_free(struct model_table *t)
 {
@@ -80,21 +71,21 @@ static int parse_model_opts(struct model *m, const char *p, const char *where, c
     while (next_word(&p, &w, &n)) {
         const char *eq = memchr(w, '=', n);
         if (!eq)
-            return fail(err, errlen, "%s: expected key=value, got '%.*s'", where, (int)n, w);
+            return text_errf(err, errlen, "%s: expected key=value, got '%.*s'", where, (int)n, w);
         size_t kn = (size_t)(eq - w), vn = n - kn - 1;
         const char *v = eq + 1;
         int64_t num = 0;
         long *field = NULL;
         if (kn == 8 && !memcmp(w, "provider", 8)) {
             if (vn != 9 || memcmp(v, "anthropic", 9))
-                return fail(err, errlen, "%s: unknown provider '%.*s'", where, (int)vn, v);
+                return text_errf(err, errlen, "%s: unknown provider '%.*s'", where, (int)vn, v);
             m->provider = PROVIDER_ANTHROPIC;
             have_provider = true;
             continue;
         }
         if (kn == 8 && !memcmp(w, "upstream", 8)) {
             if (!id_ok(v, vn))
-                return fail(err, errlen, "%s: bad upstream name", where);
+                return text_errf(err, errlen, "%s: bad upstream name", where);
             free(m->upstream_id);
             m->upstream_id = xstrndup(v, vn);
             continue;
@@ -108,15 +99,15 @@ static int parse_model_opts(struct model *m, const char *p, const char *where, c
         else if (kn == 7 && !memcmp(w, "created", 7))
             field = &m->created;
         else
-            return fail(err, errlen, "%s: unknown key '%.*s'", where, (int)kn, w);
+            return text_errf(err, errlen, "%s: unknown key '%.*s'", where, (int)kn, w);
         if (text_parse_i64_n(v, vn, 0, 100000000000LL, &num))
-            return fail(err, errlen, "%s: '%.*s' needs a whole number", where, (int)kn, w);
+            return text_errf(err, errlen, "%s: '%.*s' needs a whole number", where, (int)kn, w);
         *field = (long)num;
     }
     if (!have_provider)
-        return fail(err, errlen, "%s: provider= is required", where);
+        return text_errf(err, errlen, "%s: provider= is required", where);
     if (m->max_tokens < 1 || m->max_output < m->max_tokens)
-        return fail(err, errlen, "%s: need 1 <= max_tokens <= max_output", where);
+        return text_errf(err, errlen, "%s: need 1 <= max_tokens <= max_output", where);
     if (!m->upstream_id)
         m->upstream_id = xstrdup(m->id);
     return AXON_OK;
@@ -148,25 +139,25 @@ int models_parse(struct model_table *t, const char *text, const char *name, char
         }
         bool is_alias = kn == 5 && !memcmp(kw, "alias", 5);
         if (!is_alias && !(kn == 5 && !memcmp(kw, "model", 5)))
-            rc = fail(err, errlen, "%s: expected 'model' or 'alias'", where);
+            rc = text_errf(err, errlen, "%s: expected 'model' or 'alias'", where);
         else if (!next_word(&p, &id, &idn) || !id_ok(id, idn))
-            rc = fail(err, errlen, "%s: missing or bad model id", where);
+            rc = text_errf(err, errlen, "%s: missing or bad model id", where);
         else if (t->n >= MODELS_MAX)
-            rc = fail(err, errlen, "%s: more than %d models", where, MODELS_MAX);
+            rc = text_errf(err, errlen, "%s: more than %d models", where, MODELS_MAX);
         else {
             struct model *m = &t->v[t->n];
             m->id = xstrndup(id, idn);
             t->n++;
             if (models_find(&(struct model_table){t->v, t->n - 1}, m->id))
-                rc = fail(err, errlen, "%s: '%s' is defined twice", where, m->id);
+                rc = text_errf(err, errlen, "%s: '%s' is defined twice", where, m->id);
             else if (is_alias) {
                 const char *tg;
                 size_t tn;
                 m->alias = true;
                 if (!next_word(&p, &tg, &tn) || !id_ok(tg, tn))
-                    rc = fail(err, errlen, "%s: alias needs a model name", where);
+                    rc = text_errf(err, errlen, "%s: alias needs a model name", where);
                 else if (next_word(&p, &tg, &tn))
-                    rc = fail(err, errlen, "%s: alias takes one model name", where);
+                    rc = text_errf(err, errlen, "%s: alias takes one model name", where);
                 else
                     memcpy(targets[t->n - 1], tg, tn);
             } else {
@@ -185,7 +176,7 @@ int models_parse(struct model_table *t, const char *text, const char *name, char
         }
         const struct model *tg = models_find(t, targets[i]);
         if (!tg || tg->alias) {
-            rc = fail(err, errlen, "%s: alias '%s' names '%s', which is not a model", name, m->id,
+            rc = text_errf(err, errlen, "%s: alias '%s' names '%s', which is not a model", name, m->id,
                       targets[i]);
             break;
         }
@@ -199,7 +190,7 @@ int models_parse(struct model_table *t, const char *text, const char *name, char
     }
     free(targets);
     if (!rc && t->n == 0)
-        rc = fail(err, errlen, "%s: no models", name);
+        rc = text_errf(err, errlen, "%s: no models", name);
     if (rc)
         models_free(t);
     return rc;
@@ -210,7 +201,7 @@ int models_load(struct model_table *t, const char *path, char *err, size_t errle
     memset(t, 0, sizeof *t);
     FILE *f = fopen(path, "rb");
     if (!f)
-        return fail(err, errlen, "AXON_MODELS_FILE=%s: cannot open it", path);
+        return text_errf(err, errlen, "AXON_MODELS_FILE=%s: cannot open it", path);
     struct buf b = BUF_INIT(1 << 20);
     char chunk[4096];
     size_t n;
@@ -220,7 +211,7 @@ int models_load(struct model_table *t, const char *path, char *err, size_t errle
     fclose(f);
     if (rc) {
         buf_free(&b);
-        return fail(err, errlen, "AXON_MODELS_FILE=%s: larger than 1 MiB", path);
+        return text_errf(err, errlen, "AXON_MODELS_FILE=%s: larger than 1 MiB", path);
     }
     rc = models_parse(t, b.p ? b.p : "", path, err, errlen);
     buf_free(&b);

@@ -1,4 +1,6 @@
 /* text.c - helpers for untrusted text. */
+#include <stdarg.h>
+#include <stdio.h>
 #include "text.h"
 
 #include <errno.h>
@@ -104,4 +106,13 @@ const char *text_query_get(const char *q, const char *name, size_t *len)
         q = amp ? amp + 1 : NULL;
     }
     return NULL;
+}
+
+int text_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return AXON_EINVAL;
 }

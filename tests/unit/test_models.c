@@ -1,0 +1,82 @@
+/* test_models.c - the model table: etc/models.conf itself, and the mistakes
+ * an operator can make in it, each reported with its line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "models.h"
+
+static void shipped_table_has_models_and_aliases(void **state)
+{
+    (void)state;
+    struct model_table t;
+    char err[256] = "";
+    assert_int_equal(models_load(&t, AXON_MODELS_DEFAULT, err, sizeof err), 0);
+    static const char *const claude[] = {"claude-opus-4-6", "claude-sonnet-4-6",
+                                         "claude-haiku-4-5"};
+    for (size_t i = 0; i < 3; i++) {
+        const struct model *m = models_find(&t, claude[i]);
+        assert_non_null(m);
+        assert_false(m->alias);
+        assert_string_equal(m->upstream_id, claude[i]);
+        assert_true(m->max_tokens >= 1 && m->max_tokens <= m->max_output);
+    }
+    static const struct {
+        const char *alias, *target;
+    } aliases[] = {{"gpt-4", "claude-opus-4-6"},        {"gpt-4o", "claude-sonnet-4-6"},
+                   {"gpt-4-turbo", "claude-sonnet-4-6"}, {"gpt-3.5-turbo", "claude-haiku-4-5"},
+                   {"gpt-4o-mini", "claude-haiku-4-5"}};
+    for (size_t i = 0; i < 5; i++) {
+        const struct model *m = models_find(&t, aliases[i].alias);
+        assert_non_null(m);
+        assert_true(m->alias);
+        /* The upstream receives the Claude name, not the alias. */
+        assert_string_equal(m->upstream_id, aliases[i].target);
+        assert_string_equal(m->target->id, aliases[i].target);
+        assert_int_equal(m->max_output, m->target->max_output);
+    }
+    assert_int_equal(t.n, 8);
+    assert_null(models_find(&t, "gpt-5"));
+    models_free(&t);
+}
+
+static void mistakes_name_the_line(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"model a provider=anthropic max_tokens=1 max_output=2\nalias b c\n",
+         "alias 'b' names 'c', which is not a model"},
+        {"model a provider=anthropic max_tokens=1 max_output=2\nmodel a provider=anthropic "
+         "max_tokens=1 max_output=2\n", "t line 2: 'a' is defined twice"},
+        {"model a provider=openai max_tokens=1 max_output=2\n", "t line 1: unknown provider"},
+        {"model a max_tokens=1 max_output=2\n", "t line 1: provider= is required"},
+        {"model a provider=anthropic max_tokens=9 max_output=2\n", "t line 1: need 1 <= max_tokens"},
+        {"model a provider=anthropic colour=blue\n", "t line 1: unknown key 'colour'"},
+        {"\n# only a comment\nmodle a\n", "t line 3: expected 'model' or 'alias'"},
+        {"model a\"b provider=anthropic\n", "t line 1: missing or bad model id"},
+        {"model a provider=anthropic max_tokens=1 max_output=2\nalias b a\nalias c b\n",
+         "alias 'c' names 'b', which is not a model"},
+        {"# nothing\n", "t: no models"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct model_table t;
+        char err[256] = "";
+        assert_int_equal(models_parse(&t, cases[i].text, "t", err, sizeof err), -1);
+        if (!strstr(err, cases[i].want))
+            fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, cases[i].want);
+        assert_int_equal(t.n, 0);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(shipped_table_has_models_and_aliases),
+        cmocka_unit_test(mistakes_name_the_line),
+    };
+    return cmocka_run_group_tests_name("models", tests, NULL, NULL);
+}
