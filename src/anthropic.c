@@ -267,37 +267,44 @@ static int content_blocks(json_object *content, const char *mpath, bool user, js
 
 /* A message's name (OpenAI's speaker label) is carried into the text
  * Claude reads, as "name: text", since Claude has no such field. */
+static bool is_thinking(json_object *b)
+{
+    const char *t = get_str(b, "type");
+    return t && (!strcmp(t, "thinking") || !strcmp(t, "redacted_thinking"));
+}
+
+/* json-c has no insert: append, then shift the tail one place right. Takes v. */
+static void array_insert(json_object *a, size_t at, json_object *v)
+{
+    size_t len = json_object_array_length(a);
+    if (at >= len) {
+        json_object_array_add(a, v);
+        return;
+    }
+    json_object_array_add(a, NULL);
+    for (size_t k = len; k > at; k--)
+        json_object_array_put_idx(a, k, json_object_get(json_object_array_get_idx(a, k - 1)));
+    json_object_array_put_idx(a, at, v);
+}
+
 static void carry_name(json_object *msg, json_object *blocks)
 {
     const char *name = get_str(msg, "name");
     if (!name || !*name)
         return;
-    for (size_t i = 0; i < json_object_array_length(blocks); i++) {
-        json_object *b = json_object_array_get_idx(blocks, i);
-        if (strcmp(get_str(b, "type"), "text"))
-            continue;
-        const char *t = get_str(b, "text");
-        size_t need = strlen(name) + strlen(t) + 3;
-        char *s = xmalloc(need);
-        snprintf(s, need, "%s: %s", name, t);
-        add(b, "text", jstr(s));
-        free(s);
-        return;
+    struct buf s = BUF_INIT(ANTH_MAX_BODY);
+    size_t at = 0, n = json_object_array_length(blocks);
+    while (at < n && is_thinking(json_object_array_get_idx(blocks, at)))
+        at++; /* signed thinking stays first */
+    json_object *b = at < n ? json_object_array_get_idx(blocks, at) : NULL;
+    const char *type = get_str(b, "type");
+    if (type && !strcmp(type, "text")) {
+        if (!buf_printf(&s, "%s: %s", name, get_str(b, "text")))
+            add(b, "text", jstr_n(s.p, s.len));
+    } else if (!buf_printf(&s, "%s:", name)) {
+        array_insert(blocks, at, text_block(s.p, s.len));
     }
-    char label[300];
-    int n = snprintf(label, sizeof label, "%s:", name);
-    json_object_array_put_idx(blocks, json_object_array_length(blocks), NULL);
-    json_object_array_del_idx(blocks, json_object_array_length(blocks) - 1, 1);
-    json_object *tb = text_block(label, (size_t)(n < 0 ? 0 : n));
-    /* Insert at the front: rebuild (json-c has no insert). */
-    json_object *copy = json_object_new_array();
-    json_object_array_add(copy, tb);
-    for (size_t i = 0; i < json_object_array_length(blocks); i++)
-        json_object_array_add(copy, json_object_get(json_object_array_get_idx(blocks, i)));
-    json_object_array_del_idx(blocks, 0, json_object_array_length(blocks));
-    for (size_t i = 0; i < json_object_array_length(copy); i++)
-        json_object_array_add(blocks, json_object_get(json_object_array_get_idx(copy, i)));
-    json_object_put(copy);
+    buf_free(&s);
 }
 
 static int assistant_blocks(json_object *msg, const char *mpath, json_object *blocks,
@@ -307,12 +314,9 @@ static int assistant_blocks(json_object *msg, const char *mpath, json_object *bl
      * must come first and unchanged, or Claude refuses the tool turn. */
     json_object *tb = get(msg, "thinking_blocks");
     if (tb && json_object_is_type(tb, json_type_array))
-        for (size_t i = 0; i < json_object_array_length(tb); i++) {
-            json_object *b = json_object_array_get_idx(tb, i);
-            const char *t = get_str(b, "type");
-            if (t && (!strcmp(t, "thinking") || !strcmp(t, "redacted_thinking")))
-                json_object_array_add(blocks, json_object_get(b));
-        }
+        for (size_t i = 0; i < json_object_array_length(tb); i++)
+            if (is_thinking(json_object_array_get_idx(tb, i)))
+                json_object_array_add(blocks, json_object_get(json_object_array_get_idx(tb, i)));
     int rc = content_blocks(get(msg, "content"), mpath, false, blocks, e);
     if (rc)
         return rc;
@@ -400,21 +404,11 @@ static void merge_into(json_object *turn_content, json_object *blocks)
     size_t n = json_object_array_length(blocks);
     for (size_t i = 0; i < n; i++) {
         json_object *b = json_object_get(json_object_array_get_idx(blocks, i));
-        size_t len = json_object_array_length(turn_content);
-        size_t at = len;
+        size_t len = json_object_array_length(turn_content), at = len;
         if (is_tool_result(b))
             for (at = 0; at < len && is_tool_result(json_object_array_get_idx(turn_content, at));)
                 at++;
-        if (at == len) {
-            json_object_array_add(turn_content, b);
-            continue;
-        }
-        /* Shift the tail one place right (json-c has no insert). */
-        json_object_array_add(turn_content, NULL);
-        for (size_t k = len; k > at; k--)
-            json_object_array_put_idx(turn_content, k,
-                                      json_object_get(json_object_array_get_idx(turn_content, k - 1)));
-        json_object_array_put_idx(turn_content, at, b);
+        array_insert(turn_content, at, b);
     }
 }
 
@@ -480,10 +474,8 @@ static int convert_messages(json_object *req, json_object *body, bool json_mode,
             /* The deprecated function role has no call id to pair with: its
              * result reaches Claude as labelled text. */
             const char *name = get_str(m, "name"), *s = get_str(m, "content");
-            char head[200];
-            int hn = snprintf(head, sizeof head, "Result of function %s:\n", name ? name : "?");
             struct buf t = BUF_INIT(ANTH_MAX_BODY);
-            if (buf_append(&t, head, (size_t)hn) || buf_puts(&t, s ? s : ""))
+            if (buf_printf(&t, "Result of function %s:\n%s", name ? name : "?", s ? s : ""))
                 rc = bad(e, "request_too_large", mpath, "The message is too large.");
             else
                 json_object_array_add(blocks, text_block(t.p, t.len));
@@ -760,13 +752,14 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
      * at 1 (see the README). Thinking allows neither temperature nor top_k
      * changes, and top_p only from 0.95. */
     if (!rc && !thinking && (v = get(req, "temperature"))) {
+        /* The client's own number, not a re-printed double (0.7 stays 0.7). */
         double t = json_object_get_double(v);
-        add(body, "temperature", json_object_new_double(t > 1.0 ? 1.0 : t));
+        add(body, "temperature", t > 1.0 ? json_object_new_double(1.0) : json_object_get(v));
     }
     if (!rc && (v = get(req, "top_p"))) {
         double p = json_object_get_double(v);
         if (!thinking || p >= 0.95)
-            add(body, "top_p", json_object_new_double(p));
+            add(body, "top_p", json_object_get(v));
     }
     if (!rc && !thinking && (v = get(req, "top_k")))
         add(body, "top_k", json_object_new_int64(json_object_get_int64(v)));
@@ -817,7 +810,7 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
 
     if (!rc) {
         size_t len = 0;
-        const char *s = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN, &len);
+        const char *s = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
         if (buf_append(out, s, len))
             rc = bad(e, "request_too_large", NULL, "The request is too large.");
     }
@@ -1108,7 +1101,7 @@ int anth_message(struct anth_stream *s, const char *body, size_t n, struct api_e
             json_object *input = get(b, "input");
             size_t len = 2;
             const char *args = input ? json_object_to_json_string_length(
-                                           input, JSON_C_TO_STRING_PLAIN, &len)
+                                           input, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len)
                                      : "{}";
             if (!rc)
                 rc = emit(s, (struct cev){.kind = CEV_TOOL_ARGS, .tool = s->blocks[i].tool,
