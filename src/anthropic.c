@@ -11,6 +11,8 @@
 #define ANTH_MAX_BODY (64u << 20) /* the translated request */
 #define THINKING_MIN_BUDGET 1024  /* Claude's floor for budget_tokens */
 #define THINKING_DEFAULT_BUDGET 4096
+/* Compact, and "/" left alone (json-c escapes it by default). */
+#define JSON_OUT (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* ---- small json-c helpers ------------------------------------------------- */
 
@@ -810,7 +812,7 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
 
     if (!rc) {
         size_t len = 0;
-        const char *s = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+        const char *s = json_object_to_json_string_length(body, JSON_OUT, &len);
         if (buf_append(out, s, len))
             rc = bad(e, "request_too_large", NULL, "The request is too large.");
     }
@@ -977,7 +979,9 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
         json_object *cb = get(ev, "content_block");
         const char *bt = get_str(cb, "type");
         s->blocks[idx] = (struct anth_block){.type = '-'};
-        if (bt && (!strcmp(bt, "tool_use") || !strcmp(bt, "server_tool_use")))
+        /* server_tool_use is Claude running its own tool (Axon sends none):
+         * not a call the client could answer, so it is skipped. */
+        if (bt && !strcmp(bt, "tool_use"))
             return tool_start(s, cb, idx);
         if (bt && !strcmp(bt, "text")) {
             s->blocks[idx].type = 't';
@@ -1096,12 +1100,12 @@ int anth_message(struct anth_stream *s, const char *body, size_t n, struct api_e
         else if (!strcmp(bt, "thinking") && (v = get(b, "thinking")))
             rc = emit(s, (struct cev){.kind = CEV_REASONING, .s = json_object_get_string(v),
                                       .n = (size_t)json_object_get_string_len(v)});
-        else if (!strcmp(bt, "tool_use") || !strcmp(bt, "server_tool_use")) {
+        else if (!strcmp(bt, "tool_use")) {
             rc = tool_start(s, b, (int)i);
             json_object *input = get(b, "input");
             size_t len = 2;
             const char *args = input ? json_object_to_json_string_length(
-                                           input, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len)
+                                           input, JSON_OUT, &len)
                                      : "{}";
             if (!rc)
                 rc = emit(s, (struct cev){.kind = CEV_TOOL_ARGS, .tool = s->blocks[i].tool,
