@@ -103,7 +103,8 @@ int oai_out_finish(struct oai_out *o, struct api_error *e) AXON_MUST_CHECK;
 int oai_out_error(struct oai_out *o, const struct api_error *e);
 /* The error for an answer that json_object mode refuses. */
 void oai_json_error(struct api_error *e);
-/* A heartbeat comment, only once the stream has started. */
+/* A stream's heartbeat comment, starting the stream if it has not (lighttpd
+ * notices a gone client only when we write). Nothing for a JSON answer. */
 int oai_out_ping(struct oai_out *o) AXON_MUST_CHECK;
 
 /* OpenAI's usage object for u (integers, both details objects). */

@@ -86,7 +86,10 @@ static void on_restart(void *ud, int i)
 
 /* Heartbeats while the upstream is silent, and the client-gone check: nginx
  * closes our socket when its client leaves, lighttpd only learns of it
- * when a write fails, which the heartbeat provokes. */
+ * when we write, which the heartbeat provokes. A stream whose upstream stays
+ * silent for a heartbeat therefore starts with a ping: from then on errors
+ * are chunks, but a gone client is noticed and the web server's read
+ * timeout is reset. */
 static int on_tick(void *ud)
 {
     struct chat_run *c = ud;
@@ -97,11 +100,11 @@ static int on_tick(void *ud)
     }
     if (io_client_gone(c->r))
         return AXON_ECLIENT_GONE;
-    if (oai_out_started(&c->out) &&
-        now - c->last_out_us >= (uint64_t)c->r->cfg->heartbeat_s * 1000000u) {
+    if (now - c->last_out_us >= (uint64_t)c->r->cfg->heartbeat_s * 1000000u) {
         c->last_out_us = now;
         if (oai_out_ping(&c->out))
             return AXON_ECLIENT_GONE;
+        c->bytes_seen = c->r->bytes_out; /* the ping is not news from the upstream */
     }
     return AXON_OK;
 }

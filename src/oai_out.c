@@ -11,6 +11,8 @@
 #include "sha256.h"
 #include "text.h"
 
+#define SSE_TYPE "text/event-stream; charset=utf-8"
+#define SSE_HEADERS "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
 #define CHUNK_MAX (8u << 20)   /* one chunk: an upstream event is capped lower */
 #define ANSWER_JSON_MAX (256u << 20)
 
@@ -123,8 +125,7 @@ static int send_chunk(struct oai_out *o)
 {
     int rc = AXON_OK;
     if (!oai_out_started(o))
-        rc = io_begin(o->r, 200, "text/event-stream; charset=utf-8",
-                      "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n");
+        rc = io_begin(o->r, 200, SSE_TYPE, SSE_HEADERS);
     if (!rc)
         rc = io_sse_data(o->r, o->chunk.p, o->chunk.len);
     return rc;
@@ -437,5 +438,12 @@ int oai_out_error(struct oai_out *o, const struct api_error *e)
 
 int oai_out_ping(struct oai_out *o)
 {
-    return oai_out_started(o) ? io_sse_comment(o->r, "ping") : AXON_OK;
+    if (!o->stream)
+        return AXON_OK; /* a JSON answer has no room for a heartbeat */
+    int rc = AXON_OK;
+    if (!oai_out_started(o))
+        rc = io_begin(o->r, 200, SSE_TYPE, SSE_HEADERS);
+    if (!rc)
+        rc = io_sse_comment(o->r, "ping");
+    return rc;
 }
