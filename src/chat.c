@@ -199,7 +199,8 @@ int chat_completions(struct axon_req *r)
     r->model = m ? m->id : NULL;
     json_object *nv = NULL;
     if (!m) {
-        api_error_set(&e, 404, ERR_INVALID_REQUEST, "model_not_found", "model",
+        /* OpenAI's chat 404 has param null (the model is in the message). */
+        api_error_set(&e, 404, ERR_INVALID_REQUEST, "model_not_found", NULL,
                       "The model `%s` does not exist or you do not have access to it.", name);
         rc = errors_send_api(r, &e);
     } else if (json_object_object_get_ex(req, "n", &nv) && json_object_is_type(nv, json_type_int) &&

@@ -312,6 +312,7 @@ for (const server of SERVER_NAMES) {
           assert.ok(err instanceof OpenAI.NotFoundError, `NotFoundError, got ${err?.constructor?.name}: ${err}`);
           assert.equal(err.status, 404);
           assert.equal(err.code, 'model_not_found');
+          assert.equal(err.param, null);
           assert.equal(err.type, 'invalid_request_error');
           assert.match(err.message, /gpt-nope/);
           assertValid('error', { error: err.error });
