@@ -14,7 +14,7 @@ import { assertValid } from './schema.mjs';
 
 const CHAT = '/v1/chat/completions';
 const JSON_HEADERS = { 'content-type': 'application/json' };
-const FIXTURES = process.env.MOCK_FIXTURES || path.resolve(REPO_ROOT, '..', 'shared', 'fixtures');
+const FIXTURES = process.env.MOCK_FIXTURES || path.resolve(REPO_ROOT, 'tests', 'data', 'fixtures');
 const ID_RE = /^chatcmpl-[A-Za-z0-9]{29}$/;
 const FP_RE = /^fp_[0-9a-f]{10}$/;
 

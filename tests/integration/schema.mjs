@@ -58,7 +58,7 @@ const require = createRequire(import.meta.url);
 
 export const SPEC_PATH = process.env.OPENAI_SPEC
   ? path.resolve(process.env.OPENAI_SPEC)
-  : path.resolve(REPO_ROOT, '..', 'shared', 'spec', 'openai-openapi.yaml');
+  : path.resolve(REPO_ROOT, 'tests', 'data', 'spec', 'openai-openapi.yaml');
 
 const SPEC_ID = 'https://axon.invalid/openai-openapi.json';
 

@@ -11,7 +11,7 @@ import {
   assertValid, rawSpec,
 } from './schema.mjs';
 
-const RECORDED = path.resolve(REPO_ROOT, '..', 'shared', 'spec', 'recorded');
+const RECORDED = path.resolve(REPO_ROOT, 'tests', 'data', 'spec', 'recorded');
 
 const clone = (o) => structuredClone(o);
 

@@ -1,7 +1,7 @@
 /* The Claude translators, driven by real transcripts.
  *
  * Answer side: every Anthropic transcript in the shared fixtures directory
- * ($AXON_FIXTURES, else ../shared/fixtures from the repository root, where
+ * ($AXON_FIXTURES, else tests/data/fixtures from the repository root, where
  * the mock looks too) goes through the SSE parser and anth_stream_event, or
  * through anth_message, into oai_out. The fake libfcgi keeps the bytes the
  * client would get, and the test reads them back as an OpenAI client does:
@@ -176,7 +176,7 @@ static void expect_absent(json_object *o, const char *path)
 static const char *fixture_dir(void)
 {
     const char *d = getenv("AXON_FIXTURES");
-    return d && *d ? d : "../shared/fixtures";
+    return d && *d ? d : "tests/data/fixtures";
 }
 
 /* The file's bytes, NUL-terminated (returns new: free). */
