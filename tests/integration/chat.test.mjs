@@ -11,6 +11,7 @@ import {
   SERVER_NAMES, KEY, REPO_ROOT, stackUrl, originOf, call, assertEnvelope, readSse, dataOf,
 } from './lib.mjs';
 import { assertValid } from './schema.mjs';
+import { recorded, sdk } from './mock.mjs';
 
 const CHAT = '/v1/chat/completions';
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -20,26 +21,10 @@ const FP_RE = /^fp_[0-9a-f]{10}$/;
 
 // ---- helpers ------------------------------------------------------------------
 
-function mockUrl() {
-  const url = process.env.AXON_TEST_MOCK_URL;
-  assert.ok(url, 'AXON_TEST_MOCK_URL is not set: run tests/integration/run.sh');
-  return url;
-}
-
 // A directive id no other test (or file, or server) uses.
 let counter = 0;
 const newId = (server, tag) => `chat-${server}-${tag}-${++counter}-${process.pid}`;
 const marker = (id, extra = '') => `[[mock id=${id}${extra ? ` ${extra}` : ''}]]`;
-
-const sdk = (server) => new OpenAI({ baseURL: stackUrl(server), apiKey: KEY, maxRetries: 0, timeout: 30000 });
-
-// The Messages API requests the mock received for a directive id.
-async function recorded(id) {
-  const res = await fetch(`${mockUrl()}/_mock/requests?id=${encodeURIComponent(id)}`,
-    { signal: AbortSignal.timeout(10000) });
-  assert.equal(res.status, 200);
-  return res.json();
-}
 
 async function onlyRecorded(id) {
   const recs = await recorded(id);

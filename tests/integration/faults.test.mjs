@@ -11,30 +11,18 @@ import {
   SERVER_NAMES, KEY, stackUrl, originOf, call, assertEnvelope, readSse, waitFor,
 } from './lib.mjs';
 import { assertValid, validateChunk } from './schema.mjs';
+import { recorded, aborts, sdk } from './mock.mjs';
 
 const CHAT = '/v1/chat/completions';
 const JSON_HEADERS = { 'content-type': 'application/json' };
 
-function mockUrl() {
-  const url = process.env.AXON_TEST_MOCK_URL;
-  assert.ok(url, 'AXON_TEST_MOCK_URL is not set: run tests/integration/run.sh');
-  return url;
-}
 
 let counter = 0;
 const newId = (server, tag) => `fault-${server}-${tag}-${++counter}-${process.pid}`;
 const ask = (directives, extra = {}) => ({
   model: 'gpt-4o', messages: [{ role: 'user', content: `hi [[mock ${directives}]]` }], ...extra,
 });
-const sdk = (server) => new OpenAI({ baseURL: stackUrl(server), apiKey: KEY, maxRetries: 0, timeout: 30000 });
 
-async function mockGet(pathAndQuery) {
-  const res = await fetch(`${mockUrl()}${pathAndQuery}`, { signal: AbortSignal.timeout(10000) });
-  assert.equal(res.status, 200);
-  return res.json();
-}
-const recorded = (id) => mockGet(`/_mock/requests?id=${encodeURIComponent(id)}`);
-const aborts = (id) => mockGet(`/_mock/aborts?id=${encodeURIComponent(id)}`);
 
 // A raw non-stream POST; the answer (or error) is checked against the spec.
 async function post(server, body) {

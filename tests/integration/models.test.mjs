@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { SERVER_NAMES, KEY, stackUrl, originOf, call, assertEnvelope } from './lib.mjs';
 import { assertValid } from './schema.mjs';
+import { sdk } from './mock.mjs';
 
 // From etc/models.conf.
 const MODELS = {
@@ -21,7 +22,6 @@ const ALIASES = {
   'gpt-4o-mini': 'claude-haiku-4-5',
 };
 
-const sdk = (server) => new OpenAI({ baseURL: stackUrl(server), apiKey: KEY, maxRetries: 0, timeout: 30000 });
 
 for (const server of SERVER_NAMES) {
   describe(`models through ${server}`, () => {

@@ -1,0 +1,26 @@
+// The mock Claude's control side (tests/mock/README.md) and the SDK client
+// the chat tests share.
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { KEY, stackUrl } from './lib.mjs';
+
+export function mockUrl() {
+  const url = process.env.AXON_TEST_MOCK_URL;
+  assert.ok(url, 'AXON_TEST_MOCK_URL is not set: run tests/integration/run.sh');
+  return url;
+}
+
+// GET on the mock's control routes, as JSON.
+export async function mockGet(pathAndQuery) {
+  const res = await fetch(`${mockUrl()}${pathAndQuery}`, { signal: AbortSignal.timeout(10000) });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+// The Messages API requests the mock received for a directive id.
+export const recorded = (id) => mockGet(`/_mock/requests?id=${encodeURIComponent(id)}`);
+// How many upstream transfers for the id were cut by their client (axon).
+export const aborts = (id) => mockGet(`/_mock/aborts?id=${encodeURIComponent(id)}`);
+
+// The official SDK pointed at one stack; no retries, so tests see each answer.
+export const sdk = (server) => new OpenAI({ baseURL: stackUrl(server), apiKey: KEY, maxRetries: 0, timeout: 30000 });
