@@ -11,7 +11,7 @@ import {
   SERVER_NAMES, KEY, REPO_ROOT, stackUrl, originOf, call, assertEnvelope, readSse, dataOf,
 } from './lib.mjs';
 import { assertValid } from './schema.mjs';
-import { recorded, sdk } from './mock.mjs';
+import { postStream, recorded, sdk } from './mock.mjs';
 
 const CHAT = '/v1/chat/completions';
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -58,13 +58,7 @@ async function post(server, body) {
 // A raw streamed POST, read block by block; every data: object is validated.
 async function rawStream(server, body) {
   const t0 = performance.now();
-  const res = await fetch(`${stackUrl(server)}/chat/completions`, {
-    method: 'POST',
-    headers: { ...JSON_HEADERS, authorization: `Bearer ${KEY}` },
-    body: JSON.stringify({ ...body, stream: true }),
-    signal: AbortSignal.timeout(30000),
-  });
-  assert.match(res.headers.get('x-request-id') ?? '', /^req_[0-9a-f]{32}$/);
+  const res = await postStream(server, body);
   if (res.status !== 200) {
     const text = await res.text();
     return { res, status: res.status, text };

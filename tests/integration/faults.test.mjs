@@ -11,7 +11,7 @@ import {
   SERVER_NAMES, KEY, stackUrl, originOf, call, assertEnvelope, readSse, waitFor,
 } from './lib.mjs';
 import { assertValid, validateChunk } from './schema.mjs';
-import { recorded, aborts, sdk } from './mock.mjs';
+import { postStream, recorded, aborts, sdk } from './mock.mjs';
 
 const CHAT = '/v1/chat/completions';
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -39,13 +39,7 @@ async function post(server, body) {
 // error objects and the [DONE] marker, all validated.
 async function stream(server, body) {
   const t0 = performance.now();
-  const res = await fetch(`${stackUrl(server)}/chat/completions`, {
-    method: 'POST',
-    headers: { ...JSON_HEADERS, authorization: `Bearer ${KEY}` },
-    body: JSON.stringify({ ...body, stream: true }),
-    signal: AbortSignal.timeout(30000),
-  });
-  assert.match(res.headers.get('x-request-id') ?? '', /^req_[0-9a-f]{32}$/);
+  const res = await postStream(server, body);
   if (res.status !== 200) {
     const text = await res.text();
     let json;

@@ -24,3 +24,16 @@ export const aborts = (id) => mockGet(`/_mock/aborts?id=${encodeURIComponent(id)
 
 // The official SDK pointed at one stack; no retries, so tests see each answer.
 export const sdk = (server) => new OpenAI({ baseURL: stackUrl(server), apiKey: KEY, maxRetries: 0, timeout: 30000 });
+
+// POST body (with stream: true) to the stack's chat route by raw fetch, so
+// the test sees the wire bytes; checks the x-request-id.
+export async function postStream(server, body) {
+  const res = await fetch(`${stackUrl(server)}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+    body: JSON.stringify({ ...body, stream: true }),
+    signal: AbortSignal.timeout(30000),
+  });
+  assert.match(res.headers.get('x-request-id') ?? '', /^req_[0-9a-f]{32}$/);
+  return res;
+}
