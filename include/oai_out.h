@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <json-c/json.h>
+
 #include "buf.h"
 #include "errors.h"
 #include "reqctx.h"
@@ -30,6 +32,8 @@ enum cev_kind {
     CEV_REASONING,  /* s, n: reasoning text */
     CEV_TOOL_START, /* tool: index in the choice; s: call id; name */
     CEV_TOOL_ARGS,  /* tool; s, n: a fragment of the arguments JSON */
+    CEV_SIGNATURE,  /* s, n: the signature that closes the current thinking block */
+    CEV_REDACTED,   /* s, n: a redacted_thinking block's opaque data */
     CEV_FINISH,     /* finish: OpenAI finish_reason; usage: final counts */
 };
 
@@ -59,6 +63,10 @@ struct oai_choice {
     struct oai_tool_call *tools; /* owned, ntools entries */
     int ntools;
     struct usage usage;
+    /* Claude's signed thinking, block by block, for the stored turn: a
+     * later tool turn must hand it back unchanged. Owned; NULL if none. */
+    json_object *thinking;
+    size_t thinking_from;        /* where in reasoning the open block starts */
 };
 
 struct oai_out {
@@ -106,6 +114,12 @@ void oai_json_error(struct api_error *e);
 /* A stream's heartbeat comment, starting the stream if it has not (lighttpd
  * notices a gone client only when we write). Nothing for a JSON answer. */
 int oai_out_ping(struct oai_out *o) AXON_MUST_CHECK;
+
+/* Choice i as an OpenAI assistant message for storing the turn:
+ * role, content, tool_calls, reasoning_content and, Axon's extension that
+ * the Claude translator reads back, thinking_blocks with their signatures.
+ * Returns new (json_object_put). */
+json_object *oai_out_message(const struct oai_out *o, int i);
 
 /* OpenAI's usage object for u (integers, both details objects). */
 int oai_usage_json(struct buf *b, const struct usage *u) AXON_MUST_CHECK;

@@ -988,8 +988,13 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
             const char *t = get_str(cb, "text"); /* "" in practice */
             if (t && *t)
                 return emit(s, (struct cev){.kind = CEV_TEXT, .s = t, .n = strlen(t)});
-        } else if (bt && !strcmp(bt, "thinking"))
+        } else if (bt && !strcmp(bt, "thinking")) {
             s->blocks[idx].type = 'r';
+        } else if (bt && !strcmp(bt, "redacted_thinking")) {
+            const char *data = get_str(cb, "data"); /* arrives whole, no deltas */
+            if (data)
+                return emit(s, (struct cev){.kind = CEV_REDACTED, .s = data, .n = strlen(data)});
+        }
         return AXON_OK;
     }
     if (!strcmp(type, "content_block_delta")) {
@@ -1016,7 +1021,10 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
                                         .s = json_object_get_string(v),
                                         .n = (size_t)json_object_get_string_len(v)});
         }
-        return AXON_OK; /* signature_delta, citations_delta, future kinds */
+        if (!strcmp(dt, "signature_delta") && (v = get(d, "signature")))
+            return emit(s, (struct cev){.kind = CEV_SIGNATURE, .s = json_object_get_string(v),
+                                        .n = (size_t)json_object_get_string_len(v)});
+        return AXON_OK; /* citations_delta, future kinds */
     }
     if (!strcmp(type, "content_block_stop")) {
         if ((rc = block_index(ev, e, &idx)))
@@ -1097,8 +1105,15 @@ int anth_message(struct anth_stream *s, const char *body, size_t n, struct api_e
         if (!strcmp(bt, "text") && (v = get(b, "text")))
             rc = emit(s, (struct cev){.kind = CEV_TEXT, .s = json_object_get_string(v),
                                       .n = (size_t)json_object_get_string_len(v)});
-        else if (!strcmp(bt, "thinking") && (v = get(b, "thinking")))
+        else if (!strcmp(bt, "thinking") && (v = get(b, "thinking"))) {
             rc = emit(s, (struct cev){.kind = CEV_REASONING, .s = json_object_get_string(v),
+                                      .n = (size_t)json_object_get_string_len(v)});
+            const char *sig = get_str(b, "signature");
+            if (!rc)
+                rc = emit(s, (struct cev){.kind = CEV_SIGNATURE, .s = sig ? sig : "",
+                                          .n = sig ? strlen(sig) : 0});
+        } else if (!strcmp(bt, "redacted_thinking") && (v = get(b, "data")))
+            rc = emit(s, (struct cev){.kind = CEV_REDACTED, .s = json_object_get_string(v),
                                       .n = (size_t)json_object_get_string_len(v)});
         else if (!strcmp(bt, "tool_use")) {
             rc = tool_start(s, b, (int)i);

@@ -53,6 +53,8 @@ void oai_out_init(struct oai_out *o, struct axon_req *r, int n, bool stream, boo
 
 static void choice_free(struct oai_choice *c)
 {
+    json_object_put(c->thinking);
+    c->thinking = NULL;
     buf_free(&c->content);
     buf_free(&c->reasoning);
     for (int t = 0; t < c->ntools; t++) {
@@ -209,6 +211,14 @@ static int send_tool_args(struct oai_out *o, int i, int k, const char *s, size_t
 
 /* ---- events ----------------------------------------------------------------- */
 
+/* Appends a thinking block to the choice's list (takes b). */
+static void add_thinking(struct oai_choice *c, json_object *b)
+{
+    if (!c->thinking)
+        c->thinking = json_object_new_array();
+    json_object_array_add(c->thinking, b);
+}
+
 void oai_json_error(struct api_error *e)
 {
     api_error_set(e, 502, ERR_SERVER, "invalid_json_output", NULL,
@@ -253,6 +263,25 @@ int oai_out_event(struct oai_out *o, int i, const struct cev *ev)
         if (!oai_out_started(o) && ev->s && *ev->s)
             snprintf(o->model, sizeof o->model, "%s", ev->s);
         return AXON_OK;
+    case CEV_SIGNATURE: {
+        /* The block's text is the reasoning since the previous block. */
+        json_object *b = json_object_new_object();
+        json_object_object_add(b, "type", json_object_new_string("thinking"));
+        json_object_object_add(b, "thinking",
+                               json_object_new_string_len(c->reasoning.p ? c->reasoning.p + c->thinking_from : "",
+                                                          (int)(c->reasoning.len - c->thinking_from)));
+        json_object_object_add(b, "signature", json_object_new_string_len(ev->s, (int)ev->n));
+        add_thinking(c, b);
+        c->thinking_from = c->reasoning.len;
+        return AXON_OK;
+    }
+    case CEV_REDACTED: {
+        json_object *b = json_object_new_object();
+        json_object_object_add(b, "type", json_object_new_string("redacted_thinking"));
+        json_object_object_add(b, "data", json_object_new_string_len(ev->s, (int)ev->n));
+        add_thinking(c, b);
+        return AXON_OK;
+    }
     case CEV_TEXT:
     case CEV_REASONING: {
         if (ev->n == 0)
@@ -370,6 +399,41 @@ static int message_json(struct buf *b, const struct oai_out *o, const struct oai
     if (!rc)
         rc = buf_puts(b, "}");
     return rc;
+}
+
+json_object *oai_out_message(const struct oai_out *o, int i)
+{
+    const struct oai_choice *c = &o->c[i];
+    json_object *m = json_object_new_object();
+    json_object_object_add(m, "role", json_object_new_string("assistant"));
+    json_object_object_add(m, "content",
+                           c->content.len || !c->ntools
+                               ? json_object_new_string_len(c->content.p ? c->content.p : "",
+                                                            (int)c->content.len)
+                               : NULL);
+    if (c->ntools) {
+        json_object *calls = json_object_new_array();
+        for (int t = 0; t < c->ntools; t++) {
+            json_object *call = json_object_new_object(), *fn = json_object_new_object();
+            json_object_object_add(call, "id", json_object_new_string(c->tools[t].id));
+            json_object_object_add(call, "type", json_object_new_string("function"));
+            json_object_object_add(fn, "name", json_object_new_string(c->tools[t].name));
+            json_object_object_add(fn, "arguments",
+                                   c->tools[t].args.len
+                                       ? json_object_new_string_len(c->tools[t].args.p,
+                                                                    (int)c->tools[t].args.len)
+                                       : json_object_new_string("{}"));
+            json_object_object_add(call, "function", fn);
+            json_object_array_add(calls, call);
+        }
+        json_object_object_add(m, "tool_calls", calls);
+    }
+    if (c->reasoning.len)
+        json_object_object_add(m, "reasoning_content",
+                               json_object_new_string_len(c->reasoning.p, (int)c->reasoning.len));
+    if (c->thinking)
+        json_object_object_add(m, "thinking_blocks", json_object_get(c->thinking));
+    return m;
 }
 
 int oai_out_finish(struct oai_out *o, struct api_error *e)

@@ -1413,6 +1413,74 @@ static struct model claude = {
 };
 
 static json_object *translate_with(const struct model *m, json_object *req,
+                                   struct anth_request_info *info_out);
+
+/* The turn to store: Claude's signed thinking comes out of the answer block
+ * by block, and fed back as the assistant's message it reaches Claude first
+ * and unchanged (Claude refuses a tool turn whose thinking lost its
+ * signature). */
+static void signed_thinking_round_trip(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"anthropic-stream-thinking.sse",
+                                        "anthropic-sdkpy-thinking-then-refusal.sse"};
+    for (size_t f = 0; f < 2; f++) {
+        for (int stream = 0; stream < 2; stream++) {
+            size_t n;
+            char *b = fixture(files[f], &n);
+            snprintf(ctx, sizeof ctx, "%s (%s)", files[f], stream ? "stream" : "non-stream");
+            struct session *ss = session_new(stream, false);
+            enum step where;
+            assert_int_equal(feed_sse(b, n, (struct split){SPLIT_WHOLE, 0}, &ss->s, &ss->e, &where), 0);
+            /* What the fixture says: its thinking text and signature. */
+            struct buf want_text = BUF_INIT(1u << 20), want_sig = BUF_INIT(1u << 20);
+            for (char *line = strstr(b, "data:"); line; line = strstr(line + 1, "data:")) {
+                json_object *ev = NULL;
+                char *nl = strchr(line, '\n');
+                size_t len = nl ? (size_t)(nl - line - 5) : strlen(line + 5);
+                if (jsonv_parse(line + 5, len, JSONV_MAX_DEPTH, &ev))
+                    continue;
+                json_object *d = NULL, *v = NULL;
+                json_object_object_get_ex(ev, "delta", &d);
+                const char *dt = json_object_object_get_ex(d, "type", &v) ? json_object_get_string(v) : "";
+                if (!strcmp(dt, "thinking_delta"))
+                    assert_int_equal(buf_puts(&want_text, str_at(ev, "delta.thinking")), 0);
+                if (!strcmp(dt, "signature_delta"))
+                    assert_int_equal(buf_puts(&want_sig, str_at(ev, "delta.signature")), 0);
+                json_object_put(ev);
+            }
+            assert_true(want_sig.len > 0);
+            json_object *msg = oai_out_message(&ss->o, 0);
+            assert_string_equal(str_at(msg, "role"), "assistant");
+            json_object *blocks = member(msg, "thinking_blocks");
+            assert_non_null(blocks);
+            assert_int_equal(json_object_array_length(blocks), 1);
+            json_object *tb = json_object_array_get_idx(blocks, 0);
+            assert_string_equal(str_at(tb, "type"), "thinking");
+            assert_string_equal(str_at(tb, "thinking"), want_text.p ? want_text.p : "");
+            assert_string_equal(str_at(tb, "signature"), want_sig.p);
+
+            /* Back to Claude as history: thinking first, byte for byte. */
+            json_object *req = q("{'model':'gpt-4o','messages':[{'role':'user','content':'hi'}]}");
+            json_object *msgs = member(req, "messages");
+            json_object_array_add(msgs, msg);
+            json_object_array_add(msgs, q("{'role':'user','content':'and then?'}"));
+            json_object *sent = translate_with(&claude, req, NULL);
+            json_object *first = at(sent, "messages[1].content[0]");
+            assert_string_equal(str_at(first, "type"), "thinking");
+            assert_string_equal(str_at(first, "signature"), want_sig.p);
+            assert_string_equal(str_at(first, "thinking"), want_text.p ? want_text.p : "");
+            json_object_put(sent);
+            json_object_put(req);
+            buf_free(&want_text);
+            buf_free(&want_sig);
+            session_free(ss);
+            free(b);
+        }
+    }
+}
+
+static json_object *translate_with(const struct model *m, json_object *req,
                                    struct anth_request_info *info_out)
 {
     struct buf b = BUF_INIT(1u << 24);
@@ -2166,6 +2234,7 @@ int main(void)
                                          .initial_state = (void *)&EXPECT[i]};
 #define T(f) tests[n++] = (struct CMUnitTest){.name = #f, .test_func = f}
     T(every_fixture_is_covered);
+    T(signed_thinking_round_trip);
     T(recorded_exchange_answers);
     T(line_endings_and_field_spacing);
     T(every_two_piece_cut);
