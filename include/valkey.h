@@ -1,0 +1,77 @@
+/* valkey.h - the one way to talk to Valkey: a hiredis connection per worker
+ * thread, a timeout on every command, reconnect on the next call after a
+ * failure, and a process-wide circuit breaker.
+ *
+ * Connections: each thread gets its own redisContext, made lazily on its
+ * first command (connect with the timeout, redisSetTimeout, AUTH, SELECT) and
+ * freed when the thread exits (a pthread key destructor) or by
+ * valkey_thread_close. A command that fails on I/O or times out drops the
+ * context: hiredis 0.14 contexts are dead after a timeout, and redisReconnect
+ * forgets redisSetTimeout, so the next call simply connects afresh.
+ *
+ * Worst case per call: connect + AUTH + SELECT + the command, each bounded by
+ * the timeout (so about 4x timeout_ms when everything stalls).
+ *
+ * Circuit breaker: VALKEY_BREAKER_FAILS consecutive failures (connect, AUTH,
+ * SELECT, I/O, timeout) open it for a cool-down of VALKEY_COOLDOWN_MS, which
+ * doubles after every failed probe up to VALKEY_COOLDOWN_MAX_MS. While it is
+ * open, calls fail at once with AXON_EIO without touching the network. After
+ * the cool-down exactly one call (in any thread) probes; its success closes
+ * the breaker and resets the cool-down, its failure reopens it. An error
+ * reply (REDIS_REPLY_ERROR) proves the server is alive: it counts as a
+ * success for the breaker. A wrong password counts as a failure.
+ *
+ * The process must ignore SIGPIPE (main does): hiredis 0.14 writes with
+ * write(2), and a server that died leaves a socket that raises it. */
+#ifndef AXON_VALKEY_H
+#define AXON_VALKEY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <hiredis/hiredis.h>
+#include "axon.h"
+#include "config.h"
+
+#define VALKEY_TIMEOUT_MS_DEFAULT 50  /* connect and per-command timeout */
+#define VALKEY_BREAKER_FAILS 3        /* consecutive failures that open it */
+#define VALKEY_COOLDOWN_MS 1000       /* first cool-down */
+#define VALKEY_COOLDOWN_MAX_MS 10000  /* cool-down cap (doubling) */
+
+/* Process-wide, before any thread uses the module. Copies addr (borrows it).
+ * timeout_ms <= 0 means VALKEY_TIMEOUT_MS_DEFAULT. May be called again (tests,
+ * reload): it resets the breaker, and every thread reconnects to the new
+ * address on its next call. */
+void valkey_init(const struct valkey_addr *addr, int timeout_ms);
+/* Frees what valkey_init copied and the calling thread's connection. Other
+ * threads must have stopped using the module. Idempotent. */
+void valkey_shutdown(void);
+
+/* Runs one command on the calling thread's connection. Use %s and %b
+ * (pointer, size_t) for arguments; never build command text.
+ * Returns:
+ *   0            *out is the reply (any type but REDIS_REPLY_ERROR);
+ *   AXON_EINVAL  the server answered an error reply: *out is that reply
+ *                (read (*out)->str, e.g. "NOSCRIPT ..."), or *out is NULL
+ *                when hiredis rejected the format string;
+ *   AXON_EIO     no answer: breaker open, connect/AUTH/SELECT failed, I/O
+ *                error or timeout; *out is NULL.
+ * *out is always set: returns new (freeReplyObject, NULL-safe) in every case. */
+int valkey_command(redisReply **out, const char *fmt, ...) AXON_MUST_CHECK;
+/* The same with argc arguments of lens[i] bytes each (borrows argv and lens;
+ * lens NULL means strlen of each). */
+int valkey_command_argv(redisReply **out, int argc, const char **argv,
+                        const size_t *lens) AXON_MUST_CHECK;
+
+/* True while the breaker is closed (/stats "valkey":"ok"); false while open
+ * or probing ("down"). Lock-free. */
+bool valkey_up(void);
+
+/* The calling thread's last failure in words, for logs (never a password).
+ * Borrows: valid until the thread's next valkey call. "" when none. */
+const char *valkey_strerror(void);
+
+/* Frees the calling thread's connection now (the thread-exit destructor
+ * does the same). The next command reconnects. */
+void valkey_thread_close(void);
+
+#endif

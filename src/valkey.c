@@ -1,0 +1,324 @@
+/* valkey.c - per-thread hiredis connections with timeouts, and a lock-free
+ * circuit breaker shared by every thread. See valkey.h for the contract. */
+#include "valkey.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "buf.h"
+#include "log.h"
+
+/* One per thread, behind the pthread key. */
+struct vk_conn {
+    redisContext *c; /* NULL until connected, and after a failure */
+    unsigned gen;    /* g_gen when c was made */
+};
+
+/* Set by valkey_init before threads; read-only afterwards. */
+static struct valkey_addr g_addr;
+static struct timeval g_tv;
+static bool g_ready;
+static pthread_key_t g_key;
+static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
+/* Bumped by every valkey_init: a thread whose connection is older reconnects. */
+static atomic_uint g_gen;
+
+/* The breaker. open_until_ms == 0: closed. Otherwise open until that
+ * monotonic instant, then half-open: the thread that wins `probing` probes. */
+static atomic_int br_fails;
+static atomic_llong br_open_until_ms;
+static atomic_int br_cooldown_ms = VALKEY_COOLDOWN_MS;
+static atomic_bool br_probing;
+
+static _Thread_local char t_err[160];
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void conn_destroy(void *p)
+{
+    struct vk_conn *k = p;
+    if (!k)
+        return;
+    if (k->c)
+        redisFree(k->c);
+    free(k);
+}
+
+static void key_create(void)
+{
+    if (pthread_key_create(&g_key, conn_destroy) != 0)
+        abort(); /* only EAGAIN/ENOMEM: as good as OOM */
+}
+
+static void addr_free(struct valkey_addr *a)
+{
+    free(a->host);
+    free(a->path);
+    free(a->password);
+    memset(a, 0, sizeof *a);
+}
+
+static void breaker_reset(void)
+{
+    atomic_store(&br_fails, 0);
+    atomic_store(&br_open_until_ms, 0);
+    atomic_store(&br_cooldown_ms, VALKEY_COOLDOWN_MS);
+    atomic_store(&br_probing, false);
+}
+
+void valkey_init(const struct valkey_addr *addr, int timeout_ms)
+{
+    pthread_once(&g_key_once, key_create);
+    addr_free(&g_addr);
+    g_addr.host = addr->host ? xstrdup(addr->host) : NULL;
+    g_addr.port = addr->port;
+    g_addr.path = addr->path ? xstrdup(addr->path) : NULL;
+    g_addr.password = addr->password ? xstrdup(addr->password) : NULL;
+    g_addr.db = addr->db;
+    if (timeout_ms <= 0)
+        timeout_ms = VALKEY_TIMEOUT_MS_DEFAULT;
+    g_tv.tv_sec = timeout_ms / 1000;
+    g_tv.tv_usec = (timeout_ms % 1000) * 1000;
+    breaker_reset();
+    atomic_fetch_add(&g_gen, 1);
+    g_ready = true;
+}
+
+void valkey_thread_close(void)
+{
+    if (!g_ready)
+        return;
+    conn_destroy(pthread_getspecific(g_key));
+    pthread_setspecific(g_key, NULL);
+}
+
+void valkey_shutdown(void)
+{
+    valkey_thread_close();
+    addr_free(&g_addr);
+    g_ready = false;
+}
+
+bool valkey_up(void)
+{
+    return atomic_load(&br_open_until_ms) == 0;
+}
+
+const char *valkey_strerror(void)
+{
+    return t_err;
+}
+
+/* May this call go to the network? Sets *probe when it is the half-open probe. */
+static bool breaker_admit(bool *probe)
+{
+    *probe = false;
+    long long until = atomic_load(&br_open_until_ms);
+    if (until == 0)
+        return true;
+    if (now_ms() < until)
+        return false;
+    bool idle = false;
+    if (!atomic_compare_exchange_strong(&br_probing, &idle, true))
+        return false; /* another thread is probing */
+    if (atomic_load(&br_open_until_ms) == 0) {
+        /* A probe closed it between our two loads: an ordinary call. */
+        atomic_store(&br_probing, false);
+        return true;
+    }
+    *probe = true;
+    return true;
+}
+
+static void breaker_success(void)
+{
+    if (atomic_load(&br_fails) != 0)
+        atomic_store(&br_fails, 0);
+    if (atomic_load(&br_open_until_ms) != 0) {
+        atomic_store(&br_cooldown_ms, VALKEY_COOLDOWN_MS);
+        atomic_store(&br_open_until_ms, 0);
+        atomic_store(&br_probing, false);
+        log_msg(LOG_INFO, "valkey: circuit closed, server answers again");
+    }
+}
+
+static void breaker_failure(bool probe)
+{
+    int n = atomic_fetch_add(&br_fails, 1) + 1;
+    if (probe) {
+        int cd = atomic_load(&br_cooldown_ms) * 2;
+        if (cd > VALKEY_COOLDOWN_MAX_MS)
+            cd = VALKEY_COOLDOWN_MAX_MS;
+        atomic_store(&br_cooldown_ms, cd);
+        /* Reopen before releasing the probe flag, so nobody else sees an
+         * expired deadline with no probe running. */
+        atomic_store(&br_open_until_ms, now_ms() + cd);
+        atomic_store(&br_probing, false);
+        log_msg(LOG_WARN, "valkey: probe failed (%s), circuit open for %d ms", t_err, cd);
+        return;
+    }
+    if (n < VALKEY_BREAKER_FAILS)
+        return;
+    long long closed = 0;
+    int cd = atomic_load(&br_cooldown_ms);
+    if (atomic_compare_exchange_strong(&br_open_until_ms, &closed, now_ms() + cd))
+        log_msg(LOG_WARN, "valkey: %d consecutive failures (%s), circuit open for %d ms",
+                n, t_err, cd);
+}
+
+static void set_err(const char *what, const redisContext *c)
+{
+    snprintf(t_err, sizeof t_err, "%s: %s", what,
+             c && c->err ? c->errstr : "no answer");
+}
+
+/* Runs a setup command (AUTH, SELECT) on a fresh context: 0 or AXON_EIO. */
+static int setup_command(redisContext *c, const char *what, redisReply *r)
+{
+    int rc = AXON_OK;
+    if (!r) {
+        set_err(what, c);
+        rc = AXON_EIO;
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(t_err, sizeof t_err, "%s: %.*s", what, (int)r->len, r->str);
+        rc = AXON_EIO;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* A ready context for this thread, or NULL with t_err set. */
+static redisContext *thread_context(void)
+{
+    struct vk_conn *k = pthread_getspecific(g_key);
+    unsigned gen = atomic_load(&g_gen);
+    if (!k) {
+        k = xcalloc(1, sizeof *k);
+        if (pthread_setspecific(g_key, k) != 0)
+            abort();
+    }
+    if (k->c && k->gen == gen)
+        return k->c;
+    if (k->c) {
+        redisFree(k->c);
+        k->c = NULL;
+    }
+    redisContext *c = g_addr.path ? redisConnectUnixWithTimeout(g_addr.path, g_tv)
+                                  : redisConnectWithTimeout(g_addr.host, g_addr.port, g_tv);
+    if (!c)
+        abort(); /* hiredis returns NULL only on OOM */
+    if (c->err) {
+        set_err("connect", c);
+        goto fail;
+    }
+    /* The connect timeout does not cover commands; this does (again after
+     * every connect, as redisReconnect would forget it). */
+    if (redisSetTimeout(c, g_tv) != REDIS_OK) {
+        set_err("set timeout", c);
+        goto fail;
+    }
+    if (g_addr.password &&
+        setup_command(c, "AUTH", redisCommand(c, "AUTH %s", g_addr.password)))
+        goto fail;
+    if (g_addr.db != 0 && setup_command(c, "SELECT", redisCommand(c, "SELECT %d", g_addr.db)))
+        goto fail;
+    k->c = c;
+    k->gen = gen;
+    return c;
+fail:
+    redisFree(c);
+    return NULL;
+}
+
+static void drop_context(void)
+{
+    struct vk_conn *k = pthread_getspecific(g_key);
+    if (k && k->c) {
+        redisFree(k->c);
+        k->c = NULL;
+    }
+}
+
+/* fmt and *ap, or (fmt NULL) argc/argv/lens. */
+static int run(redisReply **out, const char *fmt, va_list *ap, int argc, const char **argv,
+               const size_t *lens)
+{
+    *out = NULL;
+    t_err[0] = '\0';
+    if (!g_ready) {
+        snprintf(t_err, sizeof t_err, "valkey_init was not called");
+        return AXON_EIO;
+    }
+    if (!fmt && (argc < 1 || !argv)) {
+        snprintf(t_err, sizeof t_err, "empty command");
+        return AXON_EINVAL;
+    }
+    bool probe;
+    if (!breaker_admit(&probe)) {
+        snprintf(t_err, sizeof t_err, "circuit open");
+        return AXON_EIO;
+    }
+    redisContext *c = thread_context();
+    if (!c) {
+        breaker_failure(probe);
+        return AXON_EIO;
+    }
+    redisReply *r;
+    if (fmt) {
+        r = redisvCommand(c, fmt, *ap);
+    } else {
+        size_t *own = NULL;
+        if (!lens) {
+            own = xmalloc((size_t)(argc > 0 ? argc : 1) * sizeof *own);
+            for (int i = 0; i < argc; i++)
+                own[i] = strlen(argv[i]);
+        }
+        r = redisCommandArgv(c, argc, argv, lens ? lens : own);
+        free(own);
+    }
+    if (!r) {
+        int err = c->err;
+        set_err("command", c);
+        drop_context(); /* dead after a timeout or I/O error */
+        if (err == REDIS_ERR_OTHER) {
+            /* A bad format string: our bug, not the server's health. */
+            if (probe)
+                atomic_store(&br_probing, false);
+            return AXON_EINVAL;
+        }
+        breaker_failure(probe);
+        return AXON_EIO;
+    }
+    breaker_success();
+    *out = r;
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(t_err, sizeof t_err, "%.*s", (int)r->len, r->str);
+        return AXON_EINVAL;
+    }
+    return AXON_OK;
+}
+
+int valkey_command(redisReply **out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = run(out, fmt, &ap, 0, NULL, NULL);
+    va_end(ap);
+    return rc;
+}
+
+int valkey_command_argv(redisReply **out, int argc, const char **argv, const size_t *lens)
+{
+    return run(out, NULL, NULL, argc, argv, lens);
+}

@@ -1,0 +1,505 @@
+/* test_valkey.c - the valkey module against a real redis-server that each
+ * test starts on a free port: round trips, AUTH and SELECT, a unix socket,
+ * timeouts against a SIGSTOPped server, the circuit breaker opening, probing
+ * and closing, recovery after a kill and restart, and one connection per
+ * thread. A missing redis-server fails the tests (it is a build dependency). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "valkey.h"
+
+struct srv {
+    pid_t pid;
+    int port;
+    const char *pass; /* --requirepass, or NULL */
+    char sock[64];    /* --unixsocket, or "" */
+};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* Starts redis-server and waits until it answers PING: 0, or -1 (message
+ * printed) when it is missing or does not come up within 5 s. */
+static int srv_start(struct srv *s)
+{
+    char port[16];
+    snprintf(port, sizeof port, "%d", s->port);
+    const char *argv[16];
+    int n = 0;
+    argv[n++] = "redis-server";
+    argv[n++] = "--port";
+    argv[n++] = port;
+    argv[n++] = "--bind";
+    argv[n++] = "127.0.0.1";
+    argv[n++] = "--save";
+    argv[n++] = "";
+    argv[n++] = "--appendonly";
+    argv[n++] = "no";
+    if (s->pass) {
+        argv[n++] = "--requirepass";
+        argv[n++] = s->pass;
+    }
+    if (s->sock[0]) {
+        argv[n++] = "--unixsocket";
+        argv[n++] = s->sock;
+    }
+    argv[n] = NULL;
+    s->pid = fork();
+    if (s->pid < 0)
+        return -1;
+    if (s->pid == 0) {
+        int fd = open("/dev/null", O_RDWR);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+        }
+        execvp("redis-server", (char *const *)argv);
+        _exit(127);
+    }
+    double deadline = now_ms() + 5000;
+    struct timeval tv = {0, 200000};
+    while (now_ms() < deadline) {
+        int st;
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+            s->pid = 0;
+            print_error("redis-server did not start (exit %d): is it installed? "
+                        "(apt-get install redis-server)\n",
+                        WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+            return -1;
+        }
+        redisContext *c = redisConnectWithTimeout("127.0.0.1", s->port, tv);
+        if (c && !c->err) {
+            redisSetTimeout(c, tv);
+            redisReply *r = redisCommand(c, "PING"); /* NOAUTH is an answer too */
+            bool up = r != NULL;
+            freeReplyObject(r);
+            redisFree(c);
+            if (up)
+                return 0;
+        } else {
+            redisFree(c);
+        }
+        sleep_ms(10);
+    }
+    print_error("redis-server on port %d did not answer PING within 5 s\n", s->port);
+    return -1;
+}
+
+static void srv_kill(struct srv *s)
+{
+    if (s->pid > 0) {
+        kill(s->pid, SIGKILL); /* works on a stopped process too */
+        waitpid(s->pid, NULL, 0);
+        s->pid = 0;
+    }
+}
+
+static int setup_with(void **state, const char *pass, bool unix_sock)
+{
+    struct srv *s = calloc(1, sizeof *s);
+    if (!s)
+        return -1;
+    *state = s;
+    s->port = free_port();
+    s->pass = pass;
+    if (unix_sock)
+        snprintf(s->sock, sizeof s->sock, "/tmp/axon-valkey-test-%d.sock", (int)getpid());
+    if (s->port <= 0)
+        return -1;
+    return srv_start(s);
+}
+
+static int setup_plain(void **state)
+{
+    return setup_with(state, NULL, false);
+}
+
+static int setup_auth(void **state)
+{
+    return setup_with(state, "s3cret-pw", false);
+}
+
+static int setup_unix(void **state)
+{
+    return setup_with(state, NULL, true);
+}
+
+static int teardown(void **state)
+{
+    struct srv *s = *state;
+    valkey_shutdown();
+    if (s) {
+        srv_kill(s);
+        if (s->sock[0])
+            unlink(s->sock);
+        free(s);
+    }
+    return 0;
+}
+
+/* An address on the test server; host lives in the caller's buffer. */
+static struct valkey_addr tcp_addr(const struct srv *s, char *host, size_t hostlen)
+{
+    snprintf(host, hostlen, "127.0.0.1");
+    return (struct valkey_addr){.host = host, .port = s->port};
+}
+
+static long long client_id(void)
+{
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "CLIENT ID"), 0);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    long long id = r->integer;
+    freeReplyObject(r);
+    return id;
+}
+
+static void set_get_round_trip(void **state)
+{
+    struct srv *s = *state;
+    char host[32];
+    struct valkey_addr a = tcp_addr(s, host, sizeof host);
+    valkey_init(&a, 50);
+    assert_true(valkey_up());
+
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "SET %s %b", "axon:t:k", "a\0b", (size_t)3), 0);
+    assert_int_equal(r->type, REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    assert_int_equal(valkey_command(&r, "GET %s", "axon:t:k"), 0);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_int_equal(r->len, 3);
+    assert_memory_equal(r->str, "a\0b", 3);
+    freeReplyObject(r);
+
+    /* argv form, with and without lengths */
+    const char *set[] = {"SET", "axon:t:v", "x\0yz"};
+    assert_int_equal(valkey_command_argv(&r, 3, set, (const size_t[]){3, 8, 4}), 0);
+    freeReplyObject(r);
+    const char *get[] = {"GET", "axon:t:v"};
+    assert_int_equal(valkey_command_argv(&r, 2, get, NULL), 0);
+    assert_int_equal(r->len, 4);
+    assert_memory_equal(r->str, "x\0yz", 4);
+    freeReplyObject(r);
+    assert_int_equal(valkey_command_argv(&r, 0, get, NULL), AXON_EINVAL);
+    assert_null(r);
+
+    /* A missing key is a NIL reply, not an error. */
+    assert_int_equal(valkey_command(&r, "GET %s", "axon:t:none"), 0);
+    assert_int_equal(r->type, REDIS_REPLY_NIL);
+    freeReplyObject(r);
+
+    /* An error reply: AXON_EINVAL, the reply handed over, the server healthy. */
+    assert_int_equal(valkey_command(&r, "INCR %s", "axon:t:k"), AXON_EINVAL);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->str, "not an integer"));
+    assert_non_null(strstr(valkey_strerror(), "not an integer"));
+    freeReplyObject(r);
+    for (int i = 0; i < VALKEY_BREAKER_FAILS + 1; i++) {
+        assert_int_equal(valkey_command(&r, "NOSUCHCOMMAND"), AXON_EINVAL);
+        freeReplyObject(r);
+    }
+    assert_true(valkey_up());
+
+    /* One connection, reused. */
+    assert_true(client_id() == client_id());
+    valkey_thread_close();
+    long long before = client_id();
+    assert_true(client_id() == before);
+}
+
+static void unix_socket_and_select(void **state)
+{
+    struct srv *s = *state;
+    struct valkey_addr a = {.path = s->sock, .db = 3};
+    valkey_init(&a, 50);
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "SET %s %s", "axon:t:db", "three"), 0);
+    freeReplyObject(r);
+    assert_int_equal(valkey_command(&r, "CLIENT INFO"), 0);
+    assert_non_null(strstr(r->str, " db=3 "));
+    freeReplyObject(r);
+
+    /* Re-init on db 0: this thread reconnects and no longer sees the key. */
+    a.db = 0;
+    valkey_init(&a, 50);
+    assert_int_equal(valkey_command(&r, "GET %s", "axon:t:db"), 0);
+    assert_int_equal(r->type, REDIS_REPLY_NIL);
+    freeReplyObject(r);
+}
+
+static void auth_right_and_wrong(void **state)
+{
+    struct srv *s = *state;
+    char host[32], pw[32];
+    struct valkey_addr a = tcp_addr(s, host, sizeof host);
+    redisReply *r;
+
+    snprintf(pw, sizeof pw, "%s", s->pass);
+    a.password = pw;
+    valkey_init(&a, 50);
+    assert_int_equal(valkey_command(&r, "SET %s %s", "axon:t:a", "1"), 0);
+    freeReplyObject(r);
+    assert_int_equal(valkey_command(&r, "GET %s", "axon:t:a"), 0);
+    assert_string_equal(r->str, "1");
+    freeReplyObject(r);
+
+    /* Wrong password: a clean AXON_EIO, no reply, a message without the
+     * password, and (repeated) the breaker opens. */
+    snprintf(pw, sizeof pw, "wrong-pw");
+    valkey_init(&a, 50);
+    double t0 = now_ms();
+    assert_int_equal(valkey_command(&r, "GET %s", "axon:t:a"), AXON_EIO);
+    double took = now_ms() - t0;
+    assert_null(r);
+    assert_non_null(strstr(valkey_strerror(), "AUTH"));
+    assert_null(strstr(valkey_strerror(), "wrong-pw"));
+    assert_true(took < 200);
+    print_message("  wrong password fails in %.1f ms: %s\n", took, valkey_strerror());
+    for (int i = 1; i < VALKEY_BREAKER_FAILS; i++) {
+        assert_int_equal(valkey_command(&r, "GET %s", "axon:t:a"), AXON_EIO);
+        assert_null(r);
+    }
+    assert_false(valkey_up());
+
+    /* No password at all: connected, but every command answers NOAUTH. */
+    a.password = NULL;
+    valkey_init(&a, 50);
+    assert_true(valkey_up());
+    assert_int_equal(valkey_command(&r, "GET %s", "axon:t:a"), AXON_EINVAL);
+    assert_non_null(r);
+    assert_non_null(strstr(r->str, "NOAUTH"));
+    freeReplyObject(r);
+}
+
+/* Calls until one succeeds or deadline_ms passes: the ms it took, or -1. */
+static double wait_success(int deadline_ms)
+{
+    double t0 = now_ms();
+    while (now_ms() - t0 < deadline_ms) {
+        redisReply *r;
+        int rc = valkey_command(&r, "PING");
+        freeReplyObject(r);
+        if (rc == 0)
+            return now_ms() - t0;
+        sleep_ms(10);
+    }
+    return -1;
+}
+
+static void stopped_server_times_out_and_breaker_recovers(void **state)
+{
+    struct srv *s = *state;
+    char host[32];
+    struct valkey_addr a = tcp_addr(s, host, sizeof host);
+    valkey_init(&a, 50);
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "SET %s %s", "axon:t:s", "v"), 0);
+    freeReplyObject(r);
+
+    assert_int_equal(kill(s->pid, SIGSTOP), 0);
+    /* Each failure: the first on the live connection, the next ones on a
+     * fresh connection (the kernel still accepts it) whose command times out. */
+    for (int i = 0; i < VALKEY_BREAKER_FAILS; i++) {
+        assert_true(valkey_up());
+        double t0 = now_ms();
+        assert_int_equal(valkey_command(&r, "GET %s", "axon:t:s"), AXON_EIO);
+        double took = now_ms() - t0;
+        assert_null(r);
+        print_message("  stopped server, failure %d after %.1f ms: %s\n", i + 1, took,
+                      valkey_strerror());
+        assert_true(took >= 40 && took < 200);
+    }
+    double opened = now_ms();
+    assert_false(valkey_up());
+
+    /* Open: immediate failures, no network (any network try costs >= 50 ms). */
+    for (int i = 0; i < 100; i++) {
+        double t0 = now_ms();
+        assert_int_equal(valkey_command(&r, "GET %s", "axon:t:s"), AXON_EIO);
+        assert_true(now_ms() - t0 < 5);
+        assert_null(r);
+    }
+    assert_string_equal(valkey_strerror(), "circuit open");
+    print_message("  open breaker: 100 calls failed fast\n");
+
+    assert_int_equal(kill(s->pid, SIGCONT), 0);
+    double back = wait_success(3000);
+    assert_true(back >= 0);
+    double since_open = now_ms() - opened;
+    print_message("  recovered %.0f ms after SIGCONT, %.0f ms after opening\n", back,
+                  since_open);
+    assert_true(since_open >= VALKEY_COOLDOWN_MS - 5);
+    assert_true(valkey_up());
+    assert_int_equal(valkey_command(&r, "GET %s", "axon:t:s"), 0);
+    assert_string_equal(r->str, "v");
+    freeReplyObject(r);
+}
+
+static void killed_server_restarts_and_probe_backs_off(void **state)
+{
+    struct srv *s = *state;
+    char host[32];
+    struct valkey_addr a = tcp_addr(s, host, sizeof host);
+    valkey_init(&a, 50);
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "PING"), 0);
+    freeReplyObject(r);
+
+    srv_kill(s);
+    for (int i = 0; i < VALKEY_BREAKER_FAILS; i++) {
+        double t0 = now_ms();
+        assert_int_equal(valkey_command(&r, "PING"), AXON_EIO);
+        double took = now_ms() - t0;
+        print_message("  killed server, failure %d after %.1f ms: %s\n", i + 1, took,
+                      valkey_strerror());
+        assert_true(took < 200);
+    }
+    assert_false(valkey_up());
+
+    /* After the cool-down one probe goes out, fails (connection refused) and
+     * reopens the breaker for twice as long. */
+    sleep_ms(VALKEY_COOLDOWN_MS + 20);
+    double t0 = now_ms();
+    assert_int_equal(valkey_command(&r, "PING"), AXON_EIO);
+    assert_null(strstr(valkey_strerror(), "circuit open")); /* it was the probe */
+    double probed = now_ms();
+    print_message("  probe failed in %.1f ms: %s\n", probed - t0, valkey_strerror());
+    assert_int_equal(valkey_command(&r, "PING"), AXON_EIO);
+    assert_string_equal(valkey_strerror(), "circuit open");
+    assert_false(valkey_up());
+
+    /* Same port, new server; still open until 2 x cool-down after the probe. */
+    assert_int_equal(srv_start(s), 0);
+    sleep_ms(VALKEY_COOLDOWN_MS + 100 - (int)(now_ms() - probed));
+    assert_int_equal(valkey_command(&r, "PING"), AXON_EIO);
+    assert_string_equal(valkey_strerror(), "circuit open");
+    double back = wait_success(3000);
+    assert_true(back >= 0);
+    double since_probe = now_ms() - probed;
+    print_message("  restarted server answered %.0f ms after the failed probe\n", since_probe);
+    assert_true(since_probe >= 2 * VALKEY_COOLDOWN_MS - 5);
+    assert_true(valkey_up());
+}
+
+static pthread_barrier_t barrier;
+
+static void *thread_main(void *arg)
+{
+    long long *id = arg;
+    redisReply *r;
+    if (valkey_command(&r, "CLIENT ID") != 0) {
+        freeReplyObject(r);
+        return NULL;
+    }
+    long long first = r->integer;
+    freeReplyObject(r);
+    pthread_barrier_wait(&barrier); /* both threads connected at once */
+    if (valkey_command(&r, "CLIENT ID") != 0) {
+        freeReplyObject(r);
+        return NULL;
+    }
+    if (r->integer == first)
+        *id = first;
+    freeReplyObject(r);
+    return NULL; /* no valkey_thread_close: the key destructor frees it */
+}
+
+static int client_count(void)
+{
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "CLIENT LIST"), 0);
+    int n = 0;
+    for (const char *p = r->str; (p = strchr(p, '\n')) != NULL; p++)
+        n++;
+    freeReplyObject(r);
+    return n;
+}
+
+static void one_connection_per_thread(void **state)
+{
+    struct srv *s = *state;
+    char host[32];
+    struct valkey_addr a = tcp_addr(s, host, sizeof host);
+    valkey_init(&a, 50);
+    long long ids[2] = {0, 0};
+    pthread_t th[2];
+    assert_int_equal(pthread_barrier_init(&barrier, NULL, 2), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, thread_main, &ids[i]), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    pthread_barrier_destroy(&barrier);
+    long long mine = client_id();
+    assert_true(ids[0] > 0 && ids[1] > 0);
+    assert_true(ids[0] != ids[1]);
+    assert_true(mine != ids[0] && mine != ids[1]);
+
+    /* The exited threads' connections were closed by the key destructor. */
+    int n = 0;
+    for (int i = 0; i < 50 && (n = client_count()) != 1; i++)
+        sleep_ms(10);
+    assert_int_equal(n, 1);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* as main.c does; hiredis writes with write(2) */
+    log_set_level(LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(set_get_round_trip, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(unix_socket_and_select, setup_unix, teardown),
+        cmocka_unit_test_setup_teardown(auth_right_and_wrong, setup_auth, teardown),
+        cmocka_unit_test_setup_teardown(stopped_server_times_out_and_breaker_recovers,
+                                        setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(killed_server_restarts_and_probe_backs_off,
+                                        setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(one_connection_per_thread, setup_plain, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
