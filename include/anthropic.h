@@ -32,8 +32,8 @@ struct curl_slist *anthropic_headers(const struct axon_config *cfg);
 
 /* One answer being translated: choice `choice` of out. */
 struct anth_block {
-    char type;        /* 't'ext, 'r'easoning, 'u' tool use, '-' other */
-    int tool;         /* tool index in the choice for 'u' */
+    bool is_tool;     /* a tool_use block: its deltas are arguments */
+    int tool;         /* its tool index in the choice */
     bool had_args;
 };
 

@@ -120,11 +120,6 @@ static json_object *clean_schema(json_object *s, bool names)
 
 /* ---- content -------------------------------------------------------------- */
 
-struct conv {
-    struct api_error *e;
-    char path[128];
-};
-
 static int bad(struct api_error *e, const char *code, const char *param, const char *msg)
 {
     api_error_set(e, 400, ERR_INVALID_REQUEST, code, param, "%s", msg);
@@ -881,7 +876,7 @@ static int tool_start(struct anth_stream *s, json_object *cb, int idx)
     const char *id = get_str(cb, "id"), *name = get_str(cb, "name");
     char oid[200];
     id_to_openai(id ? id : "", oid, sizeof oid);
-    s->blocks[idx].type = 'u';
+    s->blocks[idx].is_tool = true;
     s->blocks[idx].tool = s->ntools++;
     return emit(s, (struct cev){.kind = CEV_TOOL_START, .s = oid, .n = strlen(oid),
                                 .name = name ? name : "", .tool = s->blocks[idx].tool});
@@ -978,18 +973,15 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
             return rc;
         json_object *cb = get(ev, "content_block");
         const char *bt = get_str(cb, "type");
-        s->blocks[idx] = (struct anth_block){.type = '-'};
+        s->blocks[idx] = (struct anth_block){0};
         /* server_tool_use is Claude running its own tool (Axon sends none):
          * not a call the client could answer, so it is skipped. */
         if (bt && !strcmp(bt, "tool_use"))
             return tool_start(s, cb, idx);
         if (bt && !strcmp(bt, "text")) {
-            s->blocks[idx].type = 't';
             const char *t = get_str(cb, "text"); /* "" in practice */
             if (t && *t)
                 return emit(s, (struct cev){.kind = CEV_TEXT, .s = t, .n = strlen(t)});
-        } else if (bt && !strcmp(bt, "thinking")) {
-            s->blocks[idx].type = 'r';
         } else if (bt && !strcmp(bt, "redacted_thinking")) {
             const char *data = get_str(cb, "data"); /* arrives whole, no deltas */
             if (data)
@@ -1012,7 +1004,7 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
             return emit(s, (struct cev){.kind = CEV_REASONING, .s = json_object_get_string(v),
                                         .n = (size_t)json_object_get_string_len(v)});
         if (!strcmp(dt, "input_json_delta") && (v = get(d, "partial_json"))) {
-            if (s->blocks[idx].type != 'u')
+            if (!s->blocks[idx].is_tool)
                 return bad_event(e, "tool arguments outside a tool block");
             if (json_object_get_string_len(v) == 0)
                 return AXON_OK;
@@ -1030,7 +1022,7 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
         if ((rc = block_index(ev, e, &idx)))
             return rc;
         struct anth_block *b = &s->blocks[idx];
-        if (b->type == 'u' && !b->had_args) { /* a tool without arguments */
+        if (b->is_tool && !b->had_args) { /* a tool without arguments */
             b->had_args = true;
             return emit(s, (struct cev){.kind = CEV_TOOL_ARGS, .tool = b->tool, .s = "{}", .n = 2});
         }

@@ -307,9 +307,8 @@ int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int
     for (int i = 0; i < n; i++) {
         if (!t->easy[i] && !(t->easy[i] = curl_easy_init()))
             abort();
+        /* Zeroed parser and body: xfer_start gives each attempt fresh ones. */
         xs[i] = (struct xfer){.i = i, .h = t->easy[i], .call = &calls[i], .run = &run};
-        sse_init(&xs[i].sse, cfg->max_upstream_bytes);
-        buf_init(&xs[i].body, cfg->max_upstream_bytes);
     }
     for (int i = 0; i < n; i++)
         xfer_start(&xs[i]);

@@ -211,6 +211,20 @@ const user = (content) => ({ role: 'user', content });
 
 // ---- tests --------------------------------------------------------------------
 
+// A fixture replayed as a stream through the stack: the answer checked for
+// shape and accumulated, next to what the fixture itself says.
+async function replayStream(server, name, { includeUsage = false, directives = '' } = {}) {
+  const want = expectFromSse(name);
+  const s = await rawStream(server, {
+    model: 'gpt-4o', ...(includeUsage ? { stream_options: { include_usage: true } } : {}),
+    messages: [user(`[[mock fixture=${name}${directives ? ` ${directives}` : ''}]]`)],
+  });
+  assert.equal(s.status, 200, s.text);
+  assert.ok(s.done);
+  assertStreamShape(s.chunks, { includeUsage });
+  return { want, s, acc: accumulate(s.chunks) };
+}
+
 for (const server of SERVER_NAMES) {
   describe(`chat completions through ${server}`, () => {
     // ---- the plain answer ----
@@ -777,12 +791,7 @@ for (const server of SERVER_NAMES) {
 
     it('fixture anthropic-stream-thinking.sse: reasoning_content deltas, then the content', async () => {
       const name = 'anthropic-stream-thinking.sse';
-      const want = expectFromSse(name);
-      const s = await rawStream(server, { model: 'gpt-4o', messages: [user(`[[mock fixture=${name}]]`)] });
-      assert.equal(s.status, 200, s.text);
-      assert.ok(s.done);
-      assertStreamShape(s.chunks);
-      const acc = accumulate(s.chunks);
+      const { want, s, acc } = await replayStream(server, name);
       assert.equal(acc.reasoning, want.reasoning);
       assert.equal(acc.content, want.text);
       assert.deepEqual(acc.finish, ['stop']);
@@ -794,12 +803,7 @@ for (const server of SERVER_NAMES) {
 
     it('fixture anthropic-sdkpy-max_tokens-partial-tool.sse: finish_reason length, the partial arguments as sent', async () => {
       const name = 'anthropic-sdkpy-max_tokens-partial-tool.sse';
-      const want = expectFromSse(name);
-      const s = await rawStream(server, { model: 'gpt-4o', messages: [user(`[[mock fixture=${name}]]`)] });
-      assert.equal(s.status, 200, s.text);
-      assert.ok(s.done);
-      assertStreamShape(s.chunks);
-      const acc = accumulate(s.chunks);
+      const { want, acc } = await replayStream(server, name);
       assert.equal(acc.content, want.text);
       assert.deepEqual(acc.finish, ['length']);
       assert.equal(acc.tools.length, 1);
@@ -809,28 +813,16 @@ for (const server of SERVER_NAMES) {
     });
 
     it('fixture anthropic-sdkpy-refusal_response.sse: finish_reason content_filter', async () => {
-      const name = 'anthropic-sdkpy-refusal_response.sse';
-      const s = await rawStream(server, { model: 'gpt-4o', messages: [user(`[[mock fixture=${name}]]`)] });
-      assert.equal(s.status, 200, s.text);
-      assert.ok(s.done);
-      assertStreamShape(s.chunks);
-      const acc = accumulate(s.chunks);
+      const { want, acc } = await replayStream(server, 'anthropic-sdkpy-refusal_response.sse');
       assert.deepEqual(acc.finish, ['content_filter']);
-      assert.equal(acc.content, expectFromSse(name).text);
+      assert.equal(acc.content, want.text);
     });
 
     for (const name of ['anthropic-recorded-stream-tool.sse', 'anthropic-sdkpy-tool_use_response.sse',
       'anthropic-stream-tool.sse', 'anthropic-sdkpy-basic_response.sse', 'anthropic-stream-text.sse',
       'anthropic-recorded-stream-text-after-tool_result.sse']) {
       it(`fixture ${name}: the text and tool calls exactly as Claude streamed them`, async () => {
-        const want = expectFromSse(name);
-        const s = await rawStream(server, {
-          model: 'gpt-4o', stream_options: { include_usage: true }, messages: [user(`[[mock fixture=${name} ms=0]]`)],
-        });
-        assert.equal(s.status, 200, s.text);
-        assert.ok(s.done);
-        assertStreamShape(s.chunks, { includeUsage: true });
-        const acc = accumulate(s.chunks);
+        const { want, s, acc } = await replayStream(server, name, { includeUsage: true, directives: 'ms=0' });
         assert.equal(acc.content, want.text);
         assert.deepEqual(acc.tools, want.tools);
         assert.deepEqual(acc.finish, [FINISH[want.stop]]);
