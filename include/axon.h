@@ -26,7 +26,8 @@ enum axon_err {
     AXON_ECLIENT_GONE = -5, /* the client disconnected */
     AXON_ENOTFOUND = -6,
     AXON_ESYS = -7,         /* a system call failed; errno tells */
-    AXON_ERETRY = -8        /* an upstream failure worth retrying if nothing was delivered */
+    AXON_ERETRY = -8,       /* an upstream failure worth retrying if nothing was delivered */
+    AXON_EBUSY = -9         /* no capacity within the wait bound (the session pool) */
 };
 
 #define AXON_MUST_CHECK __attribute__((warn_unused_result))

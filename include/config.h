@@ -49,6 +49,20 @@ struct axon_config {
     int idle_timeout_s;       /* longest silence between upstream bytes */
     int max_n;                /* largest n (parallel choices) accepted */
     size_t max_upstream_bytes;/* one upstream body or SSE event */
+    char *anthropic_key_file; /* owned; the key is read from it (pool.h) */
+    char anthropic_pool[17];  /* pool_name() of the Claude upstream (pool.h) */
+    /* Valkey, conversations and the session pool. */
+    int valkey_timeout_ms;
+    bool store_on_request;    /* AXON_STORE=on_request */
+    int conv_ttl_s;
+    int conv_max_messages;
+    size_t conv_max_bytes;
+    int pool_size;
+    int pool_wait_ms;
+    int max_turns;
+    int pool_lease_s;
+    int pool_cooldown_s;
+    bool metrics_public;
 };
 
 /* Reads the environment, then `file` if not NULL (a missing file is an error
@@ -67,6 +81,13 @@ int config_set(struct axon_config *cfg, const char *name, const char *value,
 void config_defaults(struct axon_config *cfg);
 /* Final cross-field checks (for example: at least one API key). */
 int config_finish(struct axon_config *cfg, char *err, size_t errlen) AXON_MUST_CHECK;
+
+/* Reads one secret (an upstream key) from a file, trimmed of surrounding
+ * white space; `what` names the setting in err. *out is new (free after
+ * zeroing it). ANTHROPIC_API_KEY_FILE is read at start and again whenever a
+ * pool session is recycled, so a rotated key is picked up. */
+int config_read_secret(const char *path, const char *what, char **out, char *err,
+                       size_t errlen) AXON_MUST_CHECK;
 
 /* Every setting's name, default and meaning, for --help and the README. */
 struct config_doc {

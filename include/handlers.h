@@ -10,6 +10,9 @@ int test_sse_get(struct axon_req *r);        /* router.c, AXON_TEST_ROUTES only 
 int models_list(struct axon_req *r);         /* models.c */
 int models_get(struct axon_req *r);          /* models.c */
 int chat_completions(struct axon_req *r);    /* chat.c */
+int conv_http_get(struct axon_req *r);       /* conv_http.c */
+int conv_http_delete(struct axon_req *r);    /* conv_http.c */
+int conv_http_list(struct axon_req *r);      /* conv_http.c */
 
 /* Reads the body and parses it as one strict JSON object (see jsonv.h).
  * On failure it has already sent the 400 or 413 answer and returns the

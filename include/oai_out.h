@@ -81,6 +81,8 @@ struct oai_out {
     char fingerprint[16];
     struct oai_choice *c;   /* owned, n entries */
     struct buf chunk;       /* scratch for one chunk */
+    const char *conversation_id; /* borrowed; NULL: the answer names none */
+    bool conversation_sent; /* ... and the stream's first chunk carried it */
 };
 
 /* Prepares o for n choices; model is the requested model, shown until the
@@ -106,6 +108,9 @@ bool oai_out_started(const struct oai_out *o);
  * whole chat.completion. e is filled when the answer itself fails a check
  * (json_object mode); the caller then answers with oai_out_error. */
 int oai_out_finish(struct oai_out *o, struct api_error *e) AXON_MUST_CHECK;
+/* False when json_object mode refuses the answer that oai_out_finish would
+ * send: checked before a turn is stored, so a refused answer is not. */
+bool oai_out_valid(const struct oai_out *o);
 /* The request failed: a real HTTP error before the stream started, else
  * data: {"error":...} and data: [DONE] - never a fake finish_reason. */
 int oai_out_error(struct oai_out *o, const struct api_error *e);

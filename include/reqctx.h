@@ -25,12 +25,15 @@ struct axon_req {
     const char *route_arg;           /* the path after a prefix route, or "" */
     char tenant[AUTH_TENANT_LEN + 1];/* key digest prefix once authenticated */
     uint64_t start_us;               /* monotonic */
+    char resp_headers[256];          /* "Name: value\r\n" lines every answer carries */
     /* What was answered, for the log line. */
     int status;                      /* 0 until headers are written */
     uint64_t bytes_out;              /* body bytes written */
     const char *model;               /* static or borrowed for the request's life */
     const char *upstream;
     long tokens_in, tokens_out;
+    bool stream;                     /* answered as SSE */
+    bool client_gone;                /* the client left before the end */
 };
 
 #endif

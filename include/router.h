@@ -33,4 +33,8 @@ enum route_match router_match(const char *method, const char *path, bool test_ro
 /* Answers one request completely. Borrows r. */
 void router_handle(struct axon_req *r);
 
+/* Checks the Bearer key: AXON_OK with r->tenant set, or AXON_EINVAL after
+ * answering 401. For routes that decide themselves (/metrics). */
+int router_authenticate(struct axon_req *r) AXON_MUST_CHECK;
+
 #endif

@@ -48,4 +48,14 @@ struct up_ops {
 int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int n,
                  const struct up_ops *ops, void *ud, struct api_error *e) AXON_MUST_CHECK;
 
+/* Closes this thread's upstream connections (a recycled session: the next
+ * call connects afresh, with the credential read again). */
+void upstream_forget_connections(void);
+
+/* Opens this thread's connection to the upstream before the first request
+ * needs it (TCP and TLS), with one cheap GET of url (any answer will do: a
+ * 401 still leaves a warm connection). AXON_EIO when it could not connect. */
+int upstream_prewarm(const struct axon_config *cfg, const char *url,
+                     const struct curl_slist *headers) AXON_MUST_CHECK;
+
 #endif

@@ -62,6 +62,38 @@ int valkey_command(redisReply **out, const char *fmt, ...) AXON_MUST_CHECK;
 int valkey_command_argv(redisReply **out, int argc, const char **argv,
                         const size_t *lens) AXON_MUST_CHECK;
 
+#define VALKEY_MAX_ARGS 64     /* arguments of one command in a pipeline or script */
+#define VALKEY_MAX_PIPELINE 16 /* commands in one pipeline */
+
+/* One command of a pipeline: argc arguments of lens[i] bytes (lens NULL:
+ * strlen of each). Borrowed. */
+struct valkey_cmd {
+    int argc;
+    const char **argv;
+    const size_t *lens;
+};
+
+/* Sends n commands in one round trip and reads the n replies.
+ * Returns 0 when every reply arrived and none is an error; AXON_EINVAL when
+ * they all arrived but at least one is an error reply (look at each type);
+ * AXON_EIO when the round trip failed (no replies: all NULL). replies (n
+ * entries) receive new objects: free with valkey_free_replies. */
+int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies) AXON_MUST_CHECK;
+void valkey_free_replies(int n, redisReply **replies); /* NULL-safe entries */
+
+/* A Lua script run with EVALSHA; the server's SHA1 is cached in the struct
+ * (SCRIPT LOAD on first use, and again after NOSCRIPT from a restarted
+ * server). Declare each as a static: {.src = "..."}. Thread-safe. */
+struct valkey_script {
+    const char *src;
+    char sha[41]; /* guarded inside valkey.c */
+};
+/* EVALSHA s with nkeys keys then nargs arguments (arg_lens NULL: strlen).
+ * Same returns as valkey_command: 0 with *out the reply, AXON_EINVAL with
+ * the error reply in *out (a script's redis.error_reply), AXON_EIO. */
+int valkey_eval(struct valkey_script *s, redisReply **out, int nkeys, const char **keys,
+                int nargs, const char **args, const size_t *arg_lens) AXON_MUST_CHECK;
+
 /* True while the breaker is closed (/stats "valkey":"ok"); false while open
  * or probing ("down"). Lock-free. */
 bool valkey_up(void);

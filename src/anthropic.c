@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "jsonv.h"
+#include "log.h"
 
 #define ANTH_MAX_BODY (64u << 20) /* the translated request */
 #define THINKING_MIN_BUDGET 1024  /* Claude's floor for budget_tokens */
@@ -815,10 +816,33 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
     return rc;
 }
 
+/* The key this thread sends: cfg's until a recycled session makes the
+ * thread read ANTHROPIC_API_KEY_FILE again. A fixed array, not a heap copy,
+ * so a thread's exit leaves nothing to free. */
+static __thread char t_key[CONFIG_MAX_KEY_LEN + 1];
+
+int anthropic_reload_key(const struct axon_config *cfg)
+{
+    if (!cfg->anthropic_key_file)
+        return AXON_OK;
+    char *key = NULL, err[256];
+    int rc = config_read_secret(cfg->anthropic_key_file, "ANTHROPIC_API_KEY_FILE", &key, err,
+                                sizeof err);
+    if (rc) {
+        log_msg(LOG_WARN, "%s: keeping the key read before", err);
+        return rc;
+    }
+    snprintf(t_key, sizeof t_key, "%s", key);
+    memset(key, 0, strlen(key));
+    free(key);
+    return AXON_OK;
+}
+
 struct curl_slist *anthropic_headers(const struct axon_config *cfg)
 {
     char key[CONFIG_MAX_KEY_LEN + 16];
-    snprintf(key, sizeof key, "x-api-key: %s", cfg->anthropic_key ? cfg->anthropic_key : "");
+    const char *k = t_key[0] ? t_key : cfg->anthropic_key ? cfg->anthropic_key : "";
+    snprintf(key, sizeof key, "x-api-key: %s", k);
     struct curl_slist *h = NULL;
     h = curl_slist_append(h, key);
     memset(key, 0, sizeof key);

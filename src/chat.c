@@ -12,7 +12,12 @@
 #include "log.h"
 #include "oai_out.h"
 #include "oai_validate.h"
+#include "conv.h"
+#include "pool.h"
+#include "stats.h"
+#include "text.h"
 #include "upstream.h"
+#include "valkey.h"
 
 int chat_read_json_object(struct axon_req *r, json_object **out)
 {
@@ -46,6 +51,7 @@ int chat_read_json_object(struct axon_req *r, json_object **out)
 /* One request's answer in flight: the output and one translator per choice. */
 struct chat_run {
     struct axon_req *r;
+    struct pool_lease *lease;
     struct oai_out out;
     struct anth_stream *as;   /* owned, out.n entries */
     uint64_t last_out_us;     /* when the client last got bytes */
@@ -100,6 +106,7 @@ static int on_tick(void *ud)
     }
     if (io_client_gone(c->r))
         return AXON_ECLIENT_GONE;
+    (void)pool_renew(c->r->cfg, c->lease);
     if (now - c->last_out_us >= (uint64_t)c->r->cfg->heartbeat_s * 1000000u) {
         c->last_out_us = now;
         if (oai_out_ping(&c->out))
@@ -119,6 +126,292 @@ static const struct up_ops anthropic_ops = {
     .tick = on_tick,
 };
 
+/* ---- conversations ------------------------------------------------------ */
+
+/* Bytes per token when Axon estimates a prompt's size: it cannot run
+ * Claude's tokenizer, and JSON text of English runs about 4 bytes a token. */
+#define BYTES_PER_TOKEN 4
+
+/* The conversation side of one request. */
+struct chat_conv {
+    char id[CONV_ID_MAX + 1]; /* "": the answer names no conversation */
+    bool create;              /* a new conversation: created by the stored turn */
+    bool store;               /* store the turn once the answer succeeds */
+    json_object *turn;        /* new: the client's messages to store with the turn */
+};
+
+static bool is_system(json_object *m)
+{
+    json_object *role = NULL;
+    if (!json_object_object_get_ex(m, "role", &role))
+        return false;
+    const char *s = json_object_get_string(role);
+    return s && (!strcmp(s, "system") || !strcmp(s, "developer"));
+}
+
+static const char *json_text(json_object *m)
+{
+    return json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+/* A system message the client sends again, identical to one already in the
+ * history, is neither sent twice nor stored twice: clients that resend
+ * their system prompt on every turn would otherwise grow it each turn. */
+static bool already_in(json_object *history, json_object *m)
+{
+    if (!is_system(m))
+        return false;
+    const char *t = json_text(m);
+    for (size_t i = 0; i < json_object_array_length(history); i++) {
+        json_object *h = json_object_array_get_idx(history, i);
+        if (is_system(h) && !strcmp(json_text(h), t))
+            return true;
+    }
+    return false;
+}
+
+static size_t array_bytes(json_object *a)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < json_object_array_length(a); i++)
+        n += conv_message_bytes(json_object_array_get_idx(a, i));
+    return n;
+}
+
+/* What the prompt may take, in bytes: the model's context less the output
+ * the request reserves, at BYTES_PER_TOKEN. */
+static size_t prompt_budget(json_object *req, const struct model *m)
+{
+    json_object *v = NULL;
+    long reserve = m->max_tokens;
+    if ((json_object_object_get_ex(req, "max_completion_tokens", &v) ||
+         json_object_object_get_ex(req, "max_tokens", &v)) &&
+        json_object_is_type(v, json_type_int))
+        reserve = (long)json_object_get_int64(v);
+    long tokens = m->context - reserve;
+    return tokens > 0 ? (size_t)tokens * BYTES_PER_TOKEN : 0;
+}
+
+static void conv_unavailable(struct api_error *e)
+{
+    api_error_set(e, 503, ERR_SERVER, "valkey_unavailable", NULL,
+                  "The conversation store is unavailable, so this conversation cannot be "
+                  "continued right now. Please retry shortly; requests without a "
+                  "conversation_id still work.");
+}
+
+static int conv_full(struct api_error *e, const char *id, const struct axon_config *cfg)
+{
+    api_error_set(e, 400, ERR_INVALID_REQUEST, "conversation_full", "conversation_id",
+                  "Conversation %s is full: a conversation holds at most %d messages and %zu "
+                  "bytes. Start a new conversation (omit conversation_id, or send \"new\").",
+                  id, cfg->conv_max_messages, cfg->conv_max_bytes);
+    return AXON_ETOOBIG;
+}
+
+/* Loads the conversation the request continues (or names a new one) and
+ * rewrites req's messages into the replay: history, trimmed to the model's
+ * budget by whole turns, then the new messages. On failure e is filled. */
+static int conv_prepare(struct axon_req *r, json_object *req, const struct model *m,
+                        struct chat_conv *cv, struct api_error *e)
+{
+    const struct axon_config *cfg = r->cfg;
+    json_object *msgs = NULL, *cidv = NULL;
+    json_object_object_get_ex(req, "messages", &msgs);
+    const char *cid = json_object_object_get_ex(req, "conversation_id", &cidv) &&
+                              json_object_is_type(cidv, json_type_string)
+                          ? json_object_get_string(cidv)
+                          : NULL;
+    size_t new_n = json_object_array_length(msgs), new_bytes = array_bytes(msgs);
+    bool asked_new = cid && !strcmp(cid, "new");
+    if (!cid || asked_new) {
+        if (!cid && cfg->store_on_request)
+            return AXON_OK; /* no conversation asked for, none made */
+        /* While Valkey is down the answer still names a conversation, marked
+         * as never stored; so does one too big to store that nobody asked for. */
+        bool fits = (long long)new_n + 1 <= cfg->conv_max_messages && new_bytes <= cfg->conv_max_bytes;
+        if (asked_new && !fits)
+            return conv_full(e, "new", cfg);
+        cv->store = fits && valkey_up();
+        cv->create = true;
+        if (conv_new_id(cv->id, cv->store)) {
+            api_error_set(e, 500, ERR_SERVER, NULL, NULL, "No randomness for a conversation id.");
+            return AXON_ESYS;
+        }
+        cv->turn = json_object_get(msgs);
+        if (!cv->store)
+            text_append_header(r->resp_headers, sizeof r->resp_headers,
+                               "X-Axon-Conversation-Stored: false");
+        return AXON_OK;
+    }
+    enum conv_id_kind kind = conv_id_check(cid);
+    if (kind == CONV_ID_BAD) {
+        api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_conversation_id", "conversation_id",
+                      "Invalid 'conversation_id': expected \"new\" or an id Axon returned "
+                      "(\"conv-\" and 32 hex digits).");
+        return AXON_EINVAL;
+    }
+    if (kind == CONV_ID_UNSTORED) {
+        api_error_set(e, 404, ERR_INVALID_REQUEST, "conversation_not_found", "conversation_id",
+                      "Conversation %s was never stored (the conversation store was unavailable, "
+                      "or the conversation was too large, when it was answered), so it cannot "
+                      "be continued.", cid);
+        return AXON_ENOTFOUND;
+    }
+    json_object *history = NULL;
+    struct conv_meta meta;
+    int rc = conv_load(cid, r->tenant, &history, &meta);
+    if (rc == AXON_ENOTFOUND) {
+        api_error_set(e, 404, ERR_INVALID_REQUEST, "conversation_not_found", "conversation_id",
+                      "Conversation %s not found.", cid);
+        return rc;
+    }
+    if (rc == AXON_EIO) {
+        conv_unavailable(e);
+        return rc;
+    }
+    if (rc) {
+        api_error_set(e, 500, ERR_SERVER, "conversation_corrupt", NULL,
+                      "Conversation %s could not be read back.", cid);
+        return rc;
+    }
+    json_object *turn = json_object_new_array();
+    for (size_t i = 0; i < new_n; i++) {
+        json_object *mm = json_object_array_get_idx(msgs, i);
+        if (!already_in(history, mm))
+            json_object_array_add(turn, json_object_get(mm));
+    }
+    size_t turn_n = json_object_array_length(turn), turn_bytes = array_bytes(turn);
+    if (meta.message_count + (long long)turn_n + 1 > cfg->conv_max_messages ||
+        (size_t)meta.bytes + turn_bytes > cfg->conv_max_bytes) {
+        json_object_put(history);
+        json_object_put(turn);
+        return conv_full(e, cid, cfg);
+    }
+    size_t budget = prompt_budget(req, m);
+    int dropped = conv_fit(history, budget > turn_bytes ? budget - turn_bytes : 0);
+    if (dropped)
+        stats_turns_dropped(dropped);
+    char hdr[64];
+    snprintf(hdr, sizeof hdr, "X-Axon-Turns-Dropped: %d", dropped);
+    text_append_header(r->resp_headers, sizeof r->resp_headers, hdr);
+    for (size_t i = 0; i < turn_n; i++)
+        json_object_array_add(history, json_object_get(json_object_array_get_idx(turn, i)));
+    json_object_object_add(req, "messages", history); /* the replay */
+    snprintf(cv->id, sizeof cv->id, "%s", cid);
+    cv->turn = turn;
+    cv->store = true;
+    return AXON_OK;
+}
+
+/* Stores the finished turn (choice 0's message). A failure here cannot
+ * change an answer already streamed: it is counted, logged and, for a JSON
+ * answer still unsent, told in a header. */
+static void conv_store(struct axon_req *r, struct chat_conv *cv, const struct model *m,
+                       const struct oai_out *out)
+{
+    json_object *assistant = oai_out_message(out, 0);
+    int rc = conv_append(r->cfg, cv->id, r->tenant, m->id, cv->turn, assistant, cv->create);
+    json_object_put(assistant);
+    if (rc == AXON_OK) {
+        stats_turn_stored();
+        return;
+    }
+    stats_store_failed();
+    log_msg(LOG_WARN, "request %s: the turn was answered but not stored (%s)", r->id,
+            rc == AXON_EIO ? valkey_strerror()
+            : rc == AXON_ETOOBIG ? "the conversation is full"
+            : rc == AXON_ENOTFOUND ? "the conversation was deleted meanwhile"
+                                   : "refused");
+    if (out->stream)
+        return; /* the first chunk named it already */
+    text_append_header(r->resp_headers, sizeof r->resp_headers, "X-Axon-Conversation-Stored: false");
+    if (cv->create) {
+        /* The answer is not sent yet: name the id for what it is. The
+         * out->conversation_id pointer sees the rewritten buffer. */
+        char unstored[CONV_ID_MAX + 1];
+        snprintf(unstored, sizeof unstored, "%s%s", CONV_UNSTORED_PREFIX,
+                 cv->id + strlen(CONV_ID_PREFIX));
+        memcpy(cv->id, unstored, sizeof unstored);
+    }
+}
+
+/* ---- the answer ------------------------------------------------------------ */
+
+static bool client_gone_cb(void *ud)
+{
+    return io_client_gone(ud);
+}
+
+/* An upstream refusal that says something about the session: cool it down. */
+static enum pool_outcome outcome_of(int rc, const struct api_error *e)
+{
+    if (rc == AXON_OK || !e->code)
+        return POOL_DONE;
+    return !strcmp(e->code, "server_is_overloaded") || !strcmp(e->code, "rate_limit_exceeded") ||
+                   !strcmp(e->code, "upstream_auth_failed")
+               ? POOL_REFUSED
+               : POOL_DONE;
+}
+
+static int run_upstream(struct axon_req *r, json_object *req, const struct model *m,
+                        struct chat_conv *cv, struct pool_lease *lease, struct api_error *e)
+{
+    const struct axon_config *cfg = r->cfg;
+    struct buf body = BUF_INIT(64u << 20);
+    struct anth_request_info info;
+    int rc = anthropic_request(req, m, &body, &info, e);
+    if (rc) {
+        buf_free(&body);
+        return errors_send_api(r, e);
+    }
+    char url[1100];
+    snprintf(url, sizeof url, "%s/v1/messages", cfg->anthropic_base_url);
+    struct curl_slist *headers = anthropic_headers(cfg);
+    struct up_call calls[UP_MAX_CALLS];
+    for (int i = 0; i < info.n; i++)
+        calls[i] = (struct up_call){.url = url, .headers = headers, .body = body.p,
+                                    .len = body.len, .stream = info.stream};
+
+    struct chat_run c = {.r = r, .lease = lease, .last_out_us = log_now_us()};
+    oai_out_init(&c.out, r, info.n, info.stream, info.include_usage, m->id);
+    c.out.json_mode = info.json_mode;
+    c.out.conversation_id = cv->id[0] ? cv->id : NULL;
+    c.as = xcalloc((size_t)info.n, sizeof *c.as);
+    for (int i = 0; i < info.n; i++)
+        anth_stream_init(&c.as[i], &c.out, i);
+    r->stream = info.stream;
+
+    rc = upstream_run(cfg, calls, info.n, &anthropic_ops, &c, e);
+    if (rc == AXON_OK && !oai_out_valid(&c.out)) {
+        oai_json_error(e);
+        rc = AXON_EINVAL;
+    }
+    if (rc == AXON_OK && cv->store)
+        conv_store(r, cv, m, &c.out); /* before the end reaches the client: see README */
+    if (rc == AXON_OK)
+        rc = oai_out_finish(&c.out, e);
+    if (rc && rc != AXON_ECLIENT_GONE) {
+        if (c.out.json_failed)
+            oai_json_error(e);
+        if (!e->status)
+            api_error_set(e, 502, ERR_SERVER, NULL, NULL, "The answer could not be completed.");
+        (void)oai_out_error(&c.out, e);
+    }
+    r->client_gone = rc == AXON_ECLIENT_GONE;
+    r->upstream = "anthropic";
+    for (int i = 0; i < info.n; i++) {
+        r->tokens_in += c.out.c[i].usage.input + c.out.c[i].usage.cache_read +
+                        c.out.c[i].usage.cache_write;
+        r->tokens_out += c.out.c[i].usage.output;
+    }
+    free(c.as);
+    oai_out_free(&c.out);
+    curl_slist_free_all(headers);
+    buf_free(&body);
+    return rc;
+}
+
 static int answer(struct axon_req *r, json_object *req, const struct model *m)
 {
     const struct axon_config *cfg = r->cfg;
@@ -133,48 +426,37 @@ static int answer(struct axon_req *r, json_object *req, const struct model *m)
         e.no_retry = true;
         return errors_send_api(r, &e);
     }
-    struct buf body = BUF_INIT(64u << 20);
-    struct anth_request_info info;
-    int rc = anthropic_request(req, m, &body, &info, &e);
+    struct chat_conv cv;
+    memset(&cv, 0, sizeof cv);
+    int rc = conv_prepare(r, req, m, &cv, &e);
     if (rc) {
-        buf_free(&body);
+        json_object_put(cv.turn);
         return errors_send_api(r, &e);
     }
-    char url[1100];
-    snprintf(url, sizeof url, "%s/v1/messages", cfg->anthropic_base_url);
-    struct curl_slist *headers = anthropic_headers(cfg);
-    struct up_call calls[UP_MAX_CALLS];
-    for (int i = 0; i < info.n; i++)
-        calls[i] = (struct up_call){.url = url, .headers = headers, .body = body.p,
-                                    .len = body.len, .stream = info.stream};
-
-    struct chat_run c = {.r = r, .last_out_us = log_now_us()};
-    oai_out_init(&c.out, r, info.n, info.stream, info.include_usage, m->id);
-    c.out.json_mode = info.json_mode;
-    c.as = xcalloc((size_t)info.n, sizeof *c.as);
-    for (int i = 0; i < info.n; i++)
-        anth_stream_init(&c.as[i], &c.out, i);
-
-    rc = upstream_run(cfg, calls, info.n, &anthropic_ops, &c, &e);
-    if (rc == AXON_OK)
-        rc = oai_out_finish(&c.out, &e);
-    if (rc && rc != AXON_ECLIENT_GONE) {
-        if (c.out.json_failed)
-            oai_json_error(&e);
-        if (!e.status)
-            api_error_set(&e, 502, ERR_SERVER, NULL, NULL, "The answer could not be completed.");
-        (void)oai_out_error(&c.out, &e);
+    struct pool_lease lease = {0};
+    rc = pool_acquire(cfg, cfg->anthropic_pool, &lease, client_gone_cb, r);
+    if (rc == AXON_OK || rc == AXON_EBUSY)
+        stats_acquire_wait(rc == AXON_OK ? lease.wait_us : (uint64_t)cfg->pool_wait_ms * 1000u);
+    if (rc == AXON_EBUSY) {
+        api_error_set(&e, 429, "requests", "rate_limit_exceeded", NULL,
+                      "All %d upstream sessions stayed busy for %d ms. Please retry shortly.",
+                      cfg->pool_size, cfg->pool_wait_ms);
+        snprintf(e.retry_after, sizeof e.retry_after, "1");
+        rc = errors_send_api(r, &e);
+    } else if (rc == AXON_OK) {
+        rc = run_upstream(r, req, m, &cv, &lease, &e);
+        bool recycled = false;
+        (void)pool_release(cfg, &lease, outcome_of(rc, &e), &recycled);
+        if (recycled) {
+            /* A recycled session starts clean: a new connection, and the
+             * credential read again so a rotated key is picked up. */
+            upstream_forget_connections();
+            (void)anthropic_reload_key(cfg);
+        }
+    } else {
+        r->client_gone = rc == AXON_ECLIENT_GONE;
     }
-    r->upstream = "anthropic";
-    for (int i = 0; i < info.n; i++) {
-        r->tokens_in += c.out.c[i].usage.input + c.out.c[i].usage.cache_read +
-                        c.out.c[i].usage.cache_write;
-        r->tokens_out += c.out.c[i].usage.output;
-    }
-    free(c.as);
-    oai_out_free(&c.out);
-    curl_slist_free_all(headers);
-    buf_free(&body);
+    json_object_put(cv.turn);
     return rc;
 }
 

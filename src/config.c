@@ -1,5 +1,6 @@
 /* config.c - settings from the environment and etc/axon.conf. */
 #include "config.h"
+#include "pool.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,6 +34,18 @@ const struct config_doc config_docs[] = {
     {"AXON_IDLE_TIMEOUT_S", "120", "longest upstream silence inside an answer; then 504 or an error chunk"},
     {"AXON_MAX_N", "8", "largest n (choices from parallel upstream calls)"},
     {"AXON_MAX_UPSTREAM_BYTES", "33554432", "largest upstream body or single SSE event"},
+    {"ANTHROPIC_API_KEY_FILE", "(none)", "file holding the Claude key instead of ANTHROPIC_API_KEY; re-read when a session is recycled"},
+    {"AXON_VALKEY_TIMEOUT_MS", "50", "connect and per-command Valkey timeout"},
+    {"AXON_STORE", "always", "always: every answer starts or continues a stored conversation; on_request: only when the request sends conversation_id"},
+    {"AXON_CONVERSATION_TTL", "604800", "seconds a conversation lives after its last turn (each turn slides it)"},
+    {"AXON_CONV_MAX_MESSAGES", "1000", "messages one conversation may hold; a turn past it gets 400 conversation_full"},
+    {"AXON_CONV_MAX_BYTES", "8388608", "stored bytes one conversation may hold; a turn past it gets 400 conversation_full"},
+    {"AXON_POOL_SIZE", "8", "upstream sessions per upstream, shared by every axon process through Valkey"},
+    {"AXON_POOL_WAIT_MS", "10000", "longest wait for an idle session; then 429 rate_limit_exceeded"},
+    {"AXON_MAX_TURNS", "200", "turns a session serves before it is recycled"},
+    {"AXON_POOL_LEASE_S", "60", "a lease not renewed for this long is reclaimed (holders renew it while they work)"},
+    {"AXON_POOL_COOLDOWN_S", "30", "how long a session whose upstream answered 401/403/429/529 is avoided"},
+    {"AXON_METRICS_PUBLIC", "0", "1 serves /metrics without an API key"},
     {NULL, NULL, NULL},
 };
 
@@ -59,6 +72,15 @@ void config_defaults(struct axon_config *cfg)
     cfg->idle_timeout_s = 120;
     cfg->max_n = 8;
     cfg->max_upstream_bytes = 32u << 20;
+    cfg->valkey_timeout_ms = 50;
+    cfg->conv_ttl_s = 604800;
+    cfg->conv_max_messages = 1000;
+    cfg->conv_max_bytes = 8u << 20;
+    cfg->pool_size = 8;
+    cfg->pool_wait_ms = 10000;
+    cfg->max_turns = 200;
+    cfg->pool_lease_s = 60;
+    cfg->pool_cooldown_s = 30;
 }
 
 static void valkey_free(struct valkey_addr *v)
@@ -85,6 +107,7 @@ void config_free(struct axon_config *cfg)
         memset(cfg->anthropic_key, 0, strlen(cfg->anthropic_key));
     free(cfg->anthropic_key);
     free(cfg->anthropic_base_url);
+    free(cfg->anthropic_key_file);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -150,6 +173,26 @@ static int slurp(const char *path, char **out, char *err, size_t errlen, const c
     }
     *out = buf_take(&b);
     return AXON_OK;
+}
+
+int config_read_secret(const char *path, const char *what, char **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    char *text = NULL;
+    int rc = slurp(path, &text, err, errlen, what);
+    if (rc)
+        return rc;
+    const char *k = text;
+    size_t kn = strlen(text);
+    text_trim(&k, &kn);
+    if (kn == 0 || kn > CONFIG_MAX_KEY_LEN || memchr(k, '\n', kn) || memchr(k, '\r', kn))
+        rc = text_errf(err, errlen, "%s=%s: expected one key of 1 to %d bytes", what, path,
+                       CONFIG_MAX_KEY_LEN);
+    else
+        *out = xstrndup(k, kn);
+    memset(text, 0, strlen(text));
+    free(text);
+    return rc;
 }
 
 static int set_keys_file(struct axon_config *cfg, const char *path, char *err, size_t errlen)
@@ -240,6 +283,15 @@ static const struct int_setting int_settings[] = {
     INT_SETTING("AXON_IDLE_TIMEOUT_S", 1, 86400, idle_timeout_s),
     INT_SETTING("AXON_MAX_N", 1, 128, max_n),
     INT_SETTING("AXON_MAX_UPSTREAM_BYTES", 65536, 1LL << 32, max_upstream_bytes),
+    INT_SETTING("AXON_VALKEY_TIMEOUT_MS", 1, 10000, valkey_timeout_ms),
+    INT_SETTING("AXON_CONVERSATION_TTL", 60, 31536000, conv_ttl_s),
+    INT_SETTING("AXON_CONV_MAX_MESSAGES", 2, 100000, conv_max_messages),
+    INT_SETTING("AXON_CONV_MAX_BYTES", 4096, 1LL << 30, conv_max_bytes),
+    INT_SETTING("AXON_POOL_SIZE", 1, 10000, pool_size),
+    INT_SETTING("AXON_POOL_WAIT_MS", 0, 600000, pool_wait_ms),
+    INT_SETTING("AXON_MAX_TURNS", 1, 1000000, max_turns),
+    INT_SETTING("AXON_POOL_LEASE_S", 1, 86400, pool_lease_s),
+    INT_SETTING("AXON_POOL_COOLDOWN_S", 0, 3600, pool_cooldown_s),
 };
 
 static int set_http_url(char **field, const char *name, const char *v, char *err, size_t errlen)
@@ -289,6 +341,22 @@ int config_set(struct axon_config *cfg, const char *name, const char *v, char *e
         if (cfg->anthropic_key)
             memset(cfg->anthropic_key, 0, strlen(cfg->anthropic_key));
         set_str(&cfg->anthropic_key, v);
+        return AXON_OK;
+    }
+    if (strcmp(name, "ANTHROPIC_API_KEY_FILE") == 0) {
+        set_str(&cfg->anthropic_key_file, v);
+        return AXON_OK;
+    }
+    if (strcmp(name, "AXON_STORE") == 0) {
+        if (strcmp(v, "always") && strcmp(v, "on_request"))
+            return text_errf(err, errlen, "AXON_STORE=%s: expected always or on_request", v);
+        cfg->store_on_request = strcmp(v, "on_request") == 0;
+        return AXON_OK;
+    }
+    if (strcmp(name, "AXON_METRICS_PUBLIC") == 0) {
+        if (strcmp(v, "0") && strcmp(v, "1"))
+            return text_errf(err, errlen, "AXON_METRICS_PUBLIC=%s: expected 0 or 1", v);
+        cfg->metrics_public = v[0] == '1';
         return AXON_OK;
     }
     if (strcmp(name, "ANTHROPIC_BASE_URL") == 0)
@@ -349,6 +417,20 @@ int config_finish(struct axon_config *cfg, char *err, size_t errlen)
     if (cfg->n_keys == 0)
         return text_errf(err, errlen,
                     "AXON_API_KEYS: no API key configured; set AXON_API_KEYS or AXON_API_KEYS_FILE");
+    if (cfg->anthropic_key_file) {
+        char *key = NULL;
+        int krc = config_read_secret(cfg->anthropic_key_file, "ANTHROPIC_API_KEY_FILE", &key,
+                                     err, errlen);
+        if (krc)
+            return krc;
+        if (cfg->anthropic_key)
+            memset(cfg->anthropic_key, 0, strlen(cfg->anthropic_key));
+        free(cfg->anthropic_key);
+        cfg->anthropic_key = key;
+    }
+    pool_name(cfg->anthropic_pool, cfg->anthropic_base_url,
+              cfg->anthropic_key_file ? cfg->anthropic_key_file
+                                      : cfg->anthropic_key ? cfg->anthropic_key : "");
     models_free(&cfg->models);
     int rc = models_load(&cfg->models, cfg->models_file, err, errlen);
     if (rc)

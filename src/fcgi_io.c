@@ -119,6 +119,8 @@ int io_begin(struct axon_req *r, int status, const char *content_type, const cha
     FCGX_PutStr(head, n, r->fcgi->out);
     if (extra)
         FCGX_PutS(extra, r->fcgi->out);
+    if (r->resp_headers[0])
+        FCGX_PutS(r->resp_headers, r->fcgi->out);
     FCGX_PutStr("\r\n", 2, r->fcgi->out);
     return stream_state(r);
 }

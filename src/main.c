@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,11 @@
 #include "config.h"
 #include "fcgi_io.h"
 #include "log.h"
+#include "anthropic.h"
 #include "router.h"
+#include "stats.h"
+#include "upstream.h"
+#include "valkey.h"
 #include "text.h"
 
 #define LISTEN_BACKLOG 1024
@@ -103,9 +108,32 @@ static int open_listen(const char *spec, char *err, size_t errlen)
     return fd;
 }
 
+/* Opens this thread's upstream connection before its first request, so that
+ * request does not pay for TCP and TLS. A failure is only logged: the
+ * upstream may come up later, and requests connect on their own. */
+static void prewarm_upstream(void)
+{
+    if (!cfg.anthropic_key)
+        return;
+    char url[1100];
+    snprintf(url, sizeof url, "%s/v1/models", cfg.anthropic_base_url);
+    struct curl_slist *h = anthropic_headers(&cfg);
+    uint64_t t0 = log_now_us();
+    int rc = upstream_prewarm(&cfg, url, h);
+    curl_slist_free_all(h);
+    if (rc)
+        log_msg(LOG_WARN, "pre-warming the Claude connection failed; requests will connect");
+    else
+        log_msg(LOG_DEBUG, "Claude connection pre-warmed in %llu us",
+                (unsigned long long)(log_now_us() - t0));
+}
+
 static void *worker_main(void *arg)
 {
-    (void)arg;
+    /* The first thread accepts at once, so /health answers while the others
+     * are still connecting. */
+    if ((intptr_t)arg > 0)
+        prewarm_upstream();
     FCGX_Request fcgi;
     FCGX_InitRequest(&fcgi, listen_fd, 0);
     for (;;) {
@@ -125,11 +153,14 @@ static void *worker_main(void *arg)
             break;
         }
         atomic_fetch_add(&in_flight, 1);
+        stats_in_flight(1);
         struct axon_req r;
         io_req_init(&r, &fcgi, &cfg);
         router_handle(&r);
         FCGX_Finish_r(&fcgi);
         log_request(&r);
+        stats_request(&r);
+        stats_in_flight(-1);
         atomic_fetch_sub(&in_flight, 1);
     }
     FCGX_Free(&fcgi, 1);
@@ -227,6 +258,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "axon: library initialisation failed\n");
         return 1;
     }
+    /* Connections are made lazily, per thread: a Valkey that is down at
+     * start only opens the breaker; axon starts and serves regardless. */
+    valkey_init(&cfg.valkey, cfg.valkey_timeout_ms);
     if (listen_spec) {
         listen_fd = open_listen(listen_spec, err, sizeof err);
         if (listen_fd < 0) {
@@ -247,7 +281,7 @@ int main(int argc, char **argv)
     pthread_t *workers = xcalloc((size_t)cfg.threads, sizeof *workers);
     atomic_store(&workers_alive, cfg.threads);
     for (int i = 0; i < cfg.threads; i++)
-        if (pthread_create(&workers[i], &attr, worker_main, NULL) != 0) {
+        if (pthread_create(&workers[i], &attr, worker_main, (void *)(intptr_t)i) != 0) {
             fprintf(stderr, "axon: cannot start worker thread %d\n", i);
             return 1;
         }
@@ -270,6 +304,7 @@ int main(int argc, char **argv)
         unlink(own_socket_path);
     free(workers);
     pthread_attr_destroy(&attr);
+    valkey_shutdown();
     config_free(&cfg);
     curl_global_cleanup();
     return 0;

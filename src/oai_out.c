@@ -120,6 +120,11 @@ static int chunk_head(struct oai_out *o)
     if (!rc)
         rc = buf_printf(&o->chunk, ",\"service_tier\":\"default\",\"system_fingerprint\":\"%s\",",
                         o->fingerprint);
+    /* Axon's extension rides on the stream's first chunk only. */
+    if (!rc && o->conversation_id && !o->conversation_sent) {
+        o->conversation_sent = true;
+        rc = buf_printf(&o->chunk, "\"conversation_id\":\"%s\",", o->conversation_id);
+    }
     return rc;
 }
 
@@ -436,6 +441,22 @@ json_object *oai_out_message(const struct oai_out *o, int i)
     return m;
 }
 
+bool oai_out_valid(const struct oai_out *o)
+{
+    if (!o->json_mode)
+        return true;
+    if (o->json_failed)
+        return false;
+    for (int i = 0; i < o->n; i++) {
+        const char *s;
+        size_t n;
+        if (o->c[i].finish && !strcmp(o->c[i].finish, "stop") &&
+            !answer_is_json(&o->c[i].content, &s, &n))
+            return false;
+    }
+    return true;
+}
+
 int oai_out_finish(struct oai_out *o, struct api_error *e)
 {
     struct usage u;
@@ -476,8 +497,12 @@ int oai_out_finish(struct oai_out *o, struct api_error *e)
     if (!rc)
         rc = oai_usage_json(&b, &u);
     if (!rc)
-        rc = buf_printf(&b, ",\"service_tier\":\"default\",\"system_fingerprint\":\"%s\"}",
+        rc = buf_printf(&b, ",\"service_tier\":\"default\",\"system_fingerprint\":\"%s\"",
                         o->fingerprint);
+    if (!rc && o->conversation_id)
+        rc = buf_printf(&b, ",\"conversation_id\":\"%s\"", o->conversation_id);
+    if (!rc)
+        rc = buf_puts(&b, "}");
     if (!rc)
         rc = io_send_json(o->r, 200, b.p, b.len, NULL);
     else if (rc == AXON_ETOOBIG)

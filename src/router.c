@@ -10,13 +10,19 @@
 #include "fcgi_io.h"
 #include "handlers.h"
 #include "log.h"
+#include "stats.h"
 #include "text.h"
 
 static const struct route routes[] = {
     {.method = "GET", .path = "/health", .public = true, .fn = health_get},
+    {.method = "GET", .path = "/stats", .public = true, .fn = stats_get},
+    {.method = "GET", .path = "/metrics", .public = true, .fn = metrics_get}, /* checks itself */
     {.method = "GET", .path = "/v1/models", .fn = models_list},
     {.method = "GET", .path = "/v1/models/", .prefix = true, .fn = models_get},
     {.method = "POST", .path = "/v1/chat/completions", .fn = chat_completions},
+    {.method = "GET", .path = "/v1/conversations", .fn = conv_http_list},
+    {.method = "GET", .path = "/v1/conversations/", .prefix = true, .fn = conv_http_get},
+    {.method = "DELETE", .path = "/v1/conversations/", .prefix = true, .fn = conv_http_delete},
     {.method = "GET", .path = "/v1/_test/sse", .test_only = true, .fn = test_sse_get},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -60,7 +66,7 @@ enum route_match router_match(const char *method, const char *path, bool test_ro
     return m;
 }
 
-static int authenticate(struct axon_req *r)
+int router_authenticate(struct axon_req *r)
 {
     enum auth_result a = auth_check(r->cfg, io_param(r, "HTTP_AUTHORIZATION"), r->tenant,
                                     sizeof r->tenant);
@@ -101,7 +107,7 @@ void router_handle(struct axon_req *r)
                           "Invalid method for URL (%s %s): use %s.", r->method, r->path, allow);
         return;
     }
-    if (!rt->public && authenticate(r))
+    if (!rt->public && router_authenticate(r))
         return;
     r->route_arg = arg;
     int rc = rt->fn(r);

@@ -116,3 +116,12 @@ int text_errf(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
     return AXON_EINVAL;
 }
+
+void text_append_header(char *dst, size_t cap, const char *line)
+{
+    size_t used = strnlen(dst, cap), n = strlen(line);
+    if (used + n + 3 > cap)
+        return; /* the fixed headers are ours and short: only a bug gets here */
+    memcpy(dst + used, line, n);
+    memcpy(dst + used + n, "\r\n", 3);
+}

@@ -366,3 +366,55 @@ int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int
     free(xs);
     return rc;
 }
+
+void upstream_forget_connections(void)
+{
+    (void)pthread_once(&key_once, make_key);
+    struct up_thread *t = pthread_getspecific(thread_key);
+    if (t) {
+        thread_free(t);
+        (void)pthread_setspecific(thread_key, NULL);
+    }
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p;
+    (void)ud;
+    return size * n;
+}
+
+int upstream_prewarm(const struct axon_config *cfg, const char *url,
+                     const struct curl_slist *headers)
+{
+    struct up_thread *t = thread_state();
+    if (!t->easy[0] && !(t->easy[0] = curl_easy_init()))
+        abort();
+    CURL *h = t->easy[0];
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, cfg->connect_timeout_ms + 2000L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_multi_add_handle(t->multi, h);
+    int running = 1;
+    CURLcode res = CURLE_OK;
+    while (running) {
+        if (curl_multi_perform(t->multi, &running) != CURLM_OK)
+            break;
+        if (running && curl_multi_poll(t->multi, NULL, 0, 100, NULL) != CURLM_OK)
+            break;
+    }
+    int left;
+    CURLMsg *m;
+    while ((m = curl_multi_info_read(t->multi, &left)))
+        if (m->msg == CURLMSG_DONE)
+            res = m->data.result;
+    curl_multi_remove_handle(t->multi, h);
+    return res == CURLE_OK ? AXON_OK : AXON_EIO;
+}

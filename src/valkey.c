@@ -322,3 +322,138 @@ int valkey_command_argv(redisReply **out, int argc, const char **argv, const siz
 {
     return run(out, NULL, NULL, argc, argv, lens);
 }
+
+int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies)
+{
+    for (int i = 0; i < n; i++)
+        replies[i] = NULL;
+    t_err[0] = '\0';
+    if (!g_ready) {
+        snprintf(t_err, sizeof t_err, "valkey_init was not called");
+        return AXON_EIO;
+    }
+    if (n < 1 || n > VALKEY_MAX_PIPELINE)
+        return AXON_EINVAL;
+    bool probe;
+    if (!breaker_admit(&probe)) {
+        snprintf(t_err, sizeof t_err, "circuit open");
+        return AXON_EIO;
+    }
+    redisContext *c = thread_context();
+    if (!c) {
+        breaker_failure(probe);
+        return AXON_EIO;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t own[VALKEY_MAX_ARGS];
+        const size_t *lens = cmds[i].lens;
+        if (cmds[i].argc < 1 || cmds[i].argc > VALKEY_MAX_ARGS) {
+            drop_context(); /* earlier commands may sit in the output buffer */
+            if (probe)
+                atomic_store(&br_probing, false);
+            return AXON_EINVAL;
+        }
+        if (!lens) {
+            for (int a = 0; a < cmds[i].argc; a++)
+                own[a] = strlen(cmds[i].argv[a]);
+            lens = own;
+        }
+        if (redisAppendCommandArgv(c, cmds[i].argc, cmds[i].argv, lens) != REDIS_OK)
+            abort(); /* only on OOM */
+    }
+    int rc = AXON_OK;
+    for (int i = 0; i < n; i++) {
+        void *r = NULL;
+        if (redisGetReply(c, &r) != REDIS_OK || !r) {
+            set_err("pipeline", c);
+            drop_context();
+            breaker_failure(probe);
+            for (int j = 0; j < i; j++) {
+                freeReplyObject(replies[j]);
+                replies[j] = NULL;
+            }
+            return AXON_EIO;
+        }
+        replies[i] = r;
+        if (replies[i]->type == REDIS_REPLY_ERROR && rc == AXON_OK) {
+            snprintf(t_err, sizeof t_err, "%.*s", (int)replies[i]->len, replies[i]->str);
+            rc = AXON_EINVAL;
+        }
+    }
+    breaker_success();
+    return rc;
+}
+
+void valkey_free_replies(int n, redisReply **replies)
+{
+    for (int i = 0; i < n; i++) {
+        freeReplyObject(replies[i]);
+        replies[i] = NULL;
+    }
+}
+
+/* The script's SHA1 as the server reported it: loaded once per process and
+ * again after NOSCRIPT (a restarted or flushed server). */
+static pthread_mutex_t script_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int script_load(struct valkey_script *s)
+{
+    redisReply *r = NULL;
+    int rc = valkey_command(&r, "SCRIPT LOAD %s", s->src);
+    if (rc == AXON_OK && r->type == REDIS_REPLY_STRING && r->len == 40) {
+        pthread_mutex_lock(&script_mu);
+        memcpy(s->sha, r->str, 40);
+        s->sha[40] = '\0';
+        pthread_mutex_unlock(&script_mu);
+    } else if (rc == AXON_OK) {
+        rc = AXON_EINVAL;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int valkey_eval(struct valkey_script *s, redisReply **out, int nkeys, const char **keys,
+                int nargs, const char **args, const size_t *arg_lens)
+{
+    *out = NULL;
+    if (nkeys < 0 || nargs < 0 || nkeys + nargs + 3 > VALKEY_MAX_ARGS)
+        return AXON_EINVAL;
+    const char *argv[VALKEY_MAX_ARGS];
+    size_t lens[VALKEY_MAX_ARGS];
+    char nk[16];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    char sha[41];
+    /* At most: EVALSHA (NOSCRIPT), SCRIPT LOAD, EVALSHA. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        pthread_mutex_lock(&script_mu);
+        memcpy(sha, s->sha, sizeof sha);
+        pthread_mutex_unlock(&script_mu);
+        if (!sha[0]) {
+            int rc = script_load(s);
+            if (rc)
+                return rc;
+            continue;
+        }
+        int argc = 0;
+        argv[argc] = "EVALSHA", lens[argc++] = 7;
+        argv[argc] = sha, lens[argc++] = 40;
+        argv[argc] = nk, lens[argc++] = strlen(nk);
+        for (int i = 0; i < nkeys; i++)
+            argv[argc] = keys[i], lens[argc++] = strlen(keys[i]);
+        for (int i = 0; i < nargs; i++)
+            argv[argc] = args[i], lens[argc++] = arg_lens ? arg_lens[i] : strlen(args[i]);
+        int rc = valkey_command_argv(out, argc, argv, lens);
+        if (rc == AXON_EINVAL && *out && (*out)->type == REDIS_REPLY_ERROR &&
+            strncmp((*out)->str, "NOSCRIPT", 8) == 0) {
+            freeReplyObject(*out);
+            *out = NULL;
+            pthread_mutex_lock(&script_mu);
+            s->sha[0] = '\0';
+            pthread_mutex_unlock(&script_mu);
+            continue;
+        }
+        return rc;
+    }
+    snprintf(t_err, sizeof t_err, "the script kept disappearing (NOSCRIPT)");
+    return AXON_EIO;
+}

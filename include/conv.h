@@ -1,0 +1,107 @@
+/* conv.h - the conversation store in Valkey.
+ *
+ * Keys (hash-tagged: one conversation sits in one cluster slot):
+ *   axon:{c:ID}:meta   hash  owner (tenant), model, created, updated (Unix s),
+ *                            message_count, bytes
+ *   axon:{c:ID}:msgs   list  one JSON message per entry, in order
+ *   axon:{k:TENANT}:convs  zset  the tenant's conversation ids by update time (ms)
+ *   axon:{g}:active    zset  every conversation id by expiry time (ms), so
+ *                            /stats counts live conversations without SCAN
+ * Both conversation keys expire together; every stored turn slides them.
+ *
+ * A turn is written in one Lua script (owner check, caps, RPUSH of all its
+ * messages, meta update, EXPIRE of both keys), so two concurrent turns on
+ * one conversation never interleave and a failure writes nothing. The two
+ * index zsets live in other slots and are updated in one pipeline right
+ * after the script, at the server time the script returns (so every host
+ * scores on one clock); that update is best effort: if it fails, the turn
+ * stays stored and the failure is logged. Needs Redis >= 6.2 or Valkey
+ * (ZADD GT keeps a slower concurrent turn from moving an entry back).
+ *
+ * Errors: AXON_ENOTFOUND (missing, expired, or another tenant's: the same
+ * answer, so ids of others cannot be probed), AXON_EIO (Valkey down or slow),
+ * AXON_ETOOBIG (a cap), AXON_EINVAL (a record that does not parse). */
+#ifndef AXON_CONV_H
+#define AXON_CONV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <json-c/json.h>
+
+#include "axon.h"
+#include "config.h"
+
+#define CONV_ID_PREFIX "conv-"
+#define CONV_UNSTORED_PREFIX "conv-unstored-" /* answered while Valkey was down */
+#define CONV_ID_HEX 32                        /* 128 random bits */
+#define CONV_ID_MAX 46                        /* strlen(unstored prefix) + 32 */
+#define CONV_MODEL_MAX 128
+#define CONV_LIST_MAX 100                     /* largest ?limit= */
+#define CONV_LIST_DEFAULT 20
+
+enum conv_id_kind {
+    CONV_ID_BAD,      /* not an id Axon could have made: 400 */
+    CONV_ID_STORED,   /* "conv-" + 32 lowercase hex */
+    CONV_ID_UNSTORED, /* "conv-unstored-" + 32 lowercase hex: never in Valkey */
+};
+
+/* A fresh id from getrandom(): "conv-" + 32 hex, or the unstored form.
+ * out has CONV_ID_MAX + 1 bytes. AXON_ESYS if getrandom fails. */
+int conv_new_id(char *out, bool stored) AXON_MUST_CHECK;
+/* Checks id (borrowed, may be NULL) before it goes near a key name. */
+enum conv_id_kind conv_id_check(const char *id);
+
+struct conv_meta {
+    char id[CONV_ID_MAX + 1];
+    char model[CONV_MODEL_MAX + 1];
+    long long created, updated; /* Unix seconds */
+    long long message_count;
+    long long bytes;            /* stored JSON bytes of all messages */
+};
+
+/* Loads a conversation of tenant (borrowed). On AXON_OK *messages is a new
+ * JSON array of the stored messages, in order (json_object_put), and *meta
+ * is filled; otherwise *messages is NULL. */
+int conv_load(const char *id, const char *tenant, json_object **messages,
+              struct conv_meta *meta) AXON_MUST_CHECK;
+
+/* Stores one turn: the client's new messages (a JSON array of objects,
+ * borrowed) then the assistant message (borrowed; NULL: none), each as one
+ * list entry, byte for byte as json-c prints it plain. create: the id
+ * is new and the conversation is created with tenant as owner and model;
+ * otherwise it must exist and belong to tenant. The TTL (cfg->conv_ttl_s)
+ * slides on both keys. Refuses with AXON_ETOOBIG, writing nothing, when the
+ * conversation would pass cfg->conv_max_messages, or when its bytes before
+ * the assistant message would pass cfg->conv_max_bytes (so a turn allowed
+ * in may end beyond the byte cap by one answer). */
+int conv_append(const struct axon_config *cfg, const char *id, const char *tenant,
+                const char *model, json_object *client_messages, json_object *assistant,
+                bool create) AXON_MUST_CHECK;
+
+/* Deletes a conversation of tenant: both keys and the index entries. */
+int conv_delete(const char *id, const char *tenant) AXON_MUST_CHECK;
+
+/* The tenant's conversations, newest update first: at most limit
+ * (1..CONV_LIST_MAX) after the one with id `after` (NULL: from the newest).
+ * out has limit entries; *n receives how many were filled; *has_more tells
+ * whether more follow. AXON_ENOTFOUND when `after` is not in the list.
+ * Index entries whose conversation expired are skipped and removed. */
+int conv_list(const char *tenant, int limit, const char *after, struct conv_meta *out, int *n,
+              bool *has_more) AXON_MUST_CHECK;
+
+/* Live conversations (all tenants), from the expiry index: O(log n). */
+int conv_active_count(long long *out) AXON_MUST_CHECK;
+
+/* Trims a replay to the model's budget. history is the stored message
+ * array (borrowed, modified in place); budget_bytes is what history may
+ * take. Leading system/developer messages are kept; then whole turns are
+ * dropped from the oldest, a turn being a user message and everything up
+ * to the next user message, so a tool exchange (assistant tool_calls, the
+ * tool results, the answer) is never split. Returns the number of turns
+ * dropped (it stops when history fits, or when nothing is left to drop). */
+int conv_fit(json_object *history, size_t budget_bytes);
+
+/* The JSON size of one message as it is stored and replayed. */
+size_t conv_message_bytes(json_object *msg);
+
+#endif

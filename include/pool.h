@@ -1,0 +1,101 @@
+/* pool.h - the upstream session pool, registered in Valkey.
+ *
+ * A session is a leased slot on one upstream (one base URL plus one
+ * credential). The registry in Valkey is the truth, for every axon process
+ * on every host, about which sessions exist, who holds them and how many
+ * turns each has served. Keys (hash-tagged: one pool, one cluster slot):
+ *   axon:{p:POOL}:idle      list  idle session ids
+ *   axon:{p:POOL}:leases    zset  held session ids by lease deadline (ms)
+ *   axon:{p:POOL}:waiters   zset  waiting requests by wait deadline (ms)
+ *   axon:{p:POOL}:s:ID      hash  gen, turns, cool_until (ms), holder
+ *   axon:{p:POOL}:seq       string the last session number handed out
+ *   axon:{p:POOL}:counters  hash  acquires, releases, recycles, reclaims,
+ *                                 timeouts, stale_releases, retired
+ * Time inside the scripts is the server's (TIME), so hosts with skewed
+ * clocks agree on deadlines.
+ *
+ * Acquire is one script: reclaim leases past their deadline (a SIGKILLed
+ * worker loses nothing), create sessions up to the pool size, take an idle
+ * session (one out of cool-down first) and record the lease. When none is
+ * idle the caller polls until its wait deadline, then gets AXON_EBUSY.
+ * Release is one script: count the turn; at max_turns recycle the session
+ * (new id, generation + 1); put it back to idle, with a cool-down after an
+ * upstream refusal. A holder renews its lease while it works, so only a
+ * dead holder's lease runs out.
+ *
+ * While Valkey is down (AXON_EIO), acquire falls back to a process-local
+ * pool of the same size; such a lease is released locally. */
+#ifndef AXON_POOL_H
+#define AXON_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "axon.h"
+#include "config.h"
+
+#define POOL_NAME_LEN 16  /* hex digits of the upstream's digest */
+#define POOL_ID_MAX 32
+#define POOL_HOLDER_MAX 40 /* a lease's holder token: pid and 64 random bits */
+
+struct pool_lease {
+    char pool[POOL_NAME_LEN + 1];
+    char id[POOL_ID_MAX + 1]; /* session id, e.g. "s17" */
+    /* Unique per acquire. Release and renew act only while the session's
+     * holder is still this token, so the late release of a reclaimed lease
+     * cannot free the session its next holder has. */
+    char holder[POOL_HOLDER_MAX + 1];
+    long long gen;            /* generation: bumped by every recycle */
+    long long turns;          /* turns served before this one */
+    bool local;               /* from the process-local fallback */
+    uint64_t wait_us;         /* how long acquire waited */
+    uint64_t renew_at_us;     /* monotonic: when pool_renew next talks to Valkey */
+};
+
+enum pool_outcome {
+    POOL_DONE,   /* the upstream answered (or failed in a way that says nothing of it) */
+    POOL_REFUSED /* 401, 403, 429 or 529: cool the session down */
+};
+
+/* The pool name of an upstream: the first POOL_NAME_LEN hex digits of
+ * SHA-256(base_url "\n" credential_source). credential_source names where
+ * the key comes from (a key file's path, or the key itself), so a key
+ * rotated inside the same file keeps its pool. out: POOL_NAME_LEN + 1. */
+void pool_name(char *out, const char *base_url, const char *credential_source);
+
+/* Takes a session of pool `name` (borrowed) for this request, waiting up to
+ * cfg->pool_wait_ms. gone (may be NULL) is asked between polls; when it
+ * returns true the wait stops with AXON_ECLIENT_GONE. Returns AXON_OK with
+ * *l filled (a Valkey lease or, while Valkey is down, a local one) or
+ * AXON_EBUSY when no session came free in time; AXON_EINVAL for a bad
+ * name or a registry answering errors or nonsense (Valkey is up, so there
+ * is no fallback). *l is cleared on failure. */
+int pool_acquire(const struct axon_config *cfg, const char *name, struct pool_lease *l,
+                 bool (*gone)(void *ud), void *ud) AXON_MUST_CHECK;
+
+/* Gives the session back, counting the turn. *recycled is set when this
+ * turn reached cfg->max_turns and the session was recycled: the caller then
+ * drops its upstream connections and re-reads the credential. A lease that
+ * was reclaimed meanwhile (the holder was too slow to renew) is counted as
+ * stale and changes nothing: AXON_ENOTFOUND. AXON_EIO when Valkey does not
+ * answer: the lease stays and its deadline reclaims it. recycled may be
+ * NULL. Always clears *l. */
+int pool_release(const struct axon_config *cfg, struct pool_lease *l, enum pool_outcome o,
+                 bool *recycled);
+
+/* Pushes the lease deadline on by cfg->pool_lease_s when a third of it has
+ * passed; costs nothing otherwise. Call it from the request's tick.
+ * AXON_ENOTFOUND (logged once, then silent) when the lease was reclaimed;
+ * AXON_EIO when Valkey does not answer (retried a second later). */
+int pool_renew(const struct axon_config *cfg, struct pool_lease *l);
+
+struct pool_stats {
+    long long size, idle, busy, waiting, cooling;
+    long long acquires, releases, recycles, reclaims, timeouts, stale_releases;
+    long long retired; /* released into a pool above its size: deleted */
+    bool local; /* Valkey is down: these are this process's fallback figures */
+};
+/* The registry's figures for pool `name`, in one round trip (no SCAN). */
+int pool_stats(const struct axon_config *cfg, const char *name, struct pool_stats *s) AXON_MUST_CHECK;
+
+#endif

@@ -1,0 +1,600 @@
+/* conv.c - the conversation store in Valkey. See conv.h for the layout.
+ *
+ * Every id and tenant is checked before it becomes part of a key name, so
+ * nothing a client sends can reach another key ("conv-x}:meta" and the like).
+ * Times come from the server (TIME inside the scripts), so every host scores
+ * the index zsets on one clock. */
+#include "conv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "buf.h"
+#include "jsonv.h"
+#include "log.h"
+#include "text.h"
+#include "valkey.h"
+
+#define CONV_MSG_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define TENANT_MAX 64          /* hex digits in a tenant id */
+#define KEY_MAX 96             /* the longest key: "axon:{k:" + 64 + "}:convs" */
+#define ACTIVE_KEY "axon:{g}:active"
+#define LIST_SCAN_MAX 1000     /* index entries one conv_list looks at, stale ones included */
+#define RPUSH_CHUNK "1000"     /* unpack() in Lua 5.1 stops near 8000 values */
+
+/* ---- ids and keys ----------------------------------------------------------- */
+
+static bool lower_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+int conv_new_id(char *out, bool stored)
+{
+    unsigned char rnd[CONV_ID_HEX / 2];
+    ssize_t got;
+    do {
+        got = getrandom(rnd, sizeof rnd, 0);
+    } while (got < 0 && errno == EINTR);
+    if (got != (ssize_t)sizeof rnd)
+        return AXON_ESYS;
+    const char *prefix = stored ? CONV_ID_PREFIX : CONV_UNSTORED_PREFIX;
+    size_t pn = strlen(prefix);
+    memcpy(out, prefix, pn);
+    text_hex(rnd, sizeof rnd, out + pn);
+    return AXON_OK;
+}
+
+enum conv_id_kind conv_id_check(const char *id)
+{
+    if (!id)
+        return CONV_ID_BAD;
+    size_t n = strnlen(id, CONV_ID_MAX + 1);
+    size_t sp = sizeof CONV_ID_PREFIX - 1, up = sizeof CONV_UNSTORED_PREFIX - 1;
+    if (n == sp + CONV_ID_HEX && memcmp(id, CONV_ID_PREFIX, sp) == 0 &&
+        lower_hex(id + sp, CONV_ID_HEX))
+        return CONV_ID_STORED;
+    if (n == up + CONV_ID_HEX && memcmp(id, CONV_UNSTORED_PREFIX, up) == 0 &&
+        lower_hex(id + up, CONV_ID_HEX))
+        return CONV_ID_UNSTORED;
+    return CONV_ID_BAD;
+}
+
+static bool tenant_ok(const char *t)
+{
+    if (!t)
+        return false;
+    size_t n = strnlen(t, TENANT_MAX + 1);
+    return n >= 1 && n <= TENANT_MAX && lower_hex(t, n);
+}
+
+/* Only after conv_id_check and tenant_ok: the formats cannot be cut. */
+static void conv_keys(const char *id, char *meta, char *msgs)
+{
+    snprintf(meta, KEY_MAX, "axon:{c:%s}:meta", id);
+    snprintf(msgs, KEY_MAX, "axon:{c:%s}:msgs", id);
+}
+
+static void tenant_key(const char *tenant, char *out)
+{
+    snprintf(out, KEY_MAX, "axon:{k:%s}:convs", tenant);
+}
+
+/* ---- meta records ------------------------------------------------------------ */
+
+/* The hash fields, in the order HMGET asks for them. */
+enum { MF_OWNER, MF_MODEL, MF_CREATED, MF_UPDATED, MF_COUNT, MF_BYTES, MF_N };
+static const char *const meta_fields[MF_N] = {"owner",   "model",         "created",
+                                              "updated", "message_count", "bytes"};
+
+static bool reply_ll(const redisReply *v, long long *out)
+{
+    int64_t x;
+    if (!v || v->type != REDIS_REPLY_STRING ||
+        text_parse_i64_n(v->str, v->len, 0, INT64_MAX, &x))
+        return false;
+    *out = (long long)x;
+    return true;
+}
+
+/* Fills out from the six field values (each NULL or a reply; borrowed).
+ * AXON_ENOTFOUND when there is no owner or it is not tenant, AXON_EINVAL
+ * when a field does not parse. */
+static int meta_parse(const redisReply *const f[MF_N], const char *id, const char *tenant,
+                      struct conv_meta *out)
+{
+    const redisReply *o = f[MF_OWNER];
+    if (!o || o->type != REDIS_REPLY_STRING || o->len != strlen(tenant) ||
+        memcmp(o->str, tenant, o->len) != 0)
+        return AXON_ENOTFOUND;
+    const redisReply *m = f[MF_MODEL];
+    if (!m || m->type != REDIS_REPLY_STRING || m->len > CONV_MODEL_MAX ||
+        memchr(m->str, '\0', m->len) || !reply_ll(f[MF_CREATED], &out->created) ||
+        !reply_ll(f[MF_UPDATED], &out->updated) || !reply_ll(f[MF_COUNT], &out->message_count) ||
+        !reply_ll(f[MF_BYTES], &out->bytes))
+        return AXON_EINVAL;
+    memcpy(out->model, m->str, m->len);
+    out->model[m->len] = '\0';
+    snprintf(out->id, sizeof out->id, "%s", id);
+    return AXON_OK;
+}
+
+/* ---- load ------------------------------------------------------------------ */
+
+/* HGETALL's flat field/value array into the six slots. */
+static void hash_fields(const redisReply *h, const redisReply *f[MF_N])
+{
+    for (int i = 0; i < MF_N; i++)
+        f[i] = NULL;
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const redisReply *k = h->element[i];
+        if (k->type != REDIS_REPLY_STRING)
+            continue;
+        for (int j = 0; j < MF_N; j++)
+            if (k->len == strlen(meta_fields[j]) && memcmp(k->str, meta_fields[j], k->len) == 0)
+                f[j] = h->element[i + 1];
+    }
+}
+
+static int parse_messages(const redisReply *l, json_object **out)
+{
+    json_object *arr = json_object_new_array_ext((int)(l->elements ? l->elements : 1));
+    for (size_t i = 0; i < l->elements; i++) {
+        const redisReply *e = l->element[i];
+        json_object *m = NULL;
+        if (e->type != REDIS_REPLY_STRING || jsonv_parse(e->str, e->len, JSONV_MAX_DEPTH, &m)) {
+            json_object_put(arr);
+            return AXON_EINVAL;
+        }
+        json_object_array_add(arr, m);
+    }
+    *out = arr;
+    return AXON_OK;
+}
+
+int conv_load(const char *id, const char *tenant, json_object **messages, struct conv_meta *meta)
+{
+    *messages = NULL;
+    memset(meta, 0, sizeof *meta);
+    if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant))
+        return AXON_EINVAL;
+    char mk[KEY_MAX], lk[KEY_MAX];
+    conv_keys(id, mk, lk);
+    /* MULTI: the meta and the list from one instant, so message_count
+     * matches the messages even while another turn is being appended. */
+    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+    const char *hgetall[] = {"HGETALL", mk}, *lrange[] = {"LRANGE", lk, "0", "-1"};
+    const struct valkey_cmd cmds[] = {{1, multi, NULL}, {2, hgetall, NULL},
+                                      {4, lrange, NULL}, {1, exec, NULL}};
+    redisReply *rep[4];
+    int rc = valkey_pipeline(4, cmds, rep);
+    if (rc == AXON_OK) {
+        const redisReply *x = rep[3];
+        if (x->type != REDIS_REPLY_ARRAY || x->elements != 2 ||
+            x->element[0]->type != REDIS_REPLY_ARRAY || x->element[1]->type != REDIS_REPLY_ARRAY) {
+            rc = AXON_EINVAL; /* WRONGTYPE inside EXEC, or not our record */
+        } else if (x->element[0]->elements == 0) {
+            rc = AXON_ENOTFOUND;
+        } else {
+            const redisReply *f[MF_N];
+            hash_fields(x->element[0], f);
+            rc = meta_parse(f, id, tenant, meta);
+            if (!rc)
+                rc = parse_messages(x->element[1], messages);
+        }
+    }
+    valkey_free_replies(4, rep);
+    if (rc)
+        memset(meta, 0, sizeof *meta);
+    return rc;
+}
+
+/* ---- append ---------------------------------------------------------------- */
+
+/* KEYS: meta, msgs. ARGV: tenant, model, create ("1"/"0"), ttl_s,
+ * max_messages, max_bytes, n, n_client, then the n messages joined by "\n"
+ * (json-c's plain output never holds a raw newline, so the split is exact).
+ * Returns the server time in ms (> 0) when stored; -1 when the conversation
+ * is missing or not tenant's (or, creating, already exists); -2 over a cap;
+ * an error reply when the message list does not split into n. Nothing is
+ * written unless it returns the time. */
+static struct valkey_script append_script = {.src =
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local v = redis.call('HMGET', KEYS[1], 'owner', 'message_count', 'bytes')\n"
+    "local create = ARGV[3] == '1'\n"
+    "if create then\n"
+    "  if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return -1 end\n"
+    "elseif v[1] ~= ARGV[1] then\n"
+    "  return -1\n"
+    "end\n"
+    "local blob, nclient, list, cbytes, pos = ARGV[9], tonumber(ARGV[8]), {}, 0, 1\n"
+    "while pos <= #blob + 1 do\n"
+    "  local nl = string.find(blob, '\\n', pos, true) or #blob + 1\n"
+    "  list[#list + 1] = string.sub(blob, pos, nl - 1)\n"
+    "  if #list <= nclient then cbytes = cbytes + nl - pos end\n"
+    "  pos = nl + 1\n"
+    "end\n"
+    "if #list ~= tonumber(ARGV[7]) then return redis.error_reply('AXON bad message list') end\n"
+    "local count, bytes = tonumber(v[2]) or 0, tonumber(v[3]) or 0\n"
+    "if count + #list > tonumber(ARGV[5]) or bytes + cbytes > tonumber(ARGV[6]) then\n"
+    "  return -2\n"
+    "end\n"
+    "for i = 1, #list, " RPUSH_CHUNK " do\n"
+    "  redis.call('RPUSH', KEYS[2], unpack(list, i, math.min(i + " RPUSH_CHUNK " - 1, #list)))\n"
+    "end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1])\n"
+    "if create then\n"
+    "  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'model', ARGV[2], 'created', now)\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'updated', now, 'message_count', count + #list,\n"
+    "           'bytes', bytes + #blob - (#list - 1))\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[4])\n"
+    "return now * 1000 + math.floor(tonumber(t[2]) / 1000)\n"};
+
+/* Appends m's stored form to blob ("\n" before all but the first). */
+static int add_message(struct buf *blob, json_object *m, size_t *bytes)
+{
+    if (!json_object_is_type(m, json_type_object))
+        return AXON_EINVAL;
+    size_t len = 0;
+    const char *s = json_object_to_json_string_length(m, CONV_MSG_FLAGS, &len);
+    if (memchr(s, '\n', len))
+        return AXON_EINVAL; /* would split the entry; json-c never prints one */
+    int rc = blob->len ? buf_append(blob, "\n", 1) : AXON_OK;
+    if (!rc)
+        rc = buf_append(blob, s, len);
+    *bytes += len;
+    return rc;
+}
+
+/* The index zsets, after the script stored the turn at server time ms. They
+ * live in other slots, so a failure here leaves a stored turn unlisted (until
+ * its next turn): logged, not returned, since the turn itself is safe. GT:
+ * a slower concurrent turn never moves an entry back in time. */
+static void index_touch(const char *id, const char *tenant, long long ms, int ttl_s)
+{
+    char tk[KEY_MAX], score[24], expiry[24], oldest[24], now[24], ttl[16];
+    tenant_key(tenant, tk);
+    long long ttl_ms = (long long)ttl_s * 1000;
+    snprintf(score, sizeof score, "%lld", ms);
+    snprintf(oldest, sizeof oldest, "%lld", ms - ttl_ms);
+    snprintf(expiry, sizeof expiry, "%lld", ms + ttl_ms);
+    snprintf(now, sizeof now, "%lld", ms);
+    snprintf(ttl, sizeof ttl, "%d", ttl_s);
+    const char *a[] = {"ZADD", tk, "GT", score, id};
+    const char *b[] = {"ZREMRANGEBYSCORE", tk, "-inf", oldest};
+    const char *c[] = {"EXPIRE", tk, ttl};
+    const char *d[] = {"ZADD", ACTIVE_KEY, "GT", expiry, id};
+    const char *e[] = {"ZREMRANGEBYSCORE", ACTIVE_KEY, "-inf", now};
+    const struct valkey_cmd cmds[] = {{5, a, NULL}, {4, b, NULL}, {3, c, NULL},
+                                      {5, d, NULL}, {4, e, NULL}};
+    redisReply *rep[5];
+    if (valkey_pipeline(5, cmds, rep))
+        log_msg(LOG_WARN, "conv: index update of %s failed: %s", id, valkey_strerror());
+    valkey_free_replies(5, rep);
+}
+
+int conv_append(const struct axon_config *cfg, const char *id, const char *tenant,
+                const char *model, json_object *client_messages, json_object *assistant,
+                bool create)
+{
+    if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant) || !model ||
+        strnlen(model, CONV_MODEL_MAX + 1) > CONV_MODEL_MAX ||
+        !json_object_is_type(client_messages, json_type_array) || cfg->conv_ttl_s < 1 ||
+        cfg->conv_max_messages < 1)
+        return AXON_EINVAL; /* a TTL of 0 or NaN must never store keys that live forever */
+    size_t nclient = json_object_array_length(client_messages);
+    size_t n = nclient + (assistant ? 1 : 0);
+    if (n == 0)
+        return AXON_EINVAL;
+    if (n > (size_t)cfg->conv_max_messages)
+        return AXON_ETOOBIG;
+    /* Capped by what may be stored: the client's bytes, then one answer. */
+    size_t alen = 0;
+    if (assistant)
+        (void)json_object_to_json_string_length(assistant, CONV_MSG_FLAGS, &alen);
+    struct buf blob = BUF_INIT(cfg->conv_max_bytes + n + alen);
+    size_t cbytes = 0, abytes = 0;
+    int rc = AXON_OK;
+    for (size_t i = 0; !rc && i < nclient; i++)
+        rc = add_message(&blob, json_object_array_get_idx(client_messages, i), &cbytes);
+    if (!rc && cbytes > cfg->conv_max_bytes)
+        rc = AXON_ETOOBIG;
+    if (!rc && assistant)
+        rc = add_message(&blob, assistant, &abytes);
+    if (rc) {
+        buf_free(&blob);
+        return rc;
+    }
+
+    char mk[KEY_MAX], lk[KEY_MAX], ttl[16], maxm[24], maxb[24], nb[24], ncb[24];
+    conv_keys(id, mk, lk);
+    snprintf(ttl, sizeof ttl, "%d", cfg->conv_ttl_s);
+    snprintf(maxm, sizeof maxm, "%d", cfg->conv_max_messages);
+    snprintf(maxb, sizeof maxb, "%zu", cfg->conv_max_bytes);
+    snprintf(nb, sizeof nb, "%zu", n);
+    snprintf(ncb, sizeof ncb, "%zu", nclient);
+    const char *keys[] = {mk, lk};
+    const char *args[] = {tenant, model, create ? "1" : "0", ttl, maxm, maxb, nb, ncb, blob.p};
+    size_t lens[] = {strlen(tenant), strlen(model), 1, strlen(ttl), strlen(maxm),
+                     strlen(maxb), strlen(nb), strlen(ncb), blob.len};
+    redisReply *r = NULL;
+    rc = valkey_eval(&append_script, &r, 2, keys, 9, args, lens);
+    buf_free(&blob);
+    long long ms = 0;
+    if (!rc) {
+        if (r->type != REDIS_REPLY_INTEGER)
+            rc = AXON_EINVAL;
+        else if (r->integer == -1)
+            rc = AXON_ENOTFOUND;
+        else if (r->integer == -2)
+            rc = AXON_ETOOBIG;
+        else if (r->integer <= 0)
+            rc = AXON_EINVAL;
+        else
+            ms = r->integer;
+    } else if (rc == AXON_EINVAL) {
+        log_msg(LOG_WARN, "conv: append to %s refused: %s", id, valkey_strerror());
+    }
+    freeReplyObject(r);
+    if (!rc)
+        index_touch(id, tenant, ms, cfg->conv_ttl_s);
+    return rc;
+}
+
+/* ---- delete ---------------------------------------------------------------- */
+
+/* KEYS: meta, msgs. ARGV: tenant. Returns 1 when deleted, 0 when missing or
+ * not tenant's (then nothing changes). */
+static struct valkey_script delete_script = {.src =
+    "if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end\n"
+    "redis.call('DEL', KEYS[1], KEYS[2])\n"
+    "return 1\n"};
+
+int conv_delete(const char *id, const char *tenant)
+{
+    if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant))
+        return AXON_EINVAL;
+    char mk[KEY_MAX], lk[KEY_MAX], tk[KEY_MAX];
+    conv_keys(id, mk, lk);
+    const char *keys[] = {mk, lk};
+    redisReply *r = NULL;
+    int rc = valkey_eval(&delete_script, &r, 2, keys, 1, &tenant, NULL);
+    if (!rc && (r->type != REDIS_REPLY_INTEGER || r->integer != 1))
+        rc = r->type == REDIS_REPLY_INTEGER && r->integer == 0 ? AXON_ENOTFOUND : AXON_EINVAL;
+    freeReplyObject(r);
+    if (rc)
+        return rc;
+    /* Only the owner's index is touched, and only after the owner check. */
+    tenant_key(tenant, tk);
+    const char *a[] = {"ZREM", tk, id}, *b[] = {"ZREM", ACTIVE_KEY, id};
+    const struct valkey_cmd cmds[] = {{3, a, NULL}, {3, b, NULL}};
+    redisReply *rep[2];
+    if (valkey_pipeline(2, cmds, rep))
+        log_msg(LOG_WARN, "conv: index cleanup of %s failed: %s", id, valkey_strerror());
+    valkey_free_replies(2, rep);
+    return AXON_OK;
+}
+
+/* ---- list ------------------------------------------------------------------ */
+
+/* Stale index entries, removed at the end of a listing: removing them while
+ * paging by rank would shift the ranks under us. */
+struct stale {
+    char (*ids)[CONV_ID_MAX + 1];
+    int n;
+};
+
+static void stale_remove(const char *tk, struct stale *s)
+{
+    const int per = VALKEY_MAX_ARGS - 2;
+    for (int i = 0; i < s->n; i += per) {
+        const char *argv[VALKEY_MAX_ARGS];
+        int argc = 0;
+        argv[argc++] = "ZREM";
+        argv[argc++] = tk;
+        for (int j = i; j < s->n && j < i + per; j++)
+            argv[argc++] = s->ids[j];
+        redisReply *r = NULL;
+        if (valkey_command_argv(&r, argc, argv, NULL))
+            log_msg(LOG_WARN, "conv: stale index cleanup failed: %s", valkey_strerror());
+        freeReplyObject(r);
+    }
+}
+
+/* Index entries ids[0..k) (k <= VALKEY_MAX_PIPELINE): each one's meta into
+ * out when it is live and tenant's, else into the stale list. *got: how many
+ * were live. A corrupt record is skipped (not removed: someone may look). */
+static int fetch_metas(const redisReply *const *ids, int k, const char *tenant,
+                       struct conv_meta *out, int *got, struct stale *s)
+{
+    char keys[VALKEY_MAX_PIPELINE][KEY_MAX];
+    const char *argv[VALKEY_MAX_PIPELINE][2 + MF_N];
+    struct valkey_cmd cmds[VALKEY_MAX_PIPELINE];
+    redisReply *rep[VALKEY_MAX_PIPELINE];
+    bool ok[VALKEY_MAX_PIPELINE];
+    int nc = 0;
+    *got = 0;
+    for (int i = 0; i < k; i++) {
+        const redisReply *e = ids[i];
+        ok[i] = e->type == REDIS_REPLY_STRING && e->len <= CONV_ID_MAX &&
+                !memchr(e->str, '\0', e->len) && conv_id_check(e->str) == CONV_ID_STORED;
+        if (!ok[i]) {
+            /* Not an id we wrote: drop it if it fits the stale list. */
+            if (e->type == REDIS_REPLY_STRING && e->len <= CONV_ID_MAX &&
+                !memchr(e->str, '\0', e->len) && s->n < LIST_SCAN_MAX) {
+                memcpy(s->ids[s->n], e->str, e->len);
+                s->ids[s->n++][e->len] = '\0';
+            }
+            continue;
+        }
+        char lk[KEY_MAX];
+        conv_keys(e->str, keys[nc], lk);
+        argv[nc][0] = "HMGET";
+        argv[nc][1] = keys[nc];
+        for (int f = 0; f < MF_N; f++)
+            argv[nc][2 + f] = meta_fields[f];
+        cmds[nc] = (struct valkey_cmd){2 + MF_N, argv[nc], NULL};
+        nc++;
+    }
+    if (nc == 0)
+        return AXON_OK;
+    int rc = valkey_pipeline(nc, cmds, rep);
+    if (rc == AXON_EIO)
+        return rc;
+    for (int i = 0, c = 0; i < k; i++) {
+        if (!ok[i])
+            continue;
+        const redisReply *h = rep[c++];
+        if (h->type != REDIS_REPLY_ARRAY || h->elements != MF_N)
+            continue; /* WRONGTYPE: not ours to judge or remove */
+        const redisReply *f[MF_N];
+        for (int j = 0; j < MF_N; j++)
+            f[j] = h->element[j];
+        int mrc = meta_parse(f, ids[i]->str, tenant, &out[*got]);
+        if (mrc == AXON_OK)
+            (*got)++;
+        else if (mrc == AXON_ENOTFOUND && s->n < LIST_SCAN_MAX)
+            snprintf(s->ids[s->n++], CONV_ID_MAX + 1, "%s", ids[i]->str);
+    }
+    valkey_free_replies(nc, rep);
+    return AXON_OK;
+}
+
+int conv_list(const char *tenant, int limit, const char *after, struct conv_meta *out, int *n,
+              bool *has_more)
+{
+    *n = 0;
+    *has_more = false;
+    if (!tenant_ok(tenant) || limit < 1 || limit > CONV_LIST_MAX ||
+        (after && conv_id_check(after) != CONV_ID_STORED))
+        return AXON_EINVAL;
+    char tk[KEY_MAX];
+    tenant_key(tenant, tk);
+    redisReply *r = NULL;
+    long long start = 0;
+    int rc;
+    if (after) {
+        rc = valkey_command(&r, "ZREVRANK %s %s", tk, after);
+        if (!rc && r->type == REDIS_REPLY_INTEGER)
+            start = r->integer + 1;
+        else if (!rc)
+            rc = AXON_ENOTFOUND;
+        freeReplyObject(r);
+        if (rc)
+            return rc;
+    }
+    struct stale s = {xcalloc(LIST_SCAN_MAX, sizeof *s.ids), 0};
+    /* One more live entry than asked for tells has_more exactly. */
+    struct conv_meta *buf = xcalloc(VALKEY_MAX_PIPELINE, sizeof *buf);
+    int scanned = 0;
+    rc = AXON_OK;
+    while (!rc && !*has_more) {
+        if (scanned >= LIST_SCAN_MAX) {
+            *has_more = true; /* stale entries were removed: the next call gets further */
+            break;
+        }
+        long long want = limit + 1 - *n;
+        if (want > VALKEY_MAX_PIPELINE)
+            want = VALKEY_MAX_PIPELINE;
+        rc = valkey_command(&r, "ZREVRANGE %s %lld %lld", tk, start, start + want - 1);
+        if (!rc && r->type != REDIS_REPLY_ARRAY)
+            rc = AXON_EINVAL;
+        if (rc || r->elements == 0) {
+            freeReplyObject(r);
+            break;
+        }
+        int k = (int)r->elements, got = 0;
+        rc = fetch_metas((const redisReply *const *)r->element, k, tenant, buf, &got, &s);
+        for (int i = 0; !rc && i < got; i++) {
+            if (*n < limit)
+                out[(*n)++] = buf[i];
+            else
+                *has_more = true;
+        }
+        freeReplyObject(r);
+        start += k;
+        scanned += k;
+        if (k < want)
+            break; /* the index has no more */
+    }
+    free(buf);
+    if (!rc && s.n)
+        stale_remove(tk, &s);
+    free(s.ids);
+    if (rc)
+        *n = 0;
+    return rc;
+}
+
+/* ---- active count ---------------------------------------------------------- */
+
+/* KEYS: the active index. Returns how many entries expire after the server's now. */
+static struct valkey_script active_script = {.src =
+    "local t = redis.call('TIME')\n"
+    "return redis.call('ZCOUNT', KEYS[1], t[1] * 1000 + math.floor(t[2] / 1000), '+inf')\n"};
+
+int conv_active_count(long long *out)
+{
+    *out = 0;
+    const char *keys[] = {ACTIVE_KEY};
+    redisReply *r = NULL;
+    int rc = valkey_eval(&active_script, &r, 1, keys, 0, NULL, NULL);
+    if (!rc && r->type != REDIS_REPLY_INTEGER)
+        rc = AXON_EINVAL;
+    if (!rc)
+        *out = r->integer;
+    freeReplyObject(r);
+    return rc;
+}
+
+/* ---- replay budget --------------------------------------------------------- */
+
+size_t conv_message_bytes(json_object *msg)
+{
+    size_t len = 0;
+    (void)json_object_to_json_string_length(msg, CONV_MSG_FLAGS, &len);
+    return len;
+}
+
+static bool role_is(json_object *m, const char *role)
+{
+    json_object *v;
+    return json_object_object_get_ex(m, "role", &v) && json_object_is_type(v, json_type_string) &&
+           strcmp(json_object_get_string(v), role) == 0;
+}
+
+int conv_fit(json_object *history, size_t budget_bytes)
+{
+    size_t len = json_object_array_length(history), total = 0, keep = 0;
+    for (size_t i = 0; i < len; i++)
+        total += conv_message_bytes(json_object_array_get_idx(history, i));
+    while (keep < len) {
+        json_object *m = json_object_array_get_idx(history, keep);
+        if (!role_is(m, "system") && !role_is(m, "developer"))
+            break;
+        keep++;
+    }
+    int dropped = 0;
+    while (total > budget_bytes && keep < len) {
+        /* The oldest turn: from keep up to the next user message. */
+        size_t end = keep + 1;
+        while (end < len && !role_is(json_object_array_get_idx(history, end), "user"))
+            end++;
+        for (size_t i = keep; i < end; i++)
+            total -= conv_message_bytes(json_object_array_get_idx(history, i));
+        if (json_object_array_del_idx(history, keep, end - keep) != 0)
+            break;
+        len -= end - keep;
+        dropped++;
+    }
+    return dropped;
+}

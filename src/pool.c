@@ -1,0 +1,611 @@
+/* pool.c - the upstream session pool: Lua scripts on a Valkey registry, and
+ * a process-local fallback while Valkey is down. See pool.h for the keys.
+ *
+ * Scripts build session hash keys (prefix .. id) from an ARGV instead of
+ * declaring them in KEYS: an acquire cannot know which session it will take
+ * before it runs. That is allowed in a cluster because every key of one pool
+ * carries the {p:POOL} hash tag, so they all live in the same slot.
+ *
+ * Round trips: an acquire that finds an idle session is one EVALSHA; a
+ * release is one; a renew is one every lease/3; stats is one. A waiting
+ * acquire re-runs the acquire script every poll (2 ms doubling to 25 ms).
+ *
+ * While Valkey is down the local pool hands out up to pool_size leases per
+ * pool in this process. Valkey leases taken before the outage are not
+ * counted there, so for one lease period the two may together exceed the
+ * size; their deadlines then return them in the registry. */
+#include "pool.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "sha256.h"
+#include "text.h"
+#include "valkey.h"
+
+#define POOL_KEY_MAX 64         /* "axon:{p:" + name + "}:counters" and the like */
+#define POOL_POLL_FIRST_MS 2    /* first pause between acquire tries */
+#define POOL_POLL_MAX_MS 25     /* pauses double up to this */
+#define POOL_LOCAL_MAX 32       /* distinct pools the local fallback tracks */
+#define POOL_RENEW_RETRY_US 1000000 /* renew again this soon after a Valkey failure */
+
+/* Release statuses (the first element of the release script's reply). */
+enum { REL_STALE = 0, REL_DONE = 1, REL_RETIRED = 2 };
+
+/* KEYS: idle, leases, waiters, counters, seq.
+ * ARGV: session key prefix, size, lease_ms, holder, waiter token, wait_ms.
+ * Returns {id, gen, turns} of the leased session, or nil when none is idle
+ * (the token is then registered as a waiter until now + wait_ms).
+ * Idle order is FIFO (release RPUSHes, acquire takes the first healthy one
+ * from the head): every session serves turns in rotation, so turns and
+ * context spread evenly and no session sits idle long enough to go stale. */
+static struct valkey_script acquire_lua = {.src =
+    "local now\n"
+    "do local t = redis.call('TIME')\n"
+    "  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end\n"
+    "local pre = ARGV[1]\n"
+    /* Leases past their deadline belong to holders that died or hung. */
+    "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do\n"
+    "  redis.call('ZREM', KEYS[2], id)\n"
+    "  redis.call('HDEL', pre .. id, 'holder')\n"
+    "  redis.call('RPUSH', KEYS[1], id)\n"
+    "  redis.call('HINCRBY', KEYS[4], 'reclaims', 1)\n"
+    "end\n"
+    /* Waiters of processes that died before they cleaned up. */
+    "redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)\n"
+    "local have = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2])\n"
+    "while have < tonumber(ARGV[2]) do\n"
+    "  local id = 's' .. redis.call('INCR', KEYS[5])\n"
+    "  redis.call('HSET', pre .. id, 'gen', 1, 'turns', 0, 'cool_until', 0)\n"
+    "  redis.call('RPUSH', KEYS[1], id)\n"
+    "  have = have + 1\n"
+    "end\n"
+    "local pick, pg, pt, cand, cg, ct, best\n"
+    "for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do\n"
+    "  local h = redis.call('HMGET', pre .. id, 'gen', 'turns', 'cool_until')\n"
+    "  if not h[1] then\n"
+    "    redis.call('LREM', KEYS[1], 0, id)\n" /* its hash is gone: drop it */
+    "  else\n"
+    "    local cool = tonumber(h[3]) or 0\n"
+    "    if cool <= now then pick, pg, pt = id, h[1], h[2] break end\n"
+    "    if not best or cool < best then cand, cg, ct, best = id, h[1], h[2], cool end\n"
+    "  end\n"
+    "end\n"
+    "if not pick then pick, pg, pt = cand, cg, ct end\n"
+    "if not pick then\n"
+    "  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[5])\n"
+    "  return false\n"
+    "end\n"
+    "redis.call('LREM', KEYS[1], 1, pick)\n"
+    "redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), pick)\n"
+    "redis.call('HSET', pre .. pick, 'holder', ARGV[4])\n"
+    "redis.call('HINCRBY', KEYS[4], 'acquires', 1)\n"
+    "redis.call('ZREM', KEYS[3], ARGV[5])\n"
+    "return {pick, tonumber(pg) or -1, tonumber(pt) or -1}\n"};
+
+/* KEYS: idle, leases, counters, seq.
+ * ARGV: session key prefix, id, gen, holder, max_turns, cooldown_ms,
+ *       outcome (0 done, 1 refused), size.
+ * Returns {status, recycled}: status 0 stale (the lease was reclaimed, maybe
+ * re-leased: nothing changes but the stale_releases count), 1 back to idle,
+ * 2 retired (the pool holds more sessions than its size). */
+static struct valkey_script release_lua = {.src =
+    "local pre, id = ARGV[1], ARGV[2]\n"
+    "local key = pre .. id\n"
+    "local h = redis.call('HMGET', key, 'gen', 'holder')\n"
+    "if h[1] ~= ARGV[3] or h[2] ~= ARGV[4] or redis.call('ZREM', KEYS[2], id) == 0 then\n"
+    "  redis.call('HINCRBY', KEYS[3], 'stale_releases', 1)\n"
+    "  return {0, 0}\n"
+    "end\n"
+    "local now\n"
+    "do local t = redis.call('TIME')\n"
+    "  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end\n"
+    "redis.call('HDEL', key, 'holder')\n"
+    "redis.call('HINCRBY', KEYS[3], 'releases', 1)\n"
+    "local turns = redis.call('HINCRBY', key, 'turns', 1)\n"
+    "if redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[8]) then\n"
+    "  redis.call('DEL', key)\n"
+    "  redis.call('HINCRBY', KEYS[3], 'retired', 1)\n"
+    "  return {2, 0}\n"
+    "end\n"
+    "local recycled = 0\n"
+    "if turns >= tonumber(ARGV[5]) then\n"
+    "  redis.call('DEL', key)\n"
+    "  id = 's' .. redis.call('INCR', KEYS[4])\n"
+    "  key = pre .. id\n"
+    "  redis.call('HSET', key, 'gen', tonumber(h[1]) + 1, 'turns', 0, 'cool_until', 0)\n"
+    "  redis.call('HINCRBY', KEYS[3], 'recycles', 1)\n"
+    "  recycled = 1\n"
+    "end\n"
+    "if ARGV[7] == '1' then\n"
+    "  redis.call('HSET', key, 'cool_until', now + tonumber(ARGV[6]))\n"
+    "end\n"
+    "redis.call('RPUSH', KEYS[1], id)\n"
+    "return {1, recycled}\n"};
+
+/* KEYS: leases. ARGV: session key prefix, id, holder, lease_ms.
+ * Returns 1 when the deadline moved, 0 when the lease is no longer ours. */
+static struct valkey_script renew_lua = {.src =
+    "if redis.call('HGET', ARGV[1] .. ARGV[2], 'holder') ~= ARGV[3] then return 0 end\n"
+    "if not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[4]), ARGV[2])\n"
+    "return 1\n"};
+
+/* KEYS: idle, leases, waiters, counters. ARGV: session key prefix.
+ * Read-only. Returns {idle, busy, waiting, cooling, then the counters in
+ * stat_fields order}, all integers. */
+static struct valkey_script stats_lua = {.src =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local ids = redis.call('LRANGE', KEYS[1], 0, -1)\n"
+    "local cooling = 0\n"
+    "for _, id in ipairs(ids) do\n"
+    "  if (tonumber(redis.call('HGET', ARGV[1] .. id, 'cool_until')) or 0) > now then\n"
+    "    cooling = cooling + 1\n"
+    "  end\n"
+    "end\n"
+    "local out = {#ids, redis.call('ZCARD', KEYS[2]),\n"
+    "  redis.call('ZCOUNT', KEYS[3], '(' .. now, '+inf'), cooling}\n"
+    "local c = redis.call('HMGET', KEYS[4], 'acquires', 'releases', 'recycles',\n"
+    "  'reclaims', 'timeouts', 'stale_releases', 'retired')\n"
+    "for i = 1, #c do out[#out + 1] = tonumber(c[i]) or 0 end\n"
+    "return out\n"};
+#define STATS_REPLY_LEN 11
+
+struct pool_keys {
+    char idle[POOL_KEY_MAX], leases[POOL_KEY_MAX], waiters[POOL_KEY_MAX],
+        counters[POOL_KEY_MAX], seq[POOL_KEY_MAX], sess[POOL_KEY_MAX];
+};
+
+/* The process-local fallback: one entry per pool name, never freed (a
+ * handful per process). Guarded by local_mu. */
+struct local_pool {
+    char name[POOL_NAME_LEN + 1];
+    pthread_cond_t cv; /* signalled by every local release */
+    long long busy, waiting, seq;
+    long long acquires, releases, timeouts;
+};
+static pthread_mutex_t local_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct local_pool local_pools[POOL_LOCAL_MAX];
+static int n_local;
+static atomic_bool local_mode; /* for logging the switch once each way */
+static atomic_ullong token_seq;
+
+static bool name_ok(const char *name)
+{
+    if (!name)
+        return false;
+    for (int i = 0; i < POOL_NAME_LEN; i++)
+        if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+            return false;
+    return name[POOL_NAME_LEN] == '\0';
+}
+
+static int keys_for(const char *name, struct pool_keys *k)
+{
+    if (!name_ok(name))
+        return AXON_EINVAL;
+    snprintf(k->idle, sizeof k->idle, "axon:{p:%s}:idle", name);
+    snprintf(k->leases, sizeof k->leases, "axon:{p:%s}:leases", name);
+    snprintf(k->waiters, sizeof k->waiters, "axon:{p:%s}:waiters", name);
+    snprintf(k->counters, sizeof k->counters, "axon:{p:%s}:counters", name);
+    snprintf(k->seq, sizeof k->seq, "axon:{p:%s}:seq", name);
+    snprintf(k->sess, sizeof k->sess, "axon:{p:%s}:s:", name);
+    return AXON_OK;
+}
+
+void pool_name(char *out, const char *base_url, const char *credential_source)
+{
+    size_t a = strlen(base_url), b = strlen(credential_source);
+    char *msg = xmalloc(a + 1 + b);
+    memcpy(msg, base_url, a);
+    msg[a] = '\n';
+    memcpy(msg + a + 1, credential_source, b);
+    unsigned char d[SHA256_LEN];
+    sha256(msg, a + 1 + b, d);
+    memset(msg, 0, a + 1 + b); /* the source may be the key itself */
+    free(msg);
+    text_hex(d, POOL_NAME_LEN / 2, out);
+}
+
+/* A token no other acquire on any host shares: it names both the waiter
+ * and the holder. The counter only helps reading logs. */
+static void make_token(char *out, size_t len)
+{
+    unsigned char r[8];
+    char hex[2 * sizeof r + 1];
+    text_random(r, sizeof r);
+    text_hex(r, sizeof r, hex);
+    snprintf(out, len, "%ld-%llu-%s", (long)getpid(),
+             (unsigned long long)atomic_fetch_add(&token_seq, 1) % 1000000u, hex);
+}
+
+static void note_valkey(bool up)
+{
+    if (up == !atomic_load(&local_mode))
+        return; /* the common case: no shared write */
+    if (!up && !atomic_exchange(&local_mode, true))
+        log_msg(LOG_WARN, "pool: valkey unreachable (%s), using process-local leases",
+                valkey_strerror());
+    else if (up && atomic_exchange(&local_mode, false))
+        log_msg(LOG_INFO, "pool: valkey answers again, leases come from the registry");
+}
+
+static bool int_reply(const redisReply *r, long long min, long long max, long long *out)
+{
+    if (!r || r->type != REDIS_REPLY_INTEGER || r->integer < min || r->integer > max)
+        return false;
+    *out = r->integer;
+    return true;
+}
+
+static int eval(struct valkey_script *s, redisReply **out, int nkeys, const char **keys,
+                int nargs, const char **args)
+{
+    return valkey_eval(s, out, nkeys, keys, nargs, args, NULL);
+}
+
+static void sleep_us(uint64_t us)
+{
+    struct timespec ts = {(time_t)(us / 1000000u), (long)(us % 1000000u) * 1000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* ---- the local fallback ---------------------------------------------- */
+
+/* The entry of pool name, made on first use. Call with local_mu held.
+ * NULL when the table is full. */
+static struct local_pool *local_get(const char *name, bool create)
+{
+    for (int i = 0; i < n_local; i++)
+        if (strcmp(local_pools[i].name, name) == 0)
+            return &local_pools[i];
+    if (!create || n_local == POOL_LOCAL_MAX)
+        return NULL;
+    struct local_pool *p = &local_pools[n_local++];
+    memset(p, 0, sizeof *p);
+    memcpy(p->name, name, POOL_NAME_LEN + 1);
+    pthread_condattr_t ca;
+    /* Monotonic, so a wall-clock step cannot stretch or cut the wait. */
+    if (pthread_condattr_init(&ca) != 0 ||
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&p->cv, &ca) != 0)
+        abort(); /* only ENOMEM/EAGAIN: as good as OOM */
+    pthread_condattr_destroy(&ca);
+    return p;
+}
+
+static struct timespec mono_at(uint64_t us)
+{
+    return (struct timespec){(time_t)(us / 1000000u), (long)(us % 1000000u) * 1000L};
+}
+
+/* Waits for a local slot until deadline_us (monotonic). gone is asked
+ * every POOL_POLL_MAX_MS, outside the lock. */
+static int local_acquire(const struct axon_config *cfg, const char *name, struct pool_lease *l,
+                         uint64_t start_us, uint64_t deadline_us, bool (*gone)(void *ud),
+                         void *ud)
+{
+    int rc = AXON_EBUSY;
+    pthread_mutex_lock(&local_mu);
+    struct local_pool *p = local_get(name, true);
+    if (!p) {
+        pthread_mutex_unlock(&local_mu);
+        log_msg(LOG_ERROR, "pool: more than %d pools, no local fallback for %s",
+                POOL_LOCAL_MAX, name);
+        return AXON_EBUSY;
+    }
+    p->waiting++;
+    for (;;) {
+        if (p->busy < cfg->pool_size) {
+            p->busy++;
+            p->acquires++;
+            snprintf(l->id, sizeof l->id, "l%lld", ++p->seq);
+            rc = AXON_OK;
+            break;
+        }
+        uint64_t now = log_now_us();
+        if (now >= deadline_us) {
+            p->timeouts++;
+            break;
+        }
+        uint64_t until = now + POOL_POLL_MAX_MS * 1000u;
+        struct timespec ts = mono_at(until < deadline_us ? until : deadline_us);
+        int w = pthread_cond_timedwait(&p->cv, &local_mu, &ts);
+        if (w != 0 && w != ETIMEDOUT)
+            abort(); /* EINVAL: a bug */
+        if (gone) {
+            pthread_mutex_unlock(&local_mu);
+            bool left = gone(ud);
+            pthread_mutex_lock(&local_mu);
+            if (left) {
+                rc = AXON_ECLIENT_GONE;
+                break;
+            }
+        }
+    }
+    p->waiting--;
+    pthread_mutex_unlock(&local_mu);
+    if (rc == AXON_OK) {
+        memcpy(l->pool, name, POOL_NAME_LEN + 1);
+        l->local = true;
+        l->wait_us = log_now_us() - start_us;
+        l->renew_at_us = UINT64_MAX;
+    }
+    return rc;
+}
+
+static int local_release(struct pool_lease *l)
+{
+    int rc = AXON_EINVAL;
+    pthread_mutex_lock(&local_mu);
+    struct local_pool *p = local_get(l->pool, false);
+    if (p && p->busy > 0) {
+        p->busy--;
+        p->releases++;
+        pthread_cond_signal(&p->cv);
+        rc = AXON_OK;
+    }
+    pthread_mutex_unlock(&local_mu);
+    return rc;
+}
+
+static void local_stats(const struct axon_config *cfg, const char *name, struct pool_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    s->local = true;
+    s->size = cfg->pool_size;
+    pthread_mutex_lock(&local_mu);
+    const struct local_pool *p = local_get(name, false);
+    if (p) {
+        s->busy = p->busy;
+        s->waiting = p->waiting;
+        s->acquires = p->acquires;
+        s->releases = p->releases;
+        s->timeouts = p->timeouts;
+    }
+    pthread_mutex_unlock(&local_mu);
+    s->idle = s->size > s->busy ? s->size - s->busy : 0;
+}
+
+/* ---- the registry ---------------------------------------------------- */
+
+/* One acquire try. 1 with *l filled, 0 when none is idle (now a waiter),
+ * AXON_EIO, or AXON_EINVAL for an error reply or a reply of the wrong shape. */
+static int try_acquire(const struct axon_config *cfg, const struct pool_keys *k,
+                       const char *token, long long wait_ms, struct pool_lease *l)
+{
+    char size[24], lease[24], wait[24];
+    snprintf(size, sizeof size, "%d", cfg->pool_size);
+    snprintf(lease, sizeof lease, "%lld", (long long)cfg->pool_lease_s * 1000);
+    snprintf(wait, sizeof wait, "%lld", wait_ms);
+    const char *keys[] = {k->idle, k->leases, k->waiters, k->counters, k->seq};
+    const char *args[] = {k->sess, size, lease, token, token, wait};
+    redisReply *r = NULL;
+    int rc = eval(&acquire_lua, &r, 5, keys, 6, args);
+    if (rc == AXON_OK) {
+        if (r->type == REDIS_REPLY_NIL) {
+            rc = 0;
+        } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+                   r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len > 0 &&
+                   r->element[0]->len <= POOL_ID_MAX &&
+                   int_reply(r->element[1], 0, INT64_MAX, &l->gen) &&
+                   int_reply(r->element[2], 0, INT64_MAX, &l->turns)) {
+            memcpy(l->id, r->element[0]->str, r->element[0]->len);
+            l->id[r->element[0]->len] = '\0';
+            rc = 1;
+        } else {
+            log_msg(LOG_ERROR, "pool: acquire script answered an unexpected reply");
+            rc = AXON_EINVAL;
+        }
+    } else if (rc == AXON_EINVAL) {
+        log_msg(LOG_ERROR, "pool: acquire script failed: %s", valkey_strerror());
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* The wait is over without a session: forget the waiter, count a timeout.
+ * Best effort: a waiter left behind expires at its deadline anyway. */
+static void cancel_wait(const struct pool_keys *k, const char *token, bool timed_out)
+{
+    const char *zrem[] = {"ZREM", k->waiters, token};
+    const char *incr[] = {"HINCRBY", k->counters, "timeouts", "1"};
+    struct valkey_cmd cmds[2] = {{3, zrem, NULL}, {4, incr, NULL}};
+    redisReply *r[2] = {NULL, NULL};
+    int n = timed_out ? 2 : 1;
+    if (valkey_pipeline(n, cmds, r) != AXON_OK)
+        log_msg(LOG_DEBUG, "pool: could not clear waiter: %s", valkey_strerror());
+    valkey_free_replies(n, r);
+}
+
+static int acquire(const struct axon_config *cfg, const char *name, struct pool_lease *l,
+                   bool (*gone)(void *ud), void *ud)
+{
+    struct pool_keys k;
+    if (keys_for(name, &k) != AXON_OK || cfg->pool_size < 1 || cfg->pool_wait_ms < 0)
+        return AXON_EINVAL;
+    uint64_t start = log_now_us();
+    uint64_t deadline = start + (uint64_t)cfg->pool_wait_ms * 1000u;
+    make_token(l->holder, sizeof l->holder);
+    uint64_t pause_us = POOL_POLL_FIRST_MS * 1000u;
+    for (;;) {
+        uint64_t now = log_now_us();
+        long long left_ms = now < deadline ? (long long)((deadline - now) / 1000u) : 0;
+        int rc = try_acquire(cfg, &k, l->holder, left_ms, l);
+        if (rc == AXON_EIO) {
+            note_valkey(false);
+            /* Down or too slow: the rest of the wait is local. Our waiter
+             * entry, if any, expires at its deadline. */
+            return local_acquire(cfg, name, l, start, deadline, gone, ud);
+        }
+        if (rc < 0)
+            return rc;
+        note_valkey(true);
+        if (rc == 1) {
+            memcpy(l->pool, name, POOL_NAME_LEN + 1);
+            now = log_now_us();
+            l->wait_us = now - start;
+            l->renew_at_us = now + (uint64_t)cfg->pool_lease_s * 1000000u / 3;
+            return AXON_OK;
+        }
+        if (gone && gone(ud)) {
+            cancel_wait(&k, l->holder, false);
+            return AXON_ECLIENT_GONE;
+        }
+        now = log_now_us();
+        if (now >= deadline)
+            break;
+        sleep_us(deadline - now < pause_us ? deadline - now : pause_us);
+        pause_us = pause_us * 2 > POOL_POLL_MAX_MS * 1000u ? POOL_POLL_MAX_MS * 1000u
+                                                           : pause_us * 2;
+    }
+    cancel_wait(&k, l->holder, true);
+    return AXON_EBUSY;
+}
+
+int pool_acquire(const struct axon_config *cfg, const char *name, struct pool_lease *l,
+                 bool (*gone)(void *ud), void *ud)
+{
+    memset(l, 0, sizeof *l);
+    int rc = acquire(cfg, name, l, gone, ud);
+    if (rc != AXON_OK)
+        memset(l, 0, sizeof *l); /* nothing held: a release of it is a no-op */
+    return rc;
+}
+
+int pool_release(const struct axon_config *cfg, struct pool_lease *l, enum pool_outcome o,
+                 bool *recycled)
+{
+    struct pool_lease mine = *l;
+    memset(l, 0, sizeof *l);
+    if (recycled)
+        *recycled = false;
+    if (!mine.id[0])
+        return AXON_EINVAL;
+    if (mine.local)
+        return local_release(&mine);
+    struct pool_keys k;
+    if (keys_for(mine.pool, &k) != AXON_OK)
+        return AXON_EINVAL;
+    char gen[24], max_turns[24], cool[24], size[24];
+    snprintf(gen, sizeof gen, "%lld", mine.gen);
+    snprintf(max_turns, sizeof max_turns, "%d", cfg->max_turns);
+    snprintf(cool, sizeof cool, "%lld", (long long)cfg->pool_cooldown_s * 1000);
+    snprintf(size, sizeof size, "%d", cfg->pool_size);
+    const char *keys[] = {k.idle, k.leases, k.counters, k.seq};
+    const char *args[] = {k.sess, mine.id, gen, mine.holder, max_turns, cool,
+                          o == POOL_REFUSED ? "1" : "0", size};
+    redisReply *r = NULL;
+    int rc = eval(&release_lua, &r, 4, keys, 8, args);
+    long long status, rec;
+    if (rc == AXON_OK) {
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            int_reply(r->element[0], REL_STALE, REL_RETIRED, &status) &&
+            int_reply(r->element[1], 0, 1, &rec)) {
+            if (recycled)
+                *recycled = rec == 1;
+            if (status == REL_STALE) {
+                log_msg(LOG_WARN, "pool %s: session %s was reclaimed before its release",
+                        mine.pool, mine.id);
+                rc = AXON_ENOTFOUND;
+            }
+        } else {
+            log_msg(LOG_ERROR, "pool: release script answered an unexpected reply");
+            rc = AXON_EINVAL;
+        }
+    } else if (rc == AXON_EIO) {
+        /* Nothing to undo: the lease deadline hands the session back. */
+        log_msg(LOG_WARN, "pool %s: release of %s failed (%s); its lease will expire",
+                mine.pool, mine.id, valkey_strerror());
+    } else {
+        log_msg(LOG_ERROR, "pool: release script failed: %s", valkey_strerror());
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int pool_renew(const struct axon_config *cfg, struct pool_lease *l)
+{
+    if (l->local || !l->id[0])
+        return AXON_OK;
+    uint64_t now = log_now_us();
+    if (now < l->renew_at_us)
+        return AXON_OK;
+    struct pool_keys k;
+    if (keys_for(l->pool, &k) != AXON_OK)
+        return AXON_EINVAL;
+    char lease[24];
+    snprintf(lease, sizeof lease, "%lld", (long long)cfg->pool_lease_s * 1000);
+    const char *keys[] = {k.leases};
+    const char *args[] = {k.sess, l->id, l->holder, lease};
+    redisReply *r = NULL;
+    int rc = eval(&renew_lua, &r, 1, keys, 4, args);
+    long long moved = 0;
+    uint64_t third = (uint64_t)cfg->pool_lease_s * 1000000u / 3;
+    if (rc == AXON_OK && !int_reply(r, 0, 1, &moved))
+        rc = AXON_EINVAL;
+    if (rc == AXON_OK && moved) {
+        l->renew_at_us = now + third;
+    } else if (rc == AXON_OK) {
+        /* Never again for this lease: it is somebody else's now. */
+        l->renew_at_us = UINT64_MAX;
+        log_msg(LOG_WARN, "pool %s: lease of %s was reclaimed while in use", l->pool, l->id);
+        rc = AXON_ENOTFOUND;
+    } else {
+        l->renew_at_us = now + (third < POOL_RENEW_RETRY_US ? third : POOL_RENEW_RETRY_US);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int pool_stats(const struct axon_config *cfg, const char *name, struct pool_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    struct pool_keys k;
+    if (keys_for(name, &k) != AXON_OK)
+        return AXON_EINVAL;
+    const char *keys[] = {k.idle, k.leases, k.waiters, k.counters};
+    const char *args[] = {k.sess};
+    redisReply *r = NULL;
+    int rc = eval(&stats_lua, &r, 4, keys, 1, args);
+    if (rc == AXON_EIO) {
+        local_stats(cfg, name, s);
+        return AXON_OK;
+    }
+    if (rc == AXON_OK) {
+        long long v[STATS_REPLY_LEN];
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != STATS_REPLY_LEN)
+            rc = AXON_EINVAL;
+        for (size_t i = 0; rc == AXON_OK && i < STATS_REPLY_LEN; i++)
+            if (!int_reply(r->element[i], 0, INT64_MAX, &v[i]))
+                rc = AXON_EINVAL;
+        if (rc == AXON_OK) {
+            s->idle = v[0];
+            s->busy = v[1];
+            s->size = v[0] + v[1];
+            s->waiting = v[2];
+            s->cooling = v[3];
+            s->acquires = v[4];
+            s->releases = v[5];
+            s->recycles = v[6];
+            s->reclaims = v[7];
+            s->timeouts = v[8];
+            s->stale_releases = v[9];
+            s->retired = v[10];
+        }
+    }
+    freeReplyObject(r);
+    return rc;
+}

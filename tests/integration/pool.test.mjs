@@ -1,0 +1,231 @@
+// The upstream session pool, /stats and /metrics, and Valkey failures,
+// through each web server. Each server gets its own stack on its own
+// redis-server (started here, so the test can stop, stall and restart it)
+// with a pool of 2, 100 turns per session, a 400 ms wait and 2 s leases.
+// Figures are read as differences within this run, never as totals.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import OpenAI from 'openai';
+import {
+  SERVER_NAMES, KEY, AXON_BIN, call, assertEnvelope, cleanEnv, scratchDir, freePort,
+  startStack, stopStack, sleep, waitFor, originOf,
+} from './lib.mjs';
+import { mockUrl } from './mock.mjs';
+import { redis } from './redis.mjs';
+
+const POOL = { AXON_POOL_SIZE: '2', AXON_MAX_TURNS: '100', AXON_POOL_WAIT_MS: '400', AXON_POOL_LEASE_S: '2' };
+let counter = 0;
+const marker = (tag, extra = '') => `[[mock id=pool-${tag}-${++counter}-${process.pid}${extra ? ` ${extra}` : ''}]]`;
+
+async function startRedis(port) {
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  await waitFor(async () => (await redis(url, 'PING').catch(() => null)) === 'PONG', 10000, 'redis-server to answer');
+  return proc;
+}
+
+async function stopProc(proc, signal = 'SIGKILL') {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const gone = new Promise((r) => proc.once('exit', r));
+  proc.kill(signal);
+  await gone;
+}
+
+async function stats(origin) {
+  const r = await call(origin, '/stats');
+  assert.equal(r.status, 200, r.text);
+  return r.json;
+}
+
+async function startPoolStack(server, valkeyUrl, extra = {}) {
+  const dir = scratchDir(`pool-${server}`);
+  return startStack({
+    env: cleanEnv({
+      AXON_BIN, AXON_SERVER: server, AXON_PORT: String(await freePort()), AXON_API_KEYS: KEY,
+      STACK_DIR: dir, AXON_VALKEY_URL: valkeyUrl, ANTHROPIC_BASE_URL: mockUrl(),
+      ANTHROPIC_API_KEY: 'sk-ant-test-key', AXON_HEARTBEAT_S: '1', ...POOL, ...extra,
+    }),
+    readyFile: () => fs.existsSync(path.join(dir, 'ready')) && path.join(dir, 'ready'),
+  });
+}
+
+// A stream held open by the mock for ms before its first byte.
+function holdStream(base, ms, tag) {
+  const ctl = new AbortController();
+  const done = fetch(`${base}/chat/completions`, {
+    method: 'POST', signal: ctl.signal,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+    body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: `Hold ${marker(tag, `delay=${ms}`)}` }] }),
+  }).then((res) => res.text()).catch((err) => err);
+  return { done, abort: () => ctl.abort() };
+}
+
+for (const server of SERVER_NAMES) {
+  describe(`session pool and Valkey behind ${server}`, () => {
+    let redisProc; let redisPort; let valkeyUrl; let stack; let base; let origin; let ai;
+    before(async () => {
+      redisPort = await freePort();
+      valkeyUrl = `redis://127.0.0.1:${redisPort}`;
+      redisProc = await startRedis(redisPort);
+      stack = await startPoolStack(server, valkeyUrl);
+      base = stack.ready.AXON_URL;
+      origin = originOf(base);
+      ai = new OpenAI({ baseURL: base, apiKey: KEY, maxRetries: 0, timeout: 30000 });
+    });
+    after(async () => {
+      if (stack) await stopStack(stack);
+      if (redisProc) await stopProc(redisProc);
+    });
+
+    it('/stats: counters only, no secrets; /metrics wants a key and speaks Prometheus', async () => {
+      const s = await stats(origin);
+      assert.deepEqual(Object.keys(s), ['pool', 'conversations', 'requests', 'valkey']);
+      assert.equal(s.valkey, 'ok');
+      assert.equal(s.pool.scope, 'valkey');
+      for (const k of ['size', 'idle', 'busy', 'waiting', 'acquires', 'releases', 'recycles', 'timeouts']) {
+        assert.equal(typeof s.pool[k], 'number', `pool.${k}`);
+      }
+      assert.deepEqual(Object.keys(s.pool.acquire_wait_ms).filter((k) => k.startsWith('p')), ['p50', 'p99']);
+      assert.equal(typeof s.conversations.active, 'number');
+      const text = JSON.stringify(s);
+      for (const secret of [KEY, 'sk-ant-test-key', mockUrl(), '127.0.0.1', 'conv-']) {
+        assert.ok(!text.includes(secret), `/stats shows no ${secret}`);
+      }
+      const noKey = await call(origin, '/metrics');
+      assertEnvelope(noKey, 401, { type: 'invalid_request_error' });
+      const m = await call(origin, '/metrics', { key: KEY });
+      assert.equal(m.status, 200);
+      assert.match(m.headers.get('content-type'), /^text\/plain; version=0\.0\.4/);
+      assert.match(m.text, /^# TYPE axon_pool_sessions gauge$/m);
+      assert.match(m.text, /^axon_pool_sessions\{state="busy"\} 0$/m);
+      assert.match(m.text, /^axon_pool_acquire_wait_seconds_bucket\{le="\+Inf"\} \d+$/m);
+      assert.match(m.text, /^axon_valkey_up 1$/m);
+      assert.ok(!m.text.includes(KEY) && !m.text.includes('sk-ant-test-key'));
+    });
+
+    it('250 requests through a pool of 2: recycles, busy 0 and acquires == releases after quiescence', { timeout: 120000 }, async () => {
+      const s0 = await stats(origin);
+      let next = 0;
+      const worker = async () => {
+        while (next < 250) {
+          const i = next++;
+          const c = await ai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `N${i} ${marker('load')}` }] });
+          assert.equal(c.choices[0].finish_reason, 'stop');
+        }
+      };
+      await Promise.all(Array.from({ length: 6 }, worker));
+      const s1 = await stats(origin);
+      const d = (k) => s1.pool[k] - s0.pool[k];
+      assert.equal(d('acquires'), 250, 'one acquire per request');
+      assert.equal(d('releases'), 250, 'one release per request');
+      assert.ok(d('recycles') >= 1, `sessions recycled after 100 turns (recycles +${d('recycles')})`);
+      assert.equal(d('timeouts'), 0);
+      assert.equal(s1.pool.busy, 0);
+      assert.equal(s1.pool.size, 2);
+      assert.equal(s1.pool.idle, 2);
+    });
+
+    it('with every session busy, a request gets 429 rate_limit_exceeded within the wait bound', async () => {
+      const held = [holdStream(base, 2500, 'hold'), holdStream(base, 2500, 'hold')];
+      await waitFor(async () => (await stats(origin)).pool.busy === 2, 5000, 'both sessions busy');
+      const t0 = performance.now();
+      const r = await call(origin, '/v1/chat/completions', {
+        method: 'POST', key: KEY, headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: `Third ${marker('third')}` }] }),
+      });
+      const ms = performance.now() - t0;
+      assertEnvelope(r, 429, { type: 'requests', code: 'rate_limit_exceeded' });
+      assert.equal(r.headers.get('retry-after'), '1');
+      assert.ok(ms >= 390 && ms < 2000, `429 after the 400 ms wait, took ${ms.toFixed(0)} ms`);
+      await Promise.all(held.map((h) => h.done));
+      const ok = await ai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: `After ${marker('after')}` }] });
+      assert.equal(ok.choices[0].finish_reason, 'stop');
+      const s = await stats(origin);
+      assert.equal(s.pool.busy, 0);
+    });
+
+    it('a SIGKILLed axon\'s lease is reclaimed by the other processes', { timeout: 60000 }, async () => {
+      const victim = await startPoolStack(server, valkeyUrl);
+      try {
+        const s0 = await stats(origin);
+        const h = holdStream(victim.ready.AXON_URL, 20000, 'victim');
+        await waitFor(async () => (await stats(origin)).pool.busy === 1, 5000, 'the victim holds a session');
+        process.kill(Number(victim.ready.AXON_PID), 'SIGKILL');
+        const end = await Promise.race([h.done, sleep(10000).then(() => 'hung')]);
+        assert.notEqual(end, 'hung', 'the victim\'s client is not left hanging');
+        assert.equal((await stats(origin)).pool.busy, 1, 'the dead holder\'s lease is still there');
+        await sleep(2300); // past the 2 s lease
+        const c = await ai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: `Reclaim ${marker('reclaim')}` }] });
+        assert.equal(c.choices[0].finish_reason, 'stop');
+        const s1 = await stats(origin);
+        assert.equal(s1.pool.reclaims - s0.pool.reclaims, 1, 'one lease reclaimed');
+        assert.equal(s1.pool.busy, 0);
+        assert.equal(s1.pool.idle, 2, 'the session is back');
+      } finally {
+        await stopStack(victim, 'SIGKILL');
+      }
+    });
+
+    it('Valkey stalled, then killed and restarted: stateless requests work, conversations 503 fast, everything recovers', { timeout: 90000 }, async () => {
+      const first = await ai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: `Remember ${marker('vk1')}` }] });
+      const cid = first.conversation_id;
+      const cont = (tag) => call(origin, '/v1/chat/completions', {
+        method: 'POST', key: KEY, headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', conversation_id: cid, messages: [{ role: 'user', content: `Again ${marker(tag)}` }] }),
+      });
+      const downChecks = async (what) => {
+        // Stateless: answered, with an id marked as not stored.
+        const { data, response } = await ai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: `Down ${marker('down')}` }] }).withResponse();
+        assert.match(data.conversation_id, /^conv-unstored-[0-9a-f]{32}$/, `${what}: an unstored id`);
+        assert.equal(response.headers.get('x-axon-conversation-stored'), 'false');
+        // With a conversation: 503 at once.
+        for (let i = 0; i < 3; i++) {
+          const t0 = performance.now();
+          const r = await cont('down-c');
+          const ms = performance.now() - t0;
+          assertEnvelope(r, 503, { type: 'server_error', code: 'valkey_unavailable' });
+          assert.ok(ms < 300, `${what}: 503 took ${ms.toFixed(0)} ms`);
+        }
+        const t0 = performance.now();
+        const r = await cont('down-fast');
+        assertEnvelope(r, 503, { code: 'valkey_unavailable' });
+        assert.ok(performance.now() - t0 < 100, `${what}: with the breaker open, 503 within 100 ms`);
+        const h = await call(origin, '/health');
+        assert.equal(h.status, 200, `${what}: /health stays 200`);
+        const s = await stats(origin);
+        assert.equal(s.valkey, 'down', `${what}: /stats says down`);
+        assert.equal(s.pool.scope, 'process', `${what}: the local pool answers`);
+        assert.equal(s.pool.busy, 0);
+        const unstored = await call(origin, `/v1/conversations/${data.conversation_id}`, { key: KEY });
+        assertEnvelope(unstored, 404, { code: 'conversation_not_found' });
+      };
+      const recovered = async (what) => {
+        await waitFor(async () => (await stats(origin)).valkey === 'ok', 20000, `${what}: /stats back to ok`);
+        const c = await ai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: `Back ${marker('back')}` }] });
+        assert.match(c.conversation_id, /^conv-[0-9a-f]{32}$/);
+        const n = await ai.chat.completions.create({ model: 'gpt-4o', conversation_id: c.conversation_id, messages: [{ role: 'user', content: `On ${marker('back2')}` }] });
+        assert.equal(n.conversation_id, c.conversation_id);
+        assert.equal((await stats(origin)).pool.busy, 0);
+      };
+
+      process.kill(redisProc.pid, 'SIGSTOP');
+      try {
+        await downChecks('stalled');
+      } finally {
+        process.kill(redisProc.pid, 'SIGCONT');
+      }
+      await recovered('after SIGCONT');
+      const again = await cont('cont-after');
+      assert.equal(again.status, 200, 'the conversation from before the stall continues');
+
+      await stopProc(redisProc);
+      await downChecks('killed');
+      redisProc = await startRedis(redisPort);
+      await recovered('after restart');
+    });
+  });
+}

@@ -1,0 +1,1278 @@
+/* test_conv.c - the conversation store against a real redis-server that each
+ * test starts on a free port: ids, byte-exact storage, owner checks, TTLs,
+ * caps, delete, listing, the active count, concurrent turns, Valkey down,
+ * replay trimming, the three HTTP routes, and valkey_pipeline/valkey_eval. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <fcgiapp.h>
+
+#include "buf.h"
+#include "conv.h"
+#include "fcgi_io.h"
+#include "jsonv.h"
+#include "log.h"
+#include "router.h"
+#include "sha256.h"
+#include "valkey.h"
+
+#include "redis_srv.h"
+
+#define FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+static const char T1[] = "0123456789abcdef", T2[] = "fedcba9876543210";
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static void connect_srv(void **state)
+{
+    struct srv *s = *state;
+    char host[32];
+    struct valkey_addr a = tcp_addr(s, host, sizeof host);
+    valkey_init(&a, 200);
+}
+
+/* config_defaults, then the store's settings. Kept until the test's
+ * teardown, which frees them (the defaults own strings). */
+static struct axon_config confs[4];
+static int n_confs;
+
+static struct axon_config *conf(int ttl_s, int max_messages, size_t max_bytes)
+{
+    assert_true(n_confs < 4);
+    struct axon_config *c = &confs[n_confs++];
+    config_defaults(c);
+    c->conv_ttl_s = ttl_s;
+    c->conv_max_messages = max_messages;
+    c->conv_max_bytes = max_bytes;
+    return c;
+}
+
+static int free_confs(void **state)
+{
+    (void)state;
+    while (n_confs > 0)
+        config_free(&confs[--n_confs]);
+    return 0;
+}
+
+static int teardown_all(void **state)
+{
+    free_confs(state);
+    return teardown(state);
+}
+
+static json_object *js(const char *text)
+{
+    json_object *o = NULL;
+    assert_int_equal(jsonv_parse(text, strlen(text), JSONV_MAX_DEPTH, &o), 0);
+    return o;
+}
+
+static void new_id(char *id)
+{
+    assert_int_equal(conv_new_id(id, true), 0);
+}
+
+static long long vk_int(const char *fmt, const char *a, const char *b)
+{
+    redisReply *r = NULL;
+    assert_int_equal(valkey_command(&r, fmt, a, b), 0);
+    long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -999;
+    freeReplyObject(r);
+    return v;
+}
+
+static long long pttl(const char *key)
+{
+    return vk_int("PTTL %s%s", key, "");
+}
+
+static bool zhas(const char *key, const char *member)
+{
+    redisReply *r = NULL;
+    assert_int_equal(valkey_command(&r, "ZSCORE %s %s", key, member), 0);
+    bool has = r->type == REDIS_REPLY_STRING;
+    freeReplyObject(r);
+    return has;
+}
+
+static void key_of(char *out, size_t n, const char *id, const char *what)
+{
+    snprintf(out, n, "axon:{c:%s}:%s", id, what);
+}
+
+/* A one-turn conversation: one user message saying text, then an answer. */
+static void make_conv(const struct axon_config *c, char *id, const char *tenant, const char *text)
+{
+    new_id(id);
+    json_object *cm = json_object_new_array();
+    json_object *u = json_object_new_object();
+    json_object_object_add(u, "role", json_object_new_string("user"));
+    json_object_object_add(u, "content", json_object_new_string(text));
+    json_object_array_add(cm, u);
+    json_object *a = js("{\"role\":\"assistant\",\"content\":\"ok\"}");
+    int arc = conv_append(c, id, tenant, "gpt-4o", cm, a, true);
+    if (arc)
+        fail_msg("append: %d %s", arc, valkey_strerror());
+    json_object_put(cm);
+    json_object_put(a);
+}
+
+static long long load_count(const char *id, const char *tenant)
+{
+    json_object *m = NULL;
+    struct conv_meta meta;
+    int rc = conv_load(id, tenant, &m, &meta);
+    if (rc)
+        return rc;
+    long long n = (long long)json_object_array_length(m);
+    assert_int_equal(n, meta.message_count);
+    json_object_put(m);
+    return n;
+}
+
+/* ---- ids -------------------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void ids_are_random_and_checked(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    static char ids[N][CONV_ID_MAX + 1];
+    for (int i = 0; i < N; i++) {
+        new_id(ids[i]);
+        assert_int_equal(strlen(ids[i]), 5 + CONV_ID_HEX);
+        assert_memory_equal(ids[i], "conv-", 5);
+        assert_int_equal(strspn(ids[i] + 5, "0123456789abcdef"), CONV_ID_HEX);
+        assert_int_equal(conv_id_check(ids[i]), CONV_ID_STORED);
+    }
+    qsort(ids, N, sizeof ids[0], cmp_str);
+    for (int i = 1; i < N; i++)
+        assert_true(strcmp(ids[i - 1], ids[i]) != 0);
+
+    char u[CONV_ID_MAX + 1];
+    assert_int_equal(conv_new_id(u, false), 0);
+    assert_int_equal(strlen(u), CONV_ID_MAX);
+    assert_memory_equal(u, "conv-unstored-", 14);
+    assert_int_equal(conv_id_check(u), CONV_ID_UNSTORED);
+
+    const char *hex = "0123456789abcdef0123456789abcdef";
+    char good[64], buf[128];
+    snprintf(good, sizeof good, "conv-%s", hex);
+    assert_int_equal(conv_id_check(good), CONV_ID_STORED);
+    static const char *const bad_fmt[] = {
+        "conv-%.31s",             /* short */
+        "conv-%s0",               /* long */
+        "conv-%s}:x",             /* key injection */
+        "conv-%.29s}:x",          /* injection at the right length */
+        "CONV-%s",                /* prefix case */
+        "conv_%s",                /* prefix */
+        "conv-unstored-%.31s",    /* short unstored */
+        "conv-unstored-%s ",      /* trailing space */
+        " conv-%s",               /* leading space */
+        "%s",                     /* no prefix */
+        "conv-unstored-%.31sx",   /* non-hex */
+    };
+    for (size_t i = 0; i < sizeof bad_fmt / sizeof bad_fmt[0]; i++) {
+        snprintf(buf, sizeof buf, bad_fmt[i], hex);
+        if (conv_id_check(buf) != CONV_ID_BAD)
+            fail_msg("accepted %s", buf);
+    }
+    assert_int_equal(conv_id_check("conv-0123456789ABCDEF0123456789abcdef"), CONV_ID_BAD);
+    assert_int_equal(conv_id_check("conv-0123456789abcdeg0123456789abcdef"), CONV_ID_BAD);
+    assert_int_equal(conv_id_check("conv-0123456789abcde\n0123456789abcdef"), CONV_ID_BAD);
+    assert_int_equal(conv_id_check(""), CONV_ID_BAD);
+    assert_int_equal(conv_id_check(NULL), CONV_ID_BAD);
+    char longer[4096];
+    memset(longer, 'a', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    memcpy(longer, good, strlen(good));
+    assert_int_equal(conv_id_check(longer), CONV_ID_BAD);
+}
+
+/* Nothing with a bad id or tenant reaches the server (none is running here). */
+static void bad_ids_and_tenants_are_refused_before_valkey(void **state)
+{
+    (void)state;
+    struct axon_config *c = conf(60, 100, 1 << 20);
+    json_object *m = NULL, *arr = js("[{\"role\":\"user\",\"content\":\"x\"}]");
+    struct conv_meta meta;
+    const char *inj = "conv-0123456789abcdef0123456789abcd}:x";
+    char good[CONV_ID_MAX + 1], unstored[CONV_ID_MAX + 1];
+    new_id(good);
+    assert_int_equal(conv_new_id(unstored, false), 0);
+    assert_int_equal(conv_load(inj, T1, &m, &meta), AXON_EINVAL);
+    assert_null(m);
+    assert_int_equal(conv_load(unstored, T1, &m, &meta), AXON_EINVAL);
+    assert_int_equal(conv_delete(inj, T1), AXON_EINVAL);
+    assert_int_equal(conv_append(c, inj, T1, "m", arr, NULL, true), AXON_EINVAL);
+    static const char *const tenants[] = {"", "ABCDEF", "abc}:x", "0123 ",
+                                          "00000000000000000000000000000000"
+                                          "000000000000000000000000000000000"};
+    for (size_t i = 0; i < sizeof tenants / sizeof tenants[0]; i++) {
+        assert_int_equal(conv_load(good, tenants[i], &m, &meta), AXON_EINVAL);
+        assert_int_equal(conv_append(c, good, tenants[i], "m", arr, NULL, true), AXON_EINVAL);
+        assert_int_equal(conv_delete(good, tenants[i]), AXON_EINVAL);
+    }
+    assert_int_equal(conv_load(good, NULL, &m, &meta), AXON_EINVAL);
+    int n;
+    bool more;
+    struct conv_meta out[2];
+    assert_int_equal(conv_list("X", 2, NULL, out, &n, &more), AXON_EINVAL);
+    assert_int_equal(conv_list(T1, 0, NULL, out, &n, &more), AXON_EINVAL);
+    assert_int_equal(conv_list(T1, CONV_LIST_MAX + 1, NULL, out, &n, &more), AXON_EINVAL);
+    assert_int_equal(conv_list(T1, 2, inj, out, &n, &more), AXON_EINVAL);
+    /* A TTL that is not positive must never store keys that live forever. */
+    struct axon_config *z = conf(0, 100, 1 << 20);
+    assert_int_equal(conv_append(z, good, T1, "m", arr, NULL, true), AXON_EINVAL);
+    /* Not a message object, or no message at all. */
+    json_object *empty = js("[]"), *notobj = js("[\"x\"]");
+    assert_int_equal(conv_append(c, good, T1, "m", empty, NULL, true), AXON_EINVAL);
+    assert_int_equal(conv_append(c, good, T1, "m", notobj, NULL, true), AXON_EINVAL);
+    char model[CONV_MODEL_MAX + 2];
+    memset(model, 'm', sizeof model - 1);
+    model[sizeof model - 1] = '\0';
+    assert_int_equal(conv_append(c, good, T1, model, arr, NULL, true), AXON_EINVAL);
+    json_object_put(empty);
+    json_object_put(notobj);
+    json_object_put(arr);
+}
+
+/* ---- append and load ---------------------------------------------------------- */
+
+static const char *const turn1[] = {
+    "{\"role\":\"system\",\"content\":\"Be brief / exact.\"}",
+    "{\"role\":\"user\",\"content\":\"h\\u00e9llo \xe2\x98\x83 \xf0\x9f\x98\x80 a/b \\\"q\\\" "
+    "\\\\ \\n\\t\\u0001\",\"name\":\"x\",\"extra\":{\"deep\":[1,2.5,-3e10,true,null]}}",
+};
+static const char turn1_answer[] =
+    "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":"
+    "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{\\\"a\\\":[1,{\\\"b\\\":"
+    "null}]}\"}}],\"thinking_blocks\":[{\"type\":\"thinking\",\"thinking\":\"hmm\\nyes\","
+    "\"signature\":\"EqQBCgIYAhIM/+==\"},{\"type\":\"redacted_thinking\",\"data\":\"abc=\"}]}";
+static const char *const turn2[] = {
+    "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"42\"}",
+    "{\"role\":\"assistant\",\"content\":\"It is 42.\"}",
+};
+
+static void append_then_load_is_byte_exact(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    char id[CONV_ID_MAX + 1];
+    new_id(id);
+    json_object *cm = json_object_new_array();
+    for (int i = 0; i < 2; i++)
+        json_object_array_add(cm, js(turn1[i]));
+    json_object *ans = js(turn1_answer);
+    long long t0 = (long long)time(NULL);
+    assert_int_equal(conv_append(c, id, T1, "claude-sonnet-4-6", cm, ans, true), 0);
+
+    /* What was stored is json-c's plain print, one entry per message. */
+    const char *want[5];
+    size_t want_len[5];
+    want[0] = json_object_to_json_string_ext(json_object_array_get_idx(cm, 0), FLAGS);
+    want[1] = json_object_to_json_string_ext(json_object_array_get_idx(cm, 1), FLAGS);
+    want[2] = json_object_to_json_string_ext(ans, FLAGS);
+    assert_non_null(strstr(want[0], " / "));
+    assert_null(strstr(want[2], "\\/")); /* slashes left alone */
+    assert_non_null(strstr(want[1], "\xe2\x98\x83"));
+    char mk[96], lk[96];
+    key_of(mk, sizeof mk, id, "meta");
+    key_of(lk, sizeof lk, id, "msgs");
+    redisReply *r = NULL;
+    assert_int_equal(valkey_command(&r, "LRANGE %s 0 -1", lk), 0);
+    assert_int_equal(r->elements, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(r->element[i]->len, strlen(want[i]));
+        assert_memory_equal(r->element[i]->str, want[i], strlen(want[i]));
+    }
+    freeReplyObject(r);
+
+    json_object *m = NULL;
+    struct conv_meta meta;
+    assert_int_equal(conv_load(id, T1, &m, &meta), 0);
+    assert_int_equal(json_object_array_length(m), 3);
+    size_t total = 0;
+    for (int i = 0; i < 3; i++) {
+        want_len[i] = strlen(want[i]);
+        total += want_len[i];
+        assert_string_equal(json_object_to_json_string_ext(json_object_array_get_idx(m, i), FLAGS),
+                            want[i]);
+    }
+    assert_string_equal(meta.id, id);
+    assert_string_equal(meta.model, "claude-sonnet-4-6");
+    assert_int_equal(meta.message_count, 3);
+    assert_int_equal(meta.bytes, (long long)total);
+    assert_true(meta.created >= t0 - 2 && meta.created <= t0 + 2);
+    assert_int_equal(meta.updated, meta.created);
+    json_object_put(m);
+
+    /* Continue: the model given later does not replace the first. */
+    json_object *cm2 = json_object_new_array();
+    json_object_array_add(cm2, js(turn2[0]));
+    json_object *ans2 = js(turn2[1]);
+    assert_int_equal(conv_append(c, id, T1, "other-model", cm2, ans2, false), 0);
+    want[3] = json_object_to_json_string_ext(json_object_array_get_idx(cm2, 0), FLAGS);
+    want[4] = json_object_to_json_string_ext(ans2, FLAGS);
+    assert_int_equal(conv_load(id, T1, &m, &meta), 0);
+    assert_int_equal(json_object_array_length(m), 5);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(json_object_to_json_string_ext(json_object_array_get_idx(m, i), FLAGS),
+                            want[i]);
+    assert_int_equal(meta.message_count, 5);
+    assert_int_equal(meta.bytes, (long long)(total + strlen(want[3]) + strlen(want[4])));
+    assert_string_equal(meta.model, "claude-sonnet-4-6");
+    assert_true(meta.updated >= meta.created);
+    json_object_put(m);
+
+    /* A turn without an answer (assistant NULL) is stored too. */
+    assert_int_equal(conv_append(c, id, T1, "m", cm2, NULL, false), 0);
+    assert_int_equal(load_count(id, T1), 6);
+
+    /* The index entries. */
+    char tk[96];
+    snprintf(tk, sizeof tk, "axon:{k:%s}:convs", T1);
+    assert_true(zhas(tk, id));
+    assert_true(zhas("axon:{g}:active", id));
+
+    /* A record that no longer parses is refused, not half-returned. */
+    assert_int_equal(vk_int("RPUSH %s %s", lk, "{not json"), 7);
+    assert_int_equal(conv_load(id, T1, &m, &meta), AXON_EINVAL);
+    assert_null(m);
+
+    /* A missing conversation. */
+    char other[CONV_ID_MAX + 1];
+    new_id(other);
+    assert_int_equal(conv_load(other, T1, &m, &meta), AXON_ENOTFOUND);
+    assert_int_equal(conv_append(c, other, T1, "m", cm2, ans2, false), AXON_ENOTFOUND);
+    assert_int_equal(vk_int("EXISTS %s%s", lk, "") == 1, 1);
+    key_of(lk, sizeof lk, other, "msgs");
+    assert_int_equal(vk_int("EXISTS %s%s", lk, ""), 0);
+
+    json_object_put(cm);
+    json_object_put(ans);
+    json_object_put(cm2);
+    json_object_put(ans2);
+}
+
+/* Many messages in one turn: more than VALKEY_MAX_ARGS, and more than Lua's
+ * unpack() takes at once. */
+static void a_long_history_as_one_new_turn(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 20000, 8u << 20);
+    char id[CONV_ID_MAX + 1];
+    new_id(id);
+    json_object *cm = json_object_new_array();
+    for (int i = 0; i < 9000; i++) {
+        char t[64];
+        snprintf(t, sizeof t, "{\"role\":\"user\",\"content\":\"m%d\"}", i);
+        json_object_array_add(cm, js(t));
+    }
+    json_object *ans = js("{\"role\":\"assistant\",\"content\":\"done\"}");
+    assert_int_equal(conv_append(c, id, T1, "m", cm, ans, true), 0);
+    json_object *m = NULL;
+    struct conv_meta meta;
+    assert_int_equal(conv_load(id, T1, &m, &meta), 0);
+    assert_int_equal(json_object_array_length(m), 9001);
+    assert_int_equal(meta.message_count, 9001);
+    json_object *v;
+    assert_true(json_object_object_get_ex(json_object_array_get_idx(m, 8999), "content", &v));
+    assert_string_equal(json_object_get_string(v), "m8999");
+    json_object_put(m);
+    json_object_put(cm);
+    json_object_put(ans);
+}
+
+/* ---- owners, TTL, caps ---------------------------------------------------------- */
+
+static void another_tenant_sees_nothing(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    char id[CONV_ID_MAX + 1], mk[96], lk[96];
+    make_conv(c, id, T1, "secret");
+    key_of(mk, sizeof mk, id, "meta");
+    key_of(lk, sizeof lk, id, "msgs");
+    assert_int_equal(vk_int("EXPIRE %s %s", mk, "500"), 1);
+    assert_int_equal(vk_int("EXPIRE %s %s", lk, "500"), 1);
+
+    json_object *m = NULL, *cm = js("[{\"role\":\"user\",\"content\":\"x\"}]");
+    json_object *ans = js("{\"role\":\"assistant\",\"content\":\"y\"}");
+    struct conv_meta meta;
+    assert_int_equal(conv_load(id, T2, &m, &meta), AXON_ENOTFOUND);
+    assert_null(m);
+    assert_int_equal(conv_append(c, id, T2, "m", cm, ans, false), AXON_ENOTFOUND);
+    assert_int_equal(conv_append(c, id, T2, "m", cm, ans, true), AXON_ENOTFOUND);
+    assert_int_equal(conv_delete(id, T2), AXON_ENOTFOUND);
+    int n;
+    bool more;
+    struct conv_meta out[4];
+    assert_int_equal(conv_list(T2, 4, NULL, out, &n, &more), 0);
+    assert_int_equal(n, 0);
+    assert_false(more);
+    assert_int_equal(conv_list(T2, 4, id, out, &n, &more), AXON_ENOTFOUND);
+
+    /* Nothing changed, not even the TTL. */
+    assert_int_equal(load_count(id, T1), 2);
+    assert_true(pttl(mk) <= 500000 && pttl(lk) <= 500000);
+    char tk[96];
+    snprintf(tk, sizeof tk, "axon:{k:%s}:convs", T2);
+    assert_int_equal(vk_int("EXISTS %s%s", tk, ""), 0);
+    json_object_put(cm);
+    json_object_put(ans);
+}
+
+static void ttl_is_set_slides_and_expires(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(100, 100, 1 << 20);
+    /* First, one that lives a second (the tenant index takes the TTL of the
+     * latest turn, so the long one comes after). */
+    struct axon_config *s1 = conf(1, 100, 1 << 20);
+    char gone[CONV_ID_MAX + 1];
+    make_conv(s1, gone, T1, "short");
+    char id[CONV_ID_MAX + 1], mk[96], lk[96], tk[96];
+    make_conv(c, id, T1, "hi");
+    key_of(mk, sizeof mk, id, "meta");
+    key_of(lk, sizeof lk, id, "msgs");
+    snprintf(tk, sizeof tk, "axon:{k:%s}:convs", T1);
+    assert_true(pttl(mk) > 98000 && pttl(mk) <= 100000);
+    assert_true(pttl(lk) > 98000 && pttl(lk) <= 100000);
+    assert_true(pttl(tk) > 98000 && pttl(tk) <= 100000);
+
+    /* Shorten both, then a turn slides them back to the full TTL. */
+    assert_int_equal(vk_int("EXPIRE %s %s", mk, "5"), 1);
+    assert_int_equal(vk_int("EXPIRE %s %s", lk, "5"), 1);
+    json_object *cm = js("[{\"role\":\"user\",\"content\":\"again\"}]");
+    json_object *ans = js("{\"role\":\"assistant\",\"content\":\"ok\"}");
+    assert_int_equal(conv_append(c, id, T1, "m", cm, ans, false), 0);
+    assert_true(pttl(mk) > 98000 && pttl(lk) > 98000);
+
+    /* A short TTL really expires: load, list and the active count agree. */
+    long long active = 0;
+    assert_int_equal(conv_active_count(&active), 0);
+    assert_int_equal(active, 2);
+    sleep_ms(1100);
+    assert_int_equal(load_count(gone, T1), AXON_ENOTFOUND);
+    assert_int_equal(conv_active_count(&active), 0);
+    assert_int_equal(active, 1);
+    assert_true(zhas(tk, gone)); /* still indexed, until a listing looks */
+    struct conv_meta out[4];
+    int n;
+    bool more;
+    assert_int_equal(conv_list(T1, 4, NULL, out, &n, &more), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(out[0].id, id);
+    assert_false(more);
+    assert_false(zhas(tk, gone));
+    json_object_put(cm);
+    json_object_put(ans);
+}
+
+static void caps_refuse_and_write_nothing(void **state)
+{
+    connect_srv(state);
+    char id[CONV_ID_MAX + 1], mk[96], lk[96], tk[96];
+    snprintf(tk, sizeof tk, "axon:{k:%s}:convs", T1);
+    json_object *u = js("[{\"role\":\"user\",\"content\":\"0123456789\"}]"); /* 38 bytes */
+    json_object *u3 = js("[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\",\"content\":"
+                         "\"b\"},{\"role\":\"user\",\"content\":\"c\"}]");
+    json_object *ans = js("{\"role\":\"assistant\",\"content\":\"ok\"}");
+    assert_int_equal(conv_message_bytes(json_object_array_get_idx(u, 0)), 38);
+
+    /* Messages: 4 allowed. */
+    struct axon_config *c = conf(600, 4, 1 << 20);
+    new_id(id);
+    key_of(mk, sizeof mk, id, "meta");
+    key_of(lk, sizeof lk, id, "msgs");
+    json_object *u4 = js("[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\",\"content\":"
+                         "\"b\"},{\"role\":\"user\",\"content\":\"c\"},{\"role\":\"user\","
+                         "\"content\":\"d\"}]");
+    assert_int_equal(conv_append(c, id, T1, "m", u4, ans, true), AXON_ETOOBIG); /* 5 in C */
+    assert_int_equal(vk_int("EXISTS %s %s", mk, lk), 0);
+    assert_int_equal(conv_append(c, id, T1, "m", u3, ans, true), 0);
+    assert_int_equal(conv_append(c, id, T1, "m", u, ans, false), AXON_ETOOBIG); /* 6 in Lua */
+    assert_int_equal(load_count(id, T1), 4);
+    assert_int_equal(vk_int("LLEN %s%s", lk, ""), 4);
+
+    /* Bytes: the client's messages must fit; the answer may pass the cap. */
+    struct axon_config *b = conf(600, 100, 100);
+    json_object *big = json_object_new_object();
+    char text[500];
+    memset(text, 'x', sizeof text - 1);
+    text[sizeof text - 1] = '\0';
+    json_object_object_add(big, "role", json_object_new_string("assistant"));
+    json_object_object_add(big, "content", json_object_new_string(text));
+    char id2[CONV_ID_MAX + 1], mk2[96], lk2[96];
+    new_id(id2);
+    key_of(mk2, sizeof mk2, id2, "meta");
+    key_of(lk2, sizeof lk2, id2, "msgs");
+    json_object *u2 = js("[{\"role\":\"user\",\"content\":\"0123456789\"},{\"role\":\"user\","
+                         "\"content\":\"0123456789\"},{\"role\":\"user\",\"content\":"
+                         "\"0123456789\"}]"); /* 114 bytes */
+    assert_int_equal(conv_append(b, id2, T1, "m", u2, big, true), AXON_ETOOBIG); /* in C */
+    assert_int_equal(vk_int("EXISTS %s %s", mk2, lk2), 0);
+    assert_false(zhas(tk, id2));
+    assert_int_equal(conv_append(b, id2, T1, "m", u, big, true), 0); /* 38 + 531 */
+    struct conv_meta meta;
+    json_object *m = NULL;
+    assert_int_equal(conv_load(id2, T1, &m, &meta), 0);
+    assert_true(meta.bytes > 100);
+    json_object_put(m);
+    long long bytes = meta.bytes;
+    assert_int_equal(conv_append(b, id2, T1, "m", u, ans, false), AXON_ETOOBIG); /* in Lua */
+    assert_int_equal(conv_load(id2, T1, &m, &meta), 0);
+    assert_int_equal(meta.bytes, bytes);
+    assert_int_equal(meta.message_count, 2);
+    json_object_put(m);
+
+    json_object_put(u);
+    json_object_put(u2);
+    json_object_put(u3);
+    json_object_put(u4);
+    json_object_put(ans);
+    json_object_put(big);
+}
+
+static void create_on_an_existing_id_fails(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    char id[CONV_ID_MAX + 1];
+    make_conv(c, id, T1, "first");
+    json_object *cm = js("[{\"role\":\"user\",\"content\":\"second\"}]");
+    json_object *ans = js("{\"role\":\"assistant\",\"content\":\"ok\"}");
+    assert_int_equal(conv_append(c, id, T1, "m", cm, ans, true), AXON_ENOTFOUND);
+    json_object *m = NULL;
+    struct conv_meta meta;
+    assert_int_equal(conv_load(id, T1, &m, &meta), 0);
+    assert_int_equal(json_object_array_length(m), 2);
+    assert_string_equal(meta.model, "gpt-4o");
+    json_object_put(m);
+    json_object_put(cm);
+    json_object_put(ans);
+}
+
+static void delete_removes_keys_and_index_entries(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    char id[CONV_ID_MAX + 1], keep[CONV_ID_MAX + 1], mk[96], lk[96], tk[96];
+    make_conv(c, id, T1, "bye");
+    make_conv(c, keep, T1, "stay");
+    key_of(mk, sizeof mk, id, "meta");
+    key_of(lk, sizeof lk, id, "msgs");
+    snprintf(tk, sizeof tk, "axon:{k:%s}:convs", T1);
+    assert_int_equal(conv_delete(id, T1), 0);
+    assert_int_equal(vk_int("EXISTS %s %s", mk, lk), 0);
+    assert_false(zhas(tk, id));
+    assert_false(zhas("axon:{g}:active", id));
+    assert_true(zhas(tk, keep));
+    assert_int_equal(conv_delete(id, T1), AXON_ENOTFOUND);
+    assert_int_equal(load_count(id, T1), AXON_ENOTFOUND);
+    assert_int_equal(load_count(keep, T1), 2);
+    long long active;
+    assert_int_equal(conv_active_count(&active), 0);
+    assert_int_equal(active, 1);
+}
+
+/* ---- listing and counting -------------------------------------------------------- */
+
+static void list_is_newest_first_and_pages(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    char ids[5][CONV_ID_MAX + 1], tk[96];
+    snprintf(tk, sizeof tk, "axon:{k:%s}:convs", T1);
+    long long active;
+    assert_int_equal(conv_active_count(&active), 0);
+    assert_int_equal(active, 0);
+    for (int i = 0; i < 5; i++) {
+        make_conv(c, ids[i], T1, "x");
+        sleep_ms(3); /* distinct millisecond scores */
+    }
+    char other[CONV_ID_MAX + 1];
+    make_conv(c, other, T2, "not yours");
+    assert_int_equal(conv_active_count(&active), 0);
+    assert_int_equal(active, 6);
+
+    struct conv_meta out[CONV_LIST_MAX];
+    int n;
+    bool more;
+    assert_int_equal(conv_list(T1, CONV_LIST_MAX, NULL, out, &n, &more), 0);
+    assert_int_equal(n, 5);
+    assert_false(more);
+    for (int i = 0; i < 5; i++) {
+        assert_string_equal(out[i].id, ids[4 - i]);
+        assert_string_equal(out[i].model, "gpt-4o");
+        assert_int_equal(out[i].message_count, 2);
+        assert_true(out[i].bytes > 0 && out[i].created > 0);
+    }
+    assert_int_equal(conv_list(T1, 5, NULL, out, &n, &more), 0);
+    assert_int_equal(n, 5);
+    assert_false(more);
+
+    /* Pages of two. */
+    assert_int_equal(conv_list(T1, 2, NULL, out, &n, &more), 0);
+    assert_int_equal(n, 2);
+    assert_true(more);
+    assert_string_equal(out[0].id, ids[4]);
+    assert_string_equal(out[1].id, ids[3]);
+    assert_int_equal(conv_list(T1, 2, ids[3], out, &n, &more), 0);
+    assert_int_equal(n, 2);
+    assert_true(more);
+    assert_string_equal(out[0].id, ids[2]);
+    assert_string_equal(out[1].id, ids[1]);
+    assert_int_equal(conv_list(T1, 2, ids[1], out, &n, &more), 0);
+    assert_int_equal(n, 1);
+    assert_false(more);
+    assert_string_equal(out[0].id, ids[0]);
+    assert_int_equal(conv_list(T1, 2, ids[0], out, &n, &more), 0);
+    assert_int_equal(n, 0);
+    assert_false(more);
+    assert_int_equal(conv_list(T1, 2, other, out, &n, &more), AXON_ENOTFOUND);
+
+    /* A new turn moves a conversation to the top. */
+    json_object *cm = js("[{\"role\":\"user\",\"content\":\"bump\"}]");
+    assert_int_equal(conv_append(c, ids[0], T1, "m", cm, NULL, false), 0);
+    assert_int_equal(conv_list(T1, 1, NULL, out, &n, &more), 0);
+    assert_string_equal(out[0].id, ids[0]);
+    assert_int_equal(out[0].message_count, 3);
+    assert_true(more);
+
+    /* Gone conversations (expired, or deleted behind our back) are skipped,
+     * removed from the index, and do not make has_more lie. Order now:
+     * 0 4 3 2 1; drop 3 and 1. */
+    char mk[96];
+    key_of(mk, sizeof mk, ids[3], "meta");
+    assert_int_equal(vk_int("DEL %s%s", mk, ""), 1);
+    key_of(mk, sizeof mk, ids[1], "meta");
+    assert_int_equal(vk_int("DEL %s%s", mk, ""), 1);
+    assert_int_equal(vk_int("ZADD %s 1 %s", tk, "not-an-id"), 1);
+    assert_int_equal(conv_list(T1, 3, NULL, out, &n, &more), 0);
+    assert_int_equal(n, 3);
+    assert_false(more);
+    assert_string_equal(out[0].id, ids[0]);
+    assert_string_equal(out[1].id, ids[4]);
+    assert_string_equal(out[2].id, ids[2]);
+    assert_false(zhas(tk, ids[3]));
+    assert_false(zhas(tk, ids[1]));
+    assert_false(zhas(tk, "not-an-id"));
+    assert_int_equal(vk_int("ZCARD %s%s", tk, ""), 3);
+    json_object_put(cm);
+}
+
+/* More conversations than one scan batch, listed in full and page by page. */
+static void list_many(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    enum { N = 150 };
+    static char ids[N][CONV_ID_MAX + 1];
+    for (int i = 0; i < N; i++)
+        make_conv(c, ids[i], T1, "x");
+    static struct conv_meta out[CONV_LIST_MAX];
+    int n, seen = 0;
+    bool more = true;
+    char after[CONV_ID_MAX + 1] = "";
+    while (more) {
+        assert_int_equal(conv_list(T1, 7, after[0] ? after : NULL, out, &n, &more), 0);
+        assert_true(n == 7 || !more);
+        seen += n;
+        if (n)
+            snprintf(after, sizeof after, "%s", out[n - 1].id);
+    }
+    assert_int_equal(seen, N);
+    assert_int_equal(conv_list(T1, CONV_LIST_MAX, NULL, out, &n, &more), 0);
+    assert_int_equal(n, CONV_LIST_MAX);
+    assert_true(more);
+}
+
+/* ---- concurrency ------------------------------------------------------------------ */
+
+struct turn_thread {
+    const struct axon_config *cfg;
+    const char *id;
+    char tag;
+    int failures;
+};
+
+static void *turns_main(void *p)
+{
+    struct turn_thread *t = p;
+    for (int i = 0; i < 50; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "[{\"role\":\"user\",\"content\":\"%c%d-0\"},"
+                 "{\"role\":\"user\",\"content\":\"%c%d-1\"}]",
+                 t->tag, i, t->tag, i);
+        json_object *cm = NULL, *a = NULL;
+        if (jsonv_parse(text, strlen(text), 8, &cm)) {
+            t->failures++;
+            continue;
+        }
+        snprintf(text, sizeof text, "{\"role\":\"assistant\",\"content\":\"%c%d-a\"}", t->tag, i);
+        if (jsonv_parse(text, strlen(text), 8, &a) ||
+            conv_append(t->cfg, t->id, T1, "m", cm, a, false))
+            t->failures++;
+        json_object_put(cm);
+        json_object_put(a);
+    }
+    return NULL;
+}
+
+static void concurrent_turns_never_interleave(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 1000, 8u << 20);
+    char id[CONV_ID_MAX + 1];
+    make_conv(c, id, T1, "start");
+    struct turn_thread t[2] = {{c, id, 'A', 0}, {c, id, 'B', 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, turns_main, &t[i]), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    assert_int_equal(t[0].failures, 0);
+    assert_int_equal(t[1].failures, 0);
+
+    json_object *m = NULL;
+    struct conv_meta meta;
+    assert_int_equal(conv_load(id, T1, &m, &meta), 0);
+    assert_int_equal(json_object_array_length(m), 2 + 100 * 3);
+    assert_int_equal(meta.message_count, 2 + 100 * 3);
+    int next[2] = {0, 0}, switches = 0;
+    char last = 0;
+    for (size_t i = 2; i < 302; i += 3) {
+        const char *s[3];
+        for (int k = 0; k < 3; k++) {
+            json_object *v;
+            assert_true(json_object_object_get_ex(json_object_array_get_idx(m, i + (size_t)k),
+                                                  "content", &v));
+            s[k] = json_object_get_string(v);
+        }
+        int who = s[0][0] == 'A' ? 0 : 1;
+        char want[3][32];
+        snprintf(want[0], sizeof want[0], "%c%d-0", s[0][0], next[who]);
+        snprintf(want[1], sizeof want[1], "%c%d-1", s[0][0], next[who]);
+        snprintf(want[2], sizeof want[2], "%c%d-a", s[0][0], next[who]);
+        for (int k = 0; k < 3; k++)
+            assert_string_equal(s[k], want[k]);
+        next[who]++;
+        if (last && last != s[0][0])
+            switches++;
+        last = s[0][0];
+    }
+    assert_int_equal(next[0], 50);
+    assert_int_equal(next[1], 50);
+    print_message("  100 concurrent turns, %d switches between threads\n", switches);
+    json_object_put(m);
+}
+
+/* ---- Valkey down ------------------------------------------------------------------- */
+
+static void valkey_down_is_eio(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    char id[CONV_ID_MAX + 1];
+    make_conv(c, id, T1, "x");
+    srv_kill(*state);
+    json_object *m = NULL, *cm = js("[{\"role\":\"user\",\"content\":\"x\"}]");
+    struct conv_meta meta, out[2];
+    int n = 7;
+    bool more = true;
+    long long active = 9;
+    assert_int_equal(conv_load(id, T1, &m, &meta), AXON_EIO);
+    assert_null(m);
+    assert_int_equal(conv_append(c, id, T1, "m", cm, NULL, false), AXON_EIO);
+    assert_int_equal(conv_list(T1, 2, NULL, out, &n, &more), AXON_EIO);
+    assert_int_equal(n, 0);
+    assert_false(more);
+    assert_int_equal(conv_list(T1, 2, id, out, &n, &more), AXON_EIO);
+    assert_int_equal(conv_delete(id, T1), AXON_EIO);
+    assert_int_equal(conv_active_count(&active), AXON_EIO);
+    assert_int_equal(active, 0);
+    json_object_put(cm);
+}
+
+/* ---- replay budget ---------------------------------------------------------------------- */
+
+static const char fit_history[] =
+    "[{\"role\":\"system\",\"content\":\"s\"},"
+    "{\"role\":\"developer\",\"content\":\"d\"},"
+    "{\"role\":\"user\",\"content\":\"u1\"},"
+    "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":"
+    "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+    "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"r1\"},"
+    "{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"r2\"},"
+    "{\"role\":\"assistant\",\"content\":\"a1\"},"
+    "{\"role\":\"user\",\"content\":\"u2\"},"
+    "{\"role\":\"assistant\",\"content\":\"a2\"},"
+    "{\"role\":\"user\",\"content\":\"u3\"},"
+    "{\"role\":\"assistant\",\"content\":\"a3\"}]";
+
+static size_t sum_bytes(json_object *h)
+{
+    size_t t = 0;
+    for (size_t i = 0; i < json_object_array_length(h); i++)
+        t += conv_message_bytes(json_object_array_get_idx(h, i));
+    return t;
+}
+
+static const char *content_at(json_object *h, size_t i)
+{
+    json_object *v;
+    assert_true(json_object_object_get_ex(json_object_array_get_idx(h, i), "content", &v));
+    return json_object_get_string(v);
+}
+
+static void fit_drops_whole_turns(void **state)
+{
+    (void)state;
+    static const char plain[] = "{\"role\":\"user\",\"content\":\"a/b \xc3\xa9\"}";
+    json_object *one = js(plain);
+    assert_int_equal(conv_message_bytes(one), strlen(plain));
+    json_object_put(one);
+
+    json_object *h = js(fit_history);
+    size_t total = sum_bytes(h);
+    assert_int_equal(conv_fit(h, total), 0); /* fits: untouched */
+    assert_int_equal(json_object_array_length(h), 11);
+
+    /* One byte over: the oldest turn goes, tool exchange and all. */
+    assert_int_equal(conv_fit(h, total - 1), 1);
+    assert_int_equal(json_object_array_length(h), 6);
+    assert_string_equal(content_at(h, 0), "s");
+    assert_string_equal(content_at(h, 1), "d");
+    assert_string_equal(content_at(h, 2), "u2");
+    assert_true(sum_bytes(h) <= total - 1);
+    json_object_put(h);
+
+    /* Budget for the system block and the last turn. */
+    h = js(fit_history);
+    json_object *last = js("[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"developer\","
+                           "\"content\":\"d\"},{\"role\":\"user\",\"content\":\"u3\"},"
+                           "{\"role\":\"assistant\",\"content\":\"a3\"}]");
+    assert_int_equal(conv_fit(h, sum_bytes(last)), 2);
+    assert_int_equal(json_object_array_length(h), 4);
+    assert_string_equal(json_object_to_json_string_ext(h, FLAGS),
+                        json_object_to_json_string_ext(last, FLAGS));
+    json_object_put(last);
+    json_object_put(h);
+
+    /* Nothing fits: every turn goes, the system block stays. */
+    h = js(fit_history);
+    assert_int_equal(conv_fit(h, 0), 3);
+    assert_int_equal(json_object_array_length(h), 2);
+    assert_int_equal(conv_fit(h, 0), 0); /* nothing left to drop */
+    json_object_put(h);
+
+    /* Leading non-user messages after the system block form the first turn;
+     * a system message inside a turn goes with it. */
+    h = js("[{\"role\":\"system\",\"content\":\"s\"},{\"role\":\"assistant\",\"content\":\"hi\"},"
+           "{\"role\":\"user\",\"content\":\"u1\"},{\"role\":\"system\",\"content\":\"mid\"},"
+           "{\"role\":\"assistant\",\"content\":\"a1\"},{\"role\":\"user\",\"content\":\"u2\"}]");
+    size_t keep = sum_bytes(h) - 1;
+    assert_int_equal(conv_fit(h, keep), 1);
+    assert_int_equal(json_object_array_length(h), 5);
+    assert_string_equal(content_at(h, 1), "u1");
+    size_t s_u2 = conv_message_bytes(json_object_array_get_idx(h, 0)) +
+                  conv_message_bytes(json_object_array_get_idx(h, 4));
+    assert_int_equal(conv_fit(h, s_u2), 1);
+    assert_int_equal(json_object_array_length(h), 2);
+    assert_string_equal(content_at(h, 1), "u2");
+    json_object_put(h);
+
+    h = js("[]");
+    assert_int_equal(conv_fit(h, 0), 0);
+    json_object_put(h);
+}
+
+/* ---- HTTP ------------------------------------------------------------------------------- */
+
+/* libfcgi's stream calls, defined here: the program's own definitions win
+ * over the shared library's, so fcgi_io.c writes into `wire` (the Makefile's
+ * -Wl,--wrap list is only for test_http and test_anthropic). */
+static const char *fk_params[8][2];
+static struct buf wire = BUF_INIT(1 << 20);
+
+char *FCGX_GetParam(const char *name, FCGX_ParamArray envp)
+{
+    (void)envp;
+    for (int i = 0; fk_params[i][0]; i++)
+        if (!strcmp(fk_params[i][0], name))
+            return (char *)fk_params[i][1];
+    return NULL;
+}
+int FCGX_GetStr(char *str, int n, FCGX_Stream *s)
+{
+    (void)str, (void)n, (void)s;
+    return 0;
+}
+int FCGX_PutStr(const char *str, int n, FCGX_Stream *s)
+{
+    (void)s;
+    assert_int_equal(buf_append(&wire, str, (size_t)n), 0);
+    return n;
+}
+int FCGX_PutS(const char *str, FCGX_Stream *s)
+{
+    return FCGX_PutStr(str, (int)strlen(str), s);
+}
+int FCGX_FFlush(FCGX_Stream *s)
+{
+    (void)s;
+    return 0;
+}
+int FCGX_GetError(FCGX_Stream *s)
+{
+    (void)s;
+    return 0;
+}
+
+struct answer {
+    int status;
+    char head[512];
+    json_object *json;
+};
+
+static void http(const struct axon_config *cfg, const char *method, const char *uri,
+                 const char *auth, struct answer *a)
+{
+    int i = 0;
+    fk_params[i][0] = "REQUEST_METHOD", fk_params[i++][1] = method;
+    fk_params[i][0] = "REQUEST_URI", fk_params[i++][1] = uri;
+    fk_params[i][0] = "HTTP_AUTHORIZATION", fk_params[i++][1] = auth;
+    fk_params[i][0] = NULL;
+    buf_reset(&wire);
+    FCGX_Request fcgi = {0};
+    fcgi.ipcFd = -1;
+    struct axon_req r;
+    io_req_init(&r, &fcgi, cfg);
+    router_handle(&r);
+    memset(a, 0, sizeof *a);
+    assert_non_null(wire.p);
+    assert_int_equal(sscanf(wire.p, "Status: %d", &a->status), 1);
+    const char *sep = strstr(wire.p, "\r\n\r\n");
+    assert_non_null(sep);
+    size_t hl = (size_t)(sep - wire.p);
+    assert_true(hl < sizeof a->head);
+    memcpy(a->head, wire.p, hl);
+    assert_non_null(strstr(a->head, "Content-Type: application/json"));
+    assert_int_equal(jsonv_parse(sep + 4, strlen(sep + 4), JSONV_MAX_DEPTH, &a->json), 0);
+}
+
+static json_object *field(json_object *o, const char *k)
+{
+    json_object *v = NULL;
+    if (!json_object_object_get_ex(o, k, &v))
+        fail_msg("no field %s in %s", k, json_object_to_json_string(o));
+    return v;
+}
+
+static void assert_error(struct answer *a, int status, const char *type, const char *param,
+                         const char *code, const char *msg_part)
+{
+    assert_int_equal(a->status, status);
+    json_object *e = field(a->json, "error");
+    assert_string_equal(json_object_get_string(field(e, "type")), type);
+    json_object *p = field(e, "param");
+    if (param)
+        assert_string_equal(json_object_get_string(p), param);
+    else
+        assert_null(p);
+    assert_string_equal(json_object_get_string(field(e, "code")), code);
+    if (!strstr(json_object_get_string(field(e, "message")), msg_part))
+        fail_msg("message %s lacks %s", json_object_get_string(field(e, "message")), msg_part);
+    json_object_put(a->json);
+    a->json = NULL;
+}
+
+static void http_routes(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    unsigned char (*hashes)[SHA256_LEN] = xcalloc(2, SHA256_LEN); /* config_free frees it */
+    sha256("sk-one", 6, hashes[0]);
+    sha256("sk-two", 6, hashes[1]);
+    c->key_hashes = hashes;
+    c->n_keys = 2;
+    char t1[AUTH_TENANT_LEN + 1], t2[AUTH_TENANT_LEN + 1];
+    assert_int_equal(auth_check(c, "Bearer sk-one", t1, sizeof t1), AUTH_OK);
+    assert_int_equal(auth_check(c, "Bearer sk-two", t2, sizeof t2), AUTH_OK);
+    const char *k1 = "Bearer sk-one", *k2 = "Bearer sk-two";
+
+    char id[CONV_ID_MAX + 1], id2[CONV_ID_MAX + 1], uri[256];
+    new_id(id);
+    json_object *cm = json_object_new_array();
+    for (int i = 0; i < 2; i++)
+        json_object_array_add(cm, js(turn1[i]));
+    json_object *ans = js(turn1_answer);
+    assert_int_equal(conv_append(c, id, t1, "claude-sonnet-4-6", cm, ans, true), 0);
+    sleep_ms(3);
+    make_conv(c, id2, t1, "second");
+
+    /* GET one: every field, and the messages as stored. */
+    struct answer a;
+    snprintf(uri, sizeof uri, "/v1/conversations/%s", id);
+    http(c, "GET", uri, k1, &a);
+    assert_int_equal(a.status, 200);
+    assert_string_equal(json_object_get_string(field(a.json, "id")), id);
+    assert_string_equal(json_object_get_string(field(a.json, "object")), "conversation");
+    assert_string_equal(json_object_get_string(field(a.json, "model")), "claude-sonnet-4-6");
+    assert_int_equal(json_object_get_int(field(a.json, "message_count")), 3);
+    assert_true(json_object_is_type(field(a.json, "created"), json_type_int));
+    assert_true(json_object_is_type(field(a.json, "updated"), json_type_int));
+    json_object *msgs = field(a.json, "messages");
+    assert_int_equal(json_object_array_length(msgs), 3);
+    assert_string_equal(json_object_to_json_string_ext(json_object_array_get_idx(msgs, 2), FLAGS),
+                        json_object_to_json_string_ext(ans, FLAGS));
+    const char *body = strstr(wire.p, "\r\n\r\n") + 4;
+    assert_non_null(strstr(body, json_object_to_json_string_ext(
+                                     json_object_array_get_idx(cm, 1), FLAGS)));
+    json_object_put(a.json);
+
+    /* Another key: the same 404 as a missing id. */
+    http(c, "GET", uri, k2, &a);
+    assert_error(&a, 404, "invalid_request_error", NULL, "conversation_not_found", id);
+    http(c, "DELETE", uri, k2, &a);
+    assert_error(&a, 404, "invalid_request_error", NULL, "conversation_not_found", id);
+
+    /* Malformed: 400 without an echo; unstored: 404 saying why. */
+    http(c, "GET", "/v1/conversations/conv-0123}:meta", k1, &a);
+    assert_int_equal(a.status, 400);
+    assert_null(strstr(wire.p, "}:meta"));
+    assert_error(&a, 400, "invalid_request_error", NULL, "invalid_conversation_id", "conv-");
+    http(c, "DELETE", "/v1/conversations/x", k1, &a);
+    assert_error(&a, 400, "invalid_request_error", NULL, "invalid_conversation_id", "conv-");
+    char un[CONV_ID_MAX + 1];
+    assert_int_equal(conv_new_id(un, false), 0);
+    snprintf(uri, sizeof uri, "/v1/conversations/%s", un);
+    http(c, "GET", uri, k1, &a);
+    assert_error(&a, 404, "invalid_request_error", NULL, "conversation_not_found",
+                 "never stored");
+
+    /* The list: newest first, pages, bad parameters. */
+    http(c, "GET", "/v1/conversations", k1, &a);
+    assert_int_equal(a.status, 200);
+    assert_string_equal(json_object_get_string(field(a.json, "object")), "list");
+    json_object *data = field(a.json, "data");
+    assert_int_equal(json_object_array_length(data), 2);
+    json_object *d0 = json_object_array_get_idx(data, 0);
+    assert_string_equal(json_object_get_string(field(d0, "id")), id2);
+    assert_string_equal(json_object_get_string(field(d0, "object")), "conversation");
+    assert_int_equal(json_object_get_int(field(d0, "message_count")), 2);
+    assert_string_equal(json_object_get_string(field(d0, "model")), "gpt-4o");
+    assert_true(json_object_is_type(field(d0, "updated"), json_type_int));
+    assert_false(json_object_object_get_ex(d0, "messages", NULL));
+    assert_string_equal(json_object_get_string(field(a.json, "first_id")), id2);
+    assert_string_equal(json_object_get_string(field(a.json, "last_id")), id);
+    assert_false(json_object_get_boolean(field(a.json, "has_more")));
+    json_object_put(a.json);
+    http(c, "GET", "/v1/conversations?limit=1", k1, &a);
+    assert_int_equal(json_object_array_length(field(a.json, "data")), 1);
+    assert_true(json_object_get_boolean(field(a.json, "has_more")));
+    json_object_put(a.json);
+    snprintf(uri, sizeof uri, "/v1/conversations?limit=1&after=%s", id2);
+    http(c, "GET", uri, k1, &a);
+    data = field(a.json, "data");
+    assert_int_equal(json_object_array_length(data), 1);
+    assert_string_equal(json_object_get_string(field(json_object_array_get_idx(data, 0), "id")),
+                        id);
+    assert_false(json_object_get_boolean(field(a.json, "has_more")));
+    json_object_put(a.json);
+    http(c, "GET", "/v1/conversations", k2, &a);
+    assert_int_equal(json_object_array_length(field(a.json, "data")), 0);
+    assert_null(field(a.json, "first_id"));
+    assert_null(field(a.json, "last_id"));
+    json_object_put(a.json);
+    static const char *const bad_limits[] = {"0", "101", "x", "", "-1", "1.5"};
+    for (size_t i = 0; i < sizeof bad_limits / sizeof bad_limits[0]; i++) {
+        snprintf(uri, sizeof uri, "/v1/conversations?limit=%s", bad_limits[i]);
+        http(c, "GET", uri, k1, &a);
+        assert_error(&a, 400, "invalid_request_error", "limit", "invalid_value", "limit");
+    }
+    http(c, "GET", "/v1/conversations?after=conv-zz", k1, &a);
+    assert_error(&a, 400, "invalid_request_error", "after", "invalid_conversation_id", "after");
+    snprintf(uri, sizeof uri, "/v1/conversations?after=%s", id);
+    http(c, "GET", uri, k2, &a); /* not in this tenant's list */
+    assert_error(&a, 400, "invalid_request_error", "after", "invalid_value", id);
+    snprintf(uri, sizeof uri, "/v1/conversations?after=%s", un);
+    http(c, "GET", uri, k1, &a);
+    assert_error(&a, 400, "invalid_request_error", "after", "invalid_value", un);
+
+    /* DELETE, then it is gone. */
+    snprintf(uri, sizeof uri, "/v1/conversations/%s", id);
+    http(c, "DELETE", uri, k1, &a);
+    assert_int_equal(a.status, 200);
+    assert_string_equal(json_object_get_string(field(a.json, "id")), id);
+    assert_string_equal(json_object_get_string(field(a.json, "object")), "conversation.deleted");
+    assert_true(json_object_get_boolean(field(a.json, "deleted")));
+    json_object_put(a.json);
+    http(c, "GET", uri, k1, &a);
+    assert_error(&a, 404, "invalid_request_error", NULL, "conversation_not_found",
+                 "not found");
+
+    /* Routing: 405 lists both methods; no key is 401. */
+    http(c, "POST", uri, k1, &a);
+    assert_int_equal(a.status, 405);
+    assert_non_null(strstr(a.head, "Allow: GET, DELETE"));
+    json_object_put(a.json);
+    http(c, "GET", uri, NULL, &a);
+    assert_int_equal(a.status, 401);
+    json_object_put(a.json);
+
+    /* Valkey down: 503 with a retry hint. */
+    srv_kill(*state);
+    snprintf(uri, sizeof uri, "/v1/conversations/%s", id2);
+    http(c, "GET", uri, k1, &a);
+    assert_non_null(strstr(a.head, "Retry-After: 1"));
+    assert_error(&a, 503, "server_error", NULL, "valkey_unavailable", "unavailable");
+    http(c, "DELETE", uri, k1, &a);
+    assert_error(&a, 503, "server_error", NULL, "valkey_unavailable", "unavailable");
+    http(c, "GET", "/v1/conversations", k1, &a);
+    assert_error(&a, 503, "server_error", NULL, "valkey_unavailable", "unavailable");
+
+    json_object_put(cm);
+    json_object_put(ans);
+    buf_free(&wire);
+}
+
+/* ---- valkey_pipeline and valkey_eval ------------------------------------------------- */
+
+static void pipeline_replies_in_order(void **state)
+{
+    connect_srv(state);
+    const char *set[] = {"SET", "axon:t:p", "v\0w"};
+    const size_t set_lens[] = {3, 8, 3};
+    const char *get[] = {"GET", "axon:t:p"}, *incr[] = {"INCR", "axon:t:p"};
+    const char *ping[] = {"PING"};
+    struct valkey_cmd cmds[] = {
+        {3, set, set_lens}, {2, get, NULL}, {2, incr, NULL}, {1, ping, NULL}};
+    redisReply *rep[VALKEY_MAX_PIPELINE + 1]; /* n entries, even for a refused n */
+    assert_int_equal(valkey_pipeline(2, cmds, rep), 0);
+    assert_int_equal(rep[0]->type, REDIS_REPLY_STATUS);
+    assert_int_equal(rep[1]->len, 3);
+    assert_memory_equal(rep[1]->str, "v\0w", 3);
+    valkey_free_replies(2, rep);
+    assert_null(rep[0]);
+
+    /* One error reply: AXON_EINVAL, and every reply still there in order. */
+    assert_int_equal(valkey_pipeline(4, cmds, rep), AXON_EINVAL);
+    assert_int_equal(rep[2]->type, REDIS_REPLY_ERROR);
+    assert_int_equal(rep[3]->type, REDIS_REPLY_STATUS);
+    assert_string_equal(rep[3]->str, "PONG");
+    valkey_free_replies(4, rep);
+
+    /* Bad shapes are refused, and the connection stays usable. */
+    assert_int_equal(valkey_pipeline(0, cmds, rep), AXON_EINVAL);
+    assert_int_equal(valkey_pipeline(VALKEY_MAX_PIPELINE + 1, cmds, rep), AXON_EINVAL);
+    const char *many[VALKEY_MAX_ARGS + 1];
+    for (int i = 0; i <= VALKEY_MAX_ARGS; i++)
+        many[i] = "x";
+    many[0] = "ECHO";
+    struct valkey_cmd bad[] = {{1, ping, NULL}, {VALKEY_MAX_ARGS + 1, many, NULL}};
+    assert_int_equal(valkey_pipeline(2, bad, rep), AXON_EINVAL);
+    assert_null(rep[0]);
+    assert_int_equal(valkey_pipeline(1, &cmds[3], rep), 0);
+    assert_string_equal(rep[0]->str, "PONG");
+    valkey_free_replies(1, rep);
+    assert_true(valkey_up());
+
+    /* Server gone: AXON_EIO, no replies. */
+    srv_kill(*state);
+    assert_int_equal(valkey_pipeline(2, cmds, rep), AXON_EIO);
+    assert_null(rep[0]);
+    assert_null(rep[1]);
+}
+
+static struct valkey_script echo_script = {
+    .src = "return {KEYS[1], ARGV[1], #ARGV[2]}"};
+static struct valkey_script fail_script = {.src = "return redis.error_reply('AXON nope')"};
+
+static void eval_loads_and_recovers_from_noscript(void **state)
+{
+    connect_srv(state);
+    const char *keys[] = {"axon:t:k"}, *args[] = {"one", "a\0b"};
+    const size_t lens[] = {3, 3};
+    redisReply *r = NULL;
+    assert_int_equal(valkey_eval(&echo_script, &r, 1, keys, 2, args, lens), 0);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_string_equal(r->element[0]->str, "axon:t:k");
+    assert_string_equal(r->element[1]->str, "one");
+    assert_int_equal(r->element[2]->integer, 3);
+    freeReplyObject(r);
+    assert_int_equal(strlen(echo_script.sha), 40);
+
+    /* The server forgets its scripts (a restart, SCRIPT FLUSH): reloaded. */
+    assert_int_equal(valkey_command(&r, "SCRIPT FLUSH"), 0);
+    freeReplyObject(r);
+    assert_int_equal(valkey_eval(&echo_script, &r, 1, keys, 2, args, lens), 0);
+    assert_string_equal(r->element[1]->str, "one");
+    freeReplyObject(r);
+    assert_int_equal(valkey_command(&r, "SCRIPT EXISTS %s", echo_script.sha), 0);
+    assert_int_equal(r->element[0]->integer, 1);
+    freeReplyObject(r);
+
+    /* A script's error reply: AXON_EINVAL with the reply. */
+    assert_int_equal(valkey_eval(&fail_script, &r, 0, NULL, 0, NULL, NULL), AXON_EINVAL);
+    assert_non_null(r);
+    assert_non_null(strstr(r->str, "AXON nope"));
+    freeReplyObject(r);
+
+    /* Too many arguments for one command. */
+    const char *many[VALKEY_MAX_ARGS];
+    for (int i = 0; i < VALKEY_MAX_ARGS; i++)
+        many[i] = "x";
+    assert_int_equal(valkey_eval(&echo_script, &r, 1, keys, VALKEY_MAX_ARGS - 3, many, NULL),
+                     AXON_EINVAL);
+    assert_null(r);
+
+    srv_kill(*state);
+    assert_int_equal(valkey_eval(&echo_script, &r, 1, keys, 2, args, lens), AXON_EIO);
+    assert_null(r);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* as main.c does; hiredis writes with write(2) */
+    log_set_level(LOG_ERROR);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ids_are_random_and_checked),
+        cmocka_unit_test_teardown(bad_ids_and_tenants_are_refused_before_valkey, free_confs),
+        cmocka_unit_test(fit_drops_whole_turns),
+        cmocka_unit_test_setup_teardown(append_then_load_is_byte_exact, setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(a_long_history_as_one_new_turn, setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(another_tenant_sees_nothing, setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(ttl_is_set_slides_and_expires, setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(caps_refuse_and_write_nothing, setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(create_on_an_existing_id_fails, setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(delete_removes_keys_and_index_entries, setup_plain,
+                                        teardown_all),
+        cmocka_unit_test_setup_teardown(list_is_newest_first_and_pages, setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(list_many, setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(concurrent_turns_never_interleave, setup_plain,
+                                        teardown_all),
+        cmocka_unit_test_setup_teardown(valkey_down_is_eio, setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(http_routes, setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(pipeline_replies_in_order, setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(eval_loads_and_recovers_from_noscript, setup_plain,
+                                        teardown_all),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
