@@ -95,7 +95,8 @@ struct pool_stats {
     long long retired; /* released into a pool above its size: deleted */
     bool local; /* Valkey is down: these are this process's fallback figures */
 };
-/* The registry's figures for pool `name`, in one round trip (no SCAN). */
+/* The registry's figures for pool `name`, in one round trip (no SCAN);
+ * overdue leases are reclaimed first, as acquire does. */
 int pool_stats(const struct axon_config *cfg, const char *name, struct pool_stats *s) AXON_MUST_CHECK;
 
 #endif

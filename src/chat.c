@@ -198,6 +198,7 @@ static void conv_unavailable(struct api_error *e)
                   "The conversation store is unavailable, so this conversation cannot be "
                   "continued right now. Please retry shortly; requests without a "
                   "conversation_id still work.");
+    snprintf(e->retry_after, sizeof e->retry_after, "1");
 }
 
 static int conv_full(struct api_error *e, const char *id, const struct axon_config *cfg)

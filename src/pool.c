@@ -142,11 +142,19 @@ static struct valkey_script renew_lua = {.src =
     "return 1\n"};
 
 /* KEYS: idle, leases, waiters, counters. ARGV: session key prefix.
- * Read-only. Returns {idle, busy, waiting, cooling, then the counters in
- * stat_fields order}, all integers. */
+ * Returns {idle, busy, waiting, cooling, then the counters in stat_fields
+ * order}, all integers. It reclaims overdue leases first, as acquire does:
+ * otherwise a dead holder's session would show as busy until the next
+ * acquire, which an idle deployment may not see for a long time. */
 static struct valkey_script stats_lua = {.src =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do\n"
+    "  redis.call('ZREM', KEYS[2], id)\n"
+    "  redis.call('HDEL', ARGV[1] .. id, 'holder')\n"
+    "  redis.call('RPUSH', KEYS[1], id)\n"
+    "  redis.call('HINCRBY', KEYS[4], 'reclaims', 1)\n"
+    "end\n"
     "local ids = redis.call('LRANGE', KEYS[1], 0, -1)\n"
     "local cooling = 0\n"
     "for _, id in ipairs(ids) do\n"

@@ -2,12 +2,14 @@
  * circuit breaker shared by every thread. See valkey.h for the contract. */
 #include "valkey.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -198,9 +200,11 @@ static int setup_command(redisContext *c, const char *what, redisReply *r)
     return rc;
 }
 
-/* A ready context for this thread, or NULL with t_err set. */
-static redisContext *thread_context(void)
+/* A ready context for this thread, or NULL with t_err set. *reused tells
+ * whether it served commands before (and so may have gone stale). */
+static redisContext *thread_context(bool *reused)
 {
+    *reused = false;
     struct vk_conn *k = pthread_getspecific(g_key);
     unsigned gen = atomic_load(&g_gen);
     if (!k) {
@@ -208,8 +212,10 @@ static redisContext *thread_context(void)
         if (pthread_setspecific(g_key, k) != 0)
             abort();
     }
-    if (k->c && k->gen == gen)
+    if (k->c && k->gen == gen) {
+        *reused = true;
         return k->c;
+    }
     if (k->c) {
         redisFree(k->c);
         k->c = NULL;
@@ -241,6 +247,26 @@ fail:
     return NULL;
 }
 
+/* A kept connection the server closed (it restarted, or dropped an idle
+ * client): the command never reached a live server, so sending it once
+ * more on a fresh connection is safe, and no reason to fail the request or
+ * count against the breaker. A timeout is not this: the command may have
+ * run. */
+static bool stale(const redisContext *c)
+{
+    return c->err == REDIS_ERR_EOF ||
+           (c->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE));
+}
+
+/* False when the server has closed a kept connection (a peek reads EOF or
+ * an error): checked before a pipeline, which is not resent. */
+static bool alive(const redisContext *c)
+{
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR));
+}
+
 static void drop_context(void)
 {
     struct vk_conn *k = pthread_getspecific(g_key);
@@ -269,23 +295,33 @@ static int run(redisReply **out, const char *fmt, va_list *ap, int argc, const c
         snprintf(t_err, sizeof t_err, "circuit open");
         return AXON_EIO;
     }
-    redisContext *c = thread_context();
-    if (!c) {
-        breaker_failure(probe);
-        return AXON_EIO;
-    }
+    redisContext *c;
     redisReply *r;
-    if (fmt) {
-        r = redisvCommand(c, fmt, *ap);
-    } else {
-        size_t *own = NULL;
-        if (!lens) {
-            own = xmalloc((size_t)(argc > 0 ? argc : 1) * sizeof *own);
-            for (int i = 0; i < argc; i++)
-                own[i] = strlen(argv[i]);
+    bool reused;
+    for (int attempt = 0;; attempt++) {
+        c = thread_context(&reused);
+        if (!c) {
+            breaker_failure(probe);
+            return AXON_EIO;
         }
-        r = redisCommandArgv(c, argc, argv, lens ? lens : own);
-        free(own);
+        if (fmt) {
+            va_list copy;
+            va_copy(copy, *ap);
+            r = redisvCommand(c, fmt, copy);
+            va_end(copy);
+        } else {
+            size_t *own = NULL;
+            if (!lens) {
+                own = xmalloc((size_t)(argc > 0 ? argc : 1) * sizeof *own);
+                for (int i = 0; i < argc; i++)
+                    own[i] = strlen(argv[i]);
+            }
+            r = redisCommandArgv(c, argc, argv, lens ? lens : own);
+            free(own);
+        }
+        if (r || attempt > 0 || !reused || !stale(c))
+            break;
+        drop_context(); /* the server restarted or closed an idle connection */
     }
     if (!r) {
         int err = c->err;
@@ -339,10 +375,18 @@ int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies)
         snprintf(t_err, sizeof t_err, "circuit open");
         return AXON_EIO;
     }
-    redisContext *c = thread_context();
+    bool reused;
+    redisContext *c = thread_context(&reused);
     if (!c) {
         breaker_failure(probe);
         return AXON_EIO;
+    }
+    if (reused && !alive(c)) {
+        drop_context();
+        if (!(c = thread_context(&reused))) {
+            breaker_failure(probe);
+            return AXON_EIO;
+        }
     }
     for (int i = 0; i < n; i++) {
         size_t own[VALKEY_MAX_ARGS];

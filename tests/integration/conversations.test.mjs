@@ -95,7 +95,7 @@ for (const server of SERVER_NAMES) {
       assert.equal(c.id, cid);
       assert.equal(c.object, 'conversation');
       assert.equal(c.message_count, 6);
-      assert.equal(c.model, 'claude-sonnet-4-6');
+      assert.equal(c.model, 'gpt-4o', 'the model the client asked for');
       assert.ok(Number.isInteger(c.created) && c.updated >= c.created);
       assert.deepEqual(c.messages.map((m) => m.role), ['user', 'assistant', 'user', 'assistant', 'user', 'assistant']);
       assert.deepEqual(c.messages[2], { role: 'user', content: `And two ${marker(ids[1])}` }, 'client messages stored as sent');
@@ -243,7 +243,7 @@ for (const server of SERVER_NAMES) {
       assert.equal(page1.json.last_id, made[1]);
       const row = page1.json.data[0];
       assert.deepEqual(Object.keys(row).sort(), ['created', 'id', 'message_count', 'model', 'object', 'updated']);
-      assert.equal(row.model, 'claude-haiku-4-5');
+      assert.equal(row.model, 'gpt-4o-mini');
       const page2 = await call(origin, `/v1/conversations?limit=1&after=${made[1]}`, { key: KEY });
       assert.deepEqual(page2.json.data.map((c) => c.id), [made[0]]);
 

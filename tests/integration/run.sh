@@ -188,7 +188,7 @@ if [[ -n $run_tests ]]; then
         node --test \
             --test-reporter=spec --test-reporter-destination=stdout \
             --test-reporter=tap --test-reporter-destination="$tmp/results.tap" \
-            tests/integration/*.test.mjs &
+            ${AXON_IT_FILES:-tests/integration/*.test.mjs} &
     node_pid=$!
     pids+=("$node_pid")
     node_rc=0

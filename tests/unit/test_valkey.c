@@ -326,6 +326,38 @@ static void one_connection_per_thread(void **state)
     assert_int_equal(n, 1);
 }
 
+/* A restart between two commands: the kept connection is dead, but the next
+ * command (and the next pipeline) must not fail because of it, nor count
+ * against the breaker: one thread per worker would otherwise fail one
+ * request each after every Valkey restart. */
+static void restart_between_commands_costs_no_failure(void **state)
+{
+    struct srv *s = *state;
+    char host[32];
+    struct valkey_addr a = tcp_addr(s, host, sizeof host);
+    valkey_init(&a, 50);
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "SET k v"), 0);
+    freeReplyObject(r);
+    srv_kill(s);
+    assert_int_equal(srv_start(s), 0);
+    assert_int_equal(valkey_command(&r, "GET k"), 0); /* an empty new server */
+    assert_int_equal(r->type, REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    assert_true(valkey_up());
+    assert_true(client_id() > 0);
+
+    srv_kill(s);
+    assert_int_equal(srv_start(s), 0);
+    const char *set[] = {"SET", "a", "1"}, *get[] = {"GET", "a"};
+    struct valkey_cmd cmds[] = {{3, set, NULL}, {2, get, NULL}};
+    redisReply *rs[2];
+    assert_int_equal(valkey_pipeline(2, cmds, rs), 0);
+    assert_string_equal(rs[1]->str, "1");
+    valkey_free_replies(2, rs);
+    assert_true(valkey_up());
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as main.c does; hiredis writes with write(2) */
@@ -339,6 +371,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(killed_server_restarts_and_probe_backs_off,
                                         setup_plain, teardown),
         cmocka_unit_test_setup_teardown(one_connection_per_thread, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(restart_between_commands_costs_no_failure, setup_plain,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
