@@ -288,7 +288,7 @@ for (const server of SERVER_NAMES) {
   });
 }
 
-describe('AXON_STORE=on_request', () => {
+describe('AXON_STORE=on_request (and AXON_METRICS_PUBLIC=1)', () => {
   for (const server of SERVER_NAMES) {
     let stack;
     before(async () => {
@@ -296,7 +296,7 @@ describe('AXON_STORE=on_request', () => {
       stack = await startStack({
         env: cleanEnv({
           AXON_BIN, AXON_SERVER: server, AXON_PORT: String(await freePort()), AXON_API_KEYS: KEY,
-          STACK_DIR: dir, AXON_VALKEY_URL: VALKEY, AXON_STORE: 'on_request',
+          STACK_DIR: dir, AXON_VALKEY_URL: VALKEY, AXON_STORE: 'on_request', AXON_METRICS_PUBLIC: '1',
           ANTHROPIC_BASE_URL: mockUrl(), ANTHROPIC_API_KEY: 'sk-ant-test-key',
         }),
         readyFile: () => fs.existsSync(path.join(dir, 'ready')) && path.join(dir, 'ready'),
@@ -316,6 +316,12 @@ describe('AXON_STORE=on_request', () => {
       assert.equal(next.conversation_id, asked.conversation_id);
       const got = await call(originOf(stack.ready.AXON_URL), `/v1/conversations/${asked.conversation_id}`, { key: KEY });
       assert.equal(got.json.message_count, 4);
+    });
+
+    it(`behind ${server}: AXON_METRICS_PUBLIC=1 serves /metrics without a key`, async () => {
+      const m = await call(originOf(stack.ready.AXON_URL), '/metrics');
+      assert.equal(m.status, 200, m.text);
+      assert.match(m.text, /^axon_valkey_up 1$/m);
     });
   }
 });
