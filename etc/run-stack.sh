@@ -250,7 +250,7 @@ export AXON_VALKEY_URL
 # Without ANTHROPIC_API_KEY the stack answers from the mock Claude in
 # tests/mock, so the page and the examples work offline.
 claude_note=""
-if [[ -z ${ANTHROPIC_API_KEY:-} ]]; then
+if [[ -z ${ANTHROPIC_API_KEY:-} && -z ${ANTHROPIC_API_KEY_FILE:-} ]]; then
     need node "apt-get install nodejs, or set ANTHROPIC_API_KEY"
     mock_port=$(free_port)
     start mock-claude node "$repo_root/tests/mock/anthropic.mjs" --port "$mock_port"

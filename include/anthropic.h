@@ -28,9 +28,9 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
                       struct anth_request_info *info, struct api_error *e) AXON_MUST_CHECK;
 
 /* The request headers (returns new: curl_slist_free_all). */
-/* Reads ANTHROPIC_API_KEY_FILE again for this thread (after a session
- * recycle), so a rotated key is used from the next request on. A read
- * failure keeps the previous key (logged). No-op without a key file. */
+/* Reads ANTHROPIC_API_KEY_FILE again (after a session recycle), so every
+ * thread of this process sends a rotated key from the next request on. A
+ * read failure keeps the previous key (logged). No-op without a key file. */
 int anthropic_reload_key(const struct axon_config *cfg);
 struct curl_slist *anthropic_headers(const struct axon_config *cfg);
 

@@ -2,6 +2,7 @@
 #include "anthropic.h"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -816,10 +817,11 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
     return rc;
 }
 
-/* The key this thread sends: cfg's until a recycled session makes the
- * thread read ANTHROPIC_API_KEY_FILE again. A fixed array, not a heap copy,
- * so a thread's exit leaves nothing to free. */
-static __thread char t_key[CONFIG_MAX_KEY_LEN + 1];
+/* The key read again from ANTHROPIC_API_KEY_FILE after a session recycle,
+ * for every thread of the process; "" until then (cfg's key applies). A
+ * fixed array, so nothing is left to free at exit. */
+static pthread_mutex_t key_mu = PTHREAD_MUTEX_INITIALIZER;
+static char reloaded_key[CONFIG_MAX_KEY_LEN + 1];
 
 int anthropic_reload_key(const struct axon_config *cfg)
 {
@@ -832,7 +834,9 @@ int anthropic_reload_key(const struct axon_config *cfg)
         log_msg(LOG_WARN, "%s: keeping the key read before", err);
         return rc;
     }
-    snprintf(t_key, sizeof t_key, "%s", key);
+    pthread_mutex_lock(&key_mu);
+    snprintf(reloaded_key, sizeof reloaded_key, "%s", key);
+    pthread_mutex_unlock(&key_mu);
     memset(key, 0, strlen(key));
     free(key);
     return AXON_OK;
@@ -841,8 +845,10 @@ int anthropic_reload_key(const struct axon_config *cfg)
 struct curl_slist *anthropic_headers(const struct axon_config *cfg)
 {
     char key[CONFIG_MAX_KEY_LEN + 16];
-    const char *k = t_key[0] ? t_key : cfg->anthropic_key ? cfg->anthropic_key : "";
-    snprintf(key, sizeof key, "x-api-key: %s", k);
+    pthread_mutex_lock(&key_mu);
+    snprintf(key, sizeof key, "x-api-key: %s",
+             reloaded_key[0] ? reloaded_key : cfg->anthropic_key ? cfg->anthropic_key : "");
+    pthread_mutex_unlock(&key_mu);
     struct curl_slist *h = NULL;
     h = curl_slist_append(h, key);
     memset(key, 0, sizeof key);

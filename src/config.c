@@ -184,6 +184,8 @@ int config_read_secret(const char *path, const char *what, char **out, char *err
         return rc;
     const char *k = text;
     size_t kn = strlen(text);
+    while (kn && strchr(" \t\r\n", k[kn - 1]))
+        kn--; /* the newline editors and `echo` add */
     text_trim(&k, &kn);
     if (kn == 0 || kn > CONFIG_MAX_KEY_LEN || memchr(k, '\n', kn) || memchr(k, '\r', kn))
         rc = text_errf(err, errlen, "%s=%s: expected one key of 1 to %d bytes", what, path,

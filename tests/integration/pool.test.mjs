@@ -13,7 +13,7 @@ import {
   SERVER_NAMES, KEY, AXON_BIN, call, assertEnvelope, cleanEnv, scratchDir, freePort,
   startStack, stopStack, sleep, waitFor, originOf,
 } from './lib.mjs';
-import { mockUrl } from './mock.mjs';
+import { mockUrl, recorded } from './mock.mjs';
 import { redis } from './redis.mjs';
 
 const POOL = { AXON_POOL_SIZE: '2', AXON_MAX_TURNS: '100', AXON_POOL_WAIT_MS: '400', AXON_POOL_LEASE_S: '2' };
@@ -233,6 +233,40 @@ for (const server of SERVER_NAMES) {
       await downChecks('killed');
       redisProc = await startRedis(redisPort);
       await recovered('after restart');
+    });
+  });
+}
+
+for (const server of SERVER_NAMES) {
+  describe(`key rotation behind ${server}`, () => {
+    it('a recycled session makes axon read ANTHROPIC_API_KEY_FILE again: the next requests send the new key', { timeout: 60000 }, async () => {
+      const dir = scratchDir(`keyfile-${server}`);
+      const keyFile = path.join(dir, 'claude-key');
+      fs.writeFileSync(keyFile, 'sk-ant-first\n');
+      const redisPort = await freePort();
+      const redisProc = await startRedis(redisPort);
+      let stack;
+      try {
+        stack = await startPoolStack(server, `redis://127.0.0.1:${redisPort}`, {
+          AXON_POOL_SIZE: '1', AXON_MAX_TURNS: '2', ANTHROPIC_API_KEY_FILE: keyFile,
+        });
+        const ai = new OpenAI({ baseURL: stack.ready.AXON_URL, apiKey: KEY, maxRetries: 0 });
+        const keyOf = async (tag) => {
+          const id = `pool-key-${tag}-${++counter}-${process.pid}`;
+          await ai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: `Key [[mock id=${id}]]` }] });
+          return (await recorded(id))[0].headers['x-api-key'];
+        };
+        assert.equal(await keyOf('a'), 'sk-ant-first');
+        fs.writeFileSync(keyFile, 'sk-ant-second\n');
+        assert.equal(await keyOf('b'), 'sk-ant-first', 'turn 2 still runs on the old session');
+        for (let i = 0; i < 4; i++) assert.equal(await keyOf(`c${i}`), 'sk-ant-second', 'after the recycle, the rotated key');
+        const s = await stats(originOf(stack.ready.AXON_URL));
+        assert.ok(s.pool.recycles >= 1);
+        assert.ok(!JSON.stringify(s).includes('sk-ant-'), 'no key in /stats');
+      } finally {
+        if (stack) await stopStack(stack);
+        await stopProc(redisProc);
+      }
     });
   });
 }

@@ -74,6 +74,10 @@ static void bad_values_name_the_setting(void **state)
         {"AXON_SERVER", "apache"},      {"AXON_LOG_LEVEL", "loud"},
         {"AXON_VALKEY_URL", "http://x"}, {"AXON_VALKEY_URL", "redis://:pw@:6379"},
         {"AXON_TEST_ROUTES", "yes"},
+        {"AXON_STORE", "sometimes"},    {"AXON_POOL_SIZE", "0"},
+        {"AXON_CONVERSATION_TTL", "10"}, {"AXON_METRICS_PUBLIC", "true"},
+        {"AXON_MAX_TURNS", "0"},        {"AXON_VALKEY_TIMEOUT_MS", "0"},
+        {"ANTHROPIC_API_KEY_FILE", "/nonexistent/claude-key"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         clear_env();
@@ -148,6 +152,44 @@ static void keys_file_and_env_add_up(void **state)
     assert_non_null(strstr(err, "AXON_API_KEYS_FILE"));
 }
 
+/* The Claude key from a file (a mounted Secret): trimmed, it wins over
+ * ANTHROPIC_API_KEY, and an empty or multi-line file is refused. The pool
+ * name follows the file, not the key in it, so a rotation keeps the pool. */
+static void claude_key_file(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("AXON_API_KEYS", "sk-one", 1);
+    setenv("ANTHROPIC_API_KEY", "sk-ant-env", 1);
+    char *path = write_tmp("  sk-ant-from-file \n");
+    setenv("ANTHROPIC_API_KEY_FILE", path, 1);
+    struct axon_config c;
+    int lrc = config_load(&c, NULL, false, err, sizeof err);
+    if (lrc) print_error("%s\n", err);
+    assert_int_equal(lrc, 0);
+    assert_string_equal(c.anthropic_key, "sk-ant-from-file");
+    char pool[sizeof c.anthropic_pool];
+    memcpy(pool, c.anthropic_pool, sizeof pool);
+    assert_int_equal(strlen(pool), 16);
+    config_free(&c);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("sk-ant-rotated\n", f);
+    fclose(f);
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), 0);
+    assert_string_equal(c.anthropic_key, "sk-ant-rotated");
+    assert_string_equal(c.anthropic_pool, pool);
+    config_free(&c);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("sk-a\nsk-b\n", f);
+    fclose(f);
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), AXON_EINVAL);
+    assert_non_null(strstr(err, "ANTHROPIC_API_KEY_FILE"));
+    assert_null(strstr(err, "sk-a"));
+    unlink(path);
+}
+
 static void a_key_with_a_space_is_refused(void **state)
 {
     (void)state;
@@ -205,6 +247,7 @@ int main(void)
         cmocka_unit_test(keys_are_trimmed_and_empty_entries_skipped),
         cmocka_unit_test(keys_file_and_env_add_up),
         cmocka_unit_test(a_key_with_a_space_is_refused),
+        cmocka_unit_test(claude_key_file),
         cmocka_unit_test(file_values_and_env_precedence),
         cmocka_unit_test(file_typos_and_garbage_are_errors),
     };
