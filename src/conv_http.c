@@ -45,8 +45,9 @@ static bool id_usable(struct axon_req *r, const char *id, int *rc)
         return true;
     case CONV_ID_UNSTORED:
         *rc = errors_send(r, 404, ERR_INVALID_REQUEST, NULL, "conversation_not_found", NULL,
-                          "Conversation %s not found: it was answered while the conversation "
-                          "store (Valkey) was unavailable, so it was never stored.",
+                          "Conversation %s was never stored (the conversation store was "
+                          "unavailable, or the conversation was too large, when it was "
+                          "answered).",
                           id);
         return false;
     case CONV_ID_BAD:

@@ -131,8 +131,9 @@ static void prewarm_upstream(void)
 static void *worker_main(void *arg)
 {
     /* The first thread accepts at once, so /health answers while the others
-     * are still connecting. */
-    if ((intptr_t)arg > 0)
+     * are still connecting; it warms up after its first request. */
+    bool warm_later = (intptr_t)arg == 0;
+    if (!warm_later)
         prewarm_upstream();
     FCGX_Request fcgi;
     FCGX_InitRequest(&fcgi, listen_fd, 0);
@@ -162,6 +163,10 @@ static void *worker_main(void *arg)
         stats_request(&r);
         stats_in_flight(-1);
         atomic_fetch_sub(&in_flight, 1);
+        if (warm_later) {
+            warm_later = false;
+            prewarm_upstream();
+        }
     }
     FCGX_Free(&fcgi, 1);
     atomic_fetch_sub(&workers_alive, 1);
