@@ -40,6 +40,17 @@
 /* Release statuses (the first element of the release script's reply). */
 enum { REL_STALE = 0, REL_DONE = 1, REL_RETIRED = 2 };
 
+/* Shared by acquire and stats (KEYS[1] idle, KEYS[2] leases, KEYS[4]
+ * counters; `now` in ms and `pre` the session key prefix defined before):
+ * leases past their deadline belong to holders that died or hung. */
+#define RECLAIM_LUA                                                          \
+    "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do\n" \
+    "  redis.call('ZREM', KEYS[2], id)\n"                                   \
+    "  redis.call('HDEL', pre .. id, 'holder')\n"                           \
+    "  redis.call('RPUSH', KEYS[1], id)\n"                                  \
+    "  redis.call('HINCRBY', KEYS[4], 'reclaims', 1)\n"                     \
+    "end\n"
+
 /* KEYS: idle, leases, waiters, counters, seq.
  * ARGV: session key prefix, size, lease_ms, holder, waiter token, wait_ms.
  * Returns {id, gen, turns} of the leased session, or nil when none is idle
@@ -52,13 +63,7 @@ static struct valkey_script acquire_lua = {.src =
     "do local t = redis.call('TIME')\n"
     "  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end\n"
     "local pre = ARGV[1]\n"
-    /* Leases past their deadline belong to holders that died or hung. */
-    "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do\n"
-    "  redis.call('ZREM', KEYS[2], id)\n"
-    "  redis.call('HDEL', pre .. id, 'holder')\n"
-    "  redis.call('RPUSH', KEYS[1], id)\n"
-    "  redis.call('HINCRBY', KEYS[4], 'reclaims', 1)\n"
-    "end\n"
+    RECLAIM_LUA
     /* Waiters of processes that died before they cleaned up. */
     "redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)\n"
     "local have = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2])\n"
@@ -149,16 +154,12 @@ static struct valkey_script renew_lua = {.src =
 static struct valkey_script stats_lua = {.src =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do\n"
-    "  redis.call('ZREM', KEYS[2], id)\n"
-    "  redis.call('HDEL', ARGV[1] .. id, 'holder')\n"
-    "  redis.call('RPUSH', KEYS[1], id)\n"
-    "  redis.call('HINCRBY', KEYS[4], 'reclaims', 1)\n"
-    "end\n"
+    "local pre = ARGV[1]\n"
+    RECLAIM_LUA
     "local ids = redis.call('LRANGE', KEYS[1], 0, -1)\n"
     "local cooling = 0\n"
     "for _, id in ipairs(ids) do\n"
-    "  if (tonumber(redis.call('HGET', ARGV[1] .. id, 'cool_until')) or 0) > now then\n"
+    "  if (tonumber(redis.call('HGET', pre .. id, 'cool_until')) or 0) > now then\n"
     "    cooling = cooling + 1\n"
     "  end\n"
     "end\n"
