@@ -45,9 +45,9 @@ enum conv_id_kind {
     CONV_ID_UNSTORED, /* "conv-unstored-" + 32 lowercase hex: never in Valkey */
 };
 
-/* A fresh id from getrandom(): "conv-" + 32 hex, or the unstored form.
- * out has CONV_ID_MAX + 1 bytes. AXON_ESYS if getrandom fails. */
-int conv_new_id(char *out, bool stored) AXON_MUST_CHECK;
+/* A fresh id from getrandom() (text_random): "conv-" + 32 hex, or the
+ * unstored form. out has CONV_ID_MAX + 1 bytes. */
+void conv_new_id(char *out, bool stored);
 /* Checks id (borrowed, may be NULL) before it goes near a key name. */
 enum conv_id_kind conv_id_check(const char *id);
 
@@ -101,7 +101,15 @@ int conv_active_count(long long *out) AXON_MUST_CHECK;
  * dropped (it stops when history fits, or when nothing is left to drop). */
 int conv_fit(json_object *history, size_t budget_bytes);
 
+/* One message as it is stored and replayed: compact JSON, "/" unescaped.
+ * Borrowed from msg (valid until msg is printed again); *len its size. */
+const char *conv_message_text(json_object *msg, size_t *len);
 /* The JSON size of one message as it is stored and replayed. */
 size_t conv_message_bytes(json_object *msg);
+
+/* True when msg is a system or developer message already in history, byte
+ * for byte: a client that resends its system prompt every turn must not
+ * grow the conversation (or the replay) by it each time. Borrows both. */
+bool conv_has_system(json_object *history, json_object *msg);
 
 #endif

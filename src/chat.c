@@ -140,36 +140,6 @@ struct chat_conv {
     json_object *turn;        /* new: the client's messages to store with the turn */
 };
 
-static bool is_system(json_object *m)
-{
-    json_object *role = NULL;
-    if (!json_object_object_get_ex(m, "role", &role))
-        return false;
-    const char *s = json_object_get_string(role);
-    return s && (!strcmp(s, "system") || !strcmp(s, "developer"));
-}
-
-static const char *json_text(json_object *m)
-{
-    return json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-}
-
-/* A system message the client sends again, identical to one already in the
- * history, is neither sent twice nor stored twice: clients that resend
- * their system prompt on every turn would otherwise grow it each turn. */
-static bool already_in(json_object *history, json_object *m)
-{
-    if (!is_system(m))
-        return false;
-    const char *t = json_text(m);
-    for (size_t i = 0; i < json_object_array_length(history); i++) {
-        json_object *h = json_object_array_get_idx(history, i);
-        if (is_system(h) && !strcmp(json_text(h), t))
-            return true;
-    }
-    return false;
-}
-
 static size_t array_bytes(json_object *a)
 {
     size_t n = 0;
@@ -190,15 +160,6 @@ static size_t prompt_budget(json_object *req, const struct model *m)
         reserve = (long)json_object_get_int64(v);
     long tokens = m->context - reserve;
     return tokens > 0 ? (size_t)tokens * BYTES_PER_TOKEN : 0;
-}
-
-static void conv_unavailable(struct api_error *e)
-{
-    api_error_set(e, 503, ERR_SERVER, "valkey_unavailable", NULL,
-                  "The conversation store is unavailable, so this conversation cannot be "
-                  "continued right now. Please retry shortly; requests without a "
-                  "conversation_id still work.");
-    snprintf(e->retry_after, sizeof e->retry_after, "1");
 }
 
 static int conv_full(struct api_error *e, const char *id, const struct axon_config *cfg)
@@ -235,10 +196,7 @@ static int conv_prepare(struct axon_req *r, json_object *req, const struct model
             return conv_full(e, "new", cfg);
         cv->store = fits && valkey_up();
         cv->create = true;
-        if (conv_new_id(cv->id, cv->store)) {
-            api_error_set(e, 500, ERR_SERVER, NULL, NULL, "No randomness for a conversation id.");
-            return AXON_ESYS;
-        }
+        conv_new_id(cv->id, cv->store);
         cv->turn = json_object_get(msgs);
         if (!cv->store)
             text_append_header(r->resp_headers, sizeof r->resp_headers,
@@ -246,40 +204,18 @@ static int conv_prepare(struct axon_req *r, json_object *req, const struct model
         return AXON_OK;
     }
     enum conv_id_kind kind = conv_id_check(cid);
-    if (kind == CONV_ID_BAD) {
-        api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_conversation_id", "conversation_id",
-                      "Invalid 'conversation_id': expected \"new\" or an id Axon returned "
-                      "(\"conv-\" and 32 hex digits).");
-        return AXON_EINVAL;
-    }
-    if (kind == CONV_ID_UNSTORED) {
-        api_error_set(e, 404, ERR_INVALID_REQUEST, "conversation_not_found", "conversation_id",
-                      "Conversation %s was never stored (the conversation store was unavailable, "
-                      "or the conversation was too large, when it was answered), so it cannot "
-                      "be continued.", cid);
-        return AXON_ENOTFOUND;
-    }
+    if (kind != CONV_ID_STORED)
+        return conv_api_error(e, kind == CONV_ID_BAD ? AXON_EINVAL : AXON_ENOTFOUND, cid,
+                              "conversation_id");
     json_object *history = NULL;
     struct conv_meta meta;
     int rc = conv_load(cid, r->tenant, &history, &meta);
-    if (rc == AXON_ENOTFOUND) {
-        api_error_set(e, 404, ERR_INVALID_REQUEST, "conversation_not_found", "conversation_id",
-                      "Conversation %s not found.", cid);
-        return rc;
-    }
-    if (rc == AXON_EIO) {
-        conv_unavailable(e);
-        return rc;
-    }
-    if (rc) {
-        api_error_set(e, 500, ERR_SERVER, "conversation_corrupt", NULL,
-                      "Conversation %s could not be read back.", cid);
-        return rc;
-    }
+    if (rc)
+        return conv_api_error(e, rc, cid, "conversation_id");
     json_object *turn = json_object_new_array();
     for (size_t i = 0; i < new_n; i++) {
         json_object *mm = json_object_array_get_idx(msgs, i);
-        if (!already_in(history, mm))
+        if (!conv_has_system(history, mm))
             json_object_array_add(turn, json_object_get(mm));
     }
     size_t turn_n = json_object_array_length(turn), turn_bytes = array_bytes(turn);

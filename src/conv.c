@@ -6,11 +6,9 @@
  * the index zsets on one clock. */
 #include "conv.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "buf.h"
 #include "jsonv.h"
@@ -35,20 +33,14 @@ static bool lower_hex(const char *s, size_t n)
     return true;
 }
 
-int conv_new_id(char *out, bool stored)
+void conv_new_id(char *out, bool stored)
 {
     unsigned char rnd[CONV_ID_HEX / 2];
-    ssize_t got;
-    do {
-        got = getrandom(rnd, sizeof rnd, 0);
-    } while (got < 0 && errno == EINTR);
-    if (got != (ssize_t)sizeof rnd)
-        return AXON_ESYS;
+    text_random(rnd, sizeof rnd); /* getrandom(2) */
     const char *prefix = stored ? CONV_ID_PREFIX : CONV_UNSTORED_PREFIX;
     size_t pn = strlen(prefix);
     memcpy(out, prefix, pn);
     text_hex(rnd, sizeof rnd, out + pn);
-    return AXON_OK;
 }
 
 enum conv_id_kind conv_id_check(const char *id)
@@ -558,10 +550,15 @@ int conv_active_count(long long *out)
 
 /* ---- replay budget --------------------------------------------------------- */
 
+const char *conv_message_text(json_object *msg, size_t *len)
+{
+    return json_object_to_json_string_length(msg, CONV_MSG_FLAGS, len);
+}
+
 size_t conv_message_bytes(json_object *msg)
 {
     size_t len = 0;
-    (void)json_object_to_json_string_length(msg, CONV_MSG_FLAGS, &len);
+    (void)conv_message_text(msg, &len);
     return len;
 }
 
@@ -572,6 +569,27 @@ static bool role_is(json_object *m, const char *role)
            strcmp(json_object_get_string(v), role) == 0;
 }
 
+static bool is_system(json_object *m)
+{
+    return role_is(m, "system") || role_is(m, "developer");
+}
+
+bool conv_has_system(json_object *history, json_object *msg)
+{
+    if (!is_system(msg))
+        return false;
+    size_t n;
+    const char *t = conv_message_text(msg, &n);
+    for (size_t i = 0; i < json_object_array_length(history); i++) {
+        json_object *h = json_object_array_get_idx(history, i);
+        size_t hn;
+        const char *ht = is_system(h) ? conv_message_text(h, &hn) : NULL;
+        if (ht && hn == n && !memcmp(ht, t, n))
+            return true;
+    }
+    return false;
+}
+
 int conv_fit(json_object *history, size_t budget_bytes)
 {
     size_t len = json_object_array_length(history), total = 0, keep = 0;
@@ -579,7 +597,7 @@ int conv_fit(json_object *history, size_t budget_bytes)
         total += conv_message_bytes(json_object_array_get_idx(history, i));
     while (keep < len) {
         json_object *m = json_object_array_get_idx(history, keep);
-        if (!role_is(m, "system") && !role_is(m, "developer"))
+        if (!is_system(m))
             break;
         keep++;
     }

@@ -17,45 +17,48 @@
 #define CONV_HTTP_ENTRY_MAX (CONV_ID_MAX + 6 * CONV_MODEL_MAX + 256) /* one listed item, escaped */
 #define CONV_HTTP_ID_FORM "'conv-' followed by 32 lowercase hexadecimal digits"
 
-static int send_not_found(struct axon_req *r, const char *id)
+int conv_api_error(struct api_error *e, int rc, const char *id, const char *param)
 {
-    return errors_send(r, 404, ERR_INVALID_REQUEST, NULL, "conversation_not_found", NULL,
-                       "Conversation %s not found.", id);
-}
-
-/* AXON_ENOTFOUND and AXON_EIO have their own answers; anything else is a
- * corrupt record or our bug, returned so the router answers 500. */
-static int send_store_error(struct axon_req *r, int rc, const char *id)
-{
-    if (rc == AXON_ENOTFOUND)
-        return send_not_found(r, id);
-    if (rc == AXON_EIO)
-        /* The breaker's first cool-down is 1 s. */
-        return errors_send(r, 503, ERR_SERVER, NULL, "valkey_unavailable", "Retry-After: 1\r\n",
-                           "The conversation store is unavailable. Please retry your request "
-                           "later.");
+    if (rc == AXON_EINVAL)
+        api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_conversation_id", param,
+                      "Invalid conversation id: expected " CONV_HTTP_ID_FORM
+                      "%s.", param ? ", or \"new\" to start one" : "");
+    else if (rc == AXON_ENOTFOUND && conv_id_check(id) == CONV_ID_UNSTORED)
+        api_error_set(e, 404, ERR_INVALID_REQUEST, "conversation_not_found", param,
+                      "Conversation %s was never stored (the conversation store was "
+                      "unavailable, or the conversation was too large, when it was "
+                      "answered).", id);
+    else if (rc == AXON_ENOTFOUND)
+        api_error_set(e, 404, ERR_INVALID_REQUEST, "conversation_not_found", param,
+                      "Conversation %s not found.", id);
+    else if (rc == AXON_EIO) {
+        api_error_set(e, 503, ERR_SERVER, "valkey_unavailable", NULL,
+                      "The conversation store is unavailable. Please retry shortly; requests "
+                      "without a conversation_id still work.");
+        snprintf(e->retry_after, sizeof e->retry_after, "1"); /* the breaker's first cool-down */
+    } else
+        api_error_set(e, 500, ERR_SERVER, "conversation_corrupt", NULL,
+                      "Conversation %s could not be read back.", id);
     return rc;
 }
 
 /* True when id may be in the store; otherwise the 400 or 404 was sent. */
 static bool id_usable(struct axon_req *r, const char *id, int *rc)
 {
-    switch (conv_id_check(id)) {
-    case CONV_ID_STORED:
+    enum conv_id_kind k = conv_id_check(id);
+    if (k == CONV_ID_STORED)
         return true;
-    case CONV_ID_UNSTORED:
-        *rc = errors_send(r, 404, ERR_INVALID_REQUEST, NULL, "conversation_not_found", NULL,
-                          "Conversation %s was never stored (the conversation store was "
-                          "unavailable, or the conversation was too large, when it was "
-                          "answered).",
-                          id);
-        return false;
-    case CONV_ID_BAD:
-        break;
-    }
-    *rc = errors_send(r, 400, ERR_INVALID_REQUEST, NULL, "invalid_conversation_id", NULL,
-                      "Invalid conversation id: expected " CONV_HTTP_ID_FORM ".");
+    struct api_error e;
+    (void)conv_api_error(&e, k == CONV_ID_BAD ? AXON_EINVAL : AXON_ENOTFOUND, id, NULL);
+    *rc = errors_send_api(r, &e);
     return false;
+}
+
+static int send_store_error(struct axon_req *r, int rc, const char *id)
+{
+    struct api_error e;
+    (void)conv_api_error(&e, rc, id, NULL);
+    return errors_send_api(r, &e);
 }
 
 /* The fields shared by a conversation and a list item, without the closing brace. */
@@ -93,9 +96,7 @@ int conv_http_get(struct axon_req *r)
         rc = buf_puts(&b, ",\"messages\":[");
     for (size_t i = 0; !rc && i < n; i++) {
         size_t len = 0;
-        const char *s = json_object_to_json_string_length(
-            json_object_array_get_idx(msgs, i),
-            JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+        const char *s = conv_message_text(json_object_array_get_idx(msgs, i), &len);
         rc = i ? buf_append(&b, ",", 1) : AXON_OK;
         if (!rc)
             rc = buf_append(&b, s, len);
