@@ -57,7 +57,8 @@ unit-bins: $(UNIT_BIN)
 # test_http drives the router through a fake libfcgi, wrapped at link time.
 FCGI_WRAP := -Wl,--wrap=FCGX_GetParam,--wrap=FCGX_GetStr,--wrap=FCGX_PutStr,--wrap=FCGX_PutS,--wrap=FCGX_FFlush,--wrap=FCGX_GetError
 build/tests/test_http build/asan/tests/test_http \
-build/tests/test_anthropic build/asan/tests/test_anthropic: TEST_LDFLAGS := $(FCGI_WRAP)
+build/tests/test_anthropic build/asan/tests/test_anthropic \
+build/tests/test_openai build/asan/tests/test_openai: TEST_LDFLAGS := $(FCGI_WRAP)
 
 # Installs (as root) or names every Debian package the build and tests use.
 deps:

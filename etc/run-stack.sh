@@ -269,6 +269,27 @@ fi
 ANTHROPIC_BASE_URL=${ANTHROPIC_BASE_URL:-https://api.anthropic.com}
 export ANTHROPIC_API_KEY ANTHROPIC_BASE_URL
 
+# ---- OpenAI-compatible upstream ----------------------------------------------
+# Offline (the mock Claude above) the stack also gets the mock vLLM, serving
+# qwen3-coder and Qwen/Qwen3-8B with reasoning, so both routes can be tried.
+# Set AXON_VLLM_BASE_URL for a real one; a real Claude key alone adds none.
+vllm_note=""
+if [[ -z ${AXON_VLLM_BASE_URL:-} && -n $claude_note ]]; then
+    vllm_port=$(free_port)
+    start mock-vllm node "$repo_root/tests/mock/openai.mjs" --port "$vllm_port"
+    for ((i = 0; ; i++)); do
+        check_running
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \
+               "http://127.0.0.1:$vllm_port/_mock/health" || true)
+        [[ $code == 200 ]] && break
+        ((i < 100)) || die "the mock vLLM did not start on port $vllm_port within 10s"
+        sleep 0.1
+    done
+    AXON_VLLM_BASE_URL=http://127.0.0.1:$vllm_port
+    vllm_note=" (the mock in tests/mock: set AXON_VLLM_BASE_URL for a real server)"
+fi
+[[ -n ${AXON_VLLM_BASE_URL:-} ]] && export AXON_VLLM_BASE_URL
+
 # ---- web server and axon ---------------------------------------------------
 case $AXON_SERVER in
 lighttpd)
@@ -312,13 +333,14 @@ for ((i = 0; ; i++)); do
 done
 
 # ---- ready -----------------------------------------------------------------
-server_pid="" axon_pids="" worker_pids="" redis_pid="" mock_pid=""
+server_pid="" axon_pids="" worker_pids="" redis_pid="" mock_pid="" vllm_mock_pid=""
 for i in "${!pids[@]}"; do
     case ${names[$i]} in
         lighttpd|nginx) server_pid=${pids[$i]} ;;
         axon)           axon_pids=${pids[$i]} ;;
         redis)          redis_pid=${pids[$i]} ;;
         mock-claude)    mock_pid=${pids[$i]} ;;
+        mock-vllm)      vllm_mock_pid=${pids[$i]} ;;
     esac
 done
 children=$(pgrep -P "$server_pid" | tr '\n' ' ' || true)
@@ -339,6 +361,8 @@ if [[ $AXON_SERVER == lighttpd ]]; then axon_pids=$children; else worker_pids=$c
     printf 'WORKER_PIDS=%s\n' "$worker_pids"
     printf 'REDIS_PID=%s\n' "$redis_pid"
     printf 'MOCK_PID=%s\n' "$mock_pid"
+    printf 'AXON_VLLM_BASE_URL=%s\n' "${AXON_VLLM_BASE_URL:-}"
+    printf 'VLLM_MOCK_PID=%s\n' "$vllm_mock_pid"
 } > "$STACK_DIR/ready.tmp"
 mv -- "$STACK_DIR/ready.tmp" "$STACK_DIR/ready"
 
@@ -350,6 +374,7 @@ Axon is up behind $AXON_SERVER.
   web page  $base/
   valkey    $AXON_VALKEY_URL$redis_note
   claude    $ANTHROPIC_BASE_URL$claude_note
+  vllm      ${AXON_VLLM_BASE_URL:-(none: set AXON_VLLM_BASE_URL)}$vllm_note
   state     $STACK_DIR (ready file: $STACK_DIR/ready)
 Press Ctrl-C to stop.
 EOF

@@ -12,20 +12,15 @@
 #include "errors.h"
 #include "models.h"
 #include "oai_out.h"
+#include "provider.h"
 
 #define ANTH_MAX_BLOCKS 1024   /* content blocks in one answer */
-
-/* What the request asked for that shapes the answer. */
-struct anth_request_info {
-    bool stream, include_usage, json_mode;
-    int n;
-};
 
 /* Builds the Messages API body for a validated request (borrows req and m)
  * into out. AXON_EINVAL with e filled (400 and OpenAI's codes) for what
  * Claude cannot do or the request gets wrong. */
 int anthropic_request(json_object *req, const struct model *m, struct buf *out,
-                      struct anth_request_info *info, struct api_error *e) AXON_MUST_CHECK;
+                      struct chat_plan *info, struct api_error *e) AXON_MUST_CHECK;
 
 /* The request headers (returns new: curl_slist_free_all). */
 /* Reads ANTHROPIC_API_KEY_FILE again (after a session recycle), so every

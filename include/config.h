@@ -24,6 +24,19 @@ struct valkey_addr {
     int db;
 };
 
+#define CONFIG_MAX_ENDPOINTS (2 + MODELS_MAX_SERVERS)
+
+/* One upstream server Axon calls: Claude (always endpoints[0], configured
+ * or not), AXON_VLLM_BASE_URL's "vllm", then models.conf's server lines. */
+struct endpoint {
+    char name[MODELS_MAX_NAME + 1];
+    enum provider provider;
+    char *base_url;       /* owned, no trailing slash or /v1 */
+    char *key;            /* owned, secret; NULL: none (Claude: cfg->anthropic_key) */
+    char *health;         /* owned or NULL: a health path checked besides /v1/models */
+    char pool[17];        /* pool_name() of this upstream (pool.h) */
+};
+
 struct axon_config {
     unsigned char (*key_hashes)[SHA256_LEN]; /* SHA-256 of each API key; owned */
     size_t n_keys;
@@ -50,7 +63,15 @@ struct axon_config {
     int max_n;                /* largest n (parallel choices) accepted */
     size_t max_upstream_bytes;/* one upstream body or SSE event */
     char *anthropic_key_file; /* owned; the key is read from it (pool.h) */
-    char anthropic_pool[17];  /* pool_name() of the Claude upstream (pool.h) */
+    /* OpenAI-compatible upstreams, and which provider answers a request
+     * without a model. */
+    enum provider default_provider; /* AXON_PROVIDER */
+    char *vllm_base_url;      /* owned or NULL */
+    char *vllm_key;           /* owned, secret, or NULL */
+    char *vllm_default_model; /* owned */
+    int upstream_check_s;     /* how often model lists and health are read */
+    struct endpoint endpoints[CONFIG_MAX_ENDPOINTS];
+    int n_endpoints;
     /* Valkey, conversations and the session pool. */
     int valkey_timeout_ms;
     bool store_on_request;    /* AXON_STORE=on_request */

@@ -14,6 +14,9 @@
 
 #define JSONV_MAX_DEPTH 64 /* arrays and objects nested deeper are refused */
 
+/* How Axon serialises json-c trees it sends: compact, "/" left alone. */
+#define JSONV_OUT (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
 /* Checks that p[0..n) is exactly one RFC 8259 JSON text, surrounding white
  * space allowed, nesting at most max_depth. Returns AXON_OK, AXON_EINVAL or
  * AXON_ETOODEEP. Borrows p. */

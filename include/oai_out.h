@@ -30,6 +30,7 @@ enum cev_kind {
     CEV_START,      /* s: the model that answers */
     CEV_TEXT,       /* s, n: answer text */
     CEV_REASONING,  /* s, n: reasoning text */
+    CEV_REFUSAL,    /* s, n: refusal text (OpenAI's own refusals) */
     CEV_TOOL_START, /* tool: index in the choice; s: call id; name */
     CEV_TOOL_ARGS,  /* tool; s, n: a fragment of the arguments JSON */
     CEV_SIGNATURE,  /* s, n: the signature that closes the current thinking block */
@@ -45,6 +46,7 @@ struct cev {
     int tool;
     const char *finish;
     const struct usage *usage;
+    json_object *logprobs; /* CEV_TEXT, CEV_REFUSAL: the upstream's logprobs object, or NULL (borrowed) */
 };
 
 #define OAI_MAX_MODEL 128
@@ -59,7 +61,8 @@ struct oai_tool_call {
 struct oai_choice {
     bool role_sent, finished;
     const char *finish;
-    struct buf content, reasoning;
+    struct buf content, reasoning, refusal;
+    json_object *lp_content, *lp_refusal; /* logprobs items so far (non-stream); owned or NULL */
     struct oai_tool_call *tools; /* owned, ntools entries */
     int ntools;
     struct usage usage;

@@ -29,7 +29,7 @@ struct axon_req {
     /* What was answered, for the log line. */
     int status;                      /* 0 until headers are written */
     uint64_t bytes_out;              /* body bytes written */
-    const char *model;               /* static or borrowed for the request's life */
+    char model[MODELS_MAX_ID + 1];   /* the model answering; "" if none */
     const char *upstream;
     long tokens_in, tokens_out;
     bool stream;                     /* answered as SSE */

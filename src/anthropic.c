@@ -14,7 +14,6 @@
 #define THINKING_MIN_BUDGET 1024  /* Claude's floor for budget_tokens */
 #define THINKING_DEFAULT_BUDGET 4096
 /* Compact, and "/" left alone (json-c escapes it by default). */
-#define JSON_OUT (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* ---- small json-c helpers ------------------------------------------------- */
 
@@ -658,7 +657,7 @@ static long effort_budget(const char *effort)
 }
 
 int anthropic_request(json_object *req, const struct model *m, struct buf *out,
-                      struct anth_request_info *info, struct api_error *e)
+                      struct chat_plan *info, struct api_error *e)
 {
     json_object *body = json_object_new_object();
     int rc = AXON_OK;
@@ -668,6 +667,7 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
     info->include_usage = info->stream && (v = get(get(req, "stream_options"), "include_usage")) &&
                           json_object_get_boolean(v);
     info->n = (v = get(req, "n")) ? (int)json_object_get_int64(v) : 1;
+    info->calls = info->n; /* Claude has no n: one call per choice */
     json_object *rf = get(req, "response_format");
     const char *rft = get_str(rf, "type");
     info->json_mode = rft && !strcmp(rft, "json_object");
@@ -809,7 +809,7 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
 
     if (!rc) {
         size_t len = 0;
-        const char *s = json_object_to_json_string_length(body, JSON_OUT, &len);
+        const char *s = json_object_to_json_string_length(body, JSONV_OUT, &len);
         if (buf_append(out, s, len))
             rc = bad(e, "request_too_large", NULL, "The request is too large.");
     }
@@ -1142,7 +1142,7 @@ int anth_message(struct anth_stream *s, const char *body, size_t n, struct api_e
             json_object *input = get(b, "input");
             size_t len = 2;
             const char *args = input ? json_object_to_json_string_length(
-                                           input, JSON_OUT, &len)
+                                           input, JSONV_OUT, &len)
                                      : "{}";
             if (!rc)
                 rc = emit(s, (struct cev){.kind = CEV_TOOL_ARGS, .tool = s->blocks[i].tool,
@@ -1158,3 +1158,45 @@ out:
     json_object_put(msg);
     return rc;
 }
+
+/* ---- the provider ----------------------------------------------------------- */
+
+static struct curl_slist *headers_of(const struct axon_config *cfg, const struct endpoint *ep)
+{
+    (void)ep;
+    return anthropic_headers(cfg);
+}
+
+static void init_of(void *st, struct oai_out *out, int first)
+{
+    anth_stream_init(st, out, first);
+}
+
+static int event_of(void *st, const char *event, const char *data, size_t n, struct api_error *e)
+{
+    return anth_stream_event(st, event, data, n, e);
+}
+
+static int end_of(void *st, struct api_error *e)
+{
+    return anth_stream_end(st, e);
+}
+
+static int body_of(void *st, const char *p, size_t n, struct api_error *e)
+{
+    return anth_message(st, p, n, e);
+}
+
+const struct provider_ops provider_anthropic = {
+    .name = "anthropic",
+    .path = "/v1/messages",
+    .state_size = sizeof(struct anth_stream),
+    .request = anthropic_request,
+    .headers = headers_of,
+    .init = init_of,
+    .event = event_of,
+    .end = end_of,
+    .body = body_of,
+    .http_error = anthropic_http_error,
+    .reload_key = anthropic_reload_key,
+};

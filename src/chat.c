@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "anthropic.h"
+#include "catalog.h"
 #include "errors.h"
 #include "fcgi_io.h"
 #include "handlers.h"
@@ -14,6 +14,7 @@
 #include "oai_validate.h"
 #include "conv.h"
 #include "pool.h"
+#include "provider.h"
 #include "stats.h"
 #include "text.h"
 #include "upstream.h"
@@ -48,46 +49,58 @@ int chat_read_json_object(struct axon_req *r, json_object **out)
     return AXON_OK;
 }
 
-/* One request's answer in flight: the output and one translator per choice. */
+/* One request's answer in flight: the output and one translator per
+ * upstream call (each call answers `per` consecutive choices). */
 struct chat_run {
     struct axon_req *r;
     struct pool_lease *lease;
+    const struct provider_ops *pv;
     struct oai_out out;
-    struct anth_stream *as;   /* owned, out.n entries */
+    char *st;                 /* owned: calls translator states of pv->state_size */
+    int calls, per;
     uint64_t last_out_us;     /* when the client last got bytes */
     uint64_t bytes_seen;
 };
+
+static void *state_of(struct chat_run *c, int i)
+{
+    return c->st + (size_t)i * c->pv->state_size;
+}
 
 static int on_event(void *ud, int i, const char *event, const char *data, size_t n,
                     struct api_error *e)
 {
     struct chat_run *c = ud;
-    return anth_stream_event(&c->as[i], event, data, n, e);
+    return c->pv->event(state_of(c, i), event, data, n, e);
 }
 
 static int on_end(void *ud, int i, struct api_error *e)
 {
     struct chat_run *c = ud;
-    return anth_stream_end(&c->as[i], e);
+    return c->pv->end(state_of(c, i), e);
 }
 
 static int on_body(void *ud, int i, const char *p, size_t n, struct api_error *e)
 {
     struct chat_run *c = ud;
-    return anth_message(&c->as[i], p, n, e);
+    return c->pv->body(state_of(c, i), p, n, e);
 }
 
 static bool on_delivered(void *ud, int i)
 {
     struct chat_run *c = ud;
-    return oai_out_delivered(&c->out, i);
+    for (int k = i * c->per; k < (i + 1) * c->per; k++)
+        if (oai_out_delivered(&c->out, k))
+            return true;
+    return false;
 }
 
 static void on_restart(void *ud, int i)
 {
     struct chat_run *c = ud;
-    oai_out_reset_choice(&c->out, i);
-    anth_stream_init(&c->as[i], &c->out, i);
+    for (int k = i * c->per; k < (i + 1) * c->per; k++)
+        oai_out_reset_choice(&c->out, k);
+    c->pv->init(state_of(c, i), &c->out, i * c->per);
 }
 
 /* Heartbeats while the upstream is silent, and the client-gone check: nginx
@@ -116,16 +129,6 @@ static int on_tick(void *ud)
     return AXON_OK;
 }
 
-static const struct up_ops anthropic_ops = {
-    .event = on_event,
-    .end = on_end,
-    .body = on_body,
-    .http_error = anthropic_http_error,
-    .delivered = on_delivered,
-    .restart = on_restart,
-    .tick = on_tick,
-};
-
 /* ---- conversations ------------------------------------------------------ */
 
 /* Bytes per token when Axon estimates a prompt's size: it cannot run
@@ -149,11 +152,15 @@ static size_t array_bytes(json_object *a)
 }
 
 /* What the prompt may take, in bytes: the model's context less the output
- * the request reserves, at BYTES_PER_TOKEN. */
+ * the request reserves, at BYTES_PER_TOKEN. A model whose context is
+ * unknown trims nothing; one without a default max_tokens (the server
+ * picks) reserves a quarter of its context. */
 static size_t prompt_budget(json_object *req, const struct model *m)
 {
+    if (m->context <= 0)
+        return SIZE_MAX;
     json_object *v = NULL;
-    long reserve = m->max_tokens;
+    long reserve = m->max_tokens ? m->max_tokens : m->context / 4;
     if ((json_object_object_get_ex(req, "max_completion_tokens", &v) ||
          json_object_object_get_ex(req, "max_tokens", &v)) &&
         json_object_is_type(v, json_type_int))
@@ -291,35 +298,50 @@ static enum pool_outcome outcome_of(int rc, const struct api_error *e)
                : POOL_DONE;
 }
 
-static int run_upstream(struct axon_req *r, json_object *req, const struct model *m,
+static int run_upstream(struct axon_req *r, json_object *req, const struct model_route *rt,
                         struct chat_conv *cv, struct pool_lease *lease, struct api_error *e)
 {
     const struct axon_config *cfg = r->cfg;
+    const struct model *m = &rt->m;
+    const struct provider_ops *pv = rt->ep->provider == PROVIDER_OPENAI ? &provider_openai
+                                                                    : &provider_anthropic;
     struct buf body = BUF_INIT(64u << 20);
-    struct anth_request_info info;
-    int rc = anthropic_request(req, m, &body, &info, e);
+    struct chat_plan plan;
+    int rc = pv->request(req, m, &body, &plan, e);
     if (rc) {
         buf_free(&body);
         return errors_send_api(r, e);
     }
-    char url[1100];
-    snprintf(url, sizeof url, "%s/v1/messages", cfg->anthropic_base_url);
-    struct curl_slist *headers = anthropic_headers(cfg);
+    char url[1200];
+    snprintf(url, sizeof url, "%s%s", rt->ep->base_url, pv->path);
+    struct curl_slist *headers = pv->headers(cfg, rt->ep);
     struct up_call calls[UP_MAX_CALLS];
-    for (int i = 0; i < info.n; i++)
+    for (int i = 0; i < plan.calls; i++)
         calls[i] = (struct up_call){.url = url, .headers = headers, .body = body.p,
-                                    .len = body.len, .stream = info.stream};
+                                    .len = body.len, .stream = plan.stream};
 
-    struct chat_run c = {.r = r, .lease = lease, .last_out_us = log_now_us()};
-    oai_out_init(&c.out, r, info.n, info.stream, info.include_usage, m->id);
-    c.out.json_mode = info.json_mode;
+    struct chat_run c = {.r = r, .lease = lease, .pv = pv, .calls = plan.calls,
+                         .per = plan.n / plan.calls, .last_out_us = log_now_us()};
+    oai_out_init(&c.out, r, plan.n, plan.stream, plan.include_usage, m->id);
+    c.out.json_mode = plan.json_mode;
     c.out.conversation_id = cv->id[0] ? cv->id : NULL;
-    c.as = xcalloc((size_t)info.n, sizeof *c.as);
-    for (int i = 0; i < info.n; i++)
-        anth_stream_init(&c.as[i], &c.out, i);
-    r->stream = info.stream;
+    c.st = xcalloc((size_t)plan.calls, pv->state_size);
+    for (int i = 0; i < plan.calls; i++)
+        pv->init(state_of(&c, i), &c.out, i * c.per);
+    r->stream = plan.stream;
 
-    rc = upstream_run(cfg, calls, info.n, &anthropic_ops, &c, e);
+    static const struct up_ops ops = {
+        .event = on_event,
+        .end = on_end,
+        .body = on_body,
+        .http_error = NULL, /* set per provider below */
+        .delivered = on_delivered,
+        .restart = on_restart,
+        .tick = on_tick,
+    };
+    struct up_ops pv_ops = ops;
+    pv_ops.http_error = pv->http_error;
+    rc = upstream_run(cfg, calls, plan.calls, &pv_ops, &c, e);
     if (rc == AXON_OK && !oai_out_valid(&c.out)) {
         oai_json_error(e);
         rc = AXON_EINVAL;
@@ -336,24 +358,27 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
         (void)oai_out_error(&c.out, e);
     }
     r->client_gone = rc == AXON_ECLIENT_GONE;
-    r->upstream = "anthropic";
-    for (int i = 0; i < info.n; i++) {
+    r->upstream = rt->ep->name;
+    for (int i = 0; i < plan.n; i++) {
         r->tokens_in += c.out.c[i].usage.input + c.out.c[i].usage.cache_read +
                         c.out.c[i].usage.cache_write;
         r->tokens_out += c.out.c[i].usage.output;
     }
-    free(c.as);
+    for (int i = 0; pv->fini && i < plan.calls; i++)
+        pv->fini(state_of(&c, i));
+    free(c.st);
     oai_out_free(&c.out);
     curl_slist_free_all(headers);
     buf_free(&body);
     return rc;
 }
 
-static int answer(struct axon_req *r, json_object *req, const struct model *m)
+static int answer(struct axon_req *r, json_object *req, const struct model_route *rt)
 {
     const struct axon_config *cfg = r->cfg;
+    const struct model *m = &rt->m;
     struct api_error e = {0};
-    if (!cfg->anthropic_key) {
+    if (rt->ep->provider == PROVIDER_ANTHROPIC && !cfg->anthropic_key) {
         /* x-should-retry stops the SDKs' automatic retries: asking again
          * cannot help until the operator configures the upstream. */
         api_error_set(&e, 503, ERR_SERVER, "no_upstream", NULL,
@@ -371,7 +396,7 @@ static int answer(struct axon_req *r, json_object *req, const struct model *m)
         return errors_send_api(r, &e);
     }
     struct pool_lease lease = {0};
-    rc = pool_acquire(cfg, cfg->anthropic_pool, &lease, client_gone_cb, r);
+    rc = pool_acquire(cfg, rt->ep->pool, &lease, client_gone_cb, r);
     if (rc == AXON_OK || rc == AXON_EBUSY)
         stats_acquire_wait(rc == AXON_OK ? lease.wait_us : (uint64_t)cfg->pool_wait_ms * 1000u);
     if (rc == AXON_EBUSY) {
@@ -381,14 +406,15 @@ static int answer(struct axon_req *r, json_object *req, const struct model *m)
         snprintf(e.retry_after, sizeof e.retry_after, "1");
         rc = errors_send_api(r, &e);
     } else if (rc == AXON_OK) {
-        rc = run_upstream(r, req, m, &cv, &lease, &e);
+        rc = run_upstream(r, req, rt, &cv, &lease, &e);
         bool recycled = false;
         (void)pool_release(cfg, &lease, outcome_of(rc, &e), &recycled);
         if (recycled) {
             /* A recycled session starts clean: a new connection, and the
              * credential read again so a rotated key is picked up. */
             upstream_forget_connections();
-            (void)anthropic_reload_key(cfg);
+            if (rt->ep->provider == PROVIDER_ANTHROPIC)
+                (void)provider_anthropic.reload_key(cfg);
         }
     } else {
         r->client_gone = rc == AXON_ECLIENT_GONE;
@@ -408,16 +434,21 @@ int chat_completions(struct axon_req *r)
     json_object *mv = NULL;
     if (!json_object_object_get_ex(req, "model", &mv) || json_object_is_type(mv, json_type_null))
         json_object_object_add(req, "model", json_object_new_string(r->cfg->default_model));
-    if (oai_validate_chat(req, false, &e)) {
+    json_object_object_get_ex(req, "model", &mv);
+    /* The model decides how strict validation is: OpenAI-compatible servers
+     * take extensions (top_k, min_p, guided_json ...) that OpenAI refuses. */
+    struct model_route rt;
+    bool routed = json_object_is_type(mv, json_type_string) &&
+                  catalog_route(r->cfg, json_object_get_string(mv), &rt) == AXON_OK;
+    if (oai_validate_chat(req, routed && rt.ep->provider == PROVIDER_OPENAI, &e)) {
         json_object_put(req);
         return errors_send_api(r, &e);
     }
-    json_object_object_get_ex(req, "model", &mv);
     const char *name = json_object_get_string(mv);
-    const struct model *m = models_find(&r->cfg->models, name);
-    r->model = m ? m->id : NULL;
+    if (routed)
+        snprintf(r->model, sizeof r->model, "%s", rt.m.id);
     json_object *nv = NULL;
-    if (!m) {
+    if (!routed) {
         /* OpenAI's chat 404 has param null (the model is in the message). */
         api_error_set(&e, 404, ERR_INVALID_REQUEST, "model_not_found", NULL,
                       "The model `%s` does not exist or you do not have access to it.", name);
@@ -429,7 +460,7 @@ int chat_completions(struct axon_req *r)
                       "%lld instead.", r->cfg->max_n, (long long)json_object_get_int64(nv));
         rc = errors_send_api(r, &e);
     } else {
-        rc = answer(r, req, m);
+        rc = answer(r, req, &rt);
     }
     json_object_put(req);
     return rc;

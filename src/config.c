@@ -46,6 +46,11 @@ const struct config_doc config_docs[] = {
     {"AXON_POOL_LEASE_S", "60", "a lease not renewed for this long is reclaimed (holders renew it while they work)"},
     {"AXON_POOL_COOLDOWN_S", "30", "how long a session whose upstream answered 401/403/429/529 is avoided"},
     {"AXON_METRICS_PUBLIC", "0", "1 serves /metrics without an API key"},
+    {"AXON_PROVIDER", "anthropic", "whose default model answers a request without one: anthropic (AXON_DEFAULT_MODEL) or vllm (AXON_VLLM_DEFAULT_MODEL)"},
+    {"AXON_VLLM_BASE_URL", "(none)", "an OpenAI-compatible upstream (vLLM, llama.cpp, Ollama, OpenAI); its models are served too"},
+    {"AXON_VLLM_API_KEY", "(none)", "key sent to AXON_VLLM_BASE_URL as Bearer"},
+    {"AXON_VLLM_DEFAULT_MODEL", "qwen3-coder", "the default model when AXON_PROVIDER=vllm"},
+    {"AXON_UPSTREAM_CHECK_S", "30", "seconds between background reads of each upstream's model list and health"},
     {NULL, NULL, NULL},
 };
 
@@ -81,6 +86,27 @@ void config_defaults(struct axon_config *cfg)
     cfg->max_turns = 200;
     cfg->pool_lease_s = 60;
     cfg->pool_cooldown_s = 30;
+    cfg->vllm_default_model = xstrdup("qwen3-coder");
+    cfg->upstream_check_s = 30;
+}
+
+static void secret_free(char **s)
+{
+    if (*s)
+        memset(*s, 0, strlen(*s));
+    free(*s);
+    *s = NULL;
+}
+
+static void endpoints_free(struct axon_config *cfg)
+{
+    for (int i = 0; i < cfg->n_endpoints; i++) {
+        free(cfg->endpoints[i].base_url);
+        secret_free(&cfg->endpoints[i].key);
+        free(cfg->endpoints[i].health);
+    }
+    memset(cfg->endpoints, 0, sizeof cfg->endpoints);
+    cfg->n_endpoints = 0;
 }
 
 static void valkey_free(struct valkey_addr *v)
@@ -108,6 +134,10 @@ void config_free(struct axon_config *cfg)
     free(cfg->anthropic_key);
     free(cfg->anthropic_base_url);
     free(cfg->anthropic_key_file);
+    free(cfg->vllm_base_url);
+    secret_free(&cfg->vllm_key);
+    free(cfg->vllm_default_model);
+    endpoints_free(cfg);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -294,6 +324,7 @@ static const struct int_setting int_settings[] = {
     INT_SETTING("AXON_MAX_TURNS", 1, 1000000, max_turns),
     INT_SETTING("AXON_POOL_LEASE_S", 1, 86400, pool_lease_s),
     INT_SETTING("AXON_POOL_COOLDOWN_S", 0, 3600, pool_cooldown_s),
+    INT_SETTING("AXON_UPSTREAM_CHECK_S", 1, 86400, upstream_check_s),
 };
 
 static int set_http_url(char **field, const char *name, const char *v, char *err, size_t errlen)
@@ -363,6 +394,39 @@ int config_set(struct axon_config *cfg, const char *name, const char *v, char *e
     }
     if (strcmp(name, "ANTHROPIC_BASE_URL") == 0)
         return set_http_url(&cfg->anthropic_base_url, name, v, err, errlen);
+    if (strcmp(name, "AXON_VLLM_BASE_URL") == 0) {
+        if (!*v)
+            return AXON_OK;
+        if ((rc = set_http_url(&cfg->vllm_base_url, name, v, err, errlen)))
+            return rc;
+        models_trim_url(cfg->vllm_base_url);
+        return AXON_OK;
+    }
+    if (strcmp(name, "AXON_VLLM_API_KEY") == 0) {
+        if (!*v)
+            return AXON_OK;
+        if (strlen(v) > CONFIG_MAX_KEY_LEN || strpbrk(v, "\r\n"))
+            return text_errf(err, errlen, "AXON_VLLM_API_KEY: not a valid key");
+        secret_free(&cfg->vllm_key);
+        cfg->vllm_key = xstrdup(v);
+        return AXON_OK;
+    }
+    if (strcmp(name, "AXON_VLLM_DEFAULT_MODEL") == 0) {
+        if (!*v || strlen(v) > MODELS_MAX_ID)
+            return text_errf(err, errlen, "AXON_VLLM_DEFAULT_MODEL: expected a model id");
+        set_str(&cfg->vllm_default_model, v);
+        return AXON_OK;
+    }
+    if (strcmp(name, "AXON_PROVIDER") == 0) {
+        /* The original's names (claude, vllm) and the protocol names. */
+        if (!strcmp(v, "anthropic") || !strcmp(v, "claude"))
+            cfg->default_provider = PROVIDER_ANTHROPIC;
+        else if (!strcmp(v, "vllm") || !strcmp(v, "openai"))
+            cfg->default_provider = PROVIDER_OPENAI;
+        else
+            return text_errf(err, errlen, "AXON_PROVIDER=%s: expected anthropic or vllm", v);
+        return AXON_OK;
+    }
     if (strcmp(name, "AXON_API_KEYS") == 0)
         return set_keys(cfg, v, err, errlen);
     if (strcmp(name, "AXON_API_KEYS_FILE") == 0)
@@ -414,6 +478,58 @@ int config_set(struct axon_config *cfg, const char *name, const char *v, char *e
     return AXON_ENOTFOUND;
 }
 
+static struct endpoint *add_endpoint(struct axon_config *cfg, const char *name,
+                                     enum provider p, const char *url, const char *key,
+                                     const char *health)
+{
+    struct endpoint *ep = &cfg->endpoints[cfg->n_endpoints++];
+    snprintf(ep->name, sizeof ep->name, "%s", name);
+    ep->provider = p;
+    ep->base_url = xstrdup(url);
+    ep->key = key ? xstrdup(key) : NULL;
+    ep->health = health ? xstrdup(health) : NULL;
+    /* A pool per server and credential, as for Claude (pool.h). */
+    pool_name(ep->pool, url, key ? key : "");
+    return ep;
+}
+
+/* endpoints[0] is Claude, then "vllm", then models.conf's servers; each
+ * provider=openai model learns the index of its server. */
+static int build_endpoints(struct axon_config *cfg, char *err, size_t errlen)
+{
+    endpoints_free(cfg);
+    struct endpoint *claude = add_endpoint(cfg, "anthropic", PROVIDER_ANTHROPIC,
+                                           cfg->anthropic_base_url, NULL, NULL);
+    pool_name(claude->pool, cfg->anthropic_base_url,
+              cfg->anthropic_key_file ? cfg->anthropic_key_file
+                                      : cfg->anthropic_key ? cfg->anthropic_key : "");
+    if (cfg->vllm_base_url)
+        add_endpoint(cfg, MODELS_DEFAULT_SERVER, PROVIDER_OPENAI, cfg->vllm_base_url,
+                     cfg->vllm_key, "/health");
+    const struct model_table *t = &cfg->models;
+    for (size_t i = 0; i < t->nservers; i++) {
+        const struct server_decl *d = &t->servers[i];
+        const char *key = d->key_env ? getenv(d->key_env) : NULL;
+        if (d->key_env && (!key || !*key))
+            return text_errf(err, errlen, "server %s: key_env=%s is not set", d->name, d->key_env);
+        add_endpoint(cfg, d->name, PROVIDER_OPENAI, d->base_url, key, d->health);
+    }
+    for (size_t i = 0; i < t->n; i++) {
+        struct model *m = &t->v[i];
+        m->endpoint = 0;
+        if (m->provider != PROVIDER_OPENAI)
+            continue;
+        m->endpoint = -1;
+        for (int k = 1; k < cfg->n_endpoints; k++)
+            if (!strcmp(cfg->endpoints[k].name, m->server))
+                m->endpoint = k;
+        if (m->endpoint < 0)
+            return text_errf(err, errlen, "model %s: server %s is not configured (set "
+                             "AXON_VLLM_BASE_URL)", m->id, m->server);
+    }
+    return AXON_OK;
+}
+
 int config_finish(struct axon_config *cfg, char *err, size_t errlen)
 {
     if (cfg->n_keys == 0)
@@ -430,16 +546,20 @@ int config_finish(struct axon_config *cfg, char *err, size_t errlen)
         free(cfg->anthropic_key);
         cfg->anthropic_key = key;
     }
-    pool_name(cfg->anthropic_pool, cfg->anthropic_base_url,
-              cfg->anthropic_key_file ? cfg->anthropic_key_file
-                                      : cfg->anthropic_key ? cfg->anthropic_key : "");
     models_free(&cfg->models);
     int rc = models_load(&cfg->models, cfg->models_file, err, errlen);
+    if (!rc)
+        rc = build_endpoints(cfg, err, errlen);
     if (rc)
         return rc;
-    if (!models_find(&cfg->models, cfg->default_model))
+    if (cfg->default_provider == PROVIDER_OPENAI) {
+        if (!cfg->vllm_base_url)
+            return text_errf(err, errlen, "AXON_PROVIDER=vllm needs AXON_VLLM_BASE_URL");
+        set_str(&cfg->default_model, cfg->vllm_default_model);
+    } else if (!models_find(&cfg->models, cfg->default_model)) {
         return text_errf(err, errlen, "AXON_DEFAULT_MODEL=%s: not in %s", cfg->default_model,
                     cfg->models_file);
+    }
     return AXON_OK;
 }
 

@@ -95,7 +95,7 @@ void log_request(const struct axon_req *r)
         rc = buf_printf(&b, ",\"status\":%d,\"us\":%llu", r->status,
                         (unsigned long long)(log_now_us() - r->start_us));
     if (!rc)
-        rc = put_str_or_null(&b, "model", r->model);
+        rc = put_str_or_null(&b, "model", r->model[0] ? r->model : NULL);
     if (!rc)
         rc = put_str_or_null(&b, "upstream", r->upstream);
     if (!rc)

@@ -22,7 +22,8 @@
 #include "config.h"
 #include "fcgi_io.h"
 #include "log.h"
-#include "anthropic.h"
+#include "catalog.h"
+#include "provider.h"
 #include "router.h"
 #include "stats.h"
 #include "upstream.h"
@@ -108,24 +109,30 @@ static int open_listen(const char *spec, char *err, size_t errlen)
     return fd;
 }
 
-/* Opens this thread's upstream connection before its first request, so that
- * request does not pay for TCP and TLS. A failure is only logged: the
+/* Opens this thread's upstream connections before its first request, so
+ * that request does not pay for TCP and TLS. A failure is only logged: the
  * upstream may come up later, and requests connect on their own. */
-static void prewarm_upstream(void)
+static void prewarm_upstreams(void)
 {
-    if (!cfg.anthropic_key)
-        return;
-    char url[1100];
-    snprintf(url, sizeof url, "%s/v1/models", cfg.anthropic_base_url);
-    struct curl_slist *h = anthropic_headers(&cfg);
-    uint64_t t0 = log_now_us();
-    int rc = upstream_prewarm(&cfg, url, h);
-    curl_slist_free_all(h);
-    if (rc)
-        log_msg(LOG_WARN, "pre-warming the Claude connection failed; requests will connect");
-    else
-        log_msg(LOG_DEBUG, "Claude connection pre-warmed in %llu us",
-                (unsigned long long)(log_now_us() - t0));
+    for (int k = 0; k < cfg.n_endpoints; k++) {
+        const struct endpoint *ep = &cfg.endpoints[k];
+        if (ep->provider == PROVIDER_ANTHROPIC && !cfg.anthropic_key)
+            continue;
+        char url[1200];
+        snprintf(url, sizeof url, "%s/v1/models", ep->base_url);
+        const struct provider_ops *pv = ep->provider == PROVIDER_ANTHROPIC ? &provider_anthropic
+                                                                       : &provider_openai;
+        struct curl_slist *h = pv->headers(&cfg, ep);
+        uint64_t t0 = log_now_us();
+        int rc = upstream_prewarm(&cfg, url, h);
+        curl_slist_free_all(h);
+        if (rc)
+            log_msg(LOG_WARN, "pre-warming the %s connection failed; requests will connect",
+                    ep->name);
+        else
+            log_msg(LOG_DEBUG, "%s connection pre-warmed in %llu us", ep->name,
+                    (unsigned long long)(log_now_us() - t0));
+    }
 }
 
 static void *worker_main(void *arg)
@@ -134,7 +141,7 @@ static void *worker_main(void *arg)
      * are still connecting; it warms up after its first request. */
     bool warm_later = (intptr_t)arg == 0;
     if (!warm_later)
-        prewarm_upstream();
+        prewarm_upstreams();
     FCGX_Request fcgi;
     FCGX_InitRequest(&fcgi, listen_fd, 0);
     for (;;) {
@@ -165,7 +172,7 @@ static void *worker_main(void *arg)
         atomic_fetch_sub(&in_flight, 1);
         if (warm_later) {
             warm_later = false;
-            prewarm_upstream();
+            prewarm_upstreams();
         }
     }
     FCGX_Free(&fcgi, 1);
@@ -266,6 +273,11 @@ int main(int argc, char **argv)
     /* Connections are made lazily, per thread: a Valkey that is down at
      * start only opens the breaker; axon starts and serves regardless. */
     valkey_init(&cfg.valkey, cfg.valkey_timeout_ms);
+    /* Model lists and upstream health, read in the background. */
+    if (catalog_start(&cfg)) {
+        fprintf(stderr, "axon: cannot start the upstream monitor thread\n");
+        return 1;
+    }
     if (listen_spec) {
         listen_fd = open_listen(listen_spec, err, sizeof err);
         if (listen_fd < 0) {
@@ -304,6 +316,7 @@ int main(int argc, char **argv)
         return 1;
     }
     pthread_join(sig_thread, NULL);
+    catalog_stop();
     log_msg(LOG_INFO, "stopped");
     if (own_socket_path)
         unlink(own_socket_path);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "catalog.h"
 #include "errors.h"
 #include "fcgi_io.h"
 #include "handlers.h"
@@ -20,10 +21,20 @@ void models_free(struct model_table *t)
     for (size_t i = 0; i < t->n; i++) {
         free(t->v[i].id);
         free(t->v[i].upstream_id);
+        free(t->v[i].server);
     }
     free(t->v);
     t->v = NULL;
     t->n = 0;
+    for (size_t i = 0; i < t->nservers; i++) {
+        free(t->servers[i].name);
+        free(t->servers[i].base_url);
+        free(t->servers[i].key_env);
+        free(t->servers[i].health);
+    }
+    free(t->servers);
+    t->servers = NULL;
+    t->nservers = 0;
 }
 
 const struct model *models_find(const struct model_table *t, const char *id)
@@ -34,14 +45,24 @@ const struct model *models_find(const struct model_table *t, const char *id)
     return NULL;
 }
 
-/* Model ids travel in URLs and JSON: keep them to a safe alphabet. */
-static bool id_ok(const char *s, size_t n)
+bool models_id_ok(const char *s, size_t n)
 {
     if (n == 0 || n > MODELS_MAX_ID)
         return false;
     for (size_t i = 0; i < n; i++)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-:/@",
                     s[i]))
+            return false;
+    return true;
+}
+
+/* Server names appear in /stats and in logs. */
+static bool name_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > MODELS_MAX_NAME)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789_-", s[i]))
             return false;
     return true;
 }
@@ -77,14 +98,25 @@ static int parse_model_opts(struct model *m, const char *p, const char *where, c
         int64_t num = 0;
         long *field = NULL;
         if (kn == 8 && !memcmp(w, "provider", 8)) {
-            if (vn != 9 || memcmp(v, "anthropic", 9))
-                return text_errf(err, errlen, "%s: unknown provider '%.*s'", where, (int)vn, v);
-            m->provider = PROVIDER_ANTHROPIC;
+            if (vn == 9 && !memcmp(v, "anthropic", 9))
+                m->provider = PROVIDER_ANTHROPIC;
+            else if (vn == 6 && !memcmp(v, "openai", 6))
+                m->provider = PROVIDER_OPENAI;
+            else
+                return text_errf(err, errlen, "%s: unknown provider '%.*s' (anthropic or openai)",
+                                 where, (int)vn, v);
             have_provider = true;
             continue;
         }
+        if (kn == 6 && !memcmp(w, "server", 6)) {
+            if (!name_ok(v, vn))
+                return text_errf(err, errlen, "%s: bad server name", where);
+            free(m->server);
+            m->server = xstrndup(v, vn);
+            continue;
+        }
         if (kn == 8 && !memcmp(w, "upstream", 8)) {
-            if (!id_ok(v, vn))
+            if (!models_id_ok(v, vn))
                 return text_errf(err, errlen, "%s: bad upstream name", where);
             free(m->upstream_id);
             m->upstream_id = xstrndup(v, vn);
@@ -106,11 +138,79 @@ static int parse_model_opts(struct model *m, const char *p, const char *where, c
     }
     if (!have_provider)
         return text_errf(err, errlen, "%s: provider= is required", where);
-    if (m->max_tokens < 1 || m->max_output < m->max_tokens)
+    if (m->provider == PROVIDER_OPENAI) {
+        /* OpenAI-compatible servers pick their own default and limit. */
+        if (m->max_output && m->max_output < m->max_tokens)
+            return text_errf(err, errlen, "%s: need max_tokens <= max_output", where);
+        if (!m->server)
+            m->server = xstrdup(MODELS_DEFAULT_SERVER);
+    } else if (m->server) {
+        return text_errf(err, errlen, "%s: server= is for provider=openai", where);
+    } else if (m->max_tokens < 1 || m->max_output < m->max_tokens) {
         return text_errf(err, errlen, "%s: need 1 <= max_tokens <= max_output", where);
+    }
     if (!m->upstream_id)
         m->upstream_id = xstrdup(m->id);
     return AXON_OK;
+}
+
+/* server NAME url=URL [key_env=VAR] [health=/PATH] */
+static int parse_server(struct model_table *t, const char *p, const char *where, char *err,
+                        size_t errlen)
+{
+    const char *w;
+    size_t n;
+    if (!next_word(&p, &w, &n) || !name_ok(w, n))
+        return text_errf(err, errlen, "%s: server needs a name of a-z, 0-9, _ and - (at most %d)",
+                         where, MODELS_MAX_NAME);
+    if (t->nservers >= MODELS_MAX_SERVERS)
+        return text_errf(err, errlen, "%s: more than %d servers", where, MODELS_MAX_SERVERS);
+    for (size_t i = 0; i < t->nservers; i++)
+        if (strlen(t->servers[i].name) == n && !memcmp(t->servers[i].name, w, n))
+            return text_errf(err, errlen, "%s: server '%.*s' is defined twice", where, (int)n, w);
+    if (!t->servers)
+        t->servers = xcalloc(MODELS_MAX_SERVERS, sizeof *t->servers);
+    struct server_decl *d = &t->servers[t->nservers++];
+    d->name = xstrndup(w, n);
+    while (next_word(&p, &w, &n)) {
+        const char *eq = memchr(w, '=', n);
+        if (!eq)
+            return text_errf(err, errlen, "%s: expected key=value, got '%.*s'", where, (int)n, w);
+        size_t kn = (size_t)(eq - w), vn = n - kn - 1;
+        const char *v = eq + 1;
+        char **field = NULL;
+        if (kn == 3 && !memcmp(w, "url", 3)) {
+            if ((strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) || vn > 1024)
+                return text_errf(err, errlen, "%s: url= needs an http:// or https:// URL", where);
+            field = &d->base_url;
+        } else if (kn == 7 && !memcmp(w, "key_env", 7))
+            field = &d->key_env;
+        else if (kn == 6 && !memcmp(w, "health", 6)) {
+            if (vn == 0 || v[0] != '/')
+                return text_errf(err, errlen, "%s: health= needs a path such as /health", where);
+            field = &d->health;
+        } else
+            return text_errf(err, errlen, "%s: unknown key '%.*s'", where, (int)kn, w);
+        free(*field);
+        *field = xstrndup(v, vn);
+    }
+    if (!d->base_url)
+        return text_errf(err, errlen, "%s: server '%s' needs url=", where, d->name);
+    models_trim_url(d->base_url);
+    return AXON_OK;
+}
+
+void models_trim_url(char *url)
+{
+    size_t n = strlen(url);
+    while (n > 8 && url[n - 1] == '/')
+        n--;
+    /* OpenAI SDKs take a base URL ending in /v1; Axon adds /v1 itself. */
+    if (n > 11 && !memcmp(url + n - 3, "/v1", 3))
+        n -= 3;
+    while (n > 8 && url[n - 1] == '/')
+        n--;
+    url[n] = '\0';
 }
 
 int models_parse(struct model_table *t, const char *text, const char *name, char *err,
@@ -138,9 +238,11 @@ int models_parse(struct model_table *t, const char *text, const char *name, char
             continue;
         }
         bool is_alias = kn == 5 && !memcmp(kw, "alias", 5);
-        if (!is_alias && !(kn == 5 && !memcmp(kw, "model", 5)))
-            rc = text_errf(err, errlen, "%s: expected 'model' or 'alias'", where);
-        else if (!next_word(&p, &id, &idn) || !id_ok(id, idn))
+        if (kn == 6 && !memcmp(kw, "server", 6))
+            rc = parse_server(t, p, where, err, errlen);
+        else if (!is_alias && !(kn == 5 && !memcmp(kw, "model", 5)))
+            rc = text_errf(err, errlen, "%s: expected 'model', 'alias' or 'server'", where);
+        else if (!next_word(&p, &id, &idn) || !models_id_ok(id, idn))
             rc = text_errf(err, errlen, "%s: missing or bad model id", where);
         else if (t->n >= MODELS_MAX)
             rc = text_errf(err, errlen, "%s: more than %d models", where, MODELS_MAX);
@@ -148,13 +250,13 @@ int models_parse(struct model_table *t, const char *text, const char *name, char
             struct model *m = &t->v[t->n];
             m->id = xstrndup(id, idn);
             t->n++;
-            if (models_find(&(struct model_table){t->v, t->n - 1}, m->id))
+            if (models_find(&(struct model_table){.v = t->v, .n = t->n - 1}, m->id))
                 rc = text_errf(err, errlen, "%s: '%s' is defined twice", where, m->id);
             else if (is_alias) {
                 const char *tg;
                 size_t tn;
                 m->alias = true;
-                if (!next_word(&p, &tg, &tn) || !id_ok(tg, tn))
+                if (!next_word(&p, &tg, &tn) || !models_id_ok(tg, tn))
                     rc = text_errf(err, errlen, "%s: alias needs a model name", where);
                 else if (next_word(&p, &tg, &tn))
                     rc = text_errf(err, errlen, "%s: alias takes one model name", where);
@@ -182,6 +284,7 @@ int models_parse(struct model_table *t, const char *text, const char *name, char
         }
         m->target = tg;
         m->provider = tg->provider;
+        m->server = tg->server ? xstrdup(tg->server) : NULL;
         m->upstream_id = xstrdup(tg->upstream_id);
         m->max_tokens = tg->max_tokens;
         m->max_output = tg->max_output;
@@ -189,8 +292,19 @@ int models_parse(struct model_table *t, const char *text, const char *name, char
         m->created = tg->created;
     }
     free(targets);
-    if (!rc && t->n == 0)
-        rc = text_errf(err, errlen, "%s: no models", name);
+    for (size_t i = 0; !rc && i < t->n; i++) /* a model's server= names a server line or vllm */
+        if (t->v[i].server && strcmp(t->v[i].server, MODELS_DEFAULT_SERVER)) {
+            bool found = false;
+            for (size_t k = 0; k < t->nservers; k++)
+                found = found || !strcmp(t->servers[k].name, t->v[i].server);
+            if (!found)
+                rc = text_errf(err, errlen, "%s: model '%s' names server '%s', which no server line "
+                               "defines", name, t->v[i].id, t->v[i].server);
+        }
+    for (size_t k = 0; !rc && k < t->nservers; k++)
+        if (!strcmp(t->servers[k].name, MODELS_DEFAULT_SERVER) ||
+            !strcmp(t->servers[k].name, "anthropic"))
+            rc = text_errf(err, errlen, "%s: server name '%s' is reserved", name, t->servers[k].name);
     if (rc)
         models_free(t);
     return rc;
@@ -224,6 +338,7 @@ static const char *owner(const struct model *m)
 {
     switch (m->provider) {
     case PROVIDER_ANTHROPIC: return "anthropic";
+    case PROVIDER_OPENAI: return m->server; /* a server name: [a-z0-9_-] */
     }
     return "axon";
 }
@@ -259,6 +374,13 @@ int models_list(struct axon_req *r)
         if (!rc)
             rc = model_json(&b, &t->v[i]);
     }
+    /* Then what the OpenAI-compatible upstreams list (each starts with a
+     * comma: drop the first when models.conf named none). */
+    size_t mark = b.len;
+    if (!rc)
+        rc = catalog_list_json(r->cfg, &b);
+    if (!rc && t->n == 0 && b.len > mark)
+        memmove(b.p + mark, b.p + mark + 1, --b.len - mark);
     if (!rc)
         rc = buf_puts(&b, "]}");
     if (!rc)
@@ -270,11 +392,16 @@ int models_list(struct axon_req *r)
 int models_get(struct axon_req *r)
 {
     const struct model *m = models_find(&r->cfg->models, r->route_arg);
+    struct buf b = BUF_INIT(4096);
+    if (!m && catalog_model_json(r->cfg, r->route_arg, &b) == AXON_OK) {
+        int rc = io_send_json(r, 200, b.p, b.len, NULL);
+        buf_free(&b);
+        return rc;
+    }
     if (!m)
         return errors_send(r, 404, ERR_INVALID_REQUEST, "model", "model_not_found", NULL,
                            "The model `%s` does not exist or you do not have access to it.",
                            r->route_arg);
-    struct buf b = BUF_INIT(4096);
     int rc = model_json(&b, m);
     if (!rc)
         rc = io_send_json(r, 200, b.p, b.len, NULL);

@@ -27,6 +27,14 @@ static void make_id(char *out, size_t cap)
     out[9 + sizeof rnd] = '\0';
 }
 
+static void choice_init(struct oai_choice *c)
+{
+    memset(c, 0, sizeof *c);
+    buf_init(&c->content, OAI_MAX_ANSWER);
+    buf_init(&c->reasoning, OAI_MAX_ANSWER);
+    buf_init(&c->refusal, OAI_MAX_ANSWER);
+}
+
 void oai_out_init(struct oai_out *o, struct axon_req *r, int n, bool stream, bool include_usage,
                   const char *model)
 {
@@ -44,10 +52,8 @@ void oai_out_init(struct oai_out *o, struct axon_req *r, int n, bool stream, boo
     memcpy(o->fingerprint, "fp_", 3);
     text_hex(d, 5, o->fingerprint + 3);
     o->c = xcalloc((size_t)n, sizeof *o->c);
-    for (int i = 0; i < n; i++) {
-        buf_init(&o->c[i].content, OAI_MAX_ANSWER);
-        buf_init(&o->c[i].reasoning, OAI_MAX_ANSWER);
-    }
+    for (int i = 0; i < n; i++)
+        choice_init(&o->c[i]);
     buf_init(&o->chunk, CHUNK_MAX);
 }
 
@@ -55,8 +61,12 @@ static void choice_free(struct oai_choice *c)
 {
     json_object_put(c->thinking);
     c->thinking = NULL;
+    json_object_put(c->lp_content);
+    json_object_put(c->lp_refusal);
+    c->lp_content = c->lp_refusal = NULL;
     buf_free(&c->content);
     buf_free(&c->reasoning);
+    buf_free(&c->refusal);
     for (int t = 0; t < c->ntools; t++) {
         free(c->tools[t].id);
         free(c->tools[t].name);
@@ -88,11 +98,8 @@ bool oai_out_delivered(const struct oai_out *o, int i)
 
 void oai_out_reset_choice(struct oai_out *o, int i)
 {
-    struct oai_choice *c = &o->c[i];
-    choice_free(c);
-    memset(c, 0, sizeof *c);
-    buf_init(&c->content, OAI_MAX_ANSWER);
-    buf_init(&c->reasoning, OAI_MAX_ANSWER);
+    choice_free(&o->c[i]);
+    choice_init(&o->c[i]);
 }
 
 int oai_usage_json(struct buf *b, const struct usage *u)
@@ -138,8 +145,10 @@ static int send_chunk(struct oai_out *o)
     return rc;
 }
 
-/* A chunk for choice i whose delta is the JSON text delta (or "{}"). */
-static int send_delta(struct oai_out *o, int i, const char *delta, size_t dn, const char *finish)
+/* A chunk for choice i whose delta is the JSON text delta (or "{}"), with
+ * the upstream's logprobs object if any. */
+static int send_delta_lp(struct oai_out *o, int i, const char *delta, size_t dn,
+                         const char *finish, json_object *logprobs)
 {
     int rc = chunk_head(o);
     if (!rc)
@@ -147,7 +156,12 @@ static int send_delta(struct oai_out *o, int i, const char *delta, size_t dn, co
     if (!rc)
         rc = buf_append(&o->chunk, delta, dn);
     if (!rc)
-        rc = buf_puts(&o->chunk, ",\"logprobs\":null,\"finish_reason\":");
+        rc = buf_puts(&o->chunk, ",\"logprobs\":");
+    if (!rc)
+        rc = buf_puts(&o->chunk, logprobs ? json_object_to_json_string_ext(logprobs, JSONV_OUT)
+                                          : "null");
+    if (!rc)
+        rc = buf_puts(&o->chunk, ",\"finish_reason\":");
     if (!rc)
         rc = buf_json_str_or_null(&o->chunk, finish);
     if (!rc)
@@ -155,6 +169,11 @@ static int send_delta(struct oai_out *o, int i, const char *delta, size_t dn, co
     if (!rc)
         rc = send_chunk(o);
     return rc;
+}
+
+static int send_delta(struct oai_out *o, int i, const char *delta, size_t dn, const char *finish)
+{
+    return send_delta_lp(o, i, delta, dn, finish, NULL);
 }
 
 /* OpenAI's first chunk of a choice carries the role and an empty content. */
@@ -167,8 +186,10 @@ static int ensure_role(struct oai_out *o, int i)
     return send_delta(o, i, d, sizeof d - 1, NULL);
 }
 
-/* A delta with one string field: {"content":"..."} or {"reasoning_content":"..."}. */
-static int send_text(struct oai_out *o, int i, const char *field, const char *s, size_t n)
+/* A delta with one string field: {"content":"..."}, {"reasoning_content":"..."}
+ * or {"refusal":"..."}. */
+static int send_text(struct oai_out *o, int i, const char *field, const char *s, size_t n,
+                     json_object *logprobs)
 {
     struct buf d = BUF_INIT(CHUNK_MAX);
     int rc = buf_printf(&d, "{\"%s\":", field);
@@ -177,9 +198,23 @@ static int send_text(struct oai_out *o, int i, const char *field, const char *s,
     if (!rc)
         rc = buf_puts(&d, "}");
     if (!rc)
-        rc = send_delta(o, i, d.p, d.len, NULL);
+        rc = send_delta_lp(o, i, d.p, d.len, NULL, logprobs);
     buf_free(&d);
     return rc;
+}
+
+/* Keeps a non-streamed answer's logprobs: the items of the upstream
+ * object's `key` array, appended to *acc. */
+static void keep_logprobs(json_object **acc, json_object *logprobs, const char *key)
+{
+    json_object *items = NULL;
+    if (!json_object_object_get_ex(logprobs, key, &items) ||
+        !json_object_is_type(items, json_type_array))
+        return;
+    if (!*acc)
+        *acc = json_object_new_array();
+    for (size_t k = 0; k < json_object_array_length(items); k++)
+        json_object_array_add(*acc, json_object_get(json_object_array_get_idx(items, k)));
 }
 
 static int send_tool_start(struct oai_out *o, int i, const struct oai_tool_call *t, int k)
@@ -288,16 +323,24 @@ int oai_out_event(struct oai_out *o, int i, const struct cev *ev)
         return AXON_OK;
     }
     case CEV_TEXT:
-    case CEV_REASONING: {
+    case CEV_REASONING:
+    case CEV_REFUSAL: {
         if (ev->n == 0)
             return AXON_OK;
-        struct buf *acc = ev->kind == CEV_TEXT ? &c->content : &c->reasoning;
+        struct buf *acc = ev->kind == CEV_TEXT ? &c->content
+                          : ev->kind == CEV_REASONING ? &c->reasoning
+                                                      : &c->refusal;
         rc = buf_append(acc, ev->s, ev->n);
+        if (!rc && !o->stream && ev->logprobs)
+            keep_logprobs(ev->kind == CEV_TEXT ? &c->lp_content : &c->lp_refusal, ev->logprobs,
+                          ev->kind == CEV_TEXT ? "content" : "refusal");
         if (!rc && o->stream)
             rc = ensure_role(o, i);
         if (!rc && o->stream)
-            rc = send_text(o, i, ev->kind == CEV_TEXT ? "content" : "reasoning_content", ev->s,
-                           ev->n);
+            rc = send_text(o, i, ev->kind == CEV_TEXT        ? "content"
+                                 : ev->kind == CEV_REASONING ? "reasoning_content"
+                                                             : "refusal",
+                           ev->s, ev->n, ev->logprobs);
         return rc;
     }
     case CEV_TOOL_START: {
@@ -372,9 +415,13 @@ static int message_json(struct buf *b, const struct oai_out *o, const struct oai
     }
     int rc = buf_puts(b, "{\"role\":\"assistant\",\"content\":");
     if (!rc)
-        rc = (tn == 0 && c->ntools) ? buf_puts(b, "null") : buf_json_str(b, text, tn);
+        rc = (tn == 0 && (c->ntools || c->refusal.len)) ? buf_puts(b, "null") : buf_json_str(b, text, tn);
     if (!rc)
-        rc = buf_puts(b, ",\"refusal\":null,\"annotations\":[]");
+        rc = buf_puts(b, ",\"refusal\":");
+    if (!rc)
+        rc = c->refusal.len ? buf_json_str(b, c->refusal.p, c->refusal.len) : buf_puts(b, "null");
+    if (!rc)
+        rc = buf_puts(b, ",\"annotations\":[]");
     if (!rc && c->reasoning.len) {
         rc = buf_puts(b, ",\"reasoning_content\":");
         if (!rc)
@@ -406,6 +453,21 @@ static int message_json(struct buf *b, const struct oai_out *o, const struct oai
     return rc;
 }
 
+/* ,"logprobs":{"content":[...],"refusal":[...]} or ,"logprobs":null */
+static int logprobs_json(struct buf *b, const struct oai_choice *c)
+{
+    if (!c->lp_content && !c->lp_refusal)
+        return buf_puts(b, ",\"logprobs\":null");
+    int rc = buf_printf(b, ",\"logprobs\":{\"content\":%s",
+                        c->lp_content ? json_object_to_json_string_ext(c->lp_content, JSONV_OUT)
+                                      : "null");
+    if (!rc)
+        rc = buf_printf(b, ",\"refusal\":%s}",
+                        c->lp_refusal ? json_object_to_json_string_ext(c->lp_refusal, JSONV_OUT)
+                                      : "null");
+    return rc;
+}
+
 json_object *oai_out_message(const struct oai_out *o, int i)
 {
     const struct oai_choice *c = &o->c[i];
@@ -433,6 +495,9 @@ json_object *oai_out_message(const struct oai_out *o, int i)
         }
         json_object_object_add(m, "tool_calls", calls);
     }
+    if (c->refusal.len)
+        json_object_object_add(m, "refusal",
+                               json_object_new_string_len(c->refusal.p, (int)c->refusal.len));
     if (c->reasoning.len)
         json_object_object_add(m, "reasoning_content",
                                json_object_new_string_len(c->reasoning.p, (int)c->reasoning.len));
@@ -490,7 +555,9 @@ int oai_out_finish(struct oai_out *o, struct api_error *e)
         if (!rc)
             rc = message_json(&b, o, &o->c[i], e);
         if (!rc)
-            rc = buf_printf(&b, ",\"logprobs\":null,\"finish_reason\":\"%s\"}", o->c[i].finish);
+            rc = logprobs_json(&b, &o->c[i]);
+        if (!rc)
+            rc = buf_printf(&b, ",\"finish_reason\":\"%s\"}", o->c[i].finish);
     }
     if (!rc)
         rc = buf_puts(&b, "],\"usage\":");

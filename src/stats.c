@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "catalog.h"
 #include "conv.h"
 #include "errors.h"
 #include "fcgi_io.h"
@@ -107,15 +108,33 @@ static double wait_quantile(double q)
 /* What Valkey says: pool figures (or the local fallback's) and the count of
  * live conversations (-1: unknown while Valkey is down). */
 struct shared_figures {
-    struct pool_stats pool;
+    struct pool_stats pool;      /* every upstream's pool together */
     bool pool_ok;
+    struct pool_stats each[CONFIG_MAX_ENDPOINTS];
     long long active;
 };
 
 static void read_shared(const struct axon_config *cfg, struct shared_figures *f)
 {
     memset(f, 0, sizeof *f);
-    f->pool_ok = pool_stats(cfg, cfg->anthropic_pool, &f->pool) == AXON_OK;
+    f->pool_ok = true;
+    for (int k = 0; f->pool_ok && k < cfg->n_endpoints; k++) {
+        struct pool_stats *e = &f->each[k], *p = &f->pool;
+        f->pool_ok = pool_stats(cfg, cfg->endpoints[k].pool, e) == AXON_OK;
+        p->size += e->size;
+        p->idle += e->idle;
+        p->busy += e->busy;
+        p->waiting += e->waiting;
+        p->cooling += e->cooling;
+        p->acquires += e->acquires;
+        p->releases += e->releases;
+        p->recycles += e->recycles;
+        p->reclaims += e->reclaims;
+        p->timeouts += e->timeouts;
+        p->stale_releases += e->stale_releases;
+        p->retired += e->retired;
+        p->local = e->local;
+    }
     if (conv_active_count(&f->active) != AXON_OK)
         f->active = -1;
 }
@@ -152,7 +171,7 @@ int stats_get(struct axon_req *r)
                         "\"requests\":{\"scope\":\"process\",\"pid\":%ld,\"since\":%lld,"
                         "\"total\":%lld,\"in_flight\":%lld,\"streams\":%lld,\"client_gone\":%lld,"
                         "\"status_2xx\":%lld,\"status_4xx\":%lld,\"status_5xx\":%lld,"
-                        "\"tokens_in\":%lld,\"tokens_out\":%lld},\"valkey\":\"%s\"}",
+                        "\"tokens_in\":%lld,\"tokens_out\":%lld},\"valkey\":\"%s\",",
                         atomic_load(&st.stored), atomic_load(&st.store_failed),
                         atomic_load(&st.turns_dropped), (long)getpid(), atomic_load(&since),
                         atomic_load(&st.total), atomic_load(&st.in_flight),
@@ -160,6 +179,10 @@ int stats_get(struct axon_req *r)
                         atomic_load(&st.s2xx), atomic_load(&st.s4xx), atomic_load(&st.s5xx),
                         atomic_load(&st.tokens_in), atomic_load(&st.tokens_out),
                         valkey_up() ? "ok" : "down");
+    if (!rc)
+        rc = catalog_stats_json(r->cfg, &b, f.pool_ok ? f.each : NULL);
+    if (!rc)
+        rc = buf_puts(&b, "}");
     if (!rc)
         rc = io_send_json(r, 200, b.p, b.len, "Cache-Control: no-store\r\n");
     buf_free(&b);
@@ -173,7 +196,8 @@ static int metric(struct buf *b, const char *name, const char *type, const char 
     return buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s", name, help, name, type, samples);
 }
 
-static int metrics_body(const struct shared_figures *f, struct buf *b)
+static int metrics_body(const struct axon_config *cfg, const struct shared_figures *f,
+                        struct buf *b)
 {
     char s[1024];
     const struct pool_stats *p = &f->pool;
@@ -254,6 +278,8 @@ static int metrics_body(const struct shared_figures *f, struct buf *b)
     snprintf(s, sizeof s, "axon_valkey_up %d\n", valkey_up() ? 1 : 0);
     if (!rc)
         rc = metric(b, "axon_valkey_up", "gauge", "1 while Valkey answers.", s);
+    if (!rc)
+        rc = catalog_metrics(cfg, b);
     return rc;
 }
 
@@ -264,7 +290,7 @@ int metrics_get(struct axon_req *r)
     struct shared_figures f;
     read_shared(r->cfg, &f);
     struct buf b = BUF_INIT(65536);
-    int rc = metrics_body(&f, &b);
+    int rc = metrics_body(r->cfg, &f, &b);
     if (!rc) {
         rc = io_begin(r, 200, "text/plain; version=0.0.4; charset=utf-8",
                       "Cache-Control: no-store\r\n");

@@ -25,15 +25,25 @@ const ALIASES = {
 
 for (const server of SERVER_NAMES) {
   describe(`models through ${server}`, () => {
-    it('the SDK lists the 3 Claude models and the 5 aliases', async () => {
+    it('the SDK lists the 3 Claude models and the 5 aliases, then the vLLM server\'s models', async () => {
       const raw = await call(originOf(stackUrl(server)), '/v1/models', { key: KEY });
       assert.equal(raw.status, 200, raw.text);
       assert.match(raw.headers.get('content-type') ?? '', /^application\/json\b/);
       assertValid('modelList', raw.json, 'GET /v1/models');
 
       const page = await sdk(server).models.list();
-      const models = [];
-      for await (const m of page) models.push(m);
+      const all = [];
+      for await (const m of page) all.push(m);
+      // models.conf's entries first, then what the mock vLLM lists (other
+      // tests may add models of their own to it meanwhile).
+      const models = all.filter((m) => m.owned_by === 'anthropic');
+      assert.deepEqual(all.slice(0, 8), models, 'the Claude table comes first');
+      const served = all.slice(8);
+      for (const m of served) {
+        assertValid('model', m, m.id);
+        assert.equal(m.owned_by, 'vllm', m.id);
+      }
+      for (const id of ['qwen3-coder', 'Qwen/Qwen3-8B']) assert.ok(served.some((m) => m.id === id), id);
       assert.equal(models.length, 8, models.map((m) => m.id).join(', '));
       for (const m of models) {
         assertValid('model', m, m.id);

@@ -127,7 +127,7 @@ done
 
 if [[ -n $run_tests ]]; then
     tmp=$(mktemp -d -t axon-it.XXXXXXXX)
-    read -r redis_port lighttpd_port nginx_port mock_port < <(free_ports 4)
+    read -r redis_port lighttpd_port nginx_port mock_port vllm_port < <(free_ports 5)
 
     redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
         --dir "$tmp" --logfile "$tmp/redis.log" &
@@ -150,12 +150,28 @@ if [[ -n $run_tests ]]; then
         sleep 0.1
     done
 
+    # One mock OpenAI-compatible server (tests/mock/openai.mjs) as the vLLM
+    # upstream of both stacks, with a key so the Bearer header is checked.
+    node tests/mock/openai.mjs --port "$vllm_port" --api-key sk-vllm-test-key > "$tmp/mock-vllm.log" 2>&1 &
+    pids+=("$!")
+    export AXON_VLLM_BASE_URL=http://127.0.0.1:$vllm_port AXON_VLLM_API_KEY=sk-vllm-test-key
+    for ((i = 0; ; i++)); do
+        curl -sf -o /dev/null "$AXON_VLLM_BASE_URL/_mock/health" && break
+        if ((i >= 100)); then
+            setup_failed "the mock vLLM did not start; its output:"
+            sed 's/^/    /' "$tmp/mock-vllm.log" >&2
+            run_tests=""
+            break
+        fi
+        sleep 0.1
+    done
+
     declare -A stack_port=([lighttpd]=$lighttpd_port [nginx]=$nginx_port) stack_pid=()
     for server in lighttpd nginx; do
         say "starting $server stack on 127.0.0.1:${stack_port[$server]}"
         AXON_BIN=$AXON_BIN AXON_SERVER=$server AXON_PORT=${stack_port[$server]} \
             AXON_API_KEYS="$KEY,$KEY2" AXON_TEST_ROUTES=1 STACK_DIR=$tmp/$server \
-            AXON_HEARTBEAT_S=1 AXON_FIRST_BYTE_TIMEOUT_S=3 AXON_IDLE_TIMEOUT_S=3 \
+            AXON_HEARTBEAT_S=1 AXON_FIRST_BYTE_TIMEOUT_S=3 AXON_IDLE_TIMEOUT_S=3 AXON_UPSTREAM_CHECK_S=1 \
             bash etc/run-stack.sh > "$tmp/$server.log" 2>&1 &
         pids+=("$!")
         stack_pid[$server]=$!
@@ -182,7 +198,7 @@ if [[ -n $run_tests ]]; then
     # In the background and then `wait`, so that SIGINT/SIGTERM reach the traps
     # at once instead of after the whole run.
     AXON_BIN=$AXON_BIN AXON_TEST_KEY=$KEY AXON_TEST_KEY2=$KEY2 AXON_TEST_TMP=$tmp \
-    AXON_TEST_MOCK_URL=$ANTHROPIC_BASE_URL \
+    AXON_TEST_MOCK_URL=$ANTHROPIC_BASE_URL AXON_TEST_VLLM_MOCK_URL=$AXON_VLLM_BASE_URL \
     AXON_TEST_LIGHTTPD_URL=$(url_of lighttpd) AXON_TEST_NGINX_URL=$(url_of nginx) \
         timeout --kill-after=10 900 \
         node --test \

@@ -1413,7 +1413,7 @@ static struct model claude = {
 };
 
 static json_object *translate_with(const struct model *m, json_object *req,
-                                   struct anth_request_info *info_out);
+                                   struct chat_plan *info_out);
 
 /* The turn to store: Claude's signed thinking comes out of the answer block
  * by block, and fed back as the assistant's message it reaches Claude first
@@ -1481,10 +1481,10 @@ static void signed_thinking_round_trip(void **state)
 }
 
 static json_object *translate_with(const struct model *m, json_object *req,
-                                   struct anth_request_info *info_out)
+                                   struct chat_plan *info_out)
 {
     struct buf b = BUF_INIT(1u << 24);
-    struct anth_request_info info;
+    struct chat_plan info;
     struct api_error e;
     memset(&e, 0, sizeof e);
     int rc = anthropic_request(req, m, &b, &info, &e);
@@ -1503,7 +1503,7 @@ static json_object *translate_with(const struct model *m, json_object *req,
 }
 
 /* The Messages body for an OpenAI request (q notation). Returns new. */
-static json_object *translate(const char *oai, struct anth_request_info *info_out)
+static json_object *translate(const char *oai, struct chat_plan *info_out)
 {
     snprintf(ctx, sizeof ctx, "request %.400s", oai);
     json_object *req = q(oai);
@@ -1518,7 +1518,7 @@ static void refused(const char *oai, const char *code, const char *param)
     snprintf(ctx, sizeof ctx, "request %.400s", oai);
     json_object *req = q(oai);
     struct buf b = BUF_INIT(1u << 24);
-    struct anth_request_info info;
+    struct chat_plan info;
     struct api_error e;
     memset(&e, 0, sizeof e);
     int rc = anthropic_request(req, &claude, &b, &info, &e);
@@ -1544,7 +1544,7 @@ static void refused(const char *oai, const char *code, const char *param)
 static void req_model_and_max_tokens(void **state)
 {
     (void)state;
-    struct anth_request_info info;
+    struct chat_plan info;
     json_object *o = translate("{'model':'gpt-4o'," USER_HI "}", &info);
     expect_json(o, "model", "'claude-sonnet-4-6'");
     expect_json(o, "max_tokens", "8192");
@@ -1579,7 +1579,7 @@ static void req_model_and_max_tokens(void **state)
 static void req_stream_flags(void **state)
 {
     (void)state;
-    struct anth_request_info info;
+    struct chat_plan info;
     json_object *o = translate("{'model':'gpt-4o','stream':true,'stream_options':"
                                "{'include_usage':true}," USER_HI "}", &info);
     expect_json(o, "stream", "true");
@@ -1924,7 +1924,7 @@ static void req_tool_choice(void **state)
 static void req_response_format(void **state)
 {
     (void)state;
-    struct anth_request_info info;
+    struct chat_plan info;
     json_object *o = translate(
         "{'model':'gpt-4o','response_format':{'type':'json_schema','json_schema':{'name':'receipt',"
         "'strict':true,'schema':{'$schema':'https://json-schema.org/draft/2020-12/schema',"
@@ -2105,7 +2105,7 @@ static void req_recorded_exchanges(void **state)
             struct model m = claude;
             m.upstream_id = (char *)str_at(sent, "model");
             json_object *req = openai_from_recorded(sent);
-            struct anth_request_info info;
+            struct chat_plan info;
             json_object *o = translate_with(&m, req, &info);
             json_object *want = recorded_messages(member(sent, "messages"));
             expect_same(o, "messages", want);

@@ -168,8 +168,8 @@ static void claude_key_file(void **state)
     if (lrc) print_error("%s\n", err);
     assert_int_equal(lrc, 0);
     assert_string_equal(c.anthropic_key, "sk-ant-from-file");
-    char pool[sizeof c.anthropic_pool];
-    memcpy(pool, c.anthropic_pool, sizeof pool);
+    char pool[sizeof c.endpoints[0].pool];
+    memcpy(pool, c.endpoints[0].pool, sizeof pool);
     assert_int_equal(strlen(pool), 16);
     config_free(&c);
     FILE *f = fopen(path, "w");
@@ -178,7 +178,7 @@ static void claude_key_file(void **state)
     fclose(f);
     assert_int_equal(config_load(&c, NULL, false, err, sizeof err), 0);
     assert_string_equal(c.anthropic_key, "sk-ant-rotated");
-    assert_string_equal(c.anthropic_pool, pool);
+    assert_string_equal(c.endpoints[0].pool, pool);
     config_free(&c);
     f = fopen(path, "w");
     assert_non_null(f);
@@ -236,6 +236,56 @@ static void file_typos_and_garbage_are_errors(void **state)
     config_free(&c);
 }
 
+/* The OpenAI-compatible upstreams: endpoints, their routing, AXON_PROVIDER. */
+static void vllm_endpoints(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("AXON_API_KEYS", "sk-one", 1);
+    setenv("AXON_PROVIDER", "vllm", 1);
+    struct axon_config c;
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), AXON_EINVAL);
+    assert_non_null(strstr(err, "AXON_PROVIDER=vllm needs AXON_VLLM_BASE_URL"));
+    setenv("AXON_VLLM_BASE_URL", "http://gpu:8000/v1/", 1);
+    setenv("AXON_VLLM_API_KEY", "sk-vllm-secret", 1);
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), 0);
+    assert_int_equal(c.n_endpoints, 2);
+    assert_string_equal(c.endpoints[0].name, "anthropic");
+    assert_string_equal(c.endpoints[1].name, "vllm");
+    assert_string_equal(c.endpoints[1].base_url, "http://gpu:8000"); /* /v1 is Axon's to add */
+    assert_string_equal(c.endpoints[1].key, "sk-vllm-secret");
+    assert_string_equal(c.endpoints[1].health, "/health");
+    assert_int_equal(strlen(c.endpoints[1].pool), 16);
+    assert_string_not_equal(c.endpoints[1].pool, c.endpoints[0].pool);
+    assert_string_equal(c.default_model, "qwen3-coder"); /* AXON_PROVIDER picks the default */
+    config_free(&c);
+    /* models.conf servers: a key_env that is unset is an error naming it. */
+    char *path = write_tmp("server gpu2 url=http://gpu2:8000 key_env=AXON_TEST_GPU2_KEY\n"
+                           "model llama provider=openai server=gpu2\n");
+    setenv("AXON_MODELS_FILE", path, 1);
+    unsetenv("AXON_TEST_GPU2_KEY");
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), AXON_EINVAL);
+    assert_non_null(strstr(err, "key_env=AXON_TEST_GPU2_KEY is not set"));
+    setenv("AXON_TEST_GPU2_KEY", "sk-gpu2", 1);
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), 0);
+    assert_int_equal(c.n_endpoints, 3);
+    assert_string_equal(c.endpoints[2].key, "sk-gpu2");
+    assert_int_equal(models_find(&c.models, "llama")->endpoint, 2);
+    config_free(&c);
+    /* A model on the vllm server needs that server. */
+    unlink(path);
+    path = write_tmp("model coder provider=openai\n");
+    setenv("AXON_MODELS_FILE", path, 1);
+    unsetenv("AXON_VLLM_BASE_URL");
+    unsetenv("AXON_PROVIDER");
+    setenv("AXON_DEFAULT_MODEL", "coder", 1);
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), AXON_EINVAL);
+    assert_non_null(strstr(err, "model coder: server vllm is not configured"));
+    unlink(path);
+    unsetenv("AXON_TEST_GPU2_KEY");
+    clear_env();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +300,7 @@ int main(void)
         cmocka_unit_test(claude_key_file),
         cmocka_unit_test(file_values_and_env_precedence),
         cmocka_unit_test(file_typos_and_garbage_are_errors),
+        cmocka_unit_test(vllm_endpoints),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -52,15 +52,22 @@ static void mistakes_name_the_line(void **state)
          "alias 'b' names 'c', which is not a model"},
         {"model a provider=anthropic max_tokens=1 max_output=2\nmodel a provider=anthropic "
          "max_tokens=1 max_output=2\n", "t line 2: 'a' is defined twice"},
-        {"model a provider=openai max_tokens=1 max_output=2\n", "t line 1: unknown provider"},
+        {"model a provider=vllm\n", "t line 1: unknown provider 'vllm'"},
+        {"model a provider=anthropic server=gpu\n", "t line 1: server= is for provider=openai"},
+        {"model a provider=openai server=gpu\n", "model 'a' names server 'gpu', which no server"},
+        {"server gpu\n", "t line 1: server 'gpu' needs url="},
+        {"server GPU url=http://x\n", "t line 1: server needs a name"},
+        {"server vllm url=http://x:1\n", "server name 'vllm' is reserved"},
+        {"server g url=ftp://x\n", "t line 1: url= needs an http"},
+        {"server g url=http://x:1 health=health\n", "t line 1: health= needs a path"},
+        {"server g url=http://x:1\nserver g url=http://y:1\n", "t line 2: server 'g' is defined twice"},
         {"model a max_tokens=1 max_output=2\n", "t line 1: provider= is required"},
         {"model a provider=anthropic max_tokens=9 max_output=2\n", "t line 1: need 1 <= max_tokens"},
         {"model a provider=anthropic colour=blue\n", "t line 1: unknown key 'colour'"},
-        {"\n# only a comment\nmodle a\n", "t line 3: expected 'model' or 'alias'"},
+        {"\n# only a comment\nmodle a\n", "t line 3: expected 'model', 'alias' or 'server'"},
         {"model a\"b provider=anthropic\n", "t line 1: missing or bad model id"},
         {"model a provider=anthropic max_tokens=1 max_output=2\nalias b a\nalias c b\n",
          "alias 'c' names 'b', which is not a model"},
-        {"# nothing\n", "t: no models"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct model_table t;
@@ -72,10 +79,45 @@ static void mistakes_name_the_line(void **state)
     }
 }
 
+/* OpenAI-compatible models and servers: what routing and the monitor read. */
+static void servers_and_openai_models(void **state)
+{
+    (void)state;
+    struct model_table t;
+    char err[256] = "";
+    static const char text[] =
+        "server gpu2 url=http://10.0.0.2:8000/v1/ key_env=GPU2_KEY health=/health\n"
+        "model coder provider=openai upstream=Qwen/Qwen3-Coder context=65536\n"
+        "model llama provider=openai server=gpu2 max_tokens=512 max_output=4096\n"
+        "alias fast llama\n";
+    assert_int_equal(models_parse(&t, text, "t", err, sizeof err), 0);
+    assert_int_equal(t.nservers, 1);
+    assert_string_equal(t.servers[0].name, "gpu2");
+    assert_string_equal(t.servers[0].base_url, "http://10.0.0.2:8000"); /* /v1 and / cut */
+    assert_string_equal(t.servers[0].key_env, "GPU2_KEY");
+    assert_string_equal(t.servers[0].health, "/health");
+    const struct model *m = models_find(&t, "coder");
+    assert_non_null(m);
+    assert_int_equal(m->provider, PROVIDER_OPENAI);
+    assert_string_equal(m->server, "vllm");
+    assert_string_equal(m->upstream_id, "Qwen/Qwen3-Coder");
+    assert_int_equal(m->max_tokens, 0); /* none sent: the server decides */
+    m = models_find(&t, "fast");
+    assert_non_null(m);
+    assert_string_equal(m->server, "gpu2");
+    assert_int_equal(m->max_tokens, 512);
+    models_free(&t);
+    /* A table of servers only (models come from the servers' lists). */
+    assert_int_equal(models_parse(&t, "# none\n", "t", err, sizeof err), 0);
+    assert_int_equal(t.n, 0);
+    models_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(shipped_table_has_models_and_aliases),
+        cmocka_unit_test(servers_and_openai_models),
         cmocka_unit_test(mistakes_name_the_line),
     };
     return cmocka_run_group_tests_name("models", tests, NULL, NULL);

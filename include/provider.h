@@ -1,0 +1,51 @@
+/* provider.h - what chat.c needs of an upstream protocol: build the upstream
+ * request, and turn the upstream's answer into canonical events (oai_out.h).
+ * Everything else - the pool, conversations, streaming, retries, timeouts,
+ * heartbeats and disconnects - is chat.c and upstream.c, the same for all. */
+#ifndef AXON_PROVIDER_H
+#define AXON_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "config.h"
+#include "errors.h"
+#include "models.h"
+#include "oai_out.h"
+
+/* What the request asked for that shapes the answer, and how it is fetched. */
+struct chat_plan {
+    bool stream, include_usage, json_mode;
+    int n;      /* choices */
+    int calls;  /* upstream calls; each answers n / calls choices, the first at i * (n / calls) */
+};
+
+struct provider_ops {
+    const char *name;   /* for logs: "anthropic", "openai" */
+    const char *path;   /* appended to the endpoint's base URL */
+    size_t state_size;  /* one call's translator state */
+    /* The upstream body for a validated request (borrows req and m).
+     * AXON_EINVAL with e filled for what the upstream cannot do. */
+    int (*request)(json_object *req, const struct model *m, struct buf *out,
+                   struct chat_plan *plan, struct api_error *e);
+    /* Returns new (curl_slist_free_all). */
+    struct curl_slist *(*headers)(const struct axon_config *cfg, const struct endpoint *ep);
+    /* One call's translator: choices first .. first + n/calls - 1 of out. */
+    void (*init)(void *st, struct oai_out *out, int first); /* again before a retry */
+    void (*fini)(void *st); /* may be NULL */
+    int (*event)(void *st, const char *event, const char *data, size_t n, struct api_error *e);
+    int (*end)(void *st, struct api_error *e);
+    int (*body)(void *st, const char *p, size_t n, struct api_error *e);
+    void (*http_error)(int status, const char *body, size_t n, const char *retry_after,
+                       struct api_error *e);
+    /* After a session recycle: read the credential again (may be NULL). */
+    int (*reload_key)(const struct axon_config *cfg);
+};
+
+extern const struct provider_ops provider_anthropic; /* anthropic.c */
+extern const struct provider_ops provider_openai;    /* openai.c */
+
+#endif
