@@ -83,8 +83,13 @@ for (const server of SERVER_NAMES) {
 
     it('/stats: counters only, no secrets; /metrics wants a key and speaks Prometheus', async () => {
       const s = await stats(origin);
-      assert.deepEqual(Object.keys(s), ['pool', 'conversations', 'requests', 'valkey']);
+      assert.deepEqual(Object.keys(s), ['pool', 'conversations', 'requests', 'valkey', 'upstreams']);
       assert.equal(s.valkey, 'ok');
+      // This stack has Claude only: its state comes from the background check.
+      assert.deepEqual(Object.keys(s.upstreams), ['anthropic']);
+      assert.equal(s.upstreams.anthropic.provider, 'anthropic');
+      await waitFor(async () => (await stats(origin)).upstreams.anthropic.state === 'ok', 5000,
+        'the Claude upstream checked and ok');
       assert.equal(s.pool.scope, 'valkey');
       for (const k of ['size', 'idle', 'busy', 'waiting', 'acquires', 'releases', 'recycles', 'timeouts']) {
         assert.equal(typeof s.pool[k], 'number', `pool.${k}`);
@@ -104,6 +109,7 @@ for (const server of SERVER_NAMES) {
       assert.match(m.text, /^axon_pool_sessions\{state="busy"\} 0$/m);
       assert.match(m.text, /^axon_pool_acquire_wait_seconds_bucket\{le="\+Inf"\} \d+$/m);
       assert.match(m.text, /^axon_valkey_up 1$/m);
+      assert.match(m.text, /^axon_upstream_up\{upstream="anthropic"\} 1$/m);
       assert.ok(!m.text.includes(KEY) && !m.text.includes('sk-ant-test-key'));
     });
 
