@@ -7,7 +7,7 @@ pkgs=(
   build-essential pkg-config
   libfcgi-dev libjson-c-dev libhiredis-dev libcurl4-openssl-dev libcmocka-dev
   libfcgi-bin spawn-fcgi lighttpd nginx-light redis-server
-  curl nodejs npm procps
+  curl jq nodejs npm procps
 )
 
 missing=()

@@ -8,6 +8,7 @@
 # nginx, AXON_TEST_ROUTES=1, fixed test keys) on free loopback ports, runs
 # tests/integration/*.test.mjs with `node --test`, stops everything it started,
 # and fails if a sanitizer wrote a report (ASAN_/UBSAN_/LSAN_OPTIONS log_path).
+# Then tests/e2e/run.sh runs against each stack (AXON_IT_E2E=0 skips it).
 # AXON_IT_KEEP=1 keeps the scratch directory (logs, rendered configs).
 # The last line is always "N passed, M failed"; the exit status is non-zero if
 # anything failed or nothing ran.
@@ -220,6 +221,31 @@ if [[ -n $run_tests ]]; then
     if ((node_rc != 0 && failed == 0)); then
         setup_failed "node --test exited with status $node_rc"
     fi
+fi
+
+# ---- the E2E suite, as any deployment would run it ------------------------------
+# tests/e2e/run.sh against each stack, as a user would point it at `make run`:
+# HTTP only, both mocks behind it (so the mock-only cases run), both keys.
+if [[ -n $run_tests && ${AXON_IT_E2E:-1} == 1 ]]; then
+    for server in lighttpd nginx; do
+        out="$tmp/e2e.$server.out"
+        AXON_TEST_URL=$(url_of "$server") AXON_TEST_KEY=$KEY AXON_TEST_KEY2=$KEY2 \
+        AXON_TEST_VLLM_MODEL=qwen3-coder AXON_TEST_MOCK=1 \
+            timeout --kill-after=10 600 tests/e2e/run.sh > "$out" 2>&1 &
+        e2e_pid=$!
+        pids+=("$e2e_pid")
+        wait "$e2e_pid" || true
+        grep -E '^(FAIL|skip)' "$out" | sed "s/^/e2e $server: /" || true
+        last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1 || true)
+        if [[ -z $last ]]; then
+            setup_failed "tests/e2e/run.sh behind $server printed no summary; its output:"
+            tail -n 30 "$out" | sed 's/^/    /' >&2
+            continue
+        fi
+        say "e2e behind $server: $last"
+        p=${last%% passed*}; f=${last#*, }; f=${f%% failed*}
+        passed=$((passed + p)); failed=$((failed + f))
+    done
 fi
 
 # ---- stop, then look for sanitizer reports (LeakSanitizer writes at exit) ---
