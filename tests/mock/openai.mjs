@@ -16,11 +16,14 @@ import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+import {
+  REPO_ROOT, defaultFixturesDir, eachArg, q, sleep, isObj, toInt, countWords, cutWords, jsonPieces, genValue, genObject,
+  splitEvents, findFixture as findIn, parseDirectives, NO_DIRECTIVES, Recorder, sendJson, REASON,
+  finish, head, write, writeEvents as writeEventsC, endResponse, resetSocket, writeFiller, makeCollect, startServer,
+} from './common.mjs';
 
 // ---------------------------------------------------------------- options --
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const REASONING_FIELDS = new Set(['reasoning', 'reasoning_content', 'both']);
 const ERROR_SHAPES = new Set(['nested', 'flat']);
 const DEFAULT_MAX_MODEL_LEN = 32768;
@@ -44,7 +47,7 @@ function parseArgs(argv) {
   const o = {
     port: 0,
     host: '127.0.0.1',
-    fixtures: process.env.MOCK_FIXTURES || path.resolve(REPO_ROOT, 'tests', 'data', 'fixtures'),
+    fixtures: defaultFixturesDir(),
     recorded: path.resolve(REPO_ROOT, 'tests', 'data', 'spec', 'recorded'),
     apiKey: null,
     models: 'qwen3-coder,Qwen/Qwen3-8B',
@@ -53,15 +56,7 @@ function parseArgs(argv) {
     keepAliveTimeout: 60000,
     verbose: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const eq = a.indexOf('=');
-    const name = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
-    const val = () => {
-      const v = a.startsWith('--') && eq > 0 ? a.slice(eq + 1) : argv[++i];
-      if (v === undefined) die(`${name} needs a value`);
-      return v;
-    };
+  eachArg(argv, (name, val, a) => {
     switch (name) {
       case '--port': o.port = Number(val()); break;
       case '--host': o.host = val(); break;
@@ -82,7 +77,7 @@ function parseArgs(argv) {
       default:
         die(`unknown argument ${a}`);
     }
-  }
+  }, (name) => die(`${name} needs a value`));
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) die('--port must be an integer 0..65535');
   if (!REASONING_FIELDS.has(o.reasoningField)) die('--reasoning-field must be reasoning, reasoning_content or both');
   if (!ERROR_SHAPES.has(o.errors)) die('--errors must be nested or flat');
@@ -100,34 +95,8 @@ const OPT = parseArgs(process.argv.slice(2));
 const randHex = (n) => crypto.randomBytes(n >> 1).toString('hex');
 const newChatId = () => 'chatcmpl-' + randHex(32);
 const newToolId = () => 'chatcmpl-tool-' + randHex(32);
-const q = JSON.stringify;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const nowSec = () => Math.floor(Date.now() / 1000);
-const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-function toInt(v, dflt) {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  return Number.isFinite(n) ? Math.trunc(n) : dflt;
-}
-
-const WORD_RE = /\S+/g;
-function countWords(s) {
-  let n = 0;
-  WORD_RE.lastIndex = 0;
-  while (WORD_RE.exec(s) !== null) n++;
-  return n;
-}
-// The text up to the end of its n-th word.
-function cutWords(s, n) {
-  if (n <= 0) return '';
-  let k = 0;
-  WORD_RE.lastIndex = 0;
-  while (WORD_RE.exec(s) !== null) {
-    if (++k === n) return s.slice(0, WORD_RE.lastIndex);
-  }
-  return s;
-}
 // One piece (= one token) per word; each piece keeps its leading whitespace,
 // trailing whitespace goes with the last piece.
 const PIECE_RE = /\s*\S+/g;
@@ -144,12 +113,6 @@ function wordPieces(s) {
   }
   return out;
 }
-function jsonPieces(s) {
-  const out = [];
-  for (let i = 0; i < s.length; i += 12) out.push(s.slice(i, i + 12));
-  return out;
-}
-
 // ---------------------------------------------------------------- live state --
 
 function modelEntry(spec) {
@@ -183,24 +146,6 @@ function stateView() {
 // name -> { kind: 'sse', events } | { kind: 'json', body }; the first folder wins on a clash.
 const FIXTURES = new Map();
 
-function splitEvents(text) {
-  // One element per event, each ending in "\n\n" (the last one completed).
-  const out = [];
-  let start = 0;
-  for (;;) {
-    const k = text.indexOf('\n\n', start);
-    if (k < 0) break;
-    out.push(text.slice(start, k + 2));
-    start = k + 2;
-  }
-  let rest = text.slice(start);
-  if (rest.length) {
-    rest += rest.endsWith('\n') ? '\n' : '\n\n';
-    out.push(rest);
-  }
-  return out.map((e) => Buffer.from(e, 'utf8'));
-}
-
 function loadFixtures(dir) {
   let names;
   try {
@@ -227,55 +172,12 @@ function loadFixtures(dir) {
 loadFixtures(OPT.fixtures);
 loadFixtures(OPT.recorded);
 
-function findFixture(name) {
-  return FIXTURES.get(name) || FIXTURES.get(name + '.sse') || FIXTURES.get(name + '.json') || null;
-}
+const findFixture = (name) => findIn(FIXTURES, name);
 
 // ---------------------------------------------------------------- recordings --
 
-const REC_MAX = 2000;
-const records = new Array(REC_MAX);
-let recNext = 0; // total ever recorded (ring index = recNext % REC_MAX)
-let recFloor = 0; // records below this sequence number were cleared
-const idCounts = new Map(); // directive id -> requests seen
-const aborts = new Map(); // directive id -> [{...}]
-let abortTotal = 0;
-
-function record(r) {
-  r.seq = recNext;
-  records[recNext % REC_MAX] = r;
-  recNext++;
-}
-function listRecords(id) {
-  const out = [];
-  const from = Math.max(recFloor, recNext - REC_MAX);
-  for (let s = from; s < recNext; s++) {
-    const r = records[s % REC_MAX];
-    if (id === null || r.id === id) out.push(r);
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------- directives --
-
-// The last "[[mock k=v k=v]]" in the raw body. Splits on whitespace and on the
-// JSON escapes \n \r \t (the marker may sit in a JSON string).
-const SPLIT_RE = /(?:\s|\\[nrt])+/;
-function parseDirectives(text) {
-  const i = text.lastIndexOf('[[mock');
-  if (i < 0) return null;
-  const j = text.indexOf(']]', i + 6);
-  if (j < 0) return null;
-  const d = {};
-  for (const tok of text.slice(i + 6, j).split(SPLIT_RE)) {
-    if (!tok) continue;
-    const e = tok.indexOf('=');
-    if (e > 0) d[tok.slice(0, e)] = tok.slice(e + 1);
-    else d[tok] = '1';
-  }
-  return d;
-}
-const NO_DIRECTIVES = Object.freeze({});
+// Requests, `times` counts and aborts for the /_mock/* endpoints.
+const REC = new Recorder(OPT.verbose);
 
 // ---------------------------------------------------------------- errors --
 
@@ -299,8 +201,6 @@ const ERROR_TYPE = {
   504: 'GatewayTimeoutError',
   529: 'OverloadedError',
 };
-// Node has no reason phrase for 529.
-const REASON = { 529: 'Overloaded' };
 const phrase = (code) => REASON[code] || http.STATUS_CODES[code] || 'Error';
 
 function errorBody(shape, status, type, message) {
@@ -375,32 +275,6 @@ function validate(b, bodyLen) {
 }
 
 // ---------------------------------------------------------------- generation --
-
-function genValue(s, deep) {
-  if (!isObj(s)) return null;
-  if (Array.isArray(s.enum) && s.enum.length) return s.enum[0];
-  if ('const' in s) return s.const;
-  let t = s.type;
-  if (Array.isArray(t)) t = t.find((x) => x !== 'null') ?? 'null';
-  if (t === undefined) {
-    const alt = s.anyOf || s.oneOf || s.allOf;
-    if (Array.isArray(alt) && alt.length) return genValue(alt[0], deep);
-    if (isObj(s.properties)) t = 'object';
-  }
-  switch (t) {
-    case 'string': return 'Paris';
-    case 'integer': case 'number': return 1;
-    case 'boolean': return true;
-    case 'array': return [];
-    case 'object': return deep ? genObject(s, true) : {};
-    default: return null;
-  }
-}
-function genObject(s, deep) {
-  const o = {};
-  if (isObj(s) && isObj(s.properties)) for (const k of Object.keys(s.properties)) o[k] = genValue(s.properties[k], deep);
-  return o;
-}
 
 function textOf(c) {
   if (typeof c === 'string') return c;
@@ -487,7 +361,8 @@ function buildPlan(b, d, bodyLen) {
       ? tools.find((t) => t.function.name === tc.function.name) : null;
     for (let i = 0; go && i < n; i++) {
       const tool = named || tools[i % tools.length];
-      const json = JSON.stringify(genObject(tool.function.parameters, false));
+      const params = tool.function.parameters;
+      const json = JSON.stringify(isObj(params) ? genObject(params, false) : {});
       if (remaining >= TOOL_TOKENS) {
         calls.push({ name: tool.function.name, args: json });
         out += TOOL_TOKENS;
@@ -645,54 +520,8 @@ function streamPrefix(p, model) {
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8' };
 const JSON_HEADERS = (len) => ({ 'content-type': 'application/json', 'content-length': len });
 
-function finish(ctx, status, headers, body) {
-  if (ctx.closed) return;
-  ctx.rec.status = status;
-  ctx.res.writeHead(status, REASON[status], headers);
-  ctx.bytes += body.length;
-  ctx.lastWrite = Date.now();
-  ctx.res.end(body);
-}
-
-function head(ctx, status, headers) {
-  ctx.rec.status = status;
-  ctx.res.writeHead(status, REASON[status], headers);
-  ctx.res.flushHeaders();
-  ctx.lastWrite = Date.now();
-}
-
-function write(ctx, chunk) {
-  if (ctx.closed) return Promise.resolve(false);
-  ctx.bytes += chunk.length;
-  ctx.lastWrite = Date.now();
-  // Resolves once the chunk is handed to the kernel (or the write failed).
-  return new Promise((resolve) => { ctx.res.write(chunk, (err) => resolve(!err)); });
-}
-
-// Events one write each, waiting `ms` between them (or until flushed).
-async function writeEvents(ctx, events, ms) {
-  for (let i = 0; i < events.length; i++) {
-    if (ctx.closed) return false;
-    if (i > 0) {
-      await (ms > 0 ? sleep(ms) : new Promise((r) => setImmediate(r)));
-      if (ctx.closed) return false;
-    }
-    await write(ctx, events[i]);
-  }
-  return !ctx.closed;
-}
-
-function endResponse(ctx) {
-  if (ctx.closed) return;
-  ctx.res.end();
-}
-
-function resetSocket(ctx) {
-  ctx.selfClosed = true;
-  const s = ctx.req.socket;
-  if (typeof s.resetAndDestroy === 'function') s.resetAndDestroy();
-  else s.destroy();
-}
+// Here ms <= 0 still yields to the event loop between events.
+const writeEvents = (ctx, events, ms) => writeEventsC(ctx, events, ms, true);
 
 async function replayFixture(ctx, fx, d) {
   if (fx.kind === 'sse') {
@@ -701,19 +530,6 @@ async function replayFixture(ctx, fx, d) {
     return;
   }
   finish(ctx, 200, JSON_HEADERS(fx.body.length), fx.body);
-}
-
-const PATTERN = Buffer.from('abcdefg '.repeat(8192)); // 64 KiB of 8-byte words
-
-async function writeFiller(ctx, n) {
-  while (n > 0 && !ctx.closed) {
-    const k = Math.min(n, PATTERN.length);
-    const chunk = k === PATTERN.length ? PATTERN : PATTERN.subarray(0, k);
-    n -= k;
-    ctx.bytes += k;
-    ctx.lastWrite = Date.now();
-    if (!ctx.res.write(chunk)) await new Promise((r) => { ctx.res.once('drain', r); ctx.res.once('close', r); });
-  }
 }
 
 async function sendBig(ctx, p, model, stream, total) {
@@ -874,22 +690,14 @@ function handleChat(req, res, buf) {
   let parsed = true;
   try { body = JSON.parse(text); } catch { parsed = false; }
   const id = d.id !== undefined ? d.id : null;
-  const rec = {
-    seq: 0, time: Date.now(), method: req.method, path: req.url, headers: req.headers,
-    body: parsed ? body : text, id, status: null,
-  };
-  record(rec);
+  const rec = REC.record(req, parsed ? body : text, id);
   const ctx = {
     req, res, rec, id, bodyLen: buf.length, t0: rec.time,
     shape: ERROR_SHAPES.has(d.errors) ? d.errors : STATE.errors,
     bytes: 0, lastWrite: 0, closed: false, selfClosed: false, timer: null,
   };
-  res.on('close', () => onClose(ctx));
-  const key = id === null ? '' : id;
-  const n = (idCounts.get(key) || 0) + 1;
-  idCounts.set(key, n);
-  const active = d.times === undefined || n <= toInt(d.times, 0);
-  const delay = active ? toInt(d.delay, 0) : 0;
+  res.on('close', () => REC.closed(ctx));
+  const { active, delay } = REC.count(id, d);
 
   let run;
   if (!authorized(req)) {
@@ -915,37 +723,7 @@ function internalError(ctx, e) {
   else ctx.res.destroy();
 }
 
-function onClose(ctx) {
-  ctx.closed = true;
-  if (ctx.timer) clearTimeout(ctx.timer);
-  if (OPT.verbose) {
-    process.stderr.write(`${new Date().toISOString()} ${ctx.req.method} ${ctx.req.url} ${ctx.rec.status ?? '-'} ` +
-      `id=${ctx.id ?? '-'} ${Date.now() - ctx.t0}ms ${ctx.bytes}B${ctx.res.writableFinished ? '' : ' (closed early)'}\n`);
-  }
-  if (ctx.res.writableFinished || ctx.selfClosed) return;
-  const now = Date.now();
-  const a = {
-    time: now,
-    headers_sent: ctx.res.headersSent,
-    bytes_written: ctx.bytes,
-    ms_since_request: now - ctx.t0,
-    ms_since_last_write: ctx.lastWrite ? now - ctx.lastWrite : null,
-  };
-  const key = ctx.id === null ? '' : ctx.id;
-  let list = aborts.get(key);
-  if (!list) aborts.set(key, (list = []));
-  if (list.length < 1000) list.push(a);
-  else list.count = (list.count || 1000) + 1;
-  abortTotal++;
-}
-
 // ---------------------------------------------------------------- other routes --
-
-function sendJson(res, status, obj) {
-  const s = JSON.stringify(obj);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s) });
-  res.end(s);
-}
 
 function sendPlainError(res, status, type, message) {
   const s = errorBody(STATE.errors, status, type, message);
@@ -996,33 +774,8 @@ function applyConfig(c) {
 function control(req, res, p, query, buf) {
   const sp = new URLSearchParams(query);
   const id = sp.has('id') ? sp.get('id') : null;
-  if (p === '/_mock/health' && req.method === 'GET') return sendJson(res, 200, { ok: true });
-  if (p === '/_mock/requests') {
-    if (req.method === 'GET') return sendJson(res, 200, listRecords(id));
-    if (req.method === 'DELETE') { recFloor = recNext; return sendJson(res, 200, { ok: true }); }
-  }
-  if (p === '/_mock/aborts') {
-    if (req.method === 'GET') {
-      if (id !== null) {
-        const list = aborts.get(id) || [];
-        return sendJson(res, 200, { aborted: list.count || list.length, events: list });
-      }
-      const by = {};
-      for (const [k, v] of aborts) by[k] = v.count || v.length;
-      return sendJson(res, 200, { aborted: abortTotal, by_id: by });
-    }
-    if (req.method === 'DELETE') { aborts.clear(); abortTotal = 0; return sendJson(res, 200, { ok: true }); }
-  }
-  if (p === '/_mock/counts' && req.method === 'GET') {
-    if (id !== null) return sendJson(res, 200, { id, count: idCounts.get(id) || 0 });
-    return sendJson(res, 200, Object.fromEntries(idCounts));
-  }
+  if (REC.control(req, res, p, id, () => { HITS.models = 0; HITS.health = 0; HITS.chat = 0; })) return;
   if (p === '/_mock/hits' && req.method === 'GET') return sendJson(res, 200, HITS);
-  if (p === '/_mock/reset' && (req.method === 'POST' || req.method === 'DELETE')) {
-    recFloor = recNext; aborts.clear(); abortTotal = 0; idCounts.clear();
-    HITS.models = 0; HITS.health = 0; HITS.chat = 0;
-    return sendJson(res, 200, { ok: true });
-  }
   if (p === '/_mock/config') {
     if (req.method === 'GET') return sendJson(res, 200, stateView());
     if (req.method === 'POST') {
@@ -1068,20 +821,8 @@ function modelList() {
   };
 }
 
-function collect(req, res, fn) {
-  const chunks = [];
-  let len = 0;
-  req.on('data', (c) => { chunks.push(c); len += c.length; });
-  req.on('end', () => {
-    const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, len);
-    try {
-      fn(req, res, buf);
-    } catch (e) {
-      process.stderr.write(`mock-openai: internal error: ${e && e.stack || e}\n`);
-      if (!res.headersSent) sendPlainError(res, 500, 'InternalServerError', 'mock: internal error');
-    }
-  });
-}
+const collect = makeCollect('mock-openai',
+  (res) => sendPlainError(res, 500, 'InternalServerError', 'mock: internal error'));
 
 function logLine(req, status, t0) {
   if (OPT.verbose) process.stderr.write(`${new Date().toISOString()} ${req.method} ${req.url} ${status} ${Date.now() - t0}ms\n`);
@@ -1124,26 +865,4 @@ function onRequest(req, res) {
 
 // ---------------------------------------------------------------- main --
 
-const server = http.createServer({ keepAliveTimeout: OPT.keepAliveTimeout, noDelay: true }, onRequest);
-server.keepAliveTimeout = OPT.keepAliveTimeout;
-server.headersTimeout = OPT.keepAliveTimeout + 5000;
-server.requestTimeout = 0;
-
-server.on('error', (e) => {
-  process.stderr.write(`mock-openai: ${e.message}\n`);
-  process.exit(1);
-});
-
-server.listen(OPT.port, OPT.host, () => {
-  const a = server.address();
-  const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-  process.stdout.write(`mock-openai listening on http://${host}:${a.port}\n`);
-});
-
-function shutdown() {
-  server.close();
-  server.closeAllConnections();
-  process.exit(0);
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+startServer('mock-openai', OPT, onRequest);
