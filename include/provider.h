@@ -48,4 +48,10 @@ struct provider_ops {
 extern const struct provider_ops provider_anthropic; /* anthropic.c */
 extern const struct provider_ops provider_openai;    /* openai.c */
 
+/* The ops of the protocol an endpoint speaks. */
+static inline const struct provider_ops *provider_of(const struct endpoint *ep)
+{
+    return ep->provider == PROVIDER_OPENAI ? &provider_openai : &provider_anthropic;
+}
+
 #endif

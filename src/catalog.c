@@ -12,10 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "anthropic.h"
 #include "jsonv.h"
 #include "log.h"
-#include "openai.h"
+#include "provider.h"
 #include "text.h"
 
 /* What the monitor last learnt of one endpoint. */
@@ -221,46 +220,53 @@ static const char *state_of(long status)
     return "unhealthy";
 }
 
-/* Checks endpoint k: its health path (if any) and its model list. */
+/* Asks endpoint ep: its health path (if any), then its model list. Fills
+ * next's status, error and (OpenAI-compatible) models. */
+static void ask(const struct axon_config *cfg, const struct endpoint *ep, CURL *h,
+                struct buf *body, struct up_status *next)
+{
+    char url[1200];
+    struct curl_slist *hdrs = provider_of(ep)->headers(cfg, ep);
+    long status = 200;
+    if (ep->health) {
+        snprintf(url, sizeof url, "%s%s", ep->base_url, ep->health);
+        status = get(h, url, hdrs, cfg->connect_timeout_ms, body, next->error, sizeof next->error);
+        if (status == 404)
+            status = 200; /* a server without the route: the list decides */
+        else if (status >= 300)
+            snprintf(next->error, sizeof next->error, "%s answered HTTP %ld", ep->health, status);
+    }
+    if (status >= 200 && status < 300) {
+        snprintf(url, sizeof url, "%s/v1/models", ep->base_url);
+        status = get(h, url, hdrs, cfg->connect_timeout_ms, body, next->error, sizeof next->error);
+        if (status >= 300)
+            snprintf(next->error, sizeof next->error, "/v1/models answered HTTP %ld", status);
+        else if (status && ep->provider == PROVIDER_OPENAI) {
+            if (catalog_parse_models(body->p ? body->p : "", body->len, &next->models, &next->n)) {
+                snprintf(next->error, sizeof next->error, "/v1/models is not a model list");
+                status = 502;
+            } else {
+                next->listed = true;
+            }
+        }
+    }
+    curl_slist_free_all(hdrs);
+    next->http_status = status;
+    next->state = state_of(status);
+}
+
+/* Checks endpoint k and publishes what it found. */
 static void check(const struct axon_config *cfg, int k, CURL *h, struct buf *body)
 {
     const struct endpoint *ep = &cfg->endpoints[k];
     struct up_status next = {.checked_at = time(NULL)};
-    char url[1200];
     uint64_t t0 = log_now_us();
     if (ep->provider == PROVIDER_ANTHROPIC && !cfg->anthropic_key) {
         next.state = "not_configured";
         snprintf(next.error, sizeof next.error, "ANTHROPIC_API_KEY is not set");
-        goto store;
+    } else {
+        ask(cfg, ep, h, body, &next);
     }
-    struct curl_slist *hdrs = ep->provider == PROVIDER_ANTHROPIC ? anthropic_headers(cfg)
-                                                                 : openai_headers(ep);
-    long status = 200;
-    if (ep->health) {
-        snprintf(url, sizeof url, "%s%s", ep->base_url, ep->health);
-        status = get(h, url, hdrs, cfg->connect_timeout_ms, body, next.error, sizeof next.error);
-        if (status == 404)
-            status = 200; /* a server without the route: the list decides */
-        else if (status >= 300)
-            snprintf(next.error, sizeof next.error, "%s answered HTTP %ld", ep->health, status);
-    }
-    if (status >= 200 && status < 300) {
-        snprintf(url, sizeof url, "%s/v1/models", ep->base_url);
-        status = get(h, url, hdrs, cfg->connect_timeout_ms, body, next.error, sizeof next.error);
-        if (status >= 300)
-            snprintf(next.error, sizeof next.error, "/v1/models answered HTTP %ld", status);
-        else if (status && ep->provider == PROVIDER_OPENAI &&
-                 catalog_parse_models(body->p ? body->p : "", body->len, &next.models, &next.n)) {
-            snprintf(next.error, sizeof next.error, "/v1/models is not a model list");
-            status = 502;
-        } else if (status) {
-            next.listed = ep->provider == PROVIDER_OPENAI;
-        }
-    }
-    curl_slist_free_all(hdrs);
-    next.http_status = status;
-    next.state = state_of(status);
-store:
     next.check_us = log_now_us() - t0;
     pthread_mutex_lock(&cat.mu);
     struct up_status *st = &cat.st[k];

@@ -303,8 +303,7 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
 {
     const struct axon_config *cfg = r->cfg;
     const struct model *m = &rt->m;
-    const struct provider_ops *pv = rt->ep->provider == PROVIDER_OPENAI ? &provider_openai
-                                                                    : &provider_anthropic;
+    const struct provider_ops *pv = provider_of(rt->ep);
     struct buf body = BUF_INIT(64u << 20);
     struct chat_plan plan;
     int rc = pv->request(req, m, &body, &plan, e);
@@ -330,18 +329,16 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
         pv->init(state_of(&c, i), &c.out, i * c.per);
     r->stream = plan.stream;
 
-    static const struct up_ops ops = {
+    const struct up_ops ops = {
         .event = on_event,
         .end = on_end,
         .body = on_body,
-        .http_error = NULL, /* set per provider below */
+        .http_error = pv->http_error,
         .delivered = on_delivered,
         .restart = on_restart,
         .tick = on_tick,
     };
-    struct up_ops pv_ops = ops;
-    pv_ops.http_error = pv->http_error;
-    rc = upstream_run(cfg, calls, plan.calls, &pv_ops, &c, e);
+    rc = upstream_run(cfg, calls, plan.calls, &ops, &c, e);
     if (rc == AXON_OK && !oai_out_valid(&c.out)) {
         oai_json_error(e);
         rc = AXON_EINVAL;
@@ -413,8 +410,8 @@ static int answer(struct axon_req *r, json_object *req, const struct model_route
             /* A recycled session starts clean: a new connection, and the
              * credential read again so a rotated key is picked up. */
             upstream_forget_connections();
-            if (rt->ep->provider == PROVIDER_ANTHROPIC)
-                (void)provider_anthropic.reload_key(cfg);
+            if (provider_of(rt->ep)->reload_key)
+                (void)provider_of(rt->ep)->reload_key(cfg);
         }
     } else {
         r->client_gone = rc == AXON_ECLIENT_GONE;

@@ -120,9 +120,7 @@ static void prewarm_upstreams(void)
             continue;
         char url[1200];
         snprintf(url, sizeof url, "%s/v1/models", ep->base_url);
-        const struct provider_ops *pv = ep->provider == PROVIDER_ANTHROPIC ? &provider_anthropic
-                                                                       : &provider_openai;
-        struct curl_slist *h = pv->headers(&cfg, ep);
+        struct curl_slist *h = provider_of(ep)->headers(&cfg, ep);
         uint64_t t0 = log_now_us();
         int rc = upstream_prewarm(&cfg, url, h);
         curl_slist_free_all(h);

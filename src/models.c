@@ -83,18 +83,35 @@ static bool next_word(const char **p, const char **w, size_t *n)
     return true;
 }
 
-static int parse_model_opts(struct model *m, const char *p, const char *where, char *err,
-                            size_t errlen)
+/* Splits the next key=value word off *p: AXON_ENOTFOUND at the end of the
+ * line, AXON_EINVAL (err filled) for a word without '='. */
+static int next_pair(const char **p, const char **k, size_t *kn, const char **v, size_t *vn,
+                     const char *where, char *err, size_t errlen)
 {
     const char *w;
     size_t n;
+    if (!next_word(p, &w, &n))
+        return AXON_ENOTFOUND;
+    const char *eq = memchr(w, '=', n);
+    if (!eq)
+        return text_errf(err, errlen, "%s: expected key=value, got '%.*s'", where, (int)n, w);
+    *k = w;
+    *kn = (size_t)(eq - w);
+    *v = eq + 1;
+    *vn = n - *kn - 1;
+    return AXON_OK;
+}
+
+static int parse_model_opts(struct model *m, const char *p, const char *where, char *err,
+                            size_t errlen)
+{
+    const char *w, *v;
+    size_t kn, vn;
     bool have_provider = false;
-    while (next_word(&p, &w, &n)) {
-        const char *eq = memchr(w, '=', n);
-        if (!eq)
-            return text_errf(err, errlen, "%s: expected key=value, got '%.*s'", where, (int)n, w);
-        size_t kn = (size_t)(eq - w), vn = n - kn - 1;
-        const char *v = eq + 1;
+    int prc;
+    while ((prc = next_pair(&p, &w, &kn, &v, &vn, where, err, errlen)) != AXON_ENOTFOUND) {
+        if (prc)
+            return prc;
         int64_t num = 0;
         long *field = NULL;
         if (kn == 8 && !memcmp(w, "provider", 8)) {
@@ -172,12 +189,12 @@ static int parse_server(struct model_table *t, const char *p, const char *where,
         t->servers = xcalloc(MODELS_MAX_SERVERS, sizeof *t->servers);
     struct server_decl *d = &t->servers[t->nservers++];
     d->name = xstrndup(w, n);
-    while (next_word(&p, &w, &n)) {
-        const char *eq = memchr(w, '=', n);
-        if (!eq)
-            return text_errf(err, errlen, "%s: expected key=value, got '%.*s'", where, (int)n, w);
-        size_t kn = (size_t)(eq - w), vn = n - kn - 1;
-        const char *v = eq + 1;
+    const char *v;
+    size_t kn, vn;
+    int prc;
+    while ((prc = next_pair(&p, &w, &kn, &v, &vn, where, err, errlen)) != AXON_ENOTFOUND) {
+        if (prc)
+            return prc;
         char **field = NULL;
         if (kn == 3 && !memcmp(w, "url", 3)) {
             if ((strncmp(v, "http://", 7) && strncmp(v, "https://", 8)) || vn > 1024)

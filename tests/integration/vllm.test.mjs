@@ -20,7 +20,7 @@ import {
   SERVER_NAMES, KEY, REPO_ROOT, stackUrl, originOf, call, assertEnvelope, readSse, dataOf, waitFor, sleep,
 } from './lib.mjs';
 import { assertValid } from './schema.mjs';
-import { sdk } from './mock.mjs';
+import { sdk, leaveMidStream } from './mock.mjs';
 
 const CHAT = '/v1/chat/completions';
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -606,34 +606,11 @@ for (const server of SERVER_NAMES) {
     it('a client that goes away mid-stream makes Axon abort the upstream transfer', async () => {
       const id = newId(server, 'gone');
       const words = Array.from({ length: 60 }, (_, i) => `w${i}`).join('_');
-      const ctl = new AbortController();
-      const t0 = performance.now();
-      const res = await fetch(`${stackUrl(server)}/chat/completions`, {
-        method: 'POST',
-        headers: { ...JSON_HEADERS, authorization: `Bearer ${KEY}` },
-        body: JSON.stringify({ model: MODEL, stream: true, messages: [user(`hi ${marker(id, `ms=200 reply=${words}`)}`)] }),
-        signal: ctl.signal,
-      });
-      assert.equal(res.status, 200);
-      let abortedAt;
-      await assert.rejects(readSse(res, t0, (block) => {
-        if (block.startsWith('data: {')) assertValid('chunk', JSON.parse(block.slice(6)), 'chunk before the abort');
-        if (abortedAt === undefined && block.includes('"content":"w0')) {
-          abortedAt = Date.now();
-          ctl.abort();
-        }
-      }), { name: 'AbortError' });
-      assert.ok(abortedAt, 'a content chunk came before the abort');
-      const a = await waitFor(async () => {
-        const r = await vaborts(id);
-        return r.aborted >= 1 ? r : null;
-      }, 6000, 'the mock vLLM to see the upstream transfer aborted');
-      const latency = a.events[0].time - abortedAt;
-      console.log(`# ${server}: client gone -> vLLM transfer aborted in ${latency} ms ` +
-        `(mock wrote ${a.events[0].bytes_written} bytes, ${a.events[0].ms_since_request} ms after the request)`);
+      const { aborted, event, latency } = await leaveMidStream(
+        server, { model: MODEL, messages: [user(`hi ${marker(id, `ms=200 reply=${words}`)}`)] }, id, vaborts);
       assert.ok(latency < 3000, `upstream aborted within ~2 s of the client leaving: ${latency} ms`);
-      assert.equal(a.aborted, 1);
-      assert.ok(a.events[0].ms_since_request < 10000, 'well before the 12 s reply would have ended');
+      assert.equal(aborted, 1);
+      assert.ok(event.ms_since_request < 10000, 'well before the 12 s reply would have ended');
       // The next request is fine.
       const ok = await post(server, { model: MODEL, messages: [user(`hi ${marker(newId(server, 'after'))}`)] });
       assert.equal(ok.status, 200, ok.text);
