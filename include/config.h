@@ -40,7 +40,8 @@ struct endpoint {
 struct axon_config {
     unsigned char (*key_hashes)[SHA256_LEN]; /* SHA-256 of each API key; owned */
     size_t n_keys;
-    int threads;
+    int threads;                  /* always running */
+    int max_threads;              /* the most at once (>= threads after config_load) */
     size_t max_body_bytes;
     int drain_s;
     struct valkey_addr valkey;

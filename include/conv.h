@@ -29,7 +29,9 @@
 #include <json-c/json.h>
 
 #include "axon.h"
+#include "buf.h"
 #include "config.h"
+#include "valkey.h"
 
 #define CONV_ID_PREFIX "conv-"
 #define CONV_UNSTORED_PREFIX "conv-unstored-" /* answered while Valkey was down */
@@ -77,6 +79,30 @@ int conv_load(const char *id, const char *tenant, json_object **messages,
 int conv_append(const struct axon_config *cfg, const char *id, const char *tenant,
                 const char *model, json_object *client_messages, json_object *assistant,
                 bool create) AXON_MUST_CHECK;
+
+/* The same store in two halves, so that it shares a round trip with other
+ * modules' commands (chat.c releases the session in the same one):
+ * conv_append_add checks and builds the turn into *op and adds the append
+ * and the two index updates to b; after valkey_batch_run, conv_append_done
+ * returns what conv_append would and frees what *op holds. id and tenant
+ * are borrowed until done. Call done even when add failed. */
+#define CONV_KEY_MAX 96 /* the longest key: "axon:{k:" + 64 + "}:convs" */
+struct conv_append_op {
+    const char *id, *tenant; /* borrowed */
+    bool create;
+    char mk[CONV_KEY_MAX], lk[CONV_KEY_MAX], tk[CONV_KEY_MAX];
+    char ttl[16], ttl_ms[24], neg_ttl_ms[24], maxm[24], maxb[24], nb[24], ncb[24];
+    struct buf blob;
+    const char *argv[11];
+    size_t lens[11];
+    const char *tenant_idx[5], *active_idx[5];
+    int at; /* the append's reply index (the index updates follow), or -1 */
+    int rc; /* the result when nothing was added */
+};
+void conv_append_add(const struct axon_config *cfg, const char *id, const char *tenant,
+                     const char *model, json_object *client_messages, json_object *assistant,
+                     bool create, struct conv_append_op *op, struct valkey_batch *b);
+int conv_append_done(struct conv_append_op *op, const struct valkey_batch *b) AXON_MUST_CHECK;
 
 /* Deletes a conversation of tenant: both keys and the index entries. */
 int conv_delete(const char *id, const char *tenant) AXON_MUST_CHECK;

@@ -17,12 +17,19 @@ void io_req_init(struct axon_req *r, FCGX_Request *fcgi, const struct axon_confi
 /* A CGI parameter, or NULL. Borrowed until the request finishes. */
 const char *io_param(const struct axon_req *r, const char *name);
 
+/* Microseconds the request has spent in Axon itself so far: the time since
+ * it was accepted less what the thread waited for upstreams. Valkey round
+ * trips, translation and writing to the web server count as Axon's. */
+uint64_t io_overhead_us(const struct axon_req *r);
+
 /* Reads the whole body into out (which must be empty) up to max bytes.
  * AXON_ETOOBIG when CONTENT_LENGTH or the bytes sent pass max (nothing more is
  * read then), AXON_EIO on a read error. */
 int io_read_body(struct axon_req *r, size_t max, struct buf *out) AXON_MUST_CHECK;
 
-/* Writes the status line and headers: Content-Type, x-request-id, then each
+/* Writes the status line and headers: Content-Type, x-request-id,
+ * x-axon-overhead-us (io_overhead_us so far; a stream's is its time to the
+ * first chunk), x-axon-valkey-round-trips under AXON_TEST_ROUTES, then each
  * line of extra (borrowed; "Name: value\r\n" lines, may be NULL). */
 int io_begin(struct axon_req *r, int status, const char *content_type,
              const char *extra) AXON_MUST_CHECK;

@@ -33,6 +33,7 @@
 
 #include "axon.h"
 #include "config.h"
+#include "valkey.h"
 
 #define POOL_NAME_LEN 16  /* hex digits of the upstream's digest */
 #define POOL_ID_MAX 32
@@ -82,6 +83,26 @@ int pool_acquire(const struct axon_config *cfg, const char *name, struct pool_le
  * NULL. Always clears *l. */
 int pool_release(const struct axon_config *cfg, struct pool_lease *l, enum pool_outcome o,
                  bool *recycled);
+
+/* The same release in two halves, so that it can share a round trip with
+ * other modules' commands (chat.c stores the turn in the same one).
+ * pool_release_add clears *l, keeps what the command borrows in *op and
+ * adds it to b (a local lease is given back at once and adds nothing);
+ * after valkey_batch_run, pool_release_done reads its reply and returns
+ * what pool_release would. Both always succeed in pairing: call done even
+ * when add failed. */
+#define POOL_KEY_MAX 64 /* "axon:{p:" + name + "}:counters" and the like */
+struct pool_release_op {
+    struct pool_lease mine;
+    char keys[4][POOL_KEY_MAX], sess[POOL_KEY_MAX];
+    char gen[24], max_turns[24], cool[24], size[24];
+    const char *argv[12];
+    int at;   /* the reply's index in the batch, or -1 */
+    int rc;   /* the result when nothing was added */
+};
+void pool_release_add(const struct axon_config *cfg, struct pool_lease *l, enum pool_outcome o,
+                      struct pool_release_op *op, struct valkey_batch *b);
+int pool_release_done(struct pool_release_op *op, const struct valkey_batch *b, bool *recycled);
 
 /* Pushes the lease deadline on by cfg->pool_lease_s when a third of it has
  * passed; costs nothing otherwise. Call it from the request's tick.

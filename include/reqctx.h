@@ -25,6 +25,8 @@ struct axon_req {
     const char *route_arg;           /* the path after a prefix route, or "" */
     char tenant[AUTH_TENANT_LEN + 1];/* key digest prefix once authenticated */
     uint64_t start_us;               /* monotonic */
+    uint64_t wait_base_us;           /* upstream_wait_us() at the start */
+    unsigned long valkey_base;       /* valkey_round_trips() at the start */
     char resp_headers[256];          /* "Name: value\r\n" lines every answer carries */
     /* What was answered, for the log line. */
     int status;                      /* 0 until headers are written */
@@ -34,6 +36,8 @@ struct axon_req {
     long tokens_in, tokens_out;
     bool stream;                     /* answered as SSE */
     bool client_gone;                /* the client left before the end */
+    uint64_t overhead_us;            /* set once finished: io_overhead_us */
+    unsigned long valkey_rt;         /* set once finished: round trips */
 };
 
 #endif

@@ -48,6 +48,12 @@ struct up_ops {
 int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int n,
                  const struct up_ops *ops, void *ud, struct api_error *e) AXON_MUST_CHECK;
 
+/* Microseconds the calling thread has spent on upstream calls since it
+ * started: inside libcurl (sending, waiting, receiving), less the time in
+ * our callbacks (translating, writing to the client). What a request
+ * waited is the difference across it. */
+uint64_t upstream_wait_us(void);
+
 /* Closes this thread's upstream connections (a recycled session: the next
  * call connects afresh, with the credential read again). */
 void upstream_forget_connections(void);

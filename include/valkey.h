@@ -65,12 +65,20 @@ int valkey_command_argv(redisReply **out, int argc, const char **argv,
 #define VALKEY_MAX_ARGS 64     /* arguments of one command in a pipeline or script */
 #define VALKEY_MAX_PIPELINE 16 /* commands in one pipeline */
 
+struct valkey_script;
+
 /* One command of a pipeline: argc arguments of lens[i] bytes (lens NULL:
- * strlen of each). Borrowed. */
+ * strlen of each). Borrowed. With script set it runs that script: argv
+ * holds its nkeys keys, then its arguments, and the pipeline sends
+ * EVALSHA sha nkeys argv... A script the server forgot (NOSCRIPT: it
+ * restarted or was flushed) did not run; it runs again on its own after the
+ * batch, in order with the other scripts, but after the plain commands. */
 struct valkey_cmd {
     int argc;
     const char **argv;
     const size_t *lens;
+    struct valkey_script *script;
+    int nkeys;
 };
 
 /* Sends n commands in one round trip and reads the n replies.
@@ -80,6 +88,23 @@ struct valkey_cmd {
  * entries) receive new objects: free with valkey_free_replies. */
 int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies) AXON_MUST_CHECK;
 void valkey_free_replies(int n, redisReply **replies); /* NULL-safe entries */
+
+/* Commands of several modules sent in one round trip: each module adds its
+ * own (conv_append_add, pool_release_add) and reads its replies back by the
+ * index it was given. Zero it before use; the commands' strings are
+ * borrowed from the modules until valkey_batch_run returns. */
+struct valkey_batch {
+    int n;
+    struct valkey_cmd cmd[VALKEY_MAX_PIPELINE];
+    redisReply *rep[VALKEY_MAX_PIPELINE]; /* owned once run: valkey_batch_free */
+    int rc;                               /* valkey_pipeline's result */
+};
+/* The index of the command's reply, or AXON_ETOOBIG when the batch is full. */
+int valkey_batch_add(struct valkey_batch *b, struct valkey_cmd c) AXON_MUST_CHECK;
+/* Runs every command added, in order, in one round trip (an empty batch
+ * costs nothing). Returns and keeps in b->rc what valkey_pipeline returns. */
+int valkey_batch_run(struct valkey_batch *b);
+void valkey_batch_free(struct valkey_batch *b);
 
 /* A Lua script run with EVALSHA; the server's SHA1 is cached in the struct
  * (SCRIPT LOAD on first use, and again after NOSCRIPT from a restarted
@@ -93,6 +118,12 @@ struct valkey_script {
  * the error reply in *out (a script's redis.error_reply), AXON_EIO. */
 int valkey_eval(struct valkey_script *s, redisReply **out, int nkeys, const char **keys,
                 int nargs, const char **args, const size_t *arg_lens) AXON_MUST_CHECK;
+
+/* Round trips to Valkey made by the calling thread since it started, and by
+ * every thread of the process (connection set-up commands included): what a
+ * request costs is the difference across it. */
+unsigned long valkey_round_trips(void);
+unsigned long long valkey_round_trips_total(void);
 
 /* True while the breaker is closed (/stats "valkey":"ok"); false while open
  * or probing ("down"). Lock-free. */

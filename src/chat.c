@@ -248,15 +248,12 @@ static int conv_prepare(struct axon_req *r, json_object *req, const struct model
     return AXON_OK;
 }
 
-/* Stores the finished turn (choice 0's message). A failure here cannot
- * change an answer already streamed: it is counted, logged and, for a JSON
+/* What the stored turn's result means for the answer: a failure cannot
+ * change an answer already streamed; it is counted, logged and, for a JSON
  * answer still unsent, told in a header. */
-static void conv_store(struct axon_req *r, struct chat_conv *cv, const struct model *m,
-                       const struct oai_out *out)
+static void note_stored(struct axon_req *r, struct chat_conv *cv, int rc,
+                        const struct oai_out *out)
 {
-    json_object *assistant = oai_out_message(out, 0);
-    int rc = conv_append(r->cfg, cv->id, r->tenant, m->id, cv->turn, assistant, cv->create);
-    json_object_put(assistant);
     if (rc == AXON_OK) {
         stats_turn_stored();
         return;
@@ -280,6 +277,39 @@ static void conv_store(struct axon_req *r, struct chat_conv *cv, const struct mo
     }
 }
 
+/* The request's last Valkey round trip: the finished turn stored (choice
+ * 0's message, when out is given) and the session given back, in one
+ * pipeline. It runs before the end of the answer reaches the client (see
+ * README), so a client that continues at once finds its turn. */
+static void settle(struct axon_req *r, struct chat_conv *cv, const struct model_route *rt,
+                   const struct oai_out *out, struct pool_lease *lease, enum pool_outcome o)
+{
+    const struct axon_config *cfg = r->cfg;
+    struct valkey_batch b = {0};
+    struct conv_append_op ap;
+    struct pool_release_op rel;
+    if (out) {
+        json_object *assistant = oai_out_message(out, 0);
+        conv_append_add(cfg, cv->id, r->tenant, rt->m.id, cv->turn, assistant, cv->create, &ap,
+                        &b);
+        json_object_put(assistant); /* add keeps its text */
+    }
+    pool_release_add(cfg, lease, o, &rel, &b);
+    (void)valkey_batch_run(&b);
+    if (out)
+        note_stored(r, cv, conv_append_done(&ap, &b), out);
+    bool recycled = false;
+    (void)pool_release_done(&rel, &b, &recycled);
+    valkey_batch_free(&b);
+    if (recycled) {
+        /* A recycled session starts clean: a new connection, and the
+         * credential read again so a rotated key is picked up. */
+        upstream_forget_connections();
+        if (provider_of(rt->ep)->reload_key)
+            (void)provider_of(rt->ep)->reload_key(cfg);
+    }
+}
+
 /* ---- the answer ------------------------------------------------------------ */
 
 static bool client_gone_cb(void *ud)
@@ -298,6 +328,7 @@ static enum pool_outcome outcome_of(int rc, const struct api_error *e)
                : POOL_DONE;
 }
 
+/* Calls the upstream and answers; gives the lease back on every path. */
 static int run_upstream(struct axon_req *r, json_object *req, const struct model_route *rt,
                         struct chat_conv *cv, struct pool_lease *lease, struct api_error *e)
 {
@@ -309,6 +340,7 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
     int rc = pv->request(req, m, &body, &plan, e);
     if (rc) {
         buf_free(&body);
+        settle(r, cv, rt, NULL, lease, POOL_DONE);
         return errors_send_api(r, e);
     }
     char url[1200];
@@ -343,8 +375,7 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
         oai_json_error(e);
         rc = AXON_EINVAL;
     }
-    if (rc == AXON_OK && cv->store)
-        conv_store(r, cv, m, &c.out); /* before the end reaches the client: see README */
+    settle(r, cv, rt, rc == AXON_OK && cv->store ? &c.out : NULL, lease, outcome_of(rc, e));
     if (rc == AXON_OK)
         rc = oai_out_finish(&c.out, e);
     if (rc && rc != AXON_ECLIENT_GONE) {
@@ -403,16 +434,7 @@ static int answer(struct axon_req *r, json_object *req, const struct model_route
         snprintf(e.retry_after, sizeof e.retry_after, "1");
         rc = errors_send_api(r, &e);
     } else if (rc == AXON_OK) {
-        rc = run_upstream(r, req, rt, &cv, &lease, &e);
-        bool recycled = false;
-        (void)pool_release(cfg, &lease, outcome_of(rc, &e), &recycled);
-        if (recycled) {
-            /* A recycled session starts clean: a new connection, and the
-             * credential read again so a rotated key is picked up. */
-            upstream_forget_connections();
-            if (provider_of(rt->ep)->reload_key)
-                (void)provider_of(rt->ep)->reload_key(cfg);
-        }
+        rc = run_upstream(r, req, rt, &cv, &lease, &e); /* releases the lease */
     } else {
         r->client_gone = rc == AXON_ECLIENT_GONE;
     }

@@ -14,7 +14,8 @@
 const struct config_doc config_docs[] = {
     {"AXON_API_KEYS", "(none)", "comma-separated client API keys (Bearer)"},
     {"AXON_API_KEYS_FILE", "(none)", "file with one client API key per line; # comments"},
-    {"AXON_THREADS", "16", "worker threads per axon process (1-1024)"},
+    {"AXON_THREADS", "16", "worker threads per axon process, always running (1-8192)"},
+    {"AXON_MAX_THREADS", "2048", "most worker threads per axon process: more start while every one is busy (one per open stream) and leave after 5 s idle (AXON_THREADS-8192)"},
     {"AXON_MAX_BODY_BYTES", "16777216", "largest request body; larger gets 413"},
     {"AXON_DRAIN_S", "30", "seconds in-flight requests get to finish after SIGTERM"},
     {"AXON_VALKEY_URL", "redis://127.0.0.1:6379", "Valkey: redis://[:password@]host[:port][/db] or unix:///path"},
@@ -59,6 +60,7 @@ void config_defaults(struct axon_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->threads = 16;
+    cfg->max_threads = 2048;
     cfg->max_body_bytes = 16u << 20;
     cfg->drain_s = 30;
     cfg->valkey.host = xstrdup("127.0.0.1");
@@ -434,8 +436,13 @@ int config_set(struct axon_config *cfg, const char *name, const char *v, char *e
     if (strcmp(name, "AXON_VALKEY_URL") == 0)
         return set_valkey(cfg, v, err, errlen);
     if (strcmp(name, "AXON_THREADS") == 0) {
-        if (!(rc = set_int(name, v, 1, 1024, &n, err, errlen)))
+        if (!(rc = set_int(name, v, 1, 8192, &n, err, errlen)))
             cfg->threads = (int)n;
+        return rc;
+    }
+    if (strcmp(name, "AXON_MAX_THREADS") == 0) {
+        if (!(rc = set_int(name, v, 1, 8192, &n, err, errlen)))
+            cfg->max_threads = (int)n;
         return rc;
     }
     if (strcmp(name, "AXON_MAX_BODY_BYTES") == 0) {
@@ -532,6 +539,9 @@ static int build_endpoints(struct axon_config *cfg, char *err, size_t errlen)
 
 int config_finish(struct axon_config *cfg, char *err, size_t errlen)
 {
+    /* AXON_THREADS alone raised above the default ceiling means that many. */
+    if (cfg->max_threads < cfg->threads)
+        cfg->max_threads = cfg->threads;
     if (cfg->n_keys == 0)
         return text_errf(err, errlen,
                     "AXON_API_KEYS: no API key configured; set AXON_API_KEYS or AXON_API_KEYS_FILE");

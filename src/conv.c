@@ -18,7 +18,7 @@
 
 #define CONV_MSG_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define TENANT_MAX 64          /* hex digits in a tenant id */
-#define KEY_MAX 96             /* the longest key: "axon:{k:" + 64 + "}:convs" */
+#define KEY_MAX CONV_KEY_MAX
 #define ACTIVE_KEY "axon:{g}:active"
 #define LIST_SCAN_MAX 1000     /* index entries one conv_list looks at, stale ones included */
 #define RPUSH_CHUNK "1000"     /* unpack() in Lua 5.1 stops near 8000 values */
@@ -162,8 +162,8 @@ int conv_load(const char *id, const char *tenant, json_object **messages, struct
      * matches the messages even while another turn is being appended. */
     const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
     const char *hgetall[] = {"HGETALL", mk}, *lrange[] = {"LRANGE", lk, "0", "-1"};
-    const struct valkey_cmd cmds[] = {{1, multi, NULL}, {2, hgetall, NULL},
-                                      {4, lrange, NULL}, {1, exec, NULL}};
+    const struct valkey_cmd cmds[] = {{.argc = 1, .argv = multi}, {.argc = 2, .argv = hgetall},
+                                      {.argc = 4, .argv = lrange}, {.argc = 1, .argv = exec}};
     redisReply *rep[4];
     int rc = valkey_pipeline(4, cmds, rep);
     if (rc == AXON_OK) {
@@ -247,98 +247,154 @@ static int add_message(struct buf *blob, json_object *m, size_t *bytes)
     return rc;
 }
 
-/* The index zsets, after the script stored the turn at server time ms. They
- * live in other slots, so a failure here leaves a stored turn unlisted (until
- * its next turn): logged, not returned, since the turn itself is safe. GT:
- * a slower concurrent turn never moves an entry back in time. */
-static void index_touch(const char *id, const char *tenant, long long ms, int ttl_s)
+/* The index zsets, updated in the append's round trip. KEYS: one index.
+ * ARGV: id, its score as an offset from the server's now (ms), the offset
+ * at and below which entries are dropped (ms), the key's TTL in s (0: keep).
+ * They live in other slots than the conversation, so they are their own
+ * scripts; GT: a slower concurrent turn never moves an entry back in time.
+ * The tenant's index scores by update time and forgets what expired; the
+ * global one scores by expiry time (the /stats count). */
+static struct valkey_script index_script = {.src =
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('ZADD', KEYS[1], 'GT', now + tonumber(ARGV[2]), ARGV[1])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now + tonumber(ARGV[3]))\n"
+    "if ARGV[4] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[4]) end\n"
+    "return 1\n"};
+
+void conv_append_add(const struct axon_config *cfg, const char *id, const char *tenant,
+                     const char *model, json_object *client_messages, json_object *assistant,
+                     bool create, struct conv_append_op *op, struct valkey_batch *b)
 {
-    char tk[KEY_MAX], score[24], expiry[24], oldest[24], now[24], ttl[16];
-    tenant_key(tenant, tk);
-    long long ttl_ms = (long long)ttl_s * 1000;
-    snprintf(score, sizeof score, "%lld", ms);
-    snprintf(oldest, sizeof oldest, "%lld", ms - ttl_ms);
-    snprintf(expiry, sizeof expiry, "%lld", ms + ttl_ms);
-    snprintf(now, sizeof now, "%lld", ms);
-    snprintf(ttl, sizeof ttl, "%d", ttl_s);
-    const char *a[] = {"ZADD", tk, "GT", score, id};
-    const char *b[] = {"ZREMRANGEBYSCORE", tk, "-inf", oldest};
-    const char *c[] = {"EXPIRE", tk, ttl};
-    const char *d[] = {"ZADD", ACTIVE_KEY, "GT", expiry, id};
-    const char *e[] = {"ZREMRANGEBYSCORE", ACTIVE_KEY, "-inf", now};
-    const struct valkey_cmd cmds[] = {{5, a, NULL}, {4, b, NULL}, {3, c, NULL},
-                                      {5, d, NULL}, {4, e, NULL}};
-    redisReply *rep[5];
-    if (valkey_pipeline(5, cmds, rep))
-        log_msg(LOG_WARN, "conv: index update of %s failed: %s", id, valkey_strerror());
-    valkey_free_replies(5, rep);
+    memset(op, 0, sizeof *op);
+    op->at = -1;
+    op->id = id;
+    op->tenant = tenant;
+    op->create = create;
+    if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant) || !model ||
+        strnlen(model, CONV_MODEL_MAX + 1) > CONV_MODEL_MAX ||
+        !json_object_is_type(client_messages, json_type_array) || cfg->conv_ttl_s < 1 ||
+        cfg->conv_max_messages < 1) {
+        op->rc = AXON_EINVAL; /* a TTL of 0 or NaN must never store keys that live forever */
+        return;
+    }
+    size_t nclient = json_object_array_length(client_messages);
+    size_t n = nclient + (assistant ? 1 : 0);
+    if (n == 0) {
+        op->rc = AXON_EINVAL;
+        return;
+    }
+    if (n > (size_t)cfg->conv_max_messages) {
+        op->rc = AXON_ETOOBIG;
+        return;
+    }
+    /* Capped by what may be stored: the client's bytes, then one answer. */
+    size_t alen = 0;
+    if (assistant)
+        (void)json_object_to_json_string_length(assistant, CONV_MSG_FLAGS, &alen);
+    op->blob = (struct buf)BUF_INIT(cfg->conv_max_bytes + n + alen);
+    size_t cbytes = 0, abytes = 0;
+    int rc = AXON_OK;
+    for (size_t i = 0; !rc && i < nclient; i++)
+        rc = add_message(&op->blob, json_object_array_get_idx(client_messages, i), &cbytes);
+    if (!rc && cbytes > cfg->conv_max_bytes)
+        rc = AXON_ETOOBIG;
+    if (!rc && assistant)
+        rc = add_message(&op->blob, assistant, &abytes);
+    if (rc) {
+        op->rc = rc;
+        return;
+    }
+    conv_keys(id, op->mk, op->lk);
+    tenant_key(tenant, op->tk);
+    snprintf(op->ttl, sizeof op->ttl, "%d", cfg->conv_ttl_s);
+    snprintf(op->ttl_ms, sizeof op->ttl_ms, "%lld", (long long)cfg->conv_ttl_s * 1000);
+    snprintf(op->neg_ttl_ms, sizeof op->neg_ttl_ms, "-%lld", (long long)cfg->conv_ttl_s * 1000);
+    snprintf(op->maxm, sizeof op->maxm, "%d", cfg->conv_max_messages);
+    snprintf(op->maxb, sizeof op->maxb, "%zu", cfg->conv_max_bytes);
+    snprintf(op->nb, sizeof op->nb, "%zu", n);
+    snprintf(op->ncb, sizeof op->ncb, "%zu", nclient);
+    const char *argv[] = {op->mk, op->lk, tenant, model, create ? "1" : "0", op->ttl,
+                          op->maxm, op->maxb, op->nb, op->ncb, op->blob.p};
+    memcpy(op->argv, argv, sizeof argv);
+    for (int i = 0; i < 10; i++)
+        op->lens[i] = strlen(op->argv[i]);
+    op->lens[10] = op->blob.len;
+    const char *ti[] = {op->tk, id, "0", op->neg_ttl_ms, op->ttl};
+    const char *ai[] = {ACTIVE_KEY, id, op->ttl_ms, "0", "0"};
+    memcpy(op->tenant_idx, ti, sizeof ti);
+    memcpy(op->active_idx, ai, sizeof ai);
+    int at = valkey_batch_add(b, (struct valkey_cmd){.argc = 11, .argv = op->argv,
+                                                     .lens = op->lens,
+                                                     .script = &append_script, .nkeys = 2});
+    if (at >= 0 &&
+        valkey_batch_add(b, (struct valkey_cmd){.argc = 5, .argv = op->tenant_idx,
+                                                .script = &index_script, .nkeys = 1}) >= 0 &&
+        valkey_batch_add(b, (struct valkey_cmd){.argc = 5, .argv = op->active_idx,
+                                                .script = &index_script, .nkeys = 1}) >= 0) {
+        op->at = at;
+        return;
+    }
+    b->n = at >= 0 ? at : b->n; /* take back a partial add */
+    op->rc = AXON_EINVAL;
+}
+
+/* The append was refused after the index updates in its round trip had
+ * listed the id: unlist it (the rare race with a delete). */
+static void index_unlist(const struct conv_append_op *op)
+{
+    const char *a[] = {"ZREM", op->tk, op->id};
+    const char *b[] = {"ZREM", ACTIVE_KEY, op->id};
+    const struct valkey_cmd cmds[] = {{.argc = 3, .argv = a}, {.argc = 3, .argv = b}};
+    redisReply *rep[2];
+    if (valkey_pipeline(2, cmds, rep))
+        log_msg(LOG_WARN, "conv: index cleanup of %s failed: %s", op->id, valkey_strerror());
+    valkey_free_replies(2, rep);
+}
+
+int conv_append_done(struct conv_append_op *op, const struct valkey_batch *b)
+{
+    int rc = op->rc;
+    if (op->at >= 0) {
+        const redisReply *r = b->rc == AXON_EIO ? NULL : b->rep[op->at];
+        if (!r) {
+            rc = AXON_EIO;
+        } else if (r->type == REDIS_REPLY_ERROR) {
+            log_msg(LOG_WARN, "conv: append to %s refused: %.*s", op->id, (int)r->len, r->str);
+            rc = AXON_EINVAL;
+        } else if (r->type != REDIS_REPLY_INTEGER) {
+            rc = AXON_EINVAL;
+        } else if (r->integer == -1) {
+            rc = AXON_ENOTFOUND;
+        } else if (r->integer == -2) {
+            rc = AXON_ETOOBIG;
+        } else if (r->integer <= 0) {
+            rc = AXON_EINVAL;
+        }
+        for (int i = 1; r && i <= 2; i++)
+            if (b->rep[op->at + i]->type == REDIS_REPLY_ERROR)
+                log_msg(LOG_WARN, "conv: index update of %s failed: %.*s", op->id,
+                        (int)b->rep[op->at + i]->len, b->rep[op->at + i]->str);
+        /* Refused because it is gone or not the tenant's: do not list it.
+         * (Creating, -1 means the id exists already: that entry stays.) */
+        if (rc == AXON_ENOTFOUND && !op->create)
+            index_unlist(op);
+    }
+    buf_free(&op->blob);
+    return rc;
 }
 
 int conv_append(const struct axon_config *cfg, const char *id, const char *tenant,
                 const char *model, json_object *client_messages, json_object *assistant,
                 bool create)
 {
-    if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant) || !model ||
-        strnlen(model, CONV_MODEL_MAX + 1) > CONV_MODEL_MAX ||
-        !json_object_is_type(client_messages, json_type_array) || cfg->conv_ttl_s < 1 ||
-        cfg->conv_max_messages < 1)
-        return AXON_EINVAL; /* a TTL of 0 or NaN must never store keys that live forever */
-    size_t nclient = json_object_array_length(client_messages);
-    size_t n = nclient + (assistant ? 1 : 0);
-    if (n == 0)
-        return AXON_EINVAL;
-    if (n > (size_t)cfg->conv_max_messages)
-        return AXON_ETOOBIG;
-    /* Capped by what may be stored: the client's bytes, then one answer. */
-    size_t alen = 0;
-    if (assistant)
-        (void)json_object_to_json_string_length(assistant, CONV_MSG_FLAGS, &alen);
-    struct buf blob = BUF_INIT(cfg->conv_max_bytes + n + alen);
-    size_t cbytes = 0, abytes = 0;
-    int rc = AXON_OK;
-    for (size_t i = 0; !rc && i < nclient; i++)
-        rc = add_message(&blob, json_object_array_get_idx(client_messages, i), &cbytes);
-    if (!rc && cbytes > cfg->conv_max_bytes)
-        rc = AXON_ETOOBIG;
-    if (!rc && assistant)
-        rc = add_message(&blob, assistant, &abytes);
-    if (rc) {
-        buf_free(&blob);
-        return rc;
-    }
-
-    char mk[KEY_MAX], lk[KEY_MAX], ttl[16], maxm[24], maxb[24], nb[24], ncb[24];
-    conv_keys(id, mk, lk);
-    snprintf(ttl, sizeof ttl, "%d", cfg->conv_ttl_s);
-    snprintf(maxm, sizeof maxm, "%d", cfg->conv_max_messages);
-    snprintf(maxb, sizeof maxb, "%zu", cfg->conv_max_bytes);
-    snprintf(nb, sizeof nb, "%zu", n);
-    snprintf(ncb, sizeof ncb, "%zu", nclient);
-    const char *keys[] = {mk, lk};
-    const char *args[] = {tenant, model, create ? "1" : "0", ttl, maxm, maxb, nb, ncb, blob.p};
-    size_t lens[] = {strlen(tenant), strlen(model), 1, strlen(ttl), strlen(maxm),
-                     strlen(maxb), strlen(nb), strlen(ncb), blob.len};
-    redisReply *r = NULL;
-    rc = valkey_eval(&append_script, &r, 2, keys, 9, args, lens);
-    buf_free(&blob);
-    long long ms = 0;
-    if (!rc) {
-        if (r->type != REDIS_REPLY_INTEGER)
-            rc = AXON_EINVAL;
-        else if (r->integer == -1)
-            rc = AXON_ENOTFOUND;
-        else if (r->integer == -2)
-            rc = AXON_ETOOBIG;
-        else if (r->integer <= 0)
-            rc = AXON_EINVAL;
-        else
-            ms = r->integer;
-    } else if (rc == AXON_EINVAL) {
-        log_msg(LOG_WARN, "conv: append to %s refused: %s", id, valkey_strerror());
-    }
-    freeReplyObject(r);
-    if (!rc)
-        index_touch(id, tenant, ms, cfg->conv_ttl_s);
+    struct conv_append_op op;
+    struct valkey_batch b = {0};
+    conv_append_add(cfg, id, tenant, model, client_messages, assistant, create, &op, &b);
+    (void)valkey_batch_run(&b);
+    int rc = conv_append_done(&op, &b);
+    valkey_batch_free(&b);
     return rc;
 }
 
@@ -368,7 +424,7 @@ int conv_delete(const char *id, const char *tenant)
     /* Only the owner's index is touched, and only after the owner check. */
     tenant_key(tenant, tk);
     const char *a[] = {"ZREM", tk, id}, *b[] = {"ZREM", ACTIVE_KEY, id};
-    const struct valkey_cmd cmds[] = {{3, a, NULL}, {3, b, NULL}};
+    const struct valkey_cmd cmds[] = {{.argc = 3, .argv = a}, {.argc = 3, .argv = b}};
     redisReply *rep[2];
     if (valkey_pipeline(2, cmds, rep))
         log_msg(LOG_WARN, "conv: index cleanup of %s failed: %s", id, valkey_strerror());
@@ -434,7 +490,7 @@ static int fetch_metas(const redisReply *const *ids, int k, const char *tenant,
         argv[nc][1] = keys[nc];
         for (int f = 0; f < MF_N; f++)
             argv[nc][2 + f] = meta_fields[f];
-        cmds[nc] = (struct valkey_cmd){2 + MF_N, argv[nc], NULL};
+        cmds[nc] = (struct valkey_cmd){.argc = 2 + MF_N, .argv = argv[nc]};
         nc++;
     }
     if (nc == 0)

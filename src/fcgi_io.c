@@ -9,6 +9,15 @@
 
 #include "log.h"
 #include "text.h"
+#include "upstream.h"
+#include "valkey.h"
+
+uint64_t io_overhead_us(const struct axon_req *r)
+{
+    uint64_t spent = log_now_us() - r->start_us;
+    uint64_t waited = upstream_wait_us() - r->wait_base_us;
+    return spent > waited ? spent - waited : 0;
+}
 
 void io_req_init(struct axon_req *r, FCGX_Request *fcgi, const struct axon_config *cfg)
 {
@@ -16,6 +25,8 @@ void io_req_init(struct axon_req *r, FCGX_Request *fcgi, const struct axon_confi
     r->fcgi = fcgi;
     r->cfg = cfg;
     r->start_us = log_now_us();
+    r->wait_base_us = upstream_wait_us();
+    r->valkey_base = valkey_round_trips();
     unsigned char rnd[16];
     text_random(rnd, sizeof rnd);
     memcpy(r->id, "req_", 4);
@@ -109,10 +120,15 @@ static int stream_state(const struct axon_req *r)
 
 int io_begin(struct axon_req *r, int status, const char *content_type, const char *extra)
 {
-    char head[512];
+    char head[512], rt[64] = "";
+    /* The round trips so far, for the tests that count them. */
+    if (r->cfg->test_routes)
+        snprintf(rt, sizeof rt, "x-axon-valkey-round-trips: %lu\r\n",
+                 valkey_round_trips() - r->valkey_base);
     int n = snprintf(head, sizeof head,
-                     "Status: %d %s\r\nContent-Type: %s\r\nx-request-id: %s\r\n", status,
-                     io_status_text(status), content_type, r->id);
+                     "Status: %d %s\r\nContent-Type: %s\r\nx-request-id: %s\r\n"
+                     "x-axon-overhead-us: %llu\r\n%s", status, io_status_text(status),
+                     content_type, r->id, (unsigned long long)io_overhead_us(r), rt);
     if (n < 0 || (size_t)n >= sizeof head)
         return AXON_ETOOBIG;
     r->status = status;

@@ -99,8 +99,10 @@ void log_request(const struct axon_req *r)
     if (!rc)
         rc = put_str_or_null(&b, "upstream", r->upstream);
     if (!rc)
-        rc = buf_printf(&b, ",\"tokens_in\":%ld,\"tokens_out\":%ld,\"bytes_out\":%llu",
-                        r->tokens_in, r->tokens_out, (unsigned long long)r->bytes_out);
+        rc = buf_printf(&b, ",\"tokens_in\":%ld,\"tokens_out\":%ld,\"bytes_out\":%llu"
+                            ",\"overhead_us\":%llu,\"valkey_rt\":%lu",
+                        r->tokens_in, r->tokens_out, (unsigned long long)r->bytes_out,
+                        (unsigned long long)r->overhead_us, r->valkey_rt);
     if (!rc)
         emit(&b);
     buf_free(&b);

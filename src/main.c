@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcgiapp.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -30,7 +32,13 @@
 #include "valkey.h"
 #include "text.h"
 
-#define LISTEN_BACKLOG 1024
+#define LISTEN_BACKLOG 4096   /* the kernel caps it at net.core.somaxconn */
+#define WORKER_STACK (512 * 1024) /* handlers keep big data on the heap */
+#define EXTRA_IDLE_S 5        /* an extra worker idle this long leaves */
+#define BUSY_WARN_EVERY_S 60  /* "every worker is busy" at most this often */
+
+/* Worker kinds, passed as the thread argument. */
+enum { WORKER_FIRST, WORKER_CORE, WORKER_EXTRA };
 
 static struct axon_config cfg;
 static int listen_fd = 0;            /* 0: the socket spawn-fcgi or the server gave us */
@@ -39,6 +47,13 @@ static pthread_mutex_t accept_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool draining;
 static atomic_int workers_alive;
 static atomic_int in_flight;
+/* Workers waiting to accept (on accept_mu or in accept): none left means
+ * the next connection waits in the backlog, so a busy worker starts one. */
+static atomic_int accepting;
+static pthread_attr_t worker_attr;
+static pthread_mutex_t life_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t life_cv = PTHREAD_COND_INITIALIZER; /* a worker ended */
+static atomic_llong busy_warned_at;
 
 static void usage(FILE *f)
 {
@@ -133,19 +148,75 @@ static void prewarm_upstreams(void)
     }
 }
 
+static void *worker_main(void *arg);
+
+/* Starts one worker of the given kind unless AXON_MAX_THREADS run already
+ * (extras only: the core ones are counted in by main). */
+static void start_extra_worker(void)
+{
+    int n = atomic_load(&workers_alive);
+    do {
+        if (n >= cfg.max_threads) {
+            long long now = (long long)time(NULL), last = atomic_load(&busy_warned_at);
+            if (now - last >= BUSY_WARN_EVERY_S &&
+                atomic_compare_exchange_strong(&busy_warned_at, &last, now))
+                log_msg(LOG_WARN, "all %d workers are busy (AXON_MAX_THREADS): new requests "
+                                  "wait in the web server's queue", n);
+            return;
+        }
+    } while (!atomic_compare_exchange_weak(&workers_alive, &n, n + 1));
+    pthread_t t;
+    if (pthread_create(&t, &worker_attr, worker_main, (void *)(intptr_t)WORKER_EXTRA) != 0) {
+        atomic_fetch_sub(&workers_alive, 1);
+        log_msg(LOG_WARN, "cannot start another worker thread (%d running)", n);
+    }
+}
+
+/* Waits for the right to accept: an extra worker gives up after
+ * EXTRA_IDLE_S, so the threads a burst started leave when it is over. */
+static bool wait_turn(int kind)
+{
+    if (kind != WORKER_EXTRA) {
+        pthread_mutex_lock(&accept_mu);
+        return true;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += EXTRA_IDLE_S;
+    return pthread_mutex_timedlock(&accept_mu, &until) == 0;
+}
+
+static void worker_ended(int kind)
+{
+    pthread_mutex_lock(&life_mu);
+    int left = atomic_fetch_sub(&workers_alive, 1) - 1;
+    pthread_cond_broadcast(&life_cv);
+    pthread_mutex_unlock(&life_mu);
+    /* The burst is over: give the heap its threads used back to the system. */
+    if (kind == WORKER_EXTRA && left <= cfg.threads + 1 && atomic_load(&in_flight) == 0)
+        malloc_trim(0);
+}
+
 static void *worker_main(void *arg)
 {
+    int kind = (int)(intptr_t)arg;
     /* The first thread accepts at once, so /health answers while the others
-     * are still connecting; it warms up after its first request. */
-    bool warm_later = (intptr_t)arg == 0;
-    if (!warm_later)
+     * are still connecting; it warms up after its first request. Extra
+     * threads connect on their first request. */
+    bool warm_later = kind == WORKER_FIRST;
+    if (kind == WORKER_CORE)
         prewarm_upstreams();
     FCGX_Request fcgi;
     FCGX_InitRequest(&fcgi, listen_fd, 0);
     for (;;) {
-        pthread_mutex_lock(&accept_mu);
+        atomic_fetch_add(&accepting, 1);
+        if (!wait_turn(kind)) {
+            atomic_fetch_sub(&accepting, 1);
+            break; /* an idle extra */
+        }
         int rc = atomic_load(&draining) ? -1 : FCGX_Accept_r(&fcgi);
         pthread_mutex_unlock(&accept_mu);
+        int others = atomic_fetch_sub(&accepting, 1) - 1;
         if (rc < 0) {
             if (atomic_load(&draining))
                 break;
@@ -158,12 +229,16 @@ static void *worker_main(void *arg)
             log_msg(LOG_ERROR, "accept failed (%d): stopping this worker", rc);
             break;
         }
+        if (others == 0)
+            start_extra_worker();
         atomic_fetch_add(&in_flight, 1);
         stats_in_flight(1);
         struct axon_req r;
         io_req_init(&r, &fcgi, &cfg);
         router_handle(&r);
         FCGX_Finish_r(&fcgi);
+        r.overhead_us = io_overhead_us(&r);
+        r.valkey_rt = valkey_round_trips() - r.valkey_base;
         log_request(&r);
         stats_request(&r);
         stats_in_flight(-1);
@@ -174,7 +249,7 @@ static void *worker_main(void *arg)
         }
     }
     FCGX_Free(&fcgi, 1);
-    atomic_fetch_sub(&workers_alive, 1);
+    worker_ended(kind);
     return NULL;
 }
 
@@ -255,6 +330,13 @@ int main(int argc, char **argv)
         return 0;
     }
     log_set_level(cfg.log_level);
+    /* Every open request holds three descriptors (the web server's
+     * connection, the upstream's, Valkey's): take what the hard limit allows. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &nofile);
+    }
 
     /* Before any thread exists: every thread inherits this mask, and libfcgi
      * leaves blocked signals alone. hiredis and libcurl write to sockets too. */
@@ -290,25 +372,30 @@ int main(int argc, char **argv)
     }
 
     pthread_t sig_thread;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 512 * 1024); /* handlers keep big data on the heap */
-    pthread_t *workers = xcalloc((size_t)cfg.threads, sizeof *workers);
+    pthread_attr_init(&worker_attr);
+    pthread_attr_setstacksize(&worker_attr, WORKER_STACK);
+    pthread_attr_setdetachstate(&worker_attr, PTHREAD_CREATE_DETACHED);
     atomic_store(&workers_alive, cfg.threads);
-    for (int i = 0; i < cfg.threads; i++)
-        if (pthread_create(&workers[i], &attr, worker_main, (void *)(intptr_t)i) != 0) {
+    for (int i = 0; i < cfg.threads; i++) {
+        pthread_t t;
+        if (pthread_create(&t, &worker_attr, worker_main,
+                           (void *)(intptr_t)(i == 0 ? WORKER_FIRST : WORKER_CORE)) != 0) {
             fprintf(stderr, "axon: cannot start worker thread %d\n", i);
             return 1;
         }
-    if (pthread_create(&sig_thread, &attr, signal_main, &set) != 0) {
+    }
+    if (pthread_create(&sig_thread, NULL, signal_main, &set) != 0) {
         fprintf(stderr, "axon: cannot start the signal thread\n");
         return 1;
     }
-    log_msg(LOG_INFO, "axon %s ready: %d threads, %zu API key(s), listening on %s", AXON_VERSION,
-            cfg.threads, cfg.n_keys, listen_spec ? listen_spec : "fd 0");
+    log_msg(LOG_INFO, "axon %s ready: %d threads (up to %d), %zu API key(s), listening on %s",
+            AXON_VERSION, cfg.threads, cfg.max_threads, cfg.n_keys,
+            listen_spec ? listen_spec : "fd 0");
 
-    for (int i = 0; i < cfg.threads; i++)
-        pthread_join(workers[i], NULL);
+    pthread_mutex_lock(&life_mu);
+    while (atomic_load(&workers_alive) > 0)
+        pthread_cond_wait(&life_cv, &life_mu);
+    pthread_mutex_unlock(&life_mu);
     if (!atomic_load(&draining)) {
         log_msg(LOG_ERROR, "every worker stopped without a signal: exiting");
         return 1;
@@ -318,8 +405,7 @@ int main(int argc, char **argv)
     log_msg(LOG_INFO, "stopped");
     if (own_socket_path)
         unlink(own_socket_path);
-    free(workers);
-    pthread_attr_destroy(&attr);
+    pthread_attr_destroy(&worker_attr);
     valkey_shutdown();
     config_free(&cfg);
     curl_global_cleanup();

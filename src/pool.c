@@ -31,7 +31,6 @@
 #include "text.h"
 #include "valkey.h"
 
-#define POOL_KEY_MAX 64         /* "axon:{p:" + name + "}:counters" and the like */
 #define POOL_POLL_FIRST_MS 2    /* first pause between acquire tries */
 #define POOL_POLL_MAX_MS 25     /* pauses double up to this */
 #define POOL_LOCAL_MAX 32       /* distinct pools the local fallback tracks */
@@ -431,7 +430,7 @@ static void cancel_wait(const struct pool_keys *k, const char *token, bool timed
 {
     const char *zrem[] = {"ZREM", k->waiters, token};
     const char *incr[] = {"HINCRBY", k->counters, "timeouts", "1"};
-    struct valkey_cmd cmds[2] = {{3, zrem, NULL}, {4, incr, NULL}};
+    struct valkey_cmd cmds[2] = {{.argc = 3, .argv = zrem}, {.argc = 4, .argv = incr}};
     redisReply *r[2] = {NULL, NULL};
     int n = timed_out ? 2 : 1;
     if (valkey_pipeline(n, cmds, r) != AXON_OK)
@@ -494,54 +493,90 @@ int pool_acquire(const struct axon_config *cfg, const char *name, struct pool_le
     return rc;
 }
 
+void pool_release_add(const struct axon_config *cfg, struct pool_lease *l, enum pool_outcome o,
+                      struct pool_release_op *op, struct valkey_batch *b)
+{
+    memset(op, 0, sizeof *op);
+    op->mine = *l;
+    op->at = -1;
+    memset(l, 0, sizeof *l);
+    struct pool_lease *mine = &op->mine;
+    struct pool_keys k;
+    if (!mine->id[0]) {
+        op->rc = AXON_EINVAL;
+        return;
+    }
+    if (mine->local) {
+        op->rc = local_release(mine);
+        return;
+    }
+    if (keys_for(mine->pool, &k) != AXON_OK) {
+        op->rc = AXON_EINVAL;
+        return;
+    }
+    memcpy(op->keys[0], k.idle, POOL_KEY_MAX);
+    memcpy(op->keys[1], k.leases, POOL_KEY_MAX);
+    memcpy(op->keys[2], k.counters, POOL_KEY_MAX);
+    memcpy(op->keys[3], k.seq, POOL_KEY_MAX);
+    memcpy(op->sess, k.sess, POOL_KEY_MAX);
+    snprintf(op->gen, sizeof op->gen, "%lld", mine->gen);
+    snprintf(op->max_turns, sizeof op->max_turns, "%d", cfg->max_turns);
+    snprintf(op->cool, sizeof op->cool, "%lld", (long long)cfg->pool_cooldown_s * 1000);
+    snprintf(op->size, sizeof op->size, "%d", cfg->pool_size);
+    const char *argv[] = {op->keys[0], op->keys[1], op->keys[2], op->keys[3],
+                          op->sess, mine->id, op->gen, mine->holder, op->max_turns, op->cool,
+                          o == POOL_REFUSED ? "1" : "0", op->size};
+    memcpy(op->argv, argv, sizeof argv);
+    op->at = valkey_batch_add(b, (struct valkey_cmd){.argc = 12, .argv = op->argv,
+                                                      .script = &release_lua, .nkeys = 4});
+    if (op->at < 0)
+        op->rc = AXON_EINVAL;
+}
+
+int pool_release_done(struct pool_release_op *op, const struct valkey_batch *b, bool *recycled)
+{
+    if (recycled)
+        *recycled = false;
+    if (op->at < 0)
+        return op->rc;
+    const struct pool_lease *mine = &op->mine;
+    const redisReply *r = b->rc == AXON_EIO ? NULL : b->rep[op->at];
+    long long status, rec;
+    int rc = AXON_OK;
+    if (!r) {
+        /* Nothing to undo: the lease deadline hands the session back. */
+        log_msg(LOG_WARN, "pool %s: release of %s failed (%s); its lease will expire",
+                mine->pool, mine->id, valkey_strerror());
+        rc = AXON_EIO;
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        log_msg(LOG_ERROR, "pool: release script failed: %.*s", (int)r->len, r->str);
+        rc = AXON_EINVAL;
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+               int_reply(r->element[0], REL_STALE, REL_RETIRED, &status) &&
+               int_reply(r->element[1], 0, 1, &rec)) {
+        if (recycled)
+            *recycled = rec == 1;
+        if (status == REL_STALE) {
+            log_msg(LOG_WARN, "pool %s: session %s was reclaimed before its release",
+                    mine->pool, mine->id);
+            rc = AXON_ENOTFOUND;
+        }
+    } else {
+        log_msg(LOG_ERROR, "pool: release script answered an unexpected reply");
+        rc = AXON_EINVAL;
+    }
+    return rc;
+}
+
 int pool_release(const struct axon_config *cfg, struct pool_lease *l, enum pool_outcome o,
                  bool *recycled)
 {
-    struct pool_lease mine = *l;
-    memset(l, 0, sizeof *l);
-    if (recycled)
-        *recycled = false;
-    if (!mine.id[0])
-        return AXON_EINVAL;
-    if (mine.local)
-        return local_release(&mine);
-    struct pool_keys k;
-    if (keys_for(mine.pool, &k) != AXON_OK)
-        return AXON_EINVAL;
-    char gen[24], max_turns[24], cool[24], size[24];
-    snprintf(gen, sizeof gen, "%lld", mine.gen);
-    snprintf(max_turns, sizeof max_turns, "%d", cfg->max_turns);
-    snprintf(cool, sizeof cool, "%lld", (long long)cfg->pool_cooldown_s * 1000);
-    snprintf(size, sizeof size, "%d", cfg->pool_size);
-    const char *keys[] = {k.idle, k.leases, k.counters, k.seq};
-    const char *args[] = {k.sess, mine.id, gen, mine.holder, max_turns, cool,
-                          o == POOL_REFUSED ? "1" : "0", size};
-    redisReply *r = NULL;
-    int rc = eval(&release_lua, &r, 4, keys, 8, args);
-    long long status, rec;
-    if (rc == AXON_OK) {
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-            int_reply(r->element[0], REL_STALE, REL_RETIRED, &status) &&
-            int_reply(r->element[1], 0, 1, &rec)) {
-            if (recycled)
-                *recycled = rec == 1;
-            if (status == REL_STALE) {
-                log_msg(LOG_WARN, "pool %s: session %s was reclaimed before its release",
-                        mine.pool, mine.id);
-                rc = AXON_ENOTFOUND;
-            }
-        } else {
-            log_msg(LOG_ERROR, "pool: release script answered an unexpected reply");
-            rc = AXON_EINVAL;
-        }
-    } else if (rc == AXON_EIO) {
-        /* Nothing to undo: the lease deadline hands the session back. */
-        log_msg(LOG_WARN, "pool %s: release of %s failed (%s); its lease will expire",
-                mine.pool, mine.id, valkey_strerror());
-    } else {
-        log_msg(LOG_ERROR, "pool: release script failed: %s", valkey_strerror());
-    }
-    freeReplyObject(r);
+    struct pool_release_op op;
+    struct valkey_batch b = {0};
+    pool_release_add(cfg, l, o, &op, &b);
+    (void)valkey_batch_run(&b);
+    int rc = pool_release_done(&op, &b, recycled);
+    valkey_batch_free(&b);
     return rc;
 }
 

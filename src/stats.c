@@ -23,6 +23,10 @@
 /* Upper bounds (ms) of the wait histogram's buckets; the last is +Inf. */
 static const double wait_bounds_ms[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
 #define N_BOUNDS (sizeof wait_bounds_ms / sizeof wait_bounds_ms[0])
+/* Upper bounds (us) of the overhead histogram's buckets; the last is +Inf. */
+static const double over_bounds_us[] = {25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000,
+                                        100000};
+#define N_OVER (sizeof over_bounds_us / sizeof over_bounds_us[0])
 
 static struct {
     atomic_llong total, in_flight, streams, client_gone, s2xx, s4xx, s5xx;
@@ -30,6 +34,9 @@ static struct {
     atomic_llong stored, store_failed, turns_dropped;
     atomic_llong wait_count, wait_sum_us;
     atomic_llong wait_bucket[N_BOUNDS + 1];
+    atomic_llong over_count, over_sum_us;
+    atomic_llong over_bucket[N_OVER + 1];
+    atomic_ullong valkey_rt;
 } st;
 
 static atomic_llong since; /* Unix time of the first counted event */
@@ -57,6 +64,16 @@ void stats_request(const struct axon_req *r)
         atomic_fetch_add(&st.client_gone, 1);
     atomic_fetch_add(&st.tokens_in, r->tokens_in);
     atomic_fetch_add(&st.tokens_out, r->tokens_out);
+    atomic_fetch_add(&st.valkey_rt, r->valkey_rt);
+    if (r->upstream) {
+        /* Only answers that called a model: the gateway's own cost. */
+        size_t b = 0;
+        while (b < N_OVER && (double)r->overhead_us > over_bounds_us[b])
+            b++;
+        atomic_fetch_add(&st.over_bucket[b], 1);
+        atomic_fetch_add(&st.over_count, 1);
+        atomic_fetch_add(&st.over_sum_us, (long long)r->overhead_us);
+    }
 }
 
 void stats_in_flight(int delta)
@@ -244,7 +261,28 @@ static int metrics_body(const struct axon_config *cfg, const struct shared_figur
     if (!rc)
         rc = metric(b, "axon_pool_acquire_wait_seconds", "histogram",
                     "Time requests of this process waited for a session.", h.p);
+    buf_reset(&h);
+    cum = 0;
+    for (size_t i = 0; !rc && i <= N_OVER; i++) {
+        cum += atomic_load(&st.over_bucket[i]);
+        if (i < N_OVER)
+            rc = buf_printf(&h, "axon_overhead_seconds_bucket{le=\"%g\"} %lld\n",
+                            over_bounds_us[i] / 1e6, cum);
+        else
+            rc = buf_printf(&h, "axon_overhead_seconds_bucket{le=\"+Inf\"} %lld\n", cum);
+    }
+    if (!rc)
+        rc = buf_printf(&h, "axon_overhead_seconds_sum %.6f\naxon_overhead_seconds_count %lld\n",
+                        (double)atomic_load(&st.over_sum_us) / 1e6, atomic_load(&st.over_count));
+    if (!rc)
+        rc = metric(b, "axon_overhead_seconds", "histogram",
+                    "Time chat completions of this process spent in Axon itself, excluding "
+                    "the wait for the upstream (the x-axon-overhead-us header).", h.p);
     buf_free(&h);
+    snprintf(s, sizeof s, "axon_valkey_round_trips_total %llu\n", atomic_load(&st.valkey_rt));
+    if (!rc)
+        rc = metric(b, "axon_valkey_round_trips_total", "counter",
+                    "Valkey round trips made while answering requests.", s);
     if (!rc && f->active >= 0) {
         snprintf(s, sizeof s, "axon_conversations_active %lld\n", f->active);
         rc = metric(b, "axon_conversations_active", "gauge", "Conversations not yet expired.", s);

@@ -19,6 +19,11 @@ struct up_thread {
 };
 
 static pthread_key_t thread_key;
+/* Time inside libcurl (perform and poll) less the time in our callbacks
+ * that curl calls: the upstream's share of a request. On loopback the
+ * upstream often answers while curl is still in sendto, so time in poll
+ * alone would miss it. */
+static _Thread_local uint64_t t_wait_us, t_cb_us;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 
 static void thread_free(void *p)
@@ -83,11 +88,20 @@ static int on_sse_event(void *p, const char *event, const char *data, size_t n)
     return x->run->ops->event(x->run->ud, x->i, event, data, n, &x->err);
 }
 
+static size_t write_body(struct xfer *x, char *ptr, size_t n);
+
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *p)
 {
     struct xfer *x = p;
-    size_t n = size * nmemb;
-    x->last_byte_us = log_now_us();
+    uint64_t t0 = log_now_us();
+    x->last_byte_us = t0;
+    size_t rc = write_body(x, ptr, size * nmemb);
+    t_cb_us += log_now_us() - t0;
+    return rc;
+}
+
+static size_t write_body(struct xfer *x, char *ptr, size_t n)
+{
     x->got_byte = true;
     if (!x->status)
         curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->status);
@@ -317,7 +331,9 @@ int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int
     struct xfer *failed = NULL;
     for (;;) {
         int running = 0;
+        uint64_t curl_from = log_now_us(), cb_from = t_cb_us;
         curl_multi_perform(t->multi, &running);
+        t_wait_us += log_now_us() - curl_from - (t_cb_us - cb_from);
         CURLMsg *msg;
         int left;
         while (!rc && (msg = curl_multi_info_read(t->multi, &left))) {
@@ -349,7 +365,9 @@ int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int
         int wait_ms = UP_TICK_MS;
         if (next_retry && next_retry > now && (next_retry - now) / 1000 < (uint64_t)wait_ms)
             wait_ms = (int)((next_retry - now) / 1000) + 1;
+        uint64_t before = log_now_us();
         curl_multi_poll(t->multi, NULL, 0, wait_ms, NULL);
+        t_wait_us += log_now_us() - before;
     }
     for (int i = 0; i < n; i++) {
         xfer_stop(&xs[i]);
@@ -365,6 +383,11 @@ int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int
     }
     free(xs);
     return rc;
+}
+
+uint64_t upstream_wait_us(void)
+{
+    return t_wait_us;
 }
 
 void upstream_forget_connections(void)

@@ -39,6 +39,25 @@ static atomic_int br_cooldown_ms = VALKEY_COOLDOWN_MS;
 static atomic_bool br_probing;
 
 static _Thread_local char t_err[160];
+static _Thread_local unsigned long t_round_trips;
+static atomic_ullong g_round_trips;
+
+/* Every exchange with the server goes through here once. */
+static void count_round_trip(void)
+{
+    t_round_trips++;
+    atomic_fetch_add_explicit(&g_round_trips, 1, memory_order_relaxed);
+}
+
+unsigned long valkey_round_trips(void)
+{
+    return t_round_trips;
+}
+
+unsigned long long valkey_round_trips_total(void)
+{
+    return atomic_load_explicit(&g_round_trips, memory_order_relaxed);
+}
 
 static long long now_ms(void)
 {
@@ -189,6 +208,7 @@ static void set_err(const char *what, const redisContext *c)
 static int setup_command(redisContext *c, const char *what, redisReply *r)
 {
     int rc = AXON_OK;
+    count_round_trip();
     if (!r) {
         set_err(what, c);
         rc = AXON_EIO;
@@ -304,6 +324,7 @@ static int run(redisReply **out, const char *fmt, va_list *ap, int argc, const c
             breaker_failure(probe);
             return AXON_EIO;
         }
+        count_round_trip();
         if (fmt) {
             va_list copy;
             va_copy(copy, *ap);
@@ -359,6 +380,42 @@ int valkey_command_argv(redisReply **out, int argc, const char **argv, const siz
     return run(out, NULL, NULL, argc, argv, lens);
 }
 
+static int script_load(struct valkey_script *s);
+static void script_forget(struct valkey_script *s);
+static void script_sha(struct valkey_script *s, char sha[41]);
+
+/* Appends one pipeline command to c's output buffer: a script command as
+ * EVALSHA sha nkeys keys... args... 0, or AXON_EINVAL for a bad shape. */
+static int append_command(redisContext *c, const struct valkey_cmd *cmd)
+{
+    const char *argv[VALKEY_MAX_ARGS];
+    size_t lens[VALKEY_MAX_ARGS];
+    int pre = cmd->script ? 3 : 0;
+    if (cmd->argc < (cmd->script ? 0 : 1) || cmd->argc + pre > VALKEY_MAX_ARGS ||
+        (cmd->script && (cmd->nkeys < 0 || cmd->nkeys > cmd->argc)))
+        return AXON_EINVAL;
+    char sha[41], nk[16];
+    if (cmd->script) {
+        script_sha(cmd->script, sha);
+        snprintf(nk, sizeof nk, "%d", cmd->nkeys);
+        argv[0] = "EVALSHA", lens[0] = 7;
+        argv[1] = sha, lens[1] = 40;
+        argv[2] = nk, lens[2] = strlen(nk);
+    }
+    for (int a = 0; a < cmd->argc; a++) {
+        argv[pre + a] = cmd->argv[a];
+        lens[pre + a] = cmd->lens ? cmd->lens[a] : strlen(cmd->argv[a]);
+    }
+    if (redisAppendCommandArgv(c, pre + cmd->argc, argv, lens) != REDIS_OK)
+        abort(); /* only on OOM */
+    return AXON_OK;
+}
+
+static bool is_noscript(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
 int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies)
 {
     for (int i = 0; i < n; i++)
@@ -370,6 +427,17 @@ int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies)
     }
     if (n < 1 || n > VALKEY_MAX_PIPELINE)
         return AXON_EINVAL;
+    /* A script this process never loaded is loaded first: once per
+     * process and script, a round trip of its own. */
+    for (int i = 0; i < n; i++) {
+        char sha[41];
+        if (!cmds[i].script)
+            continue;
+        script_sha(cmds[i].script, sha);
+        int rc = sha[0] ? AXON_OK : script_load(cmds[i].script);
+        if (rc)
+            return rc;
+    }
     bool probe;
     if (!breaker_admit(&probe)) {
         snprintf(t_err, sizeof t_err, "circuit open");
@@ -389,23 +457,14 @@ int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies)
         }
     }
     for (int i = 0; i < n; i++) {
-        size_t own[VALKEY_MAX_ARGS];
-        const size_t *lens = cmds[i].lens;
-        if (cmds[i].argc < 1 || cmds[i].argc > VALKEY_MAX_ARGS) {
+        if (append_command(c, &cmds[i]) != AXON_OK) {
             drop_context(); /* earlier commands may sit in the output buffer */
             if (probe)
                 atomic_store(&br_probing, false);
             return AXON_EINVAL;
         }
-        if (!lens) {
-            for (int a = 0; a < cmds[i].argc; a++)
-                own[a] = strlen(cmds[i].argv[a]);
-            lens = own;
-        }
-        if (redisAppendCommandArgv(c, cmds[i].argc, cmds[i].argv, lens) != REDIS_OK)
-            abort(); /* only on OOM */
     }
-    int rc = AXON_OK;
+    count_round_trip();
     for (int i = 0; i < n; i++) {
         void *r = NULL;
         if (redisGetReply(c, &r) != REDIS_OK || !r) {
@@ -419,13 +478,52 @@ int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies)
             return AXON_EIO;
         }
         replies[i] = r;
-        if (replies[i]->type == REDIS_REPLY_ERROR && rc == AXON_OK) {
+    }
+    breaker_success();
+    /* NOSCRIPT: the server restarted or was flushed since the load, and
+     * that command did not run. It runs now on its own, in order. */
+    for (int i = 0; i < n; i++) {
+        if (!cmds[i].script || !is_noscript(replies[i]))
+            continue;
+        freeReplyObject(replies[i]);
+        replies[i] = NULL;
+        script_forget(cmds[i].script);
+        int rc = valkey_eval(cmds[i].script, &replies[i], cmds[i].nkeys, cmds[i].argv,
+                             cmds[i].argc - cmds[i].nkeys, cmds[i].argv + cmds[i].nkeys,
+                             cmds[i].lens ? cmds[i].lens + cmds[i].nkeys : NULL);
+        if (rc == AXON_EIO) {
+            valkey_free_replies(n, replies);
+            return AXON_EIO;
+        }
+    }
+    int rc = AXON_OK;
+    for (int i = 0; i < n && rc == AXON_OK; i++) {
+        if (replies[i]->type == REDIS_REPLY_ERROR) {
             snprintf(t_err, sizeof t_err, "%.*s", (int)replies[i]->len, replies[i]->str);
             rc = AXON_EINVAL;
         }
     }
-    breaker_success();
     return rc;
+}
+
+int valkey_batch_add(struct valkey_batch *b, struct valkey_cmd c)
+{
+    if (b->n >= VALKEY_MAX_PIPELINE)
+        return AXON_ETOOBIG;
+    b->cmd[b->n] = c;
+    return b->n++;
+}
+
+int valkey_batch_run(struct valkey_batch *b)
+{
+    b->rc = b->n ? valkey_pipeline(b->n, b->cmd, b->rep) : AXON_OK;
+    return b->rc;
+}
+
+void valkey_batch_free(struct valkey_batch *b)
+{
+    valkey_free_replies(b->n, b->rep);
+    b->n = 0;
 }
 
 void valkey_free_replies(int n, redisReply **replies)
@@ -439,6 +537,20 @@ void valkey_free_replies(int n, redisReply **replies)
 /* The script's SHA1 as the server reported it: loaded once per process and
  * again after NOSCRIPT (a restarted or flushed server). */
 static pthread_mutex_t script_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void script_sha(struct valkey_script *s, char sha[41])
+{
+    pthread_mutex_lock(&script_mu);
+    memcpy(sha, s->sha, 41);
+    pthread_mutex_unlock(&script_mu);
+}
+
+static void script_forget(struct valkey_script *s)
+{
+    pthread_mutex_lock(&script_mu);
+    s->sha[0] = '\0';
+    pthread_mutex_unlock(&script_mu);
+}
 
 static int script_load(struct valkey_script *s)
 {
@@ -469,9 +581,7 @@ int valkey_eval(struct valkey_script *s, redisReply **out, int nkeys, const char
     char sha[41];
     /* At most: EVALSHA (NOSCRIPT), SCRIPT LOAD, EVALSHA. */
     for (int attempt = 0; attempt < 3; attempt++) {
-        pthread_mutex_lock(&script_mu);
-        memcpy(sha, s->sha, sizeof sha);
-        pthread_mutex_unlock(&script_mu);
+        script_sha(s, sha);
         if (!sha[0]) {
             int rc = script_load(s);
             if (rc)
@@ -491,9 +601,7 @@ int valkey_eval(struct valkey_script *s, redisReply **out, int nkeys, const char
             strncmp((*out)->str, "NOSCRIPT", 8) == 0) {
             freeReplyObject(*out);
             *out = NULL;
-            pthread_mutex_lock(&script_mu);
-            s->sha[0] = '\0';
-            pthread_mutex_unlock(&script_mu);
+            script_forget(s);
             continue;
         }
         return rc;

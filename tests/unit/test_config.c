@@ -41,6 +41,7 @@ static void defaults_with_one_key(void **state)
     struct axon_config c;
     assert_int_equal(config_load(&c, NULL, false, err, sizeof err), 0);
     assert_int_equal(c.threads, 16);
+    assert_int_equal(c.max_threads, 2048);
     assert_int_equal(c.max_body_bytes, 16u << 20);
     assert_int_equal(c.drain_s, 30);
     assert_int_equal(c.port, 8080);
@@ -68,7 +69,8 @@ static void bad_values_name_the_setting(void **state)
     (void)state;
     static const char *const cases[][2] = {
         {"AXON_THREADS", "abc"},        {"AXON_THREADS", "0"},
-        {"AXON_THREADS", "1025"},       {"AXON_THREADS", " 4"},
+        {"AXON_THREADS", "8193"},       {"AXON_THREADS", " 4"},
+        {"AXON_MAX_THREADS", "0"},      {"AXON_MAX_THREADS", "9000"},
         {"AXON_THREADS", "+4"},         {"AXON_MAX_BODY_BYTES", "12x"},
         {"AXON_DRAIN_S", "-1"},         {"AXON_PORT", "70000"},
         {"AXON_SERVER", "apache"},      {"AXON_LOG_LEVEL", "loud"},
@@ -210,11 +212,25 @@ static void file_values_and_env_precedence(void **state)
     struct axon_config c;
     assert_int_equal(config_load(&c, path, true, err, sizeof err), 0);
     assert_int_equal(c.threads, 8); /* the environment wins */
+    assert_int_equal(c.max_threads, 2048);
     assert_int_equal(c.drain_s, 7);
     assert_string_equal(c.server, "nginx");
     assert_int_equal(c.n_keys, 1);
     config_free(&c);
     unlink(path);
+
+    /* AXON_THREADS above the ceiling raises it: that many always run. */
+    setenv("AXON_API_KEYS", "sk-one", 1);
+    setenv("AXON_THREADS", "3000", 1);
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), 0);
+    assert_int_equal(c.max_threads, 3000);
+    config_free(&c);
+    setenv("AXON_THREADS", "4", 1);
+    setenv("AXON_MAX_THREADS", "64", 1);
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), 0);
+    assert_int_equal(c.threads, 4);
+    assert_int_equal(c.max_threads, 64);
+    config_free(&c);
 }
 
 static void file_typos_and_garbage_are_errors(void **state)

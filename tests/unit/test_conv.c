@@ -20,6 +20,7 @@
 #include "fcgi_io.h"
 #include "jsonv.h"
 #include "log.h"
+#include "pool.h"
 #include "router.h"
 #include "sha256.h"
 #include "valkey.h"
@@ -588,6 +589,77 @@ static void delete_removes_keys_and_index_entries(void **state)
     long long active;
     assert_int_equal(conv_active_count(&active), 0);
     assert_int_equal(active, 1);
+}
+
+/* The server's count of reads from clients (one per round trip, plus one
+ * for this INFO). */
+static long long server_reads(void)
+{
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "INFO stats"), 0);
+    const char *p = strstr(r->str, "total_reads_processed:");
+    assert_non_null(p);
+    long long n = strtoll(p + strlen("total_reads_processed:"), NULL, 10);
+    freeReplyObject(r);
+    return n;
+}
+
+/* A request's last round trip, as chat.c makes it: the turn stored, both
+ * indexes updated and the session released, in one round trip (counted by
+ * us and by the server). A turn refused because its conversation was
+ * deleted meanwhile leaves no index entry behind. */
+static void append_and_release_share_one_round_trip(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    char pool[POOL_NAME_LEN + 1], id[CONV_ID_MAX + 1], tk[96];
+    pool_name(pool, "http://upstream.test", "ANTHROPIC_API_KEY");
+    snprintf(tk, sizeof tk, "axon:{k:%s}:convs", T1);
+    json_object *cm = js("[{\"role\":\"user\",\"content\":\"hi\"}]");
+    json_object *ans = js("{\"role\":\"assistant\",\"content\":\"hello\"}");
+    for (int round = 0; round < 2; round++) { /* round 0 loads the scripts */
+        struct pool_lease l;
+        assert_int_equal(pool_acquire(c, pool, &l, NULL, NULL), 0);
+        conv_new_id(id, true);
+        struct valkey_batch b = {0};
+        struct conv_append_op ap;
+        struct pool_release_op rel;
+        long long reads = server_reads();
+        unsigned long ours = valkey_round_trips();
+        conv_append_add(c, id, T1, "gpt-4o", cm, ans, true, &ap, &b);
+        pool_release_add(c, &l, POOL_DONE, &rel, &b);
+        assert_int_equal(b.n, 4);
+        (void)valkey_batch_run(&b);
+        assert_int_equal(conv_append_done(&ap, &b), 0);
+        bool recycled = true;
+        assert_int_equal(pool_release_done(&rel, &b, &recycled), 0);
+        assert_false(recycled);
+        valkey_batch_free(&b);
+        if (round == 1) {
+            assert_int_equal(valkey_round_trips() - ours, 1);
+            assert_int_equal(server_reads() - reads - 1, 1);
+        }
+        assert_int_equal(load_count(id, T1), 2);
+        assert_true(zhas(tk, id));
+        assert_true(zhas("axon:{g}:active", id));
+        struct pool_stats ps;
+        assert_int_equal(pool_stats(c, pool, &ps), 0);
+        assert_int_equal(ps.busy, 0);
+        assert_int_equal(ps.releases, round + 1);
+    }
+    /* Deleted between its load and its store: refused, and not listed. */
+    assert_int_equal(conv_delete(id, T1), 0);
+    struct valkey_batch b = {0};
+    struct conv_append_op ap;
+    conv_append_add(c, id, T1, "gpt-4o", cm, ans, false, &ap, &b);
+    (void)valkey_batch_run(&b);
+    assert_int_equal(conv_append_done(&ap, &b), AXON_ENOTFOUND);
+    valkey_batch_free(&b);
+    assert_false(zhas(tk, id));
+    assert_false(zhas("axon:{g}:active", id));
+    assert_int_equal(load_count(id, T1), AXON_ENOTFOUND);
+    json_object_put(cm);
+    json_object_put(ans);
 }
 
 /* ---- listing and counting -------------------------------------------------------- */
@@ -1163,7 +1235,7 @@ static void pipeline_replies_in_order(void **state)
     const char *get[] = {"GET", "axon:t:p"}, *incr[] = {"INCR", "axon:t:p"};
     const char *ping[] = {"PING"};
     struct valkey_cmd cmds[] = {
-        {3, set, set_lens}, {2, get, NULL}, {2, incr, NULL}, {1, ping, NULL}};
+        {.argc = 3, .argv = set, .lens = set_lens}, {.argc = 2, .argv = get}, {.argc = 2, .argv = incr}, {.argc = 1, .argv = ping}};
     redisReply *rep[VALKEY_MAX_PIPELINE + 1]; /* n entries, even for a refused n */
     assert_int_equal(valkey_pipeline(2, cmds, rep), 0);
     assert_int_equal(rep[0]->type, REDIS_REPLY_STATUS);
@@ -1186,7 +1258,7 @@ static void pipeline_replies_in_order(void **state)
     for (int i = 0; i <= VALKEY_MAX_ARGS; i++)
         many[i] = "x";
     many[0] = "ECHO";
-    struct valkey_cmd bad[] = {{1, ping, NULL}, {VALKEY_MAX_ARGS + 1, many, NULL}};
+    struct valkey_cmd bad[] = {{.argc = 1, .argv = ping}, {.argc = VALKEY_MAX_ARGS + 1, .argv = many}};
     assert_int_equal(valkey_pipeline(2, bad, rep), AXON_EINVAL);
     assert_null(rep[0]);
     assert_int_equal(valkey_pipeline(1, &cmds[3], rep), 0);
@@ -1263,6 +1335,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(caps_refuse_and_write_nothing, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(create_on_an_existing_id_fails, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(delete_removes_keys_and_index_entries, setup_plain,
+                                        teardown_all),
+        cmocka_unit_test_setup_teardown(append_and_release_share_one_round_trip, setup_plain,
                                         teardown_all),
         cmocka_unit_test_setup_teardown(list_is_newest_first_and_pages, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(list_many, setup_plain, teardown_all),

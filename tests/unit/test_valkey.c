@@ -350,12 +350,79 @@ static void restart_between_commands_costs_no_failure(void **state)
     srv_kill(s);
     assert_int_equal(srv_start(s), 0);
     const char *set[] = {"SET", "a", "1"}, *get[] = {"GET", "a"};
-    struct valkey_cmd cmds[] = {{3, set, NULL}, {2, get, NULL}};
+    struct valkey_cmd cmds[] = {{.argc = 3, .argv = set}, {.argc = 2, .argv = get}};
     redisReply *rs[2];
     assert_int_equal(valkey_pipeline(2, cmds, rs), 0);
     assert_string_equal(rs[1]->str, "1");
     valkey_free_replies(2, rs);
     assert_true(valkey_up());
+}
+
+/* The server's own count of reads from clients: one per round trip of a
+ * client that waits for its replies, plus one for this INFO itself. */
+static long long server_reads(void)
+{
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "INFO stats"), 0);
+    const char *p = strstr(r->str, "total_reads_processed:");
+    assert_non_null(p);
+    long long n = strtoll(p + strlen("total_reads_processed:"), NULL, 10);
+    freeReplyObject(r);
+    return n;
+}
+
+static struct valkey_script incr_by = {.src = "return redis.call('INCRBY', KEYS[1], ARGV[1])"};
+static struct valkey_script echo_key = {.src = "return KEYS[1] .. ':' .. ARGV[1]"};
+
+/* Scripts and plain commands of several modules in one batch: one round
+ * trip once the scripts are loaded (counted by us and by the server), the
+ * replies in order, and a flushed script cache costs the batch nothing. */
+static void batch_of_scripts_is_one_round_trip(void **state)
+{
+    struct srv *s = *state;
+    char host[32];
+    struct valkey_addr a = tcp_addr(s, host, sizeof host);
+    valkey_init(&a, 200);
+    const char *inc[] = {"axon:t:n", "5"}, *echo[] = {"axon:t:e", "x"}, *get[] = {"GET", "axon:t:n"};
+    for (int round = 0; round < 3; round++) {
+        if (round == 2) {
+            redisReply *r;
+            assert_int_equal(valkey_command(&r, "SCRIPT FLUSH"), 0);
+            freeReplyObject(r);
+        }
+        struct valkey_batch b = {0};
+        assert_int_equal(valkey_batch_add(&b, (struct valkey_cmd){.argc = 2, .argv = inc,
+                                                                   .script = &incr_by, .nkeys = 1}), 0);
+        assert_int_equal(valkey_batch_add(&b, (struct valkey_cmd){.argc = 2, .argv = echo,
+                                                                   .script = &echo_key, .nkeys = 1}), 1);
+        assert_int_equal(valkey_batch_add(&b, (struct valkey_cmd){.argc = 2, .argv = get}), 2);
+        long long reads = server_reads();
+        unsigned long ours = valkey_round_trips();
+        assert_int_equal(valkey_batch_run(&b), 0);
+        unsigned long used = valkey_round_trips() - ours;
+        long long seen = server_reads() - reads - 1;
+        if (round == 1) {
+            assert_int_equal(used, 1);
+            assert_int_equal(seen, 1);
+        } else {
+            assert_true(used > 1); /* loading (round 0) or NOSCRIPT (round 2) costs more */
+            assert_int_equal(seen, (long long)used);
+        }
+        assert_int_equal(b.rep[0]->integer, 5 * (round + 1));
+        assert_string_equal(b.rep[1]->str, "axon:t:e:x");
+        /* After a flush the scripts run again after the batch's plain
+         * commands: GET saw the count before the retried INCRBY. */
+        char want[8];
+        snprintf(want, sizeof want, "%d", 5 * (round + (round == 2 ? 0 : 1)));
+        assert_string_equal(b.rep[2]->str, want);
+        valkey_batch_free(&b);
+    }
+    /* A full batch refuses the next command instead of overflowing. */
+    struct valkey_batch full = {0};
+    for (int i = 0; i < VALKEY_MAX_PIPELINE; i++)
+        assert_int_equal(valkey_batch_add(&full, (struct valkey_cmd){.argc = 2, .argv = get}), i);
+    assert_int_equal(valkey_batch_add(&full, (struct valkey_cmd){.argc = 2, .argv = get}),
+                     AXON_ETOOBIG);
 }
 
 int main(void)
@@ -364,6 +431,7 @@ int main(void)
     log_set_level(LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(set_get_round_trip, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(batch_of_scripts_is_one_round_trip, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(unix_socket_and_select, setup_unix, teardown),
         cmocka_unit_test_setup_teardown(auth_right_and_wrong, setup_auth, teardown),
         cmocka_unit_test_setup_teardown(stopped_server_times_out_and_breaker_recovers,
