@@ -25,7 +25,7 @@ SOBJ      := $(SRC:src/%.c=build/asan/%.o)
 SLIB_OBJ  := $(LIB_SRC:src/%.c=build/asan/%.o)
 SUNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 
-.PHONY: all asan unit-bins test run deps npm-deps lint clean
+.PHONY: all asan unit-bins test run deps npm-deps lint clean bench bench-smoke bench-bins
 all: build/axon
 
 build/axon: $(OBJ)
@@ -60,6 +60,25 @@ build/tests/test_http build/asan/tests/test_http \
 build/tests/test_anthropic build/asan/tests/test_anthropic \
 build/tests/test_openai build/asan/tests/test_openai: TEST_LDFLAGS := $(FCGI_WRAP)
 
+# The benchmark's own tools: a load generator and a fast mock upstream.
+BENCH_BIN := build/bench/loadgen build/bench/mockup
+build/bench/%: tests/bench/%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -std=c11 -D_GNU_SOURCE $(WARN) -o $@ $< -lm -lpthread
+bench-bins: $(BENCH_BIN)
+
+# make bench: axon behind lighttpd and nginx against direct, nginx proxy_pass
+# and Portkey, side by side on one mock; prints the table and writes it to
+# build/bench/. BENCH_ARGS passes options (tests/bench/run.sh --help).
+bench: deps
+	@$(MAKE) --no-print-directory all bench-bins
+	@tests/bench/run.sh $(BENCH_ARGS)
+
+# A few seconds of the same harness, no timing asserted: part of make test.
+bench-smoke:
+	@$(MAKE) --no-print-directory all bench-bins
+	@tests/bench/run.sh --smoke
+
 # Installs (as root) or names every Debian package the build and tests use.
 deps:
 	@etc/install-deps.sh
@@ -77,8 +96,9 @@ lint:
 	@echo "lint: ok"
 
 test: deps npm-deps
-	@$(MAKE) --no-print-directory lint all unit-bins asan
+	@$(MAKE) --no-print-directory lint all unit-bins asan bench-bins
 	@tests/run.sh
+	@tests/bench/run.sh --smoke --out build/bench/smoke
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -51,39 +51,61 @@ enum { REL_STALE = 0, REL_DONE = 1, REL_RETIRED = 2 };
     "end\n"
 
 /* KEYS: idle, leases, waiters, counters, seq.
- * ARGV: session key prefix, size, lease_ms, holder, waiter token, wait_ms.
+ * ARGV: session key prefix, size, lease_ms, holder, waiter token, wait_ms,
+ *       waited ("1" when this token may be registered as a waiter).
  * Returns {id, gen, turns} of the leased session, or nil when none is idle
  * (the token is then registered as a waiter until now + wait_ms).
  * Idle order is FIFO (release RPUSHes, acquire takes the first healthy one
  * from the head): every session serves turns in rotation, so turns and
- * context spread evenly and no session sits idle long enough to go stale. */
+ * context spread evenly and no session sits idle long enough to go stale.
+ * Every call here costs the single-threaded server a few microseconds, and
+ * this runs once per request: the common case (the head of the idle list
+ * is usable) makes 7 calls. Reclaiming dead holders' leases and creating
+ * sessions up to the size happen only when nothing idle is usable (and
+ * reclaiming in the stats script too). */
 static struct valkey_script acquire_lua = {.src =
     "local now\n"
     "do local t = redis.call('TIME')\n"
     "  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end\n"
     "local pre = ARGV[1]\n"
+    /* The first usable idle session, reading the list a page at a time; else
+     * the one whose cool-down ends first, flagged as cooling. */
+    "local function take()\n"
+    "  local cand, cg, ct, best, gone, from = nil, nil, nil, nil, {}, 0\n"
+    "  local pick, pg, pt\n"
+    "  while not pick do\n"
+    "    local ids = redis.call('LRANGE', KEYS[1], from, from + 15)\n"
+    "    if #ids == 0 then break end\n"
+    "    for _, id in ipairs(ids) do\n"
+    "      local h = redis.call('HMGET', pre .. id, 'gen', 'turns', 'cool_until')\n"
+    "      if not h[1] then\n"
+    "        gone[#gone + 1] = id\n" /* its hash is gone: dropped below */
+    "      else\n"
+    "        local cool = tonumber(h[3]) or 0\n"
+    "        if cool <= now then pick, pg, pt = id, h[1], h[2] break end\n"
+    "        if not best or cool < best then cand, cg, ct, best = id, h[1], h[2], cool end\n"
+    "      end\n"
+    "    end\n"
+    "    from = from + 16\n"
+    "  end\n"
+    "  for _, id in ipairs(gone) do redis.call('LREM', KEYS[1], 0, id) end\n"
+    "  if pick then return pick, pg, pt, false end\n"
+    "  return cand, cg, ct, true\n"
+    "end\n"
+    "local pick, pg, pt, cooling = take()\n"
+    "if not pick or cooling then\n"
     RECLAIM_LUA
     /* Waiters of processes that died before they cleaned up. */
-    "redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)\n"
-    "local have = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2])\n"
-    "while have < tonumber(ARGV[2]) do\n"
-    "  local id = 's' .. redis.call('INCR', KEYS[5])\n"
-    "  redis.call('HSET', pre .. id, 'gen', 1, 'turns', 0, 'cool_until', 0)\n"
-    "  redis.call('RPUSH', KEYS[1], id)\n"
-    "  have = have + 1\n"
-    "end\n"
-    "local pick, pg, pt, cand, cg, ct, best\n"
-    "for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do\n"
-    "  local h = redis.call('HMGET', pre .. id, 'gen', 'turns', 'cool_until')\n"
-    "  if not h[1] then\n"
-    "    redis.call('LREM', KEYS[1], 0, id)\n" /* its hash is gone: drop it */
-    "  else\n"
-    "    local cool = tonumber(h[3]) or 0\n"
-    "    if cool <= now then pick, pg, pt = id, h[1], h[2] break end\n"
-    "    if not best or cool < best then cand, cg, ct, best = id, h[1], h[2], cool end\n"
+    "  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)\n"
+    "  local have = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2])\n"
+    "  while have < tonumber(ARGV[2]) do\n"
+    "    local id = 's' .. redis.call('INCR', KEYS[5])\n"
+    "    redis.call('HSET', pre .. id, 'gen', 1, 'turns', 0, 'cool_until', 0)\n"
+    "    redis.call('RPUSH', KEYS[1], id)\n"
+    "    have = have + 1\n"
     "  end\n"
+    "  pick, pg, pt, cooling = take()\n"
     "end\n"
-    "if not pick then pick, pg, pt = cand, cg, ct end\n"
     "if not pick then\n"
     "  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[5])\n"
     "  return false\n"
@@ -92,7 +114,7 @@ static struct valkey_script acquire_lua = {.src =
     "redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), pick)\n"
     "redis.call('HSET', pre .. pick, 'holder', ARGV[4])\n"
     "redis.call('HINCRBY', KEYS[4], 'acquires', 1)\n"
-    "redis.call('ZREM', KEYS[3], ARGV[5])\n"
+    "if ARGV[7] == '1' then redis.call('ZREM', KEYS[3], ARGV[5]) end\n"
     "return {pick, tonumber(pg) or -1, tonumber(pt) or -1}\n"};
 
 /* KEYS: idle, leases, counters, seq.
@@ -392,16 +414,16 @@ static void local_stats(const struct axon_config *cfg, const char *name, struct 
 /* One acquire try. 1 with *l filled, 0 when none is idle (now a waiter),
  * AXON_EIO, or AXON_EINVAL for an error reply or a reply of the wrong shape. */
 static int try_acquire(const struct axon_config *cfg, const struct pool_keys *k,
-                       const char *token, long long wait_ms, struct pool_lease *l)
+                       const char *token, long long wait_ms, bool waited, struct pool_lease *l)
 {
     char size[24], lease[24], wait[24];
     snprintf(size, sizeof size, "%d", cfg->pool_size);
     snprintf(lease, sizeof lease, "%lld", (long long)cfg->pool_lease_s * 1000);
     snprintf(wait, sizeof wait, "%lld", wait_ms);
     const char *keys[] = {k->idle, k->leases, k->waiters, k->counters, k->seq};
-    const char *args[] = {k->sess, size, lease, token, token, wait};
+    const char *args[] = {k->sess, size, lease, token, token, wait, waited ? "1" : "0"};
     redisReply *r = NULL;
-    int rc = eval(&acquire_lua, &r, 5, keys, 6, args);
+    int rc = eval(&acquire_lua, &r, 5, keys, 7, args);
     if (rc == AXON_OK) {
         if (r->type == REDIS_REPLY_NIL) {
             rc = 0;
@@ -448,10 +470,11 @@ static int acquire(const struct axon_config *cfg, const char *name, struct pool_
     uint64_t deadline = start + (uint64_t)cfg->pool_wait_ms * 1000u;
     make_token(l->holder, sizeof l->holder);
     uint64_t pause_us = POOL_POLL_FIRST_MS * 1000u;
+    bool waited = false; /* a failed try registered the holder token as a waiter */
     for (;;) {
         uint64_t now = log_now_us();
         long long left_ms = now < deadline ? (long long)((deadline - now) / 1000u) : 0;
-        int rc = try_acquire(cfg, &k, l->holder, left_ms, l);
+        int rc = try_acquire(cfg, &k, l->holder, left_ms, waited, l);
         if (rc == AXON_EIO) {
             note_valkey(false);
             /* Down or too slow: the rest of the wait is local. Our waiter
@@ -468,6 +491,7 @@ static int acquire(const struct axon_config *cfg, const char *name, struct pool_
             l->renew_at_us = now + (uint64_t)cfg->pool_lease_s * 1000000u / 3;
             return AXON_OK;
         }
+        waited = true;
         if (gone && gone(ud)) {
             cancel_wait(&k, l->holder, false);
             return AXON_ECLIENT_GONE;

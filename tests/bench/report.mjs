@@ -1,0 +1,158 @@
+// The bench table: reads tests/bench/run.sh's results.jsonl and prints one
+// markdown table (medians over the repetitions, with the ratios
+// gateway/direct, gateway/nginx-proxy and Portkey/gateway), then the
+// targets of issue 6 with what was measured against each.
+//
+//   node tests/bench/report.mjs results.jsonl --machine TEXT --command TEXT
+//        [--note TEXT] [--smoke 0|1]
+import fs from 'node:fs';
+
+const [file, ...rest] = process.argv.slice(2);
+const opt = {};
+for (let i = 0; i < rest.length; i += 2) opt[rest[i].replace(/^--/, '')] = rest[i + 1];
+const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+const PATHS = ['direct', 'proxy', 'lighttpd', 'nginx', 'portkey'];
+const HEAD = ['direct', 'nginx proxy_pass', 'axon · lighttpd', 'axon · nginx', 'Portkey 1.15.2'];
+const have = new Set(lines.filter((l) => l.kind === 'load').map((l) => l.path));
+
+const median = (xs) => {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  return v.length ? v[(v.length - 1) >> 1] : undefined;
+};
+const runs = (path, mode, conc) =>
+  lines.filter((l) => l.kind === 'load' && l.path === path && l.mode === mode && l.conc === conc);
+// The median over repetitions of one statistic of one measurement.
+const stat = (path, mode, conc, get) => median(runs(path, mode, conc).map((l) => {
+  try { return get(l.r); } catch { return undefined; }
+}));
+
+const fmt = (v, digits = 0) => (v === undefined ? '—' : v.toLocaleString('en-US', {
+  maximumFractionDigits: digits, minimumFractionDigits: digits,
+}));
+const ratio = (a, b) => (a === undefined || b === undefined || b === 0 ? undefined : a / b);
+const pair = (a, b) => (a === undefined && b === undefined ? '—' : `${fmt(a, 2)} / ${fmt(b, 2)}`);
+
+const rows = [];
+// A row of one value per path, with ratio columns when `ratios` is set.
+const row = (label, get, { digits = 0, ratios = true } = {}) => {
+  const v = Object.fromEntries(PATHS.map((p) => [p, have.has(p) ? get(p) : undefined]));
+  const r = ratios
+    ? [pair(ratio(v.lighttpd, v.direct), ratio(v.nginx, v.direct)),
+       pair(ratio(v.lighttpd, v.proxy), ratio(v.nginx, v.proxy)),
+       pair(ratio(v.portkey, v.lighttpd), ratio(v.portkey, v.nginx))]
+    : ['', '', ''];
+  rows.push([label, ...PATHS.map((p) => (typeof v[p] === 'string' ? v[p] : fmt(v[p], digits))), ...r]);
+  return v;
+};
+
+const concs = [...new Set(lines.filter((l) => l.mode === 'plain').map((l) => l.conc))].sort((a, b) => a - b);
+const targets = {};
+for (const c of concs) {
+  const rps = row(`non-stream c=${c}: requests/s`, (p) => stat(p, 'plain', c, (r) => r.rps));
+  const p50 = row(`non-stream c=${c}: latency p50, µs`, (p) => stat(p, 'plain', c, (r) => r.total_us.p50));
+  const p99 = row(`non-stream c=${c}: latency p99, µs`, (p) => stat(p, 'plain', c, (r) => r.total_us.p99));
+  if (c === 1) {
+    const added = (v, p) => (v[p] === undefined || v.direct === undefined ? undefined : v[p] - v.direct);
+    row('non-stream c=1: added p50 over direct, µs', (p) => (p === 'direct' ? undefined : added(p50, p)), { ratios: false });
+    row('non-stream c=1: added p99 over direct, µs', (p) => (p === 'direct' ? undefined : added(p99, p)), { ratios: false });
+    targets.added = { p50: ['lighttpd', 'nginx'].map((p) => added(p50, p)), p99: ['lighttpd', 'nginx'].map((p) => added(p99, p)) };
+  }
+  if (c === 32) targets.rps32 = rps;
+  row(`non-stream c=${c}: load generator CPU, %`, (p) => stat(p, 'plain', c, (r) => r.cpu_pct), { ratios: false });
+}
+
+const streamed = lines.some((l) => l.mode === 'stream');
+if (streamed) {
+  const get = (key, q) => (p) => stat(p, 'stream', 1, (r) => r[key][q]);
+  const t50 = row('stream: time to first token p50, µs', get('ttft_us', 'p50'));
+  const t99 = row('stream: time to first token p99, µs', get('ttft_us', 'p99'));
+  const addT = (v) => (p) => (p === 'direct' || v[p] === undefined ? undefined : v[p] - v.direct);
+  row('stream: added time to first token p50, µs', addT(t50), { ratios: false });
+  row('stream: added time to first token p99, µs', addT(t99), { ratios: false });
+  const g50 = row('stream: gap between tokens p50, µs (mock: 5,000)', get('gap_us', 'p50'));
+  const g99 = row('stream: gap between tokens p99, µs', get('gap_us', 'p99'));
+  row('stream: added gap p50, µs', addT(g50), { ratios: false });
+  row('stream: added gap p99, µs', addT(g99), { ratios: false });
+  targets.ttft99 = ['lighttpd', 'nginx'].map((p) => addT(t99)(p));
+}
+
+const holds = [...new Set(lines.filter((l) => l.mode === 'hold').map((l) => l.conc))].sort((a, b) => a - b);
+targets.holds = {};
+for (const n of holds) {
+  row(`${fmt(n)} streams open at once: complete (peak open)`, (p) => {
+    const l = runs(p, 'hold', n)[0];
+    if (!l) return undefined;
+    const full = l.r.errors === 0 && l.r.ok === n && l.r.events_min === l.r.events_max;
+    if (p === 'lighttpd' || p === 'nginx') (targets.holds[n] ??= []).push(full);
+    return `${fmt(l.r.ok)}${l.r.errors ? ` (${l.r.errors} errors)` : ''} (${fmt(l.r.peak_open)})`;
+  }, { ratios: false });
+}
+
+// Memory: the gateway's own processes on each path (for axon, the web server's
+// figure follows in brackets); the mock and Valkey are shared and listed after.
+const rss = (phase, role) => {
+  const v = lines.filter((l) => l.kind === 'rss' && l.phase === phase && l.role === role).map((l) => l.kb);
+  return v.length ? Math.max(...v) / 1024 : undefined;
+};
+const ROLE = { direct: 'mock', proxy: 'proxy_nginx', lighttpd: 'lighttpd_axon', nginx: 'nginx_axon', portkey: 'portkey' };
+const SERVER = { lighttpd: 'lighttpd_server', nginx: 'nginx_server' };
+targets.rss = {};
+for (const [phase, label] of [['idle', 'idle'], ['load', 'the most under load'], ['after', '10 s after the load']]) {
+  row(`RSS ${label}, MiB (axon: axon processes [web server])`, (p) => {
+    const v = rss(phase, ROLE[p]);
+    if (v === undefined) return undefined;
+    if (SERVER[p]) (targets.rss[phase] ??= []).push(v);
+    return SERVER[p] ? `${fmt(v, 1)} [${fmt(rss(phase, SERVER[p]), 1)}]` : fmt(v, 1);
+  }, { ratios: false });
+}
+const su = lines.find((l) => l.kind === 'startup');
+row('start-up to the first 200 on /health, ms (p50 / max)', (p) => (
+  (p === 'lighttpd' || p === 'nginx') && su ? `${fmt(su.r.p50_ms, 1)} / ${fmt(su.r.max_ms, 1)}` : undefined), { ratios: false });
+const rt = Object.fromEntries(lines.filter((l) => l.kind === 'valkey_rt').map((l) => [l.path, l.new_conversation]));
+row('Valkey round trips per request (new conversation)', (p) => rt[p], { ratios: false });
+
+const out = [];
+out.push(`Measured with \`${opt.command}\` on ${opt.machine}, ${new Date().toISOString().slice(0, 10)}.`);
+out.push('Every path runs on the same machine, against the same mock upstream, in turn within each repetition; figures are medians over the repetitions.');
+out.push('Ratios are axon behind lighttpd / behind nginx; "Portkey/axon" compares Portkey with each.');
+if (opt.note) out.push(`Note: ${opt.note}.`);
+out.push('');
+out.push(`| metric | ${HEAD.join(' | ')} | axon/direct | axon/nginx-proxy | Portkey/axon |`);
+out.push(`|---|${HEAD.map(() => '---:').join('|')}|---:|---:|---:|`);
+for (const r of rows) out.push(`| ${r.join(' | ')} |`);
+
+const mock32 = targets.rps32 && ratio(targets.rps32.direct, Math.max(targets.rps32.lighttpd ?? 0, targets.rps32.nginx ?? 0));
+out.push('');
+out.push(`Mock headroom: direct requests/s at c=32 is ${fmt(mock32, 1)}× the faster gateway's (it must be at least 3×${mock32 !== undefined && mock32 < 3 ? '; it is not, so the gateway figures are lower bounds' : ''}).`);
+
+if (opt.smoke !== '1') {
+  const both = (a) => (a ?? []).map((x) => fmt(x, x < 10 ? 1 : 0)).join(' / ');
+  const ok = (c) => (c ? 'met' : '**missed**');
+  const t = [];
+  const a = targets.added ?? { p50: [], p99: [] };
+  t.push(['added latency, non-stream, c=1: p50 ≤ 100 µs, p99 ≤ 1 ms', `${both(a.p50)} µs; ${both(a.p99)} µs`,
+    ok(a.p50.every((x) => x <= 100) && a.p99.every((x) => x <= 1000))]);
+  const r = targets.rps32 ?? {};
+  const vsProxy = ['lighttpd', 'nginx'].map((p) => ratio(r[p], r.proxy));
+  const vsPk = ['lighttpd', 'nginx'].map((p) => ratio(r[p], r.portkey));
+  t.push(['throughput c=32: ≥ 25% of nginx-proxy; ≥ 5× Portkey',
+    `${both(vsProxy.map((x) => x * 100))} %; ${r.portkey ? `${both(vsPk)}×` : 'Portkey not run'}`,
+    ok(vsProxy.every((x) => x >= 0.25) && (!r.portkey || vsPk.every((x) => x >= 5)))]);
+  t.push(['added time to first token p99 ≤ 0.5 ms', `${both(targets.ttft99)} µs`, ok((targets.ttft99 ?? []).every((x) => x <= 500))]);
+  const top = holds.at(-1);
+  t.push([`${fmt(top)} streams open at once, zero errors, every chunk`, (targets.holds[top] ?? []).map((x) => (x ? 'all' : 'not all')).join(' / '),
+    ok(top >= 2000 && (targets.holds[top] ?? []).every(Boolean))]);
+  const m = targets.rss;
+  t.push(['idle RSS ≤ 16 MiB per axon process; ≤ 128 MiB at 2,000 streams; back within 10% of idle',
+    `${both(m.idle)}; ${both(m.load)}; ${both(m.after)} MiB`,
+    ok((m.idle ?? []).every((x) => x <= 16) && (m.load ?? []).every((x) => x <= 128) &&
+       (m.after ?? []).every((x, i) => x <= m.idle[i] * 1.1))]);
+  t.push(['start-up to the first 200 on /health ≤ 50 ms', su ? `${fmt(su.r.p50_ms, 1)} ms (max ${fmt(su.r.max_ms, 1)})` : '—', ok(su && su.r.max_ms <= 50)]);
+  t.push(['Valkey round trips ≤ 2 (new conversation)', `${rt.lighttpd} / ${rt.nginx}`, ok(rt.lighttpd <= 2 && rt.nginx <= 2)]);
+  out.push('');
+  out.push('| target (issue 6) | measured (axon · lighttpd / axon · nginx) | |');
+  out.push('|---|---|---|');
+  for (const x of t) out.push(`| ${x.join(' | ')} |`);
+}
+console.log(out.join('\n'));

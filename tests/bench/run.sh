@@ -1,0 +1,332 @@
+#!/usr/bin/env bash
+# make bench: what Axon adds between a client and the model, measured side by
+# side with the baselines on one machine in one run.
+#
+#   tests/bench/run.sh [--smoke] [--duration S] [--repeat N] [--out DIR] [--no-portkey]
+#
+# It starts, all on 127.0.0.1: redis-server, the fast mock upstream
+# (build/bench/mockup), axon behind lighttpd and behind nginx (etc/run-stack.sh),
+# nginx proxy_pass to the mock, and Portkey's gateway from npm
+# (tests/bench/portkey; skipped, and said so, when it cannot be installed).
+# Every path talks to the same mock, and build/bench/loadgen drives them
+# in turn, one path after another within each repetition:
+#   plain   non-streaming requests at concurrency 1, 8, 32, 128
+#   stream  one stream at a time, a token every 5 ms: time to the first token
+#           and the gap between tokens
+#   hold    N streams open at once (a token every 100 ms for 2 s), N stepping
+#           up to 2,000: all must end complete
+# plus the RSS of every process of each path (idle, the most under load, and
+# 10 s after the load), axon's start-up time (tests/bench/startup.mjs) and
+# its Valkey round trips per request. tests/bench/report.mjs makes the table:
+# printed, and written to DIR/bench.md (default build/bench) with the raw
+# results in DIR/results.jsonl.
+#
+# --smoke: a few seconds of the same harness (make bench-smoke, part of make
+# test). No timing is asserted; it fails only if a path gave errors or the
+# harness itself broke.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+repo=$PWD
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+smoke=0 duration=4 warmup=1 repeat=3 out=build/bench portkey=1
+while (($#)); do
+    case $1 in
+        --smoke) smoke=1 ;;
+        --duration) duration=$2; shift ;;
+        --repeat) repeat=$2; shift ;;
+        --out) out=$2; shift ;;
+        --no-portkey) portkey=0 ;;
+        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown option $1 (see --help)" ;;
+    esac
+    shift
+done
+concs="1 8 32 128" holds="250 500 1000 2000" after_s=10 stream_dur=$duration
+if ((smoke)); then
+    duration=0.5 warmup=0.2 repeat=1 concs="1 8" holds="50" after_s=0 stream_dur=0.5 portkey=0
+fi
+
+for cmd in redis-server lighttpd nginx node curl; do
+    command -v "$cmd" >/dev/null || die "$cmd is missing (make deps installs it)"
+done
+for f in build/axon build/bench/loadgen build/bench/mockup; do
+    [[ -x $f ]] || die "$f is missing: run make bench (it builds them)"
+done
+mkdir -p "$out"
+
+tmp=$(mktemp -d /tmp/axon-bench.XXXXXX)
+declare -a pids=()
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    sleep 0.5
+    for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+read -r redis_port mock_port light_port nginx_port proxy_port pk_port < <(
+    node --input-type=module -e '
+        import { freePort } from "'"$repo"'/tests/integration/lib.mjs";
+        const ports = [];
+        for (let i = 0; i < 6; i++) ports.push(await freePort());
+        console.log(ports.join(" "));')
+
+wait_http() { # URL SECONDS: until it answers at all
+    local i
+    for ((i = 0; i < $2 * 20; i++)); do
+        curl -s -o /dev/null --max-time 1 "$1" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# ---- the stack -------------------------------------------------------------
+say "starting redis-server, the mock, axon behind lighttpd and nginx, nginx proxy_pass"
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+    --maxclients 20000 --dir "$tmp" --logfile "$tmp/redis.log" &
+pids+=($!)
+redis_pid=$!
+build/bench/mockup --port "$mock_port" 2>"$tmp/mock.log" &
+pids+=($!)
+mock_pid=$!
+wait_http "http://127.0.0.1:$mock_port/_mock/health" 10 || die "the mock did not start"
+mock=http://127.0.0.1:$mock_port
+
+key=sk-bench-$RANDOM$RANDOM
+for server in lighttpd nginx; do
+    port=$light_port
+    [[ $server == nginx ]] && port=$nginx_port
+    AXON_SERVER=$server AXON_PORT=$port STACK_DIR=$tmp/$server \
+    AXON_VALKEY_URL=redis://127.0.0.1:$redis_port AXON_API_KEYS=$key \
+    ANTHROPIC_API_KEY=sk-ant-bench ANTHROPIC_BASE_URL=$mock \
+    AXON_POOL_SIZE=4096 AXON_LOG_LEVEL=warn AXON_TEST_ROUTES=1 \
+        etc/run-stack.sh >"$tmp/$server.log" 2>&1 &
+    pids+=($!)
+done
+for server in lighttpd nginx; do
+    for ((i = 0; i < 300; i++)); do
+        [[ -f $tmp/$server/ready ]] && break
+        sleep 0.1
+    done
+    [[ -f $tmp/$server/ready ]] || { cat "$tmp/$server.log" >&2; die "the $server stack did not start"; }
+done
+ready() { sed -n "s/^$2=//p" "$tmp/$1/ready"; }
+
+mkdir -p "$tmp/proxy"
+proxy_user=""
+((EUID == 0)) && proxy_user="user root;"
+cat >"$tmp/proxy/nginx.conf" <<EOF
+worker_processes auto;
+pid $tmp/proxy/nginx.pid;
+error_log stderr warn;
+worker_rlimit_nofile 16384;
+events { worker_connections 8192; }
+http {
+    access_log off;
+    client_body_temp_path $tmp/proxy/body;
+    proxy_temp_path $tmp/proxy/proxy;
+    upstream mock { server 127.0.0.1:$mock_port; keepalive 256; }
+    server {
+        listen 127.0.0.1:$proxy_port;
+        location / {
+            proxy_pass http://mock;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }
+    }
+}
+EOF
+nginx -p "$tmp/proxy" -c "$tmp/proxy/nginx.conf" -e stderr -g "daemon off; $proxy_user" \
+    2>"$tmp/proxy.log" &
+pids+=($!)
+proxy_pid=$!
+
+pk_pid=""
+pk_note=""
+if ((portkey)); then
+    pk_dir=tests/bench/portkey
+    if [[ ! -f $pk_dir/node_modules/.axon-npm-ci-done ]]; then
+        say "installing Portkey's gateway into $pk_dir/node_modules (npm ci)"
+        if (cd "$pk_dir" && npm ci --no-audit --no-fund >"$tmp/portkey-npm.log" 2>&1); then
+            touch "$pk_dir/node_modules/.axon-npm-ci-done"
+        else
+            pk_note="Portkey could not be installed (npm ci failed: $(tail -n 1 "$tmp/portkey-npm.log"))"
+        fi
+    fi
+    if [[ -z $pk_note ]]; then
+        node "$pk_dir/node_modules/@portkey-ai/gateway/build/start-server.js" --port="$pk_port" \
+            --headless >"$tmp/portkey.log" 2>&1 &
+        pids+=($!)
+        pk_pid=$!
+        wait_http "http://127.0.0.1:$pk_port/" 20 || pk_note="Portkey did not start (see its log)"
+    fi
+else
+    pk_note="Portkey not run (--no-portkey or --smoke)"
+fi
+wait_http "http://127.0.0.1:$proxy_port/_mock/health" 10 || die "nginx proxy_pass did not start"
+
+# ---- the paths -----------------------------------------------------------------
+ant_body=$tmp/ant.json oai_body=$tmp/oai.json pk_body=$tmp/pk.json
+printf '{"model":"claude-sonnet-4-6","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}' >"$ant_body"
+printf '{"model":"claude-sonnet-4-6","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}' >"$oai_body"
+printf '{"model":"claude-sonnet-4-6","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}' >"$pk_body"
+for b in ant oai pk; do
+    sed 's/^{/{"stream":true,/' "$tmp/$b.json" >"$tmp/$b-stream.json"
+done
+
+paths="direct proxy lighttpd nginx"
+[[ -n $pk_pid && -z $pk_note ]] && paths+=" portkey"
+# NAME -> url, body stem and headers
+target() {
+    case $1 in
+    direct) url=$mock/v1/messages stem=ant
+            hdr=(-H "x-api-key: sk-ant-bench" -H "anthropic-version: 2023-06-01") ;;
+    proxy) url=http://127.0.0.1:$proxy_port/v1/messages stem=ant
+            hdr=(-H "x-api-key: sk-ant-bench" -H "anthropic-version: 2023-06-01") ;;
+    lighttpd) url=http://127.0.0.1:$light_port/v1/chat/completions stem=oai
+            hdr=(-H "authorization: Bearer $key") ;;
+    nginx) url=http://127.0.0.1:$nginx_port/v1/chat/completions stem=oai
+            hdr=(-H "authorization: Bearer $key") ;;
+    portkey) url=http://127.0.0.1:$pk_port/v1/chat/completions stem=pk
+            hdr=(-H "x-portkey-provider: anthropic" -H "x-portkey-custom-host: $mock/v1"
+                 -H "authorization: Bearer sk-ant-bench") ;;
+    esac
+}
+
+# The processes of each path, by role, for the RSS figures.
+children() { pgrep -P "$1" | tr '\n' ' '; }
+declare -A roles
+roles[mock]=$mock_pid
+roles[redis]=$redis_pid
+roles[proxy_nginx]="$proxy_pid $(children "$proxy_pid")"
+roles[lighttpd_server]=$(ready lighttpd SERVER_PID)
+roles[lighttpd_axon]=$(ready lighttpd AXON_PIDS)
+roles[nginx_server]="$(ready nginx SERVER_PID) $(ready nginx WORKER_PIDS)"
+roles[nginx_axon]=$(ready nginx AXON_PIDS)
+[[ -n $pk_pid ]] && roles[portkey]=$pk_pid
+rss_kb() { # the summed VmRSS of PIDs
+    local p t=0 v
+    for p in $1; do
+        v=$(awk '/^VmRSS:/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
+rss_snapshot() { # PHASE: one JSON line per role, and per axon process
+    local r p
+    for r in "${!roles[@]}"; do
+        printf '{"kind":"rss","phase":"%s","role":"%s","kb":%s,"procs":%s}\n' "$1" "$r" \
+            "$(rss_kb "${roles[$r]}")" "$(wc -w <<<"${roles[$r]}")"
+    done >>"$tmp/results.jsonl"
+}
+sampler_pid=""
+start_sampler() { # PHASE: the most RSS seen while it runs, every 200 ms
+    (while :; do rss_snapshot "$1"; sleep 0.2; done) &
+    sampler_pid=$!
+}
+stop_sampler() { kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true; }
+
+run_load() { # PATH MODE CONC REP extra loadgen args...
+    local name=$1 mode=$2 conc=$3 rep=$4 body
+    shift 4
+    target "$name"
+    body=$tmp/$stem.json
+    [[ $mode != plain ]] && body=$tmp/$stem-stream.json
+    local line
+    line=$(build/bench/loadgen --url "$url" --body "$body" --mode "$mode" --conc "$conc" \
+        "${hdr[@]}" --label "$name" "$@" 2>>"$tmp/loadgen.log") || {
+        say "loadgen failed on $name $mode c=$conc"; line='{"ok":0,"errors":-1}'; }
+    printf '{"kind":"load","path":"%s","mode":"%s","conc":%s,"rep":%s,"r":%s}\n' \
+        "$name" "$mode" "$conc" "$rep" "$line" >>"$tmp/results.jsonl"
+    # shellcheck disable=SC2001
+    say "$(printf '%-8s %-6s c=%-5s' "$name" "$mode" "$conc") $(sed 's/.*"ok":\([0-9]*\),"errors":\([0-9-]*\).*"rps":\([0-9.]*\).*/ok \1 errors \2 rps \3/' <<<"$line")"
+}
+mock_set() { curl -sf -o /dev/null "$mock/_mock/set?interval_ms=$1&tokens=$2"; }
+
+# Every path answers once before anything is measured (and a Valkey round
+# trip count is read from axon's test header).
+for name in $paths; do
+    target "$name"
+    code=$(curl -s -o "$tmp/first-$name" -w '%{http_code}' "${hdr[@]}" -H 'content-type: application/json' \
+        --data-binary "@$tmp/$stem.json" "$url")
+    [[ $code == 200 ]] || die "$name answered $code: $(head -c 300 "$tmp/first-$name")"
+done
+for server in lighttpd nginx; do
+    target "$server"
+    for ((i = 0; i < 5; i++)); do
+        curl -s -D - -o /dev/null "${hdr[@]}" -H 'content-type: application/json' \
+            --data-binary "@$tmp/oai.json" "$url" | tr -d '\r' |
+            sed -n 's/^x-axon-valkey-round-trips: //p'
+    done | sort -n | sed -n 3p |
+        xargs -I{} printf '{"kind":"valkey_rt","path":"%s","new_conversation":%s}\n' "$server" {} \
+        >>"$tmp/results.jsonl"
+done
+
+sleep 1
+rss_snapshot idle
+
+# ---- non-streaming ------------------------------------------------------------------
+mock_set 0 7
+say "non-streaming: concurrency $concs, ${duration}s each, $repeat repetition(s)"
+start_sampler load
+for ((rep = 0; rep < repeat; rep++)); do
+    for conc in $concs; do
+        for name in $paths; do
+            run_load "$name" plain "$conc" "$rep" --duration "$duration" --warmup "$warmup"
+        done
+    done
+done
+
+# ---- streaming: time to first token and the gaps ------------------------------------
+mock_set 5 20
+say "streaming: one at a time, a token every 5 ms"
+for ((rep = 0; rep < repeat; rep++)); do
+    for name in $paths; do
+        run_load "$name" stream 1 "$rep" --duration "$stream_dur" --warmup "$warmup"
+    done
+done
+
+# ---- open streams ---------------------------------------------------------------------
+mock_set 100 20
+say "open streams: $holds at once, each 2 s long"
+for n in $holds; do
+    for name in $paths; do
+        run_load "$name" hold "$n" 0 --ramp-ms 500 --timeout-s 30
+    done
+done
+stop_sampler
+mock_set 0 7
+
+if ((after_s > 0)); then
+    say "waiting ${after_s}s after the load for the memory figures"
+    sleep "$after_s"
+fi
+rss_snapshot after
+
+# ---- start-up -------------------------------------------------------------------------
+AXON_API_KEYS=$key AXON_VALKEY_URL=redis://127.0.0.1:$redis_port AXON_LOG_LEVEL=error \
+ANTHROPIC_API_KEY=sk-ant-bench ANTHROPIC_BASE_URL=$mock \
+    node tests/bench/startup.mjs build/axon "$((smoke ? 2 : 10))" |
+    sed 's/^/{"kind":"startup","r":/; s/$/}/' >>"$tmp/results.jsonl"
+
+# ---- the table ------------------------------------------------------------------------
+machine="$(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME")"
+cp "$tmp/results.jsonl" "$out/results.jsonl"
+node tests/bench/report.mjs "$out/results.jsonl" \
+    --machine "$machine" --command "$( ((smoke)) && echo 'make bench-smoke' || echo "make bench")" \
+    --note "$pk_note" --smoke "$smoke" >"$out/bench.md"
+cat "$out/bench.md"
+say "written to $out/bench.md (raw: $out/results.jsonl)"
+# A path that gave errors fails the run (the smoke run's only assertion).
+node -e '
+  const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+  const bad = lines.filter((l) => l.kind === "load" && l.r.errors !== 0 && l.path !== "portkey");
+  for (const b of bad) console.error(`bench: ${b.path} ${b.mode} c=${b.conc}: ${b.r.errors} error(s)`);
+  process.exit(bad.length ? 1 : 0);' "$out/results.jsonl"
