@@ -39,7 +39,11 @@ struct anth_block {
 struct anth_stream {
     struct oai_out *out;   /* borrowed */
     int choice;
-    struct anth_block blocks[ANTH_MAX_BLOCKS];
+    /* Owned (anth_stream_free): grown to the highest block index seen, so
+     * a short answer holds a few bytes rather than the cap's 12 KiB (one
+     * translator per open stream). */
+    struct anth_block *blocks;
+    int nblocks;
     int ntools;
     struct usage usage;
     const char *finish;    /* static, set by message_delta */
@@ -47,6 +51,8 @@ struct anth_stream {
 };
 
 void anth_stream_init(struct anth_stream *s, struct oai_out *out, int choice);
+/* Frees what the translator holds; init may follow. NULL-safe fields. */
+void anth_stream_free(struct anth_stream *s);
 
 /* One SSE event (borrows data). AXON_ERETRY with e filled for an upstream
  * error event that may be retried; AXON_EINVAL for a broken event;

@@ -48,6 +48,7 @@ struct pool_lease {
     char holder[POOL_HOLDER_MAX + 1];
     long long gen;            /* generation: bumped by every recycle */
     long long turns;          /* turns served before this one */
+    long long server_ms;      /* the registry's clock (ms) at the acquire; 0 for a local lease */
     bool local;               /* from the process-local fallback */
     uint64_t wait_us;         /* how long acquire waited */
     uint64_t renew_at_us;     /* monotonic: when pool_renew next talks to Valkey */

@@ -17,6 +17,7 @@
 #define UP_MAX_CALLS 128            /* parallel calls in one run (n) */
 #define UP_MAX_ERROR_BODY 65536     /* kept of an upstream error answer */
 #define UP_TICK_MS 250              /* longest sleep between ticks */
+#define UP_RECV_BUFFER 4096         /* libcurl's receive buffer per call */
 
 struct up_call {
     const char *url;                  /* borrowed */

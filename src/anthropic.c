@@ -881,6 +881,28 @@ void anth_stream_init(struct anth_stream *s, struct oai_out *out, int choice)
     s->choice = choice;
 }
 
+void anth_stream_free(struct anth_stream *s)
+{
+    free(s->blocks);
+    s->blocks = NULL;
+    s->nblocks = 0;
+}
+
+/* Makes blocks[i] exist (zeroed when new); i < ANTH_MAX_BLOCKS. */
+static void blocks_reserve(struct anth_stream *s, int i)
+{
+    if (i < s->nblocks)
+        return;
+    int n = s->nblocks ? s->nblocks : 8;
+    while (n <= i)
+        n *= 2;
+    if (n > ANTH_MAX_BLOCKS)
+        n = ANTH_MAX_BLOCKS;
+    s->blocks = xrealloc(s->blocks, (size_t)n * sizeof *s->blocks);
+    memset(s->blocks + s->nblocks, 0, (size_t)(n - s->nblocks) * sizeof *s->blocks);
+    s->nblocks = n;
+}
+
 static void read_usage(json_object *u, struct usage *to)
 {
     json_object *v;
@@ -966,7 +988,7 @@ static int bad_event(struct api_error *e, const char *what)
     return AXON_EINVAL;
 }
 
-static int block_index(json_object *ev, struct api_error *e, int *idx)
+static int block_index(struct anth_stream *s, json_object *ev, struct api_error *e, int *idx)
 {
     json_object *v = get(ev, "index");
     if (!v || !json_object_is_type(v, json_type_int))
@@ -975,6 +997,7 @@ static int block_index(json_object *ev, struct api_error *e, int *idx)
     if (i < 0 || i >= ANTH_MAX_BLOCKS)
         return bad_event(e, "a content block index out of range");
     *idx = (int)i;
+    blocks_reserve(s, *idx);
     return AXON_OK;
 }
 
@@ -999,7 +1022,7 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
         return emit(s, (struct cev){.kind = CEV_START, .s = model ? model : ""});
     }
     if (!strcmp(type, "content_block_start")) {
-        if ((rc = block_index(ev, e, &idx)))
+        if ((rc = block_index(s, ev, e, &idx)))
             return rc;
         json_object *cb = get(ev, "content_block");
         const char *bt = get_str(cb, "type");
@@ -1020,7 +1043,7 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
         return AXON_OK;
     }
     if (!strcmp(type, "content_block_delta")) {
-        if ((rc = block_index(ev, e, &idx)))
+        if ((rc = block_index(s, ev, e, &idx)))
             return rc;
         json_object *d = get(ev, "delta");
         const char *dt = get_str(d, "type");
@@ -1049,7 +1072,7 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
         return AXON_OK; /* citations_delta, future kinds */
     }
     if (!strcmp(type, "content_block_stop")) {
-        if ((rc = block_index(ev, e, &idx)))
+        if ((rc = block_index(s, ev, e, &idx)))
             return rc;
         struct anth_block *b = &s->blocks[idx];
         if (b->is_tool && !b->had_args) { /* a tool without arguments */
@@ -1138,6 +1161,7 @@ int anth_message(struct anth_stream *s, const char *body, size_t n, struct api_e
             rc = emit(s, (struct cev){.kind = CEV_REDACTED, .s = json_object_get_string(v),
                                       .n = (size_t)json_object_get_string_len(v)});
         else if (!strcmp(bt, "tool_use")) {
+            blocks_reserve(s, (int)i);
             rc = tool_start(s, b, (int)i);
             json_object *input = get(b, "input");
             size_t len = 2;
@@ -1172,6 +1196,11 @@ static void init_of(void *st, struct oai_out *out, int first)
     anth_stream_init(st, out, first);
 }
 
+static void fini_of(void *st)
+{
+    anth_stream_free(st);
+}
+
 static int event_of(void *st, const char *event, const char *data, size_t n, struct api_error *e)
 {
     return anth_stream_event(st, event, data, n, e);
@@ -1194,6 +1223,7 @@ const struct provider_ops provider_anthropic = {
     .request = anthropic_request,
     .headers = headers_of,
     .init = init_of,
+    .fini = fini_of,
     .event = event_of,
     .end = end_of,
     .body = body_of,

@@ -100,6 +100,8 @@ static void on_restart(void *ud, int i)
     struct chat_run *c = ud;
     for (int k = i * c->per; k < (i + 1) * c->per; k++)
         oai_out_reset_choice(&c->out, k);
+    if (c->pv->fini)
+        c->pv->fini(state_of(c, i));
     c->pv->init(state_of(c, i), &c->out, i * c->per);
 }
 
@@ -290,8 +292,8 @@ static void settle(struct axon_req *r, struct chat_conv *cv, const struct model_
     struct pool_release_op rel;
     if (out) {
         json_object *assistant = oai_out_message(out, 0);
-        conv_append_add(cfg, cv->id, r->tenant, rt->m.id, cv->turn, assistant, cv->create, &ap,
-                        &b);
+        conv_append_add(cfg, cv->id, r->tenant, rt->m.id, cv->turn, assistant, cv->create,
+                        lease->server_ms, &ap, &b);
         json_object_put(assistant); /* add keeps its text */
     }
     pool_release_add(cfg, lease, o, &rel, &b);

@@ -263,9 +263,77 @@ static struct valkey_script index_script = {.src =
     "if ARGV[4] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[4]) end\n"
     "return 1\n"};
 
+/* The fast path of a new conversation (see conv.h): the turn's entries
+ * split out of op->blob, the meta, both TTLs in one MULTI on the
+ * conversation's slot, then the index updates the scripts would make. */
+static void add_fast(const struct axon_config *cfg, const char *model, size_t n, size_t bytes,
+                     long long now_ms, struct conv_append_op *op, struct valkey_batch *b)
+{
+    op->fast = true;
+    long long ttl_ms = (long long)cfg->conv_ttl_s * 1000;
+    snprintf(op->secs, sizeof op->secs, "%lld", now_ms / 1000);
+    snprintf(op->count, sizeof op->count, "%zu", n);
+    snprintf(op->bytes, sizeof op->bytes, "%zu", bytes);
+    snprintf(op->score, sizeof op->score, "%lld", now_ms);
+    snprintf(op->oldest, sizeof op->oldest, "%lld", now_ms - ttl_ms);
+    snprintf(op->expiry, sizeof op->expiry, "%lld", now_ms + ttl_ms);
+    snprintf(op->now, sizeof op->now, "%lld", now_ms);
+    op->rpush[0] = "RPUSH", op->rpush_lens[0] = 5;
+    op->rpush[1] = op->lk, op->rpush_lens[1] = strlen(op->lk);
+    const char *p = op->blob.p, *end = op->blob.p + op->blob.len;
+    for (size_t i = 0; i < n; i++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        op->rpush[2 + i] = p;
+        op->rpush_lens[2 + i] = (size_t)((nl ? nl : end) - p);
+        p = nl ? nl + 1 : end;
+    }
+    const char *hset[] = {"HSET", op->mk, "owner", op->tenant, "model", model,
+                          "created", op->secs, "updated", op->secs,
+                          "message_count", op->count, "bytes", op->bytes};
+    memcpy(op->hset, hset, sizeof hset);
+    op->multi[0] = "MULTI";
+    op->exec[0] = "EXEC";
+    const char *e0[] = {"EXPIRE", op->mk, op->ttl}, *e1[] = {"EXPIRE", op->lk, op->ttl};
+    memcpy(op->expire[0], e0, sizeof e0);
+    memcpy(op->expire[1], e1, sizeof e1);
+    const char *z0[] = {"ZADD", op->tk, "GT", op->score, op->id};
+    const char *z1[] = {"ZADD", ACTIVE_KEY, "GT", op->expiry, op->id};
+    const char *r0[] = {"ZREMRANGEBYSCORE", op->tk, "-inf", op->oldest};
+    const char *r1[] = {"ZREMRANGEBYSCORE", ACTIVE_KEY, "-inf", op->now};
+    const char *ze[] = {"EXPIRE", op->tk, op->ttl};
+    memcpy(op->zadd[0], z0, sizeof z0);
+    memcpy(op->zadd[1], z1, sizeof z1);
+    memcpy(op->zrem[0], r0, sizeof r0);
+    memcpy(op->zrem[1], r1, sizeof r1);
+    memcpy(op->zexpire, ze, sizeof ze);
+    const struct valkey_cmd cmds[] = {
+        {.argc = 1, .argv = op->multi},
+        {.argc = (int)n + 2, .argv = op->rpush, .lens = op->rpush_lens},
+        {.argc = 14, .argv = op->hset},
+        {.argc = 3, .argv = op->expire[0]},
+        {.argc = 3, .argv = op->expire[1]},
+        {.argc = 1, .argv = op->exec},
+        {.argc = 5, .argv = op->zadd[0]},
+        {.argc = 4, .argv = op->zrem[0]},
+        {.argc = 3, .argv = op->zexpire},
+        {.argc = 5, .argv = op->zadd[1]},
+        {.argc = 4, .argv = op->zrem[1]},
+    };
+    int n_cmds = (int)(sizeof cmds / sizeof cmds[0]);
+    if (b->n + n_cmds > VALKEY_MAX_PIPELINE) {
+        op->rc = AXON_EINVAL;
+        return;
+    }
+    op->at = b->n;
+    for (int i = 0; i < n_cmds; i++)
+        if (valkey_batch_add(b, cmds[i]) < 0)
+            abort(); /* the room was checked above */
+}
+
 void conv_append_add(const struct axon_config *cfg, const char *id, const char *tenant,
                      const char *model, json_object *client_messages, json_object *assistant,
-                     bool create, struct conv_append_op *op, struct valkey_batch *b)
+                     bool create, long long now_ms, struct conv_append_op *op,
+                     struct valkey_batch *b)
 {
     memset(op, 0, sizeof *op);
     op->at = -1;
@@ -309,6 +377,10 @@ void conv_append_add(const struct axon_config *cfg, const char *id, const char *
     conv_keys(id, op->mk, op->lk);
     tenant_key(tenant, op->tk);
     snprintf(op->ttl, sizeof op->ttl, "%d", cfg->conv_ttl_s);
+    if (create && now_ms > 0 && n <= CONV_FAST_MAX) {
+        add_fast(cfg, model, n, cbytes + abytes, now_ms, op, b);
+        return;
+    }
     snprintf(op->ttl_ms, sizeof op->ttl_ms, "%lld", (long long)cfg->conv_ttl_s * 1000);
     snprintf(op->neg_ttl_ms, sizeof op->neg_ttl_ms, "-%lld", (long long)cfg->conv_ttl_s * 1000);
     snprintf(op->maxm, sizeof op->maxm, "%d", cfg->conv_max_messages);
@@ -353,10 +425,34 @@ static void index_unlist(const struct conv_append_op *op)
     valkey_free_replies(2, rep);
 }
 
+/* The fast path's replies: MULTI's +OK, four +QUEUED, then EXEC's array
+ * of the four results, then the five index replies. */
+static int fast_done(const struct conv_append_op *op, const struct valkey_batch *b)
+{
+    if (b->rc == AXON_EIO)
+        return AXON_EIO;
+    const redisReply *x = b->rep[op->at + 5];
+    bool ok = x->type == REDIS_REPLY_ARRAY && x->elements == 4;
+    for (size_t i = 0; ok && i < 4; i++)
+        ok = x->element[i]->type == REDIS_REPLY_INTEGER;
+    if (!ok) {
+        log_msg(LOG_WARN, "conv: storing %s failed: %.*s", op->id,
+                x->type == REDIS_REPLY_ERROR ? (int)x->len : 0, x->str ? x->str : "");
+        return AXON_EINVAL;
+    }
+    for (int i = 6; i < 11; i++)
+        if (b->rep[op->at + i]->type == REDIS_REPLY_ERROR)
+            log_msg(LOG_WARN, "conv: index update of %s failed: %.*s", op->id,
+                    (int)b->rep[op->at + i]->len, b->rep[op->at + i]->str);
+    return AXON_OK;
+}
+
 int conv_append_done(struct conv_append_op *op, const struct valkey_batch *b)
 {
     int rc = op->rc;
-    if (op->at >= 0) {
+    if (op->at >= 0 && op->fast) {
+        rc = fast_done(op, b);
+    } else if (op->at >= 0) {
         const redisReply *r = b->rc == AXON_EIO ? NULL : b->rep[op->at];
         if (!r) {
             rc = AXON_EIO;
@@ -391,7 +487,7 @@ int conv_append(const struct axon_config *cfg, const char *id, const char *tenan
 {
     struct conv_append_op op;
     struct valkey_batch b = {0};
-    conv_append_add(cfg, id, tenant, model, client_messages, assistant, create, &op, &b);
+    conv_append_add(cfg, id, tenant, model, client_messages, assistant, create, 0, &op, &b);
     (void)valkey_batch_run(&b);
     int rc = conv_append_done(&op, &b);
     valkey_batch_free(&b);

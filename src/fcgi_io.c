@@ -68,7 +68,9 @@ int io_read_body(struct axon_req *r, size_t max, struct buf *out)
         (uint64_t)declared > max)
         return AXON_ETOOBIG;
     buf_init(out, max);
-    char chunk[16384];
+    /* Small: a thread's stack pages stay resident for its whole life, and
+     * libfcgi copies out of its own 8 KiB buffer anyway. */
+    char chunk[4096];
     for (;;) {
         int n = FCGX_GetStr(chunk, sizeof chunk, r->fcgi->in);
         if (n > 0 && buf_append(out, chunk, (size_t)n)) {

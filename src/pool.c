@@ -53,8 +53,10 @@ enum { REL_STALE = 0, REL_DONE = 1, REL_RETIRED = 2 };
 /* KEYS: idle, leases, waiters, counters, seq.
  * ARGV: session key prefix, size, lease_ms, holder, waiter token, wait_ms,
  *       waited ("1" when this token may be registered as a waiter).
- * Returns {id, gen, turns} of the leased session, or nil when none is idle
- * (the token is then registered as a waiter until now + wait_ms).
+ * Returns {id, gen, turns, now} of the leased session (now: the server's
+ * clock in ms, which the request's stored turn is then dated with), or nil
+ * when none is idle (the token is then registered as a waiter until
+ * now + wait_ms).
  * Idle order is FIFO (release RPUSHes, acquire takes the first healthy one
  * from the head): every session serves turns in rotation, so turns and
  * context spread evenly and no session sits idle long enough to go stale.
@@ -115,7 +117,7 @@ static struct valkey_script acquire_lua = {.src =
     "redis.call('HSET', pre .. pick, 'holder', ARGV[4])\n"
     "redis.call('HINCRBY', KEYS[4], 'acquires', 1)\n"
     "if ARGV[7] == '1' then redis.call('ZREM', KEYS[3], ARGV[5]) end\n"
-    "return {pick, tonumber(pg) or -1, tonumber(pt) or -1}\n"};
+    "return {pick, tonumber(pg) or -1, tonumber(pt) or -1, now}\n"};
 
 /* KEYS: idle, leases, counters, seq.
  * ARGV: session key prefix, id, gen, holder, max_turns, cooldown_ms,
@@ -427,11 +429,12 @@ static int try_acquire(const struct axon_config *cfg, const struct pool_keys *k,
     if (rc == AXON_OK) {
         if (r->type == REDIS_REPLY_NIL) {
             rc = 0;
-        } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
                    r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len > 0 &&
                    r->element[0]->len <= POOL_ID_MAX &&
                    int_reply(r->element[1], 0, INT64_MAX, &l->gen) &&
-                   int_reply(r->element[2], 0, INT64_MAX, &l->turns)) {
+                   int_reply(r->element[2], 0, INT64_MAX, &l->turns) &&
+                   int_reply(r->element[3], 1, INT64_MAX, &l->server_ms)) {
             memcpy(l->id, r->element[0]->str, r->element[0]->len);
             l->id[r->element[0]->len] = '\0';
             rc = 1;

@@ -175,6 +175,10 @@ static void xfer_start(struct xfer *x)
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    /* Every open stream holds one handle's receive buffer (16 KiB by
+     * default); SSE events are small, and a big JSON answer only takes
+     * more callbacks. */
+    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, UP_RECV_BUFFER);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, cfg->connect_timeout_ms);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);

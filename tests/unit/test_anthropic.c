@@ -663,6 +663,7 @@ static struct session *session_new(bool stream, bool include_usage)
 
 static void session_free(struct session *ss)
 {
+    anth_stream_free(&ss->s);
     oai_out_free(&ss->o);
     free(ss);
 }

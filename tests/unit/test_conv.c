@@ -626,9 +626,10 @@ static void append_and_release_share_one_round_trip(void **state)
         struct pool_release_op rel;
         long long reads = server_reads();
         unsigned long ours = valkey_round_trips();
-        conv_append_add(c, id, T1, "gpt-4o", cm, ans, true, &ap, &b);
+        assert_true(l.server_ms > 0);
+        conv_append_add(c, id, T1, "gpt-4o", cm, ans, true, l.server_ms, &ap, &b);
         pool_release_add(c, &l, POOL_DONE, &rel, &b);
-        assert_int_equal(b.n, 4);
+        assert_int_equal(b.n, 12); /* a new conversation: plain commands, no script */
         (void)valkey_batch_run(&b);
         assert_int_equal(conv_append_done(&ap, &b), 0);
         bool recycled = true;
@@ -651,13 +652,107 @@ static void append_and_release_share_one_round_trip(void **state)
     assert_int_equal(conv_delete(id, T1), 0);
     struct valkey_batch b = {0};
     struct conv_append_op ap;
-    conv_append_add(c, id, T1, "gpt-4o", cm, ans, false, &ap, &b);
+    conv_append_add(c, id, T1, "gpt-4o", cm, ans, false, 0, &ap, &b);
     (void)valkey_batch_run(&b);
     assert_int_equal(conv_append_done(&ap, &b), AXON_ENOTFOUND);
     valkey_batch_free(&b);
     assert_false(zhas(tk, id));
     assert_false(zhas("axon:{g}:active", id));
     assert_int_equal(load_count(id, T1), AXON_ENOTFOUND);
+    json_object_put(cm);
+    json_object_put(ans);
+}
+
+/* A field of a hash, or "" (for comparing two conversations' meta). */
+static void hfield(const char *key, const char *field, char *out, size_t n)
+{
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "HGET %s %s", key, field), 0);
+    snprintf(out, n, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+}
+
+/* A new conversation stored by the fast path (plain commands dated by the
+ * acquire's server time) is the same record the script writes: the same
+ * entries byte for byte, the same meta but for the dates, both TTLs, both
+ * index entries; and it continues through the script like any other. A
+ * turn with more than CONV_FAST_MAX messages takes the script. */
+static void fast_path_writes_what_the_script_writes(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    json_object *cm = js("[{\"role\":\"system\",\"content\":\"be brief\"},"
+                         "{\"role\":\"user\",\"content\":\"caf\u00e9 \\\"q\\\" </b>\"}]");
+    json_object *ans = js("{\"role\":\"assistant\",\"content\":\"ok\"}");
+    char ids[2][CONV_ID_MAX + 1];
+    redisReply *t;
+    assert_int_equal(valkey_command(&t, "TIME"), 0);
+    long long now_ms = strtoll(t->element[0]->str, NULL, 10) * 1000;
+    freeReplyObject(t);
+    for (int k = 0; k < 2; k++) { /* 0: the script, 1: the fast path */
+        conv_new_id(ids[k], true);
+        struct valkey_batch b = {0};
+        struct conv_append_op ap;
+        conv_append_add(c, ids[k], T1, "gpt-4o", cm, ans, true, k ? now_ms : 0, &ap, &b);
+        assert_int_equal(b.n, k ? 11 : 3);
+        (void)valkey_batch_run(&b);
+        assert_int_equal(conv_append_done(&ap, &b), 0);
+        valkey_batch_free(&b);
+    }
+    char mk[2][128], lk[2][128], tk[96];
+    for (int k = 0; k < 2; k++) {
+        key_of(mk[k], sizeof mk[k], ids[k], "meta");
+        key_of(lk[k], sizeof lk[k], ids[k], "msgs");
+        assert_true(pttl(mk[k]) > 590000);
+        assert_true(pttl(lk[k]) > 590000);
+    }
+    snprintf(tk, sizeof tk, "axon:{k:%s}:convs", T1);
+    static const char *const fields[] = {"owner", "model", "message_count", "bytes"};
+    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+        char a[128], b2[128];
+        hfield(mk[0], fields[f], a, sizeof a);
+        hfield(mk[1], fields[f], b2, sizeof b2);
+        assert_true(a[0] != '\0');
+        assert_string_equal(a, b2);
+    }
+    char created[32];
+    hfield(mk[1], "created", created, sizeof created);
+    assert_int_equal(strtoll(created, NULL, 10), now_ms / 1000);
+    for (int i = 0; i < 3; i++) {
+        redisReply *a, *b2;
+        assert_int_equal(valkey_command(&a, "LINDEX %s %d", lk[0], i), 0);
+        assert_int_equal(valkey_command(&b2, "LINDEX %s %d", lk[1], i), 0);
+        assert_int_equal(a->type, REDIS_REPLY_STRING);
+        assert_int_equal(a->len, b2->len);
+        assert_memory_equal(a->str, b2->str, a->len);
+        freeReplyObject(a);
+        freeReplyObject(b2);
+    }
+    assert_true(zhas(tk, ids[1]));
+    assert_true(zhas("axon:{g}:active", ids[1]));
+    /* It continues, through the script, as the other does. */
+    json_object *more = js("[{\"role\":\"user\",\"content\":\"more\"}]");
+    assert_int_equal(conv_append(c, ids[1], T1, "gpt-4o", more, ans, false), 0);
+    assert_int_equal(load_count(ids[1], T1), 5);
+    /* Another tenant cannot continue it: the owner was written. */
+    assert_int_equal(conv_append(c, ids[1], T2, "gpt-4o", more, ans, false), AXON_ENOTFOUND);
+
+    /* Too many messages for one RPUSH: the script path, still stored. */
+    json_object *many = json_object_new_array();
+    for (int i = 0; i < CONV_FAST_MAX + 1; i++)
+        json_object_array_add(many, js("{\"role\":\"user\",\"content\":\"m\"}"));
+    char big[CONV_ID_MAX + 1];
+    conv_new_id(big, true);
+    struct valkey_batch b = {0};
+    struct conv_append_op ap;
+    conv_append_add(c, big, T1, "gpt-4o", many, ans, true, now_ms, &ap, &b);
+    assert_int_equal(b.n, 3);
+    (void)valkey_batch_run(&b);
+    assert_int_equal(conv_append_done(&ap, &b), 0);
+    valkey_batch_free(&b);
+    assert_int_equal(load_count(big, T1), CONV_FAST_MAX + 2);
+    json_object_put(many);
+    json_object_put(more);
     json_object_put(cm);
     json_object_put(ans);
 }
@@ -1337,6 +1432,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(delete_removes_keys_and_index_entries, setup_plain,
                                         teardown_all),
         cmocka_unit_test_setup_teardown(append_and_release_share_one_round_trip, setup_plain,
+                                        teardown_all),
+        cmocka_unit_test_setup_teardown(fast_path_writes_what_the_script_writes, setup_plain,
                                         teardown_all),
         cmocka_unit_test_setup_teardown(list_is_newest_first_and_pages, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(list_many, setup_plain, teardown_all),
