@@ -35,6 +35,7 @@
 #define LISTEN_BACKLOG 4096   /* the kernel caps it at net.core.somaxconn */
 #define WORKER_STACK (512 * 1024) /* handlers keep big data on the heap */
 #define EXTRA_IDLE_S 5        /* an extra worker idle this long leaves */
+#define SPAWN_BATCH 4         /* extras started when nobody is left to accept */
 #define BUSY_WARN_EVERY_S 60  /* "every worker is busy" at most this often */
 
 /* Worker kinds, passed as the thread argument. */
@@ -229,7 +230,10 @@ static void *worker_main(void *arg)
             log_msg(LOG_ERROR, "accept failed (%d): stopping this worker", rc);
             break;
         }
-        if (others == 0)
+        /* Nobody is left to accept: a burst rarely brings one request, and
+         * one new thread per accept could not keep up with 2,000 streams
+         * opening within half a second. */
+        for (int k = 0; others == 0 && k < SPAWN_BATCH; k++)
             start_extra_worker();
         atomic_fetch_add(&in_flight, 1);
         stats_in_flight(1);
