@@ -151,8 +151,8 @@ static void prewarm_upstreams(void)
 
 static void *worker_main(void *arg);
 
-/* Starts one worker of the given kind unless AXON_MAX_THREADS run already
- * (extras only: the core ones are counted in by main). */
+/* Starts one extra worker unless AXON_MAX_THREADS run already (main starts
+ * the AXON_THREADS core ones itself). */
 static void start_extra_worker(void)
 {
     int n = atomic_load(&workers_alive);

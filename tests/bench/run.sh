@@ -11,9 +11,10 @@
 # Every path talks to the same mock, and build/bench/loadgen drives them
 # in turn, one path after another within each repetition:
 #   plain   non-streaming requests at concurrency 1, 8, 32, 128
-#   stream  one stream at a time, a token every 5 ms: time to the first token
+#   stream  one stream at a time, 20 tokens 5 ms apart, for 10 s per
+#           repetition (about 300 streams in all): time to the first token
 #           and the gap between tokens
-#   hold    N streams open at once (a token every 100 ms for 2 s), N stepping
+#   hold    N streams open at once (a token every 100 ms for 4 s), N stepping
 #           up to 2,000: all must end complete
 # plus the RSS of every process of each path (idle, the most under load, and
 # 10 s after the load), axon's start-up time (tests/bench/startup.mjs) and
@@ -44,7 +45,7 @@ while (($#)); do
     esac
     shift
 done
-concs="1 8 32 128" holds="250 500 1000 2000" after_s=10 stream_dur=$duration
+concs="1 8 32 128" holds="250 500 1000 2000" after_s=10 stream_dur=10
 if ((smoke)); then
     duration=0.5 warmup=0.2 repeat=1 concs="1 8" holds="50" after_s=0 stream_dur=0.5 portkey=0
 fi
@@ -294,8 +295,8 @@ for ((rep = 0; rep < repeat; rep++)); do
 done
 
 # ---- open streams ---------------------------------------------------------------------
-mock_set 100 20
-say "open streams: $holds at once, each 2 s long"
+mock_set 100 40
+say "open streams: $holds at once, each 4 s long"
 for n in $holds; do
     for name in $paths; do
         run_load "$name" hold "$n" 0 --ramp-ms 500 --timeout-s 30
