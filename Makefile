@@ -77,7 +77,7 @@ bench: deps
 # A few seconds of the same harness, no timing asserted: part of make test.
 bench-smoke:
 	@$(MAKE) --no-print-directory all bench-bins
-	@tests/bench/run.sh --smoke
+	@tests/bench/run.sh --smoke --out build/bench/smoke
 
 # Installs (as root) or names every Debian package the build and tests use.
 deps:
@@ -98,7 +98,7 @@ lint:
 test: deps npm-deps
 	@$(MAKE) --no-print-directory lint all unit-bins asan bench-bins
 	@tests/run.sh
-	@tests/bench/run.sh --smoke --out build/bench/smoke
+	@$(MAKE) --no-print-directory bench-smoke
 
 run: deps
 	@$(MAKE) --no-print-directory all
