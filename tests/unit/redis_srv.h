@@ -41,6 +41,20 @@ static inline void sleep_ms(int ms)
     }
 }
 
+/* The server's own count of reads from clients: one per round trip of a
+ * client that waits for its replies, plus one for this INFO itself. Read
+ * through the valkey module, which must be connected. */
+static inline long long srv_reads(void)
+{
+    redisReply *r;
+    if (valkey_command(&r, "INFO stats") != 0)
+        return -1;
+    const char *p = strstr(r->str, "total_reads_processed:");
+    long long n = p ? strtoll(p + strlen("total_reads_processed:"), NULL, 10) : -1;
+    freeReplyObject(r);
+    return n;
+}
+
 static inline int free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

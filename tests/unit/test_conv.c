@@ -591,19 +591,6 @@ static void delete_removes_keys_and_index_entries(void **state)
     assert_int_equal(active, 1);
 }
 
-/* The server's count of reads from clients (one per round trip, plus one
- * for this INFO). */
-static long long server_reads(void)
-{
-    redisReply *r;
-    assert_int_equal(valkey_command(&r, "INFO stats"), 0);
-    const char *p = strstr(r->str, "total_reads_processed:");
-    assert_non_null(p);
-    long long n = strtoll(p + strlen("total_reads_processed:"), NULL, 10);
-    freeReplyObject(r);
-    return n;
-}
-
 /* A request's last round trip, as chat.c makes it: the turn stored, both
  * indexes updated and the session released, in one round trip (counted by
  * us and by the server). A turn refused because its conversation was
@@ -624,7 +611,7 @@ static void append_and_release_share_one_round_trip(void **state)
         struct valkey_batch b = {0};
         struct conv_append_op ap;
         struct pool_release_op rel;
-        long long reads = server_reads();
+        long long reads = srv_reads();
         unsigned long ours = valkey_round_trips();
         assert_true(l.server_ms > 0);
         conv_append_add(c, id, T1, "gpt-4o", cm, ans, true, l.server_ms, &ap, &b);
@@ -638,7 +625,7 @@ static void append_and_release_share_one_round_trip(void **state)
         valkey_batch_free(&b);
         if (round == 1) {
             assert_int_equal(valkey_round_trips() - ours, 1);
-            assert_int_equal(server_reads() - reads - 1, 1);
+            assert_int_equal(srv_reads() - reads - 1, 1);
         }
         assert_int_equal(load_count(id, T1), 2);
         assert_true(zhas(tk, id));

@@ -358,19 +358,6 @@ static void restart_between_commands_costs_no_failure(void **state)
     assert_true(valkey_up());
 }
 
-/* The server's own count of reads from clients: one per round trip of a
- * client that waits for its replies, plus one for this INFO itself. */
-static long long server_reads(void)
-{
-    redisReply *r;
-    assert_int_equal(valkey_command(&r, "INFO stats"), 0);
-    const char *p = strstr(r->str, "total_reads_processed:");
-    assert_non_null(p);
-    long long n = strtoll(p + strlen("total_reads_processed:"), NULL, 10);
-    freeReplyObject(r);
-    return n;
-}
-
 static struct valkey_script incr_by = {.src = "return redis.call('INCRBY', KEYS[1], ARGV[1])"};
 static struct valkey_script echo_key = {.src = "return KEYS[1] .. ':' .. ARGV[1]"};
 
@@ -396,11 +383,11 @@ static void batch_of_scripts_is_one_round_trip(void **state)
         assert_int_equal(valkey_batch_add(&b, (struct valkey_cmd){.argc = 2, .argv = echo,
                                                                    .script = &echo_key, .nkeys = 1}), 1);
         assert_int_equal(valkey_batch_add(&b, (struct valkey_cmd){.argc = 2, .argv = get}), 2);
-        long long reads = server_reads();
+        long long reads = srv_reads();
         unsigned long ours = valkey_round_trips();
         assert_int_equal(valkey_batch_run(&b), 0);
         unsigned long used = valkey_round_trips() - ours;
-        long long seen = server_reads() - reads - 1;
+        long long seen = srv_reads() - reads - 1;
         if (round == 1) {
             assert_int_equal(used, 1);
             assert_int_equal(seen, 1);
