@@ -82,35 +82,39 @@ int conv_append(const struct axon_config *cfg, const char *id, const char *tenan
 
 /* The same store in two halves, so that it shares a round trip with other
  * modules' commands (chat.c releases the session in the same one):
- * conv_append_add checks and builds the turn into *op and adds the append
- * and the two index updates to b; after valkey_batch_run, conv_append_done
+ * conv_append_add checks and builds the turn into *op and adds the store
+ * and the index updates to b; after valkey_batch_run, conv_append_done
  * returns what conv_append would and frees what *op holds. id and tenant
  * are borrowed until done. Call done even when add failed.
  *
- * now_ms: the server's clock when the caller knows it (the session
- * acquire's, pool_lease.server_ms), else 0. A new conversation of at most
- * CONV_FAST_MAX messages is then written with plain commands (one MULTI on
- * its own keys, then the indexes) dated now_ms, instead of the scripts,
- * which cost the single-threaded server several times more. Its id is 128
- * random bits, so the scripts' "refuse if it exists" is not checked. */
-#define CONV_KEY_MAX 96 /* the longest key: "axon:{k:" + 64 + "}:convs" */
-#define CONV_FAST_MAX 60 /* messages one RPUSH of the fast path carries */
+ * now_ms: the server's clock (ms) when the caller knows it (the session
+ * acquire's, pool_lease.server_ms), else 0 and this host's clock dates the
+ * index entries. With it, a new conversation of at most CONV_FAST_MAX
+ * messages is written with plain commands (one MULTI on its own keys)
+ * instead of the append script, which costs the single-threaded server
+ * several times more. Its id is 128 random bits, so the script's "refuse if
+ * it exists" is not checked. The indexes are always plain commands. */
+#define CONV_KEY_MAX 96   /* the longest key: "axon:{k:" + 64 + "}:convs" */
+#define CONV_FAST_MAX 60  /* messages one RPUSH of the fast path carries */
+#define CONV_FAST_CMDS 6  /* MULTI, RPUSH, HSET, EXPIRE, EXPIRE, EXEC */
+#define CONV_INDEX_CMDS 5 /* ZADD, ZREMRANGEBYSCORE, EXPIRE; ZADD, ZREMRANGEBYSCORE */
 struct conv_append_op {
     const char *id, *tenant; /* borrowed */
     bool create;
-    bool fast;               /* plain commands: replies MULTI, 4 QUEUED, EXEC, then 5 */
+    bool fast;               /* the MULTI of plain commands, not the script */
+    char mk[CONV_KEY_MAX], lk[CONV_KEY_MAX], tk[CONV_KEY_MAX];
+    char ttl[16], maxm[24], maxb[24], nb[24], ncb[24];
+    struct buf blob;
+    const char *argv[11];    /* the script's */
+    size_t lens[11];
     const char *rpush[CONV_FAST_MAX + 2], *hset[14], *expire[2][3], *multi[1], *exec[1];
     size_t rpush_lens[CONV_FAST_MAX + 2];
+    char secs[24], count[24], bytes[24];
     const char *zadd[2][5], *zrem[2][4], *zexpire[3];
-    char secs[24], count[24], bytes[24], score[24], oldest[24], expiry[24], now[24];
-    char mk[CONV_KEY_MAX], lk[CONV_KEY_MAX], tk[CONV_KEY_MAX];
-    char ttl[16], ttl_ms[24], neg_ttl_ms[24], maxm[24], maxb[24], nb[24], ncb[24];
-    struct buf blob;
-    const char *argv[11];
-    size_t lens[11];
-    const char *tenant_idx[5], *active_idx[5];
-    int at; /* the append's reply index (the index updates follow), or -1 */
-    int rc; /* the result when nothing was added */
+    char score[24], oldest[24], expiry[24];
+    int at;       /* the store's first reply in the batch, or -1 */
+    int index_at; /* the index updates' first reply */
+    int rc;       /* the result when nothing was added */
 };
 void conv_append_add(const struct axon_config *cfg, const char *id, const char *tenant,
                      const char *model, json_object *client_messages, json_object *assistant,

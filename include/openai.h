@@ -47,7 +47,8 @@ struct oa_stream {
     bool finished;        /* every choice's finish went out */
 };
 
-/* Prepares s (a zeroed or a used one: its memory is reused). */
+/* Prepares s: zeroed, or emptied by oa_stream_free (a retried call's
+ * translator is freed, then prepared again). */
 void oa_stream_init(struct oa_stream *s, struct oai_out *out, int first, int n);
 void oa_stream_free(struct oa_stream *s);
 

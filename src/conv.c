@@ -2,13 +2,15 @@
  *
  * Every id and tenant is checked before it becomes part of a key name, so
  * nothing a client sends can reach another key ("conv-x}:meta" and the like).
- * Times come from the server (TIME inside the scripts), so every host scores
- * the index zsets on one clock. */
+ * Times come from the server (TIME inside the scripts, or the time the session
+ * acquire read), so every host scores the index zsets on one clock; only a
+ * caller that knows no server time (conv_append) dates them by this host's. */
 #include "conv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "jsonv.h"
@@ -247,37 +249,49 @@ static int add_message(struct buf *blob, json_object *m, size_t *bytes)
     return rc;
 }
 
-/* The index zsets, updated in the append's round trip. KEYS: one index.
- * ARGV: id, its score as an offset from the server's now (ms), the offset
- * at and below which entries are dropped (ms), the key's TTL in s (0: keep).
- * They live in other slots than the conversation, so they are their own
- * scripts; GT: a slower concurrent turn never moves an entry back in time.
- * The tenant's index scores by update time and forgets what expired; the
- * global one scores by expiry time (the /stats count). */
-static struct valkey_script index_script = {.src =
-    "if redis.replicate_commands then redis.replicate_commands() end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "redis.call('ZADD', KEYS[1], 'GT', now + tonumber(ARGV[2]), ARGV[1])\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now + tonumber(ARGV[3]))\n"
-    "if ARGV[4] ~= '0' then redis.call('EXPIRE', KEYS[1], ARGV[4]) end\n"
-    "return 1\n"};
-
-/* The fast path of a new conversation (see conv.h): the turn's entries
- * split out of op->blob, the meta, both TTLs in one MULTI on the
- * conversation's slot, then the index updates the scripts would make. */
-static void add_fast(const struct axon_config *cfg, const char *model, size_t n, size_t bytes,
-                     long long now_ms, struct conv_append_op *op, struct valkey_batch *b)
+/* The index zsets, updated in the append's round trip with plain commands
+ * dated now_ms. They live in other slots than the conversation, so no script
+ * could update them with it. GT: a slower concurrent turn never moves an
+ * entry back in time. The tenant's index scores by update time and forgets
+ * what expired; the global one scores by expiry time (the /stats count). */
+static void add_indexes(const struct axon_config *cfg, long long now_ms,
+                        struct conv_append_op *op, struct valkey_batch *b)
 {
-    op->fast = true;
     long long ttl_ms = (long long)cfg->conv_ttl_s * 1000;
-    snprintf(op->secs, sizeof op->secs, "%lld", now_ms / 1000);
-    snprintf(op->count, sizeof op->count, "%zu", n);
-    snprintf(op->bytes, sizeof op->bytes, "%zu", bytes);
     snprintf(op->score, sizeof op->score, "%lld", now_ms);
     snprintf(op->oldest, sizeof op->oldest, "%lld", now_ms - ttl_ms);
     snprintf(op->expiry, sizeof op->expiry, "%lld", now_ms + ttl_ms);
-    snprintf(op->now, sizeof op->now, "%lld", now_ms);
+    const char *z0[] = {"ZADD", op->tk, "GT", op->score, op->id};
+    const char *z1[] = {"ZADD", ACTIVE_KEY, "GT", op->expiry, op->id};
+    const char *r0[] = {"ZREMRANGEBYSCORE", op->tk, "-inf", op->oldest};
+    const char *r1[] = {"ZREMRANGEBYSCORE", ACTIVE_KEY, "-inf", op->score};
+    const char *ze[] = {"EXPIRE", op->tk, op->ttl};
+    memcpy(op->zadd[0], z0, sizeof z0);
+    memcpy(op->zadd[1], z1, sizeof z1);
+    memcpy(op->zrem[0], r0, sizeof r0);
+    memcpy(op->zrem[1], r1, sizeof r1);
+    memcpy(op->zexpire, ze, sizeof ze);
+    const struct valkey_cmd cmds[CONV_INDEX_CMDS] = {
+        {.argc = 5, .argv = op->zadd[0]}, {.argc = 4, .argv = op->zrem[0]},
+        {.argc = 3, .argv = op->zexpire}, {.argc = 5, .argv = op->zadd[1]},
+        {.argc = 4, .argv = op->zrem[1]},
+    };
+    op->index_at = b->n;
+    for (int i = 0; i < CONV_INDEX_CMDS; i++)
+        if (valkey_batch_add(b, cmds[i]) < 0)
+            abort(); /* the caller checked the room */
+}
+
+/* The fast path of a new conversation (see conv.h): the turn's entries
+ * split out of op->blob, the meta and both TTLs in one MULTI on the
+ * conversation's slot. */
+static void add_fast(const char *model, size_t n, size_t bytes, long long now_ms,
+                     struct conv_append_op *op, struct valkey_batch *b)
+{
+    op->fast = true;
+    snprintf(op->secs, sizeof op->secs, "%lld", now_ms / 1000);
+    snprintf(op->count, sizeof op->count, "%zu", n);
+    snprintf(op->bytes, sizeof op->bytes, "%zu", bytes);
     op->rpush[0] = "RPUSH", op->rpush_lens[0] = 5;
     op->rpush[1] = op->lk, op->rpush_lens[1] = strlen(op->lk);
     const char *p = op->blob.p, *end = op->blob.p + op->blob.len;
@@ -296,38 +310,46 @@ static void add_fast(const struct axon_config *cfg, const char *model, size_t n,
     const char *e0[] = {"EXPIRE", op->mk, op->ttl}, *e1[] = {"EXPIRE", op->lk, op->ttl};
     memcpy(op->expire[0], e0, sizeof e0);
     memcpy(op->expire[1], e1, sizeof e1);
-    const char *z0[] = {"ZADD", op->tk, "GT", op->score, op->id};
-    const char *z1[] = {"ZADD", ACTIVE_KEY, "GT", op->expiry, op->id};
-    const char *r0[] = {"ZREMRANGEBYSCORE", op->tk, "-inf", op->oldest};
-    const char *r1[] = {"ZREMRANGEBYSCORE", ACTIVE_KEY, "-inf", op->now};
-    const char *ze[] = {"EXPIRE", op->tk, op->ttl};
-    memcpy(op->zadd[0], z0, sizeof z0);
-    memcpy(op->zadd[1], z1, sizeof z1);
-    memcpy(op->zrem[0], r0, sizeof r0);
-    memcpy(op->zrem[1], r1, sizeof r1);
-    memcpy(op->zexpire, ze, sizeof ze);
-    const struct valkey_cmd cmds[] = {
+    const struct valkey_cmd cmds[CONV_FAST_CMDS] = {
         {.argc = 1, .argv = op->multi},
         {.argc = (int)n + 2, .argv = op->rpush, .lens = op->rpush_lens},
         {.argc = 14, .argv = op->hset},
         {.argc = 3, .argv = op->expire[0]},
         {.argc = 3, .argv = op->expire[1]},
         {.argc = 1, .argv = op->exec},
-        {.argc = 5, .argv = op->zadd[0]},
-        {.argc = 4, .argv = op->zrem[0]},
-        {.argc = 3, .argv = op->zexpire},
-        {.argc = 5, .argv = op->zadd[1]},
-        {.argc = 4, .argv = op->zrem[1]},
     };
-    int n_cmds = (int)(sizeof cmds / sizeof cmds[0]);
-    if (b->n + n_cmds > VALKEY_MAX_PIPELINE) {
-        op->rc = AXON_EINVAL;
-        return;
-    }
     op->at = b->n;
-    for (int i = 0; i < n_cmds; i++)
+    for (int i = 0; i < CONV_FAST_CMDS; i++)
         if (valkey_batch_add(b, cmds[i]) < 0)
-            abort(); /* the room was checked above */
+            abort(); /* the caller checked the room */
+}
+
+/* The append script's command (a continued turn, or a big new one). */
+static void add_script(const struct axon_config *cfg, const char *model, size_t n,
+                       size_t nclient, struct conv_append_op *op, struct valkey_batch *b)
+{
+    snprintf(op->maxm, sizeof op->maxm, "%d", cfg->conv_max_messages);
+    snprintf(op->maxb, sizeof op->maxb, "%zu", cfg->conv_max_bytes);
+    snprintf(op->nb, sizeof op->nb, "%zu", n);
+    snprintf(op->ncb, sizeof op->ncb, "%zu", nclient);
+    const char *argv[] = {op->mk, op->lk, op->tenant, model, op->create ? "1" : "0", op->ttl,
+                          op->maxm, op->maxb, op->nb, op->ncb, op->blob.p};
+    memcpy(op->argv, argv, sizeof argv);
+    for (int i = 0; i < 10; i++)
+        op->lens[i] = strlen(op->argv[i]);
+    op->lens[10] = op->blob.len;
+    op->at = valkey_batch_add(b, (struct valkey_cmd){.argc = 11, .argv = op->argv,
+                                                     .lens = op->lens,
+                                                     .script = &append_script, .nkeys = 2});
+    if (op->at < 0)
+        abort(); /* the caller checked the room */
+}
+
+static long long host_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void conv_append_add(const struct axon_config *cfg, const char *id, const char *tenant,
@@ -377,39 +399,16 @@ void conv_append_add(const struct axon_config *cfg, const char *id, const char *
     conv_keys(id, op->mk, op->lk);
     tenant_key(tenant, op->tk);
     snprintf(op->ttl, sizeof op->ttl, "%d", cfg->conv_ttl_s);
-    if (create && now_ms > 0 && n <= CONV_FAST_MAX) {
-        add_fast(cfg, model, n, cbytes + abytes, now_ms, op, b);
+    bool fast = create && now_ms > 0 && n <= CONV_FAST_MAX;
+    if (b->n + (fast ? CONV_FAST_CMDS : 1) + CONV_INDEX_CMDS > VALKEY_MAX_PIPELINE) {
+        op->rc = AXON_EINVAL;
         return;
     }
-    snprintf(op->ttl_ms, sizeof op->ttl_ms, "%lld", (long long)cfg->conv_ttl_s * 1000);
-    snprintf(op->neg_ttl_ms, sizeof op->neg_ttl_ms, "-%lld", (long long)cfg->conv_ttl_s * 1000);
-    snprintf(op->maxm, sizeof op->maxm, "%d", cfg->conv_max_messages);
-    snprintf(op->maxb, sizeof op->maxb, "%zu", cfg->conv_max_bytes);
-    snprintf(op->nb, sizeof op->nb, "%zu", n);
-    snprintf(op->ncb, sizeof op->ncb, "%zu", nclient);
-    const char *argv[] = {op->mk, op->lk, tenant, model, create ? "1" : "0", op->ttl,
-                          op->maxm, op->maxb, op->nb, op->ncb, op->blob.p};
-    memcpy(op->argv, argv, sizeof argv);
-    for (int i = 0; i < 10; i++)
-        op->lens[i] = strlen(op->argv[i]);
-    op->lens[10] = op->blob.len;
-    const char *ti[] = {op->tk, id, "0", op->neg_ttl_ms, op->ttl};
-    const char *ai[] = {ACTIVE_KEY, id, op->ttl_ms, "0", "0"};
-    memcpy(op->tenant_idx, ti, sizeof ti);
-    memcpy(op->active_idx, ai, sizeof ai);
-    int at = valkey_batch_add(b, (struct valkey_cmd){.argc = 11, .argv = op->argv,
-                                                     .lens = op->lens,
-                                                     .script = &append_script, .nkeys = 2});
-    if (at >= 0 &&
-        valkey_batch_add(b, (struct valkey_cmd){.argc = 5, .argv = op->tenant_idx,
-                                                .script = &index_script, .nkeys = 1}) >= 0 &&
-        valkey_batch_add(b, (struct valkey_cmd){.argc = 5, .argv = op->active_idx,
-                                                .script = &index_script, .nkeys = 1}) >= 0) {
-        op->at = at;
-        return;
-    }
-    b->n = at >= 0 ? at : b->n; /* take back a partial add */
-    op->rc = AXON_EINVAL;
+    if (fast)
+        add_fast(model, n, cbytes + abytes, now_ms, op, b);
+    else
+        add_script(cfg, model, n, nclient, op, b);
+    add_indexes(cfg, now_ms > 0 ? now_ms : host_now_ms(), op, b);
 }
 
 /* The append was refused after the index updates in its round trip had
@@ -425,53 +424,50 @@ static void index_unlist(const struct conv_append_op *op)
     valkey_free_replies(2, rep);
 }
 
-/* The fast path's replies: MULTI's +OK, four +QUEUED, then EXEC's array
- * of the four results, then the five index replies. */
-static int fast_done(const struct conv_append_op *op, const struct valkey_batch *b)
+/* The fast path's result: EXEC's reply (after MULTI's +OK and four
+ * +QUEUED), an array of the four results. */
+static int fast_result(const struct conv_append_op *op, const redisReply *x)
 {
-    if (b->rc == AXON_EIO)
-        return AXON_EIO;
-    const redisReply *x = b->rep[op->at + 5];
     bool ok = x->type == REDIS_REPLY_ARRAY && x->elements == 4;
     for (size_t i = 0; ok && i < 4; i++)
         ok = x->element[i]->type == REDIS_REPLY_INTEGER;
-    if (!ok) {
+    if (!ok)
         log_msg(LOG_WARN, "conv: storing %s failed: %.*s", op->id,
                 x->type == REDIS_REPLY_ERROR ? (int)x->len : 0, x->str ? x->str : "");
+    return ok ? AXON_OK : AXON_EINVAL;
+}
+
+/* The append script's result: the server time when stored, -1 gone or not
+ * the tenant's, -2 over a cap. */
+static int script_result(const struct conv_append_op *op, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_ERROR) {
+        log_msg(LOG_WARN, "conv: append to %s refused: %.*s", op->id, (int)r->len, r->str);
         return AXON_EINVAL;
     }
-    for (int i = 6; i < 11; i++)
-        if (b->rep[op->at + i]->type == REDIS_REPLY_ERROR)
-            log_msg(LOG_WARN, "conv: index update of %s failed: %.*s", op->id,
-                    (int)b->rep[op->at + i]->len, b->rep[op->at + i]->str);
-    return AXON_OK;
+    if (r->type != REDIS_REPLY_INTEGER)
+        return AXON_EINVAL;
+    if (r->integer == -1)
+        return AXON_ENOTFOUND;
+    if (r->integer == -2)
+        return AXON_ETOOBIG;
+    return r->integer > 0 ? AXON_OK : AXON_EINVAL;
 }
 
 int conv_append_done(struct conv_append_op *op, const struct valkey_batch *b)
 {
     int rc = op->rc;
-    if (op->at >= 0 && op->fast) {
-        rc = fast_done(op, b);
+    if (op->at >= 0 && b->rc == AXON_EIO) {
+        rc = AXON_EIO;
     } else if (op->at >= 0) {
-        const redisReply *r = b->rc == AXON_EIO ? NULL : b->rep[op->at];
-        if (!r) {
-            rc = AXON_EIO;
-        } else if (r->type == REDIS_REPLY_ERROR) {
-            log_msg(LOG_WARN, "conv: append to %s refused: %.*s", op->id, (int)r->len, r->str);
-            rc = AXON_EINVAL;
-        } else if (r->type != REDIS_REPLY_INTEGER) {
-            rc = AXON_EINVAL;
-        } else if (r->integer == -1) {
-            rc = AXON_ENOTFOUND;
-        } else if (r->integer == -2) {
-            rc = AXON_ETOOBIG;
-        } else if (r->integer <= 0) {
-            rc = AXON_EINVAL;
-        }
-        for (int i = 1; r && i <= 2; i++)
-            if (b->rep[op->at + i]->type == REDIS_REPLY_ERROR)
+        rc = op->fast ? fast_result(op, b->rep[op->at + CONV_FAST_CMDS - 1])
+                      : script_result(op, b->rep[op->at]);
+        for (int i = 0; i < CONV_INDEX_CMDS; i++) {
+            const redisReply *x = b->rep[op->index_at + i];
+            if (x->type == REDIS_REPLY_ERROR)
                 log_msg(LOG_WARN, "conv: index update of %s failed: %.*s", op->id,
-                        (int)b->rep[op->at + i]->len, b->rep[op->at + i]->str);
+                        (int)x->len, x->str);
+        }
         /* Refused because it is gone or not the tenant's: do not list it.
          * (Creating, -1 means the id exists already: that entry stays.) */
         if (rc == AXON_ENOTFOUND && !op->create)

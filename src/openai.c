@@ -241,13 +241,11 @@ const char *openai_finish_reason(const char *r)
 
 void oa_stream_init(struct oa_stream *s, struct oai_out *out, int first, int n)
 {
-    struct oa_choice *c = s->c;
     memset(s, 0, sizeof *s);
     s->out = out;
     s->first = first;
     s->n = n;
-    s->c = c ? c : xcalloc((size_t)n, sizeof *c);
-    memset(s->c, 0, (size_t)n * sizeof *s->c);
+    s->c = xcalloc((size_t)n, sizeof *s->c);
 }
 
 void oa_stream_free(struct oa_stream *s)
