@@ -7,6 +7,7 @@ pkgs=(
   build-essential pkg-config
   libfcgi-dev libjson-c-dev libhiredis-dev libcurl4-openssl-dev libcmocka-dev
   libfcgi-bin spawn-fcgi lighttpd nginx-light redis-server
+  apache2 libapache2-mod-fcgid systemd
   curl jq nodejs npm procps
 )
 
@@ -32,6 +33,6 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts packaged daemons on install where it can; ours are started
 # per test run on private ports, so stop any that came up.
-for svc in nginx lighttpd redis-server; do
+for svc in nginx lighttpd redis-server apache2; do
   if command -v service >/dev/null 2>&1; then service "$svc" stop >/dev/null 2>&1 || true; fi
 done

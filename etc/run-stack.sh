@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Run Axon behind lighttpd or nginx, in the foreground, on 127.0.0.1.
+# Run Axon behind a web server, in the foreground, on 127.0.0.1.
 #
 #   etc/run-stack.sh                      # lighttpd on port 8080, fresh key, own Valkey
 #   AXON_SERVER=nginx AXON_PORT=9090 etc/run-stack.sh
+#   AXON_SERVER=apache AXON_BASE_PATH=/axon etc/run-stack.sh   # http://127.0.0.1:8080/axon/
 #
 # Environment (all optional):
 #   AXON_BIN         axon binary (default: build/axon in the repository)
-#   AXON_SERVER      lighttpd (default) or nginx
+#   AXON_SERVER      which web server, and how axon runs behind it:
+#                      lighttpd             lighttpd spawns axon (etc/lighttpd.conf; default)
+#                      lighttpd-spawn-fcgi  axon under spawn-fcgi (etc/lighttpd-spawn-fcgi.conf)
+#                      nginx                axon --listen (etc/nginx.conf)
+#                      apache               mod_proxy_fcgi, axon under spawn-fcgi (etc/apache.conf)
+#                      apache-fcgid         mod_fcgid starts axon.fcgi from the document
+#                                           root, as on shared hosting (etc/apache-fcgid.conf)
+#                    axon itself is told the server's name (lighttpd, nginx or apache)
+#   AXON_BASE_PATH   serve everything under this prefix (/axon), as a shared
+#                    web server would; empty (default) for none
 #   AXON_PORT        HTTP port (default 8080); fails if the port is taken
 #   AXON_VALKEY_URL  Valkey/Redis to use; if unset a private redis-server is started
 #   AXON_API_KEYS    comma-separated keys; if unset (and no AXON_API_KEYS_FILE) a
@@ -148,6 +158,9 @@ render() {   # render TEMPLATE OUTPUT
         -e "s|\${AXON_SOCKET}|$(sed_escape "$AXON_SOCKET")|g" \
         -e "s|\${WWW_ROOT}|$(sed_escape "$WWW_ROOT")|g" \
         -e "s|\${STACK_DIR}|$(sed_escape "$STACK_DIR")|g" \
+        -e "s|\${AXON_BASE_PATH}|$(sed_escape "$AXON_BASE_PATH")|g" \
+        -e "s|\${APACHE_USER}|$(sed_escape "${apache_user:-}")|g" \
+        -e "s|\${DOC_ROOT}|$(sed_escape "${doc_root:-}")|g" \
         "$1" > "$2"
     # shellcheck disable=SC2016  # a literal ${...}
     if grep -q '\${[A-Z_]*}' "$2"; then
@@ -181,9 +194,28 @@ fi
 AXON_SERVER=${AXON_SERVER:-lighttpd}
 case $AXON_SERVER in
     lighttpd) need lighttpd "apt-get install lighttpd" ;;
+    lighttpd-spawn-fcgi)
+        need lighttpd "apt-get install lighttpd"
+        need spawn-fcgi "apt-get install spawn-fcgi" ;;
     nginx)    need nginx "apt-get install nginx-light" ;;
-    *)        die "AXON_SERVER must be lighttpd or nginx, not '$AXON_SERVER'" ;;
+    apache)
+        need apache2 "apt-get install apache2"
+        need spawn-fcgi "apt-get install spawn-fcgi" ;;
+    apache-fcgid)
+        need apache2 "apt-get install apache2"
+        [[ -f /usr/lib/apache2/modules/mod_fcgid.so ]] ||
+            die "mod_fcgid is not installed (apt-get install libapache2-mod-fcgid)" ;;
+    *)  die "AXON_SERVER must be lighttpd, lighttpd-spawn-fcgi, nginx, apache or apache-fcgid, not '$AXON_SERVER'" ;;
 esac
+stack_kind=$AXON_SERVER
+AXON_SERVER=${AXON_SERVER%%-*}   # what axon is told: the server's name
+
+# A prefix as axon takes it: a leading slash, no trailing one.
+AXON_BASE_PATH=${AXON_BASE_PATH:-}
+while [[ $AXON_BASE_PATH == */ ]]; do AXON_BASE_PATH=${AXON_BASE_PATH%/}; done
+if [[ -n $AXON_BASE_PATH && ! $AXON_BASE_PATH =~ ^(/[A-Za-z0-9._~-]+)+$ ]]; then
+    die "AXON_BASE_PATH must look like /axon (letters, digits, -._~ and single slashes), not '$AXON_BASE_PATH'"
+fi
 need curl "apt-get install curl"
 
 AXON_PORT=${AXON_PORT:-8080}
@@ -221,7 +253,7 @@ elif [[ -r $AXON_API_KEYS_FILE ]]; then
     key=$(sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' -- "$AXON_API_KEYS_FILE" | grep -v -e '^#' -e '^$' | head -n 1 || true)
 fi
 
-export AXON_SERVER AXON_PORT
+export AXON_SERVER AXON_PORT AXON_BASE_PATH
 [[ -n ${AXON_API_KEYS:-} ]] && export AXON_API_KEYS
 
 # ---- Valkey ----------------------------------------------------------------
@@ -291,25 +323,92 @@ fi
 [[ -n ${AXON_VLLM_BASE_URL:-} ]] && export AXON_VLLM_BASE_URL
 
 # ---- web server and axon ---------------------------------------------------
-case $AXON_SERVER in
-lighttpd)
-    render "$repo_root/etc/lighttpd.conf" "$STACK_DIR/lighttpd.conf"
-    lighttpd -tt -f "$STACK_DIR/lighttpd.conf" || die "lighttpd rejected $STACK_DIR/lighttpd.conf"
-    # lighttpd creates the socket and spawns axon with it on fd 0 (bin-path).
-    start lighttpd lighttpd -D -f "$STACK_DIR/lighttpd.conf"
-    ;;
-nginx)
-    render "$repo_root/etc/nginx.conf" "$STACK_DIR/nginx.conf"
-    # nginx only forwards, so axon opens its own socket (a stale one from a
-    # killed run would fool the wait below).
+# Axon on its own socket, for the servers that only forward. $1 is how:
+# "listen" (axon opens it) or "spawn-fcgi" (as etc/axon.service runs it,
+# the socket given to $2 when we are root, so the server's user can write
+# it). A stale socket from a killed run would fool the wait.
+start_axon() {
     rm -f -- "$AXON_SOCKET"
-    start axon "$AXON_BIN" --listen "$AXON_SOCKET"
+    if [[ $1 == listen ]]; then
+        start axon "$AXON_BIN" --listen "$AXON_SOCKET"
+    else
+        local owner=()
+        ((EUID == 0)) && [[ -n ${2:-} ]] && owner=(-U "$2" -G "$2")
+        start axon spawn-fcgi -n -s "$AXON_SOCKET" -M 0660 "${owner[@]}" -- "$AXON_BIN"
+    fi
     for ((i = 0; ; i++)); do
         check_running
         [[ -S $AXON_SOCKET ]] && break
         ((i < READY_TIMEOUT_S * 10)) || die "axon did not create $AXON_SOCKET within ${READY_TIMEOUT_S}s"
         sleep 0.1
     done
+}
+
+# Apache will not serve as root: started as root, its children (and under
+# mod_fcgid axon too) run as www-data, which must reach the stack directory.
+apache_user=$(id -un)
+if [[ $AXON_SERVER == apache ]] && ((EUID == 0)); then
+    apache_user=www-data
+    chmod 755 -- "$STACK_DIR"
+    runuser -u "$apache_user" -- test -x "$STACK_DIR" -a -r "$WWW_ROOT" ||
+        die "$apache_user cannot reach $STACK_DIR or read $WWW_ROOT: use a STACK_DIR whose parents it may enter"
+fi
+
+# Apache's -t prints "Syntax OK" on success, and the reason on failure.
+apache_check() {
+    local out
+    out=$(apache2 -t -f "$1" 2>&1) || { printf '%s\n' "$out" >&2; die "apache2 rejected $1"; }
+}
+
+case $stack_kind in
+lighttpd)
+    render "$repo_root/etc/lighttpd-base.conf" "$STACK_DIR/lighttpd-base.conf"
+    render "$repo_root/etc/lighttpd.conf" "$STACK_DIR/lighttpd.conf"
+    lighttpd -tt -f "$STACK_DIR/lighttpd.conf" || die "lighttpd rejected $STACK_DIR/lighttpd.conf"
+    # lighttpd creates the socket and spawns axon with it on fd 0 (bin-path).
+    start lighttpd lighttpd -D -f "$STACK_DIR/lighttpd.conf"
+    ;;
+lighttpd-spawn-fcgi)
+    render "$repo_root/etc/lighttpd-base.conf" "$STACK_DIR/lighttpd-base.conf"
+    render "$repo_root/etc/lighttpd-spawn-fcgi.conf" "$STACK_DIR/lighttpd.conf"
+    lighttpd -tt -f "$STACK_DIR/lighttpd.conf" || die "lighttpd rejected $STACK_DIR/lighttpd.conf"
+    start_axon spawn-fcgi
+    start lighttpd lighttpd -D -f "$STACK_DIR/lighttpd.conf"
+    ;;
+apache)
+    render "$repo_root/etc/apache.conf" "$STACK_DIR/apache.conf"
+    apache_check "$STACK_DIR/apache.conf"
+    start_axon spawn-fcgi "$apache_user"
+    start apache apache2 -f "$STACK_DIR/apache.conf" -DFOREGROUND
+    ;;
+apache-fcgid)
+    # The shared-hosting layout: the page, .htaccess and axon.fcgi in a
+    # directory of the document root; the wrapper sets axon's environment
+    # (mod_fcgid passes none of ours) and execs the binary.
+    doc_root=$STACK_DIR/htdocs
+    site=$doc_root$AXON_BASE_PATH
+    mkdir -p -- "$site" "$STACK_DIR/fcgid"
+    cp -R -- "$WWW_ROOT"/. "$site"/
+    cp -- "$repo_root/etc/htaccess-fcgid" "$site/.htaccess"
+    {
+        printf '#!/bin/sh\n# Written by etc/run-stack.sh from the environment; see etc/axon.fcgi.\n'
+        printf 'export AXON_THREADS=1 AXON_MAX_THREADS=1\n'
+        while IFS= read -r name; do
+            printf 'export %s=%q\n' "$name" "${!name}"
+        done < <(compgen -e | grep -E '^(AXON_|ANTHROPIC_|ASAN_|UBSAN_|LSAN_)' |
+                 grep -vx -e AXON_THREADS -e AXON_MAX_THREADS -e AXON_BIN)
+        printf 'exec %q\n' "$AXON_BIN"
+    } > "$site/axon.fcgi"
+    chmod 755 -- "$site/axon.fcgi"
+    ((EUID == 0)) && chown -R "$apache_user:" -- "$doc_root" "$STACK_DIR/fcgid"
+    render "$repo_root/etc/apache-fcgid.conf" "$STACK_DIR/apache.conf"
+    apache_check "$STACK_DIR/apache.conf"
+    start apache apache2 -f "$STACK_DIR/apache.conf" -DFOREGROUND
+    ;;
+nginx)
+    render "$repo_root/etc/nginx.conf" "$STACK_DIR/nginx.conf"
+    # nginx only forwards, so axon opens its own socket.
+    start_axon listen
     # Started as root, nginx would run its workers as "nobody", which cannot reach
     # the socket in this private directory; keep them as the invoking user.
     nginx_globals="daemon off;"
@@ -323,7 +422,7 @@ nginx)
     ;;
 esac
 
-base=http://127.0.0.1:$AXON_PORT
+base=http://127.0.0.1:$AXON_PORT$AXON_BASE_PATH
 for ((i = 0; ; i++)); do
     check_running
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$base/health" || true)
@@ -336,7 +435,7 @@ done
 server_pid="" axon_pids="" worker_pids="" redis_pid="" mock_pid="" vllm_mock_pid=""
 for i in "${!pids[@]}"; do
     case ${names[$i]} in
-        lighttpd|nginx) server_pid=${pids[$i]} ;;
+        lighttpd|nginx|apache) server_pid=${pids[$i]} ;;
         axon)           axon_pids=${pids[$i]} ;;
         redis)          redis_pid=${pids[$i]} ;;
         mock-claude)    mock_pid=${pids[$i]} ;;
@@ -345,12 +444,15 @@ for i in "${!pids[@]}"; do
 done
 children=$(pgrep -P "$server_pid" | tr '\n' ' ' || true)
 children=${children% }
-if [[ $AXON_SERVER == lighttpd ]]; then axon_pids=$children; else worker_pids=$children; fi
+# lighttpd's children are axon; Apache's are its workers, and under mod_fcgid
+# axon starts later, on demand, as a grandchild (find it with pgrep then).
+if [[ $stack_kind == lighttpd ]]; then axon_pids=$children; else worker_pids=$children; fi
 
 {
     printf 'AXON_URL=%s\n' "$base/v1"
     printf 'AXON_KEY=%s\n' "$key"
-    printf 'AXON_SERVER=%s\n' "$AXON_SERVER"
+    printf 'AXON_SERVER=%s\n' "$stack_kind"
+    printf 'AXON_BASE_PATH=%s\n' "$AXON_BASE_PATH"
     printf 'AXON_VALKEY_URL=%s\n' "$AXON_VALKEY_URL"
     printf 'ANTHROPIC_BASE_URL=%s\n' "$ANTHROPIC_BASE_URL"
     printf 'STACK_DIR=%s\n' "$STACK_DIR"
@@ -367,7 +469,7 @@ if [[ $AXON_SERVER == lighttpd ]]; then axon_pids=$children; else worker_pids=$c
 mv -- "$STACK_DIR/ready.tmp" "$STACK_DIR/ready"
 
 cat <<EOF
-Axon is up behind $AXON_SERVER.
+Axon is up behind $stack_kind.
   base URL  $base/v1
   API key   ${key:-(from AXON_API_KEYS_FILE)}
   try       curl -s $base/v1/models -H 'Authorization: Bearer ${key:-YOUR_KEY}'

@@ -37,6 +37,8 @@ struct endpoint {
     char pool[17];        /* pool_name() of this upstream (pool.h) */
 };
 
+#define CONFIG_MAX_BASE_PATH 128
+
 struct axon_config {
     unsigned char (*key_hashes)[SHA256_LEN]; /* SHA-256 of each API key; owned */
     size_t n_keys;
@@ -46,7 +48,10 @@ struct axon_config {
     int drain_s;
     struct valkey_addr valkey;
     int port;                 /* where `make run` puts the web server */
-    char *server;             /* "lighttpd" or "nginx"; owned */
+    char *server;             /* "lighttpd", "nginx" or "apache"; owned */
+    /* A path prefix the web server serves Axon under ("/axon"), stripped
+     * from REQUEST_URI before routing; "" for none. */
+    char base_path[CONFIG_MAX_BASE_PATH + 1];
     enum log_level log_level;
     bool test_routes;         /* AXON_TEST_ROUTES=1: test-only routes */
     /* Models and upstreams. */

@@ -18,6 +18,9 @@
 void stats_request(const struct axon_req *r);
 /* Requests being answered right now (+1 at accept, -1 when finished). */
 void stats_in_flight(int delta);
+/* A core worker thread has connected its upstreams and takes requests:
+ * GET /ready answers 200 once all AXON_THREADS of them have. */
+void stats_worker_ready(void);
 /* How long a pool acquire waited, successful or not. */
 void stats_acquire_wait(uint64_t us);
 /* A turn stored, or one that could not be (Valkey failed after the answer). */
@@ -29,5 +32,6 @@ void stats_turns_dropped(int n);
 /* The handlers (router.c routes them). */
 int stats_get(struct axon_req *r);
 int metrics_get(struct axon_req *r);
+int ready_get(struct axon_req *r);
 
 #endif

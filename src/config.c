@@ -2,6 +2,7 @@
 #include "config.h"
 #include "pool.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -20,7 +21,8 @@ const struct config_doc config_docs[] = {
     {"AXON_DRAIN_S", "30", "seconds in-flight requests get to finish after SIGTERM"},
     {"AXON_VALKEY_URL", "redis://127.0.0.1:6379", "Valkey: redis://[:password@]host[:port][/db] or unix:///path"},
     {"AXON_PORT", "8080", "port `make run` gives the web server"},
-    {"AXON_SERVER", "lighttpd", "web server `make run` starts: lighttpd or nginx"},
+    {"AXON_SERVER", "lighttpd", "web server `make run` starts: lighttpd, nginx or apache"},
+    {"AXON_BASE_PATH", "(none)", "path prefix Axon is served under (/axon): stripped before routing, so /axon/v1/models is /v1/models"},
     {"AXON_LOG_LEVEL", "info", "debug, info, warn or error"},
     {"AXON_TEST_ROUTES", "0", "1 enables test-only routes (never in production)"},
     {"AXON_MODELS_FILE", "etc/models.conf of the build tree", "the model table: models, aliases, token limits"},
@@ -341,6 +343,31 @@ static int set_http_url(char **field, const char *name, const char *v, char *err
     return AXON_OK;
 }
 
+/* "/axon" or "/a/b": a leading '/', no trailing one (dropped), URL-safe
+ * segments only, so it compares byte for byte with REQUEST_URI. */
+static int set_base_path(struct axon_config *cfg, const char *v, char *err, size_t errlen)
+{
+    size_t n = strlen(v);
+    while (n > 0 && v[n - 1] == '/')
+        n--;
+    if (n == 0) {
+        cfg->base_path[0] = '\0';
+        return AXON_OK;
+    }
+    bool ok = v[0] == '/' && n <= CONFIG_MAX_BASE_PATH;
+    for (size_t i = 1; ok && i < n; i++)
+        ok = (isalnum((unsigned char)v[i]) || strchr("-._~/", v[i])) &&
+             !(v[i] == '/' && v[i - 1] == '/');
+    if (!ok)
+        return text_errf(err, errlen,
+                         "AXON_BASE_PATH=%s: expected a path such as /axon (letters, digits, "
+                         "-._~ and single slashes, at most %d bytes)",
+                         v, CONFIG_MAX_BASE_PATH);
+    memcpy(cfg->base_path, v, n);
+    cfg->base_path[n] = '\0';
+    return AXON_OK;
+}
+
 int config_set(struct axon_config *cfg, const char *name, const char *v, char *err, size_t errlen)
 {
     int64_t n = 0;
@@ -461,12 +488,14 @@ int config_set(struct axon_config *cfg, const char *name, const char *v, char *e
         return rc;
     }
     if (strcmp(name, "AXON_SERVER") == 0) {
-        if (strcmp(v, "lighttpd") && strcmp(v, "nginx"))
-            return text_errf(err, errlen, "AXON_SERVER=%s: expected lighttpd or nginx", v);
+        if (strcmp(v, "lighttpd") && strcmp(v, "nginx") && strcmp(v, "apache"))
+            return text_errf(err, errlen, "AXON_SERVER=%s: expected lighttpd, nginx or apache", v);
         free(cfg->server);
         cfg->server = xstrdup(v);
         return AXON_OK;
     }
+    if (strcmp(name, "AXON_BASE_PATH") == 0)
+        return set_base_path(cfg, v, err, errlen);
     if (strcmp(name, "AXON_LOG_LEVEL") == 0) {
         static const char *const levels[] = {"debug", "info", "warn", "error"};
         for (int i = 0; i < 4; i++)

@@ -41,12 +41,27 @@ void io_req_init(struct axon_req *r, FCGX_Request *fcgi, const struct axon_confi
         uri = io_param(r, "DOCUMENT_URI");
     if (!uri)
         uri = "/";
+    /* Under a prefix (AXON_BASE_PATH=/axon) the web server passes the URI as
+     * the client sent it. "/axon" alone routes as "/"; a URI without the
+     * prefix routes as it is, for a proxy in front that strips it already. */
+    size_t bl = strlen(cfg->base_path);
+    bool bare = false;
+    if (bl && strncmp(uri, cfg->base_path, bl) == 0 &&
+        (uri[bl] == '/' || uri[bl] == '?' || uri[bl] == '\0')) {
+        uri += bl;
+        bare = *uri != '/';
+    }
     const char *q = strchr(uri, '?');
     size_t plen = q ? (size_t)(q - uri) : strlen(uri);
     r->query = q ? q + 1 : "";
     if (plen > REQ_MAX_PATH) {
         r->path_too_long = true;
         plen = REQ_MAX_PATH;
+    }
+    if (bare) {
+        r->path[0] = '/';
+        r->path[1] = '\0';
+        return;
     }
     memcpy(r->path, uri, plen);
     r->path[plen] = '\0';

@@ -207,6 +207,8 @@ static void *worker_main(void *arg)
     bool warm_later = kind == WORKER_FIRST;
     if (kind == WORKER_CORE)
         prewarm_upstreams();
+    if (kind != WORKER_EXTRA)
+        stats_worker_ready();
     FCGX_Request fcgi;
     FCGX_InitRequest(&fcgi, listen_fd, 0);
     for (;;) {

@@ -15,6 +15,7 @@
 
 static const struct route routes[] = {
     {.method = "GET", .path = "/health", .public = true, .fn = health_get},
+    {.method = "GET", .path = "/ready", .public = true, .fn = ready_get},
     {.method = "GET", .path = "/stats", .public = true, .fn = stats_get},
     {.method = "GET", .path = "/metrics", .public = true, .fn = metrics_get}, /* checks itself */
     {.method = "GET", .path = "/v1/models", .fn = models_list},

@@ -76,6 +76,29 @@ void stats_request(const struct axon_req *r)
     }
 }
 
+static atomic_int workers_ready;
+
+void stats_worker_ready(void)
+{
+    atomic_fetch_add(&workers_ready, 1);
+}
+
+/* Readiness, apart from liveness (/health): a process that has just started
+ * answers /health at once from its first thread while the others still
+ * connect to Valkey and the upstreams; an orchestrator should send it
+ * traffic only once they all have. A Valkey or upstream outage does not
+ * make a process unready: it answers those requests better than no process
+ * would (conversations unstored, upstream errors OpenAI-shaped). */
+int ready_get(struct axon_req *r)
+{
+    int n = atomic_load(&workers_ready);
+    bool ok = n >= r->cfg->threads;
+    char body[96];
+    int len = snprintf(body, sizeof body, "{\"status\":\"%s\",\"workers_ready\":%d,\"workers\":%d}",
+                       ok ? "ready" : "starting", n, r->cfg->threads);
+    return io_send_json(r, ok ? 200 : 503, body, (size_t)len, NULL);
+}
+
 void stats_in_flight(int delta)
 {
     atomic_fetch_add(&st.in_flight, delta);

@@ -46,6 +46,10 @@ run_integration() { # $1: axon binary, $2: label
 # Unit tests report to stderr, so a failing test's output shows the report;
 # axon processes report to files, and the harness counts any file as a failure.
 mkdir -p "$log/asan"
+# axon under Apache's mod_fcgid runs as www-data when the tests run as root:
+# it must be able to write its sanitizer report here too.
+chmod 711 "$log"
+chmod 1777 "$log/asan"
 asan="detect_leaks=1:halt_on_error=1"
 ubsan="print_stacktrace=1:halt_on_error=1"
 

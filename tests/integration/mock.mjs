@@ -39,14 +39,15 @@ export async function postStream(server, body) {
   return res;
 }
 
-// Streams body (which makes a mock drip "w0 w1 ..."), leaves after the first
+// server is a stack's name or a base URL (".../v1"). Streams body (which makes a mock drip "w0 w1 ..."), leaves after the first
 // content chunk, and waits until abortsOf(id) shows the mock saw its upstream
 // transfer cut. Returns the mock's abort event and the latency in ms from the
 // client leaving to the upstream transfer's end.
 export async function leaveMidStream(server, body, id, abortsOf) {
   const ctl = new AbortController();
   const t0 = performance.now();
-  const res = await fetch(`${stackUrl(server)}/chat/completions`, {
+  const base = server.startsWith('http') ? server : stackUrl(server);
+  const res = await fetch(`${base}/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
     body: JSON.stringify({ ...body, stream: true }),

@@ -128,6 +128,9 @@ done
 
 if [[ -n $run_tests ]]; then
     tmp=$(mktemp -d -t axon-it.XXXXXXXX)
+    # Apache started as root runs its children (and axon under mod_fcgid) as
+    # www-data, which must reach the stack directories made in here.
+    chmod 755 "$tmp"
     read -r redis_port lighttpd_port nginx_port mock_port vllm_port < <(free_ports 5)
 
     redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \

@@ -73,7 +73,9 @@ static void bad_values_name_the_setting(void **state)
         {"AXON_MAX_THREADS", "0"},      {"AXON_MAX_THREADS", "9000"},
         {"AXON_THREADS", "+4"},         {"AXON_MAX_BODY_BYTES", "12x"},
         {"AXON_DRAIN_S", "-1"},         {"AXON_PORT", "70000"},
-        {"AXON_SERVER", "apache"},      {"AXON_LOG_LEVEL", "loud"},
+        {"AXON_SERVER", "caddy"},       {"AXON_LOG_LEVEL", "loud"},
+        {"AXON_BASE_PATH", "axon"},     {"AXON_BASE_PATH", "/a//b"},
+        {"AXON_BASE_PATH", "/a b"},     {"AXON_BASE_PATH", "/a?x"},
         {"AXON_VALKEY_URL", "http://x"}, {"AXON_VALKEY_URL", "redis://:pw@:6379"},
         {"AXON_TEST_ROUTES", "yes"},
         {"AXON_STORE", "sometimes"},    {"AXON_POOL_SIZE", "0"},
@@ -302,6 +304,32 @@ static void vllm_endpoints(void **state)
     clear_env();
 }
 
+/* The prefix is compared byte for byte with REQUEST_URI, so its trailing
+ * slashes go and "/" alone means none. */
+static void base_path_is_normalised(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"/axon", "/axon"}, {"/axon/", "/axon"}, {"/a/b-1.x~y//", "/a/b-1.x~y"}, {"/", ""}, {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        clear_env();
+        setenv("AXON_API_KEYS", "sk-one", 1);
+        setenv("AXON_BASE_PATH", cases[i][0], 1);
+        struct axon_config c;
+        assert_int_equal(config_load(&c, NULL, false, err, sizeof err), 0);
+        assert_string_equal(c.base_path, cases[i][1]);
+        config_free(&c);
+    }
+    clear_env();
+    setenv("AXON_API_KEYS", "sk-one", 1);
+    setenv("AXON_SERVER", "apache", 1);
+    struct axon_config c;
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), 0);
+    assert_string_equal(c.server, "apache");
+    config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +345,7 @@ int main(void)
         cmocka_unit_test(file_values_and_env_precedence),
         cmocka_unit_test(file_typos_and_garbage_are_errors),
         cmocka_unit_test(vllm_endpoints),
+        cmocka_unit_test(base_path_is_normalised),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

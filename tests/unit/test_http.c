@@ -128,6 +128,32 @@ static void health_needs_no_key(void **state)
     json_object_put(a.json);
 }
 
+/* AXON_BASE_PATH=/axon: /axon/v1/... routes as /v1/...; a URI without the
+ * prefix too (a proxy may strip it); a look-alike prefix does not. */
+static void a_base_path_is_stripped(void **state)
+{
+    (void)state;
+    struct answer a;
+    memcpy(cfg.base_path, "/axon", 6);
+    request("GET", "/axon/health", NULL, NULL, NULL, &a);
+    assert_int_equal(a.status, 200);
+    json_object_put(a.json);
+    request("GET", "/health?x=1", NULL, NULL, NULL, &a);
+    assert_int_equal(a.status, 200);
+    json_object_put(a.json);
+    request("GET", "/axon/v1/models", NULL, NULL, NULL, &a);
+    assert_envelope(&a, 401, NULL, "You didn't provide an API key");
+    request("GET", "/axonx/health", NULL, NULL, NULL, &a);
+    assert_envelope(&a, 404, NULL, "Invalid URL (GET /axonx/health)");
+    request("GET", "/axon?y=1", NULL, NULL, NULL, &a);
+    assert_envelope(&a, 404, NULL, "Invalid URL (GET /)");
+    request("POST", "/axon/v1/nope", NULL, NULL, NULL, &a);
+    assert_envelope(&a, 404, NULL, "Invalid URL (POST /v1/nope)");
+    cfg.base_path[0] = '\0';
+    request("GET", "/axon/health", NULL, NULL, NULL, &a);
+    assert_envelope(&a, 404, NULL, "Invalid URL (GET /axon/health)");
+}
+
 static void unknown_paths_are_404_before_auth(void **state)
 {
     (void)state;
@@ -239,6 +265,7 @@ int main(void)
         cmocka_unit_test(auth_failures),
         cmocka_unit_test(bodies),
         cmocka_unit_test(long_paths_are_414),
+        cmocka_unit_test(a_base_path_is_stripped),
         cmocka_unit_test(model_lookup_is_404_model_not_found),
     };
     int rc = cmocka_run_group_tests_name("http", tests, setup, teardown);
