@@ -103,6 +103,11 @@ static void on_restart(void *ud, int i)
     if (c->pv->fini)
         c->pv->fini(state_of(c, i));
     c->pv->init(state_of(c, i), &c->out, i * c->per);
+    /* Before anything reached the client, a retry starts the heartbeat
+     * afresh: a ping now would commit the answer to a 200 stream, and turn
+     * the 503 that all attempts failing deserve into an error chunk. */
+    if (c->r->bytes_out == 0)
+        c->last_out_us = log_now_us();
 }
 
 /* Heartbeats while the upstream is silent, and the client-gone check: nginx

@@ -260,7 +260,11 @@ describe('upstream faults', { concurrency: true }, () => {
         assert.ok(errAt - lastData >= 2000 && errAt - lastData < 9000, `error ~3 s after the last content (${desc})`);
         assert.ok(pings.length >= 2, `at least two pings during the silence (${desc})`);
         const gaps = [pings[0] - lastData, ...pings.slice(1).map((p, i) => p - pings[i])];
-        for (const g of gaps) assert.ok(g >= 500 && g <= 2500, `pings about 1 s apart (${desc})`);
+        // The property: the silence never lasts much past a heartbeat. A host
+        // stall can deliver two pings together, so a short gap is allowed,
+        // but not a burst.
+        for (const g of gaps) assert.ok(g <= 2500, `a ping at least every ~1 s (${desc})`);
+        assert.ok(gaps.filter((g) => g >= 500).length >= gaps.length / 2, `pings about 1 s apart (${desc})`);
         assert.ok(pings.every((p) => p > lastData && p < errAt), `pings between the content and the error (${desc})`);
         assert.match(err.error.message, /silent/);
         await assertNextOk(server);
@@ -308,9 +312,10 @@ describe('upstream faults', { concurrency: true }, () => {
         assert.equal(content.map((e) => e.chunk.choices[0].delta.content).join(''), 'one two three four five six seven eight');
         assert.equal(content.length, 4, 'two words per delta');
         const at = content.map((e) => Math.round(e.ms));
-        for (let i = 1; i < at.length; i++) {
-          assert.ok(at[i] - at[i - 1] >= 150, `content chunks arrive about 300 ms apart: ${at.join(', ')} ms`);
-        }
+        // About 300 ms apart; a host stall may deliver one pair together,
+        // which buffering would do to all of them.
+        const spaced = at.slice(1).filter((t, i) => t - at[i] >= 150).length;
+        assert.ok(spaced >= at.length - 2, `content chunks arrive about 300 ms apart: ${at.join(', ')} ms`);
         assert.ok(at.at(-1) - at[0] >= 600, `the first content chunk well before the last: ${at.join(', ')} ms`);
         const finish = s.events.find((e) => e.chunk?.choices[0]?.finish_reason);
         assert.ok(finish.ms - at.at(-1) >= 300, 'the finish comes with message_stop, later');

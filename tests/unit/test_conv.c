@@ -37,7 +37,8 @@ static void connect_srv(void **state)
     struct srv *s = *state;
     char host[32];
     struct valkey_addr a = tcp_addr(s, host, sizeof host);
-    valkey_init(&a, 200);
+    /* Generous: this VM stalls loopback replies for up to 50 ms at times. */
+    valkey_init(&a, 1000);
 }
 
 /* config_defaults, then the store's settings. Kept until the test's

@@ -42,7 +42,7 @@ static void set_get_round_trip(void **state)
     struct srv *s = *state;
     char host[32];
     struct valkey_addr a = tcp_addr(s, host, sizeof host);
-    valkey_init(&a, 50);
+    valkey_init(&a, 1000);
     assert_true(valkey_up());
 
     redisReply *r;
@@ -96,7 +96,7 @@ static void unix_socket_and_select(void **state)
 {
     struct srv *s = *state;
     struct valkey_addr a = {.path = s->sock, .db = 3};
-    valkey_init(&a, 50);
+    valkey_init(&a, 1000);
     redisReply *r;
     assert_int_equal(valkey_command(&r, "SET %s %s", "axon:t:db", "three"), 0);
     freeReplyObject(r);
@@ -106,7 +106,7 @@ static void unix_socket_and_select(void **state)
 
     /* Re-init on db 0: this thread reconnects and no longer sees the key. */
     a.db = 0;
-    valkey_init(&a, 50);
+    valkey_init(&a, 1000);
     assert_int_equal(valkey_command(&r, "GET %s", "axon:t:db"), 0);
     assert_int_equal(r->type, REDIS_REPLY_NIL);
     freeReplyObject(r);
@@ -121,7 +121,7 @@ static void auth_right_and_wrong(void **state)
 
     snprintf(pw, sizeof pw, "%s", s->pass);
     a.password = pw;
-    valkey_init(&a, 50);
+    valkey_init(&a, 1000);
     assert_int_equal(valkey_command(&r, "SET %s %s", "axon:t:a", "1"), 0);
     freeReplyObject(r);
     assert_int_equal(valkey_command(&r, "GET %s", "axon:t:a"), 0);
@@ -131,7 +131,7 @@ static void auth_right_and_wrong(void **state)
     /* Wrong password: a clean AXON_EIO, no reply, a message without the
      * password, and (repeated) the breaker opens. */
     snprintf(pw, sizeof pw, "wrong-pw");
-    valkey_init(&a, 50);
+    valkey_init(&a, 1000);
     double t0 = now_ms();
     assert_int_equal(valkey_command(&r, "GET %s", "axon:t:a"), AXON_EIO);
     double took = now_ms() - t0;
@@ -148,7 +148,7 @@ static void auth_right_and_wrong(void **state)
 
     /* No password at all: connected, but every command answers NOAUTH. */
     a.password = NULL;
-    valkey_init(&a, 50);
+    valkey_init(&a, 1000);
     assert_true(valkey_up());
     assert_int_equal(valkey_command(&r, "GET %s", "axon:t:a"), AXON_EINVAL);
     assert_non_null(r);
@@ -192,18 +192,24 @@ static void stopped_server_times_out_and_breaker_recovers(void **state)
         assert_null(r);
         print_message("  stopped server, failure %d after %.1f ms: %s\n", i + 1, took,
                       valkey_strerror());
-        assert_true(took >= 40 && took < 200);
+        /* At least the timeout; the upper bound only tells "timed out"
+         * from "hung" (this VM stalls for up to 50 ms at times). */
+        assert_true(took >= 40 && took < 1000);
     }
     double opened = now_ms();
     assert_false(valkey_up());
 
-    /* Open: immediate failures, no network (any network try costs >= 50 ms). */
+    /* Open: immediate failures, no network (any network try costs >= 50 ms,
+     * and counts a round trip). Counted rather than timed per call, so a
+     * host stall cannot fail it. */
+    unsigned long trips = valkey_round_trips();
+    double t_open = now_ms();
     for (int i = 0; i < 100; i++) {
-        double t0 = now_ms();
         assert_int_equal(valkey_command(&r, "GET %s", "axon:t:s"), AXON_EIO);
-        assert_true(now_ms() - t0 < 5);
         assert_null(r);
     }
+    assert_int_equal(valkey_round_trips(), trips);
+    assert_true(now_ms() - t_open < 500);
     assert_string_equal(valkey_strerror(), "circuit open");
     print_message("  open breaker: 100 calls failed fast\n");
 
@@ -305,7 +311,7 @@ static void one_connection_per_thread(void **state)
     struct srv *s = *state;
     char host[32];
     struct valkey_addr a = tcp_addr(s, host, sizeof host);
-    valkey_init(&a, 50);
+    valkey_init(&a, 1000);
     long long ids[2] = {0, 0};
     pthread_t th[2];
     assert_int_equal(pthread_barrier_init(&barrier, NULL, 2), 0);
@@ -335,7 +341,7 @@ static void restart_between_commands_costs_no_failure(void **state)
     struct srv *s = *state;
     char host[32];
     struct valkey_addr a = tcp_addr(s, host, sizeof host);
-    valkey_init(&a, 50);
+    valkey_init(&a, 1000);
     redisReply *r;
     assert_int_equal(valkey_command(&r, "SET k v"), 0);
     freeReplyObject(r);
