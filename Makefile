@@ -25,7 +25,7 @@ SOBJ      := $(SRC:src/%.c=build/asan/%.o)
 SLIB_OBJ  := $(LIB_SRC:src/%.c=build/asan/%.o)
 SUNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 
-.PHONY: all asan unit-bins test run deps npm-deps lint clean bench bench-smoke bench-bins chart-test
+.PHONY: all asan unit-bins test run deps npm-deps lint clean bench bench-smoke bench-bins chart-test browser-test
 all: build/axon
 
 build/axon: $(OBJ)
@@ -99,12 +99,18 @@ test: deps npm-deps
 	@$(MAKE) --no-print-directory lint all unit-bins asan bench-bins
 	@tests/run.sh
 	@tests/chart/run.sh
+	@tests/browser/run.sh
 	@$(MAKE) --no-print-directory bench-smoke
 
 # The Helm chart rendered and checked, and the image's config: tests/chart/run.sh.
 chart-test: deps npm-deps
 	@$(MAKE) --no-print-directory all
 	@tests/chart/run.sh
+
+# The page in www/ in headless Chromium against a local stack: tests/browser/run.sh.
+browser-test: deps npm-deps
+	@$(MAKE) --no-print-directory all
+	@tests/browser/run.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -9,6 +9,7 @@ pkgs=(
   libfcgi-bin spawn-fcgi lighttpd nginx-light redis-server
   apache2 libapache2-mod-fcgid systemd
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
+  chromium
   curl jq nodejs npm procps
 )
 
