@@ -119,9 +119,20 @@ static int open_listen(const char *spec, char *err, size_t errlen)
             return -1;
         }
     }
+    /* libfcgi trusts whoever connects, and its ReadParams still overflows an
+     * int on hostile lengths (CVE-2025-23016 is only half fixed in Debian's
+     * 2.4.2): only the web server may reach the socket. A unix socket is
+     * made 0660 whatever the umask (bind applies it; there is no window
+     * with wider rights); over TCP, FCGI_WEB_SERVER_ADDRS lists the peers
+     * libfcgi accepts. */
+    mode_t old_mask = umask(0117);
     int fd = FCGX_OpenSocket(spec, LISTEN_BACKLOG);
+    umask(old_mask);
     if (fd < 0)
         snprintf(err, errlen, "--listen %s: %s", spec, strerror(errno));
+    else if (spec[0] != '/' && !getenv("FCGI_WEB_SERVER_ADDRS"))
+        log_msg(LOG_WARN, "--listen %s: any local process can talk FastCGI to axon; set "
+                          "FCGI_WEB_SERVER_ADDRS to the web server's address", spec);
     return fd;
 }
 
@@ -346,6 +357,8 @@ int main(int argc, char **argv)
         return 0;
     }
     log_set_level(cfg.log_level);
+    /* The process holds API keys and upstream credentials: no core file. */
+    (void)setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
     /* Every open request holds three descriptors (the web server's
      * connection, the upstream's, Valkey's): take what the hard limit allows. */
     struct rlimit nofile;

@@ -255,6 +255,35 @@ if [[ -n $run_tests && ${AXON_IT_E2E:-1} == 1 ]]; then
     done
 fi
 
+# ---- secrets: after everything ran, no key or upstream credential anywhere a
+# user or an operator can read: /stats, /metrics, and every log the stacks
+# and the tests' own stacks wrote (axon logs to the web server's stderr). The
+# mocks' logs are left out: they are the upstream, which receives the key.
+if [[ -n $run_tests ]]; then
+    secrets=("$KEY" "$KEY2" sk-ant-test-key sk-vllm-test-key)
+    leaks=""
+    for server in lighttpd nginx; do
+        base=$(url_of "$server")
+        for route in stats metrics; do
+            curl -s --max-time 10 -H "authorization: Bearer $KEY" "${base%/v1}/$route" > "$tmp/scan.$server.$route" || true
+        done
+    done
+    while IFS= read -r -d '' f; do
+        for s in "${secrets[@]}"; do
+            # run-stack.sh's banner shows `make run`'s user their own key.
+            grep -vE '^  (API key|try) ' -- "$f" | grep -qF -- "$s" && leaks+=" ${f#"$tmp"/} (${s:0:6}...)"
+        done
+    done < <(find "$tmp" -type f \( -name '*.log' -o -name 'scan.*' -o -name '*.out' \) \
+                 ! -name 'mock*.log' -print0)
+    if [[ -n $leaks ]]; then
+        say "secrets scan: a key appears in:$leaks"
+        failed=$((failed + 1))
+    else
+        say "secrets scan: no key in /stats, /metrics or $(find "$tmp" -type f -name '*.log' ! -name 'mock*.log' | wc -l) log files"
+        passed=$((passed + 1))
+    fi
+fi
+
 # ---- stop, then look for sanitizer reports (LeakSanitizer writes at exit) ---
 stop_all
 san_after=$(for p in "${san_prefixes[@]}"; do compgen -G "$p*" || true; done | sort -u)
