@@ -39,7 +39,9 @@ struct up_ops {
                        struct api_error *e);                 /* a non-2xx answer */
     bool (*delivered)(void *ud, int i); /* has call i sent the client anything? */
     void (*restart)(void *ud, int i);   /* call i is retried: forget its partial answer */
-    int (*tick)(void *ud);              /* every UP_TICK_MS at most; non-zero stops all */
+    /* Every UP_TICK_MS at most; non-zero stops all. upstream_us: when the
+     * last upstream byte of any call arrived (0: none yet). */
+    int (*tick)(void *ud, uint64_t upstream_us);
 };
 
 /* Runs the n calls to completion. AXON_OK when every call's answer was

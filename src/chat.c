@@ -56,8 +56,8 @@ struct chat_run {
     struct pool_lease *lease;
     const struct provider_ops *pv;
     struct oai_out out;
-    char *st;                 /* owned: calls translator states of pv->state_size */
-    int calls, per;
+    char *st;                 /* owned: one translator state (pv->state_size) per call */
+    int per;
     uint64_t last_out_us;     /* when the client last got bytes */
     uint64_t bytes_seen;
 };
@@ -116,7 +116,7 @@ static void on_restart(void *ud, int i)
  * silent for a heartbeat therefore starts with a ping: from then on errors
  * are chunks, but a gone client is noticed and the web server's read
  * timeout is reset. */
-static int on_tick(void *ud)
+static int on_tick(void *ud, uint64_t upstream_us)
 {
     struct chat_run *c = ud;
     uint64_t now = log_now_us();
@@ -124,6 +124,11 @@ static int on_tick(void *ud)
         c->bytes_seen = c->r->bytes_out;
         c->last_out_us = now;
     }
+    /* Before the first byte, an upstream that is sending (a large first
+     * event, say) is not silent: no ping yet, so a failure can still be a
+     * real status. */
+    if (c->r->bytes_out == 0 && upstream_us > c->last_out_us)
+        c->last_out_us = upstream_us;
     if (io_client_gone(c->r))
         return AXON_ECLIENT_GONE;
     (void)pool_renew(c->r->cfg, c->lease);
@@ -358,8 +363,8 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
         calls[i] = (struct up_call){.url = url, .headers = headers, .body = body.p,
                                     .len = body.len, .stream = plan.stream};
 
-    struct chat_run c = {.r = r, .lease = lease, .pv = pv, .calls = plan.calls,
-                         .per = plan.n / plan.calls, .last_out_us = log_now_us()};
+    struct chat_run c = {.r = r, .lease = lease, .pv = pv, .per = plan.n / plan.calls,
+                         .last_out_us = log_now_us()};
     oai_out_init(&c.out, r, plan.n, plan.stream, plan.include_usage, m->id);
     c.out.json_mode = plan.json_mode;
     c.out.conversation_id = cv->id[0] ? cv->id : NULL;

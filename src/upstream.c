@@ -350,7 +350,7 @@ int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int
                 failed = x;
         }
         uint64_t now = log_now_us();
-        uint64_t next_retry = 0;
+        uint64_t next_retry = 0, upstream_us = 0;
         bool pending = false;
         for (int i = 0; !rc && i < n; i++) {
             struct xfer *x = &xs[i];
@@ -361,9 +361,11 @@ int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int
             else if (x->start_at_us && (!next_retry || x->start_at_us < next_retry))
                 next_retry = x->start_at_us;
             pending = pending || (!x->done);
+            if (x->got_byte && x->last_byte_us > upstream_us)
+                upstream_us = x->last_byte_us;
         }
         if (!rc)
-            rc = ops->tick(ud);
+            rc = ops->tick(ud, upstream_us);
         if (rc || !pending)
             break;
         int wait_ms = UP_TICK_MS;
