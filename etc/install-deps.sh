@@ -10,6 +10,7 @@ pkgs=(
   apache2 libapache2-mod-fcgid systemd
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
   chromium
+  cppcheck clang-tidy clang libclang-rt-14-dev valgrind
   curl jq nodejs npm procps
 )
 

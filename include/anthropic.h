@@ -71,6 +71,6 @@ void anthropic_http_error(int status, const char *body, size_t n, const char *re
                           struct api_error *e);
 
 /* stop_reason → finish_reason. */
-const char *anthropic_finish_reason(const char *stop_reason);
+const char *anthropic_finish_reason(const char *r);
 
 #endif

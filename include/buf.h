@@ -42,6 +42,6 @@ int buf_json_str(struct buf *b, const char *s, size_t n) AXON_MUST_CHECK;
 /* buf_json_str for s, or the literal null when s is NULL. */
 int buf_json_str_or_null(struct buf *b, const char *s) AXON_MUST_CHECK;
 /* Hands the content to the caller: returns new (free), and empties b. */
-char *buf_take(struct buf *b);
+char *buf_take(struct buf *b) __attribute__((returns_nonnull));
 
 #endif

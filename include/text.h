@@ -32,6 +32,10 @@ const char *text_query_get(const char *q, const char *name, size_t *len);
  * one way settings and table parsers report what is wrong. */
 int text_errf(char *err, size_t errlen, const char *fmt, ...) AXON_PRINTF(3, 4);
 
+/* Drops a UTF-8 sequence cut short at the end of s: for text cut to a byte
+ * count (snprintf) that goes out in JSON, which must stay valid UTF-8. */
+void text_utf8_trim(char *s);
+
 /* Appends "line\r\n" to the header block dst (cap bytes, NUL-terminated),
  * or nothing when it would not fit. Borrows both. */
 void text_append_header(char *dst, size_t cap, const char *line);

@@ -9,6 +9,7 @@
 
 #include "jsonv.h"
 #include "log.h"
+#include "text.h"
 
 #define ANTH_MAX_BODY (64u << 20) /* the translated request */
 #define THINKING_MIN_BUDGET 1024  /* Claude's floor for budget_tokens */
@@ -78,10 +79,10 @@ static void id_to_anthropic(const char *id, char *out, size_t cap)
         o = (size_t)snprintf(out, cap, "toolu_");
     }
     for (; *rest && o + 1 < cap; rest++)
-        out[o++] = (strchr("-_", *rest) || (*rest >= '0' && *rest <= '9') ||
-                    (*rest >= 'a' && *rest <= 'z') || (*rest >= 'A' && *rest <= 'Z'))
-                       ? *rest
-                       : '_';
+        out[o++] = (char)((strchr("-_", *rest) || (*rest >= '0' && *rest <= '9') ||
+                           (*rest >= 'a' && *rest <= 'z') || (*rest >= 'A' && *rest <= 'Z'))
+                              ? *rest
+                              : '_');
     out[o] = '\0';
 }
 
@@ -91,13 +92,16 @@ static void id_to_openai(const char *id, char *out, size_t cap)
         snprintf(out, cap, "call_%s", id + 6);
     else
         snprintf(out, cap, "%s", id);
+    text_utf8_trim(out); /* a long id cut mid-character would not be valid JSON */
 }
 
 /* ---- JSON Schema ---------------------------------------------------------- */
 
 /* A deep copy without the keywords Claude refuses in tool and output
  * schemas ($schema, $id). Under "properties" and "$defs" the keys are
- * names, not keywords, so they are kept and only their values cleaned. */
+ * names, not keywords, so they are kept and only their values cleaned.
+ * The recursion is bounded: schemas come from jsonv_parse, which refuses
+ * nesting past JSONV_MAX_DEPTH. NOLINTNEXTLINE(misc-no-recursion) */
 static json_object *clean_schema(json_object *s, bool names)
 {
     if (json_object_is_type(s, json_type_array)) {

@@ -43,9 +43,9 @@ static void copy_name(char *dst, size_t cap, const char *s)
 {
     size_t n = 0;
     for (; s && s[n] && n + 1 < cap; n++)
-        dst[n] = (strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", s[n]))
-                     ? s[n]
-                     : '_';
+        dst[n] = (char)(strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", s[n])
+                            ? s[n]
+                            : '_');
     dst[n] = '\0';
 }
 
@@ -323,7 +323,7 @@ int catalog_start(const struct axon_config *cfg)
 {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_attr_setstacksize(&attr, (size_t)256 * 1024);
     pthread_mutex_lock(&cat.mu);
     cat.stop = false;
     cat.first_done = false;

@@ -199,7 +199,7 @@ static int slurp(const char *path, char **out, char *err, size_t errlen, const c
     while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
         rc = buf_append(&b, chunk, n);
     bool bad = ferror(f);
-    fclose(f);
+    (void)fclose(f); /* read-only: nothing to flush */
     if (rc || bad) {
         buf_free(&b);
         return text_errf(err, errlen, "%s=%s: %s", what, path,
@@ -217,7 +217,9 @@ int config_read_secret(const char *path, const char *what, char **out, char *err
     if (rc)
         return rc;
     const char *k = text;
-    size_t kn = strlen(text);
+    /* slurp fills text whenever it returns AXON_OK; the analyzer cannot see
+     * that text_errf (another file) never does. */
+    size_t kn = strlen(text); /* NOLINT(clang-analyzer-core.NonNullParamChecker) */
     while (kn && strchr(" \t\r\n", k[kn - 1]))
         kn--; /* the newline editors and `echo` add */
     text_trim(&k, &kn);
@@ -288,6 +290,7 @@ static int set_valkey(struct axon_config *cfg, const char *v, char *err, size_t 
         a.port = (int)port;
         a.db = (int)db;
     } else {
+        /* cppcheck-suppress memleak ; nothing is allocated on this branch */
         return text_errf(err, errlen, "AXON_VALKEY_URL: %s", bad);
     }
     valkey_free(&cfg->valkey);
@@ -616,7 +619,7 @@ static int parse_file(const char *path, bool required, struct file_setting **out
     FILE *probe = fopen(path, "rb");
     if (!probe)
         return required ? text_errf(err, errlen, "--config %s: cannot open it", path) : AXON_OK;
-    fclose(probe);
+    (void)fclose(probe);
     char *text = NULL;
     int rc = slurp(path, &text, err, errlen, "--config");
     int lineno = 0;

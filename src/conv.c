@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "jsonv.h"
 #include "log.h"
+#include "oai_validate.h"
 #include "text.h"
 #include "valkey.h"
 
@@ -148,8 +149,45 @@ static int parse_messages(const redisReply *l, json_object **out)
         }
         json_object_array_add(arr, m);
     }
+    /* The stored messages reach the upstream translators without the
+     * request's validation (chat.c splices them into the replay after it),
+     * and the translators rely on it: a stored message without a string
+     * "role" crashed anthropic_request (strcmp on NULL; fuzz_conv found it).
+     * Everything Axon stores passed oai_validate_chat once, so a list that
+     * fails it now is damaged or not ours: refused as one that does not parse. */
+    if (l->elements) {
+        json_object *req = json_object_new_object();
+        json_object_object_add(req, "model", json_object_new_string("stored"));
+        json_object_object_add(req, "messages", json_object_get(arr));
+        struct api_error e;
+        int rc = oai_validate_chat(req, true, &e);
+        json_object_put(req);
+        if (rc) {
+            json_object_put(arr);
+            return AXON_EINVAL;
+        }
+    }
     *out = arr;
     return AXON_OK;
+}
+
+/* EXEC's reply (borrowed) as the meta and the messages: what conv_load reads
+ * back from Valkey. A function of its own so tests/fuzz/fuzz_conv.c can feed
+ * it arbitrary replies. */
+static int load_parse(const redisReply *x, const char *id, const char *tenant,
+                      json_object **messages, struct conv_meta *meta)
+{
+    if (x->type != REDIS_REPLY_ARRAY || x->elements != 2 ||
+        x->element[0]->type != REDIS_REPLY_ARRAY || x->element[1]->type != REDIS_REPLY_ARRAY)
+        return AXON_EINVAL; /* WRONGTYPE inside EXEC, or not our record */
+    if (x->element[0]->elements == 0)
+        return AXON_ENOTFOUND;
+    const redisReply *f[MF_N];
+    hash_fields(x->element[0], f);
+    int rc = meta_parse(f, id, tenant, meta);
+    if (!rc)
+        rc = parse_messages(x->element[1], messages);
+    return rc;
 }
 
 int conv_load(const char *id, const char *tenant, json_object **messages, struct conv_meta *meta)
@@ -168,21 +206,8 @@ int conv_load(const char *id, const char *tenant, json_object **messages, struct
                                       {.argc = 4, .argv = lrange}, {.argc = 1, .argv = exec}};
     redisReply *rep[4];
     int rc = valkey_pipeline(4, cmds, rep);
-    if (rc == AXON_OK) {
-        const redisReply *x = rep[3];
-        if (x->type != REDIS_REPLY_ARRAY || x->elements != 2 ||
-            x->element[0]->type != REDIS_REPLY_ARRAY || x->element[1]->type != REDIS_REPLY_ARRAY) {
-            rc = AXON_EINVAL; /* WRONGTYPE inside EXEC, or not our record */
-        } else if (x->element[0]->elements == 0) {
-            rc = AXON_ENOTFOUND;
-        } else {
-            const redisReply *f[MF_N];
-            hash_fields(x->element[0], f);
-            rc = meta_parse(f, id, tenant, meta);
-            if (!rc)
-                rc = parse_messages(x->element[1], messages);
-        }
-    }
+    if (rc == AXON_OK)
+        rc = load_parse(rep[3], id, tenant, messages, meta);
     valkey_free_replies(4, rep);
     if (rc)
         memset(meta, 0, sizeof *meta);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "fcgi_io.h"
+#include "text.h"
 
 int errors_envelope(struct buf *out, const char *message, const char *type, const char *param,
                     const char *code)
@@ -42,6 +43,7 @@ int errors_send(struct axon_req *r, int status, const char *type, const char *pa
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    text_utf8_trim(msg); /* a cut client's model name must not split a character */
     struct buf b = BUF_INIT(ERR_MAX_BODY);
     int rc = errors_envelope(&b, msg, type, param, code);
     if (!rc)
@@ -61,6 +63,10 @@ void api_error_set(struct api_error *e, int status, const char *type, const char
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
+    /* The cut may split a UTF-8 character, and the envelope would not be
+     * valid JSON (2 KiB of "é" in an upstream's error message:
+     * tests/fuzz/regressions/anthropic/error-message-cut-mid-utf8). */
+    text_utf8_trim(e->message);
     e->retry_after[0] = '\0';
     e->no_retry = false;
 }

@@ -87,7 +87,9 @@ static bool string(struct scan *s)
 
 static bool value(struct scan *s);
 
-/* Objects and arrays share one loop: members are "key": value or value. */
+/* Objects and arrays share one loop: members are "key": value or value.
+ * The recursion through value() stops at s->max_depth levels.
+ * NOLINTNEXTLINE(misc-no-recursion) */
 static bool container(struct scan *s, char close, bool keyed)
 {
     if (++s->depth > s->max_depth) {
@@ -125,7 +127,7 @@ static bool container(struct scan *s, char close, bool keyed)
     }
 }
 
-static bool value(struct scan *s)
+static bool value(struct scan *s) /* NOLINT(misc-no-recursion): see container() */
 {
     ws(s);
     if (s->p >= s->end)

@@ -33,7 +33,7 @@
 #include "text.h"
 
 #define LISTEN_BACKLOG 4096   /* the kernel caps it at net.core.somaxconn */
-#define WORKER_STACK (512 * 1024) /* handlers keep big data on the heap */
+#define WORKER_STACK ((size_t)512 * 1024) /* handlers keep big data on the heap */
 #define EXTRA_IDLE_S 5        /* an extra worker idle this long leaves */
 #define SPAWN_BATCH 4         /* extras started when nobody is left to accept */
 #define BUSY_WARN_EVERY_S 60  /* "every worker is busy" at most this often */
@@ -129,7 +129,7 @@ static int open_listen(const char *spec, char *err, size_t errlen)
     int fd = FCGX_OpenSocket(spec, LISTEN_BACKLOG);
     umask(old_mask);
     if (fd < 0)
-        snprintf(err, errlen, "--listen %s: %s", spec, strerror(errno));
+        snprintf(err, errlen, "--listen %s: %m", spec); /* %m: strerror is not thread-safe */
     else if (spec[0] != '/' && !getenv("FCGI_WEB_SERVER_ADDRS"))
         log_msg(LOG_WARN, "--listen %s: any local process can talk FastCGI to axon; set "
                           "FCGI_WEB_SERVER_ADDRS to the web server's address", spec);
@@ -369,7 +369,7 @@ int main(int argc, char **argv)
 
     /* Before any thread exists: every thread inherits this mask, and libfcgi
      * leaves blocked signals alone. hiredis and libcurl write to sockets too. */
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

@@ -88,6 +88,9 @@ static bool next_word(const char **p, const char **w, size_t *n)
 static int next_pair(const char **p, const char **k, size_t *kn, const char **v, size_t *vn,
                      const char *where, char *err, size_t errlen)
 {
+    /* Set on every return: the analyzer cannot tell text_errf never returns AXON_OK. */
+    *k = *v = NULL;
+    *kn = *vn = 0;
     const char *w;
     size_t n;
     if (!next_word(p, &w, &n))
@@ -339,10 +342,14 @@ int models_load(struct model_table *t, const char *path, char *err, size_t errle
     int rc = AXON_OK;
     while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
         rc = buf_append(&b, chunk, n);
-    fclose(f);
-    if (rc) {
+    /* fread stops the same way at EOF and on an error (a directory gives
+     * EISDIR): without this a short read would load part of the table. */
+    bool bad = ferror(f);
+    (void)fclose(f);
+    if (rc || bad) {
         buf_free(&b);
-        return text_errf(err, errlen, "AXON_MODELS_FILE=%s: larger than 1 MiB", path);
+        return text_errf(err, errlen, "AXON_MODELS_FILE=%s: %s", path,
+                         rc ? "larger than 1 MiB" : "read error");
     }
     rc = models_parse(t, b.p ? b.p : "", path, err, errlen);
     buf_free(&b);

@@ -274,11 +274,13 @@ static bool answer_is_json(const struct buf *content, const char **s, size_t *n)
     *n = content->len;
     const char *p = *s;
     size_t len = *n;
-    while (len && strchr(" \t\r\n", *p)) {
+    /* memchr, not strchr: the answer may hold NUL bytes (a decoded \u0000),
+     * and strchr would take them for white space. */
+    while (len && memchr(" \t\r\n", *p, 4)) {
         p++;
         len--;
     }
-    while (len && strchr(" \t\r\n", p[len - 1]))
+    while (len && memchr(" \t\r\n", p[len - 1], 4))
         len--;
     if (len >= 6 && !memcmp(p, "```", 3) && !memcmp(p + len - 3, "```", 3)) {
         const char *nl = memchr(p, '\n', len);
@@ -300,8 +302,11 @@ int oai_out_event(struct oai_out *o, int i, const struct cev *ev)
         return AXON_OK; /* events after the finish (message_stop) add nothing */
     switch (ev->kind) {
     case CEV_START:
-        if (!oai_out_started(o) && ev->s && *ev->s)
+        if (!oai_out_started(o) && ev->s && *ev->s) {
             snprintf(o->model, sizeof o->model, "%s", ev->s);
+            /* A long name cut mid-character: tests/fuzz/regressions/anthropic/. */
+            text_utf8_trim(o->model);
+        }
         return AXON_OK;
     case CEV_SIGNATURE: {
         /* The block's text is the reasoning since the previous block. */

@@ -59,8 +59,8 @@ struct shape {
     int (*after)(struct vctx *v, json_object *o); /* a rule across fields */
 };
 
-#define SHAPE(fields) {fields, sizeof fields / sizeof fields[0], false, NULL}
-#define CLOSED(fields) {fields, sizeof fields / sizeof fields[0], true, NULL}
+#define SHAPE(fields) {(fields), sizeof(fields) / sizeof((fields)[0]), false, NULL}
+#define CLOSED(fields) {(fields), sizeof(fields) / sizeof((fields)[0]), true, NULL}
 
 struct choice {
     const char *key;                   /* the discriminator: "role" or "type" */

@@ -352,7 +352,7 @@ static int local_acquire(const struct axon_config *cfg, const char *name, struct
             p->timeouts++;
             break;
         }
-        uint64_t until = now + POOL_POLL_MAX_MS * 1000u;
+        uint64_t until = now + POOL_POLL_MAX_MS * UINT64_C(1000);
         struct timespec ts = mono_at(until < deadline_us ? until : deadline_us);
         int w = pthread_cond_timedwait(&p->cv, &local_mu, &ts);
         if (w != 0 && w != ETIMEDOUT)
@@ -472,7 +472,7 @@ static int acquire(const struct axon_config *cfg, const char *name, struct pool_
     uint64_t start = log_now_us();
     uint64_t deadline = start + (uint64_t)cfg->pool_wait_ms * 1000u;
     make_token(l->holder, sizeof l->holder);
-    uint64_t pause_us = POOL_POLL_FIRST_MS * 1000u;
+    uint64_t pause_us = POOL_POLL_FIRST_MS * UINT64_C(1000);
     bool waited = false; /* a failed try registered the holder token as a waiter */
     for (;;) {
         uint64_t now = log_now_us();
@@ -503,8 +503,9 @@ static int acquire(const struct axon_config *cfg, const char *name, struct pool_
         if (now >= deadline)
             break;
         sleep_us(deadline - now < pause_us ? deadline - now : pause_us);
-        pause_us = pause_us * 2 > POOL_POLL_MAX_MS * 1000u ? POOL_POLL_MAX_MS * 1000u
-                                                           : pause_us * 2;
+        pause_us = pause_us * 2 > POOL_POLL_MAX_MS * UINT64_C(1000)
+                       ? POOL_POLL_MAX_MS * UINT64_C(1000)
+                       : pause_us * 2;
     }
     cancel_wait(&k, l->holder, true);
     return AXON_EBUSY;

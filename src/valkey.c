@@ -110,7 +110,7 @@ void valkey_init(const struct valkey_addr *addr, int timeout_ms)
     if (timeout_ms <= 0)
         timeout_ms = VALKEY_TIMEOUT_MS_DEFAULT;
     g_tv.tv_sec = timeout_ms / 1000;
-    g_tv.tv_usec = (timeout_ms % 1000) * 1000;
+    g_tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
     breaker_reset();
     atomic_fetch_add(&g_gen, 1);
     g_ready = true;
