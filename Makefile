@@ -25,7 +25,7 @@ SOBJ      := $(SRC:src/%.c=build/asan/%.o)
 SLIB_OBJ  := $(LIB_SRC:src/%.c=build/asan/%.o)
 SUNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 
-.PHONY: all asan unit-bins test run deps npm-deps lint clean bench bench-smoke bench-bins chart-test browser-test
+.PHONY: all asan unit-bins test run deps npm-deps lint clean bench bench-smoke bench-bins chart-test browser-test fuzz soak memcheck
 all: build/axon
 
 build/axon: $(OBJ)
@@ -98,6 +98,7 @@ test: deps npm-deps
 	@tests/run.sh
 	@tests/chart/run.sh
 	@tests/browser/run.sh
+	@tests/fuzz/run.sh --smoke
 	@$(MAKE) --no-print-directory bench-smoke
 
 # The Helm chart rendered and checked, and the image's config: tests/chart/run.sh.
@@ -109,6 +110,22 @@ chart-test: deps npm-deps
 browser-test: deps npm-deps
 	@$(MAKE) --no-print-directory all
 	@tests/browser/run.sh
+
+# libFuzzer on every network-fed parser, FUZZ_SECONDS (300) each, niced
+# (tests/fuzz/README.md); make test runs each for a few seconds.
+fuzz: deps
+	@tests/fuzz/run.sh
+
+# A mixed load for SOAK_MINUTES (10) against a real stack: RSS slope, fds,
+# threads, every answer (tests/soak/run.sh --help).
+soak: deps npm-deps
+	@$(MAKE) --no-print-directory all
+	@tests/soak/run.sh
+
+# The integration suite once with every axon under Valgrind memcheck.
+memcheck: deps npm-deps
+	@$(MAKE) --no-print-directory all
+	@tests/memcheck/run.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all
