@@ -1,0 +1,208 @@
+/* fuzz_fcgi.c - the fake libfcgi and the answer checker (fuzz_fcgi.h). */
+#include "fuzz_fcgi.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fcgi_io.h"
+#include "jsonv.h"
+#include "oai_validate.h"
+
+/* The answer can be far larger than the input (one chunk of ~300 bytes per
+ * upstream event); 64 MiB is more than any input up to -max_len makes. */
+static struct buf out = BUF_INIT(64u << 20);
+static int writes_left = -1; /* -1: unlimited */
+static bool left;
+
+void fuzz_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fuzz: invariant broken: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+
+const struct axon_config *fuzz_cfg(void)
+{
+    static struct axon_config cfg;
+    static bool made;
+    if (!made) {
+        config_defaults(&cfg); /* kept for the process: never freed */
+        made = true;
+    }
+    return &cfg;
+}
+
+void fuzz_req_begin(struct fuzz_req *q, int write_budget)
+{
+    buf_reset(&out);
+    writes_left = write_budget;
+    left = false;
+    memset(&q->fcgi, 0, sizeof q->fcgi);
+    q->fcgi.ipcFd = -1;
+    io_req_init(&q->r, &q->fcgi, fuzz_cfg());
+}
+
+const struct buf *fuzz_output(void)
+{
+    return &out;
+}
+
+bool fuzz_client_left(void)
+{
+    return left;
+}
+
+/* ---- the wrapped libfcgi calls ------------------------------------------- */
+
+char *__wrap_FCGX_GetParam(const char *name, FCGX_ParamArray envp);
+char *__wrap_FCGX_GetParam(const char *name, FCGX_ParamArray envp)
+{
+    (void)name;
+    (void)envp;
+    return NULL;
+}
+
+int __wrap_FCGX_GetStr(char *str, int n, FCGX_Stream *s);
+int __wrap_FCGX_GetStr(char *str, int n, FCGX_Stream *s)
+{
+    (void)str;
+    (void)n;
+    (void)s;
+    return 0;
+}
+
+int __wrap_FCGX_PutStr(const char *str, int n, FCGX_Stream *s);
+int __wrap_FCGX_PutStr(const char *str, int n, FCGX_Stream *s)
+{
+    (void)s;
+    if (n < 0)
+        fuzz_fail("FCGX_PutStr with n = %d", n);
+    if (left || writes_left == 0) {
+        left = true;
+        return -1; /* libfcgi: the stream failed, and stays failed */
+    }
+    if (writes_left > 0)
+        writes_left--;
+    if (buf_append(&out, str, (size_t)n))
+        fuzz_fail("the answer passed %zu bytes", out.max);
+    return n;
+}
+
+int __wrap_FCGX_PutS(const char *str, FCGX_Stream *s);
+int __wrap_FCGX_PutS(const char *str, FCGX_Stream *s)
+{
+    return __wrap_FCGX_PutStr(str, (int)strlen(str), s);
+}
+
+int __wrap_FCGX_FFlush(FCGX_Stream *s);
+int __wrap_FCGX_FFlush(FCGX_Stream *s)
+{
+    (void)s;
+    return left ? -1 : 0;
+}
+
+int __wrap_FCGX_GetError(FCGX_Stream *s);
+int __wrap_FCGX_GetError(FCGX_Stream *s)
+{
+    (void)s;
+    return left ? EPIPE : 0;
+}
+
+/* ---- the answer as a client reads it ----------------------------------------- */
+
+void fuzz_check_json(const char *p, size_t n, const char *what)
+{
+    json_object *o = NULL;
+    int rc = jsonv_parse(p, n, JSONV_MAX_DEPTH, &o);
+    if (rc || !json_object_is_type(o, json_type_object))
+        fuzz_fail("%s is not a JSON object (rc %d): %.*s", what, rc, (int)(n > 2000 ? 2000 : n),
+                  p);
+    json_object_put(o);
+}
+
+void fuzz_check_error(const struct api_error *e)
+{
+    if (e->status < 400 || e->status > 599 || !e->type || !e->message[0])
+        fuzz_fail("an error left unfilled: status %d, type %s, message '%s'", e->status,
+                  e->type ? e->type : "(null)", e->message);
+    struct buf b = BUF_INIT(1u << 20);
+    if (errors_envelope_api(&b, e))
+        fuzz_fail("errors_envelope_api failed");
+    fuzz_check_json(b.p, b.len, "an error envelope");
+    buf_free(&b);
+}
+
+void fuzz_check_stored(json_object *msg)
+{
+    json_object *req = json_object_new_object(), *msgs = json_object_new_array();
+    json_object *user = json_object_new_object();
+    json_object_object_add(user, "role", json_object_new_string("user"));
+    json_object_object_add(user, "content", json_object_new_string("hi"));
+    json_object_array_add(msgs, user);
+    json_object_array_add(msgs, json_object_get(msg));
+    json_object_object_add(req, "model", json_object_new_string("stored"));
+    json_object_object_add(req, "messages", msgs);
+    struct api_error e;
+    if (oai_validate_chat(req, true, &e))
+        fuzz_fail("a stored answer would not load again: %s (%s)", e.message, e.param);
+    json_object_put(req);
+}
+
+void fuzz_check_output(bool complete)
+{
+    if (left)
+        return;
+    const char *p = out.p ? out.p : "";
+    size_t n = out.len;
+    if (n == 0) {
+        if (complete)
+            fuzz_fail("nothing was answered");
+        return;
+    }
+    if (strncmp(p, "Status: ", 8))
+        fuzz_fail("the answer does not start with a Status line");
+    const char *end = strstr(p, "\r\n\r\n");
+    if (!end)
+        fuzz_fail("the head has no blank line");
+    size_t head = (size_t)(end + 4 - p);
+    bool sse = memmem(p, head, "\r\nContent-Type: text/event-stream", 33) != NULL;
+    bool json = memmem(p, head, "\r\nContent-Type: application/json", 32) != NULL;
+    const char *b = p + head;
+    size_t bn = n - head;
+    if (json) {
+        fuzz_check_json(b, bn, "the JSON answer");
+        return;
+    }
+    if (!sse)
+        fuzz_fail("the answer is neither JSON nor SSE");
+    bool done = false;
+    while (bn) {
+        const char *sep = memmem(b, bn, "\n\n", 2);
+        if (!sep)
+            fuzz_fail("an SSE event without its blank line");
+        size_t en = (size_t)(sep - b);
+        if (done)
+            fuzz_fail("an event after data: [DONE]");
+        if (memchr(b, '\n', en) || memchr(b, '\r', en))
+            fuzz_fail("an SSE event of more than one line: %.*s", (int)en, b);
+        if (en >= 6 && !memcmp(b, "data: ", 6)) {
+            if (en == 12 && !memcmp(b + 6, "[DONE]", 6))
+                done = true;
+            else
+                fuzz_check_json(b + 6, en - 6, "a data: event");
+        } else if (!(en >= 1 && b[0] == ':')) {
+            fuzz_fail("an SSE line that is neither data: nor a comment: %.*s", (int)en, b);
+        }
+        bn -= en + 2;
+        b = sep + 2;
+    }
+    if (complete && !done)
+        fuzz_fail("the stream does not end with data: [DONE]");
+}
