@@ -192,7 +192,9 @@ static void release_wakes_a_waiter(void **state)
     assert_int_equal(pthread_join(th, NULL), 0);
     print_message("  waiter got the session %.1f ms after the release\n", w.got_at - released);
     assert_int_equal(w.rc, 0);
-    assert_true(w.got_at - released < 100);
+    /* Woken by the release, not by its 3 s wait running out; loose enough
+     * for a loaded 2-core VM (166 ms seen under load). */
+    assert_true(w.got_at - released < 1000);
     assert_true(w.l.wait_us >= 140000);
     assert_string_equal(w.l.id, id);
     assert_int_equal(w.l.turns, 1);
