@@ -3,7 +3,8 @@
 #
 #   tests/fuzz/run.sh [--smoke] [harness...]    (default: every harness)
 #
-# First it builds them (build.sh) and the seed corpora (seeds.sh), then for
+# First it builds them (build.sh) and the seed corpora (seeds.sh; a smoke run
+# only seeds a harness that has no corpus yet), then for
 # each harness it replays every input saved in tests/fuzz/regressions/<harness>/
 # and fuzzes for FUZZ_SECONDS (default 300; --smoke: FUZZ_SMOKE_SECONDS,
 # default 10) on build/fuzz/corpus/<harness>/, which keeps what it learns
@@ -42,7 +43,14 @@ tests/fuzz/build.sh >build/fuzz-build.log 2>&1 || {
   echo "0 passed, ${#harnesses[@]} failed"
   exit 1
 }
-tests/fuzz/seeds.sh "${harnesses[@]}" >/dev/null || { echo "fuzz: seeds.sh failed"; exit 1; }
+# Seeds: always for a campaign; for a smoke run only where no corpus exists yet.
+seed=()
+for h in "${harnesses[@]}"; do
+  if ((!smoke)) || [[ -z $(ls -A "build/fuzz/corpus/$h" 2>/dev/null) ]]; then seed+=("$h"); fi
+done
+if [[ ${#seed[@]} -gt 0 ]]; then
+  tests/fuzz/seeds.sh "${seed[@]}" >/dev/null || { echo "fuzz: seeds.sh failed"; exit 1; }
+fi
 
 # Sanitizers: stop at the first report, leaks included; libFuzzer turns a
 # report into a saved input and a non-zero exit.
