@@ -11,12 +11,24 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
 #include "buf.h"
 #include "errors.h"
 #include "reqctx.h"
+
+/* A token count as an upstream reports it, kept to [0, OAI_MAX_TOKENS]:
+ * counts are added up over fields, choices and calls, and a broken upstream's
+ * 9223372036854775807 overflowed (signed: undefined behaviour; found by
+ * tests/fuzz, tests/fuzz/regressions/anthropic/usage-int64-max). */
+#define OAI_MAX_TOKENS 1000000000000L
+static inline long oai_tokens(json_object *v)
+{
+    int64_t x = json_object_get_int64(v);
+    return x < 0 ? 0 : x > OAI_MAX_TOKENS ? OAI_MAX_TOKENS : (long)x;
+}
 
 struct usage {
     long input;       /* uncached prompt tokens */

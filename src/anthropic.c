@@ -911,15 +911,15 @@ static void read_usage(json_object *u, struct usage *to)
 {
     json_object *v;
     if ((v = get(u, "input_tokens")))
-        to->input = (long)json_object_get_int64(v);
+        to->input = oai_tokens(v);
     if ((v = get(u, "cache_read_input_tokens")))
-        to->cache_read = (long)json_object_get_int64(v);
+        to->cache_read = oai_tokens(v);
     if ((v = get(u, "cache_creation_input_tokens")))
-        to->cache_write = (long)json_object_get_int64(v);
+        to->cache_write = oai_tokens(v);
     if ((v = get(u, "output_tokens")))
-        to->output = (long)json_object_get_int64(v);
+        to->output = oai_tokens(v);
     if ((v = get(get(u, "output_tokens_details"), "thinking_tokens")))
-        to->reasoning = (long)json_object_get_int64(v);
+        to->reasoning = oai_tokens(v);
 }
 
 static int emit(struct anth_stream *s, struct cev ev)

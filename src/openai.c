@@ -281,15 +281,13 @@ static void read_usage(json_object *u, struct usage *to)
     json_object *v;
     if (!u || !json_object_is_type(u, json_type_object))
         return;
-    long prompt = (v = get(u, "prompt_tokens")) ? (long)json_object_get_int64(v) : 0;
-    long cached = (v = get(get(u, "prompt_tokens_details"), "cached_tokens"))
-                      ? (long)json_object_get_int64(v)
-                      : 0;
+    long prompt = (v = get(u, "prompt_tokens")) ? oai_tokens(v) : 0;
+    long cached = (v = get(get(u, "prompt_tokens_details"), "cached_tokens")) ? oai_tokens(v) : 0;
     to->cache_read = cached <= prompt ? cached : 0;
     to->input = prompt - to->cache_read;
-    to->output = (v = get(u, "completion_tokens")) ? (long)json_object_get_int64(v) : 0;
+    to->output = (v = get(u, "completion_tokens")) ? oai_tokens(v) : 0;
     to->reasoning = (v = get(get(u, "completion_tokens_details"), "reasoning_tokens"))
-                        ? (long)json_object_get_int64(v)
+                        ? oai_tokens(v)
                         : 0;
 }
 

@@ -7,13 +7,17 @@
 #
 #   --minutes N   length of the load phase (default $SOAK_MINUTES, else 10);
 #                 fractions work (--minutes 0.5). The whole run takes about
-#                 a minute more (prime, settle, drain).
+#                 40% longer: a prime of 20% (15 s to 3 min), and 11 s at
+#                 rest after each cycle of load (a minute; 30 s in runs under
+#                 5 minutes). The RSS slope is judged from 5 minutes on.
 #   --server S    the web server in front (default $AXON_SERVER, else lighttpd)
 #   --out DIR     report.md, samples.csv, summary.json, stack.log (default build/soak)
 #   --conc N      closed-loop clients (default 8)
 #   --seed N      the mix's random seed (default: the time)
 #   after --, options for tests/soak/driver.mjs (--think-ms, --sample-s,
-#   --prime-s, --settle-s, --burst-every-s, --burst-n; see its header)
+#   --prime-s, --settle-s, --cycle-s, --burst-every-s, --burst-n; see its
+#   header). One cycle as long as the load (-- --cycle-s 1200 with
+#   --minutes 20) gives a smoother RSS curve, without rest points.
 #
 # It starts etc/run-stack.sh on a free loopback port with its own
 # redis-server and the Node mock upstreams (tests/mock/anthropic.mjs and
@@ -22,14 +26,15 @@
 # completions, conversations continued by conversation_id, upstream faults,
 # client errors and client disconnects, sampling every axon process's VmRSS,
 # open fds and threads, and /stats. The checks and the report are the
-# driver's: RSS slope over the second half of the load flat, fds and threads
-# back to their baseline after the load, no unexpected answer, /stats pool
-# busy 0, no axon process lost. Exit status non-zero if any check fails or
-# the stack dies.
+# driver's: RSS under load and the malloc heap at rest flat over the second
+# half, fds and threads back to their baseline at every rest, no unexpected
+# answer, /stats pool busy 0, no axon process lost. Exit status non-zero if
+# any check fails, the stack dies, or a process needed SIGKILL to stop.
 #
 # AXON_BIN picks the binary (default build/axon). Upstream and Valkey
 # settings from the environment (AXON_VALKEY_URL, ANTHROPIC_*, AXON_VLLM_*,
 # AXON_CONFIG) are ignored: the soak always runs on its own mocks and Valkey.
+# shellcheck disable=SC2317  # cleanup runs from a trap
 set -euo pipefail
 
 repo=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -48,7 +53,7 @@ while (($#)); do
         --conc) conc=$2; shift ;;
         --seed) seed=$2; shift ;;
         --) shift; driver_args=("$@"); break ;;
-        -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0" | grep -v '^# shellcheck' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
     shift
@@ -71,7 +76,7 @@ cleanup() {
         kill -TERM "$stack_pid" 2>/dev/null || true
         wait "$stack_pid" 2>/dev/null || true
     fi
-    [[ -f $tmp/stack.log ]] && cp -- "$tmp/stack.log" "$out/stack.log"
+    if [[ -f $tmp/stack.log ]]; then cp -- "$tmp/stack.log" "$out/stack.log"; fi
     rm -rf -- "$tmp"
 }
 trap cleanup EXIT
@@ -135,5 +140,5 @@ if grep -q 'did not exit within' "$tmp/stack.log"; then
     grep 'did not exit within' "$tmp/stack.log" | sed 's/^/    /' >&2
     rc=1
 fi
-((rc == 0)) && say "ok: report in $out/report.md" || say "FAIL: see $out/report.md"
+if ((rc == 0)); then say "ok: report in $out/report.md"; else say "FAIL: see $out/report.md"; fi
 exit "$rc"
