@@ -27,7 +27,8 @@ enum axon_err {
     AXON_ENOTFOUND = -6,
     AXON_ESYS = -7,         /* a system call failed; errno tells */
     AXON_ERETRY = -8,       /* an upstream failure worth retrying if nothing was delivered */
-    AXON_EBUSY = -9         /* no capacity within the wait bound (the session pool) */
+    AXON_EBUSY = -9,        /* no capacity within the wait bound (the session pool) */
+    AXON_ETIMEDOUT = -10    /* refused for arriving after its deadline (conv.h) */
 };
 
 #define AXON_MUST_CHECK __attribute__((warn_unused_result))

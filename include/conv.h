@@ -11,7 +11,9 @@
  *
  * A turn is written in one Lua script (owner check, caps, RPUSH of all its
  * messages, meta update, EXPIRE of both keys), so two concurrent turns on
- * one conversation never interleave and a failure writes nothing. The two
+ * one conversation never interleave and a failure writes nothing. A script
+ * that reaches the server after the caller has stopped waiting for it
+ * writes nothing either (the store deadline, below). The two
  * index zsets live in other slots and are updated in one pipeline right
  * after the script, at the server time the script returns (so every host
  * scores on one clock); that update is best effort: if it fails, the turn
@@ -87,29 +89,40 @@ int conv_append(const struct axon_config *cfg, const char *id, const char *tenan
  * returns what conv_append would and frees what *op holds. id and tenant
  * are borrowed until done. Call done even when add failed.
  *
- * now_ms: the server's clock (ms) when the caller knows it (the session
- * acquire's, pool_lease.server_ms), else 0 and this host's clock dates the
- * index entries. With it, a new conversation of at most CONV_FAST_MAX
- * messages is written with plain commands (one MULTI on its own keys)
- * instead of the append script, which costs the single-threaded server
- * several times more. Its id is 128 random bits, so the script's "refuse if
- * it exists" is not checked. The indexes are always plain commands. */
+ * now_ms: the server's clock now (ms) when the caller knows it
+ * (pool_server_now_ms of the request's lease), else 0 and this host's clock
+ * dates the index entries.
+ *
+ * The store deadline: a pipeline that times out may still be executed when
+ * a stalled server wakes up, which would store a turn the answer said was
+ * not stored. With now_ms the script is given a deadline in the server's
+ * clock, now_ms + 3/4 of cfg->valkey_timeout_ms (the caller waits at least
+ * the whole timeout after sending; the last quarter is for the reply's way
+ * back), and refuses to write after it: conv_append_done then returns
+ * AXON_ETIMEDOUT. So a store that timed out is a store that did not happen,
+ * except when the server stalls in the instant between running the script
+ * and sending its reply. Without now_ms there is no deadline.
+ *
+ * A new conversation of at most CONV_FAST_MAX messages takes a smaller
+ * script that passes the messages as arguments: splitting them out of one
+ * blob in Lua costs the single-threaded server about a third more. The
+ * indexes are always plain commands. */
 #define CONV_KEY_MAX 96   /* the longest key: "axon:{k:" + 64 + "}:convs" */
-#define CONV_FAST_MAX 60  /* messages one RPUSH of the fast path carries */
-#define CONV_FAST_CMDS 6  /* MULTI, RPUSH, HSET, EXPIRE, EXPIRE, EXEC */
+#define CONV_FAST_ARGS 5  /* the create script's arguments before the messages */
+/* Messages the create script takes: EVALSHA, its SHA, numkeys, two keys and
+ * its arguments must fit in VALKEY_MAX_ARGS. */
+#define CONV_FAST_MAX (VALKEY_MAX_ARGS - 5 - CONV_FAST_ARGS)
 #define CONV_INDEX_CMDS 5 /* ZADD, ZREMRANGEBYSCORE, EXPIRE; ZADD, ZREMRANGEBYSCORE */
 struct conv_append_op {
     const char *id, *tenant; /* borrowed */
     bool create;
-    bool fast;               /* the MULTI of plain commands, not the script */
     char mk[CONV_KEY_MAX], lk[CONV_KEY_MAX], tk[CONV_KEY_MAX];
-    char ttl[16], maxm[24], maxb[24], nb[24], ncb[24];
+    char ttl[16], maxm[24], maxb[24], nb[24], ncb[24], bytes[24], deadline[24];
     struct buf blob;
-    const char *argv[11];    /* the script's */
-    size_t lens[11];
-    const char *rpush[CONV_FAST_MAX + 2], *hset[14], *expire[2][3], *multi[1], *exec[1];
-    size_t rpush_lens[CONV_FAST_MAX + 2];
-    char secs[24], count[24], bytes[24];
+    /* the script's keys and arguments: the append script's 12, or the
+     * create script's 2 + CONV_FAST_ARGS + the messages */
+    const char *argv[2 + CONV_FAST_ARGS + CONV_FAST_MAX];
+    size_t lens[2 + CONV_FAST_ARGS + CONV_FAST_MAX];
     const char *zadd[2][5], *zrem[2][4], *zexpire[3];
     char score[24], oldest[24], expiry[24];
     int at;       /* the store's first reply in the batch, or -1 */

@@ -48,7 +48,8 @@ struct pool_lease {
     char holder[POOL_HOLDER_MAX + 1];
     long long gen;            /* generation: bumped by every recycle */
     long long turns;          /* turns served before this one */
-    long long server_ms;      /* the registry's clock (ms) at the acquire; 0 for a local lease */
+    long long server_ms;      /* the registry's clock (ms) when last read (acquire, renew); 0: local */
+    uint64_t server_at_us;    /* monotonic: when that reading arrived here */
     bool local;               /* from the process-local fallback */
     uint64_t wait_us;         /* how long acquire waited */
     uint64_t renew_at_us;     /* monotonic: when pool_renew next talks to Valkey */
@@ -110,6 +111,13 @@ int pool_release_done(struct pool_release_op *op, const struct valkey_batch *b, 
  * AXON_ENOTFOUND (logged once, then silent) when the lease was reclaimed;
  * AXON_EIO when Valkey does not answer (retried a second later). */
 int pool_renew(const struct axon_config *cfg, struct pool_lease *l);
+
+/* The registry's clock now (ms), extrapolated from its last reading with
+ * this host's monotonic clock; 0 for a local lease. It errs early by the
+ * reading's one-way trip, never late, so a deadline built on it (conv.h)
+ * fires no later than meant. Renewals refresh the reading, which keeps the
+ * drift between the two clocks to what a lease third allows. */
+long long pool_server_now_ms(const struct pool_lease *l);
 
 struct pool_stats {
     long long size, idle, busy, waiting, cooling;

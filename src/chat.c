@@ -275,6 +275,7 @@ static void note_stored(struct axon_req *r, struct chat_conv *cv, int rc,
             rc == AXON_EIO ? valkey_strerror()
             : rc == AXON_ETOOBIG ? "the conversation is full"
             : rc == AXON_ENOTFOUND ? "the conversation was deleted meanwhile"
+            : rc == AXON_ETIMEDOUT ? "Valkey ran the store after its deadline"
                                    : "refused");
     if (out->stream)
         return; /* the first chunk named it already */
@@ -303,7 +304,7 @@ static void settle(struct axon_req *r, struct chat_conv *cv, const struct model_
     if (out) {
         json_object *assistant = oai_out_message(out, 0);
         conv_append_add(cfg, cv->id, r->tenant, rt->m.id, cv->turn, assistant, cv->create,
-                        lease->server_ms, &ap, &b);
+                        pool_server_now_ms(lease), &ap, &b);
         json_object_put(assistant); /* add keeps its text */
     }
     pool_release_add(cfg, lease, o, &rel, &b);

@@ -2,8 +2,8 @@
  *
  * Every id and tenant is checked before it becomes part of a key name, so
  * nothing a client sends can reach another key ("conv-x}:meta" and the like).
- * Times come from the server (TIME inside the scripts, or the time the session
- * acquire read), so every host scores the index zsets on one clock; only a
+ * Times come from the server (TIME inside the scripts, or the server time
+ * the session lease last read), so every host scores the index zsets on one clock; only a
  * caller that knows no server time (conv_append) dates them by this host's. */
 #include "conv.h"
 
@@ -216,15 +216,28 @@ int conv_load(const char *id, const char *tenant, json_object **messages, struct
 
 /* ---- append ---------------------------------------------------------------- */
 
+/* Both store scripts start alike: the server's time, and -3 without
+ * writing anything when it is past the store deadline (ms; 0: none; see
+ * conv.h). replicate_commands: TIME comes before the writes (needed on
+ * Redis < 5, a no-op after). */
+#define STORE_SCRIPT_HEAD(deadline_argv)                                                   \
+    "if redis.replicate_commands then redis.replicate_commands() end\n"                   \
+    "local t = redis.call('TIME')\n"                                                      \
+    "local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"          \
+    "local deadline = tonumber(" deadline_argv ")\n"                                      \
+    "if deadline > 0 and now_ms > deadline then return -3 end\n"                          \
+    "local now = tonumber(t[1])\n"
+
 /* KEYS: meta, msgs. ARGV: tenant, model, create ("1"/"0"), ttl_s,
- * max_messages, max_bytes, n, n_client, then the n messages joined by "\n"
- * (json-c's plain output never holds a raw newline, so the split is exact).
- * Returns the server time in ms (> 0) when stored; -1 when the conversation
- * is missing or not tenant's (or, creating, already exists); -2 over a cap;
- * an error reply when the message list does not split into n. Nothing is
- * written unless it returns the time. */
+ * max_messages, max_bytes, n, n_client, deadline_ms, then the n messages
+ * joined by "\n" (json-c's plain output never holds a raw newline, so the
+ * split is exact). Returns the server time in ms (> 0) when stored; -1 when
+ * the conversation is missing or not tenant's (or, creating, already
+ * exists); -2 over a cap; -3 past the deadline; an error reply when the
+ * message list does not split into n. Nothing is written unless it returns
+ * the time. */
 static struct valkey_script append_script = {.src =
-    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    STORE_SCRIPT_HEAD("ARGV[9]")
     "local v = redis.call('HMGET', KEYS[1], 'owner', 'message_count', 'bytes')\n"
     "local create = ARGV[3] == '1'\n"
     "if create then\n"
@@ -232,7 +245,7 @@ static struct valkey_script append_script = {.src =
     "elseif v[1] ~= ARGV[1] then\n"
     "  return -1\n"
     "end\n"
-    "local blob, nclient, list, cbytes, pos = ARGV[9], tonumber(ARGV[8]), {}, 0, 1\n"
+    "local blob, nclient, list, cbytes, pos = ARGV[10], tonumber(ARGV[8]), {}, 0, 1\n"
     "while pos <= #blob + 1 do\n"
     "  local nl = string.find(blob, '\\n', pos, true) or #blob + 1\n"
     "  list[#list + 1] = string.sub(blob, pos, nl - 1)\n"
@@ -247,8 +260,6 @@ static struct valkey_script append_script = {.src =
     "for i = 1, #list, " RPUSH_CHUNK " do\n"
     "  redis.call('RPUSH', KEYS[2], unpack(list, i, math.min(i + " RPUSH_CHUNK " - 1, #list)))\n"
     "end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1])\n"
     "if create then\n"
     "  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'model', ARGV[2], 'created', now)\n"
     "end\n"
@@ -256,7 +267,21 @@ static struct valkey_script append_script = {.src =
     "           'bytes', bytes + #blob - (#list - 1))\n"
     "redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
     "redis.call('EXPIRE', KEYS[2], ARGV[4])\n"
-    "return now * 1000 + math.floor(tonumber(t[2]) / 1000)\n"};
+    "return now_ms\n"};
+
+/* A new conversation of at most CONV_FAST_MAX messages, within the caps
+ * (the caller checked them). KEYS: meta, msgs. ARGV: tenant, model, ttl_s,
+ * bytes, deadline_ms, then one message per argument. Returns as the
+ * append script does (-1: the id exists). */
+static struct valkey_script create_script = {.src =
+    STORE_SCRIPT_HEAD("ARGV[5]")
+    "if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return -1 end\n"
+    "redis.call('RPUSH', KEYS[2], unpack(ARGV, 6))\n"
+    "redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'model', ARGV[2], 'created', now,\n"
+    "           'updated', now, 'message_count', #ARGV - 5, 'bytes', ARGV[4])\n"
+    "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
+    "redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
+    "return now_ms\n"};
 
 /* Appends m's stored form to blob ("\n" before all but the first). */
 static int add_message(struct buf *blob, json_object *m, size_t *bytes)
@@ -307,46 +332,31 @@ static void add_indexes(const struct axon_config *cfg, long long now_ms,
             abort(); /* the caller checked the room */
 }
 
-/* The fast path of a new conversation (see conv.h): the turn's entries
- * split out of op->blob, the meta and both TTLs in one MULTI on the
- * conversation's slot. */
-static void add_fast(const char *model, size_t n, size_t bytes, long long now_ms,
-                     struct conv_append_op *op, struct valkey_batch *b)
+/* The create script's command: the turn's entries split out of op->blob
+ * into arguments. */
+static void add_create(const char *model, size_t n, size_t bytes, struct conv_append_op *op,
+                       struct valkey_batch *b)
 {
-    op->fast = true;
-    snprintf(op->secs, sizeof op->secs, "%lld", now_ms / 1000);
-    snprintf(op->count, sizeof op->count, "%zu", n);
     snprintf(op->bytes, sizeof op->bytes, "%zu", bytes);
-    op->rpush[0] = "RPUSH", op->rpush_lens[0] = 5;
-    op->rpush[1] = op->lk, op->rpush_lens[1] = strlen(op->lk);
+    const char *head[2 + CONV_FAST_ARGS] = {op->mk, op->lk, op->tenant, model,
+                                            op->ttl, op->bytes, op->deadline};
+    int argc = 0;
+    for (; argc < 2 + CONV_FAST_ARGS; argc++) {
+        op->argv[argc] = head[argc];
+        op->lens[argc] = strlen(head[argc]);
+    }
     const char *p = op->blob.p, *end = op->blob.p + op->blob.len;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++, argc++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        op->rpush[2 + i] = p;
-        op->rpush_lens[2 + i] = (size_t)((nl ? nl : end) - p);
+        op->argv[argc] = p;
+        op->lens[argc] = (size_t)((nl ? nl : end) - p);
         p = nl ? nl + 1 : end;
     }
-    const char *hset[] = {"HSET", op->mk, "owner", op->tenant, "model", model,
-                          "created", op->secs, "updated", op->secs,
-                          "message_count", op->count, "bytes", op->bytes};
-    memcpy(op->hset, hset, sizeof hset);
-    op->multi[0] = "MULTI";
-    op->exec[0] = "EXEC";
-    const char *e0[] = {"EXPIRE", op->mk, op->ttl}, *e1[] = {"EXPIRE", op->lk, op->ttl};
-    memcpy(op->expire[0], e0, sizeof e0);
-    memcpy(op->expire[1], e1, sizeof e1);
-    const struct valkey_cmd cmds[CONV_FAST_CMDS] = {
-        {.argc = 1, .argv = op->multi},
-        {.argc = (int)n + 2, .argv = op->rpush, .lens = op->rpush_lens},
-        {.argc = 14, .argv = op->hset},
-        {.argc = 3, .argv = op->expire[0]},
-        {.argc = 3, .argv = op->expire[1]},
-        {.argc = 1, .argv = op->exec},
-    };
-    op->at = b->n;
-    for (int i = 0; i < CONV_FAST_CMDS; i++)
-        if (valkey_batch_add(b, cmds[i]) < 0)
-            abort(); /* the caller checked the room */
+    op->at = valkey_batch_add(b, (struct valkey_cmd){.argc = argc, .argv = op->argv,
+                                                     .lens = op->lens,
+                                                     .script = &create_script, .nkeys = 2});
+    if (op->at < 0)
+        abort(); /* the caller checked the room */
 }
 
 /* The append script's command (a continued turn, or a big new one). */
@@ -357,13 +367,15 @@ static void add_script(const struct axon_config *cfg, const char *model, size_t 
     snprintf(op->maxb, sizeof op->maxb, "%zu", cfg->conv_max_bytes);
     snprintf(op->nb, sizeof op->nb, "%zu", n);
     snprintf(op->ncb, sizeof op->ncb, "%zu", nclient);
-    const char *argv[] = {op->mk, op->lk, op->tenant, model, op->create ? "1" : "0", op->ttl,
-                          op->maxm, op->maxb, op->nb, op->ncb, op->blob.p};
+    const char *argv[] = {op->mk,   op->lk,   op->tenant, model, op->create ? "1" : "0",
+                          op->ttl,  op->maxm, op->maxb,   op->nb, op->ncb,
+                          op->deadline, op->blob.p};
+    enum { ARGC = sizeof argv / sizeof *argv };
     memcpy(op->argv, argv, sizeof argv);
-    for (int i = 0; i < 10; i++)
+    for (int i = 0; i < ARGC - 1; i++)
         op->lens[i] = strlen(op->argv[i]);
-    op->lens[10] = op->blob.len;
-    op->at = valkey_batch_add(b, (struct valkey_cmd){.argc = 11, .argv = op->argv,
+    op->lens[ARGC - 1] = op->blob.len;
+    op->at = valkey_batch_add(b, (struct valkey_cmd){.argc = ARGC, .argv = op->argv,
                                                      .lens = op->lens,
                                                      .script = &append_script, .nkeys = 2});
     if (op->at < 0)
@@ -424,13 +436,16 @@ void conv_append_add(const struct axon_config *cfg, const char *id, const char *
     conv_keys(id, op->mk, op->lk);
     tenant_key(tenant, op->tk);
     snprintf(op->ttl, sizeof op->ttl, "%d", cfg->conv_ttl_s);
-    bool fast = create && now_ms > 0 && n <= CONV_FAST_MAX;
-    if (b->n + (fast ? CONV_FAST_CMDS : 1) + CONV_INDEX_CMDS > VALKEY_MAX_PIPELINE) {
+    /* The store deadline (conv.h): 3/4 of the timeout, at least 1 ms. */
+    long long fence_ms = cfg->valkey_timeout_ms * 3LL / 4;
+    snprintf(op->deadline, sizeof op->deadline, "%lld",
+             now_ms > 0 ? now_ms + (fence_ms > 0 ? fence_ms : 1) : 0);
+    if (b->n + 1 + CONV_INDEX_CMDS > VALKEY_MAX_PIPELINE) {
         op->rc = AXON_EINVAL;
         return;
     }
-    if (fast)
-        add_fast(model, n, cbytes + abytes, now_ms, op, b);
+    if (create && n <= CONV_FAST_MAX)
+        add_create(model, n, cbytes + abytes, op, b);
     else
         add_script(cfg, model, n, nclient, op, b);
     add_indexes(cfg, now_ms > 0 ? now_ms : host_now_ms(), op, b);
@@ -449,21 +464,8 @@ static void index_unlist(const struct conv_append_op *op)
     valkey_free_replies(2, rep);
 }
 
-/* The fast path's result: EXEC's reply (after MULTI's +OK and four
- * +QUEUED), an array of the four results. */
-static int fast_result(const struct conv_append_op *op, const redisReply *x)
-{
-    bool ok = x->type == REDIS_REPLY_ARRAY && x->elements == 4;
-    for (size_t i = 0; ok && i < 4; i++)
-        ok = x->element[i]->type == REDIS_REPLY_INTEGER;
-    if (!ok)
-        log_msg(LOG_WARN, "conv: storing %s failed: %.*s", op->id,
-                x->type == REDIS_REPLY_ERROR ? (int)x->len : 0, x->str ? x->str : "");
-    return ok ? AXON_OK : AXON_EINVAL;
-}
-
-/* The append script's result: the server time when stored, -1 gone or not
- * the tenant's, -2 over a cap. */
+/* A store script's result: the server time when stored, -1 gone or not
+ * the tenant's (creating: the id exists), -2 over a cap, -3 too late. */
 static int script_result(const struct conv_append_op *op, const redisReply *r)
 {
     if (r->type == REDIS_REPLY_ERROR) {
@@ -476,6 +478,11 @@ static int script_result(const struct conv_append_op *op, const redisReply *r)
         return AXON_ENOTFOUND;
     if (r->integer == -2)
         return AXON_ETOOBIG;
+    if (r->integer == -3) {
+        log_msg(LOG_WARN, "conv: the store of %s reached Valkey after its deadline: not written",
+                op->id);
+        return AXON_ETIMEDOUT;
+    }
     return r->integer > 0 ? AXON_OK : AXON_EINVAL;
 }
 
@@ -485,8 +492,7 @@ int conv_append_done(struct conv_append_op *op, const struct valkey_batch *b)
     if (op->at >= 0 && b->rc == AXON_EIO) {
         rc = AXON_EIO;
     } else if (op->at >= 0) {
-        rc = op->fast ? fast_result(op, b->rep[op->at + CONV_FAST_CMDS - 1])
-                      : script_result(op, b->rep[op->at]);
+        rc = script_result(op, b->rep[op->at]);
         for (int i = 0; i < CONV_INDEX_CMDS; i++) {
             const redisReply *x = b->rep[op->index_at + i];
             if (x->type == REDIS_REPLY_ERROR)

@@ -160,14 +160,15 @@ static struct valkey_script release_lua = {.src =
     "return {1, recycled}\n"};
 
 /* KEYS: leases. ARGV: session key prefix, id, holder, lease_ms.
- * Returns 1 when the deadline moved, 0 when the lease is no longer ours. */
+ * Returns the server time (ms) when the deadline moved, 0 when the lease is
+ * no longer ours. */
 static struct valkey_script renew_lua = {.src =
     "if redis.call('HGET', ARGV[1] .. ARGV[2], 'holder') ~= ARGV[3] then return 0 end\n"
     "if not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[4]), ARGV[2])\n"
-    "return 1\n"};
+    "return now\n"};
 
 /* KEYS: idle, leases, waiters, counters. ARGV: session key prefix.
  * Returns {idle, busy, waiting, cooling, then the counters in stat_fields
@@ -435,6 +436,7 @@ static int try_acquire(const struct axon_config *cfg, const struct pool_keys *k,
                    int_reply(r->element[1], 0, INT64_MAX, &l->gen) &&
                    int_reply(r->element[2], 0, INT64_MAX, &l->turns) &&
                    int_reply(r->element[3], 1, INT64_MAX, &l->server_ms)) {
+            l->server_at_us = log_now_us();
             memcpy(l->id, r->element[0]->str, r->element[0]->len);
             l->id[r->element[0]->len] = '\0';
             rc = 1;
@@ -626,10 +628,12 @@ int pool_renew(const struct axon_config *cfg, struct pool_lease *l)
     int rc = eval(&renew_lua, &r, 1, keys, 4, args);
     long long moved = 0;
     uint64_t third = (uint64_t)cfg->pool_lease_s * 1000000u / 3;
-    if (rc == AXON_OK && !int_reply(r, 0, 1, &moved))
+    if (rc == AXON_OK && !int_reply(r, 0, INT64_MAX, &moved))
         rc = AXON_EINVAL;
     if (rc == AXON_OK && moved) {
         l->renew_at_us = now + third;
+        l->server_ms = moved;
+        l->server_at_us = log_now_us();
     } else if (rc == AXON_OK) {
         /* Never again for this lease: it is somebody else's now. */
         l->renew_at_us = UINT64_MAX;
@@ -680,4 +684,11 @@ int pool_stats(const struct axon_config *cfg, const char *name, struct pool_stat
     }
     freeReplyObject(r);
     return rc;
+}
+
+long long pool_server_now_ms(const struct pool_lease *l)
+{
+    if (l->local || l->server_ms <= 0)
+        return 0;
+    return l->server_ms + (long long)((log_now_us() - l->server_at_us) / 1000u);
 }

@@ -708,16 +708,10 @@ for (const server of SERVER_NAMES) {
     // not there (it may send it again), or a conversation under the id the
     // answer renamed conv-unstored-. One request at a time, so at most one
     // lease renewal fails before the store and the breaker stays closed.
-    // KNOWN BUG, open: the store's pipeline times out and axon answers "not
-    // stored", but the commands already sit in the socket and Valkey runs
-    // them when it wakes. The fix (a deadline in Valkey's clock that the
-    // store script checks, so a timeout reliably means nothing was written)
-    // is planned; until then this runs as a todo: it reports, it does not
-    // fail the suite.
-    it('fault 10: Valkey stalls while a JSON answer\'s turn is stored: "not stored" stays true after Valkey wakes up', {
-      timeout: 60000,
-      todo: 'known bug: a store that timed out still lands when Valkey wakes (X-Axon-Conversation-Stored: false is then wrong)',
-    }, async () => {
+    // Axon gives the store script a deadline in Valkey's own clock (3/4 of
+    // the Valkey timeout after it sends), and the script refuses to write
+    // after it: a store that timed out is then a store that did not happen.
+    it('fault 10: Valkey stalls while a JSON answer\'s turn is stored: "not stored" stays true after Valkey wakes up', { timeout: 60000 }, async () => {
       const stallDuringStore = async (body, id) => {
         const answer = post(t, body);
         const rec = await waitFor(async () => (await recorded(id))[0], 5000, 'the request to reach the mock');

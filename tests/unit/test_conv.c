@@ -614,11 +614,11 @@ static void append_and_release_share_one_round_trip(void **state)
         struct pool_release_op rel;
         long long reads = srv_reads();
         unsigned long ours = valkey_round_trips();
-        assert_true(l.server_ms > 0);
-        conv_append_add(c, id, T1, "gpt-4o", cm, ans, true, l.server_ms, &ap, &b);
+        assert_true(pool_server_now_ms(&l) > 0);
+        conv_append_add(c, id, T1, "gpt-4o", cm, ans, true, pool_server_now_ms(&l), &ap, &b);
         pool_release_add(c, &l, POOL_DONE, &rel, &b);
-        /* A new conversation: plain commands, no script; then the release. */
-        assert_int_equal(b.n, CONV_FAST_CMDS + CONV_INDEX_CMDS + 1);
+        /* A new conversation: the create script, the index; the release. */
+        assert_int_equal(b.n, 1 + CONV_INDEX_CMDS + 1);
         (void)valkey_batch_run(&b);
         assert_int_equal(conv_append_done(&ap, &b), 0);
         bool recycled = true;
@@ -661,87 +661,147 @@ static void hfield(const char *key, const char *field, char *out, size_t n)
     freeReplyObject(r);
 }
 
-/* A new conversation stored by the fast path (plain commands dated by the
- * acquire's server time) is the same record the script writes: the same
- * entries byte for byte, the same meta but for the dates, both TTLs, both
- * index entries; and it continues through the script like any other. A
- * turn with more than CONV_FAST_MAX messages takes the script. */
-static void fast_path_writes_what_the_script_writes(void **state)
+static long long server_ms(void)
+{
+    redisReply *t;
+    assert_int_equal(valkey_command(&t, "TIME"), 0);
+    long long ms = strtoll(t->element[0]->str, NULL, 10) * 1000 +
+                   strtoll(t->element[1]->str, NULL, 10) / 1000;
+    freeReplyObject(t);
+    return ms;
+}
+
+/* One store through the batch API, as chat.c does it: its result. */
+static int store(const struct axon_config *c, const char *id, json_object *cm, json_object *ans,
+                 bool create, long long now_ms, int expect_cmds)
+{
+    struct valkey_batch b = {0};
+    struct conv_append_op ap;
+    conv_append_add(c, id, T1, "gpt-4o", cm, ans, create, now_ms, &ap, &b);
+    assert_int_equal(b.n, expect_cmds);
+    (void)valkey_batch_run(&b);
+    int rc = conv_append_done(&ap, &b);
+    valkey_batch_free(&b);
+    return rc;
+}
+
+/* A new conversation's record, from the create script (up to
+ * CONV_FAST_MAX messages) and from the append script (more): the entries
+ * byte for byte as json-c prints them, owner, model, count, bytes (their
+ * sum), created = updated from the server's clock, both TTLs, both index
+ * entries; it continues like any other, and only for its owner. */
+static void new_conversation_record_from_either_script(void **state)
 {
     connect_srv(state);
     struct axon_config *c = conf(600, 100, 1 << 20);
-    json_object *cm = js("[{\"role\":\"system\",\"content\":\"be brief\"},"
-                         "{\"role\":\"user\",\"content\":\"caf\u00e9 \\\"q\\\" </b>\"}]");
     json_object *ans = js("{\"role\":\"assistant\",\"content\":\"ok\"}");
-    char ids[2][CONV_ID_MAX + 1];
-    redisReply *t;
-    assert_int_equal(valkey_command(&t, "TIME"), 0);
-    long long now_ms = strtoll(t->element[0]->str, NULL, 10) * 1000;
-    freeReplyObject(t);
-    for (int k = 0; k < 2; k++) { /* 0: the script, 1: the fast path */
-        conv_new_id(ids[k], true);
-        struct valkey_batch b = {0};
-        struct conv_append_op ap;
-        conv_append_add(c, ids[k], T1, "gpt-4o", cm, ans, true, k ? now_ms : 0, &ap, &b);
-        assert_int_equal(b.n, k ? CONV_FAST_CMDS + CONV_INDEX_CMDS : 1 + CONV_INDEX_CMDS);
-        (void)valkey_batch_run(&b);
-        assert_int_equal(conv_append_done(&ap, &b), 0);
-        valkey_batch_free(&b);
-    }
-    char mk[2][128], lk[2][128], tk[96];
-    for (int k = 0; k < 2; k++) {
-        key_of(mk[k], sizeof mk[k], ids[k], "meta");
-        key_of(lk[k], sizeof lk[k], ids[k], "msgs");
-        assert_true(pttl(mk[k]) > 590000);
-        assert_true(pttl(lk[k]) > 590000);
-    }
+    json_object *turns[2] = {
+        js("[{\"role\":\"system\",\"content\":\"be brief\"},"
+           "{\"role\":\"user\",\"content\":\"caf\u00e9 \\\"q\\\" </b>\"}]"),
+        json_object_new_array(),
+    };
+    for (int i = 0; i < CONV_FAST_MAX + 1; i++)
+        json_object_array_add(turns[1], js("{\"role\":\"user\",\"content\":\"m\"}"));
+    char tk[96];
     snprintf(tk, sizeof tk, "axon:{k:%s}:convs", T1);
-    static const char *const fields[] = {"owner", "model", "message_count", "bytes"};
-    for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
-        char a[128], b2[128];
-        hfield(mk[0], fields[f], a, sizeof a);
-        hfield(mk[1], fields[f], b2, sizeof b2);
-        assert_true(a[0] != '\0');
-        assert_string_equal(a, b2);
+    for (int k = 0; k < 2; k++) { /* 0: the create script, 1: the append script */
+        char id[CONV_ID_MAX + 1], mk[128], lk[128], f[128];
+        new_id(id);
+        long long before = server_ms();
+        assert_int_equal(store(c, id, turns[k], ans, true, before, 1 + CONV_INDEX_CMDS), 0);
+        long long after = server_ms();
+        key_of(mk, sizeof mk, id, "meta");
+        key_of(lk, sizeof lk, id, "msgs");
+        assert_true(pttl(mk) > 590000);
+        assert_true(pttl(lk) > 590000);
+        size_t n = json_object_array_length(turns[k]) + 1, bytes = 0;
+        assert_int_equal(vk_int("LLEN %s%s", lk, ""), (long long)n);
+        for (size_t i = 0; i < n; i++) {
+            json_object *m = i + 1 < n ? json_object_array_get_idx(turns[k], i) : ans;
+            size_t len;
+            const char *want = json_object_to_json_string_length(
+                m, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+            redisReply *r;
+            assert_int_equal(valkey_command(&r, "LINDEX %s %d", lk, (int)i), 0);
+            assert_int_equal(r->type, REDIS_REPLY_STRING);
+            assert_int_equal(r->len, len);
+            assert_memory_equal(r->str, want, len);
+            freeReplyObject(r);
+            bytes += len;
+        }
+        hfield(mk, "owner", f, sizeof f);
+        assert_string_equal(f, T1);
+        hfield(mk, "model", f, sizeof f);
+        assert_string_equal(f, "gpt-4o");
+        hfield(mk, "message_count", f, sizeof f);
+        assert_int_equal(strtoll(f, NULL, 10), (long long)n);
+        hfield(mk, "bytes", f, sizeof f);
+        assert_int_equal(strtoll(f, NULL, 10), (long long)bytes);
+        hfield(mk, "created", f, sizeof f);
+        long long created = strtoll(f, NULL, 10);
+        assert_true(created >= before / 1000 && created <= after / 1000);
+        hfield(mk, "updated", f, sizeof f);
+        assert_int_equal(strtoll(f, NULL, 10), created);
+        assert_true(zhas(tk, id));
+        assert_true(zhas("axon:{g}:active", id));
+        /* The same id again: refused, the record unchanged. */
+        assert_int_equal(store(c, id, turns[0], ans, true, after, 1 + CONV_INDEX_CMDS),
+                         AXON_ENOTFOUND);
+        assert_int_equal(load_count(id, T1), (long long)n);
+        /* It continues through the append script, for its owner only. */
+        json_object *more = js("[{\"role\":\"user\",\"content\":\"more\"}]");
+        assert_int_equal(conv_append(c, id, T1, "gpt-4o", more, ans, false), 0);
+        assert_int_equal(load_count(id, T1), (long long)n + 2);
+        assert_int_equal(conv_append(c, id, T2, "gpt-4o", more, ans, false), AXON_ENOTFOUND);
+        json_object_put(more);
     }
-    char created[32];
-    hfield(mk[1], "created", created, sizeof created);
-    assert_int_equal(strtoll(created, NULL, 10), now_ms / 1000);
-    for (int i = 0; i < 3; i++) {
-        redisReply *a, *b2;
-        assert_int_equal(valkey_command(&a, "LINDEX %s %d", lk[0], i), 0);
-        assert_int_equal(valkey_command(&b2, "LINDEX %s %d", lk[1], i), 0);
-        assert_int_equal(a->type, REDIS_REPLY_STRING);
-        assert_int_equal(a->len, b2->len);
-        assert_memory_equal(a->str, b2->str, a->len);
-        freeReplyObject(a);
-        freeReplyObject(b2);
-    }
-    assert_true(zhas(tk, ids[1]));
-    assert_true(zhas("axon:{g}:active", ids[1]));
-    /* It continues, through the script, as the other does. */
-    json_object *more = js("[{\"role\":\"user\",\"content\":\"more\"}]");
-    assert_int_equal(conv_append(c, ids[1], T1, "gpt-4o", more, ans, false), 0);
-    assert_int_equal(load_count(ids[1], T1), 5);
-    /* Another tenant cannot continue it: the owner was written. */
-    assert_int_equal(conv_append(c, ids[1], T2, "gpt-4o", more, ans, false), AXON_ENOTFOUND);
+    json_object_put(turns[0]);
+    json_object_put(turns[1]);
+    json_object_put(ans);
+}
 
-    /* Too many messages for one RPUSH: the script path, still stored. */
+/* The store deadline: a script that reaches the server later than 3/4 of
+ * the Valkey timeout after now_ms writes nothing (the pipeline that sent it
+ * has been given up; see conv.h), in both scripts, new or continued; nor
+ * does it touch the indexes' view of the conversation's content. On time,
+ * it stores. */
+static void store_after_its_deadline_writes_nothing(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    c->valkey_timeout_ms = 200; /* deadline: now_ms + 150 */
+    json_object *cm = js("[{\"role\":\"user\",\"content\":\"hi\"}]");
+    json_object *ans = js("{\"role\":\"assistant\",\"content\":\"hello\"}");
     json_object *many = json_object_new_array();
     for (int i = 0; i < CONV_FAST_MAX + 1; i++)
         json_object_array_add(many, js("{\"role\":\"user\",\"content\":\"m\"}"));
-    char big[CONV_ID_MAX + 1];
-    conv_new_id(big, true);
-    struct valkey_batch b = {0};
-    struct conv_append_op ap;
-    conv_append_add(c, big, T1, "gpt-4o", many, ans, true, now_ms, &ap, &b);
-    assert_int_equal(b.n, 1 + CONV_INDEX_CMDS); /* the script */
-    (void)valkey_batch_run(&b);
-    assert_int_equal(conv_append_done(&ap, &b), 0);
-    valkey_batch_free(&b);
-    assert_int_equal(load_count(big, T1), CONV_FAST_MAX + 2);
+    char id[CONV_ID_MAX + 1], mk[128], lk[128];
+    /* New, by either script: late means not created. */
+    json_object *news[2] = {cm, many};
+    for (int k = 0; k < 2; k++) {
+        new_id(id);
+        assert_int_equal(store(c, id, news[k], ans, true, server_ms() - 400, 1 + CONV_INDEX_CMDS),
+                         AXON_ETIMEDOUT);
+        key_of(mk, sizeof mk, id, "meta");
+        key_of(lk, sizeof lk, id, "msgs");
+        assert_int_equal(vk_int("EXISTS %s %s", mk, lk), 0);
+        /* On time (150 ms to spare): stored. */
+        assert_int_equal(store(c, id, news[k], ans, true, server_ms(), 1 + CONV_INDEX_CMDS), 0);
+        assert_int_equal(load_count(id, T1), (long long)json_object_array_length(news[k]) + 1);
+    }
+    /* Continued: late means the history as it was, meta included. */
+    char before[64], after[64];
+    hfield(mk, "bytes", before, sizeof before);
+    long long n = load_count(id, T1);
+    assert_int_equal(store(c, id, cm, ans, false, server_ms() - 1000, 1 + CONV_INDEX_CMDS),
+                     AXON_ETIMEDOUT);
+    assert_int_equal(load_count(id, T1), n);
+    hfield(mk, "bytes", after, sizeof after);
+    assert_string_equal(before, after);
+    /* No server time known (0): no deadline, stored. */
+    assert_int_equal(store(c, id, cm, ans, false, 0, 1 + CONV_INDEX_CMDS), 0);
+    assert_int_equal(load_count(id, T1), n + 2);
     json_object_put(many);
-    json_object_put(more);
     json_object_put(cm);
     json_object_put(ans);
 }
@@ -1422,7 +1482,9 @@ int main(void)
                                         teardown_all),
         cmocka_unit_test_setup_teardown(append_and_release_share_one_round_trip, setup_plain,
                                         teardown_all),
-        cmocka_unit_test_setup_teardown(fast_path_writes_what_the_script_writes, setup_plain,
+        cmocka_unit_test_setup_teardown(new_conversation_record_from_either_script, setup_plain,
+                                        teardown_all),
+        cmocka_unit_test_setup_teardown(store_after_its_deadline_writes_nothing, setup_plain,
                                         teardown_all),
         cmocka_unit_test_setup_teardown(list_is_newest_first_and_pages, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(list_many, setup_plain, teardown_all),

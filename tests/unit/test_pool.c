@@ -349,6 +349,16 @@ static void renew_keeps_a_lease(void **state)
         sleep_ms(50);
     }
     assert_true(l.renew_at_us > first_renew);
+    /* The renewals read the registry's clock again: the lease's estimate
+     * of it is fresh, and never ahead of the server's. */
+    assert_true(l.server_at_us > first_renew - 1000000u / 3);
+    long long est = pool_server_now_ms(&l);
+    redisReply *t;
+    assert_int_equal(valkey_command(&t, "TIME"), 0);
+    long long srv = strtoll(t->element[0]->str, NULL, 10) * 1000 +
+                    strtoll(t->element[1]->str, NULL, 10) / 1000;
+    freeReplyObject(t);
+    assert_true(est <= srv + 1 && est > srv - 1000);
     /* Two and a half lease periods later it is still held. */
     assert_int_equal(pool_acquire(&cfg, p, &other, NULL, NULL), AXON_EBUSY);
     struct pool_stats st = stats_of(&cfg, p);
@@ -360,6 +370,7 @@ static void renew_keeps_a_lease(void **state)
     /* Local leases have nothing to renew. */
     struct pool_lease loc = {.local = true, .id = "l1"};
     assert_int_equal(pool_renew(&cfg, &loc), 0);
+    assert_int_equal(pool_server_now_ms(&loc), 0); /* and no server clock */
     config_free(&cfg);
 }
 
