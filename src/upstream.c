@@ -262,10 +262,20 @@ static int xfer_finished(struct xfer *x, CURLcode result)
         if (transient(result) && maybe_retry(x))
             return AXON_OK;
         bool timeout = result == CURLE_OPERATION_TIMEDOUT;
-        api_error_set(&x->err, timeout ? 504 : 502, ERR_SERVER,
-                      timeout ? "upstream_timeout" : "upstream_unreachable", NULL,
-                      "Axon could not get an answer from the upstream: %s.",
-                      curl_easy_strerror(result));
+        long status = x->status;
+        if (!status)
+            curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+        if (timeout)
+            api_error_set(&x->err, 504, ERR_SERVER, "upstream_timeout", NULL,
+                          "Axon could not get an answer from the upstream: %s.",
+                          curl_easy_strerror(result));
+        else if (status) /* an answer had begun: it was cut, as by an early EOF */
+            api_error_set(&x->err, 502, ERR_SERVER, "upstream_protocol_error", NULL,
+                          "The upstream's answer broke off: %s.", curl_easy_strerror(result));
+        else
+            api_error_set(&x->err, 502, ERR_SERVER, "upstream_unreachable", NULL,
+                          "Axon could not get an answer from the upstream: %s.",
+                          curl_easy_strerror(result));
         return AXON_EIO;
     }
     if (!x->status)

@@ -532,7 +532,7 @@ for (const server of SERVER_NAMES) {
       const id = newId(server, 'reset');
       const s = await streamPost(t.base, turn(conv, `id=${id} fault=reset`));
       const err = assertErrorStream(s, undefined, 'Claude stream');
-      assert.ok(['upstream_unreachable', 'upstream_protocol_error'].includes(err.code), `error code ${err.code}`);
+      assert.equal(err.code, 'upstream_protocol_error', 'an answer cut by a reset, as by an early EOF');
       assert.equal(s.content, 'Hello from the');
       assert.equal((await recorded(id)).length, 1, 'a stream that reached the client is not retried');
       say(`${server} fault 7: reset mid-stream: error chunk code ${err.code}`);
@@ -853,11 +853,14 @@ for (const server of SERVER_NAMES) {
         const ms = performance.now() - k0;
         say(`${server} fault 12: SIGKILL before the headers: the client got ${r instanceof Error ? r.message : `${r.status} ${r.headers.get('content-type')} ${r.text.slice(0, 120)}`} after ${Math.round(ms)} ms`);
         assert.ok(ms < 5000, 'not left hanging');
-        // lighttpd's own error page (HTML, no envelope: etc/lighttpd.conf maps
-        // no error to JSON as etc/nginx.conf does).
+        // lighttpd's own 500, with the OpenAI-shaped body of
+        // www/axon-error.json (server.error-handler in etc/lighttpd.conf).
         assert.ok(!(r instanceof Error), `an answer, not ${r}`);
         assert.equal(r.status, 500);
-        assert.match(r.headers.get('content-type') ?? '', /^text\/html/);
+        assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
+        const e = JSON.parse(r.text).error;
+        assert.equal(e.type, 'server_error');
+        assert.match(e.message, /could not get an answer from the Axon backend/);
         await waitFor(() => axonPids().filter((p) => p !== victim2)[0], 10000, 'lighttpd to start a new axon');
         const d2 = await settled(t, conv2, { what: 'fault 12 (before headers)', leaseLost: true });
         assert.equal(d2.reclaims, 1, `the dead holder's lease was reclaimed: ${JSON.stringify(d2)}`);

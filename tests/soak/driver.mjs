@@ -346,9 +346,12 @@ const MIX = [
     const stream = chance(0.5);
     const fault = pick(['reset', 'reset-before']);
     const r = await request({ path: '/v1/chat/completions', stream, body: chatBody({ stream, directives: `fault=${fault}` }) });
-    if (isErr(502, 'upstream_unreachable')(r)) return ['expected', `${fault} -> 502 upstream_unreachable`];
-    if (stream && fault === 'reset' && isChunkErr('upstream_unreachable')(r)) return ['expected', 'reset mid-stream -> error chunk upstream_unreachable'];
-    if (stream && isChunkErr('upstream_unreachable')(r)) return ['expected', 'reset-before -> error chunk upstream_unreachable (after a ping)'];
+    // A reset after the answer began cuts it, as an early EOF would
+    // (upstream_protocol_error); before any answer byte nothing was reached.
+    const code = fault === 'reset' ? 'upstream_protocol_error' : 'upstream_unreachable';
+    if (isErr(502, code)(r)) return ['expected', `${fault} -> 502 ${code}`];
+    if (stream && fault === 'reset' && isChunkErr(code)(r)) return ['expected', `reset mid-stream -> error chunk ${code}`];
+    if (stream && isChunkErr(code)(r)) return ['expected', `reset-before -> error chunk ${code} (after a ping)`];
     return [null, r];
   }],
   ['fault_midstream', 3, async () => {
