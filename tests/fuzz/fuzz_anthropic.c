@@ -23,7 +23,6 @@
 #include <string.h>
 
 #include "anthropic.h"
-#include "conv.h"
 #include "sse.h"
 
 #include "fuzz_fcgi.h"
@@ -98,29 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc && rc != AXON_ECLIENT_GONE && rc != AXON_ETOOBIG && !o.json_failed)
             fuzz_check_error(&e);
     }
-    /* run_upstream from here on. */
-    if (rc == AXON_OK && !oai_out_valid(&o)) {
-        oai_json_error(&e);
-        rc = AXON_EINVAL;
-    }
-    if (rc == AXON_OK) { /* the turn chat.c stores */
-        json_object *m = oai_out_message(&o, 0);
-        size_t len;
-        const char *t = conv_message_text(m, &len);
-        fuzz_check_json(t, len, "the stored assistant message");
-        fuzz_check_stored(m);
-        json_object_put(m);
-    }
-    if (rc == AXON_OK)
-        rc = oai_out_finish(&o, &e);
-    if (rc && rc != AXON_ECLIENT_GONE) {
-        if (o.json_failed)
-            oai_json_error(&e);
-        if (!e.status)
-            api_error_set(&e, 502, ERR_SERVER, NULL, NULL, "The answer could not be completed.");
-        (void)oai_out_error(&o, &e);
-    }
-    fuzz_check_output(true);
+    fuzz_finish_answer(&o, 1, rc, &e);
     oai_out_free(&o);
     return 0;
 }

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv.h"
 #include "fcgi_io.h"
 #include "jsonv.h"
+#include "oai_out.h"
 #include "oai_validate.h"
 
 /* The answer can be far larger than the input (one chunk of ~300 bytes per
@@ -205,4 +207,30 @@ void fuzz_check_output(bool complete)
     }
     if (complete && !done)
         fuzz_fail("the stream does not end with data: [DONE]");
+}
+
+void fuzz_finish_answer(struct oai_out *o, int n_choices, int rc, struct api_error *e)
+{
+    if (rc == AXON_OK && !oai_out_valid(o)) {
+        oai_json_error(e);
+        rc = AXON_EINVAL;
+    }
+    for (int i = 0; rc == AXON_OK && i < n_choices; i++) { /* the turn chat.c stores */
+        json_object *m = oai_out_message(o, i);
+        size_t len;
+        const char *t = conv_message_text(m, &len);
+        fuzz_check_json(t, len, "the stored assistant message");
+        fuzz_check_stored(m);
+        json_object_put(m);
+    }
+    if (rc == AXON_OK)
+        rc = oai_out_finish(o, e);
+    if (rc && rc != AXON_ECLIENT_GONE) {
+        if (o->json_failed)
+            oai_json_error(e);
+        if (!e->status)
+            api_error_set(e, 502, ERR_SERVER, NULL, NULL, "The answer could not be completed.");
+        (void)oai_out_error(o, e);
+    }
+    fuzz_check_output(true);
 }

@@ -56,6 +56,14 @@ void fuzz_check_error(const struct api_error *e);
  * conversation that does not, so every answer must. */
 void fuzz_check_stored(json_object *msg);
 
+struct oai_out;
+/* The end of one upstream call's translation, as chat.c's run_upstream
+ * ends it: rc is the translator's result for n_choices choices of o, e its
+ * error. A valid answer's stored messages are checked (fuzz_check_json and
+ * fuzz_check_stored), then the answer is finished; a failure is written as
+ * the client would get it; what the client received is checked last. */
+void fuzz_finish_answer(struct oai_out *o, int n_choices, int rc, struct api_error *e);
+
 /* The defaults every harness shares (config_defaults, made once). */
 const struct axon_config *fuzz_cfg(void);
 

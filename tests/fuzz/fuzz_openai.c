@@ -15,7 +15,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "conv.h"
 #include "openai.h"
 #include "sse.h"
 
@@ -94,28 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (rc && rc != AXON_ECLIENT_GONE && rc != AXON_ETOOBIG && !o.json_failed)
             fuzz_check_error(&e);
     }
-    if (rc == AXON_OK && !oai_out_valid(&o)) {
-        oai_json_error(&e);
-        rc = AXON_EINVAL;
-    }
-    for (int i = 0; rc == AXON_OK && i < n_choices; i++) {
-        json_object *m = oai_out_message(&o, i);
-        size_t len;
-        const char *t = conv_message_text(m, &len);
-        fuzz_check_json(t, len, "the stored assistant message");
-        fuzz_check_stored(m);
-        json_object_put(m);
-    }
-    if (rc == AXON_OK)
-        rc = oai_out_finish(&o, &e);
-    if (rc && rc != AXON_ECLIENT_GONE) {
-        if (o.json_failed)
-            oai_json_error(&e);
-        if (!e.status)
-            api_error_set(&e, 502, ERR_SERVER, NULL, NULL, "The answer could not be completed.");
-        (void)oai_out_error(&o, &e);
-    }
-    fuzz_check_output(true);
+    fuzz_finish_answer(&o, n_choices, rc, &e);
     oai_out_free(&o);
     return 0;
 }

@@ -295,7 +295,12 @@ while read -r report; do
 done < <(comm -13 <(printf '%s\n' "$san_before") <(printf '%s\n' "$san_after"))
 
 if ((failed > 0)) && [[ -n $tmp && ${AXON_IT_KEEP:-} != 1 ]]; then
-    say "rerun with AXON_IT_KEEP=1 to keep the stacks' logs and configs"
+    # The logs of a failed run outlive the scratch directory (a flake seen
+    # once in CI cannot be rerun): every *.log, by its path under $tmp.
+    art=$repo_root/build/artifacts/integration/$(date +%Y%m%dT%H%M%S)-$$
+    mkdir -p -- "$art"
+    (cd -- "$tmp" && find . -type f -name '*.log' -print0 | xargs -0r cp --parents -t "$art" --)
+    say "the stacks' logs are kept in ${art#"$repo_root"/}; AXON_IT_KEEP=1 keeps the configs too"
 fi
 remove_tmp
 
