@@ -7,11 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anthropic.h"
 #include "conv.h"
 #include "fcgi_io.h"
 #include "jsonv.h"
 #include "oai_out.h"
 #include "oai_validate.h"
+#include "openai.h"
+#include "provider.h"
+#include "sse.h"
 
 /* The answer can be far larger than the input (one chunk of ~300 bytes per
  * upstream event); 64 MiB is more than any input up to -max_len makes. */
@@ -209,7 +213,44 @@ void fuzz_check_output(bool complete)
         fuzz_fail("the stream does not end with data: [DONE]");
 }
 
-void fuzz_finish_answer(struct oai_out *o, int n_choices, int rc, struct api_error *e)
+/* The translator's state, for any provider (sized by the largest). */
+union provider_state {
+    struct anth_stream anth;
+    struct oa_stream oa;
+};
+
+struct provider_call {
+    const struct provider_ops *ops;
+    void *st;
+    struct api_error *e;
+};
+
+static int on_event(void *ud, const char *event, const char *data, size_t n)
+{
+    struct provider_call *c = ud;
+    return c->ops->event(c->st, event, data, n, c->e);
+}
+
+/* One upstream call's answer through the translator. */
+static int translate(const struct provider_ops *ops, void *st, bool sse, const char *b, size_t n,
+                     struct api_error *e)
+{
+    if (!sse)
+        return ops->body(st, b, n, e);
+    struct sse_parser p;
+    sse_init(&p, 1u << 20);
+    struct provider_call c = {ops, st, e};
+    int rc = sse_feed(&p, b, n, on_event, &c);
+    if (!rc)
+        rc = sse_finish(&p, on_event, &c);
+    if (!rc)
+        rc = ops->end(st, e);
+    sse_free(&p);
+    return rc;
+}
+
+/* The end of one upstream call, as chat.c's run_upstream ends it. */
+static void finish_answer(struct oai_out *o, int n_choices, int rc, struct api_error *e)
 {
     if (rc == AXON_OK && !oai_out_valid(o)) {
         oai_json_error(e);
@@ -233,4 +274,60 @@ void fuzz_finish_answer(struct oai_out *o, int n_choices, int rc, struct api_err
         (void)oai_out_error(o, e);
     }
     fuzz_check_output(true);
+}
+
+void fuzz_provider_input(const struct provider_ops *ops, const char *model, int max_choices,
+                         const uint8_t *data, size_t size)
+{
+    if (size < 2)
+        return;
+    uint8_t f = data[0], g = data[1];
+    bool sse = f & 1, stream = f & 2, usage = f & 4, json_mode = f & 8, http_error = f & 16;
+    int n_choices = http_error ? 1 : 1 + ((g >> 1) & 3);
+    if (n_choices > max_choices)
+        n_choices = max_choices;
+    const char *b = (const char *)data + 2;
+    size_t n = size - 2;
+    if (ops->state_size > sizeof(union provider_state))
+        fuzz_fail("%s: translator state larger than the harness's", ops->name);
+
+    struct fuzz_req q;
+    fuzz_req_begin(&q, f >> 5 ? (f >> 5) * 4 : -1);
+    struct oai_out o;
+    oai_out_init(&o, &q.r, n_choices, stream, stream && usage, model);
+    o.json_mode = json_mode;
+    if (!http_error && (g & 1))
+        o.conversation_id = "conv-0123456789abcdef0123456789abcdef";
+    struct api_error e;
+    memset(&e, 0, sizeof e);
+    int rc;
+    if (http_error) {
+        ops->http_error(400 + g, b, n, "7", &e);
+        fuzz_check_error(&e);
+        rc = AXON_EINVAL;
+    } else {
+        union provider_state st;
+        ops->init(&st, &o, 0);
+        rc = translate(ops, &st, sse, b, n, &e);
+        bool delivered = false;
+        for (int i = 0; i < n_choices; i++)
+            delivered = delivered || oai_out_delivered(&o, i);
+        if (rc == AXON_ERETRY && !delivered) { /* chat.c's on_restart */
+            for (int i = 0; i < n_choices; i++)
+                oai_out_reset_choice(&o, i);
+            if (ops->fini)
+                ops->fini(&st);
+            ops->init(&st, &o, 0);
+            memset(&e, 0, sizeof e);
+            rc = translate(ops, &st, sse, b, n, &e);
+        }
+        if (ops->fini)
+            ops->fini(&st);
+        /* oai_out's own failures (a cap, json_object refusing a streamed
+         * answer) leave e to run_upstream; the translator's fill it. */
+        if (rc && rc != AXON_ECLIENT_GONE && rc != AXON_ETOOBIG && !o.json_failed)
+            fuzz_check_error(&e);
+    }
+    finish_answer(&o, n_choices, rc, &e);
+    oai_out_free(&o);
 }

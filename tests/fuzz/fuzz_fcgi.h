@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <fcgiapp.h>
 #include <json-c/json.h>
@@ -56,13 +57,28 @@ void fuzz_check_error(const struct api_error *e);
  * conversation that does not, so every answer must. */
 void fuzz_check_stored(json_object *msg);
 
-struct oai_out;
-/* The end of one upstream call's translation, as chat.c's run_upstream
- * ends it: rc is the translator's result for n_choices choices of o, e its
- * error. A valid answer's stored messages are checked (fuzz_check_json and
- * fuzz_check_stored), then the answer is finished; a failure is written as
- * the client would get it; what the client received is checked last. */
-void fuzz_finish_answer(struct oai_out *o, int n_choices, int rc, struct api_error *e);
+struct provider_ops;
+/* One input through a provider's translator (provider.h), as chat.c drives
+ * it: ops->init, then ops->event over SSE (sse.h) and ops->end, or
+ * ops->body over one body, or ops->http_error over an error body; a
+ * retryable failure before anything reached the client runs the call once
+ * more (chat.c's on_restart); then the end of run_upstream: a valid
+ * answer's stored messages are checked (fuzz_check_json and
+ * fuzz_check_stored), the answer is finished, a failure is written as the
+ * client would get it, and what the client received is checked.
+ *
+ * Input: a flags byte, a second byte, then the upstream's bytes.
+ *   flags bit 0: the bytes are an SSE stream, else one response body;
+ *         bit 1: the client asked for a stream (chunks), else one JSON answer;
+ *         bit 2: stream_options.include_usage;
+ *         bit 3: response_format json_object;
+ *         bit 4: the bytes are an HTTP error body instead;
+ *         bits 5-7: when not 0, the client leaves after 4 * that many writes.
+ *   second byte: the HTTP status of an error body (400 + byte), else bit 0
+ *         names a conversation_id in the answer and bits 1-2 give n - 1
+ *         (n choices in one call), up to max_choices. */
+void fuzz_provider_input(const struct provider_ops *ops, const char *model, int max_choices,
+                         const uint8_t *data, size_t size);
 
 /* The defaults every harness shares (config_defaults, made once). */
 const struct axon_config *fuzz_cfg(void);
