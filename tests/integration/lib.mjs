@@ -70,7 +70,11 @@ export function isAlive(pid) {
 // A loopback port nothing listens on. Port 0 would hand out one from the
 // kernel's ephemeral range (32768-60999), where outgoing connections (curl's,
 // nginx's, redis clients') may take it before our server binds it; so try
-// random ports below that range, as etc/run-stack.sh does.
+// random ports below that range, as etc/run-stack.sh does. The two take
+// from separate halves (run-stack.sh 20000-26383, here 26384-32767): a port
+// handed out here is bound only later, by the stack a test starts with it,
+// and a concurrent run-stack.sh picking its own Valkey or mock port in the
+// meantime must not take it (nginx once failed to bind its AXON_PORT so).
 const usedPorts = new Set();
 function tryListen(port) {
   return new Promise((resolve) => {
@@ -81,13 +85,13 @@ function tryListen(port) {
 }
 export async function freePort() {
   for (let tries = 0; tries < 200; tries++) {
-    const port = 20000 + Math.floor(Math.random() * 12768);
+    const port = 26384 + Math.floor(Math.random() * 6384);
     if (!usedPorts.has(port) && await tryListen(port)) {
       usedPorts.add(port);
       return port;
     }
   }
-  throw new Error('found no free loopback port in 20000-32767');
+  throw new Error('found no free loopback port in 26384-32767');
 }
 
 // The environment minus every AXON_* variable, plus extra.
