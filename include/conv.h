@@ -90,24 +90,31 @@ int conv_append(const struct axon_config *cfg, const char *id, const char *tenan
  * are borrowed until done. Call done even when add failed.
  *
  * now_ms: the server's clock now (ms) when the caller knows it
- * (pool_server_now_ms of the request's lease), else 0 and this host's clock
- * dates the index entries.
+ * (pool_server_now_ms of the request's lease); 0, and add reads it with a
+ * TIME round trip of its own (if that fails, nothing is added and done
+ * returns AXON_EIO). It dates the index entries and the deadline.
  *
  * The store deadline: a pipeline that times out may still be executed when
  * a stalled server wakes up, which would store a turn the answer said was
- * not stored. With now_ms the script is given a deadline in the server's
- * clock, now_ms + 3/4 of cfg->valkey_timeout_ms (the caller waits at least
- * the whole timeout after sending; the last quarter is for the reply's way
- * back), and refuses to write after it: conv_append_done then returns
- * AXON_ETIMEDOUT. So a store that timed out is a store that did not happen,
- * except when the server stalls in the instant between running the script
- * and sending its reply. Without now_ms there is no deadline.
+ * not stored. So the script is given a deadline in the server's clock and
+ * writes nothing after it (done then returns AXON_ETIMEDOUT), and the
+ * batch waits for the replies past that deadline by a whole timeout (add
+ * raises b->wait_ms): a script that ran in time has a timeout for its
+ * reply to come back, and one that did not is refused. The deadline is
+ * now_ms + cfg->valkey_timeout_ms + 1 ms per CONV_STORE_BYTES_PER_MS of the
+ * turn (Redis 7 took 45 ms to read and split a 4 MB turn here; its
+ * allowance is 244 ms). now_ms errs early (a reading is dated when
+ * it arrives, not when the server took it), so the deadline does too. So a
+ * store that timed out is a store that did not happen, except when the
+ * server stalls in the instant between running the script and sending its
+ * reply, and stays stalled for a whole timeout.
  *
  * A new conversation of at most CONV_FAST_MAX messages takes a smaller
  * script that passes the messages as arguments: splitting them out of one
  * blob in Lua costs the single-threaded server about a third more. The
  * indexes are always plain commands. */
 #define CONV_KEY_MAX 96   /* the longest key: "axon:{k:" + 64 + "}:convs" */
+#define CONV_STORE_BYTES_PER_MS 16384 /* the deadline's allowance for a turn's size */
 #define CONV_FAST_ARGS 5  /* the create script's arguments before the messages */
 /* Messages the create script takes: EVALSHA, its SHA, numkeys, two keys and
  * its arguments must fit in VALKEY_MAX_ARGS. */

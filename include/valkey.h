@@ -87,6 +87,9 @@ struct valkey_cmd {
  * AXON_EIO when the round trip failed (no replies: all NULL). replies (n
  * entries) receive new objects: free with valkey_free_replies. */
 int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies) AXON_MUST_CHECK;
+/* The same, waiting at least wait_ms for each reply (the timeout if less). */
+int valkey_pipeline_wait(int n, const struct valkey_cmd *cmds, redisReply **replies,
+                         long long wait_ms) AXON_MUST_CHECK;
 void valkey_free_replies(int n, redisReply **replies); /* NULL-safe entries */
 
 /* Commands of several modules sent in one round trip: each module adds its
@@ -98,11 +101,16 @@ struct valkey_batch {
     struct valkey_cmd cmd[VALKEY_MAX_PIPELINE];
     redisReply *rep[VALKEY_MAX_PIPELINE]; /* owned once run: valkey_batch_free */
     int rc;                               /* valkey_pipeline's result */
+    /* The least time (ms) to wait for each reply, when a module needs more
+     * than the timeout (conv_append_add: a store's reply must be awaited
+     * past its deadline); 0: the timeout. */
+    long long wait_ms;
 };
 /* The index of the command's reply, or AXON_ETOOBIG when the batch is full. */
 int valkey_batch_add(struct valkey_batch *b, struct valkey_cmd c) AXON_MUST_CHECK;
 /* Runs every command added, in order, in one round trip (an empty batch
- * costs nothing). Returns and keeps in b->rc what valkey_pipeline returns. */
+ * costs nothing), waiting b->wait_ms for replies. Returns and keeps in
+ * b->rc what valkey_pipeline returns. */
 int valkey_batch_run(struct valkey_batch *b);
 void valkey_batch_free(struct valkey_batch *b);
 
@@ -118,6 +126,11 @@ struct valkey_script {
  * the error reply in *out (a script's redis.error_reply), AXON_EIO. */
 int valkey_eval(struct valkey_script *s, redisReply **out, int nkeys, const char **keys,
                 int nargs, const char **args, const size_t *arg_lens) AXON_MUST_CHECK;
+
+/* The server's clock, read with TIME: *ms (since the epoch) as it was when
+ * the server answered, so never ahead of it when this returns. 0, or
+ * AXON_EIO / AXON_EINVAL (an answer that is not a time) with *ms = 0. */
+int valkey_server_time_ms(long long *ms) AXON_MUST_CHECK;
 
 /* Round trips to Valkey made by the calling thread since it started, and by
  * every thread of the process (connection set-up commands included): what a

@@ -2,15 +2,14 @@
  *
  * Every id and tenant is checked before it becomes part of a key name, so
  * nothing a client sends can reach another key ("conv-x}:meta" and the like).
- * Times come from the server (TIME inside the scripts, or the server time
- * the session lease last read), so every host scores the index zsets on one clock; only a
- * caller that knows no server time (conv_append) dates them by this host's. */
+ * Times come from the server (TIME inside the scripts, and the server time
+ * the session lease last read, or a TIME of its own), so every host scores
+ * the index zsets on one clock. */
 #include "conv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "buf.h"
 #include "jsonv.h"
@@ -217,15 +216,14 @@ int conv_load(const char *id, const char *tenant, json_object **messages, struct
 /* ---- append ---------------------------------------------------------------- */
 
 /* Both store scripts start alike: the server's time, and -3 without
- * writing anything when it is past the store deadline (ms; 0: none; see
- * conv.h). replicate_commands: TIME comes before the writes (needed on
- * Redis < 5, a no-op after). */
+ * writing anything when it is past the store deadline (ms; see conv.h).
+ * replicate_commands: TIME comes before the writes (needed on Redis < 5, a
+ * no-op after). */
 #define STORE_SCRIPT_HEAD(deadline_argv)                                                   \
     "if redis.replicate_commands then redis.replicate_commands() end\n"                   \
     "local t = redis.call('TIME')\n"                                                      \
     "local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"          \
-    "local deadline = tonumber(" deadline_argv ")\n"                                      \
-    "if deadline > 0 and now_ms > deadline then return -3 end\n"                          \
+    "if now_ms > tonumber(" deadline_argv ") then return -3 end\n"                         \
     "local now = tonumber(t[1])\n"
 
 /* KEYS: meta, msgs. ARGV: tenant, model, create ("1"/"0"), ttl_s,
@@ -382,13 +380,6 @@ static void add_script(const struct axon_config *cfg, const char *model, size_t 
         abort(); /* the caller checked the room */
 }
 
-static long long host_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void conv_append_add(const struct axon_config *cfg, const char *id, const char *tenant,
                      const char *model, json_object *client_messages, json_object *assistant,
                      bool create, long long now_ms, struct conv_append_op *op,
@@ -433,22 +424,28 @@ void conv_append_add(const struct axon_config *cfg, const char *id, const char *
         op->rc = rc;
         return;
     }
-    conv_keys(id, op->mk, op->lk);
-    tenant_key(tenant, op->tk);
-    snprintf(op->ttl, sizeof op->ttl, "%d", cfg->conv_ttl_s);
-    /* The store deadline (conv.h): 3/4 of the timeout, at least 1 ms. */
-    long long fence_ms = cfg->valkey_timeout_ms * 3LL / 4;
-    snprintf(op->deadline, sizeof op->deadline, "%lld",
-             now_ms > 0 ? now_ms + (fence_ms > 0 ? fence_ms : 1) : 0);
     if (b->n + 1 + CONV_INDEX_CMDS > VALKEY_MAX_PIPELINE) {
         op->rc = AXON_EINVAL;
         return;
     }
+    /* No clock reading to date the deadline by: read the server's. */
+    if (now_ms <= 0 && (op->rc = valkey_server_time_ms(&now_ms)) != AXON_OK) {
+        log_msg(LOG_WARN, "conv: the store of %s was not sent: %s", id, valkey_strerror());
+        return;
+    }
+    conv_keys(id, op->mk, op->lk);
+    tenant_key(tenant, op->tk);
+    snprintf(op->ttl, sizeof op->ttl, "%d", cfg->conv_ttl_s);
+    /* The store deadline and the wait past it (conv.h). */
+    long long budget = cfg->valkey_timeout_ms + (long long)(op->blob.len / CONV_STORE_BYTES_PER_MS);
+    snprintf(op->deadline, sizeof op->deadline, "%lld", now_ms + budget);
+    if (b->wait_ms < budget + cfg->valkey_timeout_ms)
+        b->wait_ms = budget + cfg->valkey_timeout_ms;
     if (create && n <= CONV_FAST_MAX)
         add_create(model, n, cbytes + abytes, op, b);
     else
         add_script(cfg, model, n, nclient, op, b);
-    add_indexes(cfg, now_ms > 0 ? now_ms : host_now_ms(), op, b);
+    add_indexes(cfg, now_ms, op, b);
 }
 
 /* The append was refused after the index updates in its round trip had

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "text.h"
 
 /* One per thread, behind the pthread key. */
 struct vk_conn {
@@ -416,7 +417,33 @@ static bool is_noscript(const redisReply *r)
     return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
 }
 
+static int pipeline_replies(redisContext *c, int n, const struct valkey_cmd *cmds,
+                            redisReply **replies, bool probe);
+
+/* The context's read timeout: ms, or the configured one when ms is 0.
+ * (setsockopt cannot fail on an open socket with these arguments.) */
+static void set_read_timeout(redisContext *c, long long ms)
+{
+    struct timeval tv = g_tv;
+    if (ms > 0) {
+        tv.tv_sec = (time_t)(ms / 1000);
+        tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+    }
+    (void)setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+}
+
+static long long timeout_ms(void)
+{
+    return (long long)g_tv.tv_sec * 1000 + g_tv.tv_usec / 1000;
+}
+
 int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies)
+{
+    return valkey_pipeline_wait(n, cmds, replies, 0);
+}
+
+int valkey_pipeline_wait(int n, const struct valkey_cmd *cmds, redisReply **replies,
+                         long long wait_ms)
 {
     for (int i = 0; i < n; i++)
         replies[i] = NULL;
@@ -465,6 +492,23 @@ int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies)
         }
     }
     count_round_trip();
+    /* A longer wait lasts until the replies, NOSCRIPT's re-runs included,
+     * are in; a context dropped on the way is replaced by one with the
+     * configured timeout. */
+    bool longer = wait_ms > timeout_ms();
+    if (longer)
+        set_read_timeout(c, wait_ms);
+    int rc = pipeline_replies(c, n, cmds, replies, probe);
+    struct vk_conn *k = pthread_getspecific(g_key);
+    if (longer && k && k->c)
+        set_read_timeout(k->c, 0);
+    return rc;
+}
+
+/* valkey_pipeline_wait's reading half: the n replies of what c was sent. */
+static int pipeline_replies(redisContext *c, int n, const struct valkey_cmd *cmds,
+                            redisReply **replies, bool probe)
+{
     for (int i = 0; i < n; i++) {
         void *r = NULL;
         if (redisGetReply(c, &r) != REDIS_OK || !r) {
@@ -516,7 +560,7 @@ int valkey_batch_add(struct valkey_batch *b, struct valkey_cmd c)
 
 int valkey_batch_run(struct valkey_batch *b)
 {
-    b->rc = b->n ? valkey_pipeline(b->n, b->cmd, b->rep) : AXON_OK;
+    b->rc = b->n ? valkey_pipeline_wait(b->n, b->cmd, b->rep, b->wait_ms) : AXON_OK;
     return b->rc;
 }
 
@@ -608,4 +652,25 @@ int valkey_eval(struct valkey_script *s, redisReply **out, int nkeys, const char
     }
     snprintf(t_err, sizeof t_err, "the script kept disappearing (NOSCRIPT)");
     return AXON_EIO;
+}
+
+int valkey_server_time_ms(long long *ms)
+{
+    *ms = 0;
+    redisReply *r = NULL;
+    int rc = valkey_command(&r, "TIME");
+    int64_t sec = 0, usec = 0;
+    /* Seconds up to the year 10000 keep the ms in range. */
+    if (rc == AXON_OK &&
+        (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+         r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING ||
+         text_parse_i64_n(r->element[0]->str, r->element[0]->len, 1, 253402300799LL, &sec) ||
+         text_parse_i64_n(r->element[1]->str, r->element[1]->len, 0, 999999, &usec))) {
+        snprintf(t_err, sizeof t_err, "TIME answered something else than a time");
+        rc = AXON_EINVAL;
+    }
+    if (rc == AXON_OK)
+        *ms = (long long)sec * 1000 + (long long)usec / 1000;
+    freeReplyObject(r);
+    return rc;
 }

@@ -671,14 +671,17 @@ static long long server_ms(void)
     return ms;
 }
 
-/* One store through the batch API, as chat.c does it: its result. */
+/* One store through the batch API, as chat.c does it: its result, and
+ * (wait_ms not NULL) how long the batch was to wait for its replies. */
 static int store(const struct axon_config *c, const char *id, json_object *cm, json_object *ans,
-                 bool create, long long now_ms, int expect_cmds)
+                 bool create, long long now_ms, int expect_cmds, long long *wait_ms)
 {
     struct valkey_batch b = {0};
     struct conv_append_op ap;
     conv_append_add(c, id, T1, "gpt-4o", cm, ans, create, now_ms, &ap, &b);
     assert_int_equal(b.n, expect_cmds);
+    if (wait_ms)
+        *wait_ms = b.wait_ms;
     (void)valkey_batch_run(&b);
     int rc = conv_append_done(&ap, &b);
     valkey_batch_free(&b);
@@ -708,7 +711,7 @@ static void new_conversation_record_from_either_script(void **state)
         char id[CONV_ID_MAX + 1], mk[128], lk[128], f[128];
         new_id(id);
         long long before = server_ms();
-        assert_int_equal(store(c, id, turns[k], ans, true, before, 1 + CONV_INDEX_CMDS), 0);
+        assert_int_equal(store(c, id, turns[k], ans, true, before, 1 + CONV_INDEX_CMDS, NULL), 0);
         long long after = server_ms();
         key_of(mk, sizeof mk, id, "meta");
         key_of(lk, sizeof lk, id, "msgs");
@@ -745,7 +748,7 @@ static void new_conversation_record_from_either_script(void **state)
         assert_true(zhas(tk, id));
         assert_true(zhas("axon:{g}:active", id));
         /* The same id again: refused, the record unchanged. */
-        assert_int_equal(store(c, id, turns[0], ans, true, after, 1 + CONV_INDEX_CMDS),
+        assert_int_equal(store(c, id, turns[0], ans, true, after, 1 + CONV_INDEX_CMDS, NULL),
                          AXON_ENOTFOUND);
         assert_int_equal(load_count(id, T1), (long long)n);
         /* It continues through the append script, for its owner only. */
@@ -760,47 +763,69 @@ static void new_conversation_record_from_either_script(void **state)
     json_object_put(ans);
 }
 
-/* The store deadline: a script that reaches the server later than 3/4 of
- * the Valkey timeout after now_ms writes nothing (the pipeline that sent it
- * has been given up; see conv.h), in both scripts, new or continued; nor
- * does it touch the indexes' view of the conversation's content. On time,
- * it stores. */
+/* The store deadline (conv.h): a script that reaches the server later than
+ * the Valkey timeout (plus the turn's size allowance) after now_ms writes
+ * nothing, in both scripts, new or continued, meta included; on time it
+ * stores. The batch waits for the replies a whole timeout past the
+ * deadline. Without a clock reading (0), add reads the server's. */
 static void store_after_its_deadline_writes_nothing(void **state)
 {
     connect_srv(state);
     struct axon_config *c = conf(600, 100, 1 << 20);
-    c->valkey_timeout_ms = 200; /* deadline: now_ms + 150 */
+    c->valkey_timeout_ms = 200; /* a small turn's deadline: now_ms + 200 */
     json_object *cm = js("[{\"role\":\"user\",\"content\":\"hi\"}]");
     json_object *ans = js("{\"role\":\"assistant\",\"content\":\"hello\"}");
     json_object *many = json_object_new_array();
     for (int i = 0; i < CONV_FAST_MAX + 1; i++)
         json_object_array_add(many, js("{\"role\":\"user\",\"content\":\"m\"}"));
     char id[CONV_ID_MAX + 1], mk[128], lk[128];
+    long long w;
     /* New, by either script: late means not created. */
     json_object *news[2] = {cm, many};
     for (int k = 0; k < 2; k++) {
         new_id(id);
-        assert_int_equal(store(c, id, news[k], ans, true, server_ms() - 400, 1 + CONV_INDEX_CMDS),
+        assert_int_equal(store(c, id, news[k], ans, true, server_ms() - 400, 1 + CONV_INDEX_CMDS, &w),
                          AXON_ETIMEDOUT);
+        assert_int_equal(w, 200 + 200);
         key_of(mk, sizeof mk, id, "meta");
         key_of(lk, sizeof lk, id, "msgs");
         assert_int_equal(vk_int("EXISTS %s %s", mk, lk), 0);
-        /* On time (150 ms to spare): stored. */
-        assert_int_equal(store(c, id, news[k], ans, true, server_ms(), 1 + CONV_INDEX_CMDS), 0);
+        /* On time (200 ms to spare): stored. */
+        assert_int_equal(store(c, id, news[k], ans, true, server_ms(), 1 + CONV_INDEX_CMDS, &w), 0);
         assert_int_equal(load_count(id, T1), (long long)json_object_array_length(news[k]) + 1);
     }
     /* Continued: late means the history as it was, meta included. */
     char before[64], after[64];
     hfield(mk, "bytes", before, sizeof before);
     long long n = load_count(id, T1);
-    assert_int_equal(store(c, id, cm, ans, false, server_ms() - 1000, 1 + CONV_INDEX_CMDS),
-                     AXON_ETIMEDOUT);
+    assert_int_equal(store(c, id, cm, ans, false, server_ms() - 1000, 1 + CONV_INDEX_CMDS, &w), AXON_ETIMEDOUT);
     assert_int_equal(load_count(id, T1), n);
     hfield(mk, "bytes", after, sizeof after);
     assert_string_equal(before, after);
-    /* No server time known (0): no deadline, stored. */
-    assert_int_equal(store(c, id, cm, ans, false, 0, 1 + CONV_INDEX_CMDS), 0);
+    /* No clock reading (0): one TIME round trip more, then stored. */
+    unsigned long trips = valkey_round_trips();
+    assert_int_equal(store(c, id, cm, ans, false, 0, 1 + CONV_INDEX_CMDS, &w), 0);
+    assert_int_equal(valkey_round_trips() - trips, 2);
     assert_int_equal(load_count(id, T1), n + 2);
+
+    /* A 2 MiB answer gets 128 ms more (1 ms per 16 KiB): 250 ms after the
+     * reading it still stores, where a small turn is refused. */
+    size_t big_len = 2u << 20;
+    char *text = malloc(big_len + 1);
+    assert_non_null(text);
+    memset(text, 'x', big_len);
+    text[big_len] = '\0';
+    json_object *big = json_object_new_object();
+    json_object_object_add(big, "role", json_object_new_string("assistant"));
+    json_object_object_add(big, "content", json_object_new_string(text));
+    free(text);
+    n = load_count(id, T1);
+    assert_int_equal(store(c, id, cm, ans, false, server_ms() - 250, 1 + CONV_INDEX_CMDS, &w), AXON_ETIMEDOUT);
+    assert_int_equal(store(c, id, cm, big, false, server_ms() - 250, 1 + CONV_INDEX_CMDS, &w), 0);
+    long long budget = 200 + (long long)((big_len + 40) / CONV_STORE_BYTES_PER_MS);
+    assert_true(w >= budget + 200 && w < budget + 200 + 2);
+    assert_int_equal(load_count(id, T1), n + 2);
+    json_object_put(big);
     json_object_put(many);
     json_object_put(cm);
     json_object_put(ans);

@@ -367,6 +367,80 @@ static void restart_between_commands_costs_no_failure(void **state)
 static struct valkey_script incr_by = {.src = "return redis.call('INCRBY', KEYS[1], ARGV[1])"};
 static struct valkey_script echo_key = {.src = "return KEYS[1] .. ':' .. ARGV[1]"};
 
+struct resume_arg {
+    pid_t pid;
+    int after_ms;
+};
+
+static void *resume_later(void *p)
+{
+    const struct resume_arg *a = p;
+    struct timespec ts = {a->after_ms / 1000, (long)(a->after_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    kill(a->pid, SIGCONT);
+    return NULL;
+}
+
+/* A batch with a longer wait (a store awaited past its deadline) outlasts a
+ * stall that the timeout does not, and only that batch: the next command
+ * times out as before. TIME reads the server's clock. */
+static void longer_wait_outlasts_a_stall(void **state)
+{
+    struct srv *s = *state;
+    char host[32];
+    struct valkey_addr a = tcp_addr(s, host, sizeof host);
+    valkey_init(&a, 100);
+    long long ms = 0;
+    double host_before = (double)time(NULL) * 1000;
+    assert_int_equal(valkey_server_time_ms(&ms), 0);
+    assert_true(ms >= host_before - 1000 && ms <= (double)time(NULL) * 1000 + 1000);
+
+    const char *ping[] = {"PING"};
+    struct valkey_batch b = {0};
+    assert_int_equal(valkey_batch_add(&b, (struct valkey_cmd){.argc = 1, .argv = ping}), 0);
+    assert_int_equal(valkey_batch_run(&b), 0); /* connected, before the stall */
+    valkey_batch_free(&b);
+
+    /* Stalled for 400 ms: the timeout (100 ms) gives up... */
+    struct resume_arg ra = {s->pid, 400};
+    pthread_t th;
+    assert_int_equal(kill(s->pid, SIGSTOP), 0);
+    assert_int_equal(pthread_create(&th, NULL, resume_later, &ra), 0);
+    double t0 = now_ms();
+    assert_int_equal(valkey_batch_add(&b, (struct valkey_cmd){.argc = 1, .argv = ping}), 0);
+    assert_int_equal(valkey_batch_run(&b), AXON_EIO);
+    valkey_batch_free(&b);
+    double gave_up = now_ms() - t0;
+    pthread_join(th, NULL);
+    assert_true(gave_up >= 90 && gave_up < 380);
+
+    /* ...and a 1.5 s wait sees the reply. */
+    assert_int_equal(kill(s->pid, SIGSTOP), 0);
+    assert_int_equal(pthread_create(&th, NULL, resume_later, &ra), 0);
+    t0 = now_ms();
+    b.wait_ms = 1500;
+    assert_int_equal(valkey_batch_add(&b, (struct valkey_cmd){.argc = 1, .argv = ping}), 0);
+    assert_int_equal(valkey_batch_run(&b), 0);
+    assert_string_equal(b.rep[0]->str, "PONG");
+    valkey_batch_free(&b);
+    double waited = now_ms() - t0;
+    pthread_join(th, NULL);
+    print_message("  stalled 400 ms: gave up after %.0f ms; with a longer wait, answered after %.0f ms\n",
+                  gave_up, waited);
+    assert_true(waited >= 350);
+
+    /* The connection's timeout is back to 100 ms. */
+    assert_int_equal(kill(s->pid, SIGSTOP), 0);
+    ra.after_ms = 600;
+    assert_int_equal(pthread_create(&th, NULL, resume_later, &ra), 0);
+    t0 = now_ms();
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "PING"), AXON_EIO);
+    double after = now_ms() - t0;
+    pthread_join(th, NULL);
+    assert_true(after < 550);
+}
+
 /* Scripts and plain commands of several modules in one batch: one round
  * trip once the scripts are loaded (counted by us and by the server), the
  * replies in order, and a flushed script cache costs the batch nothing. */
@@ -425,6 +499,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(set_get_round_trip, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(batch_of_scripts_is_one_round_trip, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(longer_wait_outlasts_a_stall, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(unix_socket_and_select, setup_unix, teardown),
         cmocka_unit_test_setup_teardown(auth_right_and_wrong, setup_auth, teardown),
         cmocka_unit_test_setup_teardown(stopped_server_times_out_and_breaker_recovers,
