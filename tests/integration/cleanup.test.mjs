@@ -6,10 +6,12 @@ import net from 'node:net';
 import path from 'node:path';
 import {
   SERVER_NAMES, AXON_BIN, REPO_ROOT, RUN_STACK, cleanEnv, scratchDir, freePort, startStack, stopStack, spawnCaptured,
-  exitWithin, readyPids, isAlive, waitFor, call,
+  exitWithin, readyPids, isAlive, waitFor, call, TEST_VALKEY_TIMEOUT_MS,
 } from './lib.mjs';
 
-const valkey = process.env.AXON_VALKEY_URL ? { AXON_VALKEY_URL: process.env.AXON_VALKEY_URL } : {};
+const valkey = process.env.AXON_VALKEY_URL
+  ? { AXON_VALKEY_URL: process.env.AXON_VALKEY_URL, AXON_VALKEY_TIMEOUT_MS: String(TEST_VALKEY_TIMEOUT_MS) }
+  : {};
 
 // run-stack.sh makes its own STACK_DIR with mktemp -d; pointing TMPDIR at an
 // empty directory lets us find it (the only entry) and check it is removed.

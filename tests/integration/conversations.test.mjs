@@ -10,7 +10,7 @@ import path from 'node:path';
 import OpenAI from 'openai';
 import {
   SERVER_NAMES, KEY, KEY2, AXON_BIN, stackUrl, originOf, call, assertEnvelope, readSse, dataOf,
-  cleanEnv, scratchDir, freePort, startStack, stopStack,
+  cleanEnv, scratchDir, freePort, startStack, stopStack, TEST_VALKEY_TIMEOUT_MS,
 } from './lib.mjs';
 import { assertValid } from './schema.mjs';
 import { recorded, mockUrl } from './mock.mjs';
@@ -296,7 +296,8 @@ describe('AXON_STORE=on_request (and AXON_METRICS_PUBLIC=1)', () => {
       stack = await startStack({
         env: cleanEnv({
           AXON_BIN, AXON_SERVER: server, AXON_PORT: String(await freePort()), AXON_API_KEYS: KEY,
-          STACK_DIR: dir, AXON_VALKEY_URL: VALKEY, AXON_STORE: 'on_request', AXON_METRICS_PUBLIC: '1',
+          STACK_DIR: dir, AXON_VALKEY_URL: VALKEY, AXON_VALKEY_TIMEOUT_MS: String(TEST_VALKEY_TIMEOUT_MS),
+          AXON_STORE: 'on_request', AXON_METRICS_PUBLIC: '1',
           ANTHROPIC_BASE_URL: mockUrl(), ANTHROPIC_API_KEY: 'sk-ant-test-key',
         }),
         readyFile: () => fs.existsSync(path.join(dir, 'ready')) && path.join(dir, 'ready'),

@@ -5,10 +5,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   SERVER_NAMES, AXON_BIN, KEY, cleanEnv, scratchDir, freePort, startStack, stopStack,
-  spawnCaptured, exitWithin, waitFor, isAlive, readSse, dataOf, sleep,
+  spawnCaptured, exitWithin, waitFor, isAlive, readSse, dataOf, sleep, TEST_VALKEY_TIMEOUT_MS,
 } from './lib.mjs';
 
-const valkey = process.env.AXON_VALKEY_URL ? { AXON_VALKEY_URL: process.env.AXON_VALKEY_URL } : {};
+const valkey = process.env.AXON_VALKEY_URL
+  ? { AXON_VALKEY_URL: process.env.AXON_VALKEY_URL, AXON_VALKEY_TIMEOUT_MS: String(TEST_VALKEY_TIMEOUT_MS) }
+  : {};
 
 // True once the process blocks or catches SIGTERM, i.e. a SIGTERM now would be
 // handled by axon rather than kill it outright.

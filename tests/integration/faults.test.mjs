@@ -10,7 +10,7 @@ import OpenAI from 'openai';
 import {
   SERVER_NAMES, KEY, stackUrl, originOf, call, assertEnvelope, readSse, waitFor,
 } from './lib.mjs';
-import { assertValid, validateChunk } from './schema.mjs';
+import { assertValid, validateChunk, parseSseBlock } from './schema.mjs';
 import { postStream, recorded, aborts, sdk, leaveMidStream } from './mock.mjs';
 
 const CHAT = '/v1/chat/completions';
@@ -50,19 +50,7 @@ async function stream(server, body) {
   assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream\b/);
   const { blocks, rest } = await readSse(res, t0);
   assert.equal(rest, '', 'nothing after the last event');
-  const events = blocks.map(({ block, ms }) => {
-    if (block === ': ping') return { ping: true, ms };
-    assert.ok(block.startsWith('data: ') && !block.includes('\n'), `not one data: line: ${JSON.stringify(block)}`);
-    const data = block.slice(6);
-    if (data === '[DONE]') return { done: true, ms };
-    const obj = JSON.parse(data);
-    if (obj.error) {
-      assertValid('error', obj, 'error chunk');
-      return { error: obj.error, ms };
-    }
-    assertValid('chunk', obj, 'chunk');
-    return { chunk: obj, ms };
-  });
+  const events = blocks.map(parseSseBlock);
   return { status: 200, headers: res.headers, events, ms: performance.now() - t0 };
 }
 

@@ -2,6 +2,8 @@
 // (redis-server here): one connection per command, replies parsed into
 // strings, numbers, arrays and null; error replies throw.
 import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { waitFor } from './lib.mjs';
 
 function parse(buf, i = 0) {
   const eol = buf.indexOf('\r\n', i);
@@ -68,4 +70,26 @@ export function redis(url, ...args) {
     });
     sock.write(wire);
   });
+}
+
+// A redis-server of a test's own on 127.0.0.1:port, answering PING when this
+// resolves. aofDir: an append-only file there, so a SIGKILLed server comes
+// back with everything it acknowledged (it writes the file before it
+// replies; no fsync, which under a loaded disk stalled every write for
+// longer than axon's Valkey timeout). In a session of its own, so in its own
+// scheduler autogroup: on this VM (sched_autogroup_enabled=1) a server in the
+// test runner's group was starved past that timeout by the busy node
+// processes around it, which tested the machine rather than axon.
+export async function startRedis(port, aofDir) {
+  const persistence = aofDir
+    ? ['--appendonly', 'yes', '--appendfsync', 'no', '--dir', aofDir]
+    : ['--appendonly', 'no'];
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence],
+    { stdio: 'ignore', detached: true });
+  const url = `redis://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
+    return (await redis(url, 'PING').catch(() => null)) === 'PONG';
+  }, 10000, 'redis-server to answer');
+  return proc;
 }

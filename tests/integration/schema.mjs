@@ -238,3 +238,20 @@ export function assertValid(kind, obj, what = '') {
     operator: 'assertValid',
   });
 }
+
+// One SSE block of a chat completion stream as a client reads it: a ": ping"
+// comment, "data: [DONE]", an error chunk or a chunk, each checked against
+// the spec. { block, ms } as readSse gives it.
+export function parseSseBlock({ block, ms }) {
+  if (block === ': ping') return { ping: true, ms };
+  assert.ok(block.startsWith('data: ') && !block.includes('\n'), `not one data: line: ${JSON.stringify(block).slice(0, 300)}`);
+  const data = block.slice(6);
+  if (data === '[DONE]') return { done: true, ms };
+  const obj = JSON.parse(data);
+  if (obj.error) {
+    assertValid('error', obj, 'error chunk');
+    return { error: obj.error, ms };
+  }
+  assertValid('chunk', obj, 'chunk');
+  return { chunk: obj, ms };
+}

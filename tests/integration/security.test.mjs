@@ -10,13 +10,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   SERVER_NAMES, AXON_BIN, KEY, stackUrl, originOf, cleanEnv, scratchDir, freePort, startStack, stopStack,
-  call, assertEnvelope, waitFor, sleep,
+  call, assertEnvelope, waitFor, sleep, TEST_VALKEY_TIMEOUT_MS,
 } from './lib.mjs';
 import { redis } from './redis.mjs';
 
 const VALKEY = process.env.AXON_VALKEY_URL;
 const upstreamEnv = () => ({
-  AXON_VALKEY_URL: VALKEY, AXON_VALKEY_TIMEOUT_MS: '250',
+  AXON_VALKEY_URL: VALKEY, AXON_VALKEY_TIMEOUT_MS: String(TEST_VALKEY_TIMEOUT_MS),
   ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL: process.env.ANTHROPIC_BASE_URL,
 });
 

@@ -14,14 +14,14 @@ import path from 'node:path';
 import OpenAI from 'openai';
 import {
   AXON_BIN, KEY, REPO_ROOT, cleanEnv, scratchDir, freePort, startStack, stopStack, call,
-  assertEnvelope, readSse, dataOf, waitFor, sleep, spawnCaptured, exitWithin,
+  assertEnvelope, readSse, dataOf, waitFor, sleep, spawnCaptured, exitWithin, TEST_VALKEY_TIMEOUT_MS,
 } from './lib.mjs';
 import { aborts, leaveMidStream } from './mock.mjs';
 
 // Shared Valkey and mock Claude from run.sh (cleanEnv drops every AXON_*).
 const shared = () => ({
   AXON_VALKEY_URL: process.env.AXON_VALKEY_URL,
-  AXON_VALKEY_TIMEOUT_MS: '250',
+  AXON_VALKEY_TIMEOUT_MS: String(TEST_VALKEY_TIMEOUT_MS),
   AXON_API_KEYS: KEY,
   AXON_TEST_ROUTES: '1',
   AXON_LOG_LEVEL: 'warn',

@@ -936,9 +936,9 @@ for (const pid of axonPids) {
     return { cached, other };
   };
   const base = part(b), parts = atRest.map(part);
-  const half = Math.floor(parts.length / 2);
-  const level = Math.max(base.cached, ...parts.slice(0, half).map((x) => x.cached));
-  const cacheOk = parts.slice(half).every((x) => x.cached <= level + FD_SLACK);
+  const mid = Math.floor(parts.length / 2); // (the outer `half` is a time)
+  const level = Math.max(base.cached, ...parts.slice(0, mid).map((x) => x.cached));
+  const cacheOk = parts.slice(mid).every((x) => x.cached <= level + FD_SLACK);
   const otherOk = parts.every((x) => x.other <= base.other);
   const fcgi = Math.max(...atRest.map((f) => f.kinds['unix FastCGI connection'] ?? 0));
   check(`open fds back to baseline, axon ${pid}`, cacheOk && otherOk && fcgi === 0,
