@@ -87,9 +87,6 @@ struct valkey_cmd {
  * AXON_EIO when the round trip failed (no replies: all NULL). replies (n
  * entries) receive new objects: free with valkey_free_replies. */
 int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies) AXON_MUST_CHECK;
-/* The same, waiting at least wait_ms for each reply (the timeout if less). */
-int valkey_pipeline_wait(int n, const struct valkey_cmd *cmds, redisReply **replies,
-                         long long wait_ms) AXON_MUST_CHECK;
 void valkey_free_replies(int n, redisReply **replies); /* NULL-safe entries */
 
 /* Commands of several modules sent in one round trip: each module adds its

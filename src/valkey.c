@@ -417,8 +417,50 @@ static bool is_noscript(const redisReply *r)
     return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
 }
 
+/* pipeline_wait's reading half: the n replies of what c was sent. */
 static int pipeline_replies(redisContext *c, int n, const struct valkey_cmd *cmds,
-                            redisReply **replies, bool probe);
+                            redisReply **replies, bool probe)
+{
+    for (int i = 0; i < n; i++) {
+        void *r = NULL;
+        if (redisGetReply(c, &r) != REDIS_OK || !r) {
+            set_err("pipeline", c);
+            drop_context();
+            breaker_failure(probe);
+            for (int j = 0; j < i; j++) {
+                freeReplyObject(replies[j]);
+                replies[j] = NULL;
+            }
+            return AXON_EIO;
+        }
+        replies[i] = r;
+    }
+    breaker_success();
+    /* NOSCRIPT: the server restarted or was flushed since the load, and
+     * that command did not run. It runs now on its own, in order. */
+    for (int i = 0; i < n; i++) {
+        if (!cmds[i].script || !is_noscript(replies[i]))
+            continue;
+        freeReplyObject(replies[i]);
+        replies[i] = NULL;
+        script_forget(cmds[i].script);
+        int rc = valkey_eval(cmds[i].script, &replies[i], cmds[i].nkeys, cmds[i].argv,
+                             cmds[i].argc - cmds[i].nkeys, cmds[i].argv + cmds[i].nkeys,
+                             cmds[i].lens ? cmds[i].lens + cmds[i].nkeys : NULL);
+        if (rc == AXON_EIO) {
+            valkey_free_replies(n, replies);
+            return AXON_EIO;
+        }
+    }
+    int rc = AXON_OK;
+    for (int i = 0; i < n && rc == AXON_OK; i++) {
+        if (replies[i]->type == REDIS_REPLY_ERROR) {
+            snprintf(t_err, sizeof t_err, "%.*s", (int)replies[i]->len, replies[i]->str);
+            rc = AXON_EINVAL;
+        }
+    }
+    return rc;
+}
 
 /* The context's read timeout: ms, or the configured one when ms is 0.
  * (setsockopt cannot fail on an open socket with these arguments.) */
@@ -437,12 +479,9 @@ static long long timeout_ms(void)
     return (long long)g_tv.tv_sec * 1000 + g_tv.tv_usec / 1000;
 }
 
-int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies)
-{
-    return valkey_pipeline_wait(n, cmds, replies, 0);
-}
-
-int valkey_pipeline_wait(int n, const struct valkey_cmd *cmds, redisReply **replies,
+/* valkey_pipeline, waiting at least wait_ms for each reply (the timeout
+ * if less): valkey_batch_run's wait_ms. */
+static int pipeline_wait(int n, const struct valkey_cmd *cmds, redisReply **replies,
                          long long wait_ms)
 {
     for (int i = 0; i < n; i++)
@@ -505,49 +544,10 @@ int valkey_pipeline_wait(int n, const struct valkey_cmd *cmds, redisReply **repl
     return rc;
 }
 
-/* valkey_pipeline_wait's reading half: the n replies of what c was sent. */
-static int pipeline_replies(redisContext *c, int n, const struct valkey_cmd *cmds,
-                            redisReply **replies, bool probe)
+
+int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies)
 {
-    for (int i = 0; i < n; i++) {
-        void *r = NULL;
-        if (redisGetReply(c, &r) != REDIS_OK || !r) {
-            set_err("pipeline", c);
-            drop_context();
-            breaker_failure(probe);
-            for (int j = 0; j < i; j++) {
-                freeReplyObject(replies[j]);
-                replies[j] = NULL;
-            }
-            return AXON_EIO;
-        }
-        replies[i] = r;
-    }
-    breaker_success();
-    /* NOSCRIPT: the server restarted or was flushed since the load, and
-     * that command did not run. It runs now on its own, in order. */
-    for (int i = 0; i < n; i++) {
-        if (!cmds[i].script || !is_noscript(replies[i]))
-            continue;
-        freeReplyObject(replies[i]);
-        replies[i] = NULL;
-        script_forget(cmds[i].script);
-        int rc = valkey_eval(cmds[i].script, &replies[i], cmds[i].nkeys, cmds[i].argv,
-                             cmds[i].argc - cmds[i].nkeys, cmds[i].argv + cmds[i].nkeys,
-                             cmds[i].lens ? cmds[i].lens + cmds[i].nkeys : NULL);
-        if (rc == AXON_EIO) {
-            valkey_free_replies(n, replies);
-            return AXON_EIO;
-        }
-    }
-    int rc = AXON_OK;
-    for (int i = 0; i < n && rc == AXON_OK; i++) {
-        if (replies[i]->type == REDIS_REPLY_ERROR) {
-            snprintf(t_err, sizeof t_err, "%.*s", (int)replies[i]->len, replies[i]->str);
-            rc = AXON_EINVAL;
-        }
-    }
-    return rc;
+    return pipeline_wait(n, cmds, replies, 0);
 }
 
 int valkey_batch_add(struct valkey_batch *b, struct valkey_cmd c)
@@ -560,7 +560,7 @@ int valkey_batch_add(struct valkey_batch *b, struct valkey_cmd c)
 
 int valkey_batch_run(struct valkey_batch *b)
 {
-    b->rc = b->n ? valkey_pipeline_wait(b->n, b->cmd, b->rep, b->wait_ms) : AXON_OK;
+    b->rc = b->n ? pipeline_wait(b->n, b->cmd, b->rep, b->wait_ms) : AXON_OK;
     return b->rc;
 }
 

@@ -32,7 +32,7 @@ import {
 } from './lib.mjs';
 import { mockUrl, recorded, aborts, leaveMidStream } from './mock.mjs';
 import { assertValid, validateChunk, parseSseBlock } from './schema.mjs';
-import { redis, startRedis } from './redis.mjs';
+import { redis, startRedis, stopRedis } from './redis.mjs';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
 const CLAUDE = 'gpt-4o';
@@ -50,14 +50,6 @@ function vllmMockUrl() {
   return url;
 }
 // ---- processes ---------------------------------------------------------------
-
-async function stopProc(proc, signal = 'SIGKILL') {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-  const gone = new Promise((r) => proc.once('exit', r));
-  try { proc.kill('SIGCONT'); } catch { /* gone */ }
-  proc.kill(signal);
-  await gone;
-}
 
 // A TCP forwarder to the mock Claude. refuse(): stop listening and reset
 // every open connection (the upstream host went away: connects are refused);
@@ -391,7 +383,7 @@ for (const server of SERVER_NAMES) {
     after(async () => {
       if (stack) await stopStack(stack);
       await fwd?.close().catch(() => {});
-      await stopProc(redisProc);
+      await stopRedis(redisProc);
     });
 
     // The axon processes serving this stack now (lighttpd respawns its child).
@@ -765,7 +757,7 @@ for (const server of SERVER_NAMES) {
 
     it('fault 11: Valkey is killed and restarted: 503 while down, the stored conversation intact after, leases come back', { timeout: 90000 }, async () => {
       const conv = await seed(t, 'vkill');
-      await stopProc(redisProc);
+      await stopRedis(redisProc);
       try {
         const r = await post(t, turn(conv, `id=${newId(server, 'vkill')}`));
         assertErrorAnswer(r, 503, 'valkey_unavailable', 'non-stream');
@@ -785,7 +777,7 @@ for (const server of SERVER_NAMES) {
       let killing;
       const s = await streamPost(t.base, turn(conv2, `id=${newId(server, 'vkill-mid')} ms=300 reply=${words(8)}`), {
         onBlock: (block) => {
-          if (!killed && block.includes('"content":"w0')) { killed = true; killing = stopProc(redisProc); }
+          if (!killed && block.includes('"content":"w0')) { killed = true; killing = stopRedis(redisProc); }
         },
       });
       await killing;

@@ -13,7 +13,7 @@ import {
   startStack, stopStack, sleep, waitFor, originOf, TEST_VALKEY_TIMEOUT_MS,
 } from './lib.mjs';
 import { mockUrl, recorded } from './mock.mjs';
-import { redis, startRedis } from './redis.mjs';
+import { redis, startRedis, stopRedis } from './redis.mjs';
 
 // Valkey gets TEST_VALKEY_TIMEOUT_MS (lib.mjs says why) and a waiter 1.5 s:
 // a 2-core machine under load is slow to hand a released session on.
@@ -23,13 +23,6 @@ const POOL = {
 };
 let counter = 0;
 const marker = (tag, extra = '') => `[[mock id=pool-${tag}-${++counter}-${process.pid}${extra ? ` ${extra}` : ''}]]`;
-
-async function stopProc(proc, signal = 'SIGKILL') {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const gone = new Promise((r) => proc.once('exit', r));
-  proc.kill(signal);
-  await gone;
-}
 
 async function stats(origin) {
   const r = await call(origin, '/stats');
@@ -74,7 +67,7 @@ for (const server of SERVER_NAMES) {
     });
     after(async () => {
       if (stack) await stopStack(stack);
-      if (redisProc) await stopProc(redisProc);
+      if (redisProc) await stopRedis(redisProc);
     });
 
     it('/stats: counters only, no secrets; /metrics wants a key and speaks Prometheus', async () => {
@@ -233,7 +226,7 @@ for (const server of SERVER_NAMES) {
       const again = await cont('cont-after');
       assert.equal(again.status, 200, 'the conversation from before the stall continues');
 
-      await stopProc(redisProc);
+      await stopRedis(redisProc);
       await downChecks('killed');
       redisProc = await startRedis(redisPort);
       await recovered('after restart');
@@ -269,7 +262,7 @@ for (const server of SERVER_NAMES) {
         assert.ok(!JSON.stringify(s).includes('sk-ant-'), 'no key in /stats');
       } finally {
         if (stack) await stopStack(stack);
-        await stopProc(redisProc);
+        await stopRedis(redisProc);
       }
     });
   });

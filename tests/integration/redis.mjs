@@ -93,3 +93,12 @@ export async function startRedis(port, aofDir) {
   }, 10000, 'redis-server to answer');
   return proc;
 }
+
+// Stop a redis-server from startRedis (SIGKILL unless told), stalled or not.
+export async function stopRedis(proc, signal = 'SIGKILL') {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const gone = new Promise((r) => proc.once('exit', r));
+  try { proc.kill('SIGCONT'); } catch { /* gone */ }
+  proc.kill(signal);
+  await gone;
+}

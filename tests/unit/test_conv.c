@@ -663,11 +663,8 @@ static void hfield(const char *key, const char *field, char *out, size_t n)
 
 static long long server_ms(void)
 {
-    redisReply *t;
-    assert_int_equal(valkey_command(&t, "TIME"), 0);
-    long long ms = strtoll(t->element[0]->str, NULL, 10) * 1000 +
-                   strtoll(t->element[1]->str, NULL, 10) / 1000;
-    freeReplyObject(t);
+    long long ms;
+    assert_int_equal(valkey_server_time_ms(&ms), 0);
     return ms;
 }
 
