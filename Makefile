@@ -25,7 +25,7 @@ SOBJ      := $(SRC:src/%.c=build/asan/%.o)
 SLIB_OBJ  := $(LIB_SRC:src/%.c=build/asan/%.o)
 SUNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 
-.PHONY: all asan unit-bins test run deps npm-deps lint clean bench bench-smoke bench-bins chart-test browser-test fuzz soak memcheck
+.PHONY: all asan unit-bins check test run deps npm-deps lint clean bench bench-smoke bench-bins chart-test browser-test fuzz soak memcheck
 all: build/axon
 
 build/axon: $(OBJ)
@@ -92,6 +92,12 @@ npm-deps:
 # banned-call grep, cppcheck and clang-tidy (.clang-tidy).
 lint:
 	@tests/lint/run.sh
+
+# The fast loop: build, then the unit tests of the normal build (no installs;
+# the Valkey tests start a redis-server of their own).
+check:
+	@$(MAKE) --no-print-directory all unit-bins
+	@tests/run.sh --unit
 
 test: deps npm-deps
 	@$(MAKE) --no-print-directory lint all unit-bins asan bench-bins

@@ -22,6 +22,14 @@
 int anthropic_request(json_object *req, const struct model *m, struct buf *out,
                       struct chat_plan *info, struct api_error *e) AXON_MUST_CHECK;
 
+/* Claude refuses metadata.user_id holding personal data such as an e-mail
+ * address. Rewrites the request's `user` and `safety_identifier` (req
+ * borrowed, changed in place) unless they are opaque ids (1-64 of
+ * A-Z a-z 0-9 _ -): a value that is not becomes "axon-" + 32 hex of
+ * SHA-256(tenant, value), stable for one API key, different for another,
+ * and not reversible by the upstream, which never sees the tenant. */
+void anthropic_scope_user(json_object *req, const char *tenant);
+
 /* The request headers (returns new: curl_slist_free_all). */
 /* Reads ANTHROPIC_API_KEY_FILE again (after a session recycle), so every
  * thread of this process sends a rotated key from the next request on. A

@@ -29,6 +29,38 @@ struct server_decl {
     char *health;    /* owned or NULL: a path such as /health */
 };
 
+/* What a Claude model accepts (models.conf's capability keys). Rules that
+ * differ between models live here as data, so a new model is one line. */
+enum sampling_rule {
+    SAMPLING_ANY,     /* sampling=any: temperature, top_p and top_k as sent */
+    SAMPLING_ONE,     /* sampling=one: at most one of temperature and top_p (temperature kept) */
+    SAMPLING_DEFAULT, /* sampling=default: temperature 1 only, top_p >= 0.99, no top_k */
+};
+enum thinking_style {
+    THINKING_NONE,     /* thinking=none: the model cannot think */
+    THINKING_BUDGET,   /* thinking=budget: {type: enabled, budget_tokens} */
+    THINKING_ADAPTIVE, /* thinking=adaptive: {type: adaptive} + output_config.effort */
+};
+enum thinks_unasked {
+    UNASKED_NO,     /* thinks_unasked=no: thinks only when asked */
+    UNASKED_YES,    /* thinks_unasked=yes: thinks unless sent {type: disabled} */
+    UNASKED_ALWAYS, /* thinks_unasked=always: thinking cannot be turned off */
+};
+/* output_config.effort levels, as bits of model_caps.efforts, lowest first. */
+enum effort_level { EFFORT_LOW, EFFORT_MEDIUM, EFFORT_HIGH, EFFORT_XHIGH, EFFORT_MAX, EFFORT_COUNT };
+
+struct model_caps {
+    enum sampling_rule sampling;
+    bool prefill;              /* takes a conversation ending in an assistant message */
+    enum thinking_style thinking;
+    enum thinks_unasked unasked;
+    unsigned efforts;          /* 1u << EFFORT_* for each level output_config.effort takes */
+};
+
+/* "low" .. "max" for an effort_level (static); the level a name gives, or -1. */
+const char *models_effort_name(enum effort_level l);
+int models_effort_level(const char *name);
+
 struct model {
     char *id;             /* what clients send; owned */
     char *upstream_id;    /* what the upstream receives; owned */
@@ -40,6 +72,7 @@ struct model {
     long max_output;      /* largest max_tokens accepted; 0: no limit of Axon's */
     long context;         /* context window, tokens */
     long created;         /* unix seconds, for /v1/models */
+    struct model_caps caps; /* provider=anthropic: what the model accepts */
     bool alias;
 };
 

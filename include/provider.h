@@ -17,10 +17,16 @@
 #include "oai_out.h"
 
 /* What the request asked for that shapes the answer, and how it is fetched. */
+#define CHAT_IGNORED_MAX 160 /* bytes of chat_plan.ignored */
+
 struct chat_plan {
     bool stream, include_usage, json_mode;
     int n;      /* choices */
     int calls;  /* upstream calls; each answers n / calls choices, the first at i * (n / calls) */
+    /* The request's parameters the model cannot take and the provider left
+     * out, ", "-separated (text_list_add): the x-axon-ignored-params header
+     * and the log line tell the client. */
+    char ignored[CHAT_IGNORED_MAX];
 };
 
 struct provider_ops {

@@ -27,7 +27,8 @@ struct axon_req {
     uint64_t start_us;               /* monotonic */
     uint64_t wait_base_us;           /* upstream_wait_us() at the start */
     unsigned long valkey_base;       /* valkey_round_trips() at the start */
-    char resp_headers[256];          /* "Name: value\r\n" lines every answer carries */
+    char resp_headers[512];          /* "Name: value\r\n" lines every answer carries */
+    char ignored[160];               /* parameters left out (chat_plan.ignored), for the log */
     /* What was answered, for the log line. */
     int status;                      /* 0 until headers are written */
     uint64_t bytes_out;              /* body bytes written */

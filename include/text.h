@@ -39,5 +39,9 @@ void text_utf8_trim(char *s);
 /* Appends "line\r\n" to the header block dst (cap bytes, NUL-terminated),
  * or nothing when it would not fit. Borrows both. */
 void text_append_header(char *dst, size_t cap, const char *line);
+/* Adds word (borrowed) to the ", "-separated list in dst (cap bytes, NUL
+ * terminated) unless it is there already; a word that does not fit is left
+ * out (the lists are of parameter names: short and bounded). */
+void text_list_add(char *dst, size_t cap, const char *word);
 
 #endif

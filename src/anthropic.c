@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "jsonv.h"
+#include "sha256.h"
 #include "log.h"
 #include "text.h"
 
@@ -46,6 +47,14 @@ static json_object *jstr_n(const char *s, size_t n)
 static void add(json_object *o, const char *key, json_object *v)
 {
     json_object_object_add(o, key, v);
+}
+
+/* {"key": "value"}: returns new. */
+static json_object *json_pair(const char *key, const char *value)
+{
+    json_object *o = json_object_new_object();
+    add(o, key, jstr(value));
+    return o;
 }
 
 static json_object *text_block(const char *s, size_t n)
@@ -660,6 +669,185 @@ static long effort_budget(const char *effort)
     return 0; /* "none" */
 }
 
+/* The user turn that follows a final assistant message on a model without
+ * prefill (Opus and Sonnet 4.6 and newer refuse "assistant message
+ * prefill"): the assistant's text stays as history and Claude is asked to
+ * carry on from it, which is what a prefill did. */
+#define CONTINUE_TEXT "Continue from exactly where your last message stops, without repeating any of it."
+
+static void end_with_user(json_object *body)
+{
+    json_object *msgs = get(body, "messages");
+    size_t n = json_object_array_length(msgs);
+    const char *role = n ? get_str(json_object_array_get_idx(msgs, n - 1), "role") : NULL;
+    if (!role || strcmp(role, "assistant"))
+        return;
+    json_object *c = json_object_new_array();
+    json_object_array_add(c, text_block(CONTINUE_TEXT, strlen(CONTINUE_TEXT)));
+    json_object *turn = json_object_new_object();
+    add(turn, "role", jstr("user"));
+    add(turn, "content", c);
+    json_object_array_add(msgs, turn);
+}
+
+/* What the client asked of thinking, in Axon's `thinking` or in
+ * reasoning_effort. */
+struct thinking_ask {
+    enum { ASK_NOTHING, ASK_OFF, ASK_ON } want;
+    long budget;          /* budget_tokens given, else 0 */
+    int effort;           /* effort_level asked (minimal counts as low), else -1 */
+    const char *display;  /* adaptive's display, borrowed, or NULL */
+    const char *field;    /* the request field that asked: "thinking" or "reasoning_effort" */
+};
+
+static void thinking_asked(json_object *req, struct thinking_ask *a)
+{
+    *a = (struct thinking_ask){.want = ASK_NOTHING, .effort = -1, .field = "thinking"};
+    json_object *th = get(req, "thinking"), *v;
+    const char *effort = get_str(req, "reasoning_effort");
+    if (th && json_object_is_type(th, json_type_boolean)) {
+        a->want = json_object_get_boolean(th) ? ASK_ON : ASK_OFF;
+    } else if (th) {
+        const char *t = get_str(th, "type");
+        a->want = t && !strcmp(t, "disabled") ? ASK_OFF : ASK_ON;
+        if (t && !strcmp(t, "enabled"))
+            a->budget = (v = get(th, "budget_tokens")) ? (long)json_object_get_int64(v)
+                                                       : THINKING_DEFAULT_BUDGET;
+        a->display = get_str(th, "display");
+    } else if (effort) {
+        a->field = "reasoning_effort";
+        a->want = strcmp(effort, "none") ? ASK_ON : ASK_OFF;
+        a->effort = !strcmp(effort, "minimal") ? EFFORT_LOW : models_effort_level(effort);
+        a->budget = effort_budget(effort);
+    }
+}
+
+/* The effort level a budget stands for (the inverse of effort_budget). */
+static int budget_effort(long budget)
+{
+    return budget <= 2048 ? EFFORT_LOW : budget <= 4096 ? EFFORT_MEDIUM
+         : budget <= 8192 ? EFFORT_HIGH : budget <= 16384 ? EFFORT_XHIGH : EFFORT_MAX;
+}
+
+/* The level nearest to want that the model takes (lower first), or -1. */
+static int effort_supported(unsigned efforts, int want)
+{
+    for (int l = want; l >= 0; l--)
+        if (efforts & (1u << l))
+            return l;
+    for (int l = want + 1; l < EFFORT_COUNT; l++)
+        if (efforts & (1u << l))
+            return l;
+    return -1;
+}
+
+/* Writes thinking (and output_config.effort) into body as the model takes
+ * it. Budget models get {type: enabled, budget_tokens} within max_tokens;
+ * adaptive ones {type: adaptive} and the effort level nearest the one
+ * asked. Thinking turned off is sent as {type: disabled} only to a model
+ * that would think unasked; a model that always thinks is told nothing
+ * (and the field is named ignored). */
+static int thinking_apply(json_object *body, const struct model *m, const struct thinking_ask *a,
+                          long *max_tokens, bool max_given, const char *max_name, bool *thinking,
+                          struct chat_plan *info, struct api_error *e)
+{
+    const struct model_caps *c = &m->caps;
+    *thinking = a->want == ASK_ON || (a->want == ASK_NOTHING && c->unasked != UNASKED_NO) ||
+                c->unasked == UNASKED_ALWAYS;
+    if (c->thinking == THINKING_NONE) {
+        if (a->want == ASK_ON)
+            text_list_add(info->ignored, sizeof info->ignored, a->field);
+        *thinking = false;
+        return AXON_OK;
+    }
+    if (a->want == ASK_OFF) {
+        if (c->unasked == UNASKED_ALWAYS)
+            text_list_add(info->ignored, sizeof info->ignored, a->field);
+        else if (c->unasked == UNASKED_YES)
+            add(body, "thinking", json_pair("type", "disabled"));
+        return AXON_OK;
+    }
+    if (a->want != ASK_ON)
+        return AXON_OK; /* the model's own default, asked for nothing */
+    json_object *t = json_object_new_object();
+    if (c->thinking == THINKING_ADAPTIVE) {
+        add(t, "type", jstr("adaptive"));
+        /* The newer models default to display "omitted" (a signature and no
+         * text); a client asking for reasoning wants to see it. */
+        add(t, "display", jstr(a->display ? a->display : "summarized"));
+        add(body, "thinking", t);
+        int want = a->effort >= 0 ? a->effort : a->budget ? budget_effort(a->budget) : -1;
+        int level = want >= 0 ? effort_supported(c->efforts, want) : -1;
+        if (level >= 0) {
+            json_object *oc = json_object_new_object();
+            add(oc, "effort", jstr(models_effort_name((enum effort_level)level)));
+            add(body, "output_config", oc);
+        } else if (a->effort >= 0) {
+            text_list_add(info->ignored, sizeof info->ignored, "reasoning_effort");
+        }
+        return AXON_OK;
+    }
+    /* Budget thinking: budget_tokens must stay below max_tokens, which
+     * counts thinking too (as OpenAI's max_completion_tokens counts
+     * reasoning). */
+    long budget = a->budget ? a->budget : THINKING_DEFAULT_BUDGET;
+    if (!max_given && *max_tokens <= budget + 1024)
+        *max_tokens = budget + m->max_tokens < m->max_output ? budget + m->max_tokens
+                                                             : m->max_output;
+    if (budget >= *max_tokens)
+        budget = *max_tokens / 2;
+    if (budget < THINKING_MIN_BUDGET) {
+        json_object_put(t);
+        api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_value", max_name,
+                      "Thinking needs %s above %d (Claude's smallest thinking budget is %d "
+                      "tokens, and the answer needs room too).",
+                      max_name, 2 * THINKING_MIN_BUDGET, THINKING_MIN_BUDGET);
+        return AXON_EINVAL;
+    }
+    add(t, "type", jstr("enabled"));
+    add(t, "budget_tokens", json_object_new_int64(budget));
+    add(body, "thinking", t);
+    return AXON_OK;
+}
+
+/* Sampling, as the model takes it: what it cannot take is left out and
+ * named in info->ignored, never sent into a 400 the client cannot fix.
+ * Claude's temperature range is 0-1: higher values are capped at 1 (see
+ * the README). With thinking on, temperature may only be 1, top_k must be
+ * unset, and top_p must be at least 0.95. */
+static void sampling_apply(json_object *req, json_object *body, const struct model_caps *c,
+                           bool thinking, struct chat_plan *info)
+{
+    json_object *temp = get(req, "temperature"), *top_p = get(req, "top_p");
+    json_object *top_k = get(req, "top_k");
+    bool dflt = c->sampling == SAMPLING_DEFAULT;
+    if (temp) {
+        double t = json_object_get_double(temp);
+        if ((thinking || dflt) && t != 1.0) {
+            text_list_add(info->ignored, sizeof info->ignored, "temperature");
+            temp = NULL;
+        }
+    }
+    if (top_p) {
+        double p = json_object_get_double(top_p);
+        if ((thinking && p < 0.95) || (dflt && p < 0.99) || (c->sampling != SAMPLING_ANY && temp)) {
+            text_list_add(info->ignored, sizeof info->ignored, "top_p");
+            top_p = NULL;
+        }
+    }
+    if (top_k && (thinking || dflt)) {
+        text_list_add(info->ignored, sizeof info->ignored, "top_k");
+        top_k = NULL;
+    }
+    if (temp) /* the client's own number, not a re-printed double (0.7 stays 0.7) */
+        add(body, "temperature", json_object_get_double(temp) > 1.0 ? json_object_new_double(1.0)
+                                                                    : json_object_get(temp));
+    if (top_p)
+        add(body, "top_p", json_object_get(top_p));
+    if (top_k)
+        add(body, "top_k", json_object_new_int64(json_object_get_int64(top_k)));
+}
+
 int anthropic_request(json_object *req, const struct model *m, struct buf *out,
                       struct chat_plan *info, struct api_error *e)
 {
@@ -710,62 +898,16 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
         rc = AXON_EINVAL;
     }
 
-    /* Thinking: Axon's `thinking`, else reasoning_effort. */
-    long budget = 0;
-    bool adaptive = false;
-    json_object *th = get(req, "thinking");
-    if (th && json_object_is_type(th, json_type_boolean)) {
-        budget = json_object_get_boolean(th) ? THINKING_DEFAULT_BUDGET : 0;
-    } else if (th) {
-        const char *t = get_str(th, "type");
-        if (t && !strcmp(t, "enabled"))
-            budget = (v = get(th, "budget_tokens")) ? (long)json_object_get_int64(v)
-                                                     : THINKING_DEFAULT_BUDGET;
-        adaptive = t && !strcmp(t, "adaptive");
-    } else if (get_str(req, "reasoning_effort")) {
-        budget = effort_budget(get_str(req, "reasoning_effort"));
-    }
-    if (!rc && budget) {
-        /* budget_tokens must stay below max_tokens, which counts thinking
-         * too (as OpenAI's max_completion_tokens counts reasoning). */
-        if (!max_given && max_tokens <= budget + 1024)
-            max_tokens = budget + m->max_tokens < m->max_output ? budget + m->max_tokens
-                                                                : m->max_output;
-        if (budget >= max_tokens)
-            budget = max_tokens / 2;
-        if (budget < THINKING_MIN_BUDGET) {
-            api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_value", max_name,
-                          "Thinking needs %s above %d (Claude's smallest thinking budget is %d "
-                          "tokens, and the answer needs room too).",
-                          max_name, 2 * THINKING_MIN_BUDGET, THINKING_MIN_BUDGET);
-            rc = AXON_EINVAL;
-        }
-    }
-    bool thinking = budget > 0 || adaptive;
+    /* Thinking (Axon's `thinking`, else reasoning_effort), as the model
+     * takes it; then sampling, as the model and thinking allow. */
+    struct thinking_ask ask;
+    thinking_asked(req, &ask);
+    bool thinking = false;
+    if (!rc)
+        rc = thinking_apply(body, m, &ask, &max_tokens, max_given, max_name, &thinking, info, e);
     add(body, "max_tokens", json_object_new_int64(max_tokens));
-    if (!rc && thinking) {
-        json_object *t = json_object_new_object();
-        add(t, "type", jstr(adaptive ? "adaptive" : "enabled"));
-        if (!adaptive)
-            add(t, "budget_tokens", json_object_new_int64(budget));
-        add(body, "thinking", t);
-    }
-
-    /* Sampling. Claude's temperature range is 0-1: higher values are capped
-     * at 1 (see the README). Thinking allows neither temperature nor top_k
-     * changes, and top_p only from 0.95. */
-    if (!rc && !thinking && (v = get(req, "temperature"))) {
-        /* The client's own number, not a re-printed double (0.7 stays 0.7). */
-        double t = json_object_get_double(v);
-        add(body, "temperature", t > 1.0 ? json_object_new_double(1.0) : json_object_get(v));
-    }
-    if (!rc && (v = get(req, "top_p"))) {
-        double p = json_object_get_double(v);
-        if (!thinking || p >= 0.95)
-            add(body, "top_p", json_object_get(v));
-    }
-    if (!rc && !thinking && (v = get(req, "top_k")))
-        add(body, "top_k", json_object_new_int64(json_object_get_int64(v)));
+    if (!rc)
+        sampling_apply(req, body, &m->caps, thinking, info);
 
     json_object *stop = get(req, "stop");
     if (!rc && stop) {
@@ -796,6 +938,8 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
 
     if (!rc)
         rc = convert_messages(req, body, info->json_mode, e);
+    if (!rc && !m->caps.prefill)
+        end_with_user(body);
     if (!rc)
         rc = convert_tools(req, body, thinking, e);
 
@@ -804,9 +948,12 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
         json_object *fmt = json_object_new_object();
         add(fmt, "type", jstr("json_schema"));
         add(fmt, "schema", schema ? clean_schema(schema, false) : json_object_new_object());
-        json_object *oc = json_object_new_object();
+        json_object *oc = get(body, "output_config"); /* it may carry the effort */
+        if (!oc) {
+            oc = json_object_new_object();
+            add(body, "output_config", oc);
+        }
         add(oc, "format", fmt);
-        add(body, "output_config", oc);
     }
     if (!rc && info->stream)
         add(body, "stream", json_object_new_boolean(1));
@@ -819,6 +966,39 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
     }
     json_object_put(body);
     return rc;
+}
+
+#define USER_OPAQUE_MAX 64
+
+static bool opaque_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > USER_OPAQUE_MAX)
+        return false;
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+void anthropic_scope_user(json_object *req, const char *tenant)
+{
+    static const char *const fields[] = {"user", "safety_identifier"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = get_str(req, fields[i]);
+        if (!v || opaque_id(v))
+            continue;
+        /* tenant, a NUL, then the value: no two (tenant, value) pairs hash alike. */
+        struct buf in = BUF_INIT(ANTH_MAX_BODY);
+        unsigned char d[SHA256_LEN];
+        char id[5 + 32 + 1] = "axon-";
+        if (buf_append(&in, tenant, strlen(tenant) + 1) || buf_puts(&in, v)) {
+            buf_free(&in);
+            json_object_object_del(req, fields[i]); /* cannot happen: user is capped at 16 MiB */
+            continue;
+        }
+        sha256(in.p, in.len, d);
+        buf_free(&in);
+        text_hex(d, 16, id + 5);
+        json_object_object_add(req, fields[i], json_object_new_string(id));
+    }
 }
 
 /* The key read again from ANTHROPIC_API_KEY_FILE after a session recycle,

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "anthropic.h"
 #include "catalog.h"
 #include "errors.h"
 #include "fcgi_io.h"
@@ -356,6 +357,12 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
         settle(r, cv, rt, NULL, lease, POOL_DONE);
         return errors_send_api(r, e);
     }
+    if (plan.ignored[0]) {
+        char hdr[sizeof plan.ignored + 32];
+        snprintf(hdr, sizeof hdr, "X-Axon-Ignored-Params: %s", plan.ignored);
+        text_append_header(r->resp_headers, sizeof r->resp_headers, hdr);
+        snprintf(r->ignored, sizeof r->ignored, "%s", plan.ignored);
+    }
     char url[1200];
     snprintf(url, sizeof url, "%s%s", rt->ep->base_url, pv->path);
     struct curl_slist *headers = pv->headers(cfg, rt->ep);
@@ -429,6 +436,8 @@ static int answer(struct axon_req *r, json_object *req, const struct model_route
         e.no_retry = true;
         return errors_send_api(r, &e);
     }
+    if (rt->ep->provider == PROVIDER_ANTHROPIC)
+        anthropic_scope_user(req, r->tenant);
     struct chat_conv cv;
     memset(&cv, 0, sizeof cv);
     int rc = conv_prepare(r, req, m, &cv, &e);

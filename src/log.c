@@ -98,6 +98,8 @@ void log_request(const struct axon_req *r)
         rc = put_str_or_null(&b, "model", r->model[0] ? r->model : NULL);
     if (!rc)
         rc = put_str_or_null(&b, "upstream", r->upstream);
+    if (!rc && r->ignored[0])
+        rc = put_str_or_null(&b, "ignored_params", r->ignored);
     if (!rc)
         rc = buf_printf(&b, ",\"tokens_in\":%ld,\"tokens_out\":%ld,\"bytes_out\":%llu"
                             ",\"overhead_us\":%llu,\"valkey_rt\":%lu",

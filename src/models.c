@@ -105,9 +105,100 @@ static int next_pair(const char **p, const char **k, size_t *kn, const char **v,
     return AXON_OK;
 }
 
+static const char *const effort_names[EFFORT_COUNT] = {"low", "medium", "high", "xhigh", "max"};
+
+const char *models_effort_name(enum effort_level l)
+{
+    return (unsigned)l < EFFORT_COUNT ? effort_names[l] : "";
+}
+
+int models_effort_level(const char *name)
+{
+    for (int i = 0; i < EFFORT_COUNT; i++)
+        if (!strcmp(name, effort_names[i]))
+            return i;
+    return -1;
+}
+
+/* The index of v[0..vn) in words (NULL-terminated), or -1. */
+static int word_index(const char *v, size_t vn, const char *const *words)
+{
+    for (int i = 0; words[i]; i++)
+        if (strlen(words[i]) == vn && !memcmp(words[i], v, vn))
+            return i;
+    return -1;
+}
+
+/* effort=low,medium,high (or none): the bits of model_caps.efforts. */
+static int parse_efforts(const char *v, size_t vn, unsigned *out)
+{
+    *out = 0;
+    if (vn == 4 && !memcmp(v, "none", 4))
+        return AXON_OK;
+    while (vn) {
+        const char *comma = memchr(v, ',', vn);
+        size_t n = comma ? (size_t)(comma - v) : vn;
+        char word[16];
+        if (n == 0 || n >= sizeof word)
+            return AXON_EINVAL;
+        memcpy(word, v, n);
+        word[n] = '\0';
+        int l = models_effort_level(word);
+        if (l < 0)
+            return AXON_EINVAL;
+        *out |= 1u << l;
+        v += comma ? n + 1 : n;
+        vn -= comma ? n + 1 : n;
+        if (comma && !vn)
+            return AXON_EINVAL;
+    }
+    return AXON_OK;
+}
+
+/* A capability key (sampling, prefill, thinking, thinks_unasked, effort):
+ * AXON_ENOTFOUND when w is none of them. */
+static int parse_cap(struct model_caps *c, const char *w, size_t kn, const char *v, size_t vn,
+                     const char *where, char *err, size_t errlen)
+{
+    static const char *const sampling[] = {"any", "one", "default", NULL};
+    static const char *const yes_no[] = {"no", "yes", NULL};
+    static const char *const thinking[] = {"none", "budget", "adaptive", NULL};
+    static const char *const unasked[] = {"no", "yes", "always", NULL};
+    int i;
+    if (kn == 8 && !memcmp(w, "sampling", 8)) {
+        if ((i = word_index(v, vn, sampling)) < 0)
+            return text_errf(err, errlen, "%s: sampling= takes any, one or default", where);
+        c->sampling = (enum sampling_rule)i;
+    } else if (kn == 7 && !memcmp(w, "prefill", 7)) {
+        if ((i = word_index(v, vn, yes_no)) < 0)
+            return text_errf(err, errlen, "%s: prefill= takes yes or no", where);
+        c->prefill = i == 1;
+    } else if (kn == 8 && !memcmp(w, "thinking", 8)) {
+        if ((i = word_index(v, vn, thinking)) < 0)
+            return text_errf(err, errlen, "%s: thinking= takes none, budget or adaptive", where);
+        c->thinking = (enum thinking_style)i;
+    } else if (kn == 14 && !memcmp(w, "thinks_unasked", 14)) {
+        if ((i = word_index(v, vn, unasked)) < 0)
+            return text_errf(err, errlen, "%s: thinks_unasked= takes no, yes or always", where);
+        c->unasked = (enum thinks_unasked)i;
+    } else if (kn == 6 && !memcmp(w, "effort", 6)) {
+        if (parse_efforts(v, vn, &c->efforts))
+            return text_errf(err, errlen, "%s: effort= takes none or a comma-separated list of "
+                             "low, medium, high, xhigh and max", where);
+    } else {
+        return AXON_ENOTFOUND;
+    }
+    return AXON_OK;
+}
+
 static int parse_model_opts(struct model *m, const char *p, const char *where, char *err,
                             size_t errlen)
 {
+    /* A line without capability keys takes everything, as Claude models
+     * before 4.5 did: the shipped table states each model's rules. */
+    m->caps = (struct model_caps){.sampling = SAMPLING_ANY, .prefill = true,
+                                  .thinking = THINKING_BUDGET, .unasked = UNASKED_NO};
+    bool have_caps = false;
     const char *w, *v;
     size_t kn, vn;
     bool have_provider = false;
@@ -142,6 +233,13 @@ static int parse_model_opts(struct model *m, const char *p, const char *where, c
             m->upstream_id = xstrndup(v, vn);
             continue;
         }
+        int crc = parse_cap(&m->caps, w, kn, v, vn, where, err, errlen);
+        if (crc != AXON_ENOTFOUND) {
+            if (crc)
+                return crc;
+            have_caps = true;
+            continue;
+        }
         if (kn == 10 && !memcmp(w, "max_tokens", 10))
             field = &m->max_tokens;
         else if (kn == 10 && !memcmp(w, "max_output", 10))
@@ -158,6 +256,13 @@ static int parse_model_opts(struct model *m, const char *p, const char *where, c
     }
     if (!have_provider)
         return text_errf(err, errlen, "%s: provider= is required", where);
+    if (m->provider == PROVIDER_OPENAI && have_caps)
+        return text_errf(err, errlen, "%s: sampling=, prefill=, thinking=, thinks_unasked= and "
+                         "effort= are for provider=anthropic", where);
+    if (m->caps.thinking != THINKING_ADAPTIVE && m->caps.efforts)
+        return text_errf(err, errlen, "%s: effort= needs thinking=adaptive", where);
+    if (m->caps.thinking == THINKING_NONE && m->caps.unasked != UNASKED_NO)
+        return text_errf(err, errlen, "%s: thinks_unasked= needs a model that thinks", where);
     if (m->provider == PROVIDER_OPENAI) {
         /* OpenAI-compatible servers pick their own default and limit. */
         if (m->max_output && m->max_output < m->max_tokens)
@@ -310,6 +415,7 @@ int models_parse(struct model_table *t, const char *text, const char *name, char
         m->max_output = tg->max_output;
         m->context = tg->context;
         m->created = tg->created;
+        m->caps = tg->caps;
     }
     free(targets);
     for (size_t i = 0; !rc && i < t->n; i++) /* a model's server= names a server line or vllm */

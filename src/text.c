@@ -138,3 +138,22 @@ void text_append_header(char *dst, size_t cap, const char *line)
     memcpy(dst + used, line, n);
     memcpy(dst + used + n, "\r\n", 3);
 }
+
+void text_list_add(char *dst, size_t cap, const char *word)
+{
+    size_t used = strnlen(dst, cap), n = strlen(word);
+    for (const char *p = dst; p < dst + used;) { /* already listed? */
+        const char *end = strstr(p, ", ");
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && !memcmp(p, word, n))
+            return;
+        p += len + (end ? 2 : 0);
+        if (!end)
+            break;
+    }
+    size_t sep = used ? 2 : 0;
+    if (used + sep + n + 1 > cap)
+        return;
+    memcpy(dst + used, ", ", sep);
+    memcpy(dst + used + sep, word, n + 1);
+}

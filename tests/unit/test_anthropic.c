@@ -1411,6 +1411,9 @@ static struct model claude = {
     .max_tokens = 8192,
     .max_output = 64000,
     .context = 200000,
+    /* The rules of a model before 4.5: everything goes (test_claude_rules.c
+     * covers today's). */
+    .caps = {.sampling = SAMPLING_ANY, .prefill = true, .thinking = THINKING_BUDGET},
 };
 
 static json_object *translate_with(const struct model *m, json_object *req,
@@ -2228,7 +2231,7 @@ static void req_long_function_name(void **state)
 
 int main(void)
 {
-    struct CMUnitTest tests[64];
+    struct CMUnitTest tests[128];
     size_t n = 0;
     for (size_t i = 0; i < NEXPECT; i++)
         tests[n++] = (struct CMUnitTest){.name = EXPECT[i].file, .test_func = fixture_answer,
