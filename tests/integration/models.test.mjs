@@ -3,29 +3,30 @@
 // etc/models.conf, in OpenAI's Model shape.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import OpenAI from 'openai';
 import { SERVER_NAMES, KEY, stackUrl, originOf, call, assertEnvelope } from './lib.mjs';
 import { assertValid } from './schema.mjs';
 import { sdk } from './mock.mjs';
 
-// From etc/models.conf.
-const MODELS = {
-  'claude-opus-4-6': 1770249600,
-  'claude-sonnet-4-6': 1771459200,
-  'claude-haiku-4-5': 1760659200,
-};
-const ALIASES = {
-  'gpt-4': 'claude-opus-4-6',
-  'gpt-4o': 'claude-sonnet-4-6',
-  'gpt-4-turbo': 'claude-sonnet-4-6',
-  'gpt-3.5-turbo': 'claude-haiku-4-5',
-  'gpt-4o-mini': 'claude-haiku-4-5',
-};
-
+// What etc/models.conf declares: each Claude model with its created time,
+// and each alias with the model it names.
+const conf = readFileSync(new URL('../../etc/models.conf', import.meta.url), 'utf8');
+const MODELS = {};
+const ALIASES = {};
+for (const line of conf.split('\n')) {
+  const w = line.replace(/#.*/, '').trim().split(/\s+/);
+  if (w[0] === 'model' && w.includes('provider=anthropic')) {
+    MODELS[w[1]] = Number(w.find((x) => x.startsWith('created=')).slice(8));
+  } else if (w[0] === 'alias') {
+    ALIASES[w[1]] = w[2];
+  }
+}
+const NCLAUDE = Object.keys(MODELS).length + Object.keys(ALIASES).length;
 
 for (const server of SERVER_NAMES) {
   describe(`models through ${server}`, () => {
-    it('the SDK lists the 3 Claude models and the 5 aliases, then the vLLM server\'s models', async () => {
+    it('the SDK lists the Claude models and aliases of etc/models.conf, then the vLLM server\'s models', async () => {
       const raw = await call(originOf(stackUrl(server)), '/v1/models', { key: KEY });
       assert.equal(raw.status, 200, raw.text);
       assert.match(raw.headers.get('content-type') ?? '', /^application\/json\b/);
@@ -37,14 +38,15 @@ for (const server of SERVER_NAMES) {
       // models.conf's entries first, then what the mock vLLM lists (other
       // tests may add models of their own to it meanwhile).
       const models = all.filter((m) => m.owned_by === 'anthropic');
-      assert.deepEqual(all.slice(0, 8), models, 'the Claude table comes first');
-      const served = all.slice(8);
+      assert.ok(NCLAUDE >= 20, `etc/models.conf declares ${NCLAUDE} Claude models and aliases`);
+      assert.deepEqual(all.slice(0, NCLAUDE), models, 'the Claude table comes first');
+      const served = all.slice(NCLAUDE);
       for (const m of served) {
         assertValid('model', m, m.id);
         assert.equal(m.owned_by, 'vllm', m.id);
       }
       for (const id of ['qwen3-coder', 'Qwen/Qwen3-8B']) assert.ok(served.some((m) => m.id === id), id);
-      assert.equal(models.length, 8, models.map((m) => m.id).join(', '));
+      assert.equal(models.length, NCLAUDE, models.map((m) => m.id).join(', '));
       for (const m of models) {
         assertValid('model', m, m.id);
         assert.equal(m.object, 'model');

@@ -7,6 +7,7 @@
 #      trailing garbage
 #   2. cppcheck (2.10), with tests/lint/axon.cfg for json-c and hiredis
 #   3. clang-tidy (14), configured by .clang-tidy at the top of the tree
+#   and the README's model table against etc/models.conf (tests/docs/)
 #
 # Both analyzers read build/lint/compile_commands.json, written from the
 # Makefile's own compile commands by tests/lint/compdb.sh.
@@ -35,6 +36,11 @@ if [[ $nbanned -gt 0 ]]; then
     failed=1
 fi
 summary+=("banned calls|$nbanned")
+
+# ---- the README's generated tables -------------------------------------------
+ndocs=0
+if ! tests/docs/models-table.sh --check; then ndocs=1; failed=1; fi
+summary+=("README tables|$ndocs")
 
 # ---- the compilation database ----------------------------------------------
 if ! tests/lint/compdb.sh "$out/compile_commands.json"; then
