@@ -58,7 +58,8 @@ unit-bins: $(UNIT_BIN)
 FCGI_WRAP := -Wl,--wrap=FCGX_GetParam,--wrap=FCGX_GetStr,--wrap=FCGX_PutStr,--wrap=FCGX_PutS,--wrap=FCGX_FFlush,--wrap=FCGX_GetError
 build/tests/test_http build/asan/tests/test_http \
 build/tests/test_anthropic build/asan/tests/test_anthropic \
-build/tests/test_openai build/asan/tests/test_openai: TEST_LDFLAGS := $(FCGI_WRAP)
+build/tests/test_openai build/asan/tests/test_openai \
+build/tests/test_legacy build/asan/tests/test_legacy: TEST_LDFLAGS := $(FCGI_WRAP)
 
 # The benchmark's own tools: a load generator and a fast mock upstream.
 BENCH_BIN := build/bench/loadgen build/bench/mockup

@@ -89,6 +89,12 @@ struct oai_out {
     bool stream, include_usage;
     bool json_mode;         /* response_format json_object: the answer must parse */
     bool json_failed;       /* ... and a streamed answer did not */
+    /* The request used the deprecated `functions` (oai_legacy.h): a call
+     * goes out as message.function_call / delta.function_call with
+     * finish_reason "function_call", one per choice (later ones are
+     * dropped: that shape has room for one, and the upstream was asked
+     * for no parallel calls). */
+    bool legacy_functions;
     int n;                  /* choices */
     char id[40];            /* "chatcmpl-" + 29 alphanumerics */
     long created;

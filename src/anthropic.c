@@ -482,8 +482,8 @@ static int convert_messages(json_object *req, json_object *body, bool json_mode,
         } else if (!strcmp(role, "tool")) {
             rc = tool_result_block(m, mpath, blocks, e);
         } else if (!strcmp(role, "function")) {
-            /* The deprecated function role has no call id to pair with: its
-             * result reaches Claude as labelled text. */
+            /* A function message that answers no call (oai_legacy.c pairs
+             * the others into tool results): labelled text. */
             const char *name = get_str(m, "name"), *s = get_str(m, "content");
             struct buf t = BUF_INIT(ANTH_MAX_BODY);
             if (buf_printf(&t, "Result of function %s:\n%s", name ? name : "?", s ? s : ""))

@@ -11,6 +11,7 @@
 #include "handlers.h"
 #include "jsonv.h"
 #include "log.h"
+#include "oai_legacy.h"
 #include "oai_out.h"
 #include "oai_validate.h"
 #include "conv.h"
@@ -351,6 +352,9 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
     const struct provider_ops *pv = provider_of(rt->ep);
     struct buf body = BUF_INIT(64u << 20);
     struct chat_plan plan;
+    /* After conv_prepare, so that a stored history's function messages are
+     * carried too; before the provider, so that every provider gets tools. */
+    bool legacy = oai_legacy_to_tools(req);
     int rc = pv->request(req, m, &body, &plan, e);
     if (rc) {
         buf_free(&body);
@@ -375,6 +379,7 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
                          .last_out_us = log_now_us()};
     oai_out_init(&c.out, r, plan.n, plan.stream, plan.include_usage, m->id);
     c.out.json_mode = plan.json_mode;
+    c.out.legacy_functions = legacy;
     c.out.conversation_id = cv->id[0] ? cv->id : NULL;
     c.st = xcalloc((size_t)plan.calls, pv->state_size);
     for (int i = 0; i < plan.calls; i++)

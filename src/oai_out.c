@@ -217,18 +217,21 @@ static void keep_logprobs(json_object **acc, json_object *logprobs, const char *
         json_object_array_add(*acc, json_object_get(json_object_array_get_idx(items, k)));
 }
 
+/* The legacy shape names the function first, as OpenAI's did:
+ * {"function_call":{"name":"f","arguments":""}}, then the arguments. */
 static int send_tool_start(struct oai_out *o, int i, const struct oai_tool_call *t, int k)
 {
     struct buf d = BUF_INIT(CHUNK_MAX);
-    int rc = buf_printf(&d, "{\"tool_calls\":[{\"index\":%d,\"id\":", k);
-    if (!rc)
+    int rc = o->legacy_functions ? buf_puts(&d, "{\"function_call\":{\"name\":")
+                                 : buf_printf(&d, "{\"tool_calls\":[{\"index\":%d,\"id\":", k);
+    if (!rc && !o->legacy_functions)
         rc = buf_json_str(&d, t->id, strlen(t->id));
-    if (!rc)
+    if (!rc && !o->legacy_functions)
         rc = buf_puts(&d, ",\"type\":\"function\",\"function\":{\"name\":");
     if (!rc)
         rc = buf_json_str(&d, t->name, strlen(t->name));
     if (!rc)
-        rc = buf_puts(&d, ",\"arguments\":\"\"}}]}");
+        rc = buf_puts(&d, o->legacy_functions ? ",\"arguments\":\"\"}}" : ",\"arguments\":\"\"}}]}");
     if (!rc)
         rc = send_delta(o, i, d.p, d.len, NULL);
     buf_free(&d);
@@ -238,11 +241,13 @@ static int send_tool_start(struct oai_out *o, int i, const struct oai_tool_call 
 static int send_tool_args(struct oai_out *o, int i, int k, const char *s, size_t n)
 {
     struct buf d = BUF_INIT(CHUNK_MAX);
-    int rc = buf_printf(&d, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":", k);
+    int rc = o->legacy_functions
+                 ? buf_puts(&d, "{\"function_call\":{\"arguments\":")
+                 : buf_printf(&d, "{\"tool_calls\":[{\"index\":%d,\"function\":{\"arguments\":", k);
     if (!rc)
         rc = buf_json_str(&d, s, n);
     if (!rc)
-        rc = buf_puts(&d, "}}]}");
+        rc = buf_puts(&d, o->legacy_functions ? "}}" : "}}]}");
     if (!rc)
         rc = send_delta(o, i, d.p, d.len, NULL);
     buf_free(&d);
@@ -349,6 +354,8 @@ int oai_out_event(struct oai_out *o, int i, const struct cev *ev)
         return rc;
     }
     case CEV_TOOL_START: {
+        if (o->legacy_functions && c->ntools >= 1)
+            return AXON_OK; /* one call fits the legacy shape; later ones are dropped */
         if (c->ntools >= OAI_MAX_TOOLS)
             return AXON_ETOOBIG;
         c->tools = xrealloc(c->tools, (size_t)(c->ntools + 1) * sizeof *c->tools);
@@ -364,6 +371,8 @@ int oai_out_event(struct oai_out *o, int i, const struct cev *ev)
         return rc;
     }
     case CEV_TOOL_ARGS:
+        if (o->legacy_functions && ev->tool >= 1)
+            return AXON_OK; /* a dropped call's arguments */
         if (ev->tool < 0 || ev->tool >= c->ntools)
             return AXON_EINVAL;
         if (ev->n == 0)
@@ -379,6 +388,8 @@ int oai_out_event(struct oai_out *o, int i, const struct cev *ev)
          * tool_calls (a mistranslation LiteLLM and Gemini's layer made). */
         if (c->ntools && !strcmp(c->finish, "stop"))
             c->finish = "tool_calls";
+        if (o->legacy_functions && c->ntools && !strcmp(c->finish, "tool_calls"))
+            c->finish = "function_call";
         if (ev->usage)
             c->usage = *ev->usage;
         if (o->stream) {
@@ -432,7 +443,19 @@ static int message_json(struct buf *b, const struct oai_out *o, const struct oai
         if (!rc)
             rc = buf_json_str(b, c->reasoning.p, c->reasoning.len);
     }
-    if (!rc && c->ntools) {
+    if (!rc && c->ntools && o->legacy_functions) {
+        /* ChatCompletionResponseMessage.function_call: no id, no type. */
+        const struct oai_tool_call *tc = &c->tools[0];
+        rc = buf_puts(b, ",\"function_call\":{\"name\":");
+        if (!rc)
+            rc = buf_json_str(b, tc->name, strlen(tc->name));
+        if (!rc)
+            rc = buf_puts(b, ",\"arguments\":");
+        if (!rc)
+            rc = tc->args.len ? buf_json_str(b, tc->args.p, tc->args.len) : buf_puts(b, "\"{}\"");
+        if (!rc)
+            rc = buf_puts(b, "}");
+    } else if (!rc && c->ntools) {
         rc = buf_puts(b, ",\"tool_calls\":[");
         for (int t = 0; !rc && t < c->ntools; t++) {
             const struct oai_tool_call *tc = &c->tools[t];

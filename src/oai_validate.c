@@ -1015,6 +1015,28 @@ static int top_after(struct vctx *v, json_object *req)
         return fail(v, NULL,
                     "The 'top_logprobs' parameter is only allowed when 'logprobs' is enabled.");
     }
+    /* The deprecated pair and its successor do not mix: Axon carries
+     * functions on tools (oai_legacy.h), and one answer cannot be in both
+     * shapes. OpenAI's words for function_call alone, code null, as quoted
+     * in Azure-Samples/azure-search-openai-demo#1175; and its words for
+     * tool_choice without tools (writer/writer-framework#1013). No public
+     * source quotes OpenAI on functions with tools: that message is Axon's. */
+    if (is_set(req, "function_call") && !is_set(req, "functions")) {
+        path_key(v, "function_call");
+        return fail(v, NULL, "Invalid value for 'function_call': 'function_call' is only allowed "
+                             "when 'functions' are specified.");
+    }
+    if (is_set(req, "functions") && is_set(req, "tools")) {
+        path_key(v, "functions");
+        return fail(v, NULL, "Invalid value for 'functions': 'functions' and 'tools' cannot both "
+                             "be specified. 'functions' is deprecated: send every function as a "
+                             "tool, and use 'tool_choice' instead of 'function_call'.");
+    }
+    if (is_set(req, "functions") && is_set(req, "tool_choice")) {
+        path_key(v, "tool_choice");
+        return fail(v, NULL, "Invalid value for 'tool_choice': 'tool_choice' is only allowed "
+                             "when 'tools' are specified.");
+    }
     /* "Required when audio output is requested with modalities: [audio]". */
     json_object *mods = NULL;
     if (json_object_object_get_ex(req, "modalities", &mods) && mods && !is_set(req, "audio")) {

@@ -103,8 +103,6 @@ static const char RICH[] =
     "'audio':{'voice':'alloy','format':'mp3'},"
     "'conversation_id':'c_123',"
     "'frequency_penalty':-2,"
-    "'function_call':{'name':'f'},"
-    "'functions':[{'name':'f','description':'d','parameters':{'type':'object'}}],"
     "'logit_bias':{'50256':-100,'15':100},"
     "'logprobs':true,"
     "'max_completion_tokens':1024,"
@@ -152,7 +150,9 @@ static void accepts_every_field(void **state)
 {
     (void)state;
     json_object *o = parse(RICH);
-    assert_int_equal(json_object_object_length(o), 40); /* 37 from the spec, 3 Axon */
+    /* 37 from the spec, 3 Axon's, less functions and function_call, which
+     * may not come with tools (accepts_valid_requests has them) */
+    assert_int_equal(json_object_object_length(o), 38);
     json_object_put(o);
     expect_ok(RICH, false);
 }
@@ -183,6 +183,9 @@ static void accepts_valid_requests(void **state)
         BASE ",'tool_choice':{'type':'function','function':{'name':'f'}}}",
         BASE ",'tool_choice':{'type':'custom','custom':{'name':'sql'}}}",
         BASE ",'function_call':'none','functions':[{'name':'f'}]}",
+        BASE ",'function_call':{'name':'f'},'parallel_tool_calls':true,"
+             "'functions':[{'name':'f','description':'d','parameters':{'type':'object'}}]}",
+        BASE ",'functions':[{'name':'f'}]}",
         BASE ",'response_format':{'type':'text'}}",
         BASE ",'response_format':{'type':'json_object'}}",
         BASE ",'stop':'END','seed':9223372036854775807}",
@@ -532,6 +535,22 @@ static const struct bad BAD[] = {
     {BASE ",'function_call':5}", "invalid_type", "function_call",
      "Invalid type for 'function_call': expected one of one of 'none' or 'auto' or object, but "
      "got an integer instead."},
+    /* the deprecated pair does not mix with tools (oai_legacy.h) */
+    {BASE ",'function_call':'auto'}", NULL, "function_call",
+     "Invalid value for 'function_call': 'function_call' is only allowed when 'functions' are "
+     "specified."},
+    {BASE ",'function_call':'auto','tools':[{'type':'function','function':{'name':'f'}}]}", NULL,
+     "function_call",
+     "Invalid value for 'function_call': 'function_call' is only allowed when 'functions' are "
+     "specified."},
+    {BASE ",'functions':[{'name':'f'}],'tools':[{'type':'function','function':{'name':'g'}}]}",
+     NULL, "functions",
+     "Invalid value for 'functions': 'functions' and 'tools' cannot both be specified. "
+     "'functions' is deprecated: send every function as a tool, and use 'tool_choice' instead "
+     "of 'function_call'."},
+    {BASE ",'functions':[{'name':'f'}],'tool_choice':'auto'}", NULL, "tool_choice",
+     "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are "
+     "specified."},
 
     /* response_format */
     {BASE ",'response_format':'json'}", "invalid_type", "response_format",
