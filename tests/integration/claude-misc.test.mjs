@@ -9,7 +9,7 @@
 //  - a text file part reaches Claude as a text document;
 //  - a non-stream request for a long answer is streamed from Claude and
 //    answered as one chat.completion.
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { SERVER_NAMES, KEY, stackUrl, originOf, call, assertEnvelope } from './lib.mjs';
@@ -56,6 +56,11 @@ async function stats(server) {
   assert.equal(r.status, 200, r.text);
   return r.json;
 }
+
+// The spec's validators compile on first use, which takes seconds of CPU on
+// this machine: long enough for lighttpd to drop an idle keep-alive
+// connection that fetch then reuses ("other side closed"). Compile first.
+before(() => assertValid('error', { error: { message: 'm', type: 't', param: null, code: null } }, 'warm-up'));
 
 for (const server of SERVER_NAMES) {
   describe(`Claude errors, long answers and smaller items through ${server}`, () => {
