@@ -42,6 +42,7 @@ struct anth_block {
     bool is_tool;     /* a tool_use block: its deltas are arguments */
     int tool;         /* its tool index in the choice */
     bool had_args;
+    bool is_server;   /* Claude's own tool (server_tool_use ...): not shown */
 };
 
 struct anth_stream {

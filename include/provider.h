@@ -21,6 +21,11 @@
 
 struct chat_plan {
     bool stream, include_usage, json_mode;
+    /* The client wants one JSON answer, but the upstream is asked for a
+     * stream: a long answer then keeps the connection busy with events, and
+     * neither the first-byte timeout nor the upstream's own limit on
+     * non-streamed requests cuts it. oai_out still builds one object. */
+    bool stream_upstream;
     int n;      /* choices */
     int calls;  /* upstream calls; each answers n / calls choices, the first at i * (n / calls) */
     /* The request's parameters the model cannot take and the provider left

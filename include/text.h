@@ -36,6 +36,14 @@ int text_errf(char *err, size_t errlen, const char *fmt, ...) AXON_PRINTF(3, 4);
  * count (snprintf) that goes out in JSON, which must stay valid UTF-8. */
 void text_utf8_trim(char *s);
 
+/* Decodes standard base64 in[0..n) (padding optional, line breaks skipped)
+ * into out, which must hold n / 4 * 3 + 3 bytes; *outlen is the length.
+ * AXON_EINVAL on any other character. Borrows both. */
+int text_base64_decode(const char *in, size_t n, unsigned char *out,
+                       size_t *outlen) AXON_MUST_CHECK;
+/* True when s[0..n) is well-formed UTF-8 (no overlong forms, surrogates). */
+bool text_utf8_valid(const char *s, size_t n);
+
 /* Appends "line\r\n" to the header block dst (cap bytes, NUL-terminated),
  * or nothing when it would not fit. Borrows both. */
 void text_append_header(char *dst, size_t cap, const char *line);

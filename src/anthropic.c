@@ -15,6 +15,11 @@
 #define ANTH_MAX_BODY (64u << 20) /* the translated request */
 #define THINKING_MIN_BUDGET 1024  /* Claude's floor for budget_tokens */
 #define THINKING_DEFAULT_BUDGET 4096
+/* Above this max_tokens a non-stream request is streamed from Claude. The
+ * Anthropic SDK refuses a non-streamed request whose expected time passes 10
+ * minutes, reckoning an hour per 128,000 output tokens (client.ts,
+ * _calculateNonstreamingTimeout): 3600 s * max_tokens / 128000 > 600 s. */
+#define NONSTREAM_MAX_TOKENS (128000L * 600 / 3600)
 /* Compact, and "/" left alone (json-c escapes it by default). */
 
 /* ---- small json-c helpers ------------------------------------------------- */
@@ -204,28 +209,73 @@ static int image_block(const char *url, const char *param, json_object **out, st
                "base64 data; Axon does not download images.");
 }
 
-/* A file part: PDF data becomes a document block. */
+/* Extensions of plain base64 file data (no media type) read as text. */
+static bool text_name(const char *name)
+{
+    static const char *const ext[] = {".txt", ".md", ".markdown", ".csv", ".tsv", ".log",
+                                      ".json", ".xml", ".html", ".htm", ".yaml", ".yml"};
+    size_t nl = name ? strlen(name) : 0;
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+        size_t el = strlen(ext[i]);
+        if (nl > el && !strcasecmp(name + nl - el, ext[i]))
+            return true;
+    }
+    return false;
+}
+
+/* Text file data as a document with a text source. Claude's PlainTextSource
+ * takes media_type "text/plain" only (SDK messages.ts), so any text type
+ * (text/markdown, text/csv ...) is decoded and sent as plain text. It must be
+ * UTF-8, as a JSON string must. *out stays NULL for an empty file. */
+static int text_document(const char *b64, const char *param, json_object **out,
+                         struct api_error *e)
+{
+    size_t n = strlen(b64), len = 0;
+    unsigned char *t = xmalloc(n / 4 * 3 + 3);
+    int rc = text_base64_decode(b64, n, t, &len);
+    if (rc)
+        rc = bad(e, "invalid_value", param, "The file's data is not valid base64.");
+    else if (!text_utf8_valid((const char *)t, len))
+        rc = bad(e, "invalid_value", param, "A text file sent to Claude must be UTF-8 text.");
+    else if (len) {
+        json_object *src = json_object_new_object();
+        add(src, "type", jstr("text"));
+        add(src, "media_type", jstr("text/plain"));
+        add(src, "data", jstr_n((const char *)t, len));
+        *out = typed_block("document", src);
+    }
+    free(t);
+    return rc;
+}
+
+/* A file part: PDF data becomes a document block with a base64 source,
+ * text (text/... data, or plain base64 named like a text file) one with a
+ * text source. */
 static int file_block(json_object *file, const char *param, json_object **out, struct api_error *e)
 {
     const char *data = get_str(file, "file_data");
     const char *name = get_str(file, "filename");
     if (!data)
         return bad(e, "unsupported_value", param,
-                   "Only file parts with file_data (a base64 PDF) are supported; Claude cannot "
-                   "read OpenAI file ids.");
-    char type[64] = "application/pdf";
+                   "Only file parts with file_data (base64 PDF or text) are supported; Claude "
+                   "cannot read OpenAI file ids.");
+    char type[64] = "";
     const char *b64 = data;
     if (!data_url(data, type, sizeof type, &b64))
         b64 = data; /* plain base64, as the OpenAI SDK sends it */
     size_t nl = name ? strlen(name) : 0;
     bool pdf_name = !name || (nl >= 4 && !strcasecmp(name + nl - 4, ".pdf"));
-    if (strcmp(type, "application/pdf") || !pdf_name)
-        return bad(e, "unsupported_value", param, "Claude reads PDF files only.");
-    json_object *doc = typed_block("document", base64_source("application/pdf", b64));
-    if (name)
-        add(doc, "title", jstr(name));
-    *out = doc;
-    return AXON_OK;
+    int rc = AXON_OK;
+    if (!strncmp(type, "text/", 5) || (!type[0] && text_name(name)))
+        rc = text_document(b64, param, out, e);
+    else if ((!type[0] && pdf_name) || !strcmp(type, "application/pdf"))
+        *out = typed_block("document", base64_source("application/pdf", b64));
+    else
+        return bad(e, "unsupported_value", param,
+                   "Claude reads PDF and text files only (application/pdf, text/*).");
+    if (!rc && *out && name)
+        add(*out, "title", jstr(name));
+    return rc;
 }
 
 /* Appends the blocks of a message's content (string or parts) to blocks. */
@@ -955,7 +1005,9 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
         }
         add(oc, "format", fmt);
     }
-    if (!rc && info->stream)
+    /* A long answer is fetched as a stream and answered as one object. */
+    info->stream_upstream = !info->stream && max_tokens > NONSTREAM_MAX_TOKENS;
+    if (!rc && (info->stream || info->stream_upstream))
         add(body, "stream", json_object_new_boolean(1));
 
     if (!rc) {
@@ -1049,13 +1101,19 @@ const char *anthropic_finish_reason(const char *r)
 {
     if (!r)
         return "stop";
-    if (!strcmp(r, "max_tokens") || !strcmp(r, "model_context_window_exceeded"))
+    /* pause_turn: Claude stopped a long turn and expects the assistant
+     * content back to continue it (SDK StopReason). It is not a finished
+     * answer, and OpenAI has no "paused": "length" is the finish reason that
+     * tells a client the answer is incomplete. model_context_window_exceeded
+     * is the context, not max_tokens, running out: the same for the client. */
+    if (!strcmp(r, "max_tokens") || !strcmp(r, "model_context_window_exceeded") ||
+        !strcmp(r, "pause_turn"))
         return "length";
     if (!strcmp(r, "tool_use"))
         return "tool_calls";
     if (!strcmp(r, "refusal"))
         return "content_filter";
-    return "stop"; /* end_turn, stop_sequence, pause_turn */
+    return "stop"; /* end_turn, stop_sequence */
 }
 
 void anth_stream_init(struct anth_stream *s, struct oai_out *out, int choice)
@@ -1118,11 +1176,61 @@ static int tool_start(struct anth_stream *s, json_object *cb, int idx)
                                 .name = name ? name : "", .tool = s->blocks[idx].tool});
 }
 
+/* OpenAI's words for a prompt over the context window, which clients that
+ * trim on context_length_exceeded expect (and the vLLM path sends, see
+ * openai.c). Claude says "prompt is too long: 215000 tokens > 200000
+ * maximum" (anthropics/claude-code#12186); without both numbers its own
+ * words are kept. True when msg is that error. */
+static bool too_long(const char *msg, struct api_error *e)
+{
+    static const char head[] = "prompt is too long: ";
+    if (strncmp(msg, head, sizeof head - 1))
+        return false;
+    char *end;
+    long long got = strtoll(msg + sizeof head - 1, &end, 10);
+    long long max = 0;
+    bool parsed = !strncmp(end, " tokens > ", 10);
+    if (parsed) {
+        max = strtoll(end + 10, &end, 10);
+        parsed = got > 0 && max > 0 && !strncmp(end, " maximum", 8);
+    }
+    if (parsed)
+        api_error_set(e, 400, ERR_INVALID_REQUEST, "context_length_exceeded", "messages",
+                      "This model's maximum context length is %lld tokens. However, your "
+                      "messages resulted in %lld tokens. Please reduce the length of the "
+                      "messages.", max, got);
+    else
+        api_error_set(e, 400, ERR_INVALID_REQUEST, "context_length_exceeded", "messages", "%s",
+                      msg);
+    return true;
+}
+
+/* Claude's billing refusals: 402 billing_error (the SDK's BillingError), or
+ * a 400 "Your credit balance is too low to access the Anthropic API..."
+ * (the older form). */
+static bool billing(const char *type, const char *msg, int http_status)
+{
+    return !strcmp(type, "billing_error") || http_status == 402 ||
+           strstr(msg, "credit balance is too low") != NULL;
+}
+
 /* Anthropic's error types, as OpenAI statuses and codes. */
 static void map_error_type(const char *type, const char *msg, int http_status, struct api_error *e)
 {
     const char *t = type ? type : "";
-    if (!strcmp(t, "overloaded_error") || http_status == 529)
+    if (billing(t, msg, http_status)) {
+        /* An operator problem no retry can fix: OpenAI's own answer for an
+         * account out of credit (type and code insufficient_quota, 429), and
+         * x-should-retry: false, which the official SDKs obey before the
+         * status (openai-node's shouldRetry). chat.c cools the session. */
+        api_error_set(e, 429, "insufficient_quota", "insufficient_quota", NULL,
+                      "You exceeded your current quota, please check your plan and billing "
+                      "details. (Anthropic: %s)", msg);
+        e->no_retry = true;
+    } else if ((!strcmp(t, "invalid_request_error") || http_status == 400 || !http_status) &&
+               too_long(msg, e)) {
+        /* filled */
+    } else if (!strcmp(t, "overloaded_error") || http_status == 529)
         api_error_set(e, 503, ERR_SERVER, "server_is_overloaded", NULL,
                       "The upstream model is overloaded, please try again later. (Anthropic: %s)",
                       msg);
@@ -1160,7 +1268,7 @@ void anthropic_http_error(int status, const char *body, size_t n, const char *re
     char fallback[64];
     snprintf(fallback, sizeof fallback, "HTTP %d from the upstream", status);
     map_error_type(type, msg ? msg : fallback, status, e);
-    if (retry_after && *retry_after && (e->status == 429 || e->status == 503))
+    if (retry_after && *retry_after && !e->no_retry && (e->status == 429 || e->status == 503))
         snprintf(e->retry_after, sizeof e->retry_after, "%s", retry_after);
     json_object_put(o);
 }
@@ -1211,10 +1319,17 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
         json_object *cb = get(ev, "content_block");
         const char *bt = get_str(cb, "type");
         s->blocks[idx] = (struct anth_block){0};
-        /* server_tool_use is Claude running its own tool (Axon sends none):
-         * not a call the client could answer, so it is skipped. */
         if (bt && !strcmp(bt, "tool_use"))
             return tool_start(s, cb, idx);
+        /* Other blocks than text and thinking (server_tool_use,
+         * mcp_tool_use, web_search_tool_result, ...) are Claude running a
+         * tool of its own: not a call the client could answer, and no
+         * OpenAI field holds them. They are not shown (the text Claude
+         * writes from them follows) and their argument deltas are skipped,
+         * not an error. */
+        if (!bt || (strcmp(bt, "text") && strcmp(bt, "thinking") &&
+                    strcmp(bt, "redacted_thinking")))
+            s->blocks[idx].is_server = true;
         if (bt && !strcmp(bt, "text")) {
             const char *t = get_str(cb, "text"); /* "" in practice */
             if (t && *t)
@@ -1229,6 +1344,8 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
     if (!strcmp(type, "content_block_delta")) {
         if ((rc = block_index(s, ev, e, &idx)))
             return rc;
+        if (s->blocks[idx].is_server)
+            return AXON_OK; /* not shown, see content_block_start */
         json_object *d = get(ev, "delta");
         const char *dt = get_str(d, "type");
         json_object *v = NULL;
@@ -1279,7 +1396,7 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
         json_object *err = get(ev, "error");
         const char *msg = get_str(err, "message");
         map_error_type(get_str(err, "type"), msg ? msg : "an error event", 0, e);
-        return e->status == 400 ? AXON_EINVAL : AXON_ERETRY;
+        return e->status == 400 || e->no_retry ? AXON_EINVAL : AXON_ERETRY;
     }
     return AXON_OK; /* ping and event types added later */
 }

@@ -332,13 +332,15 @@ static bool client_gone_cb(void *ud)
     return io_client_gone(ud);
 }
 
-/* An upstream refusal that says something about the session: cool it down. */
+/* An upstream refusal that says something about the session: cool it down.
+ * An account out of credit (insufficient_quota) is the operator's problem:
+ * the cool-down keeps every worker from asking again at once. */
 static enum pool_outcome outcome_of(int rc, const struct api_error *e)
 {
     if (rc == AXON_OK || !e->code)
         return POOL_DONE;
     return !strcmp(e->code, "server_is_overloaded") || !strcmp(e->code, "rate_limit_exceeded") ||
-                   !strcmp(e->code, "upstream_auth_failed")
+                   !strcmp(e->code, "upstream_auth_failed") || !strcmp(e->code, "insufficient_quota")
                ? POOL_REFUSED
                : POOL_DONE;
 }
@@ -373,7 +375,8 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
     struct up_call calls[UP_MAX_CALLS];
     for (int i = 0; i < plan.calls; i++)
         calls[i] = (struct up_call){.url = url, .headers = headers, .body = body.p,
-                                    .len = body.len, .stream = plan.stream};
+                                    .len = body.len,
+                                    .stream = plan.stream || plan.stream_upstream};
 
     struct chat_run c = {.r = r, .lease = lease, .pv = pv, .per = plan.n / plan.calls,
                          .last_out_us = log_now_us()};

@@ -47,7 +47,7 @@ const struct config_doc config_docs[] = {
     {"AXON_POOL_WAIT_MS", "10000", "longest wait for an idle session; then 429 rate_limit_exceeded"},
     {"AXON_MAX_TURNS", "200", "turns a session serves before it is recycled"},
     {"AXON_POOL_LEASE_S", "60", "a lease not renewed for this long is reclaimed (holders renew it while they work)"},
-    {"AXON_POOL_COOLDOWN_S", "30", "how long a session whose upstream answered 401/403/429/529 is avoided"},
+    {"AXON_POOL_COOLDOWN_S", "30", "how long a session whose upstream answered 401/403/429/529 or a billing error is avoided"},
     {"AXON_METRICS_PUBLIC", "0", "1 serves /metrics without an API key"},
     {"AXON_PROVIDER", "anthropic", "whose default model answers a request without one: anthropic (AXON_DEFAULT_MODEL) or vllm (AXON_VLLM_DEFAULT_MODEL)"},
     {"AXON_VLLM_BASE_URL", "(none)", "an OpenAI-compatible upstream (vLLM, llama.cpp, Ollama, OpenAI); its models are served too"},

@@ -337,6 +337,21 @@ int oai_out_event(struct oai_out *o, int i, const struct cev *ev)
     case CEV_REFUSAL: {
         if (ev->n == 0)
             return AXON_OK;
+        if (ev->kind == CEV_REASONING && c->thinking && c->reasoning.len &&
+            c->thinking_from == c->reasoning.len) {
+            /* A new thinking block after a signed one (interleaved thinking,
+             * tool calls or text between): a blank line keeps the pieces
+             * apart in reasoning_content. The stored block starts after it,
+             * so its text, which the signature covers, stays the same. */
+            rc = buf_append(&c->reasoning, "\n\n", 2);
+            if (!rc && o->stream)
+                rc = ensure_role(o, i);
+            if (!rc && o->stream)
+                rc = send_text(o, i, "reasoning_content", "\n\n", 2, NULL);
+            if (rc)
+                return rc;
+            c->thinking_from = c->reasoning.len;
+        }
         struct buf *acc = ev->kind == CEV_TEXT ? &c->content
                           : ev->kind == CEV_REASONING ? &c->reasoning
                                                       : &c->refusal;

@@ -157,3 +157,81 @@ void text_list_add(char *dst, size_t cap, const char *word)
     memcpy(dst + used, ", ", sep);
     memcpy(dst + used + sep, word, n + 1);
 }
+
+/* The value of one base64 character (standard alphabet), or -1. */
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+int text_base64_decode(const char *in, size_t n, unsigned char *out, size_t *outlen)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0, i = 0;
+    for (; i < n && in[i] != '='; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == '\r' || c == '\n') /* MIME line breaks */
+            continue;
+        int v = b64_value(c);
+        if (v < 0)
+            return AXON_EINVAL;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    for (; i < n; i++) /* only padding may follow */
+        if (in[i] != '=' && in[i] != '\r' && in[i] != '\n')
+            return AXON_EINVAL;
+    *outlen = o;
+    return AXON_OK;
+}
+
+bool text_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        size_t len;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (n - i < len)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        /* overlong forms, surrogates and values past Unicode */
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+            return false;
+        i += len;
+    }
+    return true;
+}

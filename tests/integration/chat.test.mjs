@@ -152,7 +152,7 @@ function sseEvents(name) {
 }
 
 // What the client should see from an Anthropic answer (fixture).
-const FINISH = { end_turn: 'stop', stop_sequence: 'stop', pause_turn: 'stop', max_tokens: 'length', tool_use: 'tool_calls', refusal: 'content_filter' };
+const FINISH = { end_turn: 'stop', stop_sequence: 'stop', pause_turn: 'length', max_tokens: 'length', tool_use: 'tool_calls', refusal: 'content_filter' };
 const openaiId = (id) => (id.startsWith('toolu_') ? `call_${id.slice(6)}` : id);
 
 function expectFromSse(name) {

@@ -1254,7 +1254,9 @@ static void stop_reasons(void **state)
     } R[] = {
         {"end_turn", "stop"}, {"stop_sequence", "stop"}, {"max_tokens", "length"},
         {"tool_use", "tool_calls"}, {"refusal", "content_filter"},
-        {"model_context_window_exceeded", "length"}, {"pause_turn", "stop"},
+        {"model_context_window_exceeded", "length"},
+        /* not a finished answer: Claude waits for the content to continue */
+        {"pause_turn", "length"},
     };
     for (size_t i = 0; i < sizeof R / sizeof R[0]; i++) {
         snprintf(ctx, sizeof ctx, "stop_reason %s", R[i].reason);
@@ -1726,7 +1728,7 @@ static void req_files_and_audio(void **state)
             "{'type':'file','file':{'file_id':'file-abc'}}]}]}",
             "unsupported_value", "messages[0].content[0]");
     refused("{'model':'gpt-4o','messages':[{'role':'user','content':["
-            "{'type':'file','file':{'filename':'notes.txt','file_data':'aGk='}}]}]}",
+            "{'type':'file','file':{'filename':'cat.png','file_data':'data:image/png;base64,aGk='}}]}]}",
             "unsupported_value", "messages[0].content[0]");
     refused("{'model':'gpt-4o','messages':[{'role':'user','content':[{'type':'text','text':'x'},"
             "{'type':'input_audio','input_audio':{'data':'UklGRg==','format':'wav'}}]}]}",
@@ -2227,11 +2229,217 @@ static void req_long_function_name(void **state)
     json_object_put(o);
 }
 
+
+/* ---- issue 17, items 8, 11 and 12 ------------------------------------------------ */
+
+/* Claude's billing refusals are OpenAI's insufficient_quota (429, never
+ * retried: x-should-retry false, no Retry-After), and a prompt over the
+ * context window is context_length_exceeded with OpenAI's words. */
+static void http_error_billing_and_context(void **state)
+{
+    (void)state;
+    static const struct {
+        int status;
+        const char *body;
+    } B[] = {
+        {402, "{\"type\":\"error\",\"error\":{\"type\":\"billing_error\",\"message\":\"Your credit "
+              "balance is too low to access the Anthropic API.\"},\"request_id\":\"req_1\"}"},
+        {400, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":"
+              "\"Your credit balance is too low to access the Anthropic API. Please go to Plans "
+              "& Billing to upgrade or purchase credits.\"}}"},
+        {402, "<html>Payment Required</html>"},
+    };
+    for (size_t i = 0; i < sizeof B / sizeof B[0]; i++) {
+        snprintf(ctx, sizeof ctx, "billing %zu", i);
+        struct api_error e;
+        memset(&e, 0, sizeof e);
+        anthropic_http_error(B[i].status, B[i].body, strlen(B[i].body), "30", &e);
+        CHECK_LONG(e.status, 429);
+        CHECK_STR(e.type, "insufficient_quota");
+        CHECK_STR(e.code, "insufficient_quota");
+        CHECK(e.no_retry);
+        CHECK_STR(e.retry_after, "");
+        CHECK(!strncmp(e.message, "You exceeded your current quota, please check your plan and "
+                                  "billing details.", 76));
+    }
+    snprintf(ctx, sizeof ctx, "prompt is too long");
+    static const char tl[] = "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+                             "\"message\":\"prompt is too long: 215000 tokens > 200000 maximum\"}}";
+    struct api_error e;
+    memset(&e, 0, sizeof e);
+    anthropic_http_error(400, tl, strlen(tl), "", &e);
+    CHECK_LONG(e.status, 400);
+    CHECK_STR(e.type, ERR_INVALID_REQUEST);
+    CHECK_STR(e.code, "context_length_exceeded");
+    CHECK_STR(e.param, "messages");
+    CHECK_STR(e.message, "This model's maximum context length is 200000 tokens. However, your "
+                         "messages resulted in 215000 tokens. Please reduce the length of the "
+                         "messages.");
+    CHECK(!e.no_retry);
+    /* A wording without the numbers keeps Claude's words, and the code. */
+    static const char tl2[] = "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+                              "\"message\":\"prompt is too long: far too long\"}}";
+    memset(&e, 0, sizeof e);
+    anthropic_http_error(400, tl2, strlen(tl2), "", &e);
+    CHECK_STR(e.code, "context_length_exceeded");
+    CHECK_STR(e.message, "prompt is too long: far too long");
+    /* Other 400s are unchanged: Claude's words, code null. */
+    static const char other[] = "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\","
+                                "\"message\":\"messages: too many\"}}";
+    memset(&e, 0, sizeof e);
+    anthropic_http_error(400, other, strlen(other), "", &e);
+    CHECK(e.code == NULL);
+    CHECK_STR(e.type, ERR_INVALID_REQUEST);
+}
+
+#define BLOCK_THINK(i) \
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":" #i \
+    ",\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}\n\n"
+#define THINK(i, t) \
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":" #i \
+    ",\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"" t "\"}}\n\n"
+#define SIG(i, t) \
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":" #i \
+    ",\"delta\":{\"type\":\"signature_delta\",\"signature\":\"" t "\"}}\n\n"
+
+/* Claude's own tools (web search): the server_tool_use block's argument
+ * deltas and the result block are not shown, the text that follows is. As
+ * streamed by the API (docs' web search example, with pieces of input). */
+static void server_tool_blocks_are_skipped(void **state)
+{
+    (void)state;
+    static const struct expect x = {
+        .file = "(server tool use)", .model = "claude-t",
+        .content = "Let me search. It is sunny in Paris.", .finish = "stop", .prompt = 20,
+        .completion = 30};
+    stream_case(&x, START("claude-t", 20, 0, 0) BLOCK_TEXT(0) TEXT(0, "Let me search.") STOP(0)
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,"
+        "\"content_block\":{\"type\":\"server_tool_use\",\"id\":\"srvtoolu_014\",\"name\":"
+        "\"web_search\",\"input\":{}}}\n\n"
+        ARGS(1, "") ARGS(1, "{\\\"query\\\":") ARGS(1, " \\\"weather Paris\\\"}") STOP(1)
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2,"
+        "\"content_block\":{\"type\":\"web_search_tool_result\",\"tool_use_id\":\"srvtoolu_014\","
+        "\"content\":[{\"type\":\"web_search_result\",\"title\":\"Weather\",\"url\":"
+        "\"https://example.com\",\"encrypted_content\":\"Eq0x\"}]}}\n\n"
+        STOP(2) BLOCK_TEXT(3) TEXT(3, " It is sunny in Paris.") STOP(3) END("end_turn", 30));
+    /* The same answer whole: the blocks are skipped there too. */
+    static const char whole[] =
+        "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-t\","
+        "\"content\":[{\"type\":\"text\",\"text\":\"Let me search.\"},{\"type\":\"server_tool_use\","
+        "\"id\":\"srvtoolu_014\",\"name\":\"web_search\",\"input\":{\"query\":\"weather Paris\"}},"
+        "{\"type\":\"web_search_tool_result\",\"tool_use_id\":\"srvtoolu_014\",\"content\":[]},"
+        "{\"type\":\"text\",\"text\":\" It is sunny in Paris.\"}],\"stop_reason\":\"end_turn\","
+        "\"usage\":{\"input_tokens\":20,\"output_tokens\":30}}";
+    json_all_ways(&x, whole, strlen(whole));
+    /* Argument deltas in a text block are still a broken upstream. */
+    snprintf(ctx, sizeof ctx, "arguments in a text block");
+    static const char bad[] = START("claude-t", 1, 0, 0) BLOCK_TEXT(0) ARGS(0, "{}");
+    struct session *ss = session_new(true, false);
+    enum step where;
+    CHECK_LONG(feed_sse(bad, strlen(bad), (struct split){SPLIT_WHOLE, 0}, &ss->s, &ss->e, &where),
+               AXON_EINVAL);
+    CHECK_LONG(ss->e.status, 502);
+    session_free(ss);
+}
+
+/* Interleaved thinking: thinking, a tool call, thinking again. The pieces
+ * are kept apart by a blank line in reasoning_content, and each stored
+ * block keeps its own text, which its signature covers. */
+static void interleaved_thinking_separated(void **state)
+{
+    (void)state;
+    static const struct expect x = {
+        .file = "(interleaved thinking)", .model = "claude-t", .content = "Done.",
+        .reasoning = "First I look.\n\nNow I answer.", .ntools = 1,
+        .tools = {{"call_T1", "look", "{}"}}, .finish = "tool_calls", .prompt = 5,
+        .completion = 40};
+    static const char sse[] = START("claude-t", 5, 0, 0) BLOCK_THINK(0) THINK(0, "First I")
+        THINK(0, " look.") SIG(0, "c2lnMQ==") STOP(0) BLOCK_TOOL(1, "toolu_T1", "look") STOP(1)
+        BLOCK_THINK(2) THINK(2, "Now I answer.") SIG(2, "c2lnMg==") STOP(2)
+        BLOCK_TEXT(3) TEXT(3, "Done.") STOP(3) END("tool_use", 40);
+    stream_case(&x, sse);
+    static const char whole[] =
+        "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-t\","
+        "\"content\":[{\"type\":\"thinking\",\"thinking\":\"First I look.\",\"signature\":"
+        "\"c2lnMQ==\"},{\"type\":\"tool_use\",\"id\":\"toolu_T1\",\"name\":\"look\",\"input\":{}},"
+        "{\"type\":\"thinking\",\"thinking\":\"Now I answer.\",\"signature\":\"c2lnMg==\"},"
+        "{\"type\":\"text\",\"text\":\"Done.\"}],\"stop_reason\":\"tool_use\","
+        "\"usage\":{\"input_tokens\":5,\"output_tokens\":40}}";
+    json_all_ways(&x, whole, strlen(whole));
+    for (int stream = 0; stream < 2; stream++) {
+        snprintf(ctx, sizeof ctx, "interleaved thinking stored (%s)", stream ? "stream" : "json");
+        struct session *ss = session_new(stream, false);
+        enum step where;
+        assert_int_equal(feed_sse(sse, strlen(sse), (struct split){SPLIT_WHOLE, 0}, &ss->s,
+                                  &ss->e, &where), 0);
+        json_object *msg = oai_out_message(&ss->o, 0);
+        CHECK_STR(str_at(msg, "thinking_blocks[0].thinking"), "First I look.");
+        CHECK_STR(str_at(msg, "thinking_blocks[0].signature"), "c2lnMQ==");
+        CHECK_STR(str_at(msg, "thinking_blocks[1].thinking"), "Now I answer.");
+        CHECK_STR(str_at(msg, "thinking_blocks[1].signature"), "c2lnMg==");
+        json_object_put(msg);
+        session_free(ss);
+    }
+}
+
+/* Text files become documents with a text source (Claude's PlainTextSource
+ * takes text/plain only): any text/ type, or plain base64 named like text. */
+static void req_text_files(void **state)
+{
+    (void)state;
+    /* "hi there\n" and "# T\n| a |\n" and "x,y\n1,2\n" in base64 */
+    json_object *o = translate(
+        "{'model':'gpt-4o','messages':[{'role':'user','content':["
+        "{'type':'file','file':{'filename':'a.txt','file_data':'data:text/plain;base64,aGkgdGhlcmUK'}},"
+        "{'type':'file','file':{'file_data':'data:text/markdown;base64,IyBUCnwgYSB8Cg=='}},"
+        "{'type':'file','file':{'filename':'t.csv','file_data':'eCx5CjEsMgo='}},"
+        "{'type':'text','text':'Compare.'}]}]}", NULL);
+    expect_json(o, "messages[0].content",
+                "[{'type':'document','source':{'type':'text','media_type':'text/plain',"
+                "'data':'hi there\\n'},'title':'a.txt'},"
+                "{'type':'document','source':{'type':'text','media_type':'text/plain',"
+                "'data':'# T\\n| a |\\n'}},"
+                "{'type':'document','source':{'type':'text','media_type':'text/plain',"
+                "'data':'x,y\\n1,2\\n'},'title':'t.csv'},{'type':'text','text':'Compare.'}]");
+    json_object_put(o);
+    /* not base64; not UTF-8 (0xff 0xfe) */
+    refused("{'model':'gpt-4o','messages':[{'role':'user','content':["
+            "{'type':'file','file':{'file_data':'data:text/plain;base64,@@@'}}]}]}",
+            "invalid_value", "messages[0].content[0]");
+    refused("{'model':'gpt-4o','messages':[{'role':'user','content':["
+            "{'type':'file','file':{'file_data':'data:text/plain;base64,//4='}}]}]}",
+            "invalid_value", "messages[0].content[0]");
+}
+
+/* A non-stream request whose answer may take longer than the Anthropic
+ * SDK allows without streaming (max_tokens above 21,333) is streamed from
+ * Claude, and still answered as one object. */
+static void req_long_answer_streamed(void **state)
+{
+    (void)state;
+    struct chat_plan info;
+    json_object *o = translate("{'model':'gpt-4o','max_tokens':30000," USER_HI "}", &info);
+    expect_json(o, "stream", "true");
+    CHECK(!info.stream);
+    CHECK(info.stream_upstream);
+    json_object_put(o);
+    o = translate("{'model':'gpt-4o','max_completion_tokens':21333," USER_HI "}", &info);
+    expect_absent(o, "stream");
+    CHECK(!info.stream_upstream);
+    json_object_put(o);
+    o = translate("{'model':'gpt-4o','stream':true,'max_tokens':30000," USER_HI "}", &info);
+    expect_json(o, "stream", "true");
+    CHECK(info.stream);
+    CHECK(!info.stream_upstream);
+    json_object_put(o);
+}
+
 /* ---- main ---------------------------------------------------------------------- */
 
 int main(void)
 {
     struct CMUnitTest tests[128];
+
     size_t n = 0;
     for (size_t i = 0; i < NEXPECT; i++)
         tests[n++] = (struct CMUnitTest){.name = EXPECT[i].file, .test_func = fixture_answer,
@@ -2278,6 +2486,11 @@ int main(void)
     T(req_recorded_exchanges);
     T(req_odd_tool_call_ids);
     T(req_no_conversation);
+    T(http_error_billing_and_context);
+    T(server_tool_blocks_are_skipped);
+    T(interleaved_thinking_separated);
+    T(req_text_files);
+    T(req_long_answer_streamed);
     /* Last: these show bugs, and the last two read past a stack buffer,
      * which ends the sanitizer build's run at the first. */
     T(req_thinking_blocks_first);
