@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { SERVER_NAMES, KEY, KEY2, stackUrl, readSse, dataOf } from './lib.mjs';
 import { assertValid } from './schema.mjs';
-import { postStream, recorded } from './mock.mjs';
+import { mockUrl, postStream, recorded } from './mock.mjs';
 
 // ---- helpers ------------------------------------------------------------------
 
@@ -317,3 +317,111 @@ for (const server of SERVER_NAMES) {
     }
   });
 }
+
+// ---- the witness: the mock Claude itself refuses what the live API refuses ----
+// (directly, without Axon), so that the tests above can trust its 400s.
+
+const HEADERS = { 'x-api-key': 'k', 'anthropic-version': '2023-06-01', 'content-type': 'application/json' };
+async function toMock(body) {
+  const res = await fetch(`${mockUrl()}/v1/messages`, { method: 'POST', headers: HEADERS, body: JSON.stringify(body), signal: AbortSignal.timeout(30000) });
+  return { status: res.status, json: await res.json() };
+}
+const HI = [{ role: 'user', content: 'hi' }];
+const PREFILL = [{ role: 'user', content: 'Write a haiku' }, { role: 'assistant', content: 'Autumn' }];
+const CC = { type: 'ephemeral' };
+
+describe('the mock Claude refuses what the live Messages API refuses', () => {
+  const cases = [
+    ['temperature + top_p on claude-sonnet-4-6', { model: 'claude-sonnet-4-6', temperature: 0.5, top_p: 0.9 },
+      400, '`temperature` and `top_p` cannot both be specified for this model. Please use only one.'],
+    ['temperature 0.5 on claude-opus-4-7', { model: 'claude-opus-4-7', temperature: 0.5 }, 400, '`temperature` is deprecated for this model.'],
+    ['top_p 0.5 on claude-opus-4-8', { model: 'claude-opus-4-8', top_p: 0.5 }, 400, '`top_p` is deprecated for this model.'],
+    ['top_k on claude-sonnet-5', { model: 'claude-sonnet-5', top_k: 5 }, 400, '`top_k` is deprecated for this model.'],
+    ['top_p 0.995 on claude-opus-4-7', { model: 'claude-opus-4-7', top_p: 0.995 }, 200],
+    ['prefill on claude-sonnet-4-6', { model: 'claude-sonnet-4-6', messages: PREFILL }, 400,
+      'This model does not support assistant message prefill. The conversation must end with a user message.'],
+    ['prefill on claude-sonnet-4-5', { model: 'claude-sonnet-4-5', messages: PREFILL }, 200],
+    ['thinking enabled on claude-opus-4-7', { model: 'claude-opus-4-7', max_tokens: 4000, thinking: { type: 'enabled', budget_tokens: 2048 } }, 400,
+      '"thinking.type.enabled" is not supported for this model. Use "thinking.type.adaptive" and "output_config.effort" to control thinking behavior.'],
+    ['thinking enabled on claude-opus-4-6 (deprecated, accepted)', { model: 'claude-opus-4-6', max_tokens: 4000, thinking: { type: 'enabled', budget_tokens: 2048 } }, 200],
+    ['adaptive on claude-sonnet-4-5', { model: 'claude-sonnet-4-5', thinking: { type: 'adaptive' } }, 400, 'adaptive thinking is not supported on this model'],
+    ['display "full"', { model: 'claude-opus-4-6', thinking: { type: 'adaptive', display: 'full' } }, 400,
+      "thinking.adaptive.display: Input should be 'summarized' or 'omitted'"],
+    ['effort "extreme"', { model: 'claude-opus-4-6', output_config: { effort: 'extreme' } }, 400,
+      "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'"],
+    ['effort on claude-sonnet-4-5', { model: 'claude-sonnet-4-5', output_config: { effort: 'high' } }, 400, 'output_config.effort: effort is not supported on this model'],
+    ['effort xhigh on claude-opus-4-6', { model: 'claude-opus-4-6', output_config: { effort: 'xhigh' } }, 400, 'output_config.effort: "xhigh" is not supported on this model'],
+    ['max_tokens 100000 on claude-sonnet-4-6', { model: 'claude-sonnet-4-6', max_tokens: 100000 }, 400,
+      'max_tokens: 100000 > 64000, which is the maximum allowed number of output tokens for claude-sonnet-4-6-20260101'],
+    ['max_tokens 100000 on claude-opus-4-7', { model: 'claude-opus-4-7', max_tokens: 100000 }, 200],
+    ['an e-mail in metadata.user_id', { model: 'claude-haiku-4-5', metadata: { user_id: 'ann@example.com' } }, 400,
+      'metadata.user_id: user_id appears to contain an email address. Please send a uuid or hash value in this field instead.'],
+    ['cache_control ttl "2h"', { model: 'claude-haiku-4-5', cache_control: { type: 'ephemeral', ttl: '2h' } }, 400,
+      "cache_control.ephemeral.ttl: Input should be '5m' or '1h'"],
+    ['five cache_control breakpoints', {
+      model: 'claude-haiku-4-5', cache_control: CC,
+      system: [{ type: 'text', text: 'a', cache_control: CC }, { type: 'text', text: 'b', cache_control: CC }],
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'x', cache_control: { type: 'ephemeral', ttl: '1h' } }, { type: 'text', text: 'y', cache_control: CC }] }],
+    }, 400, 'A maximum of 4 blocks with cache_control may be provided. Found 5.'],
+    ['a text/plain document', {
+      model: 'claude-haiku-4-5',
+      messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'abc' } }, { type: 'text', text: 'sum' }] }],
+    }, 200],
+    ['a text/markdown document source', {
+      model: 'claude-haiku-4-5',
+      messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/markdown', data: 'abc' } }] }],
+    }, 400, "messages.0.content.0.document.source.text.media_type: Input should be 'text/plain'"],
+    ['an unknown model', { model: 'claude-3-opus-20240229' }, 404, 'model: claude-3-opus-20240229'],
+    ['a prompt over claude-haiku-4-5\'s 200K window', { model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'lorem '.repeat(140000) }] },
+      400, /^prompt is too long: \d+ tokens > 200000 maximum$/],
+    ['the same prompt in claude-sonnet-4-6\'s 1M window', { model: 'claude-sonnet-4-6', messages: [{ role: 'user', content: 'lorem '.repeat(140000) }] }, 200],
+    ['fault=credit_balance', { model: 'claude-haiku-4-5', messages: [{ role: 'user', content: '[[mock fault=credit_balance]]' }] }, 400,
+      'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.'],
+    ['fault=prompt_too_long', { model: 'claude-haiku-4-5', messages: [{ role: 'user', content: '[[mock fault=prompt_too_long]]' }] }, 400,
+      'prompt is too long: 215000 tokens > 200000 maximum'],
+  ];
+  for (const [what, body, status, message] of cases) {
+    it(`${what}: ${status}`, async () => {
+      const r = await toMock({ max_tokens: 100, messages: HI, ...body });
+      assert.equal(r.status, status, JSON.stringify(r.json).slice(0, 300));
+      if (message instanceof RegExp) assert.match(r.json.error.message, message);
+      else if (message !== undefined) assert.equal(r.json.error.message, message);
+    });
+  }
+
+  it('signed thinking: sent back unchanged it is accepted; a changed text or a foreign signature is refused', async () => {
+    const tools = [{ name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }];
+    for (const [model, thinking] of [['claude-opus-4-6', { type: 'adaptive' }], ['claude-opus-4-7', { type: 'adaptive' }], ['claude-haiku-4-5', { type: 'enabled', budget_tokens: 1024 }]]) {
+      const base = { model, max_tokens: 4000, thinking, tools };
+      const first = await toMock({ ...base, messages: [{ role: 'user', content: 'weather?' }] });
+      assert.equal(first.status, 200, JSON.stringify(first.json));
+      const content = first.json.content;
+      assert.equal(content[0].type, 'thinking');
+      if (model === 'claude-opus-4-7') assert.equal(content[0].thinking, '', 'Opus 4.7 omits the thinking text by default');
+      else assert.ok(content[0].thinking.length > 0, `${model} summarizes by default`);
+      const tu = content.find((b) => b.type === 'tool_use');
+      const turn2 = (asst) => ({ ...base, messages: [{ role: 'user', content: 'weather?' }, { role: 'assistant', content: asst },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: tu.id, content: 'sunny' }] }] });
+      assert.equal((await toMock(turn2(content))).status, 200, `${model}: the block back unchanged`);
+      const changed = await toMock(turn2([{ ...content[0], thinking: `${content[0].thinking} (edited)` }, ...content.slice(1)]));
+      assert.equal(changed.status, 400);
+      assert.equal(changed.json.error.message, 'messages.1.content.0: Invalid signature in thinking block');
+      const foreign = await toMock(turn2([{ ...content[0], signature: 'EqQBCkYIBxgCKkA' + 'x'.repeat(64) }, ...content.slice(1)]));
+      assert.equal(foreign.status, 400);
+      assert.equal(foreign.json.error.message, 'messages.1.content.0: Invalid signature in thinking block');
+      const missing = await toMock(turn2(content.slice(1)));
+      assert.equal(missing.status, 400);
+      assert.match(missing.json.error.message, /^messages\.1\.content\.0\.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`/);
+    }
+  });
+
+  it('claude-sonnet-5 thinks unasked (display omitted) and stops when told', async () => {
+    const on = await toMock({ model: 'claude-sonnet-5', max_tokens: 100, messages: HI });
+    assert.equal(on.status, 200);
+    assert.equal(on.json.content[0].type, 'thinking');
+    assert.equal(on.json.content[0].thinking, '');
+    const off = await toMock({ model: 'claude-sonnet-5', max_tokens: 100, messages: HI, thinking: { type: 'disabled' } });
+    assert.equal(off.status, 200);
+    assert.ok(off.json.content.every((b) => b.type !== 'thinking'));
+  });
+});
