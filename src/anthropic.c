@@ -748,12 +748,20 @@ struct thinking_ask {
     int effort;           /* effort_level asked (minimal counts as low), else -1 */
     const char *display;  /* adaptive's display, borrowed, or NULL */
     const char *field;    /* the request field that asked: "thinking" or "reasoning_effort" */
+    bool forced_tool;     /* tool_choice makes the model call a tool */
 };
 
 static void thinking_asked(json_object *req, struct thinking_ask *a)
 {
     *a = (struct thinking_ask){.want = ASK_NOTHING, .effort = -1, .field = "thinking"};
     json_object *th = get(req, "thinking"), *v;
+    json_object *tc = get(req, "tool_choice");
+    if (tc && json_object_is_type(tc, json_type_string))
+        a->forced_tool = !strcmp(json_object_get_string(tc), "required");
+    else if (tc) {
+        const char *type = get_str(tc, "type"), *mode = get_str(get(tc, "allowed_tools"), "mode");
+        a->forced_tool = (type && !strcmp(type, "function")) || (mode && !strcmp(mode, "required"));
+    }
     const char *effort = get_str(req, "reasoning_effort");
     if (th && json_object_is_type(th, json_type_boolean)) {
         a->want = json_object_get_boolean(th) ? ASK_ON : ASK_OFF;
@@ -802,6 +810,13 @@ static int thinking_apply(json_object *body, const struct model *m, const struct
                           struct chat_plan *info, struct api_error *e)
 {
     const struct model_caps *c = &m->caps;
+    /* A model that thinks unasked cannot be forced to call a tool: when the
+     * client forces one and asked nothing of thinking, turn it off. */
+    if (a->want == ASK_NOTHING && c->unasked == UNASKED_YES && a->forced_tool) {
+        add(body, "thinking", json_pair("type", "disabled"));
+        *thinking = false;
+        return AXON_OK;
+    }
     *thinking = a->want == ASK_ON || (a->want == ASK_NOTHING && c->unasked != UNASKED_NO) ||
                 c->unasked == UNASKED_ALWAYS;
     if (c->thinking == THINKING_NONE) {

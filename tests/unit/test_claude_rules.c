@@ -286,6 +286,13 @@ static void thinking_off(void **state)
     expect_absent(o, "temperature");
     expect_ignored(&info, "temperature");
     json_object_put(o);
+    /* Asked nothing but forced to call a tool: thinking off, the tool forced. */
+    o = translate("eager", "{'model':'x','tool_choice':'required','tools':[{'type':'function',"
+                           "'function':{'name':'f','parameters':{'type':'object'}}}]," HI "}",
+                  &info);
+    expect_str(o, "thinking.type", "disabled");
+    expect_str(o, "tool_choice.type", "any");
+    json_object_put(o);
     o = translate("old", "{'model':'x','reasoning_effort':'none'," HI "}", &info);
     expect_absent(o, "thinking");
     expect_ignored(&info, "");
