@@ -22,6 +22,10 @@
 int anthropic_request(json_object *req, const struct model *m, struct buf *out,
                       struct chat_plan *info, struct api_error *e) AXON_MUST_CHECK;
 
+/* AXON_PROMPT_CACHE for every later anthropic_request (pcache.h). Call it
+ * at start, before the worker threads: they only read it. */
+void anthropic_set_prompt_cache(enum prompt_cache mode);
+
 /* The request headers (returns new: curl_slist_free_all). */
 /* Reads ANTHROPIC_API_KEY_FILE again (after a session recycle), so every
  * thread of this process sends a rotated key from the next request on. A

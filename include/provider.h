@@ -21,6 +21,7 @@ struct chat_plan {
     bool stream, include_usage, json_mode;
     int n;      /* choices */
     int calls;  /* upstream calls; each answers n / calls choices, the first at i * (n / calls) */
+    int cache_dropped; /* client prompt-cache breakpoints past the upstream's cap (told in a header) */
 };
 
 struct provider_ops {
