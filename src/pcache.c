@@ -86,11 +86,13 @@ static void marks_push(struct marks *m, json_object *b)
 {
     if (m->n == m->cap) {
         m->cap = m->cap ? 2 * m->cap : 8;
-        m->v = xrealloc(m->v, m->cap * sizeof *m->v);
+        m->v = xrealloc(m->v, m->cap * sizeof(json_object *));
     }
     m->v[m->n++] = b;
 }
 
+/* Recursion: a tool_result's content, one level; blocks come from
+ * jsonv_parse, whose depth is capped. NOLINTNEXTLINE(misc-no-recursion) */
 static void collect_array(struct marks *m, json_object *a)
 {
     size_t n = a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
