@@ -53,10 +53,12 @@ void pcache_mark_message(json_object *blocks, size_t from, json_object *msg);
  * borrows req, the OpenAI request, for conversation_id,
  * prompt_cache_retention and prompt_cache_options): drops what mode does
  * not allow, adds the automatic breakpoint, caps the count and sets every
- * TTL ("1h" for prompt_cache_retention "24h" or a prompt_cache_options.ttl,
- * else Claude's default 5 minutes; a 1-hour mark never follows a 5-minute
- * one, which Claude refuses). Returns how many client breakpoints were
- * dropped past the cap. */
+ * TTL: a client's own "5m"/"1h" stays; the others get "1h" for
+ * prompt_cache_retention "24h" or a prompt_cache_options.ttl (a minimum
+ * lifetime only the hour meets), else Claude's default 5 minutes; a mark
+ * before a 1-hour one is lifted to the hour, since Claude refuses a 1h mark
+ * after a 5m one. Returns how many client breakpoints were dropped past the
+ * cap. */
 int pcache_finish(json_object *body, json_object *req, enum prompt_cache mode);
 
 #endif
