@@ -29,6 +29,9 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
  * SHA-256(tenant, value), stable for one API key, different for another,
  * and not reversible by the upstream, which never sees the tenant. */
 void anthropic_scope_user(json_object *req, const char *tenant);
+/* AXON_PROMPT_CACHE for every later anthropic_request (pcache.h). Call it
+ * at start, before the worker threads: they only read it. */
+void anthropic_set_prompt_cache(enum prompt_cache mode);
 
 /* The request headers (returns new: curl_slist_free_all). */
 /* Reads ANTHROPIC_API_KEY_FILE again (after a session recycle), so every

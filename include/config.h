@@ -12,6 +12,10 @@
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
+/* AXON_PROMPT_CACHE: which prompt-cache breakpoints reach Claude (see
+ * pcache.h). AUTO is 0, so config_defaults' memset gives the default. */
+enum prompt_cache { PROMPT_CACHE_AUTO, PROMPT_CACHE_EXPLICIT, PROMPT_CACHE_OFF };
+
 #define CONFIG_MAX_KEYS 1024       /* API keys accepted at most */
 #define CONFIG_MAX_KEY_LEN 256     /* bytes in one API key */
 #define CONFIG_MAX_FILE_BYTES (1 << 20) /* axon.conf and the keys file */
@@ -90,6 +94,7 @@ struct axon_config {
     int pool_lease_s;
     int pool_cooldown_s;
     bool metrics_public;
+    enum prompt_cache prompt_cache; /* AXON_PROMPT_CACHE */
 };
 
 /* Reads the environment, then `file` if not NULL (a missing file is an error

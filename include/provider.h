@@ -32,6 +32,7 @@ struct chat_plan {
      * out, ", "-separated (text_list_add): the x-axon-ignored-params header
      * and the log line tell the client. */
     char ignored[CHAT_IGNORED_MAX];
+    int cache_dropped; /* client prompt-cache breakpoints past the upstream's cap (told in a header) */
 };
 
 struct provider_ops {

@@ -10,6 +10,7 @@
 #include "jsonv.h"
 #include "sha256.h"
 #include "log.h"
+#include "pcache.h"
 #include "text.h"
 
 #define ANTH_MAX_BODY (64u << 20) /* the translated request */
@@ -320,8 +321,10 @@ static int content_blocks(json_object *content, const char *mpath, bool user, js
         } else if (user && !strcmp(type, "input_audio")) {
             return bad(e, "unsupported_value", param, "Claude does not accept audio input.");
         }
-        if (b)
+        if (b) {
+            pcache_mark(b, part); /* the part's breakpoint stays on its block */
             json_object_array_add(blocks, b);
+        }
     }
     return AXON_OK;
 }
@@ -518,8 +521,10 @@ static int convert_messages(json_object *req, json_object *body, bool json_mode,
         if (!strcmp(role, "system") || !strcmp(role, "developer")) {
             /* Hoisted in order into Claude's system prompt. */
             rc = content_blocks(get(m, "content"), mpath, false, blocks, e);
-            if (!rc)
+            if (!rc) {
                 carry_name(m, blocks);
+                pcache_mark_message(blocks, 0, m);
+            }
             for (size_t k = 0; !rc && k < json_object_array_length(blocks); k++)
                 json_object_array_add(system, json_object_get(json_object_array_get_idx(blocks, k)));
             json_object_put(blocks);
@@ -546,6 +551,8 @@ static int convert_messages(json_object *req, json_object *body, bool json_mode,
             if (!rc)
                 carry_name(m, blocks);
         }
+        if (!rc)
+            pcache_mark_message(blocks, 0, m);
         if (rc || json_object_array_length(blocks) == 0) {
             json_object_put(blocks); /* an empty message adds nothing */
             continue;
@@ -662,6 +669,8 @@ static int convert_tools(json_object *req, json_object *body, bool thinking, str
         json_object *strict = get(fn, "strict");
         if (strict && json_object_get_boolean(strict))
             add(d, "strict", json_object_new_boolean(1));
+        pcache_mark(d, fn); /* cache_control on the function or on the tool */
+        pcache_mark(d, t);
         json_object_array_add(out, d);
     }
     if (!n)
@@ -913,6 +922,15 @@ static void sampling_apply(json_object *req, json_object *body, const struct mod
         add(body, "top_k", json_object_new_int64(json_object_get_int64(top_k)));
 }
 
+/* AXON_PROMPT_CACHE, set once at start (anthropic_set_prompt_cache) before
+ * any worker thread runs, then only read. */
+static enum prompt_cache prompt_cache_mode = PROMPT_CACHE_AUTO;
+
+void anthropic_set_prompt_cache(enum prompt_cache mode)
+{
+    prompt_cache_mode = mode;
+}
+
 int anthropic_request(json_object *req, const struct model *m, struct buf *out,
                       struct chat_plan *info, struct api_error *e)
 {
@@ -1019,6 +1037,12 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
             add(body, "output_config", oc);
         }
         add(oc, "format", fmt);
+    }
+    if (!rc) {
+        info->cache_dropped = pcache_finish(body, req, prompt_cache_mode);
+        if (info->cache_dropped)
+            log_msg(LOG_INFO, "prompt cache: %d of the client's breakpoints dropped (Claude "
+                    "takes %d)", info->cache_dropped, PCACHE_MAX_BREAKPOINTS);
     }
     /* A long answer is fetched as a stream and answered as one object. */
     info->stream_upstream = !info->stream && max_tokens > NONSTREAM_MAX_TOKENS;

@@ -358,6 +358,13 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
      * carried too; before the provider, so that every provider gets tools. */
     bool legacy = oai_legacy_to_tools(req);
     int rc = pv->request(req, m, &body, &plan, e);
+    if (!rc && plan.cache_dropped) {
+        /* Claude takes four breakpoints; the client's oldest went (logged
+         * by the translator). */
+        char hdr[80];
+        snprintf(hdr, sizeof hdr, "X-Axon-Cache-Breakpoints-Dropped: %d", plan.cache_dropped);
+        text_append_header(r->resp_headers, sizeof r->resp_headers, hdr);
+    }
     if (rc) {
         buf_free(&body);
         settle(r, cv, rt, NULL, lease, POOL_DONE);

@@ -54,6 +54,7 @@ const struct config_doc config_docs[] = {
     {"AXON_VLLM_API_KEY", "(none)", "key sent to AXON_VLLM_BASE_URL as Bearer"},
     {"AXON_VLLM_DEFAULT_MODEL", "qwen3-coder", "the default model when AXON_PROVIDER=vllm"},
     {"AXON_UPSTREAM_CHECK_S", "30", "seconds between background reads of each upstream's model list and health"},
+    {"AXON_PROMPT_CACHE", "auto", "Claude's prompt cache: auto (the client's breakpoints, and Axon's own for a conversation or a prompt of 1024+ estimated tokens), explicit (only the client's) or off (none)"},
     {NULL, NULL, NULL},
 };
 
@@ -416,6 +417,17 @@ int config_set(struct axon_config *cfg, const char *name, const char *v, char *e
         if (strcmp(v, "always") && strcmp(v, "on_request"))
             return text_errf(err, errlen, "AXON_STORE=%s: expected always or on_request", v);
         cfg->store_on_request = strcmp(v, "on_request") == 0;
+        return AXON_OK;
+    }
+    if (strcmp(name, "AXON_PROMPT_CACHE") == 0) {
+        if (!strcmp(v, "auto"))
+            cfg->prompt_cache = PROMPT_CACHE_AUTO;
+        else if (!strcmp(v, "explicit"))
+            cfg->prompt_cache = PROMPT_CACHE_EXPLICIT;
+        else if (!strcmp(v, "off"))
+            cfg->prompt_cache = PROMPT_CACHE_OFF;
+        else
+            return text_errf(err, errlen, "AXON_PROMPT_CACHE=%s: expected auto, explicit or off", v);
         return AXON_OK;
     }
     if (strcmp(name, "AXON_METRICS_PUBLIC") == 0) {

@@ -20,6 +20,7 @@
 
 #include <curl/curl.h>
 
+#include "anthropic.h"
 #include "axon.h"
 #include "config.h"
 #include "fcgi_io.h"
@@ -357,6 +358,7 @@ int main(int argc, char **argv)
         return 0;
     }
     log_set_level(cfg.log_level);
+    anthropic_set_prompt_cache(cfg.prompt_cache);
     /* The process holds API keys and upstream credentials: no core file. */
     (void)setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
     /* Every open request holds three descriptors (the web server's

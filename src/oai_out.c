@@ -107,10 +107,12 @@ int oai_usage_json(struct buf *b, const struct usage *u)
     long prompt = u->input + u->cache_read + u->cache_write;
     return buf_printf(b,
                       "{\"prompt_tokens\":%ld,\"completion_tokens\":%ld,\"total_tokens\":%ld,"
-                      "\"prompt_tokens_details\":{\"cached_tokens\":%ld,\"audio_tokens\":0},"
+                      "\"prompt_tokens_details\":{\"cached_tokens\":%ld,\"cache_write_tokens\":%ld,"
+                      "\"audio_tokens\":0},"
                       "\"completion_tokens_details\":{\"reasoning_tokens\":%ld,\"audio_tokens\":0,"
                       "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}}",
-                      prompt, u->output, prompt + u->output, u->cache_read, u->reasoning);
+                      prompt, u->output, prompt + u->output, u->cache_read, u->cache_write,
+                      u->reasoning);
 }
 
 /* ---- streaming ------------------------------------------------------------ */

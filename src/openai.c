@@ -282,9 +282,14 @@ static void read_usage(json_object *u, struct usage *to)
     if (!u || !json_object_is_type(u, json_type_object))
         return;
     long prompt = (v = get(u, "prompt_tokens")) ? oai_tokens(v) : 0;
-    long cached = (v = get(get(u, "prompt_tokens_details"), "cached_tokens")) ? oai_tokens(v) : 0;
+    json_object *pd = get(u, "prompt_tokens_details");
+    long cached = (v = get(pd, "cached_tokens")) ? oai_tokens(v) : 0;
+    long written = (v = get(pd, "cache_write_tokens")) ? oai_tokens(v) : 0;
+    /* Both are parts of prompt_tokens (spec CompletionUsage); a count that
+     * does not fit is not believed. */
     to->cache_read = cached <= prompt ? cached : 0;
-    to->input = prompt - to->cache_read;
+    to->cache_write = written <= prompt - to->cache_read ? written : 0;
+    to->input = prompt - to->cache_read - to->cache_write;
     to->output = (v = get(u, "completion_tokens")) ? oai_tokens(v) : 0;
     to->reasoning = (v = get(get(u, "completion_tokens_details"), "reasoning_tokens"))
                         ? oai_tokens(v)

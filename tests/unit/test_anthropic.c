@@ -35,6 +35,7 @@
 #include "jsonv.h"
 #include "models.h"
 #include "oai_out.h"
+#include "pcache.h"
 #include "sse.h"
 
 #include "fake_fcgi.h"
@@ -224,6 +225,7 @@ struct expect {
     bool args_cut;         /* max_tokens cut the arguments: not JSON */
     const char *finish;
     long prompt, completion, cached, reasoning_tokens;
+    long cache_write;      /* prompt_tokens_details.cache_write_tokens */
     bool wrap;             /* a content-only fragment: wrapped into a message */
 };
 
@@ -367,7 +369,7 @@ struct result {
     char finish[32];
     int nfinish;
     bool usage;
-    long prompt, completion, cached, reasoning_tokens;
+    long prompt, completion, cached, reasoning_tokens, cache_write;
 };
 
 static void result_init(struct result *res)
@@ -418,6 +420,7 @@ static void read_usage(json_object *u, struct result *res)
     res->completion = long_at(u, "completion_tokens");
     CHECK_LONG(long_at(u, "total_tokens"), res->prompt + res->completion);
     res->cached = long_at(u, "prompt_tokens_details.cached_tokens");
+    res->cache_write = long_at(u, "prompt_tokens_details.cache_write_tokens");
     res->reasoning_tokens = long_at(u, "completion_tokens_details.reasoning_tokens");
 }
 
@@ -633,6 +636,7 @@ static void check_result(const struct expect *x, const struct result *res, bool 
     CHECK_LONG(res->prompt, x->prompt);
     CHECK_LONG(res->completion, x->completion);
     CHECK_LONG(res->cached, x->cached);
+    CHECK_LONG(res->cache_write, x->cache_write);
     CHECK_LONG(res->reasoning_tokens, x->reasoning_tokens);
 }
 
@@ -1234,13 +1238,15 @@ static void unknown_events_are_ignored(void **state)
                 TEXT(1, "!") STOP(1) END("end_turn", 2));
 }
 
-/* Prompt tokens count the cache: read and written. */
+/* Prompt tokens count the cache, read and written; cached_tokens is the
+ * read, cache_write_tokens the write (spec CompletionUsage). */
 static void cache_tokens_count_in_the_prompt(void **state)
 {
     (void)state;
     static const struct expect x = {
         .file = "(prompt cache)", .model = "claude-t", .content = "ok",
-        .finish = "stop", .prompt = 10 + 2000 + 300, .completion = 50, .cached = 2000};
+        .finish = "stop", .prompt = 10 + 2000 + 300, .completion = 50, .cached = 2000,
+        .cache_write = 300};
     stream_case(&x, START("claude-t", 10, 2000, 300) BLOCK_TEXT(0) TEXT(0, "ok") STOP(0)
                     END("end_turn", 50));
 }
@@ -2434,6 +2440,249 @@ static void req_long_answer_streamed(void **state)
     json_object_put(o);
 }
 
+/* ---- prompt caching (pcache.h) ---------------------------------------------------- */
+
+#define EPH "{'type':'ephemeral'}"
+#define EPH_1H "{'type':'ephemeral','ttl':'1h'}"
+
+/* Every block (and tool) that carries cache_control, and the top level's. */
+static int count_marks(json_object *o)
+{
+    int n = 0;
+    if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            n += count_marks(json_object_array_get_idx(o, i));
+    } else if (json_object_is_type(o, json_type_object)) {
+        json_object_object_foreach(o, k, v) {
+            if (!strcmp(k, "cache_control"))
+                n++;
+            else
+                n += count_marks(v);
+        }
+    }
+    return n;
+}
+
+/* A request whose first user text is `len` bytes of 'x' (a long prompt when
+ * len reaches PCACHE_AUTO_MIN_TOKENS * 4), then `rest` (q notation). */
+static json_object *translate_long(size_t len, const char *head, const char *rest,
+                                   struct chat_plan *info)
+{
+    struct buf b = BUF_INIT(1u << 24);
+    char *x = xcalloc(len + 1, 1);
+    memset(x, 'x', len);
+    assert_int_equal(buf_printf(&b, "{'model':'gpt-4o',%s'messages':[{'role':'user','content':'%s'}%s]}",
+                                head, x, rest), 0);
+    free(x);
+    snprintf(ctx, sizeof ctx, "request with a %zu-byte prompt, %.200s %.200s", len, head, rest);
+    json_object *req = q(b.p);
+    buf_free(&b);
+    json_object *o = translate_with(&claude, req, info);
+    json_object_put(req);
+    return o;
+}
+
+/* cache_control and OpenAI's prompt_cache_breakpoint on a part, a message
+ * or a tool reach Claude on the block it became. */
+static void req_cache_breakpoints_reach_blocks(void **state)
+{
+    (void)state;
+    json_object *o = translate(
+        "{'model':'gpt-4o','messages':["
+        "{'role':'system','content':[{'type':'text','text':'S','cache_control':{'type':'ephemeral'}}]},"
+        "{'role':'user','content':[{'type':'text','text':'a','prompt_cache_breakpoint':"
+        "{'mode':'explicit'}},{'type':'image_url','image_url':{'url':'https://e.com/a.png'},"
+        "'prompt_cache_breakpoint':{'mode':'explicit'}},{'type':'text','text':'q'}]}]}", NULL);
+    expect_json(o, "system[0]", "{'type':'text','text':'S','cache_control':" EPH "}");
+    expect_json(o, "messages[0].content[0]", "{'type':'text','text':'a','cache_control':" EPH "}");
+    expect_json(o, "messages[0].content[1].cache_control", EPH);
+    expect_absent(o, "messages[0].content[2].cache_control");
+    expect_absent(o, "cache_control"); /* short, and no conversation: nothing automatic */
+    CHECK_LONG(count_marks(o), 3);
+    json_object_put(o);
+
+    /* A message's own mark goes on its last block (past its thinking). */
+    o = translate("{'model':'gpt-4o','messages':[{'role':'user','content':'hello',"
+                  "'cache_control':{'type':'ephemeral'}},{'role':'assistant','thinking_blocks':"
+                  "[{'type':'thinking','thinking':'t','signature':'sig'}],'tool_calls':[{'id':"
+                  "'call_1','type':'function','function':{'name':'f','arguments':'{}'}}],"
+                  "'cache_control':{'type':'ephemeral'}},{'role':'tool','tool_call_id':'call_1',"
+                  "'content':'r','cache_control':{'type':'ephemeral'}},{'role':'user','content':"
+                  "'next'}]," TOOLS "}", NULL);
+    expect_json(o, "messages[0].content[0].cache_control", EPH);
+    expect_absent(o, "messages[1].content[0].cache_control"); /* the thinking block */
+    expect_json(o, "messages[1].content[1].cache_control", EPH); /* the tool_use */
+    expect_json(o, "messages[2].content[0].type", "'tool_result'");
+    expect_json(o, "messages[2].content[0].cache_control", EPH);
+    expect_absent(o, "messages[2].content[1].cache_control");
+    CHECK_LONG(count_marks(o), 3);
+    json_object_put(o);
+
+    /* A tool's: on the tool (or on its function). */
+    o = translate("{'model':'gpt-4o'," USER_HI ",'tools':[{'type':'function','function':"
+                  "{'name':'f'}},{'type':'function','function':{'name':'g'},'cache_control':"
+                  "{'type':'ephemeral'}}]}", NULL);
+    expect_absent(o, "tools[0].cache_control");
+    expect_json(o, "tools[1].cache_control", EPH);
+    json_object_put(o);
+
+    /* Not an object: no mark. An unknown ttl: the request's. */
+    o = translate("{'model':'gpt-4o','messages':[{'role':'user','content':[{'type':'text','text':"
+                  "'a','cache_control':true},{'type':'text','text':'b','cache_control':"
+                  "{'type':'ephemeral','ttl':'2h'}}]}]}", NULL);
+    expect_absent(o, "messages[0].content[0].cache_control");
+    expect_json(o, "messages[0].content[1].cache_control", EPH);
+    json_object_put(o);
+}
+
+/* prompt_cache_retention "24h" (and a prompt_cache_options.ttl) ask for
+ * Claude's hour; a 1-hour mark never follows a 5-minute one. */
+static void req_cache_ttl(void **state)
+{
+    (void)state;
+    static const char *const hour[] = {"'prompt_cache_retention':'24h',",
+                                       "'prompt_cache_options':{'ttl':'30m'},"};
+    char req[600];
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(req, sizeof req, "{'model':'gpt-4o',%s'conversation_id':'new','messages':["
+                                  "{'role':'system','content':[{'type':'text','text':'S',"
+                                  "'prompt_cache_breakpoint':{'mode':'explicit'}}]},"
+                                  "{'role':'user','content':'q'}]}", hour[i]);
+        json_object *o = translate(req, NULL);
+        expect_json(o, "system[0].cache_control", EPH_1H);
+        expect_json(o, "cache_control", EPH_1H);
+        json_object_put(o);
+    }
+    json_object *o = translate("{'model':'gpt-4o','prompt_cache_retention':'in_memory',"
+                               "'conversation_id':'new','messages':[{'role':'system','content':"
+                               "[{'type':'text','text':'S','prompt_cache_breakpoint':{'mode':"
+                               "'explicit'}}]},{'role':'user','content':'q'}]}", NULL);
+    expect_json(o, "system[0].cache_control", EPH);
+    expect_json(o, "cache_control", EPH);
+    json_object_put(o);
+    /* The client's 1h after a 5m: the earlier one is lifted to the hour;
+     * a 5m after the hour stays. */
+    o = translate("{'model':'gpt-4o','messages':[{'role':'system','content':[{'type':'text',"
+                  "'text':'S','cache_control':{'type':'ephemeral'}}]},{'role':'user','content':"
+                  "[{'type':'text','text':'a','cache_control':{'type':'ephemeral','ttl':'1h'}},"
+                  "{'type':'text','text':'b','cache_control':{'type':'ephemeral','ttl':'5m'}}]}]}",
+                  NULL);
+    expect_json(o, "system[0].cache_control", EPH_1H);
+    expect_json(o, "messages[0].content[0].cache_control", EPH_1H);
+    expect_json(o, "messages[0].content[1].cache_control", "{'type':'ephemeral','ttl':'5m'}");
+    json_object_put(o);
+}
+
+/* AXON_PROMPT_CACHE=auto: Axon's automatic breakpoint (the top-level
+ * cache_control) for a conversation, or a prompt of 1024+ estimated tokens. */
+static void req_cache_automatic(void **state)
+{
+    (void)state;
+    anthropic_set_prompt_cache(PROMPT_CACHE_AUTO);
+    json_object *o = translate("{'model':'gpt-4o','conversation_id':'conv-0123456789abcdef0123456789abcdef',"
+                               USER_HI "}", NULL);
+    expect_json(o, "cache_control", EPH);
+    CHECK_LONG(count_marks(o), 1);
+    json_object_put(o);
+    o = translate("{'model':'gpt-4o','conversation_id':'new'," USER_HI "}", NULL);
+    expect_json(o, "cache_control", EPH);
+    json_object_put(o);
+
+    size_t len = (size_t)PCACHE_AUTO_MIN_TOKENS * PCACHE_BYTES_PER_TOKEN;
+    o = translate_long(len, "", "", NULL);
+    expect_json(o, "cache_control", EPH);
+    json_object_put(o);
+    o = translate_long(len - 100, "", "", NULL);
+    expect_absent(o, "cache_control");
+    json_object_put(o);
+    /* The client turned the implicit breakpoint off (OpenAI's own switch). */
+    o = translate_long(len, "'prompt_cache_options':{'mode':'explicit'},", "", NULL);
+    expect_absent(o, "cache_control");
+    json_object_put(o);
+    /* The client's mark is already on the last block: no second one there. */
+    o = translate_long(len, "", ",{'role':'assistant','content':'a'},{'role':'user','content':"
+                       "[{'type':'text','text':'b','cache_control':{'type':'ephemeral'}}]}", NULL);
+    expect_absent(o, "cache_control");
+    expect_json(o, "messages[2].content[0].cache_control", EPH);
+    json_object_put(o);
+}
+
+/* explicit: the client's marks only; off: none at all. */
+static void req_cache_modes(void **state)
+{
+    (void)state;
+    size_t len = (size_t)PCACHE_AUTO_MIN_TOKENS * PCACHE_BYTES_PER_TOKEN;
+    static const char rest[] = ",{'role':'assistant','content':'a'},{'role':'user','content':"
+                               "[{'type':'text','text':'b','prompt_cache_breakpoint':{'mode':"
+                               "'explicit'}},{'type':'text','text':'c'}]}";
+    static const char tools[] = "'conversation_id':'new','tools':[{'type':'function','function':"
+                                "{'name':'f'},'cache_control':{'type':'ephemeral'}}],";
+    anthropic_set_prompt_cache(PROMPT_CACHE_EXPLICIT);
+    json_object *o = translate_long(len, tools, rest, NULL);
+    expect_absent(o, "cache_control");
+    expect_json(o, "tools[0].cache_control", EPH);
+    expect_json(o, "messages[2].content[0].cache_control", EPH);
+    CHECK_LONG(count_marks(o), 2);
+    json_object_put(o);
+
+    anthropic_set_prompt_cache(PROMPT_CACHE_OFF);
+    o = translate_long(len, tools, rest, NULL);
+    CHECK_LONG(count_marks(o), 0);
+    json_object_put(o);
+
+    anthropic_set_prompt_cache(PROMPT_CACHE_AUTO);
+    o = translate_long(len, tools, rest, NULL);
+    expect_json(o, "cache_control", EPH);
+    CHECK_LONG(count_marks(o), 3);
+    json_object_put(o);
+}
+
+/* Claude takes four breakpoints: the client's oldest go, and the answer
+ * says how many (chat_plan.cache_dropped becomes a header). */
+static void req_cache_cap(void **state)
+{
+    (void)state;
+    char rest[2048];
+    size_t k = 0;
+    for (int i = 0; i < 6; i++)
+        k += (size_t)snprintf(rest + k, sizeof rest - k,
+                              ",{'role':'assistant','content':'a%d'},{'role':'user','content':"
+                              "[{'type':'text','text':'u%d','cache_control':{'type':'ephemeral'}}]}",
+                              i, i);
+    size_t len = (size_t)PCACHE_AUTO_MIN_TOKENS * PCACHE_BYTES_PER_TOKEN;
+    struct chat_plan info;
+    anthropic_set_prompt_cache(PROMPT_CACHE_EXPLICIT);
+    json_object *o = translate_long(16, "", rest, &info);
+    CHECK_LONG(count_marks(o), 4);
+    CHECK_LONG(info.cache_dropped, 2);
+    expect_absent(o, "messages[4].content[0].cache_control"); /* u1, the second oldest */
+    expect_json(o, "messages[6].content[0].cache_control", EPH); /* u2 */
+    expect_json(o, "messages[12].content[0].cache_control", EPH); /* u5, the latest */
+    json_object_put(o);
+
+    /* auto, and the last block is the client's: no automatic one, four kept. */
+    anthropic_set_prompt_cache(PROMPT_CACHE_AUTO);
+    o = translate_long(len, "", rest, &info);
+    expect_absent(o, "cache_control");
+    CHECK_LONG(count_marks(o), 4);
+    CHECK_LONG(info.cache_dropped, 2);
+    json_object_put(o);
+    /* auto with an automatic one: three of the client's beside it. */
+    k += (size_t)snprintf(rest + k, sizeof rest - k,
+                          ",{'role':'assistant','content':'z'},{'role':'user','content':'last'}");
+    o = translate_long(len, "", rest, &info);
+    expect_json(o, "cache_control", EPH);
+    CHECK_LONG(count_marks(o), 4);
+    CHECK_LONG(info.cache_dropped, 3);
+    expect_absent(o, "messages[6].content[0].cache_control"); /* u2 */
+    expect_json(o, "messages[8].content[0].cache_control", EPH); /* u3 */
+    json_object_put(o);
+    /* Below the cap nothing goes. */
+    o = translate("{'model':'gpt-4o'," USER_HI "}", &info);
+    CHECK_LONG(info.cache_dropped, 0);
+    json_object_put(o);
+}
+
 /* ---- main ---------------------------------------------------------------------- */
 
 int main(void)
@@ -2491,6 +2740,11 @@ int main(void)
     T(interleaved_thinking_separated);
     T(req_text_files);
     T(req_long_answer_streamed);
+    T(req_cache_breakpoints_reach_blocks);
+    T(req_cache_ttl);
+    T(req_cache_automatic);
+    T(req_cache_modes);
+    T(req_cache_cap);
     /* Last: these show bugs, and the last two read past a stack buffer,
      * which ends the sanitizer build's run at the first. */
     T(req_thinking_blocks_first);

@@ -82,6 +82,7 @@ static void bad_values_name_the_setting(void **state)
         {"AXON_CONVERSATION_TTL", "10"}, {"AXON_METRICS_PUBLIC", "true"},
         {"AXON_MAX_TURNS", "0"},        {"AXON_VALKEY_TIMEOUT_MS", "0"},
         {"ANTHROPIC_API_KEY_FILE", "/nonexistent/claude-key"},
+        {"AXON_PROMPT_CACHE", "on"},    {"AXON_PROMPT_CACHE", "AUTO"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         clear_env();
@@ -91,6 +92,27 @@ static void bad_values_name_the_setting(void **state)
         assert_int_equal(config_load(&c, NULL, false, err, sizeof err), AXON_EINVAL);
         assert_non_null(strstr(err, cases[i][0]));
     }
+}
+
+/* AXON_PROMPT_CACHE: auto by default, and each of its three words. */
+static void prompt_cache_setting(void **state)
+{
+    (void)state;
+    struct axon_config c;
+    config_defaults(&c);
+    assert_int_equal(c.prompt_cache, PROMPT_CACHE_AUTO);
+    static const struct {
+        const char *v;
+        enum prompt_cache want;
+    } t[] = {{"explicit", PROMPT_CACHE_EXPLICIT}, {"off", PROMPT_CACHE_OFF},
+             {"auto", PROMPT_CACHE_AUTO}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        assert_int_equal(config_set(&c, "AXON_PROMPT_CACHE", t[i].v, err, sizeof err), 0);
+        assert_int_equal(c.prompt_cache, t[i].want);
+    }
+    assert_int_equal(config_set(&c, "AXON_PROMPT_CACHE", "none", err, sizeof err), AXON_EINVAL);
+    assert_non_null(strstr(err, "expected auto, explicit or off"));
+    config_free(&c);
 }
 
 static void valkey_password_is_never_echoed(void **state)
@@ -346,6 +368,7 @@ int main(void)
         cmocka_unit_test(file_typos_and_garbage_are_errors),
         cmocka_unit_test(vllm_endpoints),
         cmocka_unit_test(base_path_is_normalised),
+        cmocka_unit_test(prompt_cache_setting),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

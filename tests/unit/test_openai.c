@@ -501,7 +501,8 @@ static void vllm_completion(void **state)
         "\"chatcmpl-tool-1\",\"type\":\"function\",\"function\":{\"name\":\"w\",\"arguments\":"
         "\"{\\\"c\\\":1}\"}}]},\"logprobs\":null,\"finish_reason\":\"tool_calls\",\"stop_reason\":"
         "null}],\"usage\":{\"prompt_tokens\":10,\"total_tokens\":15,\"completion_tokens\":5,"
-        "\"prompt_tokens_details\":{\"cached_tokens\":4}},\"prompt_logprobs\":null,"
+        "\"prompt_tokens_details\":{\"cached_tokens\":4,\"cache_write_tokens\":3}},"
+        "\"prompt_logprobs\":null,"
         "\"kv_transfer_params\":null}";
     FCGX_Request fcgi = {.ipcFd = -1};
     struct axon_req r;
@@ -534,6 +535,9 @@ static void vllm_completion(void **state)
     assert_int_equal(json_object_get_int(at(u, "prompt_tokens")), 10);
     assert_int_equal(json_object_get_int(at(u, "completion_tokens")), 5);
     assert_int_equal(json_object_get_int(at(at(u, "prompt_tokens_details"), "cached_tokens")), 4);
+    /* What the server wrote to its cache passes on, inside prompt_tokens. */
+    assert_int_equal(json_object_get_int(at(at(u, "prompt_tokens_details"), "cache_write_tokens")),
+                     3);
     json_object_put(c);
     oa_stream_free(&s);
     oai_out_free(&o);
