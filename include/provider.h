@@ -19,6 +19,11 @@
 /* What the request asked for that shapes the answer, and how it is fetched. */
 struct chat_plan {
     bool stream, include_usage, json_mode;
+    /* response_format json_schema whose constraints the upstream does not
+     * enforce (claude_schema.h): the answer is checked against it. Borrows
+     * the request; NULL when there is nothing to check. */
+    json_object *schema;
+    bool schema_strict; /* json_schema.strict: a violation is an error */
     int n;      /* choices */
     int calls;  /* upstream calls; each answers n / calls choices, the first at i * (n / calls) */
 };

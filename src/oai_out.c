@@ -6,7 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "claude_schema.h"
 #include "fcgi_io.h"
+#include "log.h"
 #include "jsonv.h"
 #include "sha256.h"
 #include "text.h"
@@ -294,6 +296,41 @@ static bool answer_is_json(const struct buf *content, const char **s, size_t *n)
     return jsonv_check(p, len, JSONV_MAX_DEPTH) == AXON_OK;
 }
 
+static bool schema_failed(const struct oai_out *o)
+{
+    return o->schema_strict && o->schema_violation[0];
+}
+
+void oai_out_answer_error(const struct oai_out *o, struct api_error *e)
+{
+    if (!schema_failed(o)) {
+        oai_json_error(e);
+        return;
+    }
+    /* 502, as for json_object mode: the upstream broke the contract, and
+     * OpenAI's SDKs retry a 502 by themselves. */
+    api_error_set(e, 502, ERR_SERVER, "schema_violation", "response_format",
+                  "The model's answer breaks the response_format schema (%s), which strict "
+                  "requires. Retrying may help.", o->schema_violation);
+}
+
+/* A finished answer against the client's schema (oai_out.h, schema). */
+static void check_schema(struct oai_out *o, const struct oai_choice *c)
+{
+    if (!o->schema || strcmp(c->finish, "stop") || o->schema_violation[0])
+        return;
+    if (claude_schema_check(o->schema, c->content.p ? c->content.p : "", c->content.len,
+                            o->schema_violation, sizeof o->schema_violation) == AXON_OK)
+        return;
+    log_msg(LOG_WARN, "request %s: the answer breaks the client's schema at %s%s", o->r->id,
+            o->schema_violation, o->schema_strict ? "; refused (strict)" : "; sent with a header");
+    if (!o->schema_strict && !o->stream) {
+        char h[sizeof o->schema_violation + 32];
+        snprintf(h, sizeof h, "x-axon-schema-violation: %s", o->schema_violation);
+        text_append_header(o->r->resp_headers, sizeof o->r->resp_headers, h);
+    }
+}
+
 int oai_out_event(struct oai_out *o, int i, const struct cev *ev)
 {
     struct oai_choice *c = &o->c[i];
@@ -381,6 +418,7 @@ int oai_out_event(struct oai_out *o, int i, const struct cev *ev)
             c->finish = "tool_calls";
         if (ev->usage)
             c->usage = *ev->usage;
+        check_schema(o, c);
         if (o->stream) {
             const char *s;
             size_t n;
@@ -388,6 +426,8 @@ int oai_out_event(struct oai_out *o, int i, const struct cev *ev)
                 o->json_failed = true; /* the caller answers with the error chunk */
                 return AXON_EINVAL;
             }
+            if (schema_failed(o))
+                return AXON_EINVAL; /* the error chunk instead of the finish */
             rc = ensure_role(o, i);
             if (!rc)
                 rc = send_delta(o, i, "{}", 2, c->finish);
@@ -416,6 +456,10 @@ static int message_json(struct buf *b, const struct oai_out *o, const struct oai
     size_t tn = c->content.len;
     if (o->json_mode && !strcmp(c->finish, "stop") && !answer_is_json(&c->content, &text, &tn)) {
         oai_json_error(e);
+        return AXON_EINVAL;
+    }
+    if (schema_failed(o)) {
+        oai_out_answer_error(o, e);
         return AXON_EINVAL;
     }
     int rc = buf_puts(b, "{\"role\":\"assistant\",\"content\":");
@@ -513,6 +557,8 @@ json_object *oai_out_message(const struct oai_out *o, int i)
 
 bool oai_out_valid(const struct oai_out *o)
 {
+    if (schema_failed(o))
+        return false;
     if (!o->json_mode)
         return true;
     if (o->json_failed)
