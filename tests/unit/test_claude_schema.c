@@ -244,7 +244,11 @@ static void caps(void **state)
     size_t n = strlen(d);
     assert_true(n <= CS_MAX_MOVED + 4);
     assert_string_equal(d + n - 4, "...}");
-    assert_int_equal(jsonv_check(json_object_to_json_string(out), strlen(json_object_to_json_string(out)), 8), 0);
+    /* json-c checks UTF-8 when it parses: the text sent stays valid */
+    json_object *back = NULL;
+    const char *js = json_object_to_json_string_ext(out, JSONV_OUT);
+    assert_int_equal(jsonv_parse(js, strlen(js), 8, &back), 0);
+    json_object_put(back);
     json_object_put(out);
     json_object_put(in);
     buf_free(&b);
