@@ -96,7 +96,14 @@ struct oai_out {
      * x-axon-schema-violation (non-stream). */
     json_object *schema;
     bool schema_strict;
-    char schema_violation[160]; /* the first: "<#JSON pointer> <keyword>", or "" */
+    /* The request's tools (borrowed, or NULL) when a strict tool's
+     * parameters lost constraints: each call of a strict tool is checked
+     * against its parameters, and a violation fails the answer. */
+    json_object *tools;
+    /* The first violation: "<#JSON pointer> <keyword>", after "tool NAME "
+     * for a tool call; "" while none. */
+    char schema_violation[200];
+    bool schema_refused;    /* ... and it fails the answer */
     int n;                  /* choices */
     char id[40];            /* "chatcmpl-" + 29 alphanumerics */
     long created;

@@ -24,6 +24,9 @@ struct chat_plan {
      * the request; NULL when there is nothing to check. */
     json_object *schema;
     bool schema_strict; /* json_schema.strict: a violation is an error */
+    /* The request's tools (borrowed) when a strict tool's parameters lost
+     * constraints to descriptions; NULL otherwise. */
+    json_object *tools;
     int n;      /* choices */
     int calls;  /* upstream calls; each answers n / calls choices, the first at i * (n / calls) */
 };

@@ -546,7 +546,9 @@ static int convert_messages(json_object *req, json_object *body, bool json_mode,
 
 /* ---- tools ---------------------------------------------------------------- */
 
-static int convert_tools(json_object *req, json_object *body, bool thinking, struct api_error *e)
+/* *moved counts the keywords strict tools' parameters lost to descriptions. */
+static int convert_tools(json_object *req, json_object *body, bool thinking, int *moved,
+                         struct api_error *e)
 {
     json_object *tools = get(req, "tools");
     json_object *choice = get(req, "tool_choice");
@@ -594,8 +596,10 @@ static int convert_tools(json_object *req, json_object *body, bool thinking, str
         if (params) {
             char pp[96];
             snprintf(pp, sizeof pp, "tools[%zu].function.parameters", i);
+            int m = 0;
             int rc = schema_for_claude(params, is_strict ? CS_STRICT : CS_PLAIN, pp, &schema,
-                                       NULL, e);
+                                       &m, e);
+            *moved += m;
             if (rc) {
                 json_object_put(d);
                 json_object_put(out);
@@ -802,10 +806,13 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
         add(body, "metadata", md);
     }
 
+    int tools_moved = 0;
     if (!rc)
         rc = convert_messages(req, body, info->json_mode, e);
     if (!rc)
-        rc = convert_tools(req, body, thinking, e);
+        rc = convert_tools(req, body, thinking, &tools_moved, e);
+    if (!rc && tools_moved) /* the calls are checked against the parameters (oai_out.h) */
+        info->tools = get(req, "tools");
 
     if (!rc && rft && !strcmp(rft, "json_schema")) {
         json_object *js = get(rf, "json_schema");

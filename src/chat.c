@@ -370,6 +370,7 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
     c.out.json_mode = plan.json_mode;
     c.out.schema = plan.schema;
     c.out.schema_strict = plan.schema_strict;
+    c.out.tools = plan.tools;
     c.out.conversation_id = cv->id[0] ? cv->id : NULL;
     c.st = xcalloc((size_t)plan.calls, pv->state_size);
     for (int i = 0; i < plan.calls; i++)
@@ -394,7 +395,7 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
     if (rc == AXON_OK)
         rc = oai_out_finish(&c.out, e);
     if (rc && rc != AXON_ECLIENT_GONE) {
-        if (c.out.json_failed || (c.out.schema_strict && c.out.schema_violation[0]))
+        if (c.out.json_failed || c.out.schema_refused)
             oai_out_answer_error(&c.out, e);
         if (!e->status)
             api_error_set(e, 502, ERR_SERVER, NULL, NULL, "The answer could not be completed.");

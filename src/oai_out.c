@@ -298,7 +298,7 @@ static bool answer_is_json(const struct buf *content, const char **s, size_t *n)
 
 static bool schema_failed(const struct oai_out *o)
 {
-    return o->schema_strict && o->schema_violation[0];
+    return o->schema_refused;
 }
 
 void oai_out_answer_error(const struct oai_out *o, struct api_error *e)
@@ -309,25 +309,70 @@ void oai_out_answer_error(const struct oai_out *o, struct api_error *e)
     }
     /* 502, as for json_object mode: the upstream broke the contract, and
      * OpenAI's SDKs retry a 502 by themselves. */
-    api_error_set(e, 502, ERR_SERVER, "schema_violation", "response_format",
-                  "The model's answer breaks the response_format schema (%s), which strict "
-                  "requires. Retrying may help.", o->schema_violation);
+    bool tool = !strncmp(o->schema_violation, "tool ", 5);
+    api_error_set(e, 502, ERR_SERVER, "schema_violation", tool ? "tools" : "response_format",
+                  "The model's answer breaks the %s schema (%s), which strict requires. "
+                  "Retrying may help.", tool ? "strict tool's parameters" : "response_format",
+                  o->schema_violation);
 }
 
-/* A finished answer against the client's schema (oai_out.h, schema). */
-static void check_schema(struct oai_out *o, const struct oai_choice *c)
+/* A violation found: logged; refused, or said in a header (oai_out.h). */
+static void schema_violated(struct oai_out *o, bool refuse)
 {
-    if (!o->schema || strcmp(c->finish, "stop") || o->schema_violation[0])
-        return;
-    if (claude_schema_check(o->schema, c->content.p ? c->content.p : "", c->content.len,
-                            o->schema_violation, sizeof o->schema_violation) == AXON_OK)
-        return;
+    o->schema_refused = refuse;
     log_msg(LOG_WARN, "request %s: the answer breaks the client's schema at %s%s", o->r->id,
-            o->schema_violation, o->schema_strict ? "; refused (strict)" : "; sent with a header");
-    if (!o->schema_strict && !o->stream) {
+            o->schema_violation, refuse ? "; refused (strict)" : "");
+    if (!refuse && !o->stream) {
         char h[sizeof o->schema_violation + 32];
         snprintf(h, sizeof h, "x-axon-schema-violation: %s", o->schema_violation);
         text_append_header(o->r->resp_headers, sizeof o->r->resp_headers, h);
+    }
+}
+
+/* The parameters of strict function tool `name` in the request's tools, or NULL. */
+static json_object *strict_params(json_object *tools, const char *name)
+{
+    for (size_t i = 0; i < json_object_array_length(tools); i++) {
+        json_object *fn = NULL, *v = NULL, *p = NULL;
+        if (!json_object_object_get_ex(json_object_array_get_idx(tools, i), "function", &fn) ||
+            !json_object_object_get_ex(fn, "name", &v) || strcmp(json_object_get_string(v), name))
+            continue;
+        if (json_object_object_get_ex(fn, "strict", &v) && json_object_get_boolean(v) &&
+            json_object_object_get_ex(fn, "parameters", &p) && json_object_is_type(p, json_type_object))
+            return p;
+        return NULL;
+    }
+    return NULL;
+}
+
+/* A finished answer against the client's schemas (oai_out.h, schema and
+ * tools): the text when it stopped, each strict tool's arguments. */
+static void check_schema(struct oai_out *o, const struct oai_choice *c)
+{
+    if (o->schema_violation[0])
+        return; /* the first is enough */
+    if (o->schema && !strcmp(c->finish, "stop") &&
+        claude_schema_check(o->schema, c->content.p ? c->content.p : "", c->content.len,
+                            o->schema_violation, sizeof o->schema_violation)) {
+        schema_violated(o, o->schema_strict);
+        return;
+    }
+    if (!o->tools || strcmp(c->finish, "tool_calls"))
+        return; /* arguments cut by max_tokens are no one's schema */
+    for (int k = 0; k < c->ntools; k++) {
+        json_object *params = strict_params(o->tools, c->tools[k].name);
+        char w[sizeof o->schema_violation - 80];
+        if (!params || !claude_schema_check(params, c->tools[k].args.p ? c->tools[k].args.p : "{}",
+                                            c->tools[k].args.p ? c->tools[k].args.len : 2, w, sizeof w))
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "%s", c->tools[k].name);
+        for (char *q = name; *q; q++) /* a header value: ASCII only */
+            if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+                *q = '?';
+        snprintf(o->schema_violation, sizeof o->schema_violation, "tool %s %s", name, w);
+        schema_violated(o, true);
+        return;
     }
 }
 

@@ -138,6 +138,23 @@ for (const server of SERVER_NAMES) {
       assert.ok(!data.slice(0, -2).some((d) => JSON.parse(d).choices?.[0]?.finish_reason), 'no finish_reason before the error');
     });
 
+    it('a strict tool call that breaks a moved constraint is a 502 schema_violation naming the tool', async () => {
+      const id = newId(server, 'tool-bad');
+      await assert.rejects(
+        sdk(server).chat.completions.create({
+          model: 'gpt-4o', messages: [user(id, 'book it')],
+          tools: [{ type: 'function', function: { name: 'book', strict: true, parameters: BROKEN } }],
+        }),
+        (err) => {
+          assert.ok(err instanceof OpenAI.APIError, String(err));
+          assert.equal(err.status, 502);
+          assert.equal(err.code, 'schema_violation');
+          assert.equal(err.param, 'tools');
+          assert.match(err.message, /tool book #\/n maximum/);
+          return true;
+        });
+    });
+
     it('not strict: the answer goes out, with x-axon-schema-violation naming where', async () => {
       const id = newId(server, 'loose-bad');
       const { data, response } = await sdk(server).chat.completions.create({
