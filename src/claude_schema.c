@@ -239,11 +239,11 @@ static json_object *rw_strict(struct rw *w, json_object *s, int depth)
         json_object_object_add(o, "allOf", rw_list(w, all, depth));
         use(&u, "allOf");
     }
-    if (type) { /* kept beside anyOf too (the SDK drops it; Claude reads both) */
+    bool combined = was_used(&u, "anyOf") || was_used(&u, "oneOf") || was_used(&u, "allOf");
+    use(&u, "type"); /* beside a combinator the SDK drops it: so does Axon */
+    if (type && !combined) {
         json_object_object_add(o, "type", json_object_get(type));
-        use(&u, "type");
-    } else if (!was_used(&u, "anyOf") && !was_used(&u, "oneOf") && !was_used(&u, "allOf") &&
-               member(s, "properties")) {
+    } else if (!type && !combined && member(s, "properties")) {
         /* properties apply to objects only: an untyped node with them is
          * one (the SDK would throw here) */
         type = json_object_new_string("object");

@@ -159,6 +159,12 @@ static void one_of_any_of(void **state)
               "'properties':{'k':{'type':'integer'}},'additionalProperties':false}]");
     expect_eq(at(o, "properties.w"), "{'anyOf':[{'type':'integer','description':'{maximum: 9}'},"
                                      "{'type':'null'}],'description':'{default: null}'}");
+    /* beside a combinator, type goes, as the SDK drops it */
+    json_object *t = rewrite("{'type':['string','integer'],'anyOf':[{'type':'string'},"
+                             "{'type':'integer','minimum':1}]}",
+                             CS_STRICT, NULL);
+    expect_eq(t, "{'anyOf':[{'type':'string'},{'type':'integer','description':'{minimum: 1}'}]}");
+    json_object_put(t);
     json_object_put(o);
 }
 
