@@ -155,6 +155,24 @@ for (const server of SERVER_NAMES) {
         });
     });
 
+    it('a schema past the nesting cap is a 400 naming the parameter, and Claude is not called', async () => {
+      const id = newId(server, 'deep');
+      let deep = { type: 'string' };
+      for (let i = 0; i < 40; i++) deep = { type: 'array', items: deep };
+      await assert.rejects(
+        sdk(server).chat.completions.create({
+          model: 'gpt-4o', messages: [user(id)],
+          response_format: { type: 'json_schema', json_schema: { name: 'deep', schema: { type: 'object', properties: { d: deep } } } },
+        }),
+        (err) => {
+          assert.equal(err.status, 400);
+          assert.equal(err.param, 'response_format.json_schema.schema');
+          assert.match(err.message, /nests schemas more than 32 deep/);
+          return true;
+        });
+      assert.equal((await recorded(id)).length, 0);
+    });
+
     it('not strict: the answer goes out, with x-axon-schema-violation naming where', async () => {
       const id = newId(server, 'loose-bad');
       const { data, response } = await sdk(server).chat.completions.create({
