@@ -95,6 +95,21 @@ struct oai_out {
      * dropped: that shape has room for one, and the upstream was asked
      * for no parallel calls). */
     bool legacy_functions;
+    /* The client's json_schema when the upstream did not enforce all of it
+     * (borrowed, or NULL): each finished answer is checked against it. A
+     * violation is logged; with strict it fails the answer (502
+     * schema_violation), without it the answer goes out with the header
+     * x-axon-schema-violation (non-stream). */
+    json_object *schema;
+    bool schema_strict;
+    /* The request's tools (borrowed, or NULL) when a strict tool's
+     * parameters lost constraints: each call of a strict tool is checked
+     * against its parameters, and a violation fails the answer. */
+    json_object *tools;
+    /* The first violation: "<#JSON pointer> <keyword>", after "tool NAME "
+     * for a tool call; "" while none. */
+    char schema_violation[200];
+    bool schema_refused;    /* ... and it fails the answer */
     int n;                  /* choices */
     char id[40];            /* "chatcmpl-" + 29 alphanumerics */
     long created;
@@ -137,6 +152,9 @@ bool oai_out_valid(const struct oai_out *o);
 int oai_out_error(struct oai_out *o, const struct api_error *e);
 /* The error for an answer that json_object mode refuses. */
 void oai_json_error(struct api_error *e);
+/* The error for an answer that a check refused (json_object mode, or a
+ * strict schema's constraint): fills e. */
+void oai_out_answer_error(const struct oai_out *o, struct api_error *e);
 /* A stream's heartbeat comment, starting the stream if it has not (lighttpd
  * notices a gone client only when we write). Nothing for a JSON answer. */
 int oai_out_ping(struct oai_out *o) AXON_MUST_CHECK;

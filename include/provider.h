@@ -26,6 +26,14 @@ struct chat_plan {
      * neither the first-byte timeout nor the upstream's own limit on
      * non-streamed requests cuts it. oai_out still builds one object. */
     bool stream_upstream;
+    /* response_format json_schema whose constraints the upstream does not
+     * enforce (claude_schema.h): the answer is checked against it. Borrows
+     * the request; NULL when there is nothing to check. */
+    json_object *schema;
+    bool schema_strict; /* json_schema.strict: a violation is an error */
+    /* The request's tools (borrowed) when a strict tool's parameters lost
+     * constraints to descriptions; NULL otherwise. */
+    json_object *tools;
     int n;      /* choices */
     int calls;  /* upstream calls; each answers n / calls choices, the first at i * (n / calls) */
     /* The request's parameters the model cannot take and the provider left

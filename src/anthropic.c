@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claude_schema.h"
 #include "jsonv.h"
 #include "sha256.h"
 #include "log.h"
@@ -112,30 +113,21 @@ static void id_to_openai(const char *id, char *out, size_t cap)
 
 /* ---- JSON Schema ---------------------------------------------------------- */
 
-/* A deep copy without the keywords Claude refuses in tool and output
- * schemas ($schema, $id). Under "properties" and "$defs" the keys are
- * names, not keywords, so they are kept and only their values cleaned.
- * The recursion is bounded: schemas come from jsonv_parse, which refuses
- * nesting past JSONV_MAX_DEPTH. NOLINTNEXTLINE(misc-no-recursion) */
-static json_object *clean_schema(json_object *s, bool names)
+/* The client's schema (borrows s) as Claude takes it, claude_schema.h; on
+ * success *out is new. 400 naming param when the schema passes a cap. */
+static int schema_for_claude(json_object *s, enum cs_mode mode, const char *param,
+                             json_object **out, int *moved, struct api_error *e)
 {
-    if (json_object_is_type(s, json_type_array)) {
-        json_object *a = json_object_new_array();
-        for (size_t i = 0; i < json_object_array_length(s); i++)
-            json_object_array_add(a, clean_schema(json_object_array_get_idx(s, i), false));
-        return a;
+    struct cs_info ci;
+    int rc = claude_schema_rewrite(s, mode, out, &ci);
+    if (rc) {
+        api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_value", param,
+                      "Invalid schema for '%s': it %s.", param, ci.err);
+        return AXON_EINVAL;
     }
-    if (!json_object_is_type(s, json_type_object))
-        return json_object_get(s);
-    json_object *o = json_object_new_object();
-    json_object_object_foreach(s, k, v) {
-        if (!names && (!strcmp(k, "$schema") || !strcmp(k, "$id")))
-            continue;
-        bool sub_names = !names && (!strcmp(k, "properties") || !strcmp(k, "$defs") ||
-                                    !strcmp(k, "definitions") || !strcmp(k, "patternProperties"));
-        add(o, k, clean_schema(v, sub_names));
-    }
-    return o;
+    if (moved)
+        *moved = ci.moved;
+    return AXON_OK;
 }
 
 /* ---- content -------------------------------------------------------------- */
@@ -620,7 +612,9 @@ static int convert_messages(json_object *req, json_object *body, bool json_mode,
 
 /* ---- tools ---------------------------------------------------------------- */
 
-static int convert_tools(json_object *req, json_object *body, bool thinking, struct api_error *e)
+/* *moved counts the keywords strict tools' parameters lost to descriptions. */
+static int convert_tools(json_object *req, json_object *body, bool thinking, int *moved,
+                         struct api_error *e)
 {
     json_object *tools = get(req, "tools");
     json_object *choice = get(req, "tool_choice");
@@ -662,12 +656,30 @@ static int convert_tools(json_object *req, json_object *body, bool thinking, str
         if (desc)
             add(d, "description", jstr(desc));
         json_object *params = get(fn, "parameters");
-        json_object *schema = params ? clean_schema(params, false) : json_object_new_object();
+        json_object *strict = get(fn, "strict");
+        bool is_strict = strict && json_object_get_boolean(strict);
+        json_object *schema = NULL;
+        if (params) {
+            char pp[96];
+            snprintf(pp, sizeof pp, "tools[%zu].function.parameters", i);
+            int m = 0;
+            int rc = schema_for_claude(params, is_strict ? CS_STRICT : CS_PLAIN, pp, &schema,
+                                       &m, e);
+            *moved += m;
+            if (rc) {
+                json_object_put(d);
+                json_object_put(out);
+                return rc;
+            }
+        } else {
+            schema = json_object_new_object();
+        }
         if (!get(schema, "type"))
             add(schema, "type", jstr("object"));
+        if (is_strict && !get(schema, "additionalProperties"))
+            add(schema, "additionalProperties", json_object_new_boolean(0));
         add(d, "input_schema", schema);
-        json_object *strict = get(fn, "strict");
-        if (strict && json_object_get_boolean(strict))
+        if (is_strict)
             add(d, "strict", json_object_new_boolean(1));
         pcache_mark(d, fn); /* cache_control on the function or on the tool */
         pcache_mark(d, t);
@@ -1019,24 +1031,43 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
         add(body, "metadata", md);
     }
 
+    int tools_moved = 0;
     if (!rc)
         rc = convert_messages(req, body, info->json_mode, e);
     if (!rc && !m->caps.prefill)
         end_with_user(body);
     if (!rc)
-        rc = convert_tools(req, body, thinking, e);
+        rc = convert_tools(req, body, thinking, &tools_moved, e);
+    if (!rc && tools_moved) /* the calls are checked against the parameters (oai_out.h) */
+        info->tools = get(req, "tools");
 
     if (!rc && rft && !strcmp(rft, "json_schema")) {
-        json_object *schema = get(get(rf, "json_schema"), "schema");
-        json_object *fmt = json_object_new_object();
-        add(fmt, "type", jstr("json_schema"));
-        add(fmt, "schema", schema ? clean_schema(schema, false) : json_object_new_object());
-        json_object *oc = get(body, "output_config"); /* it may carry the effort */
-        if (!oc) {
-            oc = json_object_new_object();
-            add(body, "output_config", oc);
+        json_object *js = get(rf, "json_schema");
+        json_object *schema = get(js, "schema");
+        json_object *cs = NULL;
+        int moved = 0;
+        if (schema)
+            rc = schema_for_claude(schema, CS_STRICT, "response_format.json_schema.schema", &cs,
+                                   &moved, e);
+        else
+            cs = json_object_new_object();
+        /* What moved into descriptions Claude no longer enforces: the
+         * answer is checked against the client's schema (oai_out.h). */
+        if (!rc && moved) {
+            info->schema = schema;
+            info->schema_strict = (v = get(js, "strict")) && json_object_get_boolean(v);
         }
-        add(oc, "format", fmt);
+        if (!rc) {
+            json_object *fmt = json_object_new_object();
+            add(fmt, "type", jstr("json_schema"));
+            add(fmt, "schema", cs);
+            json_object *oc = get(body, "output_config"); /* it may carry the effort */
+            if (!oc) {
+                oc = json_object_new_object();
+                add(body, "output_config", oc);
+            }
+            add(oc, "format", fmt);
+        }
     }
     if (!rc) {
         info->cache_dropped = pcache_finish(body, req, prompt_cache_mode);

@@ -390,6 +390,9 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
     oai_out_init(&c.out, r, plan.n, plan.stream, plan.include_usage, m->id);
     c.out.json_mode = plan.json_mode;
     c.out.legacy_functions = legacy;
+    c.out.schema = plan.schema;
+    c.out.schema_strict = plan.schema_strict;
+    c.out.tools = plan.tools;
     c.out.conversation_id = cv->id[0] ? cv->id : NULL;
     c.st = xcalloc((size_t)plan.calls, pv->state_size);
     for (int i = 0; i < plan.calls; i++)
@@ -407,15 +410,15 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
     };
     rc = upstream_run(cfg, calls, plan.calls, &ops, &c, e);
     if (rc == AXON_OK && !oai_out_valid(&c.out)) {
-        oai_json_error(e);
+        oai_out_answer_error(&c.out, e);
         rc = AXON_EINVAL;
     }
     settle(r, cv, rt, rc == AXON_OK && cv->store ? &c.out : NULL, lease, outcome_of(rc, e));
     if (rc == AXON_OK)
         rc = oai_out_finish(&c.out, e);
     if (rc && rc != AXON_ECLIENT_GONE) {
-        if (c.out.json_failed)
-            oai_json_error(e);
+        if (c.out.json_failed || c.out.schema_refused)
+            oai_out_answer_error(&c.out, e);
         if (!e->status)
             api_error_set(e, 502, ERR_SERVER, NULL, NULL, "The answer could not be completed.");
         (void)oai_out_error(&c.out, e);

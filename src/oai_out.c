@@ -6,7 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "claude_schema.h"
 #include "fcgi_io.h"
+#include "log.h"
 #include "jsonv.h"
 #include "sha256.h"
 #include "text.h"
@@ -301,6 +303,86 @@ static bool answer_is_json(const struct buf *content, const char **s, size_t *n)
     return jsonv_check(p, len, JSONV_MAX_DEPTH) == AXON_OK;
 }
 
+static bool schema_failed(const struct oai_out *o)
+{
+    return o->schema_refused;
+}
+
+void oai_out_answer_error(const struct oai_out *o, struct api_error *e)
+{
+    if (!schema_failed(o)) {
+        oai_json_error(e);
+        return;
+    }
+    /* 502, as for json_object mode: the upstream broke the contract, and
+     * OpenAI's SDKs retry a 502 by themselves. */
+    bool tool = !strncmp(o->schema_violation, "tool ", 5);
+    api_error_set(e, 502, ERR_SERVER, "schema_violation", tool ? "tools" : "response_format",
+                  "The model's answer breaks the %s schema (%s), which strict requires. "
+                  "Retrying may help.", tool ? "strict tool's parameters" : "response_format",
+                  o->schema_violation);
+}
+
+/* A violation found: logged; refused, or said in a header (oai_out.h). */
+static void schema_violated(struct oai_out *o, bool refuse)
+{
+    o->schema_refused = refuse;
+    log_msg(LOG_WARN, "request %s: the answer breaks the client's schema at %s%s", o->r->id,
+            o->schema_violation, refuse ? "; refused (strict)" : "");
+    if (!refuse && !o->stream) {
+        char h[sizeof o->schema_violation + 32];
+        snprintf(h, sizeof h, "x-axon-schema-violation: %s", o->schema_violation);
+        text_append_header(o->r->resp_headers, sizeof o->r->resp_headers, h);
+    }
+}
+
+/* The parameters of strict function tool `name` in the request's tools, or NULL. */
+static json_object *strict_params(json_object *tools, const char *name)
+{
+    for (size_t i = 0; i < json_object_array_length(tools); i++) {
+        json_object *fn = NULL, *v = NULL, *p = NULL;
+        if (!json_object_object_get_ex(json_object_array_get_idx(tools, i), "function", &fn) ||
+            !json_object_object_get_ex(fn, "name", &v) || strcmp(json_object_get_string(v), name))
+            continue;
+        if (json_object_object_get_ex(fn, "strict", &v) && json_object_get_boolean(v) &&
+            json_object_object_get_ex(fn, "parameters", &p) && json_object_is_type(p, json_type_object))
+            return p;
+        return NULL;
+    }
+    return NULL;
+}
+
+/* A finished answer against the client's schemas (oai_out.h, schema and
+ * tools): the text when it stopped, each strict tool's arguments. */
+static void check_schema(struct oai_out *o, const struct oai_choice *c)
+{
+    if (o->schema_violation[0])
+        return; /* the first is enough */
+    if (o->schema && !strcmp(c->finish, "stop") &&
+        claude_schema_check(o->schema, c->content.p ? c->content.p : "", c->content.len,
+                            o->schema_violation, sizeof o->schema_violation)) {
+        schema_violated(o, o->schema_strict);
+        return;
+    }
+    if (!o->tools || strcmp(c->finish, "tool_calls"))
+        return; /* arguments cut by max_tokens are no one's schema */
+    for (int k = 0; k < c->ntools; k++) {
+        json_object *params = strict_params(o->tools, c->tools[k].name);
+        char w[sizeof o->schema_violation - 80];
+        if (!params || !claude_schema_check(params, c->tools[k].args.p ? c->tools[k].args.p : "{}",
+                                            c->tools[k].args.p ? c->tools[k].args.len : 2, w, sizeof w))
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "%s", c->tools[k].name);
+        for (char *q = name; *q; q++) /* a header value: ASCII only */
+            if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+                *q = '?';
+        snprintf(o->schema_violation, sizeof o->schema_violation, "tool %s %s", name, w);
+        schema_violated(o, true);
+        return;
+    }
+}
+
 int oai_out_event(struct oai_out *o, int i, const struct cev *ev)
 {
     struct oai_choice *c = &o->c[i];
@@ -409,6 +491,7 @@ int oai_out_event(struct oai_out *o, int i, const struct cev *ev)
             c->finish = "function_call";
         if (ev->usage)
             c->usage = *ev->usage;
+        check_schema(o, c);
         if (o->stream) {
             const char *s;
             size_t n;
@@ -416,6 +499,8 @@ int oai_out_event(struct oai_out *o, int i, const struct cev *ev)
                 o->json_failed = true; /* the caller answers with the error chunk */
                 return AXON_EINVAL;
             }
+            if (schema_failed(o))
+                return AXON_EINVAL; /* the error chunk instead of the finish */
             rc = ensure_role(o, i);
             if (!rc)
                 rc = send_delta(o, i, "{}", 2, c->finish);
@@ -444,6 +529,10 @@ static int message_json(struct buf *b, const struct oai_out *o, const struct oai
     size_t tn = c->content.len;
     if (o->json_mode && !strcmp(c->finish, "stop") && !answer_is_json(&c->content, &text, &tn)) {
         oai_json_error(e);
+        return AXON_EINVAL;
+    }
+    if (schema_failed(o)) {
+        oai_out_answer_error(o, e);
         return AXON_EINVAL;
     }
     int rc = buf_puts(b, "{\"role\":\"assistant\",\"content\":");
@@ -553,6 +642,8 @@ json_object *oai_out_message(const struct oai_out *o, int i)
 
 bool oai_out_valid(const struct oai_out *o)
 {
+    if (schema_failed(o))
+        return false;
     if (!o->json_mode)
         return true;
     if (o->json_failed)
