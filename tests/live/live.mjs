@@ -5,7 +5,8 @@
 //   LIVE_KEY          an Axon key (LIVE_KEY2: a second one)
 //   LIVE_RESULTS      a file that gets a copy of every result line
 //   LIVE_MODELS_FILE  the model table Axon reads (for a model's context window)
-//   LIVE_MODELS, LIVE_EXPENSIVE, LIVE_ONLY, LIVE_TIMEOUT_S   as for run.sh
+//   LIVE_MODELS, LIVE_EXPENSIVE, LIVE_ONLY, LIVE_TIMEOUT_S, LIVE_CACHE_TOKENS,
+//   LIVE_BIG_MAX_TOKENS, LIVE_TOO_LONG_TOKENS, LIVE_DEFAULT_ONLY_MODELS   as for run.sh
 // `node tests/live/live.mjs --list` prints the cases it would run, one a line,
 // and needs neither a stack nor the SDK (run.sh counts them when it skips).
 //
@@ -546,11 +547,12 @@ const CASES = [
     id: 'X1', what: 'a prompt over the context window: 400 context_length_exceeded', expensive: true,
     async run(m) {
       const window = contextWindow(m);
+      const tokens = Number(env.LIVE_TOO_LONG_TOKENS) || Math.ceil(window * 1.3);
       const err = await expectError(
-        create({ model: m, max_tokens: SMALL, messages: [{ role: 'user', content: `${notes(`x1-${m}`, Math.ceil(window * 1.3))}\n\n${OK}` }] }),
+        create({ model: m, max_tokens: SMALL, messages: [{ role: 'user', content: `${notes(`x1-${m}`, tokens)}\n\n${OK}` }] }),
         400, 'context_length_exceeded');
       check(err.type === 'invalid_request_error', `type ${short(err.type)}`);
-      return `a window of ${window} tokens`;
+      return `about ${tokens} tokens sent, for a window of ${window}`;
     },
   },
 ];
@@ -573,7 +575,13 @@ if (LIST) {
 ({ default: OpenAI } = await import('openai'));
 ai = new OpenAI({ baseURL: BASE, apiKey: KEY, timeout: TIMEOUT_MS, maxRetries: 2 });
 
+// A key Claude refuses fails every case the same way: say it once, then skip.
+let refused = '';
 for (const { m, c, name } of selected) {
+  if (refused) {
+    line(`skip ${name} (${refused})`);
+    continue;
+  }
   if (c.expensive && !EXPENSIVE) {
     line(`skip ${name} (costly: LIVE_EXPENSIVE=1 runs it)`);
     continue;
@@ -584,8 +592,11 @@ for (const { m, c, name } of selected) {
     line(`ok   ${name}${note ? ` [${note}]` : ''} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   } catch (e) {
     const why = e instanceof Check ? e.message
-      : e instanceof OpenAI.APIError ? `${e.status ?? 'no status'} ${e.code ?? e.type ?? ''}: ${e.message}`
+      : e instanceof OpenAI.APIError ? `${[e.status ?? 'no answer', e.code ?? e.type].filter(Boolean).join(' ')}: ${e.message}`
         : `${e?.constructor?.name}: ${e?.message}`;
     line(`FAIL ${name}: ${why.replace(/\s+/g, ' ')}`);
+    if (e?.code === 'upstream_auth_failed' || e?.status === 401) {
+      refused = e.status === 401 ? 'Axon refused the test key' : 'Claude refused ANTHROPIC_API_KEY';
+    }
   }
 }

@@ -50,6 +50,15 @@ passed=0 failed=0 skipped=0
 finished=""
 declare -a pids=()   # processes started here
 tmp=""
+out=""               # live.mjs's result lines, one a case
+
+# The counts from live.mjs's result lines so far.
+count_results() {
+    [[ -n $out && -f $out ]] || return 0
+    passed=$(grep -c '^ok ' "$out")
+    failed=$(grep -c '^FAIL ' "$out")
+    skipped=$(grep -c '^skip ' "$out")
+}
 
 summary() { printf '%d passed, %d failed, %d skipped\n' "$passed" "$failed" "$skipped"; }
 
@@ -101,13 +110,15 @@ stop_all() {
 
 cleanup() {
     stop_all
+    [[ -n $finished ]] || count_results   # before the scratch directory goes
     if [[ -n $tmp ]]; then
         if [[ ${LIVE_KEEP:-} == 1 ]]; then say "kept $tmp"; else rm -rf -- "$tmp"; fi
         tmp=""
     fi
-    # Interrupted or died before the summary: still end with the summary line.
+    # Interrupted or died before the summary: the cases that ran, plus one
+    # failure for the interruption, still end with the summary line.
     if [[ -z $finished ]]; then
-        ((failed > 0)) || failed=1
+        failed=$((failed + 1))
         summary
     fi
 }
@@ -115,9 +126,9 @@ trap cleanup EXIT
 trap 'say "interrupted"; exit 130' INT
 trap 'say "terminated"; exit 143' TERM
 
+# Say why and exit; cleanup counts the one failure.
 setup_failed() {
     say "setup failed: $*"
-    failed=$((failed + 1))
     exit 1
 }
 
@@ -203,10 +214,7 @@ pids+=("$node_pid")
 node_rc=0
 wait "$node_pid" || node_rc=$?
 
-passed=$(grep -c '^ok ' "$out" 2>/dev/null || true)
-failed=$(grep -c '^FAIL ' "$out" 2>/dev/null || true)
-skipped=$(grep -c '^skip ' "$out" 2>/dev/null || true)
-passed=${passed:-0} failed=${failed:-0} skipped=${skipped:-0}
+count_results
 if ((node_rc != 0)); then
     say "tests/live/live.mjs exited with status $node_rc before the end"
     failed=$((failed + 1))
