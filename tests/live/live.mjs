@@ -223,7 +223,8 @@ const THINK = {
   max_completion_tokens: 6000,
 };
 const PUZZLE = 'A bat and a ball cost $1.10 in total. The bat costs $1.00 more than the ball. '
-  + 'How much does the ball cost? Think it through, then answer in one sentence.';
+  + 'How much does the ball cost, and what is that many cents times 37? '
+  + 'Think it through, then answer in one sentence.';
 
 // The model's context window, from the model table Axon reads (context=N;
 // an alias resolves to its model), else 200000: shown on X1's line, and

@@ -178,6 +178,14 @@ fi
 setsid redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
     --dir "$tmp" --logfile "$tmp/redis.log" &
 pids+=("$!")
+for ((i = 0; ; i++)); do
+    # A bare PING over bash's /dev/tcp, in a subshell so a refusal ends nothing.
+    reply=$( (exec 3<>"/dev/tcp/127.0.0.1/$redis_port" && printf 'PING\r\n' >&3 &&
+              read -r -t 2 line <&3 && printf '%s' "$line") 2>/dev/null || true)
+    [[ $reply == +PONG* ]] && break
+    ((i < 100)) || setup_failed "redis-server did not answer PING on port $redis_port within 10 s"
+    sleep 0.1
+done
 
 # ---- the stack -------------------------------------------------------------------
 key1="sk-axon-live-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
@@ -206,8 +214,9 @@ axon_url=$(sed -n 's/^AXON_URL=//p' "$tmp/stack/ready")
 # ---- the cases ---------------------------------------------------------------------
 # In the background and then `wait`, so that SIGINT/SIGTERM reach the traps at once.
 out=$tmp/live.out
-LIVE_AXON_URL=$axon_url LIVE_KEY=$key1 LIVE_KEY2=$key2 LIVE_RESULTS=$out \
-LIVE_MODELS_FILE=${AXON_MODELS_FILE:-$repo_root/etc/models.conf} \
+models_file=${AXON_MODELS_FILE:-$repo_root/etc/models.conf}
+[[ $models_file == /* ]] || models_file=$caller_pwd/$models_file
+LIVE_AXON_URL=$axon_url LIVE_KEY=$key1 LIVE_KEY2=$key2 LIVE_RESULTS=$out LIVE_MODELS_FILE=$models_file \
     node tests/live/live.mjs &
 node_pid=$!
 pids+=("$node_pid")
