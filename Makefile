@@ -25,7 +25,7 @@ SOBJ      := $(SRC:src/%.c=build/asan/%.o)
 SLIB_OBJ  := $(LIB_SRC:src/%.c=build/asan/%.o)
 SUNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 
-.PHONY: all asan unit-bins check test run deps npm-deps lint clean bench bench-smoke bench-bins chart-test browser-test fuzz soak memcheck
+.PHONY: all asan unit-bins check test test-live run deps npm-deps lint clean bench bench-smoke bench-bins chart-test browser-test fuzz soak memcheck
 all: build/axon
 
 build/axon: $(OBJ)
@@ -107,6 +107,12 @@ test: deps npm-deps
 	@tests/browser/run.sh
 	@tests/fuzz/run.sh --smoke
 	@$(MAKE) --no-print-directory bench-smoke
+
+# make test-live: issue 17's rules through Axon against the real Claude API
+# (tests/live/README.md); skips, exit 0, without ANTHROPIC_API_KEY.
+test-live: deps npm-deps
+	@$(MAKE) --no-print-directory all
+	@tests/live/run.sh
 
 # The Helm chart rendered and checked, and the image's config: tests/chart/run.sh.
 chart-test: deps npm-deps
