@@ -19,6 +19,7 @@
 #include "provider.h"
 #include "stats.h"
 #include "text.h"
+#include "thinking_store.h"
 #include "upstream.h"
 #include "valkey.h"
 
@@ -292,27 +293,60 @@ static void note_stored(struct axon_req *r, struct chat_conv *cv, int rc,
     }
 }
 
+/* Each answer (choice) with signed thinking and tool calls, kept under its
+ * tool-call ids for a client that will resend the history without it. */
+static void keep_thinking(struct axon_req *r, const struct oai_out *out,
+                          struct thinking_store_op *op)
+{
+    for (int i = 0; i < out->n; i++) {
+        const struct oai_choice *c = &out->c[i];
+        if (!c->thinking || c->ntools == 0)
+            continue;
+        const char *ids[THINKING_KEYS_MAX];
+        int n = c->ntools < THINKING_KEYS_MAX ? c->ntools : THINKING_KEYS_MAX;
+        for (int k = 0; k < n; k++)
+            ids[k] = c->tools[k].id;
+        (void)thinking_store_answer(op, r->tenant, c->thinking, ids, n); /* done reports */
+    }
+}
+
 /* The request's last Valkey round trip: the finished turn stored (choice
- * 0's message, when out is given) and the session given back, in one
+ * 0's message, when store_turn), the answers' signed thinking kept by
+ * tool-call id (when out has any), and the session given back, in one
  * pipeline. It runs before the end of the answer reaches the client (see
- * README), so a client that continues at once finds its turn. */
+ * README), so a client that continues at once finds its turn. out: the
+ * answer when it succeeded, else NULL. */
 static void settle(struct axon_req *r, struct chat_conv *cv, const struct model_route *rt,
-                   const struct oai_out *out, struct pool_lease *lease, enum pool_outcome o)
+                   const struct oai_out *out, bool store_turn, struct pool_lease *lease,
+                   enum pool_outcome o)
 {
     const struct axon_config *cfg = r->cfg;
     struct valkey_batch b = {0};
     struct conv_append_op ap;
     struct pool_release_op rel;
-    if (out) {
+    struct thinking_store_op th;
+    thinking_store_init(&th);
+    store_turn = store_turn && out;
+    if (store_turn) {
         json_object *assistant = oai_out_message(out, 0);
         conv_append_add(cfg, cv->id, r->tenant, rt->m.id, cv->turn, assistant, cv->create,
                         pool_server_now_ms(lease), &ap, &b);
         json_object_put(assistant); /* add keeps its text */
     }
+    if (out) {
+        keep_thinking(r, out, &th);
+        thinking_store_add(cfg, &th, &b);
+    }
     pool_release_add(cfg, lease, o, &rel, &b);
     (void)valkey_batch_run(&b);
-    if (out)
+    if (store_turn)
         note_stored(r, cv, conv_append_done(&ap, &b), out);
+    int thrc = thinking_store_done(&th, &b);
+    if (thrc)
+        log_msg(LOG_WARN, "request %s: the signed thinking of the answer's tool calls was not "
+                "kept (%s): a client resending the history without it gets thinking off",
+                r->id, thrc == AXON_EIO ? valkey_strerror()
+                       : thrc == AXON_ETOOBIG ? "past a cap" : "refused");
     bool recycled = false;
     (void)pool_release_done(&rel, &b, &recycled);
     valkey_batch_free(&b);
@@ -323,6 +357,128 @@ static void settle(struct axon_req *r, struct chat_conv *cv, const struct model_
         if (provider_of(rt->ep)->reload_key)
             (void)provider_of(rt->ep)->reload_key(cfg);
     }
+}
+
+/* ---- signed thinking for clients that resend the history ------------------- */
+
+static json_object *member(json_object *o, const char *k)
+{
+    json_object *v = NULL;
+    return json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+/* True when the request asks Claude to think: `thinking` on (true, or an
+ * object of type enabled or adaptive), else a reasoning_effort other than
+ * "none" (anthropic.c's mapping).
+ * TODO(lead): a model that thinks when not asked (the model table's
+ * capability) must count as thinking here too. */
+static bool asks_thinking(json_object *req)
+{
+    json_object *th = member(req, "thinking");
+    if (th && json_object_is_type(th, json_type_boolean))
+        return json_object_get_boolean(th);
+    if (th && json_object_is_type(th, json_type_object)) {
+        const char *t = json_object_get_string(member(th, "type"));
+        return t && (!strcmp(t, "enabled") || !strcmp(t, "adaptive"));
+    }
+    json_object *re = member(req, "reasoning_effort");
+    return re && json_object_is_type(re, json_type_string) &&
+           strcmp(json_object_get_string(re), "none") != 0;
+}
+
+/* An assistant message with tool calls and no thinking_blocks of its own:
+ * the client dropped what Claude signed. */
+static bool lost_thinking(json_object *m)
+{
+    const char *role = json_object_get_string(member(m, "role"));
+    json_object *calls = member(m, "tool_calls"), *tb = member(m, "thinking_blocks");
+    return role && !strcmp(role, "assistant") && json_object_is_type(calls, json_type_array) &&
+           json_object_array_length(calls) > 0 &&
+           !(json_object_is_type(tb, json_type_array) && json_object_array_length(tb) > 0);
+}
+
+/* msg with thinking_blocks set to blocks (takes blocks): a new object that
+ * shares msg's members, so the client's message (which the stored turn may
+ * hold) stays as the client sent it. */
+static json_object *with_thinking(json_object *msg, json_object *blocks)
+{
+    json_object *copy = json_object_new_object();
+    json_object_object_foreach(msg, k, v)
+        if (strcmp(k, "thinking_blocks"))
+            json_object_object_add(copy, k, json_object_get(v));
+    json_object_object_add(copy, "thinking_blocks", blocks);
+    return copy;
+}
+
+/* A client that resends the whole history (no conversation_id, or new
+ * messages on top of one) drops the signed thinking blocks of its earlier
+ * tool turns, which OpenAI's format has no place for; with thinking on,
+ * Claude refuses the tool turn without them. So, when the request would
+ * think, every such assistant message is looked up by its tool-call ids
+ * (one MGET, none when there is no such message) and gets its original
+ * blocks back, unchanged, before translation puts them first. When the one
+ * Claude checks (the last assistant message, with tool results after it)
+ * cannot be found (expired, Valkey down, another key's ids), the request
+ * goes with thinking off: an answer without thinking beats a 400 the client
+ * cannot fix. */
+static void restore_thinking(struct axon_req *r, json_object *req)
+{
+    json_object *msgs = member(req, "messages");
+    if (!asks_thinking(req) || !json_object_is_type(msgs, json_type_array))
+        return;
+    size_t n = json_object_array_length(msgs);
+    /* Newest first, so the caps leave out the oldest. */
+    const char *ids[THINKING_KEYS_MAX];
+    size_t at[THINKING_KEYS_MAX];  /* each id's message */
+    int nids = 0;
+    size_t last = SIZE_MAX;        /* the last assistant message */
+    for (size_t i = n; i-- > 0;) {
+        json_object *m = json_object_array_get_idx(msgs, i);
+        const char *role = json_object_get_string(member(m, "role"));
+        if (last == SIZE_MAX && role && !strcmp(role, "assistant"))
+            last = i;
+        if (!lost_thinking(m))
+            continue;
+        json_object *calls = member(m, "tool_calls");
+        for (size_t k = 0; k < json_object_array_length(calls) && nids < THINKING_KEYS_MAX; k++) {
+            const char *id = json_object_get_string(member(json_object_array_get_idx(calls, k), "id"));
+            if (thinking_id_ok(id)) {
+                ids[nids] = id;
+                at[nids++] = i;
+            }
+        }
+    }
+    bool needed = last != SIZE_MAX && last + 1 < n &&
+                  lost_thinking(json_object_array_get_idx(msgs, last));
+    if (nids == 0 && !needed)
+        return;
+    json_object *found[THINKING_KEYS_MAX];
+    int rc = nids ? thinking_store_find(r->tenant, ids, nids, found) : AXON_ENOTFOUND;
+    bool restored_last = false;
+    for (int k = 0; k < nids; k++) {
+        /* The first id of a message that is found gives its blocks: the
+         * ids are grouped by message. */
+        if (found[k] && !lost_thinking(json_object_array_get_idx(msgs, at[k]))) {
+            json_object_put(found[k]); /* this message got its blocks already */
+            continue;
+        }
+        if (!found[k])
+            continue;
+        json_object *copy = with_thinking(json_object_array_get_idx(msgs, at[k]), found[k]);
+        json_object_array_put_idx(msgs, at[k], copy);
+        restored_last |= at[k] == last;
+    }
+    if (!needed || restored_last)
+        return;
+    json_object_object_add(req, "thinking", json_object_new_boolean(0));
+    json_object_object_del(req, "reasoning_effort");
+    /* TODO(lead): name `reasoning_effort`/`thinking` in x-axon-ignored-params
+     * once that helper is merged; until then the log says it. */
+    log_msg(LOG_INFO, "request %s: thinking turned off: the signed thinking of the last "
+            "assistant tool turn was not sent back and is not kept for this key (%s)",
+            r->id, rc == AXON_EIO ? valkey_strerror()
+                   : nids == 0 ? "its tool-call ids cannot be keys"
+                               : "expired, or another key's ids");
 }
 
 /* ---- the answer ------------------------------------------------------------ */
@@ -367,7 +523,7 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
     }
     if (rc) {
         buf_free(&body);
-        settle(r, cv, rt, NULL, lease, POOL_DONE);
+        settle(r, cv, rt, NULL, false, lease, POOL_DONE);
         return errors_send_api(r, e);
     }
     if (plan.ignored[0]) {
@@ -413,7 +569,7 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
         oai_out_answer_error(&c.out, e);
         rc = AXON_EINVAL;
     }
-    settle(r, cv, rt, rc == AXON_OK && cv->store ? &c.out : NULL, lease, outcome_of(rc, e));
+    settle(r, cv, rt, rc == AXON_OK ? &c.out : NULL, cv->store, lease, outcome_of(rc, e));
     if (rc == AXON_OK)
         rc = oai_out_finish(&c.out, e);
     if (rc && rc != AXON_ECLIENT_GONE) {
@@ -463,6 +619,8 @@ static int answer(struct axon_req *r, json_object *req, const struct model_route
         json_object_put(cv.turn);
         return errors_send_api(r, &e);
     }
+    if (rt->ep->provider == PROVIDER_ANTHROPIC)
+        restore_thinking(r, req); /* only Claude signs thinking */
     struct pool_lease lease = {0};
     rc = pool_acquire(cfg, rt->ep->pool, &lease, client_gone_cb, r);
     if (rc == AXON_OK || rc == AXON_EBUSY)
