@@ -398,8 +398,7 @@ static bool lost_thinking(json_object *m)
 }
 
 /* msg with thinking_blocks set to blocks (takes blocks): a new object that
- * shares msg's members, so the client's message (which the stored turn may
- * hold) stays as the client sent it. */
+ * shares msg's members, so the client's message stays as it was sent. */
 static json_object *with_thinking(json_object *msg, json_object *blocks)
 {
     json_object *copy = json_object_new_object();
@@ -455,19 +454,28 @@ static void restore_thinking(struct axon_req *r, json_object *req)
     json_object *found[THINKING_KEYS_MAX];
     int rc = nids ? thinking_store_find(r->tenant, ids, nids, found) : AXON_ENOTFOUND;
     bool restored_last = false;
+    json_object *replay = NULL; /* msgs with the blocks put back, made on the first find */
     for (int k = 0; k < nids; k++) {
-        /* The first id of a message that is found gives its blocks: the
-         * ids are grouped by message. */
-        if (found[k] && !lost_thinking(json_object_array_get_idx(msgs, at[k]))) {
-            json_object_put(found[k]); /* this message got its blocks already */
-            continue;
-        }
         if (!found[k])
             continue;
-        json_object *copy = with_thinking(json_object_array_get_idx(msgs, at[k]), found[k]);
-        json_object_array_put_idx(msgs, at[k], copy);
+        if (!replay) {
+            /* A new array: the client's (which the stored turn may hold)
+             * stays as the client sent it. */
+            replay = json_object_new_array();
+            for (size_t i = 0; i < n; i++)
+                json_object_array_add(replay, json_object_get(json_object_array_get_idx(msgs, i)));
+        }
+        /* The first of a message's ids that is found gives its blocks. */
+        json_object *m = json_object_array_get_idx(replay, at[k]);
+        if (!lost_thinking(m)) {
+            json_object_put(found[k]);
+            continue;
+        }
+        json_object_array_put_idx(replay, at[k], with_thinking(m, found[k]));
         restored_last |= at[k] == last;
     }
+    if (replay)
+        json_object_object_add(req, "messages", replay);
     if (!needed || restored_last)
         return;
     json_object_object_add(req, "thinking", json_object_new_boolean(0));

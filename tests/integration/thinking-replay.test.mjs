@@ -124,6 +124,45 @@ for (const server of SERVER_NAMES) {
       });
     }
 
+    it('with conversation_id: the stored turn replays its block, and a resent tool turn on top finds its own', async () => {
+      const sig = crypto.randomBytes(48).toString('base64');
+      const id1 = newId(server, 'conv1');
+      const base = { model: 'gpt-4o', tools: [WEATHER_TOOL], reasoning_effort: 'low' };
+      const sdk = client(server, KEY);
+      const first = await sdk.chat.completions.create({
+        ...base, conversation_id: 'new',
+        messages: [{ role: 'user', content: `Weather in Nice? [[mock id=${id1} signature=${sig}]]` }],
+      });
+      const cid = first.conversation_id;
+      assert.match(cid, /^conv-[0-9a-f]{32}$/);
+      const call1 = first.choices[0].message.tool_calls[0];
+      // Continued by the stored history: only the tool result is new.
+      const id2 = newId(server, 'conv2');
+      const second = await sdk.chat.completions.create({
+        ...base, conversation_id: cid,
+        messages: [{ role: 'tool', tool_call_id: call1.id, content: `Mild. [[mock id=${id2}]]` }],
+      });
+      assert.equal(second.choices[0].finish_reason, 'stop');
+      const body2 = await onlyRecorded(id2);
+      assert.equal(JSON.stringify(body2.messages[1].content[0]),
+        `{"type":"thinking","thinking":"${THINK_TEXT}","signature":"${sig}"}`);
+
+      // A new conversation whose first turn is a resent tool loop.
+      const id3 = newId(server, 'conv3');
+      const third = await sdk.chat.completions.create({
+        ...base, conversation_id: 'new',
+        messages: [
+          { role: 'user', content: 'Weather in Nice?' },
+          { role: 'assistant', content: null, tool_calls: [call1] },
+          { role: 'tool', tool_call_id: call1.id, content: `Mild. [[mock id=${id3}]]` },
+        ],
+      });
+      assert.equal(third.choices[0].finish_reason, 'stop');
+      const body3 = await onlyRecorded(id3);
+      assert.ok(body3.thinking);
+      assert.equal(body3.messages[1].content[0].signature, sig);
+    });
+
     it('ids that were never answered: thinking off instead of a 400', async () => {
       const id = newId(server, 'unknown');
       const t = await complete(client(server, KEY), {
