@@ -188,7 +188,7 @@ static void caps_refuse_and_keep_nothing(void **state)
 
     /* More ids than one store takes. */
     json_object *blocks = js(BLOCKS);
-    char names[THINKING_KEYS_MAX + 1][16];
+    char names[THINKING_KEYS_MAX + 1][24];
     const char *many[THINKING_KEYS_MAX + 1];
     for (int i = 0; i <= THINKING_KEYS_MAX; i++) {
         snprintf(names[i], sizeof names[i], "call_%d", i);
