@@ -22,6 +22,11 @@
 int anthropic_request(json_object *req, const struct model *m, struct buf *out,
                       struct chat_plan *info, struct api_error *e) AXON_MUST_CHECK;
 
+/* True when the body anthropic_request builds for req (borrowed) would have
+ * m (borrowed) think: what the client asked, else the model's own default
+ * (thinks_unasked). chat.c asks before it restores signed thinking. */
+bool anthropic_thinks(json_object *req, const struct model *m);
+
 /* Claude refuses metadata.user_id holding personal data such as an e-mail
  * address. Rewrites the request's `user` and `safety_identifier` (req
  * borrowed, changed in place) unless they are opaque ids (1-64 of

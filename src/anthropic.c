@@ -820,6 +820,23 @@ static int effort_supported(unsigned efforts, int want)
     return -1;
 }
 
+/* Whether the body will think: asked, or the model's own default. */
+static bool thinks(const struct model_caps *c, const struct thinking_ask *a)
+{
+    if (c->thinking == THINKING_NONE ||
+        (a->want == ASK_NOTHING && c->unasked == UNASKED_YES && a->forced_tool))
+        return false; /* thinking_apply sends {type: disabled} */
+    return a->want == ASK_ON || (a->want == ASK_NOTHING && c->unasked != UNASKED_NO) ||
+           c->unasked == UNASKED_ALWAYS;
+}
+
+bool anthropic_thinks(json_object *req, const struct model *m)
+{
+    struct thinking_ask a;
+    thinking_asked(req, &a);
+    return thinks(&m->caps, &a);
+}
+
 /* Writes thinking (and output_config.effort) into body as the model takes
  * it. Budget models get {type: enabled, budget_tokens} within max_tokens;
  * adaptive ones {type: adaptive} and the effort level nearest the one
@@ -838,8 +855,7 @@ static int thinking_apply(json_object *body, const struct model *m, const struct
         *thinking = false;
         return AXON_OK;
     }
-    *thinking = a->want == ASK_ON || (a->want == ASK_NOTHING && c->unasked != UNASKED_NO) ||
-                c->unasked == UNASKED_ALWAYS;
+    *thinking = thinks(c, a);
     if (c->thinking == THINKING_NONE) {
         if (a->want == ASK_ON)
             text_list_add(info->ignored, sizeof info->ignored, a->field);

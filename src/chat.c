@@ -367,25 +367,6 @@ static json_object *member(json_object *o, const char *k)
     return json_object_object_get_ex(o, k, &v) ? v : NULL;
 }
 
-/* True when the request asks Claude to think: `thinking` on (true, or an
- * object of type enabled or adaptive), else a reasoning_effort other than
- * "none" (anthropic.c's mapping).
- * TODO(lead): a model that thinks when not asked (the model table's
- * capability) must count as thinking here too. */
-static bool asks_thinking(json_object *req)
-{
-    json_object *th = member(req, "thinking");
-    if (th && json_object_is_type(th, json_type_boolean))
-        return json_object_get_boolean(th);
-    if (th && json_object_is_type(th, json_type_object)) {
-        const char *t = json_object_get_string(member(th, "type"));
-        return t && (!strcmp(t, "enabled") || !strcmp(t, "adaptive"));
-    }
-    json_object *re = member(req, "reasoning_effort");
-    return re && json_object_is_type(re, json_type_string) &&
-           strcmp(json_object_get_string(re), "none") != 0;
-}
-
 /* An assistant message with tool calls and no thinking_blocks of its own:
  * the client dropped what Claude signed. */
 static bool lost_thinking(json_object *m)
@@ -420,10 +401,10 @@ static json_object *with_thinking(json_object *msg, json_object *blocks)
  * cannot be found (expired, Valkey down, another key's ids), the request
  * goes with thinking off: an answer without thinking beats a 400 the client
  * cannot fix. */
-static void restore_thinking(struct axon_req *r, json_object *req)
+static void restore_thinking(struct axon_req *r, json_object *req, const struct model *model)
 {
     json_object *msgs = member(req, "messages");
-    if (!asks_thinking(req) || !json_object_is_type(msgs, json_type_array))
+    if (!anthropic_thinks(req, model) || !json_object_is_type(msgs, json_type_array))
         return;
     size_t n = json_object_array_length(msgs);
     /* Newest first, so the caps leave out the oldest. */
@@ -478,15 +459,34 @@ static void restore_thinking(struct axon_req *r, json_object *req)
         json_object_object_add(req, "messages", replay);
     if (!needed || restored_last)
         return;
+    /* Named ignored as the client asked it (x-axon-ignored-params, the log);
+     * a model that thinks unasked is sent {type: disabled}. */
+    text_list_add(r->ignored, sizeof r->ignored,
+                  member(req, "thinking") || !member(req, "reasoning_effort") ? "thinking"
+                                                                              : "reasoning_effort");
     json_object_object_add(req, "thinking", json_object_new_boolean(0));
     json_object_object_del(req, "reasoning_effort");
-    /* TODO(lead): name `reasoning_effort`/`thinking` in x-axon-ignored-params
-     * once that helper is merged; until then the log says it. */
     log_msg(LOG_INFO, "request %s: thinking turned off: the signed thinking of the last "
-            "assistant tool turn was not sent back and is not kept for this key (%s)",
+            "assistant tool turn was not sent back and is not kept for this key (%s)%s",
             r->id, rc == AXON_EIO ? valkey_strerror()
                    : nids == 0 ? "its tool-call ids cannot be keys"
-                               : "expired, or another key's ids");
+                               : "expired, or another key's ids",
+            anthropic_thinks(req, model) ? "; the model cannot stop thinking, so Claude may refuse it"
+                                     : "");
+}
+
+/* Adds the ", "-separated words of list (borrowed) to r->ignored: what the
+ * translator left out joins what chat.c did, in one header and log field. */
+static void note_ignored(struct axon_req *r, const char *list)
+{
+    char word[CHAT_IGNORED_MAX];
+    for (const char *p = list; *p;) {
+        const char *end = strstr(p, ", ");
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        snprintf(word, sizeof word, "%.*s", (int)n, p);
+        text_list_add(r->ignored, sizeof r->ignored, word);
+        p += n + (end ? 2 : 0);
+    }
 }
 
 /* ---- the answer ------------------------------------------------------------ */
@@ -534,11 +534,11 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
         settle(r, cv, rt, NULL, false, lease, POOL_DONE);
         return errors_send_api(r, e);
     }
-    if (plan.ignored[0]) {
-        char hdr[sizeof plan.ignored + 32];
-        snprintf(hdr, sizeof hdr, "X-Axon-Ignored-Params: %s", plan.ignored);
+    note_ignored(r, plan.ignored);
+    if (r->ignored[0]) {
+        char hdr[sizeof r->ignored + 32];
+        snprintf(hdr, sizeof hdr, "X-Axon-Ignored-Params: %s", r->ignored);
         text_append_header(r->resp_headers, sizeof r->resp_headers, hdr);
-        snprintf(r->ignored, sizeof r->ignored, "%s", plan.ignored);
     }
     char url[1200];
     snprintf(url, sizeof url, "%s%s", rt->ep->base_url, pv->path);
@@ -628,7 +628,7 @@ static int answer(struct axon_req *r, json_object *req, const struct model_route
         return errors_send_api(r, &e);
     }
     if (rt->ep->provider == PROVIDER_ANTHROPIC)
-        restore_thinking(r, req); /* only Claude signs thinking */
+        restore_thinking(r, req, m); /* only Claude signs thinking */
     struct pool_lease lease = {0};
     rc = pool_acquire(cfg, rt->ep->pool, &lease, client_gone_cb, r);
     if (rc == AXON_OK || rc == AXON_EBUSY)

@@ -42,13 +42,14 @@ async function onlyRecorded(id) {
 // else (the SDKs drop reasoning_content and any unknown field).
 async function complete(sdk, body, stream, what) {
   if (!stream) {
-    const c = await sdk.chat.completions.create(body);
+    const { data: c, response } = await sdk.chat.completions.create(body).withResponse();
     assertValid('response', c, what);
     const m = c.choices[0].message;
     return { finish: c.choices[0].finish_reason, content: m.content, reasoning: m.reasoning_content,
+      ignored: response.headers.get('x-axon-ignored-params'),
       message: { role: 'assistant', content: m.content, tool_calls: m.tool_calls } };
   }
-  const s = await sdk.chat.completions.create({ ...body, stream: true });
+  const { data: s, response } = await sdk.chat.completions.create({ ...body, stream: true }).withResponse();
   let content = '', reasoning = '', finish = null;
   const calls = [];
   for await (const chunk of s) {
@@ -65,7 +66,7 @@ async function complete(sdk, body, stream, what) {
     }
     if (ch.finish_reason) finish = ch.finish_reason;
   }
-  return { finish, content, reasoning,
+  return { finish, content, reasoning, ignored: response.headers.get('x-axon-ignored-params'),
     message: { role: 'assistant', content: content || null, tool_calls: calls.length ? calls : undefined } };
 }
 
@@ -99,6 +100,7 @@ for (const server of SERVER_NAMES) {
         const id2 = newId(server, 'turn2');
         const t2 = await complete(client(server, KEY), { ...base, messages: history(id2) }, stream, `turn 2 (${mode})`);
         assert.equal(t2.finish, 'stop');
+        assert.equal(t2.ignored, null, 'nothing left out');
         assert.match(t2.content, /^The tool said: Sunny\./);
         const body2 = await onlyRecorded(id2);
         assert.ok(body2.thinking && body2.thinking.type !== 'disabled', 'turn 2 still thinks');
@@ -115,6 +117,7 @@ for (const server of SERVER_NAMES) {
         const id3 = newId(server, 'otherkey');
         const t3 = await complete(client(server, KEY2), { ...base, messages: history(id3) }, stream, `other key (${mode})`);
         assert.equal(t3.finish, 'stop');
+        assert.equal(t3.ignored, 'reasoning_effort', 'the client is told thinking was left out');
         const body3 = await onlyRecorded(id3);
         assert.ok(!body3.thinking || body3.thinking.type === 'disabled', `thinking off: ${JSON.stringify(body3.thinking)}`);
         assert.ok(!('reasoning_effort' in body3));
@@ -163,19 +166,23 @@ for (const server of SERVER_NAMES) {
       assert.equal(body3.messages[1].content[0].signature, sig);
     });
 
-    it('ids that were never answered: thinking off instead of a 400', async () => {
-      const id = newId(server, 'unknown');
-      const t = await complete(client(server, KEY), {
-        model: 'gpt-4o', tools: [WEATHER_TOOL], reasoning_effort: 'low',
-        messages: [
-          { role: 'user', content: 'Weather in Rome?' },
-          { role: 'assistant', content: null, tool_calls: [{ id: `call_never${counter}x${process.pid}`, type: 'function', function: { name: 'get_weather', arguments: '{"city":"Rome"}' } }] },
-          { role: 'tool', tool_call_id: `call_never${counter}x${process.pid}`, content: `Rainy. [[mock id=${id}]]` },
-        ],
-      }, false, 'unknown ids');
-      assert.equal(t.finish, 'stop');
-      const body = await onlyRecorded(id);
-      assert.ok(!body.thinking || body.thinking.type === 'disabled');
+    it('ids that were never answered: thinking off instead of a 400, named as the client asked it', async () => {
+      for (const [ask, named] of [[{ reasoning_effort: 'low' }, 'reasoning_effort'], [{ thinking: true }, 'thinking']]) {
+        const id = newId(server, 'unknown');
+        const callId = `call_never${counter}x${process.pid}`;
+        const t = await complete(client(server, KEY), {
+          model: 'gpt-4o', tools: [WEATHER_TOOL], ...ask,
+          messages: [
+            { role: 'user', content: 'Weather in Rome?' },
+            { role: 'assistant', content: null, tool_calls: [{ id: callId, type: 'function', function: { name: 'get_weather', arguments: '{"city":"Rome"}' } }] },
+            { role: 'tool', tool_call_id: callId, content: `Rainy. [[mock id=${id}]]` },
+          ],
+        }, false, `unknown ids, ${named}`);
+        assert.equal(t.finish, 'stop');
+        assert.equal(t.ignored, named);
+        const body = await onlyRecorded(id);
+        assert.ok(!body.thinking || body.thinking.type === 'disabled', named);
+      }
     });
 
     it('a client that sends its thinking_blocks back is left alone', async () => {
