@@ -521,6 +521,10 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
     /* After conv_prepare, so that a stored history's function messages are
      * carried too; before the provider, so that every provider gets tools. */
     bool legacy = oai_legacy_to_tools(req);
+    /* After the legacy rewrite, so that a resent function_call is a tool
+     * turn too (its position-made id is never found: thinking goes off). */
+    if (rt->ep->provider == PROVIDER_ANTHROPIC)
+        restore_thinking(r, req, m); /* only Claude signs thinking */
     int rc = pv->request(req, m, &body, &plan, e);
     if (!rc && plan.cache_dropped) {
         /* Claude takes four breakpoints; the client's oldest went (logged
@@ -627,8 +631,6 @@ static int answer(struct axon_req *r, json_object *req, const struct model_route
         json_object_put(cv.turn);
         return errors_send_api(r, &e);
     }
-    if (rt->ep->provider == PROVIDER_ANTHROPIC)
-        restore_thinking(r, req, m); /* only Claude signs thinking */
     struct pool_lease lease = {0};
     rc = pool_acquire(cfg, rt->ep->pool, &lease, client_gone_cb, r);
     if (rc == AXON_OK || rc == AXON_EBUSY)

@@ -185,6 +185,24 @@ for (const server of SERVER_NAMES) {
       }
     });
 
+    it('legacy function calling resent with thinking: thinking off instead of a 400', async () => {
+      // A legacy answer shows no call id, so the resent function_call gets one
+      // made from its position (oai_legacy.h) that no answer was kept under.
+      const id = newId(server, 'legacy');
+      const t = await complete(client(server, KEY), {
+        model: 'gpt-4o', reasoning_effort: 'low', functions: [WEATHER_TOOL.function],
+        messages: [
+          { role: 'user', content: 'Weather in Bern?' },
+          { role: 'assistant', content: null, function_call: { name: 'get_weather', arguments: '{"city":"Bern"}' } },
+          { role: 'function', name: 'get_weather', content: `Foggy. [[mock id=${id}]]` },
+        ],
+      }, false, 'legacy functions');
+      assert.equal(t.finish, 'stop');
+      assert.equal(t.ignored, 'reasoning_effort');
+      const body = await onlyRecorded(id);
+      assert.ok(!body.thinking || body.thinking.type === 'disabled');
+    });
+
     it('a client that sends its thinking_blocks back is left alone', async () => {
       const id = newId(server, 'own');
       const own = { type: 'thinking', thinking: 'Mine.', signature: 'b3du' };
