@@ -334,6 +334,48 @@ static void user_scoped_to_the_key(void **state)
     json_object_put(d);
 }
 
+/* anthropic_thinks (which decides whether chat.c restores signed thinking
+ * for a resent tool turn, or turns thinking off) says what the body does,
+ * for every model style and every way of asking. */
+static void thinks_agrees_with_the_body(void **state)
+{
+    (void)state;
+    static const char *const models[] = {"old", "one", "new", "few", "eager", "always", "plain"};
+    static const char *const asks[] = {
+        "",
+        ",'reasoning_effort':'low'",
+        ",'reasoning_effort':'none'",
+        ",'thinking':true",
+        ",'thinking':false",
+        ",'thinking':{'type':'enabled','budget_tokens':2048}",
+        ",'thinking':{'type':'adaptive'}",
+        ",'thinking':{'type':'disabled'}",
+    };
+    char oai[256];
+    for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
+        const struct model *m = models_find(&table, models[i]);
+        assert_non_null(m);
+        for (size_t k = 0; k < sizeof asks / sizeof *asks; k++) {
+            snprintf(oai, sizeof oai, "{'messages':[{'role':'user','content':'hi'}]%s}", asks[k]);
+            struct chat_plan info;
+            memset(&info, 0, sizeof info);
+            json_object *body = translate(models[i], oai, &info);
+            const char *type = json_object_get_string(at(body, "thinking.type"));
+            bool on = type && strcmp(type, "disabled");
+            if (!strcmp(models[i], "always"))
+                on = on || !type; /* told nothing, it thinks anyway */
+            else if (!strcmp(models[i], "eager"))
+                on = on || !type; /* thinks unless sent disabled */
+            json_object *req = q(oai);
+            if (anthropic_thinks(req, m) != on)
+                fail_msg("%s: anthropic_thinks says %d, the body %s", ctx, !on,
+                         json_object_to_json_string(at(body, "thinking")));
+            json_object_put(req);
+            json_object_put(body);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +385,7 @@ int main(void)
         cmocka_unit_test(thinking_by_style),
         cmocka_unit_test(thinking_off),
         cmocka_unit_test(user_scoped_to_the_key),
+        cmocka_unit_test(thinks_agrees_with_the_body),
     };
     return cmocka_run_group_tests_name("claude_rules", tests, setup, teardown);
 }
