@@ -7,6 +7,8 @@
  *   axon:{k:TENANT}:convs  zset  the tenant's conversation ids by update time (ms)
  *   axon:{g}:active    zset  every conversation id by expiry time (ms), so
  *                            /stats counts live conversations without SCAN
+ *   axon:{k:TENANT}:think:CALLID  string  signed thinking by tool-call id, for
+ *                            clients that resend the history (thinking_store.h)
  * Both conversation keys expire together; every stored turn slides them.
  *
  * A turn is written in one Lua script (owner check, caps, RPUSH of all its
