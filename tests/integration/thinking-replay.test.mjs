@@ -6,11 +6,12 @@
 //   {tool_calls}, tool] and must not earn Claude's 400 ("Expected `thinking`
 //   or `redacted_thinking`, but found `tool_use`", which the mock enforces,
 //   tests/mock/anthropic.mjs, after Anthropic's extended-thinking docs):
-//   Axon puts the original signed block back, byte for byte. Another key
-//   resending the same ids gets no blocks: the request goes with thinking off.
+//   Axon puts the original signed block back, byte for byte (the mock
+//   verifies the signature over the text: a changed or foreign block is
+//   "Invalid signature in thinking block"). Another key resending the same
+//   ids gets no blocks: the request goes with thinking off.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import OpenAI from 'openai';
 import { SERVER_NAMES, KEY, KEY2, stackUrl, originOf, call } from './lib.mjs';
 import { assertValid } from './schema.mjs';
@@ -77,9 +78,8 @@ for (const server of SERVER_NAMES) {
 
       it(`${mode}: turn 2 resent without thinking gets the original signed block back; another key gets thinking off`, async () => {
         assert.ok(KEY2, 'AXON_TEST_KEY2 is not set: run tests/integration/run.sh');
-        const sig = crypto.randomBytes(48).toString('base64');
         const id1 = newId(server, 'turn1');
-        const question = { role: 'user', content: `Weather in Paris? [[mock id=${id1} signature=${sig}]]` };
+        const question = { role: 'user', content: `Weather in Paris? [[mock id=${id1}]]` };
         const base = { model: 'gpt-4o', tools: [WEATHER_TOOL], reasoning_effort: 'low' };
 
         // Turn 1: thinking, then a tool call.
@@ -107,7 +107,10 @@ for (const server of SERVER_NAMES) {
         const assistant = body2.messages[1];
         assert.equal(assistant.role, 'assistant');
         // Byte for byte what Claude gave in turn 1, first in the turn (key
-        // order included: JSON.parse keeps the wire's order).
+        // order included: JSON.parse keeps the wire's order); the mock took
+        // the signature as one it issued over this text, or turn 2 was a 400.
+        const sig = assistant.content[0].signature;
+        assert.match(sig ?? '', /^[A-Za-z0-9+/]{60,}={0,2}$/);
         assert.equal(JSON.stringify(assistant.content[0]),
           `{"type":"thinking","thinking":"${THINK_TEXT}","signature":"${sig}"}`);
         assert.equal(assistant.content[1].type, 'tool_use');
@@ -122,19 +125,17 @@ for (const server of SERVER_NAMES) {
         assert.ok(!body3.thinking || body3.thinking.type === 'disabled', `thinking off: ${JSON.stringify(body3.thinking)}`);
         assert.ok(!('reasoning_effort' in body3));
         assert.equal(body3.messages[1].content[0].type, 'tool_use', 'no thinking block of another key');
-        // (the signature is in the question's directive: look past it)
-        assert.ok(!JSON.stringify(body3.messages.slice(1)).includes(sig), 'the signature never reaches another key');
+        assert.ok(!JSON.stringify(body3).includes(sig), 'the signature never reaches another key');
       });
     }
 
     it('with conversation_id: the stored turn replays its block, and a resent tool turn on top finds its own', async () => {
-      const sig = crypto.randomBytes(48).toString('base64');
       const id1 = newId(server, 'conv1');
       const base = { model: 'gpt-4o', tools: [WEATHER_TOOL], reasoning_effort: 'low' };
       const sdk = client(server, KEY);
       const first = await sdk.chat.completions.create({
         ...base, conversation_id: 'new',
-        messages: [{ role: 'user', content: `Weather in Nice? [[mock id=${id1} signature=${sig}]]` }],
+        messages: [{ role: 'user', content: `Weather in Nice? [[mock id=${id1}]]` }],
       });
       const cid = first.conversation_id;
       assert.match(cid, /^conv-[0-9a-f]{32}$/);
@@ -147,6 +148,7 @@ for (const server of SERVER_NAMES) {
       });
       assert.equal(second.choices[0].finish_reason, 'stop');
       const body2 = await onlyRecorded(id2);
+      const sig = body2.messages[1].content[0].signature;
       assert.equal(JSON.stringify(body2.messages[1].content[0]),
         `{"type":"thinking","thinking":"${THINK_TEXT}","signature":"${sig}"}`);
 
@@ -205,7 +207,9 @@ for (const server of SERVER_NAMES) {
 
     it('a client that sends its thinking_blocks back is left alone', async () => {
       const id = newId(server, 'own');
-      const own = { type: 'thinking', thinking: 'Mine.', signature: 'b3du' };
+      // A signature the mock accepts as it is: one found in its fixtures
+      // (tests/data/fixtures/anthropic-sdkpy-thinking-then-refusal.sse).
+      const own = { type: 'thinking', thinking: 'Mine.', signature: 'c3ludGhldGljLXNpZ25hdHVyZS1maXh0dXJlLWEtbm90LWEtcmVhbC1zaWduYXR1cmU=' };
       const t = await complete(client(server, KEY), {
         model: 'gpt-4o', tools: [WEATHER_TOOL], reasoning_effort: 'low',
         messages: [
