@@ -26,4 +26,11 @@ int jsonv_check(const char *p, size_t n, int max_depth) AXON_MUST_CHECK;
 int jsonv_parse(const char *p, size_t n, int max_depth,
                 json_object **out) AXON_MUST_CHECK;
 
+/* The member key of o: NULL when o is NULL or has no such key (a JSON
+ * null member is returned as itself). Borrowed from o. */
+json_object *jsonv_member(json_object *o, const char *key);
+/* The member's string, or NULL when it is absent or not a string.
+ * Borrowed from o. */
+const char *jsonv_member_str(json_object *o, const char *key);
+
 #endif

@@ -22,7 +22,6 @@
  * minutes, reckoning an hour per 128,000 output tokens (client.ts,
  * _calculateNonstreamingTimeout): 3600 s * max_tokens / 128000 > 600 s. */
 #define NONSTREAM_MAX_TOKENS (128000L * 600 / 3600)
-/* Compact, and "/" left alone (json-c escapes it by default). */
 
 /* ---- small json-c helpers ------------------------------------------------- */
 

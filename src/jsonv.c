@@ -185,3 +185,15 @@ int jsonv_parse(const char *p, size_t n, int max_depth, json_object **out)
     *out = root;
     return AXON_OK;
 }
+
+json_object *jsonv_member(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+const char *jsonv_member_str(json_object *o, const char *key)
+{
+    json_object *v = jsonv_member(o, key);
+    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}

@@ -4,6 +4,8 @@
  * ChatCompletionRequestFunctionMessage (openai-openapi.yaml). */
 #include "oai_legacy.h"
 
+#include "jsonv.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -16,21 +18,10 @@ struct pending {
     bool answered;
 };
 
-static json_object *get(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-    return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static const char *get_str(json_object *o, const char *key)
-{
-    json_object *v = get(o, key);
-    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
 
 static bool role_is(json_object *m, const char *role)
 {
-    const char *r = get_str(m, "role");
+    const char *r = jsonv_member_str(m, "role");
     return r && !strcmp(r, role);
 }
 
@@ -55,7 +46,7 @@ static json_object *choice_of(json_object *fc)
     if (json_object_is_type(fc, json_type_string))
         return json_object_get(fc);
     json_object *c = json_object_new_object(), *fn = json_object_new_object();
-    json_object_object_add(fn, "name", json_object_get(get(fc, "name")));
+    json_object_object_add(fn, "name", json_object_get(jsonv_member(fc, "name")));
     json_object_object_add(c, "type", json_object_new_string("function"));
     json_object_object_add(c, "function", fn);
     return c;
@@ -65,21 +56,21 @@ static json_object *choice_of(json_object *fc)
  * tool_calls, after any tool_calls it already has. Returns new. */
 static json_object *assistant_of(json_object *m, size_t i)
 {
-    json_object *fc = get(m, "function_call"), *calls = json_object_new_array();
+    json_object *fc = jsonv_member(m, "function_call"), *calls = json_object_new_array();
     json_object *copy = json_object_new_object();
     json_object_object_foreach(m, key, val)
     {
         if (strcmp(key, "function_call") && strcmp(key, "tool_calls"))
             json_object_object_add(copy, key, json_object_get(val));
     }
-    json_object *had = get(m, "tool_calls");
+    json_object *had = jsonv_member(m, "tool_calls");
     for (size_t k = 0; had && k < json_object_array_length(had); k++)
         json_object_array_add(calls, json_object_get(json_object_array_get_idx(had, k)));
     char id[48];
     snprintf(id, sizeof id, OAI_LEGACY_ID_PREFIX "%zu", i);
     json_object *call = json_object_new_object(), *fn = json_object_new_object();
-    json_object_object_add(fn, "name", json_object_get(get(fc, "name")));
-    json_object_object_add(fn, "arguments", json_object_get(get(fc, "arguments")));
+    json_object_object_add(fn, "name", json_object_get(jsonv_member(fc, "name")));
+    json_object_object_add(fn, "arguments", json_object_get(jsonv_member(fc, "arguments")));
     json_object_object_add(call, "id", json_object_new_string(id));
     json_object_object_add(call, "type", json_object_new_string("function"));
     json_object_object_add(call, "function", fn);
@@ -91,13 +82,13 @@ static json_object *assistant_of(json_object *m, size_t i)
 /* Remembers the calls of assistant message m as the ones now awaiting results. */
 static size_t pending_of(json_object *m, struct pending *p)
 {
-    json_object *calls = get(m, "tool_calls");
+    json_object *calls = jsonv_member(m, "tool_calls");
     size_t n = 0;
     for (size_t k = 0; calls && k < json_object_array_length(calls) && n < MAX_PENDING; k++) {
         json_object *c = json_object_array_get_idx(calls, k);
-        const char *id = get_str(c, "id");
+        const char *id = jsonv_member_str(c, "id");
         if (id)
-            p[n++] = (struct pending){.id = id, .name = get_str(get(c, "function"), "name")};
+            p[n++] = (struct pending){.id = id, .name = jsonv_member_str(jsonv_member(c, "function"), "name")};
     }
     return n;
 }
@@ -130,7 +121,7 @@ static bool has_legacy_message(json_object *msgs)
 {
     for (size_t i = 0; i < json_object_array_length(msgs); i++) {
         json_object *m = json_object_array_get_idx(msgs, i);
-        if (role_is(m, "function") || (role_is(m, "assistant") && get(m, "function_call")))
+        if (role_is(m, "function") || (role_is(m, "assistant") && jsonv_member(m, "function_call")))
             return true;
     }
     return false;
@@ -145,19 +136,19 @@ static json_object *messages_of(json_object *msgs)
     for (size_t i = 0; i < json_object_array_length(msgs); i++) {
         json_object *m = json_object_array_get_idx(msgs, i), *now = NULL;
         if (role_is(m, "assistant")) {
-            now = get(m, "function_call") ? assistant_of(m, i) : json_object_get(m);
+            now = jsonv_member(m, "function_call") ? assistant_of(m, i) : json_object_get(m);
             np = pending_of(now, p);
         } else if (role_is(m, "tool")) {
-            const char *id = get_str(m, "tool_call_id");
+            const char *id = jsonv_member_str(m, "tool_call_id");
             for (size_t k = 0; id && k < np; k++)
                 if (!strcmp(p[k].id, id))
                     p[k].answered = true;
             now = json_object_get(m);
         } else if (role_is(m, "function")) {
-            struct pending *c = answered_call(p, np, get_str(m, "name"));
+            struct pending *c = answered_call(p, np, jsonv_member_str(m, "name"));
             if (c)
                 c->answered = true;
-            now = c ? tool_message(c->id, get(m, "content")) : json_object_get(m);
+            now = c ? tool_message(c->id, jsonv_member(m, "content")) : json_object_get(m);
         } else {
             now = json_object_get(m);
         }
@@ -168,10 +159,10 @@ static json_object *messages_of(json_object *msgs)
 
 bool oai_legacy_to_tools(json_object *req)
 {
-    json_object *msgs = get(req, "messages");
+    json_object *msgs = jsonv_member(req, "messages");
     if (msgs && json_object_is_type(msgs, json_type_array) && has_legacy_message(msgs))
         json_object_object_add(req, "messages", messages_of(msgs));
-    json_object *functions = get(req, "functions"), *fc = get(req, "function_call");
+    json_object *functions = jsonv_member(req, "functions"), *fc = jsonv_member(req, "function_call");
     if (!functions)
         return false; /* the validator refuses function_call alone */
     json_object_object_add(req, "tools", tools_of(functions));

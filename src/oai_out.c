@@ -522,6 +522,21 @@ static void sum_usage(const struct oai_out *o, struct usage *u)
     }
 }
 
+/* {"name":…,"arguments":…} of one call; arguments "{}" when none came. */
+static int function_json(struct buf *b, const struct oai_tool_call *tc)
+{
+    int rc = buf_puts(b, "{\"name\":");
+    if (!rc)
+        rc = buf_json_str(b, tc->name, strlen(tc->name));
+    if (!rc)
+        rc = buf_puts(b, ",\"arguments\":");
+    if (!rc)
+        rc = tc->args.len ? buf_json_str(b, tc->args.p, tc->args.len) : buf_puts(b, "\"{}\"");
+    if (!rc)
+        rc = buf_puts(b, "}");
+    return rc;
+}
+
 static int message_json(struct buf *b, const struct oai_out *o, const struct oai_choice *c,
                         struct api_error *e)
 {
@@ -551,16 +566,9 @@ static int message_json(struct buf *b, const struct oai_out *o, const struct oai
     }
     if (!rc && c->ntools && o->legacy_functions) {
         /* ChatCompletionResponseMessage.function_call: no id, no type. */
-        const struct oai_tool_call *tc = &c->tools[0];
-        rc = buf_puts(b, ",\"function_call\":{\"name\":");
+        rc = buf_puts(b, ",\"function_call\":");
         if (!rc)
-            rc = buf_json_str(b, tc->name, strlen(tc->name));
-        if (!rc)
-            rc = buf_puts(b, ",\"arguments\":");
-        if (!rc)
-            rc = tc->args.len ? buf_json_str(b, tc->args.p, tc->args.len) : buf_puts(b, "\"{}\"");
-        if (!rc)
-            rc = buf_puts(b, "}");
+            rc = function_json(b, &c->tools[0]);
     } else if (!rc && c->ntools) {
         rc = buf_puts(b, ",\"tool_calls\":[");
         for (int t = 0; !rc && t < c->ntools; t++) {
@@ -569,15 +577,11 @@ static int message_json(struct buf *b, const struct oai_out *o, const struct oai
             if (!rc)
                 rc = buf_json_str(b, tc->id, strlen(tc->id));
             if (!rc)
-                rc = buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":");
+                rc = buf_puts(b, ",\"type\":\"function\",\"function\":");
             if (!rc)
-                rc = buf_json_str(b, tc->name, strlen(tc->name));
+                rc = function_json(b, tc);
             if (!rc)
-                rc = buf_puts(b, ",\"arguments\":");
-            if (!rc)
-                rc = tc->args.len ? buf_json_str(b, tc->args.p, tc->args.len) : buf_puts(b, "\"{}\"");
-            if (!rc)
-                rc = buf_puts(b, "}}");
+                rc = buf_puts(b, "}");
         }
         if (!rc)
             rc = buf_puts(b, "]");

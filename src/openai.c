@@ -9,17 +9,6 @@
 #include "jsonv.h"
 #include "text.h"
 
-static json_object *get(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-    return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static const char *get_str(json_object *o, const char *key)
-{
-    json_object *v = get(o, key);
-    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
 
 /* ---- the request ----------------------------------------------------------- */
 
@@ -30,15 +19,15 @@ static int thinking_switch(json_object *t)
         return -1;
     if (json_object_is_type(t, json_type_boolean))
         return json_object_get_boolean(t);
-    const char *type = get_str(t, "type");
+    const char *type = jsonv_member_str(t, "type");
     return type && strcmp(type, "disabled") != 0;
 }
 
 /* A copy of an assistant message without the reasoning Axon stored. */
 static json_object *without_reasoning(json_object *msg)
 {
-    const char *role = get_str(msg, "role");
-    if (!role || strcmp(role, "assistant") || (!get(msg, "reasoning_content") && !get(msg, "thinking_blocks")))
+    const char *role = jsonv_member_str(msg, "role");
+    if (!role || strcmp(role, "assistant") || (!jsonv_member(msg, "reasoning_content") && !jsonv_member(msg, "thinking_blocks")))
         return json_object_get(msg);
     json_object *copy = json_object_new_object();
     json_object_object_foreach(msg, k, v) {
@@ -53,18 +42,18 @@ int openai_request(json_object *req, const struct model *m, struct buf *out,
 {
     json_object *v;
     memset(plan, 0, sizeof *plan);
-    plan->stream = (v = get(req, "stream")) && json_object_get_boolean(v);
-    plan->include_usage = plan->stream && (v = get(get(req, "stream_options"), "include_usage")) &&
+    plan->stream = (v = jsonv_member(req, "stream")) && json_object_get_boolean(v);
+    plan->include_usage = plan->stream && (v = jsonv_member(jsonv_member(req, "stream_options"), "include_usage")) &&
                           json_object_get_boolean(v);
-    plan->n = (v = get(req, "n")) && json_object_is_type(v, json_type_int) ? (int)json_object_get_int64(v) : 1;
+    plan->n = (v = jsonv_member(req, "n")) && json_object_is_type(v, json_type_int) ? (int)json_object_get_int64(v) : 1;
     plan->calls = 1; /* the server answers all n choices in one call */
-    const char *rft = get_str(get(req, "response_format"), "type");
+    const char *rft = jsonv_member_str(jsonv_member(req, "response_format"), "type");
     plan->json_mode = rft && !strcmp(rft, "json_object");
 
-    const char *max_name = get(req, "max_completion_tokens") ? "max_completion_tokens"
-                           : get(req, "max_tokens")          ? "max_tokens"
+    const char *max_name = jsonv_member(req, "max_completion_tokens") ? "max_completion_tokens"
+                           : jsonv_member(req, "max_tokens")          ? "max_tokens"
                                                              : NULL;
-    long max_tokens = max_name ? (long)json_object_get_int64(get(req, max_name)) : 0;
+    long max_tokens = max_name ? (long)json_object_get_int64(jsonv_member(req, max_name)) : 0;
     if (max_name && m->max_output && max_tokens > m->max_output) {
         api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_value", max_name,
                       "%s is too large: %ld. This model supports at most %ld completion tokens, "
@@ -92,7 +81,7 @@ int openai_request(json_object *req, const struct model *m, struct buf *out,
         json_object_object_add(body, "max_tokens", json_object_new_int64(m->max_tokens));
     if (plan->stream) {
         /* Always asked for: Axon counts tokens whether or not the client does. */
-        json_object *so = json_object_new_object(), *cso = get(req, "stream_options");
+        json_object *so = json_object_new_object(), *cso = jsonv_member(req, "stream_options");
         if (cso && json_object_is_type(cso, json_type_object)) {
             json_object_object_foreach(cso, k2, v2)
                 json_object_object_add(so, k2, json_object_get(v2));
@@ -101,13 +90,13 @@ int openai_request(json_object *req, const struct model *m, struct buf *out,
         json_object_object_add(body, "stream_options", so);
     }
     /* Merged, never replaced: the client's template arguments stay. */
-    json_object *kw = json_object_new_object(), *ckw = get(req, "chat_template_kwargs");
+    json_object *kw = json_object_new_object(), *ckw = jsonv_member(req, "chat_template_kwargs");
     if (ckw && json_object_is_type(ckw, json_type_object)) {
         json_object_object_foreach(ckw, k3, v3)
             json_object_object_add(kw, k3, json_object_get(v3));
     }
-    int on = thinking_switch(get(req, "thinking"));
-    if (on >= 0 || !get(kw, "enable_thinking"))
+    int on = thinking_switch(jsonv_member(req, "thinking"));
+    if (on >= 0 || !jsonv_member(kw, "enable_thinking"))
         json_object_object_add(kw, "enable_thinking", json_object_new_boolean(on > 0));
     json_object_object_add(body, "chat_template_kwargs", kw);
 
@@ -158,12 +147,12 @@ static const char *known_code(const char *c)
 /* An upstream error (status 0: found inside a 200 stream) as the client's. */
 static void map_error(int status, json_object *err, const char *text, struct api_error *e)
 {
-    const char *msg = err ? get_str(err, "message") : text;
+    const char *msg = err ? jsonv_member_str(err, "message") : text;
     char fallback[64];
     snprintf(fallback, sizeof fallback, "HTTP %d from the upstream", status);
     if (!msg || !*msg)
         msg = fallback;
-    json_object *cv = get(err, "code");
+    json_object *cv = jsonv_member(err, "code");
     if (!status && cv && json_object_is_type(cv, json_type_int))
         status = (int)json_object_get_int64(cv); /* vLLM's code is the status it meant */
     if (!status)
@@ -173,7 +162,7 @@ static void map_error(int status, json_object *err, const char *text, struct api
                                       : NULL);
     if (!code && strstr(msg, "maximum context length"))
         code = "context_length_exceeded";
-    const char *param = get_str(err, "param");
+    const char *param = jsonv_member_str(err, "param");
     if (status == 401 || status == 403) {
         api_error_set(e, 502, ERR_SERVER, "upstream_auth_failed", NULL,
                       "The upstream refused Axon's credentials (HTTP %d: %s). The operator must "
@@ -200,14 +189,14 @@ static void map_error(int status, json_object *err, const char *text, struct api
 static json_object *error_of(json_object *o, const char **text)
 {
     *text = NULL;
-    json_object *err = get(o, "error");
+    json_object *err = jsonv_member(o, "error");
     if (err && json_object_is_type(err, json_type_object))
         return err;
     if (err && json_object_is_type(err, json_type_string)) {
         *text = json_object_get_string(err); /* {"error":"Unauthorized"} */
         return NULL;
     }
-    const char *obj = get_str(o, "object");
+    const char *obj = jsonv_member_str(o, "object");
     return obj && !strcmp(obj, "error") ? o : NULL; /* older vLLM, flat */
 }
 
@@ -281,17 +270,17 @@ static void read_usage(json_object *u, struct usage *to)
     json_object *v;
     if (!u || !json_object_is_type(u, json_type_object))
         return;
-    long prompt = (v = get(u, "prompt_tokens")) ? oai_tokens(v) : 0;
-    json_object *pd = get(u, "prompt_tokens_details");
-    long cached = (v = get(pd, "cached_tokens")) ? oai_tokens(v) : 0;
-    long written = (v = get(pd, "cache_write_tokens")) ? oai_tokens(v) : 0;
+    long prompt = (v = jsonv_member(u, "prompt_tokens")) ? oai_tokens(v) : 0;
+    json_object *pd = jsonv_member(u, "prompt_tokens_details");
+    long cached = (v = jsonv_member(pd, "cached_tokens")) ? oai_tokens(v) : 0;
+    long written = (v = jsonv_member(pd, "cache_write_tokens")) ? oai_tokens(v) : 0;
     /* Both are parts of prompt_tokens (spec CompletionUsage); a count that
      * does not fit is not believed. */
     to->cache_read = cached <= prompt ? cached : 0;
     to->cache_write = written <= prompt - to->cache_read ? written : 0;
     to->input = prompt - to->cache_read - to->cache_write;
-    to->output = (v = get(u, "completion_tokens")) ? oai_tokens(v) : 0;
-    to->reasoning = (v = get(get(u, "completion_tokens_details"), "reasoning_tokens"))
+    to->output = (v = jsonv_member(u, "completion_tokens")) ? oai_tokens(v) : 0;
+    to->reasoning = (v = jsonv_member(jsonv_member(u, "completion_tokens_details"), "reasoning_tokens"))
                         ? oai_tokens(v)
                         : 0;
 }
@@ -299,7 +288,7 @@ static void read_usage(json_object *u, struct usage *to)
 /* The choice k of this call that an upstream "index" names. */
 static int choice_of(struct oa_stream *s, json_object *ch, int pos, struct api_error *e, int *k)
 {
-    json_object *v = get(ch, "index");
+    json_object *v = jsonv_member(ch, "index");
     int64_t i = v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : pos;
     if (i < 0 || i >= s->n)
         return bad_event(e, "a choice index out of range");
@@ -311,7 +300,7 @@ static int choice_of(struct oa_stream *s, json_object *ch, int pos, struct api_e
  * new; its arguments arrive in pieces. */
 static int tool_delta(struct oa_stream *s, int k, json_object *tc, int pos, struct api_error *e)
 {
-    json_object *v = get(tc, "index"), *fn = get(tc, "function");
+    json_object *v = jsonv_member(tc, "index"), *fn = jsonv_member(tc, "function");
     int64_t up = v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : pos;
     if (up < 0 || up >= OAI_MAX_TOOLS)
         return bad_event(e, "a tool call index out of range");
@@ -321,7 +310,7 @@ static int tool_delta(struct oa_stream *s, int k, json_object *tc, int pos, stru
         const struct oai_choice *oc = &s->out->c[s->first + k];
         if (oc->ntools >= OAI_MAX_TOOLS)
             return bad_event(e, "too many tool calls");
-        const char *id = get_str(tc, "id");
+        const char *id = jsonv_member_str(tc, "id");
         char made[32];
         if (!id || !*id) { /* some servers (Ollama) send none */
             static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -333,12 +322,12 @@ static int tool_delta(struct oa_stream *s, int k, json_object *tc, int pos, stru
             made[5 + sizeof rnd] = '\0';
             id = made;
         }
-        const char *name = get_str(fn, "name");
+        const char *name = jsonv_member_str(fn, "name");
         c->tool_of[up] = (uint8_t)(oc->ntools + 1);
         rc = emit(s, k, (struct cev){.kind = CEV_TOOL_START, .s = id, .n = strlen(id),
                                      .name = name ? name : "", .tool = c->tool_of[up] - 1});
     }
-    json_object *args = get(fn, "arguments");
+    json_object *args = jsonv_member(fn, "arguments");
     if (!rc && args && json_object_is_type(args, json_type_string) && json_object_get_string_len(args))
         rc = emit(s, k, (struct cev){.kind = CEV_TOOL_ARGS, .tool = c->tool_of[up] - 1,
                                      .s = json_object_get_string(args),
@@ -359,15 +348,15 @@ static int message_part(struct oa_stream *s, int k, json_object *d, json_object 
 {
     /* vLLM >= 0.11 says `reasoning`, older ones and DeepSeek `reasoning_content`;
      * a server sending both means the same text twice. */
-    json_object *r = get(d, "reasoning_content");
+    json_object *r = jsonv_member(d, "reasoning_content");
     if (!r || !json_object_is_type(r, json_type_string))
-        r = get(d, "reasoning");
+        r = jsonv_member(d, "reasoning");
     int rc = emit_str(s, k, CEV_REASONING, r, NULL);
     if (!rc)
-        rc = emit_str(s, k, CEV_TEXT, get(d, "content"), logprobs);
+        rc = emit_str(s, k, CEV_TEXT, jsonv_member(d, "content"), logprobs);
     if (!rc)
-        rc = emit_str(s, k, CEV_REFUSAL, get(d, "refusal"), logprobs);
-    json_object *tcs = get(d, "tool_calls");
+        rc = emit_str(s, k, CEV_REFUSAL, jsonv_member(d, "refusal"), logprobs);
+    json_object *tcs = jsonv_member(d, "tool_calls");
     for (size_t i = 0; !rc && tcs && json_object_is_type(tcs, json_type_array) &&
                        i < json_object_array_length(tcs);
          i++)
@@ -416,7 +405,7 @@ int oa_stream_event(struct oa_stream *s, const char *data, size_t n, struct api_
         rc = upstream_error(err, text, e);
         goto out;
     }
-    json_object *choices = get(o, "choices");
+    json_object *choices = jsonv_member(o, "choices");
     for (size_t i = 0; !rc && choices && json_object_is_type(choices, json_type_array) &&
                        i < json_object_array_length(choices);
          i++) {
@@ -424,14 +413,14 @@ int oa_stream_event(struct oa_stream *s, const char *data, size_t n, struct api_
         int k = 0;
         if ((rc = choice_of(s, ch, (int)i, e, &k)))
             break;
-        json_object *lp = get(ch, "logprobs");
-        rc = message_part(s, k, get(ch, "delta"),
+        json_object *lp = jsonv_member(ch, "logprobs");
+        rc = message_part(s, k, jsonv_member(ch, "delta"),
                           lp && json_object_is_type(lp, json_type_object) ? lp : NULL, e);
-        const char *fr = get_str(ch, "finish_reason");
+        const char *fr = jsonv_member_str(ch, "finish_reason");
         if (!rc && fr)
             s->c[k].finish = openai_finish_reason(fr);
     }
-    read_usage(get(o, "usage"), &s->usage); /* the usage chunk, or running usage */
+    read_usage(jsonv_member(o, "usage"), &s->usage); /* the usage chunk, or running usage */
 out:
     json_object_put(o);
     return rc;
@@ -451,7 +440,7 @@ int oa_completion(struct oa_stream *s, const char *body, size_t n, struct api_er
     }
     const char *text;
     json_object *err = error_of(o, &text);
-    json_object *choices = get(o, "choices");
+    json_object *choices = jsonv_member(o, "choices");
     int rc = AXON_OK;
     if (err || text)
         rc = upstream_error(err, text, e);
@@ -462,14 +451,14 @@ int oa_completion(struct oa_stream *s, const char *body, size_t n, struct api_er
         int k = 0;
         if ((rc = choice_of(s, ch, (int)i, e, &k)))
             break;
-        json_object *lp = get(ch, "logprobs");
-        rc = message_part(s, k, get(ch, "message"),
+        json_object *lp = jsonv_member(ch, "logprobs");
+        rc = message_part(s, k, jsonv_member(ch, "message"),
                           lp && json_object_is_type(lp, json_type_object) ? lp : NULL, e);
         if (!rc)
-            s->c[k].finish = openai_finish_reason(get_str(ch, "finish_reason"));
+            s->c[k].finish = openai_finish_reason(jsonv_member_str(ch, "finish_reason"));
     }
     if (!rc) {
-        read_usage(get(o, "usage"), &s->usage);
+        read_usage(jsonv_member(o, "usage"), &s->usage);
         rc = finish_all(s, e);
     }
     json_object_put(o);
