@@ -106,6 +106,7 @@ test: deps npm-deps
 	@tests/chart/run.sh
 	@tests/browser/run.sh
 	@tests/fuzz/run.sh --smoke
+	@LIVE_SELFTEST=1 tests/live/run.sh
 	@$(MAKE) --no-print-directory bench-smoke
 
 # make test-live: issue 17's rules through Axon against the real Claude API

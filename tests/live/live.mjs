@@ -179,7 +179,7 @@ const PERSON = {
   type: 'object',
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 20, description: 'A first name' },
-    age: { type: 'integer', minimum: 18, maximum: 99 },
+    age: { type: 'integer', minimum: 1, maximum: 120 },
     hobbies: { type: 'array', items: { type: 'string', maxLength: 30 }, minItems: 1, maxItems: 3 },
   },
   required: ['name', 'age', 'hobbies'],

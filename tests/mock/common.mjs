@@ -89,7 +89,9 @@ export function genValue(s, deep) {
     case 'string': return 'Paris';
     case 'integer': case 'number': return 1;
     case 'boolean': return true;
-    case 'array': return [];
+    // Claude's constrained decoding keeps minItems 0 and 1 (the only values
+    // its structured outputs take: transform-json-schema.ts), so one item.
+    case 'array': return s.minItems >= 1 ? [genValue(s.items, deep)] : [];
     case 'object': return deep ? genObject(s, true) : {};
     default: return null;
   }
