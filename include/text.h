@@ -43,6 +43,14 @@ int text_base64_decode(const char *in, size_t n, unsigned char *out,
                        size_t *outlen) AXON_MUST_CHECK;
 /* True when s[0..n) is well-formed UTF-8 (no overlong forms, surrogates). */
 bool text_utf8_valid(const char *s, size_t n);
+/* Copies s[0..n) into out (cap bytes, always NUL-terminated when cap > 0)
+ * with every byte that is not part of a well-formed UTF-8 sequence written as
+ * %XX, as a URL carries it: the copy is valid UTF-8 and still names the same
+ * URL, so it can be echoed into JSON and logs. Sets *outlen. AXON_ETOOBIG when
+ * it does not fit: out then holds the part that did, never a split sequence.
+ * Borrows s; out is the caller's. */
+int text_utf8_pct_escape(const char *s, size_t n, char *out, size_t cap,
+                         size_t *outlen) AXON_MUST_CHECK;
 
 /* Appends "line\r\n" to the header block dst (cap bytes, NUL-terminated),
  * or nothing when it would not fit. Borrows both. */

@@ -54,17 +54,18 @@ void io_req_init(struct axon_req *r, FCGX_Request *fcgi, const struct axon_confi
     const char *q = strchr(uri, '?');
     size_t plen = q ? (size_t)(q - uri) : strlen(uri);
     r->query = q ? q + 1 : "";
-    if (plen > REQ_MAX_PATH) {
-        r->path_too_long = true;
-        plen = REQ_MAX_PATH;
-    }
     if (bare) {
         r->path[0] = '/';
         r->path[1] = '\0';
         return;
     }
-    memcpy(r->path, uri, plen);
-    r->path[plen] = '\0';
+    /* nginx passes the bytes the client sent. The path is echoed into 404s,
+     * 405s, model_not_found and the log line, which must stay valid UTF-8 and
+     * JSON: bytes that are not UTF-8 become %XX. No route, model or id holds
+     * such bytes, so routing is unchanged; the cap holds for this form. */
+    size_t len;
+    if (text_utf8_pct_escape(uri, plen, r->path, sizeof r->path, &len))
+        r->path_too_long = true;
 }
 
 const char *io_param(const struct axon_req *r, const char *name)

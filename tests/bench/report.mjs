@@ -1,7 +1,8 @@
 // The bench table: reads tests/bench/run.sh's results.jsonl and prints one
 // markdown table (medians over the repetitions, with the ratios
 // gateway/direct, gateway/nginx-proxy and Portkey/gateway), then the
-// targets of issue 6 with what was measured against each.
+// targets of issue 6 with what was measured against each, and the
+// descriptors per open stream against the README's sizing.
 //
 //   node tests/bench/report.mjs results.jsonl --machine TEXT --command TEXT
 //        [--note TEXT] [--smoke 0|1]
@@ -91,6 +92,26 @@ for (const n of holds) {
   }, { ratios: false });
 }
 
+// Descriptors per open stream, for the README's sizing: the most each role
+// held during a hold run, less what it held idle, over the streams open.
+const fdsOf = (phase, role, path, n) => lines.filter((l) => l.kind === 'fd' && l.phase === phase &&
+  l.role === role && (path === undefined || (l.path === path && l.n === n))).map((l) => l.count);
+const FD_ROLES = { lighttpd: ['lighttpd_server', 'lighttpd_axon'], nginx: ['nginx_server', 'nginx_axon'] };
+targets.fds = {};
+for (const n of holds) {
+  row(`${fmt(n)} streams open at once: descriptors per stream, web server + axon`, (p) => {
+    if (!FD_ROLES[p]) return undefined;
+    const per = FD_ROLES[p].map((role) => {
+      const peak = fdsOf('hold', role, p, n);
+      const idle = fdsOf('idle', role);
+      return peak.length && idle.length ? (Math.max(...peak) - idle[0]) / n : undefined;
+    });
+    if (per.includes(undefined)) return undefined;
+    (targets.fds[n] ??= {})[p] = per;
+    return `${fmt(per[0], 2)} + ${fmt(per[1], 2)}`;
+  }, { ratios: false });
+}
+
 // Memory: the gateway's own processes on each path (for axon, the web server's
 // figure follows in brackets); the mock and Valkey are shared and listed after.
 const rss = (phase, role) => {
@@ -152,6 +173,14 @@ if (opt.smoke !== '1') {
     `${both(m.idle)}; ${both(m.load)}; ${both(m.after)} MiB`,
     ok((m.idle ?? []).every((x) => x <= 16) && (m.load ?? []).every((x) => x <= 128) &&
        (m.after ?? []).every((x, i) => x <= m.idle[i] * 1.1))]);
+  // The README's sizing (Deployment, "Descriptors"): 2 per open stream in the
+  // web server (the client's connection and the one to axon) and 5 in axon
+  // (the web server's connection, the upstream's, its thread's Valkey
+  // connection and its libcurl multi handle's wake-up socket pair).
+  const fdTop = targets.fds[top] ?? {};
+  const fdText = ['lighttpd', 'nginx'].map((p) => (fdTop[p] ? `${fmt(fdTop[p][0], 2)} + ${fmt(fdTop[p][1], 2)}` : '—')).join(' / ');
+  t.push([`descriptors per open stream at ${fmt(top)}: ≤ 2 in the web server + ≤ 5 in axon (the README's sizing)`, fdText,
+    ok(['lighttpd', 'nginx'].every((p) => fdTop[p] && fdTop[p][0] <= 2.05 && fdTop[p][1] <= 5.05))]);
   t.push(['start-up to the first 200 on /health ≤ 50 ms', su ? `${fmt(su.r.p50_ms, 1)} ms (max ${fmt(su.r.max_ms, 1)})` : '—', ok(su && su.r.max_ms <= 50)]);
   t.push(['Valkey round trips ≤ 2 (new conversation)', `${rt.lighttpd} / ${rt.nginx}`, ok(rt.lighttpd <= 2 && rt.nginx <= 2)]);
   out.push('');

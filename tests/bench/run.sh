@@ -15,7 +15,8 @@
 #           repetition (about 300 streams in all): time to the first token
 #           and the gap between tokens
 #   hold    N streams open at once (a token every 100 ms for 4 s), N stepping
-#           up to 2,000: all must end complete
+#           up to 2,000: all must end complete; the open descriptors of axon
+#           and of the web server at the peak, per open stream
 # plus the RSS of every process of each path (idle, the most under load, and
 # 10 s after the load), axon's start-up time (tests/bench/startup.mjs) and
 # its Valkey round trips per request. tests/bench/report.mjs makes the table:
@@ -40,7 +41,7 @@ while (($#)); do
         --repeat) repeat=$2; shift ;;
         --out) out=$2; shift ;;
         --no-portkey) portkey=0 ;;
-        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
     shift
@@ -62,6 +63,7 @@ tmp=$(mktemp -d /tmp/axon-bench.XXXXXX)
 declare -a pids=()
 cleanup() {
     local p
+    for p in ${sampler_pid:-} ${fd_sampler_pid:-}; do kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     sleep 0.5
     for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
@@ -227,6 +229,40 @@ rss_snapshot() { # PHASE: one JSON line per role, and per axon process
             "$(rss_kb "${roles[$r]}")" "$(wc -w <<<"${roles[$r]}")"
     done >>"$tmp/results.jsonl"
 }
+# Open descriptors, for the sizing in the README: each open stream holds some in
+# axon and some in the web server, counted in /proc/PID/fd at the peak of the
+# hold phase, less the same processes' count when idle.
+fd_count() { # the open descriptors of PIDs, summed (in $(...): nullglob stays local)
+    shopt -s nullglob
+    local p t=0
+    local -a f
+    for p in $1; do
+        f=(/proc/"$p"/fd/*)
+        t=$((t + ${#f[@]}))
+    done
+    echo "$t"
+}
+declare -A fd_roles=([lighttpd]="lighttpd_server lighttpd_axon" [nginx]="nginx_server nginx_axon")
+fd_snapshot() { # PHASE [PATH N]: one JSON line per role of the axon paths
+    local r
+    for r in ${fd_roles[lighttpd]} ${fd_roles[nginx]}; do
+        [[ -n ${2:-} && " ${fd_roles[$2]} " != *" $r "* ]] && continue
+        printf '{"kind":"fd","phase":"%s","path":"%s","n":%s,"role":"%s","count":%s}\n' \
+            "$1" "${2:-}" "${3:-0}" "$r" "$(fd_count "${roles[$r]}")"
+    done >>"$tmp/results.jsonl"
+}
+fd_sampler_pid=""
+start_fd_sampler() { # PATH N: every 200 ms while a hold run lasts (the report takes the most)
+    (while :; do fd_snapshot hold "$1" "$2"; sleep 0.2; done) &
+    fd_sampler_pid=$!
+}
+stop_fd_sampler() {
+    [[ -n $fd_sampler_pid ]] || return 0
+    kill "$fd_sampler_pid" 2>/dev/null || true
+    wait "$fd_sampler_pid" 2>/dev/null || true
+    fd_sampler_pid=""
+}
+
 sampler_pid=""
 start_sampler() { # PHASE: the most RSS seen while it runs, every 200 ms
     (while :; do rss_snapshot "$1"; sleep 0.2; done) &
@@ -272,6 +308,7 @@ done
 
 sleep 1
 rss_snapshot idle
+fd_snapshot idle
 
 # ---- non-streaming ------------------------------------------------------------------
 mock_set 0 7
@@ -299,7 +336,9 @@ mock_set 100 40
 say "open streams: $holds at once, each 4 s long"
 for n in $holds; do
     for name in $paths; do
+        [[ -n ${fd_roles[$name]:-} ]] && start_fd_sampler "$name" "$n"
         run_load "$name" hold "$n" 0 --ramp-ms 500 --timeout-s 30
+        stop_fd_sampler
     done
 done
 stop_sampler
@@ -310,6 +349,7 @@ if ((after_s > 0)); then
     sleep "$after_s"
 fi
 rss_snapshot after
+fd_snapshot after
 
 # ---- start-up -------------------------------------------------------------------------
 AXON_API_KEYS=$key AXON_VALKEY_URL=redis://127.0.0.1:$redis_port AXON_LOG_LEVEL=error \

@@ -88,7 +88,12 @@ function imageConfig(env) {
       socket: one(/"socket"\s*=>\s*"([^"]+)"/),
       binPath: one(/"bin-path"\s*=>\s*"([^"]+)"/),
       docRoot: one(/^\s*server\.document-root\s*=\s*"([^"]+)"/m),
-      axonUrl: new RegExp(one(/\$HTTP\["url"\]\s*=~\s*"([^"]+)"/)),
+      // Routed to axon: under the =^ prefix and not matching the !~ pattern
+      // of what stays static (etc/container/lighttpd.conf says why).
+      axonUrl: ((prefix, stat) => ({
+        test: (p) => prefix !== undefined && p.startsWith(prefix) && !stat.test(p),
+        toString: () => `=^ "${prefix}" and !~ ${stat}`,
+      }))(one(/\$HTTP\["url"\]\s*=\^\s*"([^"]*)"/), new RegExp(one(/\$HTTP\["url"\]\s*!~\s*"([^"]+)"/))),
       copyEnv: new Set(strings(one(/"bin-copy-environment"\s*=>\s*\(([^)]*)\)/))),
       runDir,
     };

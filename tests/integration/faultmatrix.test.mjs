@@ -841,7 +841,8 @@ for (const server of SERVER_NAMES) {
         say(`${server} fault 12: SIGKILL before the headers: the client got ${r instanceof Error ? r.message : `${r.status} ${r.headers.get('content-type')} ${r.text.slice(0, 120)}`} after ${Math.round(ms)} ms`);
         assert.ok(ms < 5000, 'not left hanging');
         // lighttpd's own 500, with the OpenAI-shaped body of
-        // www/axon-error.json (server.error-handler in etc/lighttpd.conf).
+        // www/errors/axon-error-500.html (server.errorfile-prefix in
+        // etc/lighttpd-base.conf).
         assert.ok(!(r instanceof Error), `an answer, not ${r}`);
         assert.equal(r.status, 500);
         assert.match(r.headers.get('content-type') ?? '', /^application\/json/);

@@ -35,6 +35,13 @@ export function stackUrl(server) {
 
 export const originOf = (baseUrl) => new URL(baseUrl).origin;
 
+// The output of a shared stack (the web server's stderr, where axon writes its
+// one JSON line per request): run.sh sends etc/run-stack.sh's output there.
+export function stackLogFile(server) {
+  assert.ok(process.env.AXON_TEST_TMP, 'AXON_TEST_TMP is not set: run tests/integration/run.sh');
+  return path.join(process.env.AXON_TEST_TMP, `${server}.log`);
+}
+
 // A fresh directory under AXON_TEST_TMP (run.sh removes that), or, when a test
 // file runs on its own, under a per-process directory removed at exit.
 let ownRoot;

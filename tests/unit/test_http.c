@@ -16,6 +16,7 @@
 #include "jsonv.h"
 #include "router.h"
 #include "sha256.h"
+#include "text.h"
 
 #include "fake_fcgi.h"
 
@@ -248,6 +249,35 @@ static void long_paths_are_414(void **state)
     assert_envelope(&a, 414, NULL, "The request URL is longer");
 }
 
+/* A path that is not UTF-8 (nginx passes the bytes as they came) is echoed
+ * with each bad byte as %XX: the envelope stays valid UTF-8 and JSON, and
+ * names the URL the client sent in the form a URL carries it. */
+static void paths_not_utf8_are_escaped(void **state)
+{
+    (void)state;
+    struct answer a;
+    request("GET", "/v1/\xff\xfe", NULL, NULL, NULL, &a);
+    assert_true(text_utf8_valid(out.p, out.len));
+    assert_envelope(&a, 404, NULL, "Invalid URL (GET /v1/%FF%FE)");
+    /* Well-formed UTF-8 stays; a lone continuation byte, a cut sequence, an
+     * overlong form and a surrogate do not. */
+    request("GET", "/v1/caf\xc3\xa9/\x80/\xe2\x82/\xc0\xaf/\xed\xa0\x80", "Bearer sk-test", NULL,
+            NULL, &a);
+    assert_true(text_utf8_valid(out.p, out.len));
+    assert_envelope(&a, 404, NULL,
+                    "Invalid URL (GET /v1/caf\xc3\xa9/%80/%E2%82/%C0%AF/%ED%A0%80)");
+    request("GET", "/v1/models/x\xe9", "Bearer sk-test", NULL, NULL, &a);
+    assert_true(text_utf8_valid(out.p, out.len));
+    assert_envelope(&a, 404, "model_not_found", "The model `x%E9` does not exist");
+    /* The cap holds for the escaped form: 2,000 bad bytes are 6,000. */
+    static char uri[2001];
+    memset(uri, 0xff, sizeof uri - 1);
+    uri[0] = '/';
+    uri[sizeof uri - 1] = '\0';
+    request("GET", uri, NULL, NULL, NULL, &a);
+    assert_envelope(&a, 414, NULL, "The request URL is longer");
+}
+
 static void model_lookup_is_404_model_not_found(void **state)
 {
     (void)state;
@@ -267,6 +297,7 @@ int main(void)
         cmocka_unit_test(long_paths_are_414),
         cmocka_unit_test(a_base_path_is_stripped),
         cmocka_unit_test(model_lookup_is_404_model_not_found),
+        cmocka_unit_test(paths_not_utf8_are_escaped),
     };
     int rc = cmocka_run_group_tests_name("http", tests, setup, teardown);
     buf_free(&out);
