@@ -498,9 +498,19 @@ static void note_ignored(struct axon_req *r, const char *list)
 
 /* ---- the answer ------------------------------------------------------------ */
 
+/* Asked between polls while a request waits for a session: a client that
+ * left stops the wait, and the turn lock is renewed (AXON_POOL_WAIT_MS may
+ * be longer than its lease). */
+struct acquire_wait {
+    struct axon_req *r;
+    struct conv_lock *lock;
+};
+
 static bool client_gone_cb(void *ud)
 {
-    return io_client_gone(ud);
+    struct acquire_wait *w = ud;
+    (void)conv_lock_renew(w->lock);
+    return io_client_gone(w->r);
 }
 
 /* An upstream refusal that says something about the session: cool it down.
@@ -639,7 +649,8 @@ static int answer(struct axon_req *r, json_object *req, const struct model_route
         return errors_send_api(r, &e);
     }
     struct pool_lease lease = {0};
-    rc = pool_acquire(cfg, rt->ep->pool, &lease, client_gone_cb, r);
+    struct acquire_wait wait = {.r = r, .lock = &cv.lock};
+    rc = pool_acquire(cfg, rt->ep->pool, &lease, client_gone_cb, &wait);
     if (rc == AXON_OK || rc == AXON_EBUSY)
         stats_acquire_wait(rc == AXON_OK ? lease.wait_us : (uint64_t)cfg->pool_wait_ms * 1000u);
     if (rc == AXON_EBUSY) {

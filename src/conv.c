@@ -7,6 +7,7 @@
  * the index zsets on one clock. */
 #include "conv.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +249,35 @@ static struct valkey_script relock_script = {.src =
     "end\n"
     "return 0\n"};
 
+/* The server's clock less this host's monotonic clock (ms), from the last
+ * reading conv.c saw (a lock's answer, a store's now_ms); 0: none yet. It
+ * dates the lock's deadline. Readings err early (they are dated when they
+ * arrive), so the deadline does too: never a lock taken late. */
+static _Atomic long long clock_offset_ms;
+
+static void clock_note(long long server_ms)
+{
+    if (server_ms > 0)
+        atomic_store(&clock_offset_ms, server_ms - (long long)(log_now_us() / 1000u));
+}
+
+/* KEYS: the lock. ARGV: token, lease_ms, deadline_ms (server clock; 0:
+ * none). Returns {1, now_ms} when taken, {0, now_ms} when another turn
+ * holds it, {-3, now_ms} past the deadline (nothing written): a SET that
+ * waited in a stalled server's socket while the turn was answered 503
+ * must not lock the conversation for a lease when the server wakes up.
+ * Sent with EVAL (a plain command), not EVALSHA: a script the server
+ * forgot would run again after the read (valkey.h), and a turn stored in
+ * between would be missed. */
+#define LOCK_SCRIPT                                                                        \
+    "if redis.replicate_commands then redis.replicate_commands() end\n"                    \
+    "local t = redis.call('TIME')\n"                                                       \
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"              \
+    "local d = tonumber(ARGV[3])\n"                                                        \
+    "if d > 0 and now > d then return {-3, now} end\n"                                     \
+    "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, now} end\n" \
+    "return {0, now}\n"
+
 int conv_load_locked(const struct axon_config *cfg, const char *id, const char *tenant,
                      struct conv_lock *lock, json_object **messages, struct conv_meta *meta)
 {
@@ -260,21 +290,27 @@ int conv_load_locked(const struct axon_config *cfg, const char *id, const char *
     unsigned char rnd[CONV_LOCK_TOKEN_HEX / 2];
     text_random(rnd, sizeof rnd);
     text_hex(rnd, sizeof rnd, lock->token);
-    char px[24];
+    char px[24], deadline[24];
     snprintf(px, sizeof px, "%lld", lock->lease_ms);
-    /* A plain SET NX before the read, not a script inside it: a script the
-     * server forgot would run again after the read (valkey.h), and a turn
-     * stored in between would be missed. Every store of a continued turn
-     * checks the lock is its own (the append script), so nothing is stored
-     * between this SET and the read. */
-    const char *set[] = {"SET", lock->key, lock->token, "NX", "PX", px};
-    const struct valkey_cmd first = {.argc = 6, .argv = set};
+    long long off = atomic_load(&clock_offset_ms);
+    snprintf(deadline, sizeof deadline, "%lld",
+             off ? (long long)(log_now_us() / 1000u) + off + cfg->valkey_timeout_ms : 0LL);
+    /* The lock comes before the read in the same round trip. Every store
+     * of a continued turn checks the lock is its own (the append script),
+     * so nothing is stored between the two. */
+    const char *eval[] = {"EVAL", LOCK_SCRIPT, "1", lock->key, lock->token, px, deadline};
+    const struct valkey_cmd first = {.argc = 7, .argv = eval};
     redisReply *got = NULL;
     int rc = load_run(id, tenant, &first, &got, messages, meta);
-    bool held = got && got->type == REDIS_REPLY_STATUS;
-    bool busy = got && got->type == REDIS_REPLY_NIL;
+    long long state = -9;
+    if (got && got->type == REDIS_REPLY_ARRAY && got->elements == 2 &&
+        got->element[0]->type == REDIS_REPLY_INTEGER &&
+        got->element[1]->type == REDIS_REPLY_INTEGER) {
+        state = got->element[0]->integer;
+        clock_note(got->element[1]->integer);
+    }
     freeReplyObject(got);
-    if (held && rc == AXON_OK) {
+    if (state == 1 && rc == AXON_OK) {
         lock->renew_at_us = log_now_us() + (uint64_t)lock->lease_ms * 1000u / 3;
         return AXON_OK;
     }
@@ -283,12 +319,16 @@ int conv_load_locked(const struct axon_config *cfg, const char *id, const char *
         *messages = NULL;
         memset(meta, 0, sizeof *meta);
     }
-    if (held)
+    if (state == 1)
         (void)conv_unlock(lock); /* not found, not the tenant's, or damaged */
     lock->token[0] = '\0';
-    if (busy && rc != AXON_EIO)
-        return rc == AXON_OK ? AXON_EBUSY : rc; /* another tenant's id stays not found */
-    return rc == AXON_OK ? AXON_EINVAL : rc;
+    if (rc != AXON_OK)
+        return rc; /* another tenant's id stays not found, even while locked */
+    if (state == 0)
+        return AXON_EBUSY;
+    if (state == -3)
+        log_msg(LOG_WARN, "conv: the turn lock of %s reached Valkey after its deadline", id);
+    return state == -3 ? AXON_EIO : AXON_EINVAL;
 }
 
 void conv_unlock_add(struct conv_lock *lock, struct valkey_batch *b)
@@ -605,6 +645,7 @@ void conv_append_add_fenced(const struct axon_config *cfg, const char *id, const
         log_msg(LOG_WARN, "conv: the store of %s was not sent: %s", id, valkey_strerror());
         return;
     }
+    clock_note(now_ms);
     conv_keys(id, op->mk, op->lk);
     tenant_key(tenant, op->tk);
     snprintf(op->ttl, sizeof op->ttl, "%d", cfg->conv_ttl_s);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -1058,6 +1059,35 @@ static void turn_lock_refuses_a_second_turn_and_fences_a_late_store(void **state
     assert_int_equal(load_count(id, T1), 6);
 }
 
+/* A lock that waited in a stalled server's socket while its turn was
+ * answered 503 does nothing when the server wakes up (its deadline, in the
+ * server's clock, passed): the next turn is not refused as busy. */
+static void late_turn_lock_takes_nothing(void **state)
+{
+    connect_srv(state);
+    struct srv *srv = *state;
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    c->pool_lease_s = 60;
+    char id[CONV_ID_MAX + 1];
+    make_conv(c, id, T1, "start"); /* a store: conv.c reads the server's clock */
+    struct conv_lock l;
+    json_object *m = NULL;
+    struct conv_meta meta;
+    assert_int_equal(kill(srv->pid, SIGSTOP), 0);
+    int rc = conv_load_locked(c, id, T1, &l, &m, &meta); /* waits 1000 ms, the test timeout */
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 300 * 1000000L};
+    nanosleep(&pause, NULL);
+    assert_int_equal(kill(srv->pid, SIGCONT), 0);
+    assert_int_equal(rc, AXON_EIO);
+    assert_null(m);
+    nanosleep(&pause, NULL); /* the server runs what waited in its socket */
+    connect_srv(state);     /* valkey_init again: the breaker closed */
+    assert_int_equal(vk_int("EXISTS %s%s", l.key, ""), 0);
+    assert_int_equal(conv_load_locked(c, id, T1, &l, &m, &meta), 0);
+    json_object_put(m);
+    assert_int_equal(conv_unlock(&l), 0);
+}
+
 static void concurrent_turns_never_interleave(void **state)
 {
     connect_srv(state);
@@ -1599,6 +1629,7 @@ int main(void)
                                         teardown_all),
         cmocka_unit_test_setup_teardown(turn_lock_refuses_a_second_turn_and_fences_a_late_store,
                                         setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(late_turn_lock_takes_nothing, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(valkey_down_is_eio, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(http_routes, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(pipeline_replies_in_order, setup_plain, teardown_all),
