@@ -331,6 +331,32 @@ int conv_load_locked(const struct axon_config *cfg, const char *id, const char *
     return state == -3 ? AXON_EIO : AXON_EINVAL;
 }
 
+/* The release's reply (NULL: none came) as a result; logs a lost release. */
+static int unlock_result(struct conv_lock *lock, int rc, const redisReply *r)
+{
+    if (rc == AXON_OK && !(r && r->type == REDIS_REPLY_INTEGER))
+        rc = AXON_EINVAL;
+    if (rc == AXON_EIO)
+        log_msg(LOG_WARN, "conv: the turn lock %s was not given back (%s): it expires in %lld ms",
+                lock->key, valkey_strerror(), lock->lease_ms);
+    lock->token[0] = '\0';
+    lock->at = -1;
+    return rc == AXON_EIO ? AXON_EIO : rc ? AXON_EINVAL : AXON_OK;
+}
+
+int conv_unlock(struct conv_lock *lock)
+{
+    if (!lock->token[0])
+        return AXON_OK;
+    const char *keys[] = {lock->key};
+    const char *args[] = {lock->token};
+    redisReply *r = NULL;
+    int rc = valkey_eval(&unlock_script, &r, 1, keys, 1, args, NULL);
+    rc = unlock_result(lock, rc, r);
+    freeReplyObject(r);
+    return rc;
+}
+
 void conv_unlock_add(struct conv_lock *lock, struct valkey_batch *b)
 {
     lock->at = -1;
@@ -348,27 +374,7 @@ int conv_unlock_done(struct conv_lock *lock, const struct valkey_batch *b)
         return AXON_OK;
     if (lock->at < 0)
         return conv_unlock(lock); /* the batch was full: a round trip of its own */
-    int rc = b->rc == AXON_EIO ? AXON_EIO
-             : b->rep[lock->at] && b->rep[lock->at]->type == REDIS_REPLY_INTEGER ? AXON_OK
-                                                                               : AXON_EINVAL;
-    if (rc == AXON_EIO)
-        log_msg(LOG_WARN, "conv: the turn lock %s was not given back (%s): it expires in %lld ms",
-                lock->key, valkey_strerror(), lock->lease_ms);
-    lock->token[0] = '\0';
-    lock->at = -1;
-    return rc;
-}
-
-int conv_unlock(struct conv_lock *lock)
-{
-    if (!lock->token[0])
-        return AXON_OK;
-    struct valkey_batch b = {0};
-    conv_unlock_add(lock, &b);
-    (void)valkey_batch_run(&b);
-    int rc = conv_unlock_done(lock, &b);
-    valkey_batch_free(&b);
-    return rc;
+    return unlock_result(lock, b->rc == AXON_EIO ? AXON_EIO : AXON_OK, b->rep[lock->at]);
 }
 
 int conv_lock_renew(struct conv_lock *lock)
