@@ -9,6 +9,8 @@
  *                            /stats counts live conversations without SCAN
  *   axon:{k:TENANT}:think:CALLID  string  signed thinking by tool-call id, for
  *                            clients that resend the history (thinking_store.h)
+ *   axon:{c:ID}:turn   string  the turn lock: the token of the turn running on
+ *                            the conversation, with a lease (conv_load_locked)
  * Both conversation keys expire together; every stored turn slides them.
  *
  * A turn is written in one Lua script (owner check, caps, RPUSH of all its
@@ -30,6 +32,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <json-c/json.h>
 
 #include "axon.h"
@@ -70,6 +73,53 @@ struct conv_meta {
  * is filled; otherwise *messages is NULL. */
 int conv_load(const char *id, const char *tenant, json_object **messages,
               struct conv_meta *meta) AXON_MUST_CHECK;
+
+/* The turn lock. Two turns at once on one conversation would both read the
+ * same history, and the second would be answered without the first: a
+ * fork nobody asked for. So a continued turn holds the conversation's lock
+ * from its read to its store, and a turn that finds it held is refused
+ * (chat.c: 409 conversation_busy) rather than queued: a queued turn would
+ * hold a worker thread and a client connection for as long as the other
+ * turn runs, and OpenAI's SDKs retry a 409 by themselves.
+ *
+ * The lock is a key with a random token and a lease of cfg->pool_lease_s
+ * (so a holder that died frees it as its session is reclaimed), renewed
+ * while the turn runs (conv_lock_renew). Release and renewal act only for
+ * the token's holder, and the store of a continued turn checks the token
+ * in its script: a turn whose lock expired (and so may have been taken by
+ * the next turn) is not stored, and a late release cannot free the next
+ * turn's lock. A lock whose release was lost (Valkey down at that moment)
+ * lasts its lease. */
+#define CONV_LOCK_TOKEN_HEX 32 /* 128 random bits */
+struct conv_lock {
+    char key[CONV_ID_MAX + 24];          /* "axon:{c:" ID "}:turn" */
+    char token[CONV_LOCK_TOKEN_HEX + 1]; /* "": not held */
+    long long lease_ms;
+    uint64_t renew_at_us;                /* monotonic: when conv_lock_renew next asks */
+    const char *argv[2];                 /* the release's, in a batch */
+    int at;                              /* the release's reply in the batch, or -1 */
+};
+
+/* conv_load, taking the conversation's turn lock in the same round trip
+ * (before the read). AXON_OK: loaded and *lock held (give it back with
+ * conv_unlock or conv_unlock_add/done). AXON_EBUSY: another turn holds it
+ * (nothing loaded). Any other error: as conv_load, and no lock held. */
+int conv_load_locked(const struct axon_config *cfg, const char *id, const char *tenant,
+                     struct conv_lock *lock, json_object **messages,
+                     struct conv_meta *meta) AXON_MUST_CHECK;
+/* Gives the lock back if held (a round trip); then it is not held. AXON_EIO
+ * when Valkey did not answer (the lease frees it). */
+int conv_unlock(struct conv_lock *lock);
+/* The same in a batch with other commands (chat.c's last round trip):
+ * add after the turn's store; done after valkey_batch_run (if the batch
+ * had no room, done gives it back in a round trip of its own). */
+void conv_unlock_add(struct conv_lock *lock, struct valkey_batch *b);
+int conv_unlock_done(struct conv_lock *lock, const struct valkey_batch *b);
+/* Extends the lease when a third of it has passed; costs nothing
+ * otherwise. Call it from the turn's tick. AXON_ENOTFOUND when the lock
+ * was lost (logged once, not asked again), AXON_EIO when Valkey did not
+ * answer (asked again a second later). */
+int conv_lock_renew(struct conv_lock *lock);
 
 /* Stores one turn: the client's new messages (a JSON array of objects,
  * borrowed) then the assistant message (borrowed; NULL: none), each as one
@@ -142,6 +192,13 @@ void conv_append_add(const struct axon_config *cfg, const char *id, const char *
                      const char *model, json_object *client_messages, json_object *assistant,
                      bool create, long long now_ms, struct conv_append_op *op,
                      struct valkey_batch *b);
+/* conv_append_add for a continued turn that holds lock (borrowed until
+ * done; NULL or not held: unfenced): the store writes nothing unless the
+ * lock is still this turn's, and done then returns AXON_EBUSY. */
+void conv_append_add_fenced(const struct axon_config *cfg, const char *id, const char *tenant,
+                            const char *model, json_object *client_messages,
+                            json_object *assistant, bool create, const struct conv_lock *lock,
+                            long long now_ms, struct conv_append_op *op, struct valkey_batch *b);
 int conv_append_done(struct conv_append_op *op, const struct valkey_batch *b) AXON_MUST_CHECK;
 
 /* Deletes a conversation of tenant: both keys and the index entries. */

@@ -63,6 +63,7 @@ struct chat_run {
     int per;
     uint64_t last_out_us;     /* when the client last got bytes */
     uint64_t bytes_seen;
+    struct conv_lock *lock;   /* the conversation's turn lock (held or not) */
 };
 
 static void *state_of(struct chat_run *c, int i)
@@ -135,6 +136,7 @@ static int on_tick(void *ud, uint64_t upstream_us)
     if (io_client_gone(c->r))
         return AXON_ECLIENT_GONE;
     (void)pool_renew(c->r->cfg, c->lease);
+    (void)conv_lock_renew(c->lock);
     if (now - c->last_out_us >= (uint64_t)c->r->cfg->heartbeat_s * 1000000u) {
         c->last_out_us = now;
         if (oai_out_ping(&c->out))
@@ -156,6 +158,7 @@ struct chat_conv {
     bool create;              /* a new conversation: created by the stored turn */
     bool store;               /* store the turn once the answer succeeds */
     json_object *turn;        /* new: the client's messages to store with the turn */
+    struct conv_lock lock;    /* a continued one: held from its read to its store */
 };
 
 static size_t array_bytes(json_object *a)
@@ -231,9 +234,9 @@ static int conv_prepare(struct axon_req *r, json_object *req, const struct model
                               "conversation_id");
     json_object *history = NULL;
     struct conv_meta meta;
-    int rc = conv_load(cid, r->tenant, &history, &meta);
+    int rc = conv_load_locked(cfg, cid, r->tenant, &cv->lock, &history, &meta);
     if (rc)
-        return conv_api_error(e, rc, cid, "conversation_id");
+        return conv_api_error(e, rc, cid, "conversation_id"); /* EBUSY: 409 */
     json_object *turn = json_object_new_array();
     for (size_t i = 0; i < new_n; i++) {
         json_object *mm = json_object_array_get_idx(msgs, i);
@@ -245,6 +248,7 @@ static int conv_prepare(struct axon_req *r, json_object *req, const struct model
         (size_t)meta.bytes + turn_bytes > cfg->conv_max_bytes) {
         json_object_put(history);
         json_object_put(turn);
+        (void)conv_unlock(&cv->lock);
         return conv_full(e, cid, cfg);
     }
     size_t budget = prompt_budget(req, m);
@@ -279,7 +283,8 @@ static void note_stored(struct axon_req *r, struct chat_conv *cv, int rc,
             : rc == AXON_ETOOBIG ? "the conversation is full"
             : rc == AXON_ENOTFOUND ? "the conversation was deleted meanwhile"
             : rc == AXON_ETIMEDOUT ? "Valkey ran the store after its deadline"
-                                   : "refused");
+            : rc == AXON_EBUSY ? "the conversation's turn lock expired before the store"
+                               : "refused");
     if (out->stream)
         return; /* the first chunk named it already */
     text_append_header(r->resp_headers, sizeof r->resp_headers, "X-Axon-Conversation-Stored: false");
@@ -329,8 +334,8 @@ static void settle(struct axon_req *r, struct chat_conv *cv, const struct model_
     store_turn = store_turn && out;
     if (store_turn) {
         json_object *assistant = oai_out_message(out, 0);
-        conv_append_add(cfg, cv->id, r->tenant, rt->m.id, cv->turn, assistant, cv->create,
-                        pool_server_now_ms(lease), &ap, &b);
+        conv_append_add_fenced(cfg, cv->id, r->tenant, rt->m.id, cv->turn, assistant,
+                               cv->create, &cv->lock, pool_server_now_ms(lease), &ap, &b);
         json_object_put(assistant); /* add keeps its text */
     }
     if (out) {
@@ -338,6 +343,7 @@ static void settle(struct axon_req *r, struct chat_conv *cv, const struct model_
         thinking_store_add(cfg, &th, &b);
     }
     pool_release_add(cfg, lease, o, &rel, &b);
+    conv_unlock_add(&cv->lock, &b); /* after the store: the next turn reads this one */
     (void)valkey_batch_run(&b);
     if (store_turn)
         note_stored(r, cv, conv_append_done(&ap, &b), out);
@@ -347,6 +353,7 @@ static void settle(struct axon_req *r, struct chat_conv *cv, const struct model_
                 "kept (%s): a client resending the history without it gets thinking off",
                 r->id, thrc == AXON_EIO ? valkey_strerror()
                        : thrc == AXON_ETOOBIG ? "past a cap" : "refused");
+    (void)conv_unlock_done(&cv->lock, &b); /* logs a lost release */
     bool recycled = false;
     (void)pool_release_done(&rel, &b, &recycled);
     valkey_batch_free(&b);
@@ -491,9 +498,19 @@ static void note_ignored(struct axon_req *r, const char *list)
 
 /* ---- the answer ------------------------------------------------------------ */
 
+/* Asked between polls while a request waits for a session: a client that
+ * left stops the wait, and the turn lock is renewed (AXON_POOL_WAIT_MS may
+ * be longer than its lease). */
+struct acquire_wait {
+    struct axon_req *r;
+    struct conv_lock *lock;
+};
+
 static bool client_gone_cb(void *ud)
 {
-    return io_client_gone(ud);
+    struct acquire_wait *w = ud;
+    (void)conv_lock_renew(w->lock);
+    return io_client_gone(w->r);
 }
 
 /* An upstream refusal that says something about the session: cool it down.
@@ -554,7 +571,7 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
                                     .stream = plan.stream || plan.stream_upstream};
 
     struct chat_run c = {.r = r, .lease = lease, .pv = pv, .per = plan.n / plan.calls,
-                         .last_out_us = log_now_us()};
+                         .last_out_us = log_now_us(), .lock = &cv->lock};
     oai_out_init(&c.out, r, plan.n, plan.stream, plan.include_usage, m->id);
     c.out.json_mode = plan.json_mode;
     c.out.legacy_functions = legacy;
@@ -632,7 +649,8 @@ static int answer(struct axon_req *r, json_object *req, const struct model_route
         return errors_send_api(r, &e);
     }
     struct pool_lease lease = {0};
-    rc = pool_acquire(cfg, rt->ep->pool, &lease, client_gone_cb, r);
+    struct acquire_wait wait = {.r = r, .lock = &cv.lock};
+    rc = pool_acquire(cfg, rt->ep->pool, &lease, client_gone_cb, &wait);
     if (rc == AXON_OK || rc == AXON_EBUSY)
         stats_acquire_wait(rc == AXON_OK ? lease.wait_us : (uint64_t)cfg->pool_wait_ms * 1000u);
     if (rc == AXON_EBUSY) {
@@ -640,12 +658,14 @@ static int answer(struct axon_req *r, json_object *req, const struct model_route
                       "All %d upstream sessions stayed busy for %d ms. Please retry shortly.",
                       cfg->pool_size, cfg->pool_wait_ms);
         snprintf(e.retry_after, sizeof e.retry_after, "1");
+        (void)conv_unlock(&cv.lock); /* before the answer: the client may retry at once */
         rc = errors_send_api(r, &e);
     } else if (rc == AXON_OK) {
         rc = run_upstream(r, req, rt, &cv, &lease, &e); /* releases the lease */
     } else {
         r->client_gone = rc == AXON_ECLIENT_GONE;
     }
+    (void)conv_unlock(&cv.lock); /* no session, no turn: run_upstream gave it back otherwise */
     json_object_put(cv.turn);
     return rc;
 }

@@ -7,6 +7,7 @@
  * the index zsets on one clock. */
 #include "conv.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,7 +190,11 @@ static int load_parse(const redisReply *x, const char *id, const char *tenant,
     return rc;
 }
 
-int conv_load(const char *id, const char *tenant, json_object **messages, struct conv_meta *meta)
+/* The read of conv_load, after an optional first command (the turn lock's
+ * SET NX, borrowed; NULL: none) in the same round trip. *first receives its
+ * reply (new, freeReplyObject) when it was given. */
+static int load_run(const char *id, const char *tenant, const struct valkey_cmd *first,
+                    redisReply **first_rep, json_object **messages, struct conv_meta *meta)
 {
     *messages = NULL;
     memset(meta, 0, sizeof *meta);
@@ -201,15 +206,203 @@ int conv_load(const char *id, const char *tenant, json_object **messages, struct
      * matches the messages even while another turn is being appended. */
     const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
     const char *hgetall[] = {"HGETALL", mk}, *lrange[] = {"LRANGE", lk, "0", "-1"};
-    const struct valkey_cmd cmds[] = {{.argc = 1, .argv = multi}, {.argc = 2, .argv = hgetall},
-                                      {.argc = 4, .argv = lrange}, {.argc = 1, .argv = exec}};
-    redisReply *rep[4];
-    int rc = valkey_pipeline(4, cmds, rep);
+    struct valkey_cmd cmds[5];
+    int n = 0;
+    if (first)
+        cmds[n++] = *first;
+    cmds[n++] = (struct valkey_cmd){.argc = 1, .argv = multi};
+    cmds[n++] = (struct valkey_cmd){.argc = 2, .argv = hgetall};
+    cmds[n++] = (struct valkey_cmd){.argc = 4, .argv = lrange};
+    cmds[n++] = (struct valkey_cmd){.argc = 1, .argv = exec};
+    redisReply *rep[5];
+    int rc = valkey_pipeline(n, cmds, rep);
     if (rc == AXON_OK)
-        rc = load_parse(rep[3], id, tenant, messages, meta);
-    valkey_free_replies(4, rep);
+        rc = load_parse(rep[n - 1], id, tenant, messages, meta);
+    if (first) {
+        *first_rep = rep[0];
+        rep[0] = NULL;
+    }
+    valkey_free_replies(n, rep);
     if (rc)
         memset(meta, 0, sizeof *meta);
+    return rc;
+}
+
+int conv_load(const char *id, const char *tenant, json_object **messages, struct conv_meta *meta)
+{
+    return load_run(id, tenant, NULL, NULL, messages, meta);
+}
+
+/* ---- the turn lock --------------------------------------------------------- */
+
+/* Compare-and-delete, compare-and-extend: only the holder's token acts, so
+ * a late release or renewal of a lock that expired and was taken by the
+ * next turn leaves that turn's lock alone (as pool.c fences its leases).
+ * KEYS: the lock. ARGV: token (renew: and the lease in ms). 1 done, 0 not
+ * the holder. */
+static struct valkey_script unlock_script = {.src =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
+    "return 0\n"};
+static struct valkey_script relock_script = {.src =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+    "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "end\n"
+    "return 0\n"};
+
+/* The server's clock less this host's monotonic clock (ms), from the last
+ * reading conv.c saw (a lock's answer, a store's now_ms); 0: none yet. It
+ * dates the lock's deadline. Readings err early (they are dated when they
+ * arrive), so the deadline does too: never a lock taken late. */
+static _Atomic long long clock_offset_ms;
+
+static void clock_note(long long server_ms)
+{
+    if (server_ms > 0)
+        atomic_store(&clock_offset_ms, server_ms - (long long)(log_now_us() / 1000u));
+}
+
+/* KEYS: the lock. ARGV: token, lease_ms, deadline_ms (server clock; 0:
+ * none). Returns {1, now_ms} when taken, {0, now_ms} when another turn
+ * holds it, {-3, now_ms} past the deadline (nothing written): a SET that
+ * waited in a stalled server's socket while the turn was answered 503
+ * must not lock the conversation for a lease when the server wakes up.
+ * Sent with EVAL (a plain command), not EVALSHA: a script the server
+ * forgot would run again after the read (valkey.h), and a turn stored in
+ * between would be missed. */
+#define LOCK_SCRIPT                                                                        \
+    "if redis.replicate_commands then redis.replicate_commands() end\n"                    \
+    "local t = redis.call('TIME')\n"                                                       \
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"              \
+    "local d = tonumber(ARGV[3])\n"                                                        \
+    "if d > 0 and now > d then return {-3, now} end\n"                                     \
+    "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, now} end\n" \
+    "return {0, now}\n"
+
+int conv_load_locked(const struct axon_config *cfg, const char *id, const char *tenant,
+                     struct conv_lock *lock, json_object **messages, struct conv_meta *meta)
+{
+    memset(lock, 0, sizeof *lock);
+    lock->at = -1;
+    if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant))
+        return conv_load(id, tenant, messages, meta); /* refuses: EINVAL */
+    lock->lease_ms = (long long)cfg->pool_lease_s * 1000;
+    snprintf(lock->key, sizeof lock->key, "axon:{c:%s}:turn", id);
+    unsigned char rnd[CONV_LOCK_TOKEN_HEX / 2];
+    text_random(rnd, sizeof rnd);
+    text_hex(rnd, sizeof rnd, lock->token);
+    char px[24], deadline[24];
+    snprintf(px, sizeof px, "%lld", lock->lease_ms);
+    long long off = atomic_load(&clock_offset_ms);
+    snprintf(deadline, sizeof deadline, "%lld",
+             off ? (long long)(log_now_us() / 1000u) + off + cfg->valkey_timeout_ms : 0LL);
+    /* The lock comes before the read in the same round trip. Every store
+     * of a continued turn checks the lock is its own (the append script),
+     * so nothing is stored between the two. */
+    const char *eval[] = {"EVAL", LOCK_SCRIPT, "1", lock->key, lock->token, px, deadline};
+    const struct valkey_cmd first = {.argc = 7, .argv = eval};
+    redisReply *got = NULL;
+    int rc = load_run(id, tenant, &first, &got, messages, meta);
+    long long state = -9;
+    if (got && got->type == REDIS_REPLY_ARRAY && got->elements == 2 &&
+        got->element[0]->type == REDIS_REPLY_INTEGER &&
+        got->element[1]->type == REDIS_REPLY_INTEGER) {
+        state = got->element[0]->integer;
+        clock_note(got->element[1]->integer);
+    }
+    freeReplyObject(got);
+    if (state == 1 && rc == AXON_OK) {
+        lock->renew_at_us = log_now_us() + (uint64_t)lock->lease_ms * 1000u / 3;
+        return AXON_OK;
+    }
+    if (rc == AXON_OK) {
+        json_object_put(*messages);
+        *messages = NULL;
+        memset(meta, 0, sizeof *meta);
+    }
+    if (state == 1)
+        (void)conv_unlock(lock); /* not found, not the tenant's, or damaged */
+    lock->token[0] = '\0';
+    if (rc != AXON_OK)
+        return rc; /* another tenant's id stays not found, even while locked */
+    if (state == 0)
+        return AXON_EBUSY;
+    if (state == -3)
+        log_msg(LOG_WARN, "conv: the turn lock of %s reached Valkey after its deadline", id);
+    return state == -3 ? AXON_EIO : AXON_EINVAL;
+}
+
+/* The release's reply (NULL: none came) as a result; logs a lost release. */
+static int unlock_result(struct conv_lock *lock, int rc, const redisReply *r)
+{
+    if (rc == AXON_OK && !(r && r->type == REDIS_REPLY_INTEGER))
+        rc = AXON_EINVAL;
+    if (rc == AXON_EIO)
+        log_msg(LOG_WARN, "conv: the turn lock %s was not given back (%s): it expires in %lld ms",
+                lock->key, valkey_strerror(), lock->lease_ms);
+    lock->token[0] = '\0';
+    lock->at = -1;
+    return rc == AXON_EIO ? AXON_EIO : rc ? AXON_EINVAL : AXON_OK;
+}
+
+int conv_unlock(struct conv_lock *lock)
+{
+    if (!lock->token[0])
+        return AXON_OK;
+    const char *keys[] = {lock->key};
+    const char *args[] = {lock->token};
+    redisReply *r = NULL;
+    int rc = valkey_eval(&unlock_script, &r, 1, keys, 1, args, NULL);
+    rc = unlock_result(lock, rc, r);
+    freeReplyObject(r);
+    return rc;
+}
+
+void conv_unlock_add(struct conv_lock *lock, struct valkey_batch *b)
+{
+    lock->at = -1;
+    if (!lock->token[0])
+        return;
+    lock->argv[0] = lock->key;
+    lock->argv[1] = lock->token;
+    lock->at = valkey_batch_add(b, (struct valkey_cmd){.argc = 2, .argv = lock->argv,
+                                                       .script = &unlock_script, .nkeys = 1});
+}
+
+int conv_unlock_done(struct conv_lock *lock, const struct valkey_batch *b)
+{
+    if (!lock->token[0])
+        return AXON_OK;
+    if (lock->at < 0)
+        return conv_unlock(lock); /* the batch was full: a round trip of its own */
+    return unlock_result(lock, b->rc == AXON_EIO ? AXON_EIO : AXON_OK, b->rep[lock->at]);
+}
+
+int conv_lock_renew(struct conv_lock *lock)
+{
+    if (!lock->token[0])
+        return AXON_OK;
+    uint64_t now = log_now_us();
+    if (now < lock->renew_at_us)
+        return AXON_OK;
+    char px[24];
+    snprintf(px, sizeof px, "%lld", lock->lease_ms);
+    const char *keys[] = {lock->key};
+    const char *args[] = {lock->token, px};
+    redisReply *r = NULL;
+    int rc = valkey_eval(&relock_script, &r, 1, keys, 2, args, NULL);
+    uint64_t third = (uint64_t)lock->lease_ms * 1000u / 3;
+    if (rc == AXON_OK && r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+        lock->renew_at_us = now + third;
+    } else if (rc == AXON_OK) {
+        /* Expired and perhaps taken by the next turn: ours will not be
+         * stored (the append script checks), and we stop asking. */
+        log_msg(LOG_WARN, "conv: the turn lock %s expired while its turn ran", lock->key);
+        lock->renew_at_us = UINT64_MAX;
+        rc = AXON_ENOTFOUND;
+    } else {
+        lock->renew_at_us = now + (third < 1000000u ? third : 1000000u); /* a second later */
+    }
+    freeReplyObject(r);
     return rc;
 }
 
@@ -226,16 +419,19 @@ int conv_load(const char *id, const char *tenant, json_object **messages, struct
     "if now_ms > tonumber(" deadline_argv ") then return -3 end\n"                         \
     "local now = tonumber(t[1])\n"
 
-/* KEYS: meta, msgs. ARGV: tenant, model, create ("1"/"0"), ttl_s,
- * max_messages, max_bytes, n, n_client, deadline_ms, then the n messages
- * joined by "\n" (json-c's plain output never holds a raw newline, so the
- * split is exact). Returns the server time in ms (> 0) when stored; -1 when
- * the conversation is missing or not tenant's (or, creating, already
- * exists); -2 over a cap; -3 past the deadline; an error reply when the
- * message list does not split into n. Nothing is written unless it returns
- * the time. */
+/* KEYS: meta, msgs, and the turn lock when the turn holds one. ARGV:
+ * tenant, model, create ("1"/"0"), ttl_s, max_messages, max_bytes, n,
+ * n_client, deadline_ms, then the n messages joined by "\n" (json-c's plain
+ * output never holds a raw newline, so the split is exact), then the lock's
+ * token when KEYS[3] is given. Returns the server time in ms (> 0) when
+ * stored; -1 when the conversation is missing or not tenant's (or,
+ * creating, already exists); -2 over a cap; -3 past the deadline; -4 when
+ * the turn lock is no longer this turn's (it expired: another turn may have
+ * read the history without this one); an error reply when the message list
+ * does not split into n. Nothing is written unless it returns the time. */
 static struct valkey_script append_script = {.src =
     STORE_SCRIPT_HEAD("ARGV[9]")
+    "if KEYS[3] and redis.call('GET', KEYS[3]) ~= ARGV[11] then return -4 end\n"
     "local v = redis.call('HMGET', KEYS[1], 'owner', 'message_count', 'bytes')\n"
     "local create = ARGV[3] == '1'\n"
     "if create then\n"
@@ -359,7 +555,8 @@ static void add_create(const char *model, size_t n, size_t bytes, struct conv_ap
 
 /* The append script's command (a continued turn, or a big new one). */
 static void add_script(const struct axon_config *cfg, const char *model, size_t n,
-                       size_t nclient, struct conv_append_op *op, struct valkey_batch *b)
+                       size_t nclient, const struct conv_lock *lock, struct conv_append_op *op,
+                       struct valkey_batch *b)
 {
     snprintf(op->maxm, sizeof op->maxm, "%d", cfg->conv_max_messages);
     snprintf(op->maxb, sizeof op->maxb, "%zu", cfg->conv_max_bytes);
@@ -373,9 +570,21 @@ static void add_script(const struct axon_config *cfg, const char *model, size_t 
     for (int i = 0; i < ARGC - 1; i++)
         op->lens[i] = strlen(op->argv[i]);
     op->lens[ARGC - 1] = op->blob.len;
-    op->at = valkey_batch_add(b, (struct valkey_cmd){.argc = ARGC, .argv = op->argv,
+    int argc = ARGC, nkeys = 2;
+    if (lock && lock->token[0]) {
+        /* The lock goes in as the third key: the keys come first. */
+        memmove(op->argv + 3, op->argv + 2, (ARGC - 2) * sizeof *op->argv);
+        memmove(op->lens + 3, op->lens + 2, (ARGC - 2) * sizeof *op->lens);
+        op->argv[2] = lock->key;
+        op->lens[2] = strlen(lock->key);
+        op->argv[ARGC + 1] = lock->token;
+        op->lens[ARGC + 1] = strlen(lock->token);
+        argc = ARGC + 2;
+        nkeys = 3;
+    }
+    op->at = valkey_batch_add(b, (struct valkey_cmd){.argc = argc, .argv = op->argv,
                                                      .lens = op->lens,
-                                                     .script = &append_script, .nkeys = 2});
+                                                     .script = &append_script, .nkeys = nkeys});
     if (op->at < 0)
         abort(); /* the caller checked the room */
 }
@@ -384,6 +593,15 @@ void conv_append_add(const struct axon_config *cfg, const char *id, const char *
                      const char *model, json_object *client_messages, json_object *assistant,
                      bool create, long long now_ms, struct conv_append_op *op,
                      struct valkey_batch *b)
+{
+    conv_append_add_fenced(cfg, id, tenant, model, client_messages, assistant, create, NULL,
+                           now_ms, op, b);
+}
+
+void conv_append_add_fenced(const struct axon_config *cfg, const char *id, const char *tenant,
+                            const char *model, json_object *client_messages,
+                            json_object *assistant, bool create, const struct conv_lock *lock,
+                            long long now_ms, struct conv_append_op *op, struct valkey_batch *b)
 {
     memset(op, 0, sizeof *op);
     op->at = -1;
@@ -433,6 +651,7 @@ void conv_append_add(const struct axon_config *cfg, const char *id, const char *
         log_msg(LOG_WARN, "conv: the store of %s was not sent: %s", id, valkey_strerror());
         return;
     }
+    clock_note(now_ms);
     conv_keys(id, op->mk, op->lk);
     tenant_key(tenant, op->tk);
     snprintf(op->ttl, sizeof op->ttl, "%d", cfg->conv_ttl_s);
@@ -442,9 +661,9 @@ void conv_append_add(const struct axon_config *cfg, const char *id, const char *
     if (b->wait_ms < budget + cfg->valkey_timeout_ms)
         b->wait_ms = budget + cfg->valkey_timeout_ms;
     if (create && n <= CONV_FAST_MAX)
-        add_create(model, n, cbytes + abytes, op, b);
+        add_create(model, n, cbytes + abytes, op, b); /* a new id: nobody else has it */
     else
-        add_script(cfg, model, n, nclient, op, b);
+        add_script(cfg, model, n, nclient, create ? NULL : lock, op, b);
     add_indexes(cfg, now_ms, op, b);
 }
 
@@ -479,6 +698,11 @@ static int script_result(const struct conv_append_op *op, const redisReply *r)
         log_msg(LOG_WARN, "conv: the store of %s reached Valkey after its deadline: not written",
                 op->id);
         return AXON_ETIMEDOUT;
+    }
+    if (r->integer == -4) {
+        log_msg(LOG_WARN, "conv: the turn lock of %s expired before its store: not written",
+                op->id);
+        return AXON_EBUSY;
     }
     return r->integer > 0 ? AXON_OK : AXON_EINVAL;
 }

@@ -36,6 +36,14 @@ int conv_api_error(struct api_error *e, int rc, const char *id, const char *para
                       "The conversation store is unavailable. Please retry shortly; requests "
                       "without a conversation_id still work.");
         snprintf(e->retry_after, sizeof e->retry_after, "1"); /* the breaker's first cool-down */
+    } else if (rc == AXON_EBUSY) {
+        /* 409, as OpenAI answers a conflict; its SDKs retry a 409 by
+         * themselves (openai-node shouldRetry), honouring Retry-After, so
+         * concurrent turns of an SDK client end up one after the other. */
+        api_error_set(e, 409, ERR_INVALID_REQUEST, "conversation_busy", param,
+                      "Conversation %s is answering another turn. Send this turn again once "
+                      "that one has finished.", id);
+        snprintf(e->retry_after, sizeof e->retry_after, "1");
     } else
         api_error_set(e, 500, ERR_SERVER, "conversation_corrupt", NULL,
                       "Conversation %s could not be read back.", id);

@@ -63,7 +63,8 @@ struct xfer {
     struct run *run;
     bool active;            /* in the multi handle */
     bool done;
-    int attempt;
+    int attempt;            /* Axon's retries so far */
+    bool sent;              /* this attempt's request has gone out */
     uint64_t start_at_us;   /* a scheduled retry, or 0 */
     uint64_t sent_us, last_byte_us;
     bool got_byte;
@@ -147,6 +148,34 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *p)
     return n;
 }
 
+/* libcurl calls this each time it is about to send the request on a
+ * connection (CURLOPT_PREREQFUNCTION, libcurl >= 7.80). When a reused
+ * keep-alive connection dies before the first answer byte, libcurl sends
+ * the request again at once on a new connection, by itself and without
+ * telling us (lib/transfer.c, Curl_retry_request; up to 5 times). The
+ * upstream may then get the POST twice for one attempt, and
+ * AXON_UPSTREAM_RETRIES=2 meant up to 6 POSTs. So a second send within one
+ * attempt is stopped here and becomes one of Axon's own retries: counted,
+ * after its backoff, and only while the client has seen nothing. */
+static int on_prereq(void *p, char *primary_ip, char *local_ip, int primary_port,
+                     int local_port)
+{
+    (void)primary_ip;
+    (void)local_ip;
+    (void)primary_port;
+    (void)local_port;
+    struct xfer *x = p;
+    if (!x->sent) {
+        x->sent = true;
+        return CURL_PREREQFUNC_OK;
+    }
+    x->cb_rc = AXON_ERETRY;
+    api_error_set(&x->err, 502, ERR_SERVER, "upstream_unreachable", NULL,
+                  "Axon could not get an answer from the upstream: the connection closed "
+                  "before any answer byte.");
+    return CURL_PREREQFUNC_ABORT;
+}
+
 static void xfer_reset(struct xfer *x)
 {
     sse_free(&x->sse);
@@ -156,6 +185,7 @@ static void xfer_reset(struct xfer *x)
     x->status = 0;
     x->retry_after[0] = '\0';
     x->got_byte = false;
+    x->sent = false;
     x->cb_rc = AXON_OK;
     memset(&x->err, 0, sizeof x->err);
 }
@@ -174,6 +204,8 @@ static void xfer_start(struct xfer *x)
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(h, CURLOPT_PREREQDATA, x);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     /* Every open stream holds one handle's receive buffer (16 KiB by
      * default); SSE events are small, and a big JSON answer only takes

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -973,6 +974,120 @@ static void *turns_main(void *p)
     return NULL;
 }
 
+/* The turn lock's value, or "" when there is none. */
+static void lock_value(const struct conv_lock *l, char *out, size_t n)
+{
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "GET %s", l->key), 0);
+    snprintf(out, n, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    freeReplyObject(r);
+}
+
+/* A fenced store of one user message and an answer, as chat.c's settle. */
+static int fenced_store(const struct axon_config *c, const char *id, const struct conv_lock *l)
+{
+    json_object *cm = js("[{\"role\":\"user\",\"content\":\"next\"}]");
+    json_object *ans = js("{\"role\":\"assistant\",\"content\":\"ok\"}");
+    struct valkey_batch b = {0};
+    struct conv_append_op ap;
+    conv_append_add_fenced(c, id, T1, "gpt-4o", cm, ans, false, l, 0, &ap, &b);
+    (void)valkey_batch_run(&b);
+    int rc = conv_append_done(&ap, &b);
+    valkey_batch_free(&b);
+    json_object_put(cm);
+    json_object_put(ans);
+    return rc;
+}
+
+/* Two turns at once on one conversation: the second read is refused while
+ * the first holds the lock (so it cannot be answered without the first);
+ * another tenant neither gets it nor disturbs it; the holder's store and
+ * release free it; a turn whose lock expired and was taken by the next
+ * turn stores nothing, and its late release and renewal leave the next
+ * turn's lock alone. */
+static void turn_lock_refuses_a_second_turn_and_fences_a_late_store(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    c->pool_lease_s = 60;
+    char id[CONV_ID_MAX + 1], v[64];
+    make_conv(c, id, T1, "start");
+    struct conv_lock l1, l2, l3;
+    json_object *m = NULL;
+    struct conv_meta meta;
+    assert_int_equal(conv_load_locked(c, id, T1, &l1, &m, &meta), 0);
+    assert_int_equal(json_object_array_length(m), 2);
+    json_object_put(m);
+    lock_value(&l1, v, sizeof v);
+    assert_string_equal(v, l1.token);
+    assert_true(pttl(l1.key) > 59000);
+
+    assert_int_equal(conv_load_locked(c, id, T1, &l2, &m, &meta), AXON_EBUSY);
+    assert_null(m);
+    assert_string_equal(l2.token, "");
+    assert_int_equal(conv_load_locked(c, id, T2, &l2, &m, &meta), AXON_ENOTFOUND);
+    lock_value(&l1, v, sizeof v);
+    assert_string_equal(v, l1.token); /* still the first turn's */
+
+    assert_int_equal(fenced_store(c, id, &l1), 0);
+    assert_int_equal(conv_unlock(&l1), 0);
+    lock_value(&l1, v, sizeof v);
+    assert_string_equal(v, "");
+    assert_int_equal(load_count(id, T1), 4);
+
+    /* The next turn reads what the first stored. */
+    assert_int_equal(conv_load_locked(c, id, T1, &l2, &m, &meta), 0);
+    assert_int_equal(json_object_array_length(m), 4);
+    json_object_put(m);
+    /* Its lease runs out (deleted here) and a third turn takes the lock. */
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "DEL %s", l2.key), 0);
+    freeReplyObject(r);
+    assert_int_equal(conv_load_locked(c, id, T1, &l3, &m, &meta), 0);
+    json_object_put(m);
+    assert_int_equal(fenced_store(c, id, &l2), AXON_EBUSY);
+    assert_int_equal(load_count(id, T1), 4); /* nothing written */
+    l2.renew_at_us = 0;
+    assert_int_equal(conv_lock_renew(&l2), AXON_ENOTFOUND);
+    (void)conv_unlock(&l2);
+    lock_value(&l3, v, sizeof v);
+    assert_string_equal(v, l3.token); /* the third turn's lock untouched */
+    l3.renew_at_us = 0;
+    assert_int_equal(conv_lock_renew(&l3), 0);
+    assert_int_equal(fenced_store(c, id, &l3), 0);
+    assert_int_equal(conv_unlock(&l3), 0);
+    assert_int_equal(load_count(id, T1), 6);
+}
+
+/* A lock that waited in a stalled server's socket while its turn was
+ * answered 503 does nothing when the server wakes up (its deadline, in the
+ * server's clock, passed): the next turn is not refused as busy. */
+static void late_turn_lock_takes_nothing(void **state)
+{
+    connect_srv(state);
+    struct srv *srv = *state;
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    c->pool_lease_s = 60;
+    char id[CONV_ID_MAX + 1];
+    make_conv(c, id, T1, "start"); /* a store: conv.c reads the server's clock */
+    struct conv_lock l;
+    json_object *m = NULL;
+    struct conv_meta meta;
+    assert_int_equal(kill(srv->pid, SIGSTOP), 0);
+    int rc = conv_load_locked(c, id, T1, &l, &m, &meta); /* waits 1000 ms, the test timeout */
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 300 * 1000000L};
+    nanosleep(&pause, NULL);
+    assert_int_equal(kill(srv->pid, SIGCONT), 0);
+    assert_int_equal(rc, AXON_EIO);
+    assert_null(m);
+    nanosleep(&pause, NULL); /* the server runs what waited in its socket */
+    connect_srv(state);     /* valkey_init again: the breaker closed */
+    assert_int_equal(vk_int("EXISTS %s%s", l.key, ""), 0);
+    assert_int_equal(conv_load_locked(c, id, T1, &l, &m, &meta), 0);
+    json_object_put(m);
+    assert_int_equal(conv_unlock(&l), 0);
+}
+
 static void concurrent_turns_never_interleave(void **state)
 {
     connect_srv(state);
@@ -1512,6 +1627,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(list_many, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(concurrent_turns_never_interleave, setup_plain,
                                         teardown_all),
+        cmocka_unit_test_setup_teardown(turn_lock_refuses_a_second_turn_and_fences_a_late_store,
+                                        setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(late_turn_lock_takes_nothing, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(valkey_down_is_eio, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(http_routes, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(pipeline_replies_in_order, setup_plain, teardown_all),
