@@ -6,6 +6,7 @@
 
 #include "anthropic.h"
 #include "catalog.h"
+#include "drain.h"
 #include "errors.h"
 #include "fcgi_io.h"
 #include "handlers.h"
@@ -64,6 +65,7 @@ struct chat_run {
     uint64_t last_out_us;     /* when the client last got bytes */
     uint64_t bytes_seen;
     struct conv_lock *lock;   /* the conversation's turn lock (held or not) */
+    bool cut;                 /* ended by the drain deadline (on_tick) */
 };
 
 static void *state_of(struct chat_run *c, int i)
@@ -135,6 +137,13 @@ static int on_tick(void *ud, uint64_t upstream_us)
         c->last_out_us = upstream_us;
     if (io_client_gone(c->r))
         return AXON_ECLIENT_GONE;
+    /* The drain time is over and the process is about to exit: end the
+     * answer with a word (run_upstream) and give the session back now,
+     * rather than leave it busy until its lease runs out elsewhere. */
+    if (drain_cut()) {
+        c->cut = true;
+        return AXON_EIO;
+    }
     (void)pool_renew(c->r->cfg, c->lease);
     (void)conv_lock_renew(c->lock);
     if (now - c->last_out_us >= (uint64_t)c->r->cfg->heartbeat_s * 1000000u) {
@@ -499,8 +508,8 @@ static void note_ignored(struct axon_req *r, const char *list)
 /* ---- the answer ------------------------------------------------------------ */
 
 /* Asked between polls while a request waits for a session: a client that
- * left stops the wait, and the turn lock is renewed (AXON_POOL_WAIT_MS may
- * be longer than its lease). */
+ * left, or the drain deadline, stops the wait (answer() then says why), and
+ * the turn lock is renewed (AXON_POOL_WAIT_MS may be longer than its lease). */
 struct acquire_wait {
     struct axon_req *r;
     struct conv_lock *lock;
@@ -510,7 +519,16 @@ static bool client_gone_cb(void *ud)
 {
     struct acquire_wait *w = ud;
     (void)conv_lock_renew(w->lock);
-    return io_client_gone(w->r);
+    return io_client_gone(w->r) || drain_cut();
+}
+
+/* The error of an answer the drain deadline ended (a 503 before the first
+ * byte, an error chunk after): the SDKs retry it, elsewhere or later. */
+static void set_cut_error(struct api_error *e)
+{
+    api_error_set(e, 503, ERR_SERVER, DRAIN_CODE, NULL,
+                  "Axon is shutting down: the answer was cut at the end of its drain time "
+                  "(AXON_DRAIN_S). Please retry.");
 }
 
 /* An upstream refusal that says something about the session: cool it down.
@@ -594,6 +612,8 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
         .tick = on_tick,
     };
     rc = upstream_run(cfg, calls, plan.calls, &ops, &c, e);
+    if (c.cut)
+        set_cut_error(e);
     if (rc == AXON_OK && !oai_out_valid(&c.out)) {
         oai_out_answer_error(&c.out, e);
         rc = AXON_EINVAL;
@@ -662,6 +682,9 @@ static int answer(struct axon_req *r, json_object *req, const struct model_route
         rc = errors_send_api(r, &e);
     } else if (rc == AXON_OK) {
         rc = run_upstream(r, req, rt, &cv, &lease, &e); /* releases the lease */
+    } else if (rc == AXON_ECLIENT_GONE && !io_client_gone(r) && drain_cut()) {
+        set_cut_error(&e); /* the wait ended by the drain deadline */
+        rc = errors_send_api(r, &e);
     } else {
         r->client_gone = rc == AXON_ECLIENT_GONE;
     }

@@ -23,6 +23,7 @@
 #include "anthropic.h"
 #include "axon.h"
 #include "config.h"
+#include "drain.h"
 #include "fcgi_io.h"
 #include "log.h"
 #include "catalog.h"
@@ -38,6 +39,10 @@
 #define EXTRA_IDLE_S 5        /* an extra worker idle this long leaves */
 #define SPAWN_BATCH 4         /* extras started when nobody is left to accept */
 #define BUSY_WARN_EVERY_S 60  /* "every worker is busy" at most this often */
+/* After the drain deadline, how long answers still open get to send their
+ * error chunk and [DONE] and give their session back: a stream notices the
+ * cut at its next tick (UP_TICK_MS), then makes one Valkey round trip. */
+#define DRAIN_CUT_GRACE_MS 2000
 
 /* Worker kinds, passed as the thread argument. */
 enum { WORKER_FIRST, WORKER_CORE, WORKER_EXTRA };
@@ -46,7 +51,6 @@ static struct axon_config cfg;
 static int listen_fd = 0;            /* 0: the socket spawn-fcgi or the server gave us */
 static char *own_socket_path;        /* set when --listen made a unix socket */
 static pthread_mutex_t accept_mu = PTHREAD_MUTEX_INITIALIZER;
-static atomic_bool draining;
 static atomic_int workers_alive;
 static atomic_int in_flight;
 /* Workers waiting to accept (on accept_mu or in accept): none left means
@@ -239,11 +243,14 @@ static void *worker_main(void *arg)
             atomic_fetch_sub(&accepting, 1);
             break; /* an idle extra */
         }
-        int rc = atomic_load(&draining) ? -1 : FCGX_Accept_r(&fcgi);
+        /* During the drain the socket stays open: the web server then gets
+         * our 503 for /health and new requests rather than a refused
+         * connection, which nginx turns into a 502 (see signal_main). */
+        int rc = drain_cut() ? -1 : FCGX_Accept_r(&fcgi);
         pthread_mutex_unlock(&accept_mu);
         int others = atomic_fetch_sub(&accepting, 1) - 1;
         if (rc < 0) {
-            if (atomic_load(&draining))
+            if (drain_cut())
                 break;
             /* Transient accept failures (a connection reset before accept,
              * fd exhaustion) must not kill the worker; anything else is. */
@@ -281,10 +288,30 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Waits up to ms for every worker to leave; false on a second SIGINT. */
+static bool wait_workers(sigset_t *set, int sig, uint64_t ms)
+{
+    uint64_t until = log_now_us() + ms * 1000u;
+    const struct timespec tick = {0, 50 * 1000000L};
+    while (atomic_load(&workers_alive) > 0 && log_now_us() < until)
+        if (sigtimedwait(set, NULL, &tick) == SIGINT && sig == SIGINT)
+            return false;
+    return true;
+}
+
 /* libfcgi's own SIGTERM handler only sets a flag that idle threads never see
  * (measured: an idle threaded app ignores SIGTERM). So signals are blocked in
- * every thread and taken here: stop accepting, wake the accepting thread by
- * shutting the listening socket, give in-flight requests AXON_DRAIN_S. */
+ * every thread and taken here. The drain has two phases:
+ *   1. draining: requests in flight run on for up to AXON_DRAIN_S. The
+ *      listening socket stays open: closed, it makes nginx answer 502 and
+ *      lighttpd its own error page (max-procs 1 and one fastcgi_pass leave
+ *      them no other backend), where a load balancer needs an honest 503
+ *      from /health. So /health and /ready answer 503 "draining", and a new
+ *      API request 503 server_shutting_down with Retry-After (router.c).
+ *   2. the cut, once nothing is in flight or the time is over: stop
+ *      accepting (shutting the socket wakes the accepting thread), and every
+ *      answer still open ends with an error (a stream: an error chunk and
+ *      [DONE]) and gives its session back, within DRAIN_CUT_GRACE_MS. */
 static void *signal_main(void *arg)
 {
     sigset_t *set = arg;
@@ -292,27 +319,35 @@ static void *signal_main(void *arg)
     sigwait(set, &sig);
     log_msg(LOG_INFO, "signal %d: draining %d in-flight request(s), up to %d s", sig,
             atomic_load(&in_flight), cfg.drain_s);
-    atomic_store(&draining, true);
-    FCGX_ShutdownPending();
-    shutdown(listen_fd, SHUT_RDWR);
+    drain_enter(DRAIN_DRAINING);
     uint64_t deadline = log_now_us() + (uint64_t)cfg.drain_s * 1000000u;
     const struct timespec tick = {0, 100 * 1000000L};
-    while (atomic_load(&workers_alive) > 0) {
+    bool hurry = false;
+    while (atomic_load(&in_flight) > 0) {
         /* A repeated SIGTERM is common and not a request to hurry: systemd
          * signals the whole cgroup and lighttpd signals its child too. Only a
          * second Ctrl-C (SIGINT) cuts the drain short. */
         if (sigtimedwait(set, NULL, &tick) == SIGINT && sig == SIGINT) {
             log_msg(LOG_WARN, "second SIGINT: exiting without waiting for %d request(s)",
                     atomic_load(&in_flight));
+            hurry = true;
             break;
         }
         if (log_now_us() >= deadline) {
-            log_msg(LOG_WARN, "drain time AXON_DRAIN_S=%d s passed with %d request(s) in flight",
-                    cfg.drain_s, atomic_load(&in_flight));
+            log_msg(LOG_WARN, "drain time AXON_DRAIN_S=%d s passed with %d request(s) in "
+                    "flight: ending them with server_shutting_down", cfg.drain_s,
+                    atomic_load(&in_flight));
             break;
         }
     }
+    drain_enter(DRAIN_CUT);
+    FCGX_ShutdownPending();
+    shutdown(listen_fd, SHUT_RDWR);
+    if (!hurry && !wait_workers(set, sig, DRAIN_CUT_GRACE_MS))
+        log_msg(LOG_WARN, "second SIGINT: exiting at once");
     if (atomic_load(&workers_alive) > 0) {
+        log_msg(LOG_WARN, "%d request(s) still open after the drain: exiting",
+                atomic_load(&in_flight));
         if (own_socket_path)
             unlink(own_socket_path);
         _exit(0);
@@ -427,7 +462,7 @@ int main(int argc, char **argv)
     while (atomic_load(&workers_alive) > 0)
         pthread_cond_wait(&life_cv, &life_mu);
     pthread_mutex_unlock(&life_mu);
-    if (!atomic_load(&draining)) {
+    if (!drain_started()) {
         log_msg(LOG_ERROR, "every worker stopped without a signal: exiting");
         return 1;
     }

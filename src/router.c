@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
+#include "drain.h"
 #include "errors.h"
 #include "fcgi_io.h"
 #include "handlers.h"
@@ -110,6 +112,17 @@ void router_handle(struct axon_req *r)
     }
     if (!rt->public && router_authenticate(r))
         return;
+    if (!rt->public && drain_started()) {
+        /* Accepted during the drain (main.c keeps the socket open so that
+         * /health can say 503): nothing new starts. The SDKs retry a 503,
+         * after Retry-After, on whichever process then answers. */
+        struct api_error e = {0};
+        api_error_set(&e, 503, ERR_SERVER, DRAIN_CODE, NULL,
+                      "Axon is shutting down and takes no new requests. Please retry.");
+        snprintf(e.retry_after, sizeof e.retry_after, "1");
+        (void)errors_send_api(r, &e);
+        return;
+    }
     r->route_arg = arg;
     int rc = rt->fn(r);
     if (rc && !r->status)
@@ -122,8 +135,31 @@ void router_handle(struct axon_req *r)
 
 int health_get(struct axon_req *r)
 {
-    static const char body[] = "{\"status\":\"ok\"}";
-    return io_send_json(r, 200, body, sizeof body - 1, NULL);
+    /* 503 during the drain: a readiness probe takes this process out of
+     * rotation while it finishes what it has. */
+    static const char ok[] = "{\"status\":\"ok\"}";
+    static const char going[] = "{\"status\":\"draining\"}";
+    if (drain_started())
+        return io_send_json(r, 503, going, sizeof going - 1, NULL);
+    return io_send_json(r, 200, ok, sizeof ok - 1, NULL);
+}
+
+/* The end of a test stream still open at the drain deadline, as a chat
+ * stream ends (oai_out_error): an error object, then [DONE]. */
+static int test_sse_cut(struct axon_req *r)
+{
+    struct api_error e = {0};
+    api_error_set(&e, 503, ERR_SERVER, DRAIN_CODE, NULL,
+                  "Axon is shutting down: the answer was cut at the end of its drain time. "
+                  "Please retry.");
+    struct buf b = BUF_INIT(4096);
+    int rc = errors_envelope_api(&b, &e);
+    if (!rc)
+        rc = io_sse_data(r, b.p, b.len);
+    if (!rc)
+        rc = io_sse_data(r, "[DONE]", 6);
+    buf_free(&b);
+    return rc;
 }
 
 /* GET /v1/_test/sse?n=N&ms=M: N events M ms apart. It proves, through each
@@ -149,6 +185,8 @@ int test_sse_get(struct axon_req *r)
         char ev[48];
         int evn = snprintf(ev, sizeof ev, "{\"i\":%lld}", (long long)i);
         rc = io_client_gone(r) ? AXON_ECLIENT_GONE : io_sse_data(r, ev, (size_t)evn);
+        if (!rc && i + 1 < n && drain_cut())
+            return test_sse_cut(r);
     }
     if (!rc)
         rc = io_sse_data(r, "[DONE]", 6);

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "catalog.h"
 #include "conv.h"
+#include "drain.h"
 #include "errors.h"
 #include "fcgi_io.h"
 #include "log.h"
@@ -92,10 +93,11 @@ void stats_worker_ready(void)
 int ready_get(struct axon_req *r)
 {
     int n = atomic_load(&workers_ready);
-    bool ok = n >= r->cfg->threads;
+    bool going = drain_started(); /* not ready again: the process is leaving */
+    bool ok = n >= r->cfg->threads && !going;
     char body[96];
     int len = snprintf(body, sizeof body, "{\"status\":\"%s\",\"workers_ready\":%d,\"workers\":%d}",
-                       ok ? "ready" : "starting", n, r->cfg->threads);
+                       going ? "draining" : ok ? "ready" : "starting", n, r->cfg->threads);
     return io_send_json(r, ok ? 200 : 503, body, (size_t)len, NULL);
 }
 

@@ -985,5 +985,70 @@ for (const server of SERVER_NAMES) {
         await stopStack(q.stack);
       }
     });
+
+    // A stack of its own (AXON_DRAIN_S=2, AXON_POOL_LEASE_S=30) on this
+    // stack's Valkey and upstream, so it shares the pool and the stored
+    // conversation: the main stack is "the other process" whose /stats must
+    // see the session free at once, not when its 30 s lease runs out.
+    it('fault 14: SIGTERM while a stream outlasts AXON_DRAIN_S: /health 503 during the drain, then the stream gets an error chunk and [DONE] and its session is released at once', { timeout: 90000 }, async () => {
+      // AXON_FIRST_BYTE_TIMEOUT_S=10: the JSON request below waits for its
+      // first byte through the whole drain.
+      const q = await startOwnStack(server, t.valkey, fwd.url, { AXON_DRAIN_S: '2', AXON_POOL_LEASE_S: '30', AXON_FIRST_BYTE_TIMEOUT_S: '10' });
+      try {
+        const conv = await seed(t, 'drain');
+        const victim = Number(q.stack.ready.AXON_PID);
+        assert.ok(victim > 0 && isAlive(victim), `AXON_PID in the ready file: ${q.stack.ready.AXON_PID}`);
+        // A JSON answer in flight too, its upstream silent past the deadline:
+        // nothing sent yet, so it gets a real 503.
+        const idJson = newId(server, 'drain-json');
+        const json = call(q.origin, '/v1/chat/completions', {
+          method: 'POST', key: KEY, headers: JSON_HEADERS,
+          body: JSON.stringify({ model: CLAUDE, messages: [{ role: 'user', content: `Hold [[mock id=${idJson} delay=8000]]` }] }),
+        });
+        await waitFor(async () => (await recorded(idJson)).length >= 1, 5000, 'the JSON request to reach the mock');
+        const id = newId(server, 'drain');
+        let termAt = null;
+        let health = null;
+        // 40 words 300 ms apart: 12 s, far past the 2 s drain.
+        const s = await streamPost(q.base, turn(conv, `id=${id} ms=300 reply=${words(40)}`), {
+          onBlock: (block) => {
+            if (termAt !== null || !block.includes('"content":"w0')) return;
+            termAt = performance.now();
+            process.kill(victim, 'SIGTERM');
+            // Mid-drain: the web server still reaches axon, which says it is
+            // going (a readiness signal), rather than a 502 from a dead socket.
+            health = sleep(500).then(() => fetch(`${q.origin}/health`, { signal: AbortSignal.timeout(5000) }))
+              .then(async (x) => ({ status: x.status, type: x.headers.get('content-type'), text: await x.text() }), (err) => err);
+          },
+        });
+        const endMs = performance.now() - termAt;
+        // Each answer gives its session back before its last bytes go out;
+        // once both are in, right away, before anything could expire: the
+        // other process's /stats.
+        const j = await json;
+        const busyAfter = (await stats(t)).pool.busy;
+        assert.ok(termAt !== null, 'SIGTERM was sent mid-stream');
+        const h = await health;
+        say(`${server} fault 14: /health during the drain: ${h instanceof Error ? h.message : `${h.status} ${h.text.trim().slice(0, 80)}`}; ` +
+          `the stream ended ${Math.round(endMs)} ms after SIGTERM, after ${s.events.length} events; the other process saw busy=${busyAfter}`);
+        assert.ok(!(h instanceof Error), `/health answered during the drain: ${h}`);
+        assert.equal(h.status, 503, `/health during the drain: ${h.text}`);
+        assert.match(h.type ?? '', /^application\/json/);
+        assert.equal(JSON.parse(h.text).status, 'draining');
+        const err = assertErrorStream(s, 'server_shutting_down', 'fault 14 (drain deadline)');
+        assert.match(err.message, /shutting down/);
+        assert.ok(s.content.startsWith('w0') && s.content.length < words(40).length, `part of the answer came first: ${s.content}`);
+        assert.ok(endMs >= 1500 && endMs < 4500, `cut at the drain deadline (2 s): ${Math.round(endMs)} ms`);
+        assert.equal(busyAfter, 0, 'the sessions were released at the deadline, not left to their 30 s lease');
+        assertEnvelope(j, 503, { type: 'server_error', code: 'server_shutting_down' });
+        assertValid('error', j.json, 'the JSON answer cut by the drain');
+        await waitFor(async () => (await aborts(id)).aborted >= 1, 3000, 'the upstream transfer to end');
+        await waitFor(() => !isAlive(victim), 5000, `axon (pid ${victim}) to exit after the drain`);
+        // (b) released, not reclaimed; (c) the cut turn is not stored; (d).
+        await settled(t, conv, { what: 'fault 14 (drain deadline)' });
+      } finally {
+        await stopStack(q.stack);
+      }
+    });
   });
 }
