@@ -595,6 +595,9 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
         .tick = on_tick,
     };
     rc = upstream_run(cfg, calls, plan.calls, &ops, &c, e);
+    /* Every attempt is over: the translated body goes before settle
+     * builds the stored turn, so the two never coexist. */
+    buf_free(&body);
     if (rc == AXON_OK && !oai_out_valid(&c.out)) {
         oai_out_answer_error(&c.out, e);
         rc = AXON_EINVAL;
