@@ -301,16 +301,13 @@ static int add_message(struct buf *blob, json_object *m, size_t *bytes)
 {
     if (!json_object_is_type(m, json_type_object))
         return AXON_EINVAL;
-    size_t len = 0;
-    json_object *holder;
-    const char *s = print_once(m, &holder, &len);
-    int rc = memchr(s, '\n', len) ? AXON_EINVAL /* would split the entry; json-c never prints one */
-             : blob->len           ? buf_append(blob, "\n", 1)
-                                   : AXON_OK;
+    int rc = blob->len ? buf_append(blob, "\n", 1) : AXON_OK;
+    size_t start = blob->len;
     if (!rc)
-        rc = buf_append(blob, s, len);
-    json_object_put(holder);
-    *bytes += len;
+        rc = jsonv_write(blob, m); /* printed straight into the blob (jsonv.h) */
+    if (!rc && memchr(blob->p + start, '\n', blob->len - start))
+        rc = AXON_EINVAL; /* would split the entry; JSON printing never makes one */
+    *bytes += blob->len - start;
     return rc;
 }
 
