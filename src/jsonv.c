@@ -187,6 +187,8 @@ int jsonv_parse(const char *p, size_t n, int max_depth, json_object **out)
     return AXON_OK;
 }
 
+/* Recursive, as deep as the tree: trees come from jsonv_parse (depth
+ * capped) and the translators' few levels on top. NOLINTNEXTLINE(misc-no-recursion) */
 int jsonv_write(struct buf *b, json_object *o)
 {
     int rc = AXON_OK;

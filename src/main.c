@@ -221,7 +221,8 @@ static void trim_heap(void)
 static void tune_heap(void)
 {
 #ifndef __SANITIZE_ADDRESS__
-    (void)mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    /* Called from main before any thread starts. */
+    (void)mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD); /* NOLINT(concurrency-mt-unsafe) */
 #endif
 }
 
