@@ -49,6 +49,7 @@ struct axon_config {
     int threads;                  /* always running */
     int max_threads;              /* the most at once (>= threads after config_load) */
     size_t max_body_bytes;
+    size_t max_inflight_bytes;    /* request bodies held at once (memcap.h) */
     int drain_s;
     struct valkey_addr valkey;
     int port;                 /* where `make run` puts the web server */

@@ -22,9 +22,16 @@ const char *io_param(const struct axon_req *r, const char *name);
  * trips, translation and writing to the web server count as Axon's. */
 uint64_t io_overhead_us(const struct axon_req *r);
 
+/* Reserves the declared body (CONTENT_LENGTH) under AXON_MAX_INFLIGHT_BYTES
+ * before a byte of it is read (memcap.h), into r->body_reserved, which the
+ * worker gives back when the request is finished. AXON_ETOOBIG: the body
+ * alone is above max or the cap; AXON_EBUSY: it does not fit beside the
+ * requests in flight. Nothing is reserved then. */
+int io_reserve_body(struct axon_req *r, size_t max) AXON_MUST_CHECK;
 /* Reads the whole body into out (which must be empty) up to max bytes.
  * AXON_ETOOBIG when CONTENT_LENGTH or the bytes sent pass max (nothing more is
- * read then), AXON_EIO on a read error. */
+ * read then), AXON_EIO on a read error, AXON_EBUSY when a body longer than
+ * io_reserve_body reserved (none declared) cannot be reserved. */
 int io_read_body(struct axon_req *r, size_t max, struct buf *out) AXON_MUST_CHECK;
 
 /* Writes the status line and headers: Content-Type, x-request-id,

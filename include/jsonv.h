@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <json-c/json.h>
 #include "axon.h"
+#include "buf.h"
 
 #define JSONV_MAX_DEPTH 64 /* arrays and objects nested deeper are refused */
 
@@ -25,6 +26,13 @@ int jsonv_check(const char *p, size_t n, int max_depth) AXON_MUST_CHECK;
 /* jsonv_check, then json-c. On success *out is new (json_object_put). */
 int jsonv_parse(const char *p, size_t n, int max_depth,
                 json_object **out) AXON_MUST_CHECK;
+
+/* Appends o to b exactly as json_object_to_json_string_ext(o, JSONV_OUT)
+ * prints it, but into b: json-c keeps what it prints inside the object it
+ * prints, at up to twice its size, beside the copy the caller makes, so a
+ * 15 MiB request printed by json-c cost three times its size until the tree
+ * was freed. Borrows o (a NULL o is "null"); AXON_ETOOBIG past b's cap. */
+int jsonv_write(struct buf *b, json_object *o) AXON_MUST_CHECK;
 
 /* The member key of o: NULL when o is NULL or has no such key (a JSON
  * null member is returned as itself). Borrowed from o. */

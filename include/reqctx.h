@@ -37,6 +37,7 @@ struct axon_req {
     long tokens_in, tokens_out;
     bool stream;                     /* answered as SSE */
     bool client_gone;                /* the client left before the end */
+    size_t body_reserved;            /* memcap.h bytes held; main.c gives them back */
     uint64_t overhead_us;            /* set once finished: io_overhead_us */
     unsigned long valkey_rt;         /* set once finished: round trips */
 };

@@ -1095,12 +1095,8 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
     if (!rc && (info->stream || info->stream_upstream))
         add(body, "stream", json_object_new_boolean(1));
 
-    if (!rc) {
-        size_t len = 0;
-        const char *s = json_object_to_json_string_length(body, JSONV_OUT, &len);
-        if (buf_append(out, s, len))
-            rc = bad(e, "request_too_large", NULL, "The request is too large.");
-    }
+    if (!rc && jsonv_write(out, body)) /* no second copy kept in body (jsonv.h) */
+        rc = bad(e, "request_too_large", NULL, "The request is too large.");
     json_object_put(body);
     return rc;
 }

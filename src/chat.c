@@ -28,11 +28,29 @@ int chat_read_json_object(struct axon_req *r, json_object **out)
 {
     *out = NULL;
     struct buf body;
-    int rc = io_read_body(r, r->cfg->max_body_bytes, &body);
+    const struct axon_config *cfg = r->cfg;
+    /* The smaller of the two caps is the one a body meets. */
+    size_t limit = cfg->max_inflight_bytes < cfg->max_body_bytes ? cfg->max_inflight_bytes
+                                                                 : cfg->max_body_bytes;
+    int rc = io_reserve_body(r, cfg->max_body_bytes);
+    if (!rc)
+        rc = io_read_body(r, cfg->max_body_bytes, &body);
     if (rc == AXON_ETOOBIG) {
         (void)errors_send(r, 413, ERR_INVALID_REQUEST, NULL, "request_too_large", NULL,
-                          "Request body too large: the limit is %zu bytes.",
-                          r->cfg->max_body_bytes);
+                          "Request body too large: the limit is %zu bytes.", limit);
+        return rc;
+    }
+    if (rc == AXON_EBUSY) {
+        /* Retryable: the room comes back as the requests in flight finish.
+         * Refused before the body is read, so the client's retry costs
+         * nothing here. */
+        struct api_error e = {0};
+        api_error_set(&e, 503, ERR_SERVER, "server_is_overloaded", NULL,
+                      "This Axon process is holding as many request bytes as it takes at once "
+                      "(AXON_MAX_INFLIGHT_BYTES=%zu). Please retry shortly.",
+                      cfg->max_inflight_bytes);
+        snprintf(e.retry_after, sizeof e.retry_after, "1");
+        (void)errors_send_api(r, &e);
         return rc;
     }
     if (rc)
@@ -614,6 +632,9 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
     rc = upstream_run(cfg, calls, plan.calls, &ops, &c, e);
     if (c.cut)
         set_cut_error(e);
+    /* Every attempt is over: the translated body goes before settle
+     * builds the stored turn, so the two never coexist. */
+    buf_free(&body);
     if (rc == AXON_OK && !oai_out_valid(&c.out)) {
         oai_out_answer_error(&c.out, e);
         rc = AXON_EINVAL;

@@ -18,6 +18,7 @@ const struct config_doc config_docs[] = {
     {"AXON_THREADS", "16", "worker threads per axon process, always running (1-8192)"},
     {"AXON_MAX_THREADS", "2048", "most worker threads per axon process: more start while every one is busy (one per open stream) and leave after 5 s idle (AXON_THREADS-8192)"},
     {"AXON_MAX_BODY_BYTES", "16777216", "largest request body; larger gets 413"},
+    {"AXON_MAX_INFLIGHT_BYTES", "268435456", "request body bytes one axon process holds at once (each costs about 3 times that in memory); a request that does not fit beside the others gets 503 with Retry-After, one larger than this alone gets 413"},
     {"AXON_DRAIN_S", "30", "seconds in-flight requests get to finish after SIGTERM"},
     {"AXON_VALKEY_URL", "redis://127.0.0.1:6379", "Valkey: redis://[:password@]host[:port][/db] or unix:///path"},
     {"AXON_PORT", "8080", "port `make run` gives the web server"},
@@ -65,6 +66,7 @@ void config_defaults(struct axon_config *cfg)
     cfg->threads = 16;
     cfg->max_threads = 2048;
     cfg->max_body_bytes = 16u << 20;
+    cfg->max_inflight_bytes = (size_t)256 << 20;
     cfg->drain_s = 30;
     cfg->valkey.host = xstrdup("127.0.0.1");
     cfg->valkey.port = 6379;
@@ -490,6 +492,11 @@ int config_set(struct axon_config *cfg, const char *name, const char *v, char *e
     if (strcmp(name, "AXON_MAX_BODY_BYTES") == 0) {
         if (!(rc = set_int(name, v, 1024, 1 << 30, &n, err, errlen)))
             cfg->max_body_bytes = (size_t)n;
+        return rc;
+    }
+    if (strcmp(name, "AXON_MAX_INFLIGHT_BYTES") == 0) {
+        if (!(rc = set_int(name, v, 1024, INT64_C(1) << 40, &n, err, errlen)))
+            cfg->max_inflight_bytes = (size_t)n;
         return rc;
     }
     if (strcmp(name, "AXON_DRAIN_S") == 0) {

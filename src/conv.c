@@ -477,19 +477,33 @@ static struct valkey_script create_script = {.src =
     "redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
     "return now_ms\n"};
 
+/* m's stored form, printed through a one-element array the caller frees
+ * (*holder, json_object_put): json-c keeps what it prints in the object it
+ * prints, at up to twice its size, so printing m itself left a 15 MiB
+ * message carrying a 16-32 MiB copy of its text to the end of the request.
+ * The array prints as "[" m "]" under CONV_MSG_FLAGS (PLAIN: no spaces). */
+static const char *print_once(json_object *m, json_object **holder, size_t *len)
+{
+    *holder = json_object_new_array();
+    json_object_array_add(*holder, json_object_get(m));
+    size_t n = 0;
+    const char *s = json_object_to_json_string_length(*holder, CONV_MSG_FLAGS, &n);
+    *len = n - 2;
+    return s + 1;
+}
+
 /* Appends m's stored form to blob ("\n" before all but the first). */
 static int add_message(struct buf *blob, json_object *m, size_t *bytes)
 {
     if (!json_object_is_type(m, json_type_object))
         return AXON_EINVAL;
-    size_t len = 0;
-    const char *s = json_object_to_json_string_length(m, CONV_MSG_FLAGS, &len);
-    if (memchr(s, '\n', len))
-        return AXON_EINVAL; /* would split the entry; json-c never prints one */
     int rc = blob->len ? buf_append(blob, "\n", 1) : AXON_OK;
+    size_t start = blob->len;
     if (!rc)
-        rc = buf_append(blob, s, len);
-    *bytes += len;
+        rc = jsonv_write(blob, m); /* printed straight into the blob (jsonv.h) */
+    if (!rc && memchr(blob->p + start, '\n', blob->len - start))
+        rc = AXON_EINVAL; /* would split the entry; JSON printing never makes one */
+    *bytes += blob->len - start;
     return rc;
 }
 
@@ -958,7 +972,9 @@ const char *conv_message_text(json_object *msg, size_t *len)
 size_t conv_message_bytes(json_object *msg)
 {
     size_t len = 0;
-    (void)conv_message_text(msg, &len);
+    json_object *holder;
+    (void)print_once(msg, &holder, &len);
+    json_object_put(holder);
     return len;
 }
 

@@ -1,6 +1,7 @@
 /* fcgi_io.c - libfcgi streams. See fastcgi-servers.md in the shared notes for
  * the measured server behaviour these functions rely on. */
 #include "fcgi_io.h"
+#include "memcap.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -73,15 +74,34 @@ const char *io_param(const struct axon_req *r, const char *name)
     return FCGX_GetParam(name, r->fcgi->envp);
 }
 
+/* The declared body length: 0 when CONTENT_LENGTH is "0", "" (nginx GET),
+ * absent or not a number (the body is then read to EOF under the caps). */
+static size_t declared_length(const struct axon_req *r)
+{
+    const char *cl = io_param(r, "CONTENT_LENGTH");
+    int64_t n = 0;
+    if (!cl || !*cl || text_parse_i64(cl, 0, INT64_MAX, &n) != AXON_OK)
+        return 0;
+    return (uint64_t)n > SIZE_MAX ? SIZE_MAX : (size_t)n;
+}
+
+int io_reserve_body(struct axon_req *r, size_t max)
+{
+    size_t n = declared_length(r);
+    if (n > max)
+        return AXON_ETOOBIG;
+    int rc = memcap_reserve(r->cfg->max_inflight_bytes, n);
+    if (rc == AXON_OK)
+        r->body_reserved += n;
+    return rc;
+}
+
 int io_read_body(struct axon_req *r, size_t max, struct buf *out)
 {
-    /* CONTENT_LENGTH may be "0", "" (nginx GET) or absent; a number above the
-     * cap is refused before reading a byte. Either way we read to EOF under
-     * our own cap, since the header is only a claim. */
-    const char *cl = io_param(r, "CONTENT_LENGTH");
-    int64_t declared = 0;
-    if (cl && *cl && text_parse_i64(cl, 0, INT64_MAX, &declared) == AXON_OK &&
-        (uint64_t)declared > max)
+    /* A declared length above the cap is refused before reading a byte.
+     * Either way we read to EOF under our own cap, since the header is
+     * only a claim. */
+    if (declared_length(r) > max)
         return AXON_ETOOBIG;
     buf_init(out, max);
     /* Small: a thread's stack pages stay resident for its whole life, and
@@ -99,6 +119,16 @@ int io_read_body(struct axon_req *r, size_t max, struct buf *out)
     if (FCGX_GetError(r->fcgi->in)) {
         buf_free(out);
         return AXON_EIO;
+    }
+    /* A body nobody declared still counts: what it held beyond the
+     * reservation is reserved now, or the request is refused as busy. */
+    if (out->len > r->body_reserved) {
+        size_t more = out->len - r->body_reserved;
+        if (memcap_reserve(r->cfg->max_inflight_bytes, more) != AXON_OK) {
+            buf_free(out);
+            return AXON_EBUSY;
+        }
+        r->body_reserved += more;
     }
     /* An empty body is still a valid, empty string; appending nothing
      * cannot pass any cap. */

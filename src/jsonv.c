@@ -2,6 +2,7 @@
 #include "jsonv.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 struct scan {
     const char *p, *end;
@@ -184,6 +185,56 @@ int jsonv_parse(const char *p, size_t n, int max_depth, json_object **out)
     }
     *out = root;
     return AXON_OK;
+}
+
+/* Recursive, as deep as the tree: trees come from jsonv_parse (depth
+ * capped) and the translators' few levels on top. NOLINTNEXTLINE(misc-no-recursion) */
+int jsonv_write(struct buf *b, json_object *o)
+{
+    int rc = AXON_OK;
+    switch (json_object_get_type(o)) {
+    case json_type_string:
+        /* buf_json_str escapes as json-c does under JSONV_OUT: the two
+         * short forms, \u00XX in lower case for the other controls, and
+         * "/" left alone. */
+        return buf_json_str(b, json_object_get_string(o), (size_t)json_object_get_string_len(o));
+    case json_type_array: {
+        size_t n = json_object_array_length(o);
+        rc = buf_append(b, "[", 1);
+        for (size_t i = 0; !rc && i < n; i++) {
+            if (i)
+                rc = buf_append(b, ",", 1);
+            if (!rc)
+                rc = jsonv_write(b, json_object_array_get_idx(o, i));
+        }
+        return rc ? rc : buf_append(b, "]", 1);
+    }
+    case json_type_object: {
+        bool first = true;
+        rc = buf_append(b, "{", 1);
+        json_object_object_foreach(o, k, v) {
+            if (rc)
+                break;
+            if (!first)
+                rc = buf_append(b, ",", 1);
+            first = false;
+            if (!rc)
+                rc = buf_json_str(b, k, strlen(k));
+            if (!rc)
+                rc = buf_append(b, ":", 1);
+            if (!rc)
+                rc = jsonv_write(b, v);
+        }
+        return rc ? rc : buf_append(b, "}", 1);
+    }
+    default: {
+        /* null, booleans and numbers: short, and a decimal keeps the text
+         * the client wrote (json-c's own printer knows it). */
+        size_t n = 0;
+        const char *t = json_object_to_json_string_length(o, JSONV_OUT, &n);
+        return buf_append(b, t, n);
+    }
+    }
 }
 
 json_object *jsonv_member(json_object *o, const char *key)

@@ -26,6 +26,7 @@
 #include "drain.h"
 #include "fcgi_io.h"
 #include "log.h"
+#include "memcap.h"
 #include "catalog.h"
 #include "provider.h"
 #include "router.h"
@@ -43,6 +44,8 @@
  * error chunk and [DONE] and give their session back: a stream notices the
  * cut at its next tick (UP_TICK_MS), then makes one Valkey round trip. */
 #define DRAIN_CUT_GRACE_MS 2000
+#define BIG_REQUEST_BYTES ((size_t)1 << 20) /* a body this big: trim the heap after it */
+#define MMAP_THRESHOLD (256 * 1024)         /* blocks this big get a mapping of their own */
 
 /* Worker kinds, passed as the thread argument. */
 enum { WORKER_FIRST, WORKER_CORE, WORKER_EXTRA };
@@ -213,6 +216,20 @@ static void trim_heap(void)
 #endif
 }
 
+/* glibc raises its mmap threshold to the largest block freed (up to 32 MiB
+ * on 64 bits): after one big request, the next ones' bodies, trees and
+ * translations came from the threads' arenas, which give memory back only
+ * from their top. Measured: one 15 MiB request left axon at 58 MiB instead
+ * of 12, eight in parallel at 412-550 MiB. A fixed threshold keeps every big
+ * buffer in a mapping of its own, returned to the system when freed. */
+static void tune_heap(void)
+{
+#ifndef __SANITIZE_ADDRESS__
+    /* Called from main before any thread starts. */
+    (void)mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD); /* NOLINT(concurrency-mt-unsafe) */
+#endif
+}
+
 static void worker_ended(int kind)
 {
     pthread_mutex_lock(&life_mu);
@@ -272,6 +289,10 @@ static void *worker_main(void *arg)
         io_req_init(&r, &fcgi, &cfg);
         router_handle(&r);
         FCGX_Finish_r(&fcgi);
+        /* Every path ends here: the body's room is given back once. */
+        memcap_release(r.body_reserved);
+        if (r.body_reserved >= BIG_REQUEST_BYTES)
+            trim_heap();
         r.overhead_us = io_overhead_us(&r);
         r.valkey_rt = valkey_round_trips() - r.valkey_base;
         log_request(&r);
@@ -359,6 +380,7 @@ int main(int argc, char **argv)
 {
     const char *listen_spec = NULL, *config_file = getenv("AXON_CONFIG");
     bool check_only = false;
+    tune_heap();
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);

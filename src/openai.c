@@ -100,9 +100,7 @@ int openai_request(json_object *req, const struct model *m, struct buf *out,
         json_object_object_add(kw, "enable_thinking", json_object_new_boolean(on > 0));
     json_object_object_add(body, "chat_template_kwargs", kw);
 
-    size_t len = 0;
-    const char *s = json_object_to_json_string_length(body, JSONV_OUT, &len);
-    int rc = buf_append(out, s, len);
+    int rc = jsonv_write(out, body); /* no second copy kept in body (jsonv.h) */
     json_object_put(body);
     if (rc)
         api_error_set(e, 400, ERR_INVALID_REQUEST, "request_too_large", NULL,

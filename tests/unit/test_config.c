@@ -43,6 +43,7 @@ static void defaults_with_one_key(void **state)
     assert_int_equal(c.threads, 16);
     assert_int_equal(c.max_threads, 2048);
     assert_int_equal(c.max_body_bytes, 16u << 20);
+    assert_int_equal(c.max_inflight_bytes, (size_t)256 << 20);
     assert_int_equal(c.drain_s, 30);
     assert_int_equal(c.port, 8080);
     assert_string_equal(c.server, "lighttpd");
@@ -83,6 +84,7 @@ static void bad_values_name_the_setting(void **state)
         {"AXON_MAX_TURNS", "0"},        {"AXON_VALKEY_TIMEOUT_MS", "0"},
         {"ANTHROPIC_API_KEY_FILE", "/nonexistent/claude-key"},
         {"AXON_PROMPT_CACHE", "on"},    {"AXON_PROMPT_CACHE", "AUTO"},
+        {"AXON_MAX_INFLIGHT_BYTES", "1023"}, {"AXON_MAX_INFLIGHT_BYTES", "64M"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         clear_env();
@@ -92,6 +94,21 @@ static void bad_values_name_the_setting(void **state)
         assert_int_equal(config_load(&c, NULL, false, err, sizeof err), AXON_EINVAL);
         assert_non_null(strstr(err, cases[i][0]));
     }
+}
+
+/* AXON_MAX_INFLIGHT_BYTES: taken as set, even below AXON_MAX_BODY_BYTES
+ * (a body between the two then gets 413). */
+static void max_inflight_setting(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("AXON_API_KEYS", "sk-one", 1);
+    setenv("AXON_MAX_INFLIGHT_BYTES", "4194304", 1);
+    struct axon_config c;
+    assert_int_equal(config_load(&c, NULL, false, err, sizeof err), 0);
+    assert_int_equal(c.max_inflight_bytes, 4u << 20);
+    assert_int_equal(c.max_body_bytes, 16u << 20);
+    config_free(&c);
 }
 
 /* AXON_PROMPT_CACHE: auto by default, and each of its three words. */
@@ -369,6 +386,7 @@ int main(void)
         cmocka_unit_test(vllm_endpoints),
         cmocka_unit_test(base_path_is_normalised),
         cmocka_unit_test(prompt_cache_setting),
+        cmocka_unit_test(max_inflight_setting),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -31,6 +31,7 @@ static int setup(void **state)
     cfg.key_hashes = key_hash;
     cfg.n_keys = 1;
     cfg.max_body_bytes = 1024;
+    cfg.max_inflight_bytes = 64u << 20;
     cfg.max_n = 8;
     cfg.default_model = (char *)"claude-sonnet-4-6";
     char err[200];
