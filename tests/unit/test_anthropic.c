@@ -1767,6 +1767,55 @@ static void req_name_carried(void **state)
     json_object_put(o);
 }
 
+/* A \u0000 inside a string is text like any other: every string the client
+ * sent reaches Claude whole (issue 18 item 5: "before\u0000after" reached
+ * Claude as "before", while Valkey stored the whole text). */
+static void req_nul_survives(void **state)
+{
+    (void)state;
+    json_object *o = translate(
+        "{'model':'gpt-4o','user':'u\\u0000v','stop':['\\u0000'],'messages':["
+        "{'role':'system','content':'sys\\u0000tem'},"
+        "{'role':'developer','content':[{'type':'text','text':'dev\\u0000eloper'}]},"
+        "{'role':'user','name':'al\\u0000ice','content':'before\\u0000after'},"
+        "{'role':'assistant','content':'ok\\u0000','tool_calls':[{'id':'call_a\\u0000b',"
+        "'type':'function','function':{'name':'get','arguments':'{\\'q\\':\\'x\\\\u0000y\\'}'}}]},"
+        "{'role':'tool','tool_call_id':'call_a\\u0000b','content':'\\u0000result'},"
+        "{'role':'user','content':[{'type':'text','text':'x\\u0000'}]},"
+        "{'role':'assistant','content':'pre\\u0000fill \\u0000'}],"
+        "'tools':[{'type':'function','function':{'name':'get','description':'d\\u0000esc',"
+        "'parameters':{'type':'object','properties':{'q':{'type':'string',"
+        "'description':'p\\u0000d'}}}}}]}",
+        NULL);
+    expect_json(o, "system", "[{'type':'text','text':'sys\\u0000tem'},"
+                             "{'type':'text','text':'dev\\u0000eloper'}]");
+    expect_json(o, "messages[0].content", "[{'type':'text','text':'al\\u0000ice: before\\u0000after'}]");
+    expect_json(o, "messages[1].content",
+                "[{'type':'text','text':'ok\\u0000'},{'type':'tool_use','id':'toolu_a_b',"
+                "'name':'get','input':{'q':'x\\u0000y'}}]");
+    expect_json(o, "messages[2].content",
+                "[{'type':'tool_result','tool_use_id':'toolu_a_b','content':'\\u0000result'},"
+                "{'type':'text','text':'x\\u0000'}]");
+    /* The prefill loses its trailing space, not what follows a NUL. */
+    expect_json(o, "messages[3].content", "[{'type':'text','text':'pre\\u0000fill \\u0000'}]");
+    expect_json(o, "tools[0].description", "'d\\u0000esc'");
+    expect_json(o, "tools[0].input_schema.properties.q.description", "'p\\u0000d'");
+    expect_json(o, "stop_sequences", "['\\u0000']");
+    expect_json(o, "metadata.user_id", "'u\\u0000v'");
+    json_object_put(o);
+
+    /* A user id with a NUL is not an opaque id: it is hashed whole, so two
+     * that differ after the NUL stay apart. */
+    json_object *a = q("{'user':'u\\u0000v'}"), *b = q("{'user':'u\\u0000w'}");
+    anthropic_scope_user(a, "t");
+    anthropic_scope_user(b, "t");
+    snprintf(ctx, sizeof ctx, "scoped user ids");
+    CHECK(!strncmp(str_at(a, "user"), "axon-", 5));
+    CHECK(strcmp(str_at(a, "user"), str_at(b, "user")));
+    json_object_put(a);
+    json_object_put(b);
+}
+
 static void req_first_turn_is_the_users(void **state)
 {
     (void)state;
@@ -2722,6 +2771,7 @@ int main(void)
     T(req_files_and_audio);
     T(req_empty_text_dropped);
     T(req_name_carried);
+    T(req_nul_survives);
     T(req_first_turn_is_the_users);
     T(req_prefill_trimmed);
     T(req_stop_user_temperature);
