@@ -1308,13 +1308,15 @@ static int emit(struct anth_stream *s, struct cev ev)
 
 static int tool_start(struct anth_stream *s, json_object *cb, int idx)
 {
-    const char *id = get_str(cb, "id"), *name = get_str(cb, "name");
+    const char *id = get_str(cb, "id");
+    json_object *name = get_sv(cb, "name");
     char oid[200];
     id_to_openai(id ? id : "", oid, sizeof oid);
     s->blocks[idx].is_tool = true;
     s->blocks[idx].tool = s->ntools++;
     return emit(s, (struct cev){.kind = CEV_TOOL_START, .s = oid, .n = strlen(oid),
-                                .name = name ? name : "", .tool = s->blocks[idx].tool});
+                                .name = name ? json_object_get_string(name) : "",
+                                .name_n = name ? slen(name) : 0, .tool = s->blocks[idx].tool});
 }
 
 /* OpenAI's words for a prompt over the context window, which clients that

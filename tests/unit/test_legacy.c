@@ -208,10 +208,10 @@ static void answer_events(struct oai_out *o, const char *finish)
     struct usage u = {.input = 3, .output = 4};
     ev(o, (struct cev){.kind = CEV_START, .s = "claude-x"});
     ev(o, (struct cev){.kind = CEV_TEXT, S("Let me check.")});
-    ev(o, (struct cev){.kind = CEV_TOOL_START, S("call_01Ab"), .name = "get_weather", .tool = 0});
+    ev(o, (struct cev){.kind = CEV_TOOL_START, S("call_01Ab"), .name = "get_weather", .name_n = 11, .tool = 0});
     ev(o, (struct cev){.kind = CEV_TOOL_ARGS, S("{\"city\":"), .tool = 0});
     ev(o, (struct cev){.kind = CEV_TOOL_ARGS, S("\"Paris\"}"), .tool = 0});
-    ev(o, (struct cev){.kind = CEV_TOOL_START, S("call_02Cd"), .name = "get_time", .tool = 1});
+    ev(o, (struct cev){.kind = CEV_TOOL_START, S("call_02Cd"), .name = "get_time", .name_n = 8, .tool = 1});
     ev(o, (struct cev){.kind = CEV_TOOL_ARGS, S("{}"), .tool = 1});
     ev(o, (struct cev){.kind = CEV_FINISH, .finish = finish, .usage = &u});
 }
