@@ -8,6 +8,7 @@
 #ifndef AXON_JSONV_H
 #define AXON_JSONV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <json-c/json.h>
 #include "axon.h"
@@ -32,5 +33,12 @@ json_object *jsonv_member(json_object *o, const char *key);
 /* The member's string, or NULL when it is absent or not a string.
  * Borrowed from o. */
 const char *jsonv_member_str(json_object *o, const char *key);
+/* The member when it is a string, else NULL: for a string whose length
+ * matters, as a \u0000 inside is text (json_object_get_string_len).
+ * Borrowed from o. */
+json_object *jsonv_member_sv(json_object *o, const char *key);
+/* True when a and b are strings of the same bytes, a \u0000 inside
+ * included (strcmp would stop there). Borrows both; false for NULL. */
+bool jsonv_str_eq(json_object *a, json_object *b);
 
 #endif

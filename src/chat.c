@@ -305,7 +305,7 @@ static void keep_thinking(struct axon_req *r, const struct oai_out *out,
         const char *ids[THINKING_KEYS_MAX];
         int n = c->ntools < THINKING_KEYS_MAX ? c->ntools : THINKING_KEYS_MAX;
         for (int k = 0; k < n; k++)
-            ids[k] = c->tools[k].id;
+            ids[k] = strlen(c->tools[k].id) == c->tools[k].id_len ? c->tools[k].id : NULL;
         (void)thinking_store_answer(op, r->tenant, c->thinking, ids, n); /* done reports */
     }
 }
@@ -421,8 +421,10 @@ static void restore_thinking(struct axon_req *r, json_object *req, const struct 
             continue;
         json_object *calls = member(m, "tool_calls");
         for (size_t k = 0; k < json_object_array_length(calls) && nids < THINKING_KEYS_MAX; k++) {
-            const char *id = json_object_get_string(member(json_object_array_get_idx(calls, k), "id"));
-            if (thinking_id_ok(id)) {
+            json_object *idv = member(json_object_array_get_idx(calls, k), "id");
+            const char *id = json_object_get_string(idv);
+            /* An id with a \u0000 is no id Claude made: not looked up by its head. */
+            if (thinking_id_ok(id) && strlen(id) == (size_t)json_object_get_string_len(idv)) {
                 ids[nids] = id;
                 at[nids++] = i;
             }

@@ -2,6 +2,7 @@
 #include "jsonv.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 struct scan {
     const char *p, *end;
@@ -196,4 +197,20 @@ const char *jsonv_member_str(json_object *o, const char *key)
 {
     json_object *v = jsonv_member(o, key);
     return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+json_object *jsonv_member_sv(json_object *o, const char *key)
+{
+    json_object *v = jsonv_member(o, key);
+    return v && json_object_is_type(v, json_type_string) ? v : NULL;
+}
+
+bool jsonv_str_eq(json_object *a, json_object *b)
+{
+    if (!a || !b || !json_object_is_type(a, json_type_string) ||
+        !json_object_is_type(b, json_type_string))
+        return false;
+    int n = json_object_get_string_len(a);
+    return n == json_object_get_string_len(b) &&
+           memcmp(json_object_get_string(a), json_object_get_string(b), (size_t)n) == 0;
 }
