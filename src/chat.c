@@ -207,7 +207,9 @@ static int conv_prepare(struct axon_req *r, json_object *req, const struct model
                           ? json_object_get_string(cidv)
                           : NULL;
     size_t new_n = json_object_array_length(msgs), new_bytes = array_bytes(msgs);
-    bool asked_new = cid && !strcmp(cid, "new");
+    /* An id holding a \u0000 is no id: never the one before the NUL. */
+    bool whole = cid && strlen(cid) == (size_t)json_object_get_string_len(cidv);
+    bool asked_new = whole && !strcmp(cid, "new");
     if (!cid || asked_new) {
         if (!cid && cfg->store_on_request)
             return AXON_OK; /* no conversation asked for, none made */
@@ -225,7 +227,7 @@ static int conv_prepare(struct axon_req *r, json_object *req, const struct model
                                "X-Axon-Conversation-Stored: false");
         return AXON_OK;
     }
-    enum conv_id_kind kind = conv_id_check(cid);
+    enum conv_id_kind kind = whole ? conv_id_check(cid) : CONV_ID_BAD;
     if (kind != CONV_ID_STORED)
         return conv_api_error(e, kind == CONV_ID_BAD ? AXON_EINVAL : AXON_ENOTFOUND, cid,
                               "conversation_id");
@@ -667,7 +669,9 @@ int chat_completions(struct axon_req *r)
     /* The model decides how strict validation is: OpenAI-compatible servers
      * take extensions (top_k, min_p, guided_json ...) that OpenAI refuses. */
     struct model_route rt;
+    /* "gpt-4o\u0000x" names no model: it is not routed as "gpt-4o". */
     bool routed = json_object_is_type(mv, json_type_string) &&
+                  strlen(json_object_get_string(mv)) == (size_t)json_object_get_string_len(mv) &&
                   catalog_route(r->cfg, json_object_get_string(mv), &rt) == AXON_OK;
     if (oai_validate_chat(req, routed && rt.ep->provider == PROVIDER_OPENAI, &e)) {
         json_object_put(req);

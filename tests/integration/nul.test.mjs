@@ -102,6 +102,20 @@ for (const server of SERVER_NAMES) {
       assert.equal(body.messages[1].content[0].text, `a${NUL}b`, 'the stored answer');
     });
 
+    it('a model name or a conversation id holding a NUL is not taken for what comes before it', async () => {
+      const ai = sdk(server);
+      await assert.rejects(ai.chat.completions.create({ model: `gpt-4o${NUL}x`, messages: [{ role: 'user', content: 'hi' }] }),
+        (err) => err.status === 404 && err.code === 'model_not_found');
+      const first = await ai.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: `hi ${marker(newId(server, 'conv'))}` }] });
+      assert.match(first.conversation_id, /^conv-/);
+      await assert.rejects(ai.chat.completions.create({
+        model: 'gpt-4o', conversation_id: `${first.conversation_id}${NUL}x`, messages: [{ role: 'user', content: 'more' }],
+      }), (err) => err.status === 400);
+      await assert.rejects(ai.chat.completions.create({
+        model: 'gpt-4o', conversation_id: `new${NUL}`, messages: [{ role: 'user', content: 'more' }],
+      }), (err) => err.status === 400);
+    });
+
     it('OpenAI-compatible: the same strings reach the server whole; its answer reaches the client whole', async () => {
       const id = newId(server, 'vllm');
       const completion = await sdk(server).chat.completions.create(toolRoundTrip('qwen3-coder', marker(id)));
