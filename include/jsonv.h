@@ -19,8 +19,9 @@
 #define JSONV_OUT (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* Checks that p[0..n) is exactly one RFC 8259 JSON text, surrounding white
- * space allowed, nesting at most max_depth. Returns AXON_OK, AXON_EINVAL or
- * AXON_ETOODEEP. Borrows p. */
+ * space allowed, nesting at most max_depth, and no object key holding
+ * \u0000 (json-c would cut the key there; a NUL in a value is kept). Returns
+ * AXON_OK, AXON_EINVAL or AXON_ETOODEEP. Borrows p. */
 int jsonv_check(const char *p, size_t n, int max_depth) AXON_MUST_CHECK;
 
 /* jsonv_check, then json-c. On success *out is new (json_object_put). */
