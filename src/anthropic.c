@@ -248,7 +248,7 @@ static bool text_name(const char *name, size_t nl)
                                       ".json", ".xml", ".html", ".htm", ".yaml", ".yml"};
     for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
         size_t el = strlen(ext[i]);
-        if (nl > el && !strcasecmp(name + nl - el, ext[i]))
+        if (name && nl > el && !strcasecmp(name + nl - el, ext[i]))
             return true;
     }
     return false;
