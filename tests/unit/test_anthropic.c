@@ -1199,6 +1199,34 @@ static void tool_without_arguments(void **state)
                     ARGS(0, "") STOP(0) END("tool_use", 12));
 }
 
+
+/* A \u0000 in Claude's answer (a block's opening text, a delta, a tool's
+ * name) reaches the client whole, streamed or not, and the stored turn. */
+static void answer_nul_survives(void **state)
+{
+    (void)state;
+    static const char sse[] =
+        START("claude-t", 3, 0, 0)
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+        "\"content_block\":{\"type\":\"text\",\"text\":\"\\u0000start\"}}\n\n"
+        TEXT(0, "a\\u0000b") STOP(0) BLOCK_TOOL(1, "toolu_01", "get\\u0000x")
+        ARGS(1, "{\\\"q\\\":\\\"\\\\u0000\\\"}") STOP(1) END("tool_use", 5);
+    for (int stream = 0; stream < 2; stream++) {
+        snprintf(ctx, sizeof ctx, "an answer with NULs (%s)", stream ? "stream" : "non-stream");
+        struct session *ss = session_new(stream, false);
+        enum step where;
+        assert_int_equal(feed_sse(sse, sizeof sse - 1, (struct split){SPLIT_WHOLE, 0}, &ss->s, &ss->e, &where), 0);
+        json_object *msg = oai_out_message(&ss->o, 0);
+        expect_json(msg, "content", "'\\u0000starta\\u0000b'");
+        expect_json(msg, "tool_calls[0].function.name", "'get\\u0000x'");
+        json_object_put(msg);
+        assert_int_equal(oai_out_finish(&ss->o, &ss->e), 0);
+        const char *sent = out.p ? out.p : "";
+        CHECK(strstr(sent, stream ? "\"content\":\"\\u0000start\"" : "\"content\":\"\\u0000starta\\u0000b\""));
+        CHECK(strstr(sent, "\"name\":\"get\\u0000x\""));
+        session_free(ss);
+    }
+}
 /* Tool indexes count tool calls, not content blocks. */
 static void two_tools_after_text(void **state)
 {
@@ -2754,6 +2782,7 @@ int main(void)
     T(http_error_fixtures);
     T(tool_without_arguments);
     T(two_tools_after_text);
+    T(answer_nul_survives);
     T(unknown_events_are_ignored);
     T(cache_tokens_count_in_the_prompt);
     T(stop_reasons);
