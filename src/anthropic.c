@@ -525,16 +525,16 @@ static void tools_from_history(json_object *msgs, json_object *tools)
         json_object *content = get(json_object_array_get_idx(msgs, i), "content");
         for (size_t k = 0; content && k < json_object_array_length(content); k++) {
             json_object *b = json_object_array_get_idx(content, k);
-            const char *name = get_str(b, "name");
+            json_object *name = get_sv(b, "name");
             if (strcmp(get_str(b, "type"), "tool_use") || !name)
                 continue;
-            bool seen = false;
+            bool seen = false; /* by length: "f\u0000x" is not "f" */
             for (size_t t = 0; !seen && t < json_object_array_length(tools); t++)
-                seen = !strcmp(get_str(json_object_array_get_idx(tools, t), "name"), name);
+                seen = jsonv_str_eq(get_sv(json_object_array_get_idx(tools, t), "name"), name);
             if (seen)
                 continue;
             json_object *def = json_object_new_object();
-            add(def, "name", jstr(name));
+            add(def, "name", json_object_get(name));
             add(def, "description", jstr("A tool used earlier in this conversation."));
             json_object *schema = json_object_new_object();
             add(schema, "type", jstr("object"));
