@@ -8,6 +8,7 @@
 #ifndef AXON_JSONV_H
 #define AXON_JSONV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <json-c/json.h>
 #include "axon.h"
@@ -19,8 +20,9 @@
 #define JSONV_OUT (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* Checks that p[0..n) is exactly one RFC 8259 JSON text, surrounding white
- * space allowed, nesting at most max_depth. Returns AXON_OK, AXON_EINVAL or
- * AXON_ETOODEEP. Borrows p. */
+ * space allowed, nesting at most max_depth, and no object key holding
+ * \u0000 (json-c would cut the key there; a NUL in a value is kept). Returns
+ * AXON_OK, AXON_EINVAL or AXON_ETOODEEP. Borrows p. */
 int jsonv_check(const char *p, size_t n, int max_depth) AXON_MUST_CHECK;
 
 /* jsonv_check, then json-c. On success *out is new (json_object_put). */
@@ -40,5 +42,12 @@ json_object *jsonv_member(json_object *o, const char *key);
 /* The member's string, or NULL when it is absent or not a string.
  * Borrowed from o. */
 const char *jsonv_member_str(json_object *o, const char *key);
+/* The member when it is a string, else NULL: for a string whose length
+ * matters, as a \u0000 inside is text (json_object_get_string_len).
+ * Borrowed from o. */
+json_object *jsonv_member_sv(json_object *o, const char *key);
+/* True when a and b are strings of the same bytes, a \u0000 inside
+ * included (strcmp would stop there). Borrows both; false for NULL. */
+bool jsonv_str_eq(json_object *a, json_object *b);
 
 #endif

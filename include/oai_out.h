@@ -55,6 +55,7 @@ struct cev {
     const char *s;
     size_t n;
     const char *name;
+    size_t name_n; /* CEV_TOOL_START: name's length (a \u0000 in it is kept) */
     int tool;
     const char *finish;
     const struct usage *usage;
@@ -66,7 +67,8 @@ struct cev {
 #define OAI_MAX_ANSWER (64u << 20) /* accumulated text of one choice */
 
 struct oai_tool_call {
-    char *id, *name;   /* owned */
+    char *id, *name;   /* owned, NUL-terminated; a \u0000 inside is kept, so: */
+    size_t id_len, name_len;
     struct buf args;
 };
 

@@ -40,6 +40,25 @@ static const char *get_str(json_object *o, const char *key)
     return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
+/* The member's string object, or NULL: for text, whose length is carried
+ * with it, since a \u0000 is text like any other (issue 18). */
+static json_object *get_sv(json_object *o, const char *key)
+{
+    json_object *v = get(o, key);
+    return v && json_object_is_type(v, json_type_string) ? v : NULL;
+}
+
+static size_t slen(json_object *v)
+{
+    return (size_t)json_object_get_string_len(v);
+}
+
+/* True when string v holds a NUL: it cannot be a URL or base64 data. */
+static bool has_nul(json_object *v)
+{
+    return memchr(json_object_get_string(v), '\0', slen(v)) != NULL;
+}
+
 static json_object *jstr(const char *s)
 {
     return json_object_new_string(s);
@@ -71,13 +90,34 @@ static json_object *text_block(const char *s, size_t n)
     return b;
 }
 
-/* Claude rejects empty and white-space-only text blocks. */
-static bool blank(const char *s)
+/* A text block holding string v (shared, not copied: strings are never
+ * changed in place). */
+static json_object *text_block_v(json_object *v)
 {
-    for (; *s; s++)
-        if (!strchr(" \t\r\n", *s))
+    json_object *b = json_object_new_object();
+    add(b, "type", jstr("text"));
+    add(b, "text", json_object_get(v));
+    return b;
+}
+
+/* Claude's white space; not strchr, which finds the NUL of its own string. */
+static bool space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Claude rejects empty and white-space-only text blocks. */
+static bool blank_n(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!space(s[i]))
             return false;
     return true;
+}
+
+static bool blank_v(json_object *v)
+{
+    return blank_n(json_object_get_string(v), slen(v));
 }
 
 /* ---- ids ------------------------------------------------------------------ */
@@ -85,16 +125,16 @@ static bool blank(const char *s)
 /* Tool call ids: Claude's toolu_X is call_X to the client, and call_X goes
  * back as toolu_X, so ids stay stable across turns in both directions.
  * Other ids pass unchanged, with characters Claude refuses replaced. */
-static void id_to_anthropic(const char *id, char *out, size_t cap)
+static void id_to_anthropic(json_object *idv, char *out, size_t cap)
 {
-    const char *rest = id;
+    const char *id = json_object_get_string(idv), *rest = id, *end = id + slen(idv);
     size_t o = 0;
-    if (!strncmp(id, "call_", 5)) {
+    if (slen(idv) >= 5 && !strncmp(id, "call_", 5)) {
         rest = id + 5;
         o = (size_t)snprintf(out, cap, "toolu_");
     }
-    for (; *rest && o + 1 < cap; rest++)
-        out[o++] = (char)((strchr("-_", *rest) || (*rest >= '0' && *rest <= '9') ||
+    for (; rest < end && o + 1 < cap; rest++) /* a NUL is replaced, not the end */
+        out[o++] = (char)((*rest == '-' || *rest == '_' || (*rest >= '0' && *rest <= '9') ||
                            (*rest >= 'a' && *rest <= 'z') || (*rest >= 'A' && *rest <= 'Z'))
                               ? *rest
                               : '_');
@@ -202,14 +242,13 @@ static int image_block(const char *url, const char *param, json_object **out, st
 }
 
 /* Extensions of plain base64 file data (no media type) read as text. */
-static bool text_name(const char *name)
+static bool text_name(const char *name, size_t nl)
 {
     static const char *const ext[] = {".txt", ".md", ".markdown", ".csv", ".tsv", ".log",
                                       ".json", ".xml", ".html", ".htm", ".yaml", ".yml"};
-    size_t nl = name ? strlen(name) : 0;
     for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
         size_t el = strlen(ext[i]);
-        if (nl > el && !strcasecmp(name + nl - el, ext[i]))
+        if (name && nl > el && !strcasecmp(name + nl - el, ext[i]))
             return true;
     }
     return false;
@@ -245,8 +284,11 @@ static int text_document(const char *b64, const char *param, json_object **out,
  * text source. */
 static int file_block(json_object *file, const char *param, json_object **out, struct api_error *e)
 {
-    const char *data = get_str(file, "file_data");
-    const char *name = get_str(file, "filename");
+    json_object *datav = get_sv(file, "file_data"), *namev = get_sv(file, "filename");
+    const char *data = datav ? json_object_get_string(datav) : NULL;
+    const char *name = namev ? json_object_get_string(namev) : NULL;
+    if (datav && has_nul(datav)) /* base64 and data: URLs never hold one */
+        return bad(e, "invalid_value", param, "The file's data is not valid base64.");
     if (!data)
         return bad(e, "unsupported_value", param,
                    "Only file parts with file_data (base64 PDF or text) are supported; Claude "
@@ -255,18 +297,18 @@ static int file_block(json_object *file, const char *param, json_object **out, s
     const char *b64 = data;
     if (!data_url(data, type, sizeof type, &b64))
         b64 = data; /* plain base64, as the OpenAI SDK sends it */
-    size_t nl = name ? strlen(name) : 0;
+    size_t nl = namev ? slen(namev) : 0;
     bool pdf_name = !name || (nl >= 4 && !strcasecmp(name + nl - 4, ".pdf"));
     int rc = AXON_OK;
-    if (!strncmp(type, "text/", 5) || (!type[0] && text_name(name)))
+    if (!strncmp(type, "text/", 5) || (!type[0] && text_name(name, nl)))
         rc = text_document(b64, param, out, e);
     else if ((!type[0] && pdf_name) || !strcmp(type, "application/pdf"))
         *out = typed_block("document", base64_source("application/pdf", b64));
     else
         return bad(e, "unsupported_value", param,
                    "Claude reads PDF and text files only (application/pdf, text/*).");
-    if (!rc && *out && name)
-        add(*out, "title", jstr(name));
+    if (!rc && *out && namev)
+        add(*out, "title", json_object_get(namev));
     return rc;
 }
 
@@ -277,9 +319,8 @@ static int content_blocks(json_object *content, const char *mpath, bool user, js
     if (!content)
         return AXON_OK;
     if (json_object_is_type(content, json_type_string)) {
-        const char *s = json_object_get_string(content);
-        if (!blank(s))
-            json_object_array_add(blocks, text_block(s, strlen(s)));
+        if (!blank_v(content))
+            json_object_array_add(blocks, text_block_v(content));
         return AXON_OK;
     }
     size_t n = json_object_array_length(content);
@@ -292,16 +333,18 @@ static int content_blocks(json_object *content, const char *mpath, bool user, js
         if (!type)
             continue;
         if (!strcmp(type, "text") || !strcmp(type, "refusal")) {
-            const char *s = get_str(part, type);
-            if (s && !blank(s))
-                b = text_block(s, strlen(s));
+            json_object *s = get_sv(part, type);
+            if (s && !blank_v(s))
+                b = text_block_v(s);
         } else if (user && !strcmp(type, "image_url")) {
             json_object *iu = get(part, "image_url");
-            const char *url = get_str(iu, "url");
+            json_object *url = get_sv(iu, "url");
             char p2[220];
             snprintf(p2, sizeof p2, "%s.image_url.url", param);
+            if (url && has_nul(url))
+                return bad(e, "invalid_image_url", p2, "An image URL must not contain \\u0000.");
             if (url) {
-                int rc = image_block(url, p2, &b, e);
+                int rc = image_block(json_object_get_string(url), p2, &b, e);
                 if (rc)
                     return rc;
             }
@@ -344,19 +387,26 @@ static void array_insert(json_object *a, size_t at, json_object *v)
 
 static void carry_name(json_object *msg, json_object *blocks)
 {
-    const char *name = get_str(msg, "name");
-    if (!name || !*name)
+    json_object *nv = get_sv(msg, "name");
+    if (!nv || !slen(nv))
         return;
+    const char *name = json_object_get_string(nv);
     struct buf s = BUF_INIT(ANTH_MAX_BODY);
     size_t at = 0, n = json_object_array_length(blocks);
     while (at < n && is_thinking(json_object_array_get_idx(blocks, at)))
         at++; /* signed thinking stays first */
     json_object *b = at < n ? json_object_array_get_idx(blocks, at) : NULL;
     const char *type = get_str(b, "type");
-    if (type && !strcmp(type, "text")) {
-        if (!buf_printf(&s, "%s: %s", name, get_str(b, "text")))
+    /* Appended by length: a \u0000 in either must not end the label. */
+    if (buf_append(&s, name, slen(nv)) || buf_append(&s, ":", 1)) {
+        buf_free(&s);
+        return;
+    }
+    json_object *tv = type && !strcmp(type, "text") ? get_sv(b, "text") : NULL;
+    if (tv) {
+        if (!buf_append(&s, " ", 1) && !buf_append(&s, json_object_get_string(tv), slen(tv)))
             add(b, "text", jstr_n(s.p, s.len));
-    } else if (!buf_printf(&s, "%s:", name)) {
+    } else {
         array_insert(blocks, at, text_block(s.p, s.len));
     }
     buf_free(&s);
@@ -381,17 +431,17 @@ static int assistant_blocks(json_object *msg, const char *mpath, json_object *bl
     for (size_t i = 0; i < n; i++) {
         json_object *tc = json_object_array_get_idx(calls, i);
         json_object *fn = get(tc, "function");
-        const char *id = get_str(tc, "id"), *name = get_str(fn, "name");
-        const char *args = get_str(fn, "arguments");
+        json_object *id = get_sv(tc, "id"), *name = get_sv(fn, "name");
+        json_object *args = get_sv(fn, "arguments");
         char param[200];
         snprintf(param, sizeof param, "%s.tool_calls[%zu]", mpath, i);
         if (!fn || !id || !name)
             return bad(e, "unsupported_value", param,
                        "Only function tool calls can be sent to Claude.");
         json_object *input = NULL;
-        if (!args || blank(args))
+        if (!args || blank_v(args))
             input = json_object_new_object();
-        else if (jsonv_parse(args, strlen(args), JSONV_MAX_DEPTH, &input) ||
+        else if (jsonv_parse(json_object_get_string(args), slen(args), JSONV_MAX_DEPTH, &input) ||
                  !json_object_is_type(input, json_type_object)) {
             json_object_put(input);
             char p2[230];
@@ -404,7 +454,7 @@ static int assistant_blocks(json_object *msg, const char *mpath, json_object *bl
         json_object *b = json_object_new_object();
         add(b, "type", jstr("tool_use"));
         add(b, "id", jstr(aid));
-        add(b, "name", jstr(name));
+        add(b, "name", json_object_get(name));
         add(b, "input", input);
         json_object_array_add(blocks, b);
     }
@@ -414,7 +464,7 @@ static int assistant_blocks(json_object *msg, const char *mpath, json_object *bl
 static int tool_result_block(json_object *msg, const char *mpath, json_object *blocks,
                              struct api_error *e)
 {
-    const char *id = get_str(msg, "tool_call_id");
+    json_object *id = get_sv(msg, "tool_call_id");
     if (!id) {
         char p[200];
         snprintf(p, sizeof p, "%s.tool_call_id", mpath);
@@ -427,7 +477,7 @@ static int tool_result_block(json_object *msg, const char *mpath, json_object *b
     add(b, "tool_use_id", jstr(aid));
     json_object *content = get(msg, "content");
     if (content && json_object_is_type(content, json_type_string)) {
-        if (*json_object_get_string(content))
+        if (slen(content)) /* "\u0000..." is not empty */
             add(b, "content", json_object_get(content));
     } else if (content) {
         json_object *parts = json_object_new_array();
@@ -475,16 +525,16 @@ static void tools_from_history(json_object *msgs, json_object *tools)
         json_object *content = get(json_object_array_get_idx(msgs, i), "content");
         for (size_t k = 0; content && k < json_object_array_length(content); k++) {
             json_object *b = json_object_array_get_idx(content, k);
-            const char *name = get_str(b, "name");
+            json_object *name = get_sv(b, "name");
             if (strcmp(get_str(b, "type"), "tool_use") || !name)
                 continue;
-            bool seen = false;
+            bool seen = false; /* by length: "f\u0000x" is not "f" */
             for (size_t t = 0; !seen && t < json_object_array_length(tools); t++)
-                seen = !strcmp(get_str(json_object_array_get_idx(tools, t), "name"), name);
+                seen = jsonv_str_eq(get_sv(json_object_array_get_idx(tools, t), "name"), name);
             if (seen)
                 continue;
             json_object *def = json_object_new_object();
-            add(def, "name", jstr(name));
+            add(def, "name", json_object_get(name));
             add(def, "description", jstr("A tool used earlier in this conversation."));
             json_object *schema = json_object_new_object();
             add(schema, "type", jstr("object"));
@@ -530,9 +580,13 @@ static int convert_messages(json_object *req, json_object *body, bool json_mode,
         } else if (!strcmp(role, "function")) {
             /* A function message that answers no call (oai_legacy.c pairs
              * the others into tool results): labelled text. */
-            const char *name = get_str(m, "name"), *s = get_str(m, "content");
+            json_object *name = get_sv(m, "name"), *s = get_sv(m, "content");
             struct buf t = BUF_INIT(ANTH_MAX_BODY);
-            if (buf_printf(&t, "Result of function %s:\n%s", name ? name : "?", s ? s : ""))
+            if (buf_puts(&t, "Result of function ") ||
+                (name ? buf_append(&t, json_object_get_string(name), slen(name))
+                      : buf_puts(&t, "?")) ||
+                buf_puts(&t, ":\n") ||
+                (s && buf_append(&t, json_object_get_string(s), slen(s))))
                 rc = bad(e, "request_too_large", mpath, "The message is too large.");
             else
                 json_object_array_add(blocks, text_block(t.p, t.len));
@@ -585,10 +639,11 @@ static int convert_messages(json_object *req, json_object *body, bool json_mode,
         if (!strcmp(get_str(lastm, "role"), "assistant")) {
             json_object *c = get(lastm, "content");
             json_object *b = json_object_array_get_idx(c, json_object_array_length(c) - 1);
-            const char *t = get_str(b, "text");
-            if (t && !strcmp(get_str(b, "type"), "text")) {
-                size_t len = strlen(t);
-                while (len && strchr(" \t\r\n", t[len - 1]))
+            json_object *tv = get_sv(b, "text");
+            if (tv && !strcmp(get_str(b, "type"), "text")) {
+                const char *t = json_object_get_string(tv);
+                size_t len = slen(tv);
+                while (len && space(t[len - 1]))
                     len--;
                 add(b, "text", jstr_n(t, len));
             }
@@ -650,10 +705,10 @@ static int convert_tools(json_object *req, json_object *body, bool thinking, int
                 continue;
         }
         json_object *d = json_object_new_object();
-        add(d, "name", jstr(name));
-        const char *desc = get_str(fn, "description");
+        add(d, "name", json_object_get(get_sv(fn, "name")));
+        json_object *desc = get_sv(fn, "description");
         if (desc)
-            add(d, "description", jstr(desc));
+            add(d, "description", json_object_get(desc));
         json_object *params = get(fn, "parameters");
         json_object *strict = get(fn, "strict");
         bool is_strict = strict && json_object_get_boolean(strict);
@@ -702,14 +757,14 @@ static int convert_tools(json_object *req, json_object *body, bool thinking, int
         const char *s = json_object_get_string(choice);
         type = !strcmp(s, "required") ? "any" : !strcmp(s, "none") ? "none" : "auto";
     } else if (choice) {
-        const char *name = get_str(get(choice, "function"), "name");
+        json_object *name = get_sv(get(choice, "function"), "name");
         if (strcmp(get_str(choice, "type"), "function") || !name) {
             json_object_put(tc);
             return bad(e, "unsupported_value", "tool_choice",
                        "Claude can be made to call a named function tool only.");
         }
         type = "tool";
-        add(tc, "name", jstr(name));
+        add(tc, "name", json_object_get(name));
     }
     if (thinking && (!strcmp(type, "any") || !strcmp(type, "tool"))) {
         json_object_put(tc);
@@ -1023,12 +1078,12 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
     if (!rc && stop) {
         json_object *seqs = json_object_new_array();
         if (json_object_is_type(stop, json_type_string)) {
-            if (!blank(json_object_get_string(stop)))
+            if (!blank_v(stop))
                 json_object_array_add(seqs, json_object_get(stop));
         } else {
             for (size_t i = 0; i < json_object_array_length(stop); i++) {
                 json_object *s = json_object_array_get_idx(stop, i);
-                if (!blank(json_object_get_string(s))) /* Claude refuses blank ones */
+                if (!blank_v(s)) /* Claude refuses blank ones */
                     json_object_array_add(seqs, json_object_get(s));
             }
         }
@@ -1037,12 +1092,12 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
         else
             json_object_put(seqs);
     }
-    const char *user = get_str(req, "user");
+    json_object *user = get_sv(req, "user");
     if (!user)
-        user = get_str(req, "safety_identifier");
+        user = get_sv(req, "safety_identifier");
     if (!rc && user) {
         json_object *md = json_object_new_object();
-        add(md, "user_id", jstr(user));
+        add(md, "user_id", json_object_get(user));
         add(body, "metadata", md);
     }
 
@@ -1103,9 +1158,9 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
 
 #define USER_OPAQUE_MAX 64
 
-static bool opaque_id(const char *s)
+/* s[0..n): a NUL ends strspn's count short of n, so such an id is hashed. */
+static bool opaque_id(const char *s, size_t n)
 {
-    size_t n = strlen(s);
     if (n == 0 || n > USER_OPAQUE_MAX)
         return false;
     return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
@@ -1115,14 +1170,15 @@ void anthropic_scope_user(json_object *req, const char *tenant)
 {
     static const char *const fields[] = {"user", "safety_identifier"};
     for (size_t i = 0; i < 2; i++) {
-        const char *v = get_str(req, fields[i]);
-        if (!v || opaque_id(v))
+        json_object *sv = get_sv(req, fields[i]);
+        if (!sv || opaque_id(json_object_get_string(sv), slen(sv)))
             continue;
         /* tenant, a NUL, then the value: no two (tenant, value) pairs hash alike. */
         struct buf in = BUF_INIT(ANTH_MAX_BODY);
         unsigned char d[SHA256_LEN];
         char id[5 + 32 + 1] = "axon-";
-        if (buf_append(&in, tenant, strlen(tenant) + 1) || buf_puts(&in, v)) {
+        if (buf_append(&in, tenant, strlen(tenant) + 1) ||
+            buf_append(&in, json_object_get_string(sv), slen(sv))) {
             buf_free(&in);
             json_object_object_del(req, fields[i]); /* cannot happen: user is capped at 16 MiB */
             continue;
@@ -1248,13 +1304,15 @@ static int emit(struct anth_stream *s, struct cev ev)
 
 static int tool_start(struct anth_stream *s, json_object *cb, int idx)
 {
-    const char *id = get_str(cb, "id"), *name = get_str(cb, "name");
+    const char *id = get_str(cb, "id");
+    json_object *name = get_sv(cb, "name");
     char oid[200];
     id_to_openai(id ? id : "", oid, sizeof oid);
     s->blocks[idx].is_tool = true;
     s->blocks[idx].tool = s->ntools++;
     return emit(s, (struct cev){.kind = CEV_TOOL_START, .s = oid, .n = strlen(oid),
-                                .name = name ? name : "", .tool = s->blocks[idx].tool});
+                                .name = name ? json_object_get_string(name) : "",
+                                .name_n = name ? slen(name) : 0, .tool = s->blocks[idx].tool});
 }
 
 /* OpenAI's words for a prompt over the context window, which clients that
@@ -1412,13 +1470,15 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
                     strcmp(bt, "redacted_thinking")))
             s->blocks[idx].is_server = true;
         if (bt && !strcmp(bt, "text")) {
-            const char *t = get_str(cb, "text"); /* "" in practice */
-            if (t && *t)
-                return emit(s, (struct cev){.kind = CEV_TEXT, .s = t, .n = strlen(t)});
+            json_object *t = get_sv(cb, "text"); /* "" in practice */
+            if (t && slen(t))
+                return emit(s, (struct cev){.kind = CEV_TEXT, .s = json_object_get_string(t),
+                                            .n = slen(t)});
         } else if (bt && !strcmp(bt, "redacted_thinking")) {
-            const char *data = get_str(cb, "data"); /* arrives whole, no deltas */
+            json_object *data = get_sv(cb, "data"); /* arrives whole, no deltas */
             if (data)
-                return emit(s, (struct cev){.kind = CEV_REDACTED, .s = data, .n = strlen(data)});
+                return emit(s, (struct cev){.kind = CEV_REDACTED,
+                                            .s = json_object_get_string(data), .n = slen(data)});
         }
         return AXON_OK;
     }
@@ -1535,10 +1595,11 @@ int anth_message(struct anth_stream *s, const char *body, size_t n, struct api_e
         else if (!strcmp(bt, "thinking") && (v = get(b, "thinking"))) {
             rc = emit(s, (struct cev){.kind = CEV_REASONING, .s = json_object_get_string(v),
                                       .n = (size_t)json_object_get_string_len(v)});
-            const char *sig = get_str(b, "signature");
+            json_object *sig = get_sv(b, "signature");
             if (!rc)
-                rc = emit(s, (struct cev){.kind = CEV_SIGNATURE, .s = sig ? sig : "",
-                                          .n = sig ? strlen(sig) : 0});
+                rc = emit(s, (struct cev){.kind = CEV_SIGNATURE,
+                                          .s = sig ? json_object_get_string(sig) : "",
+                                          .n = sig ? slen(sig) : 0});
         } else if (!strcmp(bt, "redacted_thinking") && (v = get(b, "data")))
             rc = emit(s, (struct cev){.kind = CEV_REDACTED, .s = json_object_get_string(v),
                                       .n = (size_t)json_object_get_string_len(v)});

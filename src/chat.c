@@ -237,7 +237,9 @@ static int conv_prepare(struct axon_req *r, json_object *req, const struct model
                           ? json_object_get_string(cidv)
                           : NULL;
     size_t new_n = json_object_array_length(msgs), new_bytes = array_bytes(msgs);
-    bool asked_new = cid && !strcmp(cid, "new");
+    /* An id holding a \u0000 is no id: never the one before the NUL. */
+    bool whole = cid && strlen(cid) == (size_t)json_object_get_string_len(cidv);
+    bool asked_new = whole && !strcmp(cid, "new");
     if (!cid || asked_new) {
         if (!cid && cfg->store_on_request)
             return AXON_OK; /* no conversation asked for, none made */
@@ -255,7 +257,7 @@ static int conv_prepare(struct axon_req *r, json_object *req, const struct model
                                "X-Axon-Conversation-Stored: false");
         return AXON_OK;
     }
-    enum conv_id_kind kind = conv_id_check(cid);
+    enum conv_id_kind kind = whole ? conv_id_check(cid) : CONV_ID_BAD;
     if (kind != CONV_ID_STORED)
         return conv_api_error(e, kind == CONV_ID_BAD ? AXON_EINVAL : AXON_ENOTFOUND, cid,
                               "conversation_id");
@@ -337,7 +339,7 @@ static void keep_thinking(struct axon_req *r, const struct oai_out *out,
         const char *ids[THINKING_KEYS_MAX];
         int n = c->ntools < THINKING_KEYS_MAX ? c->ntools : THINKING_KEYS_MAX;
         for (int k = 0; k < n; k++)
-            ids[k] = c->tools[k].id;
+            ids[k] = strlen(c->tools[k].id) == c->tools[k].id_len ? c->tools[k].id : NULL;
         (void)thinking_store_answer(op, r->tenant, c->thinking, ids, n); /* done reports */
     }
 }
@@ -455,8 +457,10 @@ static void restore_thinking(struct axon_req *r, json_object *req, const struct 
             continue;
         json_object *calls = member(m, "tool_calls");
         for (size_t k = 0; k < json_object_array_length(calls) && nids < THINKING_KEYS_MAX; k++) {
-            const char *id = json_object_get_string(member(json_object_array_get_idx(calls, k), "id"));
-            if (thinking_id_ok(id)) {
+            json_object *idv = member(json_object_array_get_idx(calls, k), "id");
+            const char *id = json_object_get_string(idv);
+            /* An id with a \u0000 is no id Claude made: not looked up by its head. */
+            if (thinking_id_ok(id) && strlen(id) == (size_t)json_object_get_string_len(idv)) {
                 ids[nids] = id;
                 at[nids++] = i;
             }
@@ -729,7 +733,9 @@ int chat_completions(struct axon_req *r)
     /* The model decides how strict validation is: OpenAI-compatible servers
      * take extensions (top_k, min_p, guided_json ...) that OpenAI refuses. */
     struct model_route rt;
+    /* "gpt-4o\u0000x" names no model: it is not routed as "gpt-4o". */
     bool routed = json_object_is_type(mv, json_type_string) &&
+                  strlen(json_object_get_string(mv)) == (size_t)json_object_get_string_len(mv) &&
                   catalog_route(r->cfg, json_object_get_string(mv), &rt) == AXON_OK;
     if (oai_validate_chat(req, routed && rt.ep->provider == PROVIDER_OPENAI, &e)) {
         json_object_put(req);

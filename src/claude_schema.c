@@ -20,17 +20,27 @@ static json_object *member(json_object *o, const char *key)
     return v;
 }
 
+/* v's text when v is a string without a \u0000, else NULL: a keyword's
+ * value ("string\u0000x", a $ref) is compared whole, never by its head. */
+static const char *whole_str(json_object *v)
+{
+    if (!json_object_is_type(v, json_type_string))
+        return NULL;
+    const char *s = json_object_get_string(v);
+    return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
+}
+
 /* type is "name" or an array holding "name" (["string","null"], which
  * OpenAI's strict mode recommends for optional fields). */
 static bool type_has(json_object *type, const char *name)
 {
     if (json_object_is_type(type, json_type_string))
-        return !strcmp(json_object_get_string(type), name);
+        return whole_str(type) && !strcmp(whole_str(type), name);
     if (!json_object_is_type(type, json_type_array))
         return false;
     for (size_t i = 0; i < json_object_array_length(type); i++) {
         json_object *t = json_object_array_get_idx(type, i);
-        if (json_object_is_type(t, json_type_string) && !strcmp(json_object_get_string(t), name))
+        if (whole_str(t) && !strcmp(whole_str(t), name))
             return true;
     }
     return false;
@@ -268,7 +278,7 @@ static json_object *rw_strict(struct rw *w, json_object *s, int depth)
     }
     if (type_has(type, "string")) {
         json_object *f = member(s, "format");
-        if (json_object_is_type(f, json_type_string) && in_list(FORMATS, json_object_get_string(f)))
+        if (whole_str(f) && in_list(FORMATS, whole_str(f)))
             carry(o, s, "format", &u);
     }
     if (type_has(type, "array")) {
@@ -439,12 +449,12 @@ static bool type_ok(json_object *schema, json_object *v)
 {
     json_object *t = member(schema, "type");
     if (json_object_is_type(t, json_type_string))
-        return is_type(v, json_object_get_string(t));
+        return whole_str(t) && is_type(v, whole_str(t));
     if (!json_object_is_type(t, json_type_array))
         return true;
     for (size_t i = 0; i < json_object_array_length(t); i++) {
         json_object *x = json_object_array_get_idx(t, i);
-        if (json_object_is_type(x, json_type_string) && is_type(v, json_object_get_string(x)))
+        if (whole_str(x) && is_type(v, whole_str(x)))
             return true;
     }
     return false;
@@ -537,7 +547,9 @@ static bool check_any(struct chk *c, json_object *list, json_object *v, int dept
     for (size_t i = 0; i < n; i++) {
         json_object *b = json_object_array_get_idx(list, i);
         json_object *r = member(b, "$ref");
-        json_object *t = json_object_is_type(r, json_type_string) ? resolve(c->root, json_object_get_string(r)) : b;
+        json_object *t = json_object_is_type(r, json_type_string)
+                             ? (whole_str(r) ? resolve(c->root, whole_str(r)) : NULL)
+                             : b;
         if (t && type_ok(t, v))
             return check(c, b, v, depth + 1);
     }
@@ -623,7 +635,7 @@ static bool check(struct chk *c, json_object *s, json_object *v, int depth)
         return true; /* true/false schemas: Claude enforces those */
     json_object *ref = member(s, "$ref");
     if (json_object_is_type(ref, json_type_string)) {
-        json_object *t = resolve(c->root, json_object_get_string(ref));
+        json_object *t = whole_str(ref) ? resolve(c->root, whole_str(ref)) : NULL;
         if (t && !check(c, t, v, depth + 1))
             return false;
     }

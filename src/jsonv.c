@@ -60,7 +60,10 @@ static bool is_hex(char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-static bool string(struct scan *s)
+/* A string; key: an object key, which may not hold \u0000, since json-c
+ * keeps keys as C strings and would cut it there ({"a\u0000b":1,"a":2}
+ * would become {"a":2}). */
+static bool string(struct scan *s, bool key)
 {
     s->p++; /* opening quote */
     while (s->p < s->end) {
@@ -75,6 +78,8 @@ static bool string(struct scan *s)
             return false;
         char e = *s->p++;
         if (e == 'u') {
+            if (key && s->end - s->p >= 4 && !memcmp(s->p, "0000", 4))
+                return false;
             for (int i = 0; i < 4; i++, s->p++)
                 if (s->p >= s->end || !is_hex(*s->p))
                     return false;
@@ -106,7 +111,7 @@ static bool container(struct scan *s, char close, bool keyed)
     }
     for (;;) {
         if (keyed) {
-            if (s->p >= s->end || *s->p != '"' || !string(s))
+            if (s->p >= s->end || *s->p != '"' || !string(s, true))
                 return false;
             ws(s);
             if (s->p >= s->end || *s->p++ != ':')
@@ -136,7 +141,7 @@ static bool value(struct scan *s) /* NOLINT(misc-no-recursion): see container() 
     switch (*s->p) {
     case '{': return container(s, '}', true);
     case '[': return container(s, ']', false);
-    case '"': return string(s);
+    case '"': return string(s, false);
     case 't': return lit(s, "true");
     case 'f': return lit(s, "false");
     case 'n': return lit(s, "null");
@@ -247,4 +252,20 @@ const char *jsonv_member_str(json_object *o, const char *key)
 {
     json_object *v = jsonv_member(o, key);
     return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+json_object *jsonv_member_sv(json_object *o, const char *key)
+{
+    json_object *v = jsonv_member(o, key);
+    return v && json_object_is_type(v, json_type_string) ? v : NULL;
+}
+
+bool jsonv_str_eq(json_object *a, json_object *b)
+{
+    if (!a || !b || !json_object_is_type(a, json_type_string) ||
+        !json_object_is_type(b, json_type_string))
+        return false;
+    int n = json_object_get_string_len(a);
+    return n == json_object_get_string_len(b) &&
+           memcmp(json_object_get_string(a), json_object_get_string(b), (size_t)n) == 0;
 }

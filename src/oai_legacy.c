@@ -14,7 +14,9 @@
 #define MAX_PENDING 128
 
 struct pending {
-    const char *id, *name; /* borrowed from the rewritten messages array */
+    /* String objects, borrowed from the rewritten messages array: compared
+     * and copied by length, as a \u0000 inside is part of them. */
+    json_object *id, *name;
     bool answered;
 };
 
@@ -86,19 +88,19 @@ static size_t pending_of(json_object *m, struct pending *p)
     size_t n = 0;
     for (size_t k = 0; calls && k < json_object_array_length(calls) && n < MAX_PENDING; k++) {
         json_object *c = json_object_array_get_idx(calls, k);
-        const char *id = jsonv_member_str(c, "id");
+        json_object *id = jsonv_member_sv(c, "id");
         if (id)
-            p[n++] = (struct pending){.id = id, .name = jsonv_member_str(jsonv_member(c, "function"), "name")};
+            p[n++] = (struct pending){.id = id, .name = jsonv_member_sv(jsonv_member(c, "function"), "name")};
     }
     return n;
 }
 
 /* The call a function message named `name` answers: the first unanswered
  * one of that name, else the first unanswered one (a client may rename). */
-static struct pending *answered_call(struct pending *p, size_t n, const char *name)
+static struct pending *answered_call(struct pending *p, size_t n, json_object *name)
 {
     for (size_t k = 0; k < n; k++)
-        if (!p[k].answered && p[k].name && name && !strcmp(p[k].name, name))
+        if (!p[k].answered && jsonv_str_eq(p[k].name, name))
             return &p[k];
     for (size_t k = 0; k < n; k++)
         if (!p[k].answered)
@@ -106,11 +108,11 @@ static struct pending *answered_call(struct pending *p, size_t n, const char *na
     return NULL;
 }
 
-static json_object *tool_message(const char *id, json_object *content)
+static json_object *tool_message(json_object *id, json_object *content)
 {
     json_object *t = json_object_new_object();
     json_object_object_add(t, "role", json_object_new_string("tool"));
-    json_object_object_add(t, "tool_call_id", json_object_new_string(id));
+    json_object_object_add(t, "tool_call_id", json_object_get(id));
     /* content may be null in a function message, never in a tool message */
     json_object_object_add(t, "content", content ? json_object_get(content)
                                                  : json_object_new_string(""));
@@ -139,13 +141,13 @@ static json_object *messages_of(json_object *msgs)
             now = jsonv_member(m, "function_call") ? assistant_of(m, i) : json_object_get(m);
             np = pending_of(now, p);
         } else if (role_is(m, "tool")) {
-            const char *id = jsonv_member_str(m, "tool_call_id");
+            json_object *id = jsonv_member_sv(m, "tool_call_id");
             for (size_t k = 0; id && k < np; k++)
-                if (!strcmp(p[k].id, id))
+                if (jsonv_str_eq(p[k].id, id))
                     p[k].answered = true;
             now = json_object_get(m);
         } else if (role_is(m, "function")) {
-            struct pending *c = answered_call(p, np, jsonv_member_str(m, "name"));
+            struct pending *c = answered_call(p, np, jsonv_member_sv(m, "name"));
             if (c)
                 c->answered = true;
             now = c ? tool_message(c->id, jsonv_member(m, "content")) : json_object_get(m);

@@ -229,11 +229,11 @@ static int send_tool_start(struct oai_out *o, int i, const struct oai_tool_call 
     int rc = o->legacy_functions ? buf_puts(&d, "{\"function_call\":{\"name\":")
                                  : buf_printf(&d, "{\"tool_calls\":[{\"index\":%d,\"id\":", k);
     if (!rc && !o->legacy_functions)
-        rc = buf_json_str(&d, t->id, strlen(t->id));
+        rc = buf_json_str(&d, t->id, t->id_len);
     if (!rc && !o->legacy_functions)
         rc = buf_puts(&d, ",\"type\":\"function\",\"function\":{\"name\":");
     if (!rc)
-        rc = buf_json_str(&d, t->name, strlen(t->name));
+        rc = buf_json_str(&d, t->name, t->name_len);
     if (!rc)
         rc = buf_puts(&d, o->legacy_functions ? ",\"arguments\":\"\"}}" : ",\"arguments\":\"\"}}]}");
     if (!rc)
@@ -337,12 +337,15 @@ static void schema_violated(struct oai_out *o, bool refuse)
 }
 
 /* The parameters of strict function tool `name` in the request's tools, or NULL. */
-static json_object *strict_params(json_object *tools, const char *name)
+static json_object *strict_params(json_object *tools, const char *name, size_t name_len)
 {
     for (size_t i = 0; i < json_object_array_length(tools); i++) {
         json_object *fn = NULL, *v = NULL, *p = NULL;
+        /* By length: "f\u0000x" is not the tool "f". */
         if (!json_object_object_get_ex(json_object_array_get_idx(tools, i), "function", &fn) ||
-            !json_object_object_get_ex(fn, "name", &v) || strcmp(json_object_get_string(v), name))
+            !json_object_object_get_ex(fn, "name", &v) ||
+            (size_t)json_object_get_string_len(v) != name_len ||
+            memcmp(json_object_get_string(v), name, name_len))
             continue;
         if (json_object_object_get_ex(fn, "strict", &v) && json_object_get_boolean(v) &&
             json_object_object_get_ex(fn, "parameters", &p) && json_object_is_type(p, json_type_object))
@@ -367,7 +370,7 @@ static void check_schema(struct oai_out *o, const struct oai_choice *c)
     if (!o->tools || strcmp(c->finish, "tool_calls"))
         return; /* arguments cut by max_tokens are no one's schema */
     for (int k = 0; k < c->ntools; k++) {
-        json_object *params = strict_params(o->tools, c->tools[k].name);
+        json_object *params = strict_params(o->tools, c->tools[k].name, c->tools[k].name_len);
         char w[sizeof o->schema_violation - 80];
         if (!params || !claude_schema_check(params, c->tools[k].args.p ? c->tools[k].args.p : "{}",
                                             c->tools[k].args.p ? c->tools[k].args.len : 2, w, sizeof w))
@@ -460,7 +463,9 @@ int oai_out_event(struct oai_out *o, int i, const struct cev *ev)
         c->tools = xrealloc(c->tools, (size_t)(c->ntools + 1) * sizeof *c->tools);
         struct oai_tool_call *t = &c->tools[c->ntools];
         t->id = xstrndup(ev->s, ev->n);
-        t->name = xstrdup(ev->name ? ev->name : "");
+        t->id_len = ev->n;
+        t->name_len = ev->name ? ev->name_n : 0;
+        t->name = xstrndup(ev->name ? ev->name : "", t->name_len);
         buf_init(&t->args, OAI_MAX_ANSWER);
         c->ntools++;
         if (o->stream)
@@ -527,7 +532,7 @@ static int function_json(struct buf *b, const struct oai_tool_call *tc)
 {
     int rc = buf_puts(b, "{\"name\":");
     if (!rc)
-        rc = buf_json_str(b, tc->name, strlen(tc->name));
+        rc = buf_json_str(b, tc->name, tc->name_len);
     if (!rc)
         rc = buf_puts(b, ",\"arguments\":");
     if (!rc)
@@ -575,7 +580,7 @@ static int message_json(struct buf *b, const struct oai_out *o, const struct oai
             const struct oai_tool_call *tc = &c->tools[t];
             rc = buf_puts(b, t ? ",{\"id\":" : "{\"id\":");
             if (!rc)
-                rc = buf_json_str(b, tc->id, strlen(tc->id));
+                rc = buf_json_str(b, tc->id, tc->id_len);
             if (!rc)
                 rc = buf_puts(b, ",\"type\":\"function\",\"function\":");
             if (!rc)
@@ -620,9 +625,11 @@ json_object *oai_out_message(const struct oai_out *o, int i)
         json_object *calls = json_object_new_array();
         for (int t = 0; t < c->ntools; t++) {
             json_object *call = json_object_new_object(), *fn = json_object_new_object();
-            json_object_object_add(call, "id", json_object_new_string(c->tools[t].id));
+            json_object_object_add(call, "id", json_object_new_string_len(c->tools[t].id,
+                                                                          (int)c->tools[t].id_len));
             json_object_object_add(call, "type", json_object_new_string("function"));
-            json_object_object_add(fn, "name", json_object_new_string(c->tools[t].name));
+            json_object_object_add(fn, "name", json_object_new_string_len(c->tools[t].name,
+                                                                          (int)c->tools[t].name_len));
             json_object_object_add(fn, "arguments",
                                    c->tools[t].args.len
                                        ? json_object_new_string_len(c->tools[t].args.p,

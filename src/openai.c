@@ -308,9 +308,11 @@ static int tool_delta(struct oa_stream *s, int k, json_object *tc, int pos, stru
         const struct oai_choice *oc = &s->out->c[s->first + k];
         if (oc->ntools >= OAI_MAX_TOOLS)
             return bad_event(e, "too many tool calls");
-        const char *id = jsonv_member_str(tc, "id");
+        json_object *idv = jsonv_member(tc, "id");
+        const char *id = idv && json_object_is_type(idv, json_type_string) ? json_object_get_string(idv) : NULL;
+        size_t id_n = id ? (size_t)json_object_get_string_len(idv) : 0;
         char made[32];
-        if (!id || !*id) { /* some servers (Ollama) send none */
+        if (!id_n) { /* some servers (Ollama) send none */
             static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
             unsigned char rnd[24];
             text_random(rnd, sizeof rnd);
@@ -319,11 +321,16 @@ static int tool_delta(struct oa_stream *s, int k, json_object *tc, int pos, stru
                 made[5 + i] = alnum[rnd[i] % 62];
             made[5 + sizeof rnd] = '\0';
             id = made;
+            id_n = 5 + sizeof rnd;
         }
-        const char *name = jsonv_member_str(fn, "name");
+        json_object *name = jsonv_member(fn, "name");
+        if (name && !json_object_is_type(name, json_type_string))
+            name = NULL;
         c->tool_of[up] = (uint8_t)(oc->ntools + 1);
-        rc = emit(s, k, (struct cev){.kind = CEV_TOOL_START, .s = id, .n = strlen(id),
-                                     .name = name ? name : "", .tool = c->tool_of[up] - 1});
+        rc = emit(s, k, (struct cev){.kind = CEV_TOOL_START, .s = id, .n = id_n,
+                                     .name = name ? json_object_get_string(name) : "",
+                                     .name_n = name ? (size_t)json_object_get_string_len(name) : 0,
+                                     .tool = c->tool_of[up] - 1});
     }
     json_object *args = jsonv_member(fn, "arguments");
     if (!rc && args && json_object_is_type(args, json_type_string) && json_object_get_string_len(args))

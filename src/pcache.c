@@ -16,10 +16,15 @@ static json_object *member(json_object *o, const char *key)
     return v;
 }
 
+/* The member's text; NULL too when it holds a \u0000, so that "1h\u0000x"
+ * is not taken for "1h" (every value read here is a keyword). */
 static const char *member_str(json_object *o, const char *key)
 {
     json_object *v = member(o, key);
-    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+    if (!v || !json_object_is_type(v, json_type_string))
+        return NULL;
+    const char *s = json_object_get_string(v);
+    return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
 }
 
 static bool is_1h(json_object *cc)

@@ -16,7 +16,8 @@
  * Checked besides the sanitizers: meta strings are terminated and in bounds;
  * conv_fit keeps the leading system messages, leaves a user message first
  * after them when it drops anything, and fits the budget unless nothing is
- * left to drop; a built upstream body is a JSON object, a refusal fills its
+ * left to drop; a built upstream body is a JSON object, holding whole every
+ * stored text with a \u0000 (fuzz_check_nul_kept); a refusal fills its
  * error.
  *
  * The parsing functions are static: this file includes conv.c, and the
@@ -181,9 +182,10 @@ static void replay(json_object *history, request_fn fn, const struct model *m, c
     struct chat_plan plan;
     struct api_error e;
     memset(&e, 0, sizeof e);
-    if (fn(req, m, &body, &plan, &e) == AXON_OK)
+    if (fn(req, m, &body, &plan, &e) == AXON_OK) {
         fuzz_check_json(body.p ? body.p : "", body.len, who);
-    else
+        fuzz_check_nul_kept(req, body.p ? body.p : "", body.len, who); /* stored text too */
+    } else
         fuzz_check_error(&e);
     buf_free(&body);
     json_object_put(req);

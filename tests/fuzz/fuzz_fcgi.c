@@ -133,6 +133,89 @@ void fuzz_check_json(const char *p, size_t n, const char *what)
     json_object_put(o);
 }
 
+/* Adds v to acc when it is a string holding a NUL. */
+static void nul_text(json_object *v, json_object *acc)
+{
+    if (v && json_object_is_type(v, json_type_string) &&
+        memchr(json_object_get_string(v), '\0', (size_t)json_object_get_string_len(v)))
+        json_object_array_add(acc, json_object_get(v));
+}
+
+static json_object *member_of(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    return o && json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, key, &v)
+               ? v
+               : NULL;
+}
+
+static size_t len_of(json_object *a)
+{
+    return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+/* True when a string inside o holds s[0..n). Depth is bounded by
+ * jsonv_parse's cap. NOLINTNEXTLINE(misc-no-recursion) */
+static bool holds(json_object *o, const char *s, size_t n)
+{
+    if (json_object_is_type(o, json_type_string))
+        return memmem(json_object_get_string(o), (size_t)json_object_get_string_len(o), s, n) != NULL;
+    if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            if (holds(json_object_array_get_idx(o, i), s, n))
+                return true;
+        return false;
+    }
+    if (json_object_is_type(o, json_type_object)) {
+        json_object_object_foreach(o, k, v) {
+            (void)k;
+            if (holds(v, s, n))
+                return true;
+        }
+    }
+    return false;
+}
+
+void fuzz_check_nul_kept(json_object *req, const char *p, size_t n, const char *who)
+{
+    json_object *want = json_object_new_array();
+    json_object *msgs = member_of(req, "messages");
+    for (size_t i = 0; i < len_of(msgs); i++) {
+        json_object *m = json_object_array_get_idx(msgs, i), *c = member_of(m, "content");
+        nul_text(c, want);
+        nul_text(member_of(m, "name"), want);
+        for (size_t k = 0; k < len_of(c); k++) {
+            json_object *part = json_object_array_get_idx(c, k), *t = member_of(part, "type");
+            if (t && json_object_is_type(t, json_type_string) &&
+                (!strcmp(json_object_get_string(t), "text") ||
+                 !strcmp(json_object_get_string(t), "refusal")))
+                nul_text(member_of(part, json_object_get_string(t)), want);
+        }
+    }
+    json_object *tools = member_of(req, "tools");
+    for (size_t i = 0; i < len_of(tools); i++)
+        nul_text(member_of(member_of(json_object_array_get_idx(tools, i), "function"), "description"),
+                 want);
+    json_object *stop = member_of(req, "stop");
+    nul_text(stop, want);
+    for (size_t i = 0; i < len_of(stop); i++)
+        nul_text(json_object_array_get_idx(stop, i), want);
+    nul_text(member_of(req, "user"), want);
+    json_object *body = NULL;
+    if (len_of(want) && jsonv_parse(p, n, JSONV_MAX_DEPTH, &body))
+        fuzz_fail("%s: the upstream body does not parse", who);
+    for (size_t i = 0; i < len_of(want); i++) {
+        json_object *v = json_object_array_get_idx(want, i);
+        const char *s = json_object_get_string(v);
+        const char *last = memrchr(s, '\0', (size_t)json_object_get_string_len(v));
+        if (!holds(body, s, (size_t)(last - s) + 1))
+            fuzz_fail("%s: a text with a \\u0000 did not reach the upstream whole: %.500s", who,
+                      json_object_to_json_string_ext(v, JSONV_OUT));
+    }
+    json_object_put(body);
+    json_object_put(want);
+}
+
 void fuzz_check_error(const struct api_error *e)
 {
     if (e->status < 400 || e->status > 599 || !e->type || !e->message[0])

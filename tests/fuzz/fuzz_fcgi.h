@@ -48,6 +48,14 @@ void fuzz_check_output(bool complete);
 /* abort()s unless p[0..n) is one JSON object that jsonv_parse accepts (so
  * also valid UTF-8); what names it in the message. */
 void fuzz_check_json(const char *p, size_t n, const char *what);
+/* A \u0000 is text like any other (issue 18): abort()s unless every text
+ * of the client's request req (borrowed) that holds a NUL - a message's
+ * content string or text/refusal part, its name, a tool's description, a
+ * stop sequence, `user` - is found, up to and including its last NUL (a
+ * final prefill loses its trailing white space, nothing else may go), inside
+ * one string of the upstream body p[0..n), which fuzz_check_json has passed.
+ * A translator that measured the text with strlen would cut it there. */
+void fuzz_check_nul_kept(json_object *req, const char *p, size_t n, const char *who);
 /* The same for an error envelope built from e (errors_envelope_api), and
  * e's own fields: a status, a type and a message. */
 void fuzz_check_error(const struct api_error *e);

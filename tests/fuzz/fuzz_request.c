@@ -9,7 +9,9 @@
  *     and what it accepts strictly (the Claude route) it also accepts with
  *     unknown fields allowed (the OpenAI-compatible route);
  *   - a request that passes gives upstream bodies that are JSON objects, and
- *     a plan chat.c can run (1 <= calls <= n, n a multiple of calls). */
+ *     a plan chat.c can run (1 <= calls <= n, n a multiple of calls);
+ *   - every text of the request that holds a \u0000 reaches both upstream
+ *     bodies whole (fuzz_check_nul_kept). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,7 @@ static void translate(json_object *req, request_fn fn, const struct model *m, co
     memset(&e, 0, sizeof e);
     if (fn(req, m, &body, &plan, &e) == AXON_OK) {
         fuzz_check_json(body.p ? body.p : "", body.len, who);
+        fuzz_check_nul_kept(req, body.p ? body.p : "", body.len, who);
         check_plan(&plan, who);
     } else {
         fuzz_check_error(&e);

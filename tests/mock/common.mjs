@@ -150,6 +150,14 @@ export function parseDirectives(text) {
 }
 export const NO_DIRECTIVES = Object.freeze({});
 
+// The text a reply=WORDS directive asks for: `_` is a space, and a JSON
+// escape \uXXXX as it sits in the raw body (a NUL, say) is that character,
+// so a test can have the answer hold what a marker cannot spell.
+export function replyOf(d) {
+  if (d.reply === undefined) return null;
+  return d.reply.replace(/_/g, ' ').replace(/\\u([0-9a-fA-F]{4})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+}
+
 // ---------------------------------------------------------------- recordings --
 
 export function sendJson(res, status, obj) {

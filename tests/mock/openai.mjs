@@ -18,7 +18,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import {
   REPO_ROOT, defaultFixturesDir, eachArg, q, sleep, isObj, toInt, countWords, cutWords, jsonPieces, genValue, genObject,
-  splitEvents, findFixture as findIn, parseDirectives, NO_DIRECTIVES, Recorder, sendJson, REASON,
+  splitEvents, findFixture as findIn, parseDirectives, NO_DIRECTIVES, replyOf, Recorder, sendJson, REASON,
   finish, head, write, writeEvents as writeEventsC, endResponse, resetSocket, writeFiller, makeCollect, startServer,
 } from './common.mjs';
 
@@ -343,7 +343,7 @@ function buildPlan(b, d, bodyLen) {
     return true;
   };
 
-  const reply = d.reply !== undefined ? d.reply.replace(/_/g, ' ') : null;
+  const reply = replyOf(d);
   const msgs = b.messages;
   const last = msgs[msgs.length - 1];
   const tools = functionTools(b);

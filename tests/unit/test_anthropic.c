@@ -1199,6 +1199,34 @@ static void tool_without_arguments(void **state)
                     ARGS(0, "") STOP(0) END("tool_use", 12));
 }
 
+
+/* A \u0000 in Claude's answer (a block's opening text, a delta, a tool's
+ * name) reaches the client whole, streamed or not, and the stored turn. */
+static void answer_nul_survives(void **state)
+{
+    (void)state;
+    static const char sse[] =
+        START("claude-t", 3, 0, 0)
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+        "\"content_block\":{\"type\":\"text\",\"text\":\"\\u0000start\"}}\n\n"
+        TEXT(0, "a\\u0000b") STOP(0) BLOCK_TOOL(1, "toolu_01", "get\\u0000x")
+        ARGS(1, "{\\\"q\\\":\\\"\\\\u0000\\\"}") STOP(1) END("tool_use", 5);
+    for (int stream = 0; stream < 2; stream++) {
+        snprintf(ctx, sizeof ctx, "an answer with NULs (%s)", stream ? "stream" : "non-stream");
+        struct session *ss = session_new(stream, false);
+        enum step where;
+        assert_int_equal(feed_sse(sse, sizeof sse - 1, (struct split){SPLIT_WHOLE, 0}, &ss->s, &ss->e, &where), 0);
+        json_object *msg = oai_out_message(&ss->o, 0);
+        expect_json(msg, "content", "'\\u0000starta\\u0000b'");
+        expect_json(msg, "tool_calls[0].function.name", "'get\\u0000x'");
+        json_object_put(msg);
+        assert_int_equal(oai_out_finish(&ss->o, &ss->e), 0);
+        const char *sent = out.p ? out.p : "";
+        CHECK(strstr(sent, stream ? "\"content\":\"\\u0000start\"" : "\"content\":\"\\u0000starta\\u0000b\""));
+        CHECK(strstr(sent, "\"name\":\"get\\u0000x\""));
+        session_free(ss);
+    }
+}
 /* Tool indexes count tool calls, not content blocks. */
 static void two_tools_after_text(void **state)
 {
@@ -1765,6 +1793,55 @@ static void req_name_carried(void **state)
                 "[{'type':'text','text':'alice: hi'},{'type':'text','text':'bob:'},"
                 "{'type':'image','source':{'type':'url','url':'https://example.com/b.png'}}]");
     json_object_put(o);
+}
+
+/* A \u0000 inside a string is text like any other: every string the client
+ * sent reaches Claude whole (issue 18 item 5: "before\u0000after" reached
+ * Claude as "before", while Valkey stored the whole text). */
+static void req_nul_survives(void **state)
+{
+    (void)state;
+    json_object *o = translate(
+        "{'model':'gpt-4o','user':'u\\u0000v','stop':['\\u0000'],'messages':["
+        "{'role':'system','content':'sys\\u0000tem'},"
+        "{'role':'developer','content':[{'type':'text','text':'dev\\u0000eloper'}]},"
+        "{'role':'user','name':'al\\u0000ice','content':'before\\u0000after'},"
+        "{'role':'assistant','content':'ok\\u0000','tool_calls':[{'id':'call_a\\u0000b',"
+        "'type':'function','function':{'name':'get','arguments':'{\\'q\\':\\'x\\\\u0000y\\'}'}}]},"
+        "{'role':'tool','tool_call_id':'call_a\\u0000b','content':'\\u0000result'},"
+        "{'role':'user','content':[{'type':'text','text':'x\\u0000'}]},"
+        "{'role':'assistant','content':'pre\\u0000fill \\u0000'}],"
+        "'tools':[{'type':'function','function':{'name':'get','description':'d\\u0000esc',"
+        "'parameters':{'type':'object','properties':{'q':{'type':'string',"
+        "'description':'p\\u0000d'}}}}}]}",
+        NULL);
+    expect_json(o, "system", "[{'type':'text','text':'sys\\u0000tem'},"
+                             "{'type':'text','text':'dev\\u0000eloper'}]");
+    expect_json(o, "messages[0].content", "[{'type':'text','text':'al\\u0000ice: before\\u0000after'}]");
+    expect_json(o, "messages[1].content",
+                "[{'type':'text','text':'ok\\u0000'},{'type':'tool_use','id':'toolu_a_b',"
+                "'name':'get','input':{'q':'x\\u0000y'}}]");
+    expect_json(o, "messages[2].content",
+                "[{'type':'tool_result','tool_use_id':'toolu_a_b','content':'\\u0000result'},"
+                "{'type':'text','text':'x\\u0000'}]");
+    /* The prefill loses its trailing space, not what follows a NUL. */
+    expect_json(o, "messages[3].content", "[{'type':'text','text':'pre\\u0000fill \\u0000'}]");
+    expect_json(o, "tools[0].description", "'d\\u0000esc'");
+    expect_json(o, "tools[0].input_schema.properties.q.description", "'p\\u0000d'");
+    expect_json(o, "stop_sequences", "['\\u0000']");
+    expect_json(o, "metadata.user_id", "'u\\u0000v'");
+    json_object_put(o);
+
+    /* A user id with a NUL is not an opaque id: it is hashed whole, so two
+     * that differ after the NUL stay apart. */
+    json_object *a = q("{'user':'u\\u0000v'}"), *b = q("{'user':'u\\u0000w'}");
+    anthropic_scope_user(a, "t");
+    anthropic_scope_user(b, "t");
+    snprintf(ctx, sizeof ctx, "scoped user ids");
+    CHECK(!strncmp(str_at(a, "user"), "axon-", 5));
+    CHECK(strcmp(str_at(a, "user"), str_at(b, "user")));
+    json_object_put(a);
+    json_object_put(b);
 }
 
 static void req_first_turn_is_the_users(void **state)
@@ -2705,6 +2782,7 @@ int main(void)
     T(http_error_fixtures);
     T(tool_without_arguments);
     T(two_tools_after_text);
+    T(answer_nul_survives);
     T(unknown_events_are_ignored);
     T(cache_tokens_count_in_the_prompt);
     T(stop_reasons);
@@ -2722,6 +2800,7 @@ int main(void)
     T(req_files_and_audio);
     T(req_empty_text_dropped);
     T(req_name_carried);
+    T(req_nul_survives);
     T(req_first_turn_is_the_users);
     T(req_prefill_trimmed);
     T(req_stop_user_temperature);

@@ -70,6 +70,7 @@ static void accepts_valid_json(void **state)
     static const char *const ok[] = {
         "{}", " {\"a\":1} \n", "[]", "{\"a\":[1,-2.5e+3,0,true,false,null,\"x\\u00e9\\n\"]}",
         "{\"a\":{\"b\":{}}}", "\"s\"", "12", "-0", "{\"k\":\"\xc3\xa9\"}",
+        "{\"a\":\"b\\u0000c\"}", "[\"\\u0000\"]", "{\"a\\u0001\":1}",
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
         assert_int_equal(parse(ok[i]), AXON_OK);
@@ -85,6 +86,9 @@ static void refuses_what_json_c_strict_accepts(void **state)
         "{\"a\" 1}",      "{a:1}",       "[tru]",            "\"\\x\"",
         "\"\\u12g4\"",    "{\"a\":-}",   "[1e]",             "{\"a\":\"\xff\"}",
         "{\"a\":1",       "nul",         "[.5]",             "{\"a\":+1}",
+        /* json-c ends a key at a NUL, so {"a\u0000b":1,"a":2} would be {"a":2}:
+         * such a key is refused rather than changed (issue 18 item 5). */
+        "{\"a\\u0000b\":1}", "[{\"\\u0000\":1}]",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(parse(bad[i]), AXON_EINVAL);

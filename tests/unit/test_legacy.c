@@ -179,6 +179,22 @@ static void history_without_functions(void **state)
     json_object_put(req);
 }
 
+/* A function message answers the call of its name, compared whole: "f\u0000b"
+ * is not "f\u0000a", and the tool message carries the call's whole id. */
+static void names_and_ids_with_nul(void **state)
+{
+    (void)state;
+    json_object *req = q("{'model':'m','messages':[{'role':'user','content':'x'},"
+                         "{'role':'assistant','content':null,'tool_calls':["
+                         "{'id':'c\\u0000x','type':'function','function':{'name':'f\\u0000a','arguments':'{}'}},"
+                         "{'id':'c\\u0000y','type':'function','function':{'name':'f\\u0000b','arguments':'{}'}}]},"
+                         "{'role':'function','name':'f\\u0000b','content':'1'}]}");
+    assert_false(oai_legacy_to_tools(req));
+    same_json(json_object_array_get_idx(at(req, "messages"), 2),
+              "{'role':'tool','tool_call_id':'c\\u0000y','content':'1'}");
+    json_object_put(req);
+}
+
 /* ---- the answer ---------------------------------------------------------------- */
 
 static struct axon_req r;
@@ -208,10 +224,10 @@ static void answer_events(struct oai_out *o, const char *finish)
     struct usage u = {.input = 3, .output = 4};
     ev(o, (struct cev){.kind = CEV_START, .s = "claude-x"});
     ev(o, (struct cev){.kind = CEV_TEXT, S("Let me check.")});
-    ev(o, (struct cev){.kind = CEV_TOOL_START, S("call_01Ab"), .name = "get_weather", .tool = 0});
+    ev(o, (struct cev){.kind = CEV_TOOL_START, S("call_01Ab"), .name = "get_weather", .name_n = 11, .tool = 0});
     ev(o, (struct cev){.kind = CEV_TOOL_ARGS, S("{\"city\":"), .tool = 0});
     ev(o, (struct cev){.kind = CEV_TOOL_ARGS, S("\"Paris\"}"), .tool = 0});
-    ev(o, (struct cev){.kind = CEV_TOOL_START, S("call_02Cd"), .name = "get_time", .tool = 1});
+    ev(o, (struct cev){.kind = CEV_TOOL_START, S("call_02Cd"), .name = "get_time", .name_n = 8, .tool = 1});
     ev(o, (struct cev){.kind = CEV_TOOL_ARGS, S("{}"), .tool = 1});
     ev(o, (struct cev){.kind = CEV_FINISH, .finish = finish, .usage = &u});
 }
@@ -343,6 +359,7 @@ int main(void)
         cmocka_unit_test(a_request_without_functions_is_left_alone),
         cmocka_unit_test(history_is_carried_as_tool_calls),
         cmocka_unit_test(history_without_functions),
+        cmocka_unit_test(names_and_ids_with_nul),
         cmocka_unit_test(legacy_answer_has_function_call),
         cmocka_unit_test(tools_answer_is_unchanged),
         cmocka_unit_test(a_cut_call_keeps_length),

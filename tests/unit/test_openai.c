@@ -615,6 +615,80 @@ static void server_dialects(void **state)
     said_free(&ax);
 }
 
+
+/* The string at o.key is exactly want[0..n) (a \u0000 inside included). */
+static void same_bytes(json_object *o, const char *key, const char *want, size_t n)
+{
+    json_object *v = at(o, key);
+    if (!v || !json_object_is_type(v, json_type_string) ||
+        (size_t)json_object_get_string_len(v) != n || memcmp(json_object_get_string(v), want, n))
+        fail_msg("%s: got %s, want %zu bytes", key, v ? json_object_to_json_string(v) : "(absent)", n);
+}
+
+/* A \u0000 is text like any other (issue 18 item 5): what the client sends
+ * reaches the server whole, and what the server answers (text, a tool
+ * call's id, name and arguments) reaches the client whole, streamed or not. */
+static void nul_survives(void **state)
+{
+    (void)state;
+    struct chat_plan plan;
+    json_object *up = built("{\"model\":\"coder\",\"messages\":[{\"role\":\"system\",\"content\":"
+                            "\"s\\u0000t\"},{\"role\":\"user\",\"content\":\"before\\u0000after\"}]}",
+                            &plan);
+    json_object *msgs = at(up, "messages");
+    same_bytes(json_object_array_get_idx(msgs, 0), "content", "s\0t", 3);
+    same_bytes(json_object_array_get_idx(msgs, 1), "content", "before\0after", 12);
+    json_object_put(up);
+
+    static const char answer[] =
+        "{\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"a\\u0000b\","
+        "\"tool_calls\":[{\"id\":\"call_\\u0000x\",\"type\":\"function\",\"function\":{\"name\":"
+        "\"f\\u0000g\",\"arguments\":\"{\\\"q\\\":\\\"\\\\u0000\\\"}\"}}]},"
+        "\"finish_reason\":\"tool_calls\"}],"
+        "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}";
+    FCGX_Request fcgi = {.ipcFd = -1};
+    struct axon_req r;
+    struct oai_out o;
+    struct oa_stream s = {0};
+    struct api_error e = {0};
+    params[0][0] = NULL;
+    buf_reset(&out);
+    io_req_init(&r, &fcgi, &cfg);
+    oai_out_init(&o, &r, 1, false, false, "coder");
+    oa_stream_init(&s, &o, 0, 1);
+    assert_int_equal(oa_completion(&s, answer, sizeof answer - 1, &e), 0);
+    assert_int_equal(oai_out_finish(&o, &e), 0);
+    json_object *c = q(body_of_output());
+    json_object *m = at(json_object_array_get_idx(at(c, "choices"), 0), "message");
+    same_bytes(m, "content", "a\0b", 3);
+    json_object *call = json_object_array_get_idx(at(m, "tool_calls"), 0);
+    same_bytes(call, "id", "call_\0x", 7);
+    same_bytes(at(call, "function"), "name", "f\0g", 3);
+    same_bytes(at(call, "function"), "arguments", "{\"q\":\"\\u0000\"}", 14);
+    /* The message Axon stores for the next turn holds the same. */
+    json_object *stored = oai_out_message(&o, 0);
+    same_bytes(stored, "content", "a\0b", 3);
+    call = json_object_array_get_idx(at(stored, "tool_calls"), 0);
+    same_bytes(call, "id", "call_\0x", 7);
+    same_bytes(at(call, "function"), "name", "f\0g", 3);
+    json_object_put(stored);
+    json_object_put(c);
+    oa_stream_free(&s);
+    oai_out_free(&o);
+
+    /* Streamed: the deltas carry the same bytes. */
+    static const char st[] =
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"a\\u0000b\"}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_\\u0000x\","
+        "\"function\":{\"name\":\"f\\u0000g\",\"arguments\":\"{}\"}}]}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"tool_calls\"}]}\n\n"
+        "data: [DONE]\n\n";
+    assert_int_equal(translate(st, sizeof st - 1, 0, 1, true, false, &e), 0);
+    const char *sent = body_of_output();
+    assert_non_null(strstr(sent, "\"content\":\"a\\u0000b\""));
+    assert_non_null(strstr(sent, "\"id\":\"call_\\u0000x\""));
+    assert_non_null(strstr(sent, "\"name\":\"f\\u0000g\""));
+}
 int main(void)
 {
     config_defaults(&cfg);
@@ -627,6 +701,7 @@ int main(void)
         cmocka_unit_test(vllm_completion),
         cmocka_unit_test(broken_streams),
         cmocka_unit_test(server_dialects),
+        cmocka_unit_test(nul_survives),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     buf_free(&out);
