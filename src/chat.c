@@ -641,6 +641,13 @@ static int answer(struct axon_req *r, json_object *req, const struct model_route
                       cfg->pool_size, cfg->pool_wait_ms);
         snprintf(e.retry_after, sizeof e.retry_after, "1");
         rc = errors_send_api(r, &e);
+    } else if (rc == AXON_OK && io_client_gone(r)) {
+        /* The client left while its request waited, and the wait did not
+         * see it: nobody would read the answer, so the upstream never
+         * hears of it and the session goes straight back. */
+        (void)pool_release(cfg, &lease, POOL_DONE, NULL);
+        r->client_gone = true;
+        rc = AXON_ECLIENT_GONE;
     } else if (rc == AXON_OK) {
         rc = run_upstream(r, req, rt, &cv, &lease, &e); /* releases the lease */
     } else {
