@@ -57,6 +57,8 @@ int chat_read_json_object(struct axon_req *r, json_object **out)
 struct chat_run {
     struct axon_req *r;
     struct pool_lease *lease;
+    struct pool_lease *more;  /* owned: the other calls' sessions (n > 1) */
+    int nmore;
     const struct provider_ops *pv;
     struct oai_out out;
     char *st;                 /* owned: one translator state (pv->state_size) per call */
@@ -135,6 +137,8 @@ static int on_tick(void *ud, uint64_t upstream_us)
     if (io_client_gone(c->r))
         return AXON_ECLIENT_GONE;
     (void)pool_renew(c->r->cfg, c->lease);
+    for (int i = 0; i < c->nmore; i++)
+        (void)pool_renew(c->r->cfg, &c->more[i]);
     if (now - c->last_out_us >= (uint64_t)c->r->cfg->heartbeat_s * 1000000u) {
         c->last_out_us = now;
         if (oai_out_ping(&c->out))
@@ -509,6 +513,24 @@ static enum pool_outcome outcome_of(int rc, const struct api_error *e)
                : POOL_DONE;
 }
 
+/* Gives back the sessions of a request's other calls, in one round trip
+ * per VALKEY_MAX_PIPELINE. A refusal cools only the request's first
+ * session (settle), as for a single call. */
+static void release_more(const struct axon_config *cfg, struct pool_lease *more, int n)
+{
+    for (int at = 0; at < n; at += VALKEY_MAX_PIPELINE) {
+        int k = n - at < VALKEY_MAX_PIPELINE ? n - at : VALKEY_MAX_PIPELINE;
+        struct pool_release_op ops[VALKEY_MAX_PIPELINE];
+        struct valkey_batch b = {0};
+        for (int i = 0; i < k; i++)
+            pool_release_add(cfg, &more[at + i], POOL_DONE, &ops[i], &b);
+        (void)valkey_batch_run(&b);
+        for (int i = 0; i < k; i++)
+            (void)pool_release_done(&ops[i], &b, NULL);
+        valkey_batch_free(&b);
+    }
+}
+
 /* Calls the upstream and answers; gives the lease back on every path. */
 static int run_upstream(struct axon_req *r, json_object *req, const struct model_route *rt,
                         struct chat_conv *cv, struct pool_lease *lease, struct api_error *e)
@@ -576,7 +598,17 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
         .restart = on_restart,
         .tick = on_tick,
     };
-    rc = upstream_run(cfg, calls, plan.calls, &ops, &c, e);
+    /* Each call in flight holds a session, so that the pool size bounds
+     * what the upstream sees: the calls beyond the sessions this request
+     * gets run when one of its own calls ends. */
+    if (plan.calls > 1) {
+        int want = plan.calls - 1 < cfg->pool_size - 1 ? plan.calls - 1 : cfg->pool_size - 1;
+        c.more = want > 0 ? xcalloc((size_t)want, sizeof *c.more) : NULL;
+        c.nmore = want > 0 ? pool_acquire_more(cfg, lease, c.more, want) : 0;
+    }
+    rc = upstream_run(cfg, calls, plan.calls, 1 + c.nmore, &ops, &c, e);
+    release_more(cfg, c.more, c.nmore);
+    free(c.more);
     if (rc == AXON_OK && !oai_out_valid(&c.out)) {
         oai_out_answer_error(&c.out, e);
         rc = AXON_EINVAL;
