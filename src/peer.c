@@ -134,7 +134,11 @@ bool peer_gone(struct peer *p, uint64_t now_us)
         } else if (l != LOOK_UNKNOWN) {
             p->state = PEER_OFF;
         }
-    } else if (l == LOOK_NONE || (l == LOOK_FOUND && state != ST_ESTABLISHED)) {
+    } else if (l == LOOK_NONE ||
+               (l == LOOK_FOUND && (state != ST_ESTABLISHED || cookie[0] != p->cookie[0] ||
+                                    cookie[1] != p->cookie[1]))) {
+        /* Closing, closed, or the 4-tuple names another socket now (the
+         * kernel may answer with the listener rather than ESTALE). */
         p->state = PEER_GONE;
     }
     return p->state == PEER_GONE;
