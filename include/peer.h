@@ -38,8 +38,9 @@ struct peer {
 
 /* Fills p from the four CGI parameters (borrowed; any may be NULL). The
  * watch is off unless all four are numeric and of one family. No system
- * call: the first look is PEER_CHECK_MS after now_us at the earliest, so a
- * request that never waits never asks. */
+ * call: the first peer_gone looks (about 10 us), so that a request whose
+ * client left while it queued in the web server's backlog is stopped
+ * before its upstream call. */
 void peer_init(struct peer *p, const char *server_addr, const char *server_port,
                const char *remote_addr, const char *remote_port, uint64_t now_us);
 

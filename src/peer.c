@@ -52,7 +52,7 @@ void peer_init(struct peer *p, const char *server_addr, const char *server_port,
         return;
     p->family = lf;
     p->cookie[0] = p->cookie[1] = INET_DIAG_NOCOOKIE;
-    p->next_us = now_us + PEER_CHECK_MS * UINT64_C(1000);
+    p->next_us = now_us;
     p->state = PEER_NEW;
 }
 
