@@ -84,28 +84,26 @@ static enum look look(const struct peer *p, int *state, uint32_t cookie[2])
     req.r.id.idiag_cookie[0] = p->cookie[0];
     req.r.id.idiag_cookie[1] = p->cookie[1];
     struct sockaddr_nl to = {.nl_family = AF_NETLINK};
-    union {
-        struct nlmsghdr nh;
-        char raw[1024];
-    } rep;
+    /* The reply, read into whole headers so that it is aligned for them. */
+    struct nlmsghdr rep[1024 / sizeof(struct nlmsghdr)];
     enum look rc = LOOK_UNKNOWN;
     ssize_t n = -1;
     /* The kernel answers a non-dump request inside sendto: the reply is
      * already queued, so the read never waits. */
     if (sendto(fd, &req, sizeof req, 0, (const struct sockaddr *)&to, sizeof to) ==
         (ssize_t)sizeof req)
-        n = recv(fd, &rep, sizeof rep, MSG_DONTWAIT);
+        n = recv(fd, rep, sizeof rep, MSG_DONTWAIT);
     close(fd);
-    if (n < (ssize_t)NLMSG_HDRLEN || rep.nh.nlmsg_len > (size_t)n)
+    if (n < (ssize_t)NLMSG_HDRLEN || rep->nlmsg_len > (size_t)n)
         return LOOK_UNKNOWN;
-    if (rep.nh.nlmsg_type == NLMSG_ERROR && rep.nh.nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
-        const struct nlmsgerr *e = NLMSG_DATA(&rep.nh);
+    if (rep->nlmsg_type == NLMSG_ERROR && rep->nlmsg_len >= NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
+        const struct nlmsgerr *e = NLMSG_DATA(rep);
         /* ENOENT: no such socket; ESTALE: the 4-tuple now names another. */
         if (e->error == -ENOENT || e->error == -ESTALE)
             rc = LOOK_NONE;
-    } else if (rep.nh.nlmsg_type == SOCK_DIAG_BY_FAMILY &&
-               rep.nh.nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
-        const struct inet_diag_msg *m = NLMSG_DATA(&rep.nh);
+    } else if (rep->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+               rep->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
+        const struct inet_diag_msg *m = NLMSG_DATA(rep);
         *state = m->idiag_state;
         cookie[0] = m->id.idiag_cookie[0];
         cookie[1] = m->id.idiag_cookie[1];
