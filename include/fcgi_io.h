@@ -57,9 +57,12 @@ int io_sse_data(struct axon_req *r, const char *json, size_t n) AXON_MUST_CHECK;
 /* ": <text>\n\n", flushed: a heartbeat that also reveals a gone client. */
 int io_sse_comment(struct axon_req *r, const char *text) AXON_MUST_CHECK;
 
-/* True when the web server has closed our connection (nginx does so at once
- * when the client leaves; lighttpd only after a write fails). Never blocks. */
-bool io_client_gone(const struct axon_req *r);
+/* True when the client has left: the web server closed our connection
+ * (nginx does so at once; lighttpd only after a write fails), or the web
+ * server's own connection to the client is closing (peer.h: what lighttpd
+ * does not tell us while we are silent). Never blocks; at most one netlink
+ * round trip per PEER_CHECK_MS. */
+bool io_client_gone(struct axon_req *r);
 
 /* The reason phrase for a status code ("Not Found"). */
 const char *io_status_text(int status);

@@ -76,6 +76,18 @@ void pool_name(char *out, const char *base_url, const char *credential_source);
 int pool_acquire(const struct axon_config *cfg, const char *name, struct pool_lease *l,
                  bool (*gone)(void *ud), void *ud) AXON_MUST_CHECK;
 
+/* More sessions for a request that makes several upstream calls at once
+ * (n > 1 on an upstream without n): up to `want` more of first's pool
+ * (borrowed), taken in one round trip and never waited for, so requests
+ * holding some sessions never wait on each other for more (no deadlock);
+ * healthy idle ones only. A script that reaches Valkey after the caller's
+ * timeout leases nothing (a deadline in the server's clock, from first's
+ * reading). A local first lease takes local ones. Fills more[0..k) and
+ * returns k (0 when none is idle or Valkey does not answer: the calls then
+ * share first, one after the other). Each must be given back like first. */
+int pool_acquire_more(const struct axon_config *cfg, const struct pool_lease *first,
+                      struct pool_lease *more, int want);
+
 /* Gives the session back, counting the turn. *recycled is set when this
  * turn reached cfg->max_turns and the session was recycled: the caller then
  * drops its upstream connections and re-reads the credential. A lease that

@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "config.h"
+#include "peer.h"
 
 #define REQ_ID_LEN 36       /* "req_" + 32 hex */
 #define REQ_MAX_PATH 4096   /* longer request paths get 414 */
@@ -38,6 +39,7 @@ struct axon_req {
     bool stream;                     /* answered as SSE */
     bool client_gone;                /* the client left before the end */
     size_t body_reserved;            /* memcap.h bytes held; main.c gives them back */
+    struct peer peer;                /* the web server's client connection (io_client_gone) */
     uint64_t overhead_us;            /* set once finished: io_overhead_us */
     unsigned long valkey_rt;         /* set once finished: round trips */
 };

@@ -44,11 +44,13 @@ struct up_ops {
     int (*tick)(void *ud, uint64_t upstream_us);
 };
 
-/* Runs the n calls to completion. AXON_OK when every call's answer was
- * delivered; AXON_ECLIENT_GONE when the client left (everything aborted);
- * AXON_EIO with e filled when a call failed for good (the others are
- * aborted). Borrows everything. */
-int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int n,
+/* Runs the n calls to completion, at most `parallel` of them open at once
+ * (each holds one pool session: the pool bounds what the upstream sees);
+ * the next one starts, in order, when one finishes. AXON_OK when every
+ * call's answer was delivered; AXON_ECLIENT_GONE when the client left
+ * (everything aborted); AXON_EIO with e filled when a call failed for good
+ * (the others are aborted). Borrows everything. */
+int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int n, int parallel,
                  const struct up_ops *ops, void *ud, struct api_error *e) AXON_MUST_CHECK;
 
 /* Microseconds the calling thread has spent on upstream calls since it

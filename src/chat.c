@@ -76,6 +76,8 @@ int chat_read_json_object(struct axon_req *r, json_object **out)
 struct chat_run {
     struct axon_req *r;
     struct pool_lease *lease;
+    struct pool_lease *more;  /* owned: the other calls' sessions (n > 1) */
+    int nmore;
     const struct provider_ops *pv;
     struct oai_out out;
     char *st;                 /* owned: one translator state (pv->state_size) per call */
@@ -164,6 +166,8 @@ static int on_tick(void *ud, uint64_t upstream_us)
     }
     (void)pool_renew(c->r->cfg, c->lease);
     (void)conv_lock_renew(c->lock);
+    for (int i = 0; i < c->nmore; i++)
+        (void)pool_renew(c->r->cfg, &c->more[i]);
     if (now - c->last_out_us >= (uint64_t)c->r->cfg->heartbeat_s * 1000000u) {
         c->last_out_us = now;
         if (oai_out_ping(&c->out))
@@ -566,6 +570,24 @@ static enum pool_outcome outcome_of(int rc, const struct api_error *e)
                : POOL_DONE;
 }
 
+/* Gives back the sessions of a request's other calls, in one round trip
+ * per VALKEY_MAX_PIPELINE. A refusal cools only the request's first
+ * session (settle), as for a single call. */
+static void release_more(const struct axon_config *cfg, struct pool_lease *more, int n)
+{
+    for (int at = 0; at < n; at += VALKEY_MAX_PIPELINE) {
+        int k = n - at < VALKEY_MAX_PIPELINE ? n - at : VALKEY_MAX_PIPELINE;
+        struct pool_release_op ops[VALKEY_MAX_PIPELINE];
+        struct valkey_batch b = {0};
+        for (int i = 0; i < k; i++)
+            pool_release_add(cfg, &more[at + i], POOL_DONE, &ops[i], &b);
+        (void)valkey_batch_run(&b);
+        for (int i = 0; i < k; i++)
+            (void)pool_release_done(&ops[i], &b, NULL);
+        valkey_batch_free(&b);
+    }
+}
+
 /* Calls the upstream and answers; gives the lease back on every path. */
 static int run_upstream(struct axon_req *r, json_object *req, const struct model_route *rt,
                         struct chat_conv *cv, struct pool_lease *lease, struct api_error *e)
@@ -633,7 +655,17 @@ static int run_upstream(struct axon_req *r, json_object *req, const struct model
         .restart = on_restart,
         .tick = on_tick,
     };
-    rc = upstream_run(cfg, calls, plan.calls, &ops, &c, e);
+    /* Each call in flight holds a session, so that the pool size bounds
+     * what the upstream sees: the calls beyond the sessions this request
+     * gets run when one of its own calls ends. */
+    if (plan.calls > 1) {
+        int want = plan.calls - 1 < cfg->pool_size - 1 ? plan.calls - 1 : cfg->pool_size - 1;
+        c.more = want > 0 ? xcalloc((size_t)want, sizeof *c.more) : NULL;
+        c.nmore = want > 0 ? pool_acquire_more(cfg, lease, c.more, want) : 0;
+    }
+    rc = upstream_run(cfg, calls, plan.calls, 1 + c.nmore, &ops, &c, e);
+    release_more(cfg, c.more, c.nmore);
+    free(c.more);
     if (c.cut)
         set_cut_error(e);
     /* Every attempt is over: the translated body goes before settle
@@ -705,6 +737,13 @@ static int answer(struct axon_req *r, json_object *req, const struct model_route
         snprintf(e.retry_after, sizeof e.retry_after, "1");
         (void)conv_unlock(&cv.lock); /* before the answer: the client may retry at once */
         rc = errors_send_api(r, &e);
+    } else if (rc == AXON_OK && io_client_gone(r)) {
+        /* The client left while its request waited, and the wait did not
+         * see it: nobody would read the answer, so the upstream never
+         * hears of it and the session goes straight back. */
+        (void)pool_release(cfg, &lease, POOL_DONE, NULL);
+        r->client_gone = true;
+        rc = AXON_ECLIENT_GONE;
     } else if (rc == AXON_OK) {
         rc = run_upstream(r, req, rt, &cv, &lease, &e); /* releases the lease */
     } else if (rc == AXON_ECLIENT_GONE && !io_client_gone(r) && drain_cut()) {

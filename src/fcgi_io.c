@@ -37,6 +37,8 @@ void io_req_init(struct axon_req *r, FCGX_Request *fcgi, const struct axon_confi
     snprintf(r->method, sizeof r->method, "%s", method ? method : "GET");
     /* Route on REQUEST_URI: every server sets it, while SCRIPT_NAME and
      * PATH_INFO depend on how the location was written. */
+    peer_init(&r->peer, io_param(r, "SERVER_ADDR"), io_param(r, "SERVER_PORT"),
+              io_param(r, "REMOTE_ADDR"), io_param(r, "REMOTE_PORT"), r->start_us);
     const char *uri = io_param(r, "REQUEST_URI");
     if (!uri)
         uri = io_param(r, "DOCUMENT_URI");
@@ -249,9 +251,13 @@ int io_sse_comment(struct axon_req *r, const char *text)
     return rc;
 }
 
-bool io_client_gone(const struct axon_req *r)
+bool io_client_gone(struct axon_req *r)
 {
     if (FCGX_GetError(r->fcgi->out))
+        return true;
+    /* lighttpd keeps our socket open after its client left, until we
+     * write: ask the kernel about its connection to the client instead. */
+    if (peer_gone(&r->peer, log_now_us()))
         return true;
     /* ipcFd is documented as private in fcgiapp.h but has been stable in
      * every 2.4.x release; this is the one place that reads it. */

@@ -159,6 +159,42 @@ static struct valkey_script release_lua = {.src =
     "redis.call('RPUSH', KEYS[1], id)\n"
     "return {1, recycled}\n"};
 
+/* KEYS: idle, leases, counters.
+ * ARGV: session key prefix, lease_ms, not_after (server ms), then one
+ *       holder token per session wanted.
+ * Returns {now, then id, gen, turns for each session leased}: healthy idle
+ * ones only, up to the number of holders, from the head of the idle list.
+ * Nothing when the server's clock is past not_after: the caller has given
+ * up on this answer, and a lease nobody holds would keep the session busy
+ * until its deadline. */
+static struct valkey_script more_lua = {.src =
+    "local now\n"
+    "do local t = redis.call('TIME')\n"
+    "  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end\n"
+    "if now > tonumber(ARGV[3]) then return {now} end\n"
+    "local pre, want, got, from = ARGV[1], #ARGV - 3, {}, 0\n"
+    "while #got < want do\n"
+    "  local ids = redis.call('LRANGE', KEYS[1], from, from + 15)\n"
+    "  if #ids == 0 then break end\n"
+    "  for _, id in ipairs(ids) do\n"
+    "    local h = redis.call('HMGET', pre .. id, 'gen', 'turns', 'cool_until')\n"
+    "    if h[1] and (tonumber(h[3]) or 0) <= now then got[#got + 1] = {id, h[1], h[2]} end\n"
+    "    if #got == want then break end\n"
+    "  end\n"
+    "  from = from + 16\n"
+    "end\n"
+    "local out = {now}\n"
+    "for i, g in ipairs(got) do\n"
+    "  redis.call('LREM', KEYS[1], 1, g[1])\n"
+    "  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), g[1])\n"
+    "  redis.call('HSET', pre .. g[1], 'holder', ARGV[3 + i])\n"
+    "  redis.call('HINCRBY', KEYS[3], 'acquires', 1)\n"
+    "  out[#out + 1] = g[1]\n"
+    "  out[#out + 1] = tonumber(g[2]) or -1\n"
+    "  out[#out + 1] = tonumber(g[3]) or -1\n"
+    "end\n"
+    "return out\n"};
+
 /* KEYS: leases. ARGV: session key prefix, id, holder, lease_ms.
  * Returns the server time (ms) when the deadline moved, 0 when the lease is
  * no longer ours. */
@@ -521,6 +557,82 @@ int pool_acquire(const struct axon_config *cfg, const char *name, struct pool_le
     if (rc != AXON_OK)
         memset(l, 0, sizeof *l); /* nothing held: a release of it is a no-op */
     return rc;
+}
+
+/* Local leases for pool_acquire_more: as many as the local pool has free. */
+static int local_more(const struct axon_config *cfg, const struct pool_lease *first,
+                      struct pool_lease *more, int want)
+{
+    int got = 0;
+    pthread_mutex_lock(&local_mu);
+    struct local_pool *p = local_get(first->pool, false);
+    while (p && got < want && p->busy < cfg->pool_size) {
+        p->busy++;
+        p->acquires++;
+        struct pool_lease *l = &more[got++];
+        memset(l, 0, sizeof *l);
+        memcpy(l->pool, first->pool, POOL_NAME_LEN + 1);
+        snprintf(l->id, sizeof l->id, "l%lld", ++p->seq);
+        l->local = true;
+        l->renew_at_us = UINT64_MAX;
+    }
+    pthread_mutex_unlock(&local_mu);
+    return got;
+}
+
+int pool_acquire_more(const struct axon_config *cfg, const struct pool_lease *first,
+                      struct pool_lease *more, int want)
+{
+    if (want < 1 || !first->id[0])
+        return 0;
+    if (want > VALKEY_MAX_ARGS - 9)
+        want = VALKEY_MAX_ARGS - 9; /* EVALSHA sha 3, 3 keys, 3 arguments, the holders */
+    if (first->local)
+        return local_more(cfg, first, more, want);
+    struct pool_keys k;
+    if (keys_for(first->pool, &k) != AXON_OK)
+        return 0;
+    char lease[24], not_after[24];
+    snprintf(lease, sizeof lease, "%lld", (long long)cfg->pool_lease_s * 1000);
+    /* The server's clock now errs early, so this deadline does too. */
+    snprintf(not_after, sizeof not_after, "%lld",
+             pool_server_now_ms(first) + (cfg->valkey_timeout_ms > 0 ? cfg->valkey_timeout_ms
+                                                                    : VALKEY_TIMEOUT_MS_DEFAULT));
+    const char *keys[] = {k.idle, k.leases, k.counters};
+    const char *args[VALKEY_MAX_ARGS];
+    args[0] = k.sess;
+    args[1] = lease;
+    args[2] = not_after;
+    for (int i = 0; i < want; i++) {
+        memset(&more[i], 0, sizeof more[i]);
+        make_token(more[i].holder, sizeof more[i].holder);
+        args[3 + i] = more[i].holder;
+    }
+    redisReply *r = NULL;
+    int got = 0;
+    long long now_ms = 0;
+    if (eval(&more_lua, &r, 3, keys, 3 + want, args) == AXON_OK && r->type == REDIS_REPLY_ARRAY &&
+        r->elements >= 1 && (r->elements - 1) % 3 == 0 && (r->elements - 1) / 3 <= (size_t)want &&
+        int_reply(r->element[0], 1, INT64_MAX, &now_ms)) {
+        uint64_t at = log_now_us();
+        for (size_t e = 1; e + 2 < r->elements; e += 3) {
+            struct pool_lease *l = &more[got];
+            const redisReply *id = r->element[e];
+            if (id->type != REDIS_REPLY_STRING || id->len == 0 || id->len > POOL_ID_MAX ||
+                !int_reply(r->element[e + 1], 0, INT64_MAX, &l->gen) ||
+                !int_reply(r->element[e + 2], 0, INT64_MAX, &l->turns))
+                break; /* cannot happen: the rest expire at their deadline */
+            memcpy(l->id, id->str, id->len);
+            l->id[id->len] = '\0';
+            memcpy(l->pool, first->pool, POOL_NAME_LEN + 1);
+            l->server_ms = now_ms;
+            l->server_at_us = at;
+            l->renew_at_us = at + (uint64_t)cfg->pool_lease_s * 1000000u / 3;
+            got++;
+        }
+    }
+    freeReplyObject(r);
+    return got;
 }
 
 void pool_release_add(const struct axon_config *cfg, struct pool_lease *l, enum pool_outcome o,

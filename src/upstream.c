@@ -354,10 +354,10 @@ static int check_deadlines(struct xfer *x, uint64_t now)
     return AXON_EIO;
 }
 
-int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int n,
+int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int n, int parallel,
                  const struct up_ops *ops, void *ud, struct api_error *e)
 {
-    if (n < 1 || n > UP_MAX_CALLS) {
+    if (n < 1 || n > UP_MAX_CALLS || parallel < 1) {
         api_error_set(e, 500, ERR_SERVER, NULL, NULL, "Bad number of upstream calls.");
         return AXON_EIO;
     }
@@ -370,12 +370,19 @@ int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int
         /* Zeroed parser and body: xfer_start gives each attempt fresh ones. */
         xs[i] = (struct xfer){.i = i, .h = t->easy[i], .call = &calls[i], .run = &run};
     }
-    for (int i = 0; i < n; i++)
-        xfer_start(&xs[i]);
-
+    int started = 0; /* calls [0, started) have begun; the rest wait for a session */
     int rc = AXON_OK;
     struct xfer *failed = NULL;
     for (;;) {
+        /* A call that finished frees its session for the next one. A call
+         * waiting to retry keeps its own. */
+        int held = 0;
+        for (int i = 0; i < started; i++)
+            held += !xs[i].done;
+        while (started < n && held < parallel) {
+            xfer_start(&xs[started++]);
+            held++;
+        }
         int running = 0;
         uint64_t curl_from = log_now_us(), cb_from = t_cb_us;
         curl_multi_perform(t->multi, &running);
@@ -394,8 +401,10 @@ int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int
         uint64_t now = log_now_us();
         uint64_t next_retry = 0, upstream_us = 0;
         bool pending = false;
+        int open = 0;
         for (int i = 0; !rc && i < n; i++) {
             struct xfer *x = &xs[i];
+            open += i < started && !x->done;
             if ((rc = check_deadlines(x, now)))
                 failed = x;
             else if (x->start_at_us && x->start_at_us <= now)
@@ -411,6 +420,8 @@ int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int
         if (rc || !pending)
             break;
         int wait_ms = UP_TICK_MS;
+        if (started < n && open < parallel)
+            wait_ms = 0; /* a session came free: the next call starts now */
         if (next_retry && next_retry > now && (next_retry - now) / 1000 < (uint64_t)wait_ms)
             wait_ms = (int)((next_retry - now) / 1000) + 1;
         uint64_t before = log_now_us();
