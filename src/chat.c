@@ -231,7 +231,7 @@ static int conv_prepare(struct axon_req *r, json_object *req, const struct model
                               "conversation_id");
     json_object *history = NULL;
     struct conv_meta meta;
-    int rc = conv_load(cid, r->tenant, &history, &meta);
+    int rc = conv_load(cfg, cid, r->tenant, &history, &meta);
     if (rc)
         return conv_api_error(e, rc, cid, "conversation_id");
     json_object *turn = json_object_new_array();

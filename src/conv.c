@@ -136,25 +136,29 @@ static void hash_fields(const redisReply *h, const redisReply *f[MF_N])
     }
 }
 
-static int parse_messages(const redisReply *l, json_object **out)
+/* Appends the list entries of l (an LRANGE reply, borrowed) to arr. */
+static int add_entries(const redisReply *l, json_object *arr)
 {
-    json_object *arr = json_object_new_array_ext((int)(l->elements ? l->elements : 1));
     for (size_t i = 0; i < l->elements; i++) {
         const redisReply *e = l->element[i];
         json_object *m = NULL;
-        if (e->type != REDIS_REPLY_STRING || jsonv_parse(e->str, e->len, JSONV_MAX_DEPTH, &m)) {
-            json_object_put(arr);
+        if (e->type != REDIS_REPLY_STRING || jsonv_parse(e->str, e->len, JSONV_MAX_DEPTH, &m))
             return AXON_EINVAL;
-        }
         json_object_array_add(arr, m);
     }
+    return AXON_OK;
+}
+
+/* arr (taken) as the stored history: *out = arr when it is one. */
+static int check_messages(json_object *arr, json_object **out)
+{
     /* The stored messages reach the upstream translators without the
      * request's validation (chat.c splices them into the replay after it),
      * and the translators rely on it: a stored message without a string
      * "role" crashed anthropic_request (strcmp on NULL; fuzz_conv found it).
      * Everything Axon stores passed oai_validate_chat once, so a list that
      * fails it now is damaged or not ours: refused as one that does not parse. */
-    if (l->elements) {
+    if (json_object_array_length(arr)) {
         json_object *req = json_object_new_object();
         json_object_object_add(req, "model", json_object_new_string("stored"));
         json_object_object_add(req, "messages", json_object_get(arr));
@@ -170,44 +174,111 @@ static int parse_messages(const redisReply *l, json_object **out)
     return AXON_OK;
 }
 
-/* EXEC's reply (borrowed) as the meta and the messages: what conv_load reads
- * back from Valkey. A function of its own so tests/fuzz/fuzz_conv.c can feed
- * it arbitrary replies. */
+static int parse_messages(const redisReply *l, json_object **out)
+{
+    json_object *arr = json_object_new_array_ext((int)(l->elements ? l->elements : 1));
+    if (add_entries(l, arr)) {
+        json_object_put(arr);
+        return AXON_EINVAL;
+    }
+    return check_messages(arr, out);
+}
+
+/* The load script's reply (borrowed) as the meta and the messages: what
+ * conv_load reads back from Valkey in its first round trip. A function of
+ * its own so tests/fuzz/fuzz_conv.c can feed it arbitrary replies. A large
+ * history comes without its messages (a nil in their place): *messages
+ * stays NULL, meta is filled, and the caller reads them in parts. */
 static int load_parse(const redisReply *x, const char *id, const char *tenant,
                       json_object **messages, struct conv_meta *meta)
 {
     if (x->type != REDIS_REPLY_ARRAY || x->elements != 2 ||
-        x->element[0]->type != REDIS_REPLY_ARRAY || x->element[1]->type != REDIS_REPLY_ARRAY)
-        return AXON_EINVAL; /* WRONGTYPE inside EXEC, or not our record */
+        x->element[0]->type != REDIS_REPLY_ARRAY ||
+        (x->element[1]->type != REDIS_REPLY_ARRAY && x->element[1]->type != REDIS_REPLY_NIL))
+        return AXON_EINVAL; /* WRONGTYPE, or not our record */
     if (x->element[0]->elements == 0)
         return AXON_ENOTFOUND;
     const redisReply *f[MF_N];
     hash_fields(x->element[0], f);
     int rc = meta_parse(f, id, tenant, meta);
-    if (!rc)
+    if (!rc && x->element[1]->type == REDIS_REPLY_ARRAY)
         rc = parse_messages(x->element[1], messages);
     return rc;
 }
 
-int conv_load(const char *id, const char *tenant, json_object **messages, struct conv_meta *meta)
+/* KEYS: meta, msgs. ARGV: the most bytes returned whole. The meta and the
+ * list from one instant, so message_count matches the messages even while
+ * another turn is being appended; a history over ARGV[1] bytes comes as
+ * {meta, false} (a nil), to be read in parts. */
+static struct valkey_script load_script = {.src =
+    "local m = redis.call('HGETALL', KEYS[1])\n"
+    "local b = tonumber(redis.call('HGET', KEYS[1], 'bytes')) or 0\n"
+    "if b > tonumber(ARGV[1]) then return {m, false} end\n"
+    "return {m, redis.call('LRANGE', KEYS[2], 0, -1)}\n"};
+
+/* A large history's messages, CONV_READ_PART_BYTES or so at a time, one
+ * round trip each: Valkey answers other clients between the parts instead
+ * of stopping for a whole copy of megabytes, and each part is given the
+ * store's allowance for its size (valkey.h: such a part that is late fails
+ * this load, not Valkey for everyone). The list only grows at its end, so
+ * reading up to meta's message_count gives the messages of that instant;
+ * a list that shrank meanwhile was deleted or expired: AXON_ENOTFOUND. */
+static int load_parts(const struct axon_config *cfg, const char *lk, const struct conv_meta *meta,
+                      json_object **messages)
+{
+    long long n = meta->message_count;
+    long long avg = n > 0 ? meta->bytes / n + 1 : 1;
+    long long per = CONV_READ_PART_BYTES / avg;
+    if (per < 1)
+        per = 1;
+    json_object *arr = json_object_new_array_ext((int)(n > 0 && n < INT32_MAX ? n : 1));
+    int rc = AXON_OK;
+    for (long long at = 0; !rc && at < n; at += per) {
+        long long last = at + per - 1 < n - 1 ? at + per - 1 : n - 1;
+        char from[24], to[24];
+        snprintf(from, sizeof from, "%lld", at);
+        snprintf(to, sizeof to, "%lld", last);
+        const char *lrange[] = {"LRANGE", lk, from, to};
+        struct valkey_batch b = {0};
+        long long bytes = (last - at + 1) * avg;
+        b.wait_ms = cfg->valkey_timeout_ms + bytes / CONV_STORE_BYTES_PER_MS;
+        b.large = bytes >= CONV_STORE_BYTES_PER_MS;
+        if (valkey_batch_add(&b, (struct valkey_cmd){.argc = 4, .argv = lrange}) < 0)
+            abort(); /* an empty batch has room */
+        rc = valkey_batch_run(&b);
+        if (!rc && b.rep[0]->type != REDIS_REPLY_ARRAY)
+            rc = AXON_EINVAL;
+        else if (!rc && b.rep[0]->elements != (size_t)(last - at + 1))
+            rc = AXON_ENOTFOUND;
+        if (!rc)
+            rc = add_entries(b.rep[0], arr);
+        valkey_batch_free(&b);
+    }
+    if (rc) {
+        json_object_put(arr);
+        return rc;
+    }
+    return check_messages(arr, messages);
+}
+
+int conv_load(const struct axon_config *cfg, const char *id, const char *tenant,
+              json_object **messages, struct conv_meta *meta)
 {
     *messages = NULL;
     memset(meta, 0, sizeof *meta);
     if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant))
         return AXON_EINVAL;
-    char mk[KEY_MAX], lk[KEY_MAX];
+    char mk[KEY_MAX], lk[KEY_MAX], whole[24];
     conv_keys(id, mk, lk);
-    /* MULTI: the meta and the list from one instant, so message_count
-     * matches the messages even while another turn is being appended. */
-    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
-    const char *hgetall[] = {"HGETALL", mk}, *lrange[] = {"LRANGE", lk, "0", "-1"};
-    const struct valkey_cmd cmds[] = {{.argc = 1, .argv = multi}, {.argc = 2, .argv = hgetall},
-                                      {.argc = 4, .argv = lrange}, {.argc = 1, .argv = exec}};
-    redisReply *rep[4];
-    int rc = valkey_pipeline(4, cmds, rep);
+    snprintf(whole, sizeof whole, "%d", CONV_READ_PART_BYTES);
+    const char *keys[] = {mk, lk}, *args[] = {whole};
+    redisReply *r = NULL;
+    int rc = valkey_eval(&load_script, &r, 2, keys, 1, args, NULL);
     if (rc == AXON_OK)
-        rc = load_parse(rep[3], id, tenant, messages, meta);
-    valkey_free_replies(4, rep);
+        rc = load_parse(r, id, tenant, messages, meta);
+    freeReplyObject(r);
+    if (rc == AXON_OK && !*messages)
+        rc = load_parts(cfg, lk, meta, messages);
     if (rc)
         memset(meta, 0, sizeof *meta);
     return rc;
@@ -441,6 +512,10 @@ void conv_append_add(const struct axon_config *cfg, const char *id, const char *
     snprintf(op->deadline, sizeof op->deadline, "%lld", now_ms + budget);
     if (b->wait_ms < budget + cfg->valkey_timeout_ms)
         b->wait_ms = budget + cfg->valkey_timeout_ms;
+    /* A turn given more time for its size: its timeout is its own, not
+     * Valkey down (valkey.h: the breaker rule). */
+    if (op->blob.len >= CONV_STORE_BYTES_PER_MS)
+        b->large = true;
     if (create && n <= CONV_FAST_MAX)
         add_create(model, n, cbytes + abytes, op, b);
     else
