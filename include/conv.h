@@ -75,7 +75,7 @@ struct conv_meta {
  * size (CONV_STORE_BYTES_PER_MS). So one tenant's megabytes neither stop
  * Valkey for the others while it copies them out, nor count as Valkey down
  * when they are slow to come (valkey.h: the breaker rule; issue 18). */
-#define CONV_READ_PART_BYTES (256 * 1024)
+#define CONV_READ_PART_BYTES 262144 /* 256 KiB */
 int conv_load(const struct axon_config *cfg, const char *id, const char *tenant,
               json_object **messages, struct conv_meta *meta) AXON_MUST_CHECK;
 

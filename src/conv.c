@@ -231,7 +231,11 @@ static int load_parts(const struct axon_config *cfg, const char *lk, const struc
     long long per = CONV_READ_PART_BYTES / avg;
     if (per < 1)
         per = 1;
-    json_object *arr = json_object_new_array_ext((int)(n > 0 && n < INT32_MAX ? n : 1));
+    /* The meta is ours, but sized from it nothing may be unbounded: the
+     * array's first allocation, and a part's wait (a history is at most
+     * the byte cap and one answer, itself under it). */
+    json_object *arr = json_object_new_array_ext((int)(n > 0 && n < 65536 ? n : 65536));
+    long long most = 2 * (long long)cfg->conv_max_bytes + CONV_READ_PART_BYTES;
     int rc = AXON_OK;
     for (long long at = 0; !rc && at < n; at += per) {
         long long last = at + per - 1 < n - 1 ? at + per - 1 : n - 1;
@@ -241,6 +245,8 @@ static int load_parts(const struct axon_config *cfg, const char *lk, const struc
         const char *lrange[] = {"LRANGE", lk, from, to};
         struct valkey_batch b = {0};
         long long bytes = (last - at + 1) * avg;
+        if (bytes > most)
+            bytes = most;
         b.wait_ms = cfg->valkey_timeout_ms + bytes / CONV_STORE_BYTES_PER_MS;
         b.large = bytes >= CONV_STORE_BYTES_PER_MS;
         if (valkey_batch_add(&b, (struct valkey_cmd){.argc = 4, .argv = lrange}) < 0)
