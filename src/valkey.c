@@ -569,10 +569,12 @@ static int pipeline_wait(int n, const struct valkey_cmd *cmds, redisReply **repl
     /* A longer wait lasts until the replies, NOSCRIPT's re-runs included,
      * are in; a context dropped on the way is replaced by one with the
      * configured timeout. */
-    if (w.wait_ms > timeout_ms())
+    if (w.wait_ms > timeout_ms()) {
         set_read_timeout(c, w.wait_ms);
-    else
-        w.wait_ms = 0, w.large = false; /* not raised: a timeout counts */
+    } else {
+        w.wait_ms = 0;
+        w.large = false; /* the wait was not raised: a timeout counts */
+    }
     int rc = pipeline_replies(c, n, cmds, replies, probe, &w);
     struct vk_conn *k = pthread_getspecific(g_key);
     if (w.wait_ms > 0 && k && k->c)
@@ -585,7 +587,6 @@ int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies)
 {
     return pipeline_wait(n, cmds, replies, (struct pl_wait){0});
 }
-
 
 int valkey_batch_add(struct valkey_batch *b, struct valkey_cmd c)
 {
