@@ -70,9 +70,17 @@ struct conv_meta {
 
 /* Loads a conversation of tenant (borrowed). On AXON_OK *messages is a new
  * JSON array of the stored messages, in order (json_object_put), and *meta
- * is filled; otherwise *messages is NULL. */
-int conv_load(const char *id, const char *tenant, json_object **messages,
-              struct conv_meta *meta) AXON_MUST_CHECK;
+ * is filled; otherwise *messages is NULL. cfg (borrowed) gives the timeout.
+ *
+ * One round trip (a script) when the history is at most
+ * CONV_READ_PART_BYTES; a larger one then comes in parts of about that
+ * size, a round trip each, each waited for as long as the store allows its
+ * size (CONV_STORE_BYTES_PER_MS). So one tenant's megabytes neither stop
+ * Valkey for the others while it copies them out, nor count as Valkey down
+ * when they are slow to come (valkey.h: the breaker rule; issue 18). */
+#define CONV_READ_PART_BYTES 262144 /* 256 KiB */
+int conv_load(const struct axon_config *cfg, const char *id, const char *tenant,
+              json_object **messages, struct conv_meta *meta) AXON_MUST_CHECK;
 
 /* The turn lock. Two turns at once on one conversation would both read the
  * same history, and the second would be answered without the first: a

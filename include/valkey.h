@@ -13,13 +13,27 @@
  * the timeout (so about 4x timeout_ms when everything stalls).
  *
  * Circuit breaker: VALKEY_BREAKER_FAILS consecutive failures (connect, AUTH,
- * SELECT, I/O, timeout) open it for a cool-down of VALKEY_COOLDOWN_MS, which
+ * SELECT, I/O, a timeout of an ordinary command) open it for a cool-down of
+ * VALKEY_COOLDOWN_MS, which
  * doubles after every failed probe up to VALKEY_COOLDOWN_MAX_MS. While it is
  * open, calls fail at once with AXON_EIO without touching the network. After
  * the cool-down exactly one call (in any thread) probes; its success closes
  * the breaker and resets the cool-down, its failure reopens it. An error
  * reply (REDIS_REPLY_ERROR) proves the server is alive: it counts as a
  * success for the breaker. A wrong password counts as a failure.
+ *
+ * What trips it is the server failing, never one caller's load: a
+ * connection refused, closed or reset, AUTH or SELECT refused, and a
+ * timeout while waiting for a reply the server owes within the configured
+ * timeout. A reply that was given more time because of its size (a
+ * valkey_batch with `large` set: a store or a part of a history of more
+ * than 16 KiB, conv.h) and still did not come in that time fails its own
+ * call (AXON_EIO, the connection dropped) and moves the breaker neither
+ * way: one tenant reading or storing megabytes while Valkey is busy with
+ * other such work is slow, not down, and must not switch conversation
+ * storage off for every tenant (issue 18). A server that is really down
+ * fails the ordinary commands every request also makes (the session
+ * lease, the first read of a conversation), and those trip it.
  *
  * The process must ignore SIGPIPE (main does): hiredis 0.14 writes with
  * write(2), and a server that died leaves a socket that raises it. */
@@ -102,6 +116,9 @@ struct valkey_batch {
      * than the timeout (conv_append_add: a store's reply must be awaited
      * past its deadline); 0: the timeout. */
     long long wait_ms;
+    /* wait_ms was raised for the data the batch moves (a large store): a
+     * timeout is the batch's own failure and does not move the breaker. */
+    bool large;
 };
 /* The index of the command's reply, or AXON_ETOOBIG when the batch is full. */
 int valkey_batch_add(struct valkey_batch *b, struct valkey_cmd c) AXON_MUST_CHECK;
@@ -134,6 +151,10 @@ int valkey_server_time_ms(long long *ms) AXON_MUST_CHECK;
  * request costs is the difference across it. */
 unsigned long valkey_round_trips(void);
 unsigned long long valkey_round_trips_total(void);
+
+/* Times the breaker opened since the process started (/metrics
+ * axon_valkey_breaker_opens_total). Lock-free. */
+unsigned long long valkey_breaker_opens(void);
 
 /* True while the breaker is closed (/stats "valkey":"ok"); false while open
  * or probing ("down"). Lock-free. */

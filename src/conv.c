@@ -137,25 +137,29 @@ static void hash_fields(const redisReply *h, const redisReply *f[MF_N])
     }
 }
 
-static int parse_messages(const redisReply *l, json_object **out)
+/* Appends the list entries of l (an LRANGE reply, borrowed) to arr. */
+static int add_entries(const redisReply *l, json_object *arr)
 {
-    json_object *arr = json_object_new_array_ext((int)(l->elements ? l->elements : 1));
     for (size_t i = 0; i < l->elements; i++) {
         const redisReply *e = l->element[i];
         json_object *m = NULL;
-        if (e->type != REDIS_REPLY_STRING || jsonv_parse(e->str, e->len, JSONV_MAX_DEPTH, &m)) {
-            json_object_put(arr);
+        if (e->type != REDIS_REPLY_STRING || jsonv_parse(e->str, e->len, JSONV_MAX_DEPTH, &m))
             return AXON_EINVAL;
-        }
         json_object_array_add(arr, m);
     }
+    return AXON_OK;
+}
+
+/* arr (taken) as the stored history: *out = arr when it is one. */
+static int check_messages(json_object *arr, json_object **out)
+{
     /* The stored messages reach the upstream translators without the
      * request's validation (chat.c splices them into the replay after it),
      * and the translators rely on it: a stored message without a string
      * "role" crashed anthropic_request (strcmp on NULL; fuzz_conv found it).
      * Everything Axon stores passed oai_validate_chat once, so a list that
      * fails it now is damaged or not ours: refused as one that does not parse. */
-    if (l->elements) {
+    if (json_object_array_length(arr)) {
         json_object *req = json_object_new_object();
         json_object_object_add(req, "model", json_object_new_string("stored"));
         json_object_object_add(req, "messages", json_object_get(arr));
@@ -171,50 +175,123 @@ static int parse_messages(const redisReply *l, json_object **out)
     return AXON_OK;
 }
 
-/* EXEC's reply (borrowed) as the meta and the messages: what conv_load reads
- * back from Valkey. A function of its own so tests/fuzz/fuzz_conv.c can feed
- * it arbitrary replies. */
+static int parse_messages(const redisReply *l, json_object **out)
+{
+    json_object *arr = json_object_new_array_ext((int)(l->elements ? l->elements : 1));
+    if (add_entries(l, arr)) {
+        json_object_put(arr);
+        return AXON_EINVAL;
+    }
+    return check_messages(arr, out);
+}
+
+/* The load script's reply (borrowed) as the meta and the messages: what
+ * conv_load reads back from Valkey in its first round trip. A function of
+ * its own so tests/fuzz/fuzz_conv.c can feed it arbitrary replies. A large
+ * history comes without its messages (a nil in their place): *messages
+ * stays NULL, meta is filled, and the caller reads them in parts. */
 static int load_parse(const redisReply *x, const char *id, const char *tenant,
                       json_object **messages, struct conv_meta *meta)
 {
     if (x->type != REDIS_REPLY_ARRAY || x->elements != 2 ||
-        x->element[0]->type != REDIS_REPLY_ARRAY || x->element[1]->type != REDIS_REPLY_ARRAY)
-        return AXON_EINVAL; /* WRONGTYPE inside EXEC, or not our record */
+        x->element[0]->type != REDIS_REPLY_ARRAY ||
+        (x->element[1]->type != REDIS_REPLY_ARRAY && x->element[1]->type != REDIS_REPLY_NIL))
+        return AXON_EINVAL; /* WRONGTYPE, or not our record */
     if (x->element[0]->elements == 0)
         return AXON_ENOTFOUND;
     const redisReply *f[MF_N];
     hash_fields(x->element[0], f);
     int rc = meta_parse(f, id, tenant, meta);
-    if (!rc)
+    if (!rc && x->element[1]->type == REDIS_REPLY_ARRAY)
         rc = parse_messages(x->element[1], messages);
     return rc;
 }
 
+/* KEYS: meta, msgs. ARGV: the most bytes returned whole. The meta and the
+ * list from one instant, so message_count matches the messages even while
+ * another turn is being appended; a history over ARGV[1] bytes comes as
+ * {meta, false} (a nil), to be read in parts. Sent with EVAL in the read's
+ * pipeline (after the turn lock's command, which must run first): a
+ * forgotten EVALSHA would be re-run after the batch. */
+#define LOAD_SCRIPT                                                                        \
+    "local m = redis.call('HGETALL', KEYS[1])\n"                                            \
+    "local b = tonumber(redis.call('HGET', KEYS[1], 'bytes')) or 0\n"                        \
+    "if b > tonumber(ARGV[1]) then return {m, false} end\n"                                 \
+    "return {m, redis.call('LRANGE', KEYS[2], 0, -1)}\n"
+
+/* A large history's messages, CONV_READ_PART_BYTES or so at a time, one
+ * round trip each: Valkey answers other clients between the parts instead
+ * of stopping for a whole copy of megabytes, and each part is given the
+ * store's allowance for its size (valkey.h: such a part that is late fails
+ * this load, not Valkey for everyone). The list only grows at its end, so
+ * reading up to meta's message_count gives the messages of that instant;
+ * a list that shrank meanwhile was deleted or expired: AXON_ENOTFOUND. */
+static int load_parts(const struct axon_config *cfg, const char *lk, const struct conv_meta *meta,
+                      json_object **messages)
+{
+    long long n = meta->message_count;
+    long long avg = n > 0 ? meta->bytes / n + 1 : 1;
+    long long per = CONV_READ_PART_BYTES / avg;
+    if (per < 1)
+        per = 1;
+    /* The meta is ours, but sized from it nothing may be unbounded: the
+     * array's first allocation, and a part's wait (a history is at most
+     * the byte cap and one answer, itself under it). */
+    json_object *arr = json_object_new_array_ext((int)(n > 0 && n < 65536 ? n : 65536));
+    long long most = 2 * (long long)cfg->conv_max_bytes + CONV_READ_PART_BYTES;
+    int rc = AXON_OK;
+    for (long long at = 0; !rc && at < n; at += per) {
+        long long last = at + per - 1 < n - 1 ? at + per - 1 : n - 1;
+        char from[24], to[24];
+        snprintf(from, sizeof from, "%lld", at);
+        snprintf(to, sizeof to, "%lld", last);
+        const char *lrange[] = {"LRANGE", lk, from, to};
+        struct valkey_batch b = {0};
+        long long bytes = (last - at + 1) * avg;
+        if (bytes > most)
+            bytes = most;
+        b.wait_ms = cfg->valkey_timeout_ms + bytes / CONV_STORE_BYTES_PER_MS;
+        b.large = bytes >= CONV_STORE_BYTES_PER_MS;
+        if (valkey_batch_add(&b, (struct valkey_cmd){.argc = 4, .argv = lrange}) < 0)
+            abort(); /* an empty batch has room */
+        rc = valkey_batch_run(&b);
+        if (!rc && b.rep[0]->type != REDIS_REPLY_ARRAY)
+            rc = AXON_EINVAL;
+        else if (!rc && b.rep[0]->elements != (size_t)(last - at + 1))
+            rc = AXON_ENOTFOUND;
+        if (!rc)
+            rc = add_entries(b.rep[0], arr);
+        valkey_batch_free(&b);
+    }
+    if (rc) {
+        json_object_put(arr);
+        return rc;
+    }
+    return check_messages(arr, messages);
+}
+
 /* The read of conv_load, after an optional first command (the turn lock's
- * SET NX, borrowed; NULL: none) in the same round trip. *first receives its
- * reply (new, freeReplyObject) when it was given. */
-static int load_run(const char *id, const char *tenant, const struct valkey_cmd *first,
-                    redisReply **first_rep, json_object **messages, struct conv_meta *meta)
+ * script, borrowed; NULL: none) in the same round trip; a large history's
+ * messages then come in parts. *first receives its reply (new,
+ * freeReplyObject) when it was given. */
+static int load_run(const struct axon_config *cfg, const char *id, const char *tenant,
+                    const struct valkey_cmd *first, redisReply **first_rep,
+                    json_object **messages, struct conv_meta *meta)
 {
     *messages = NULL;
     memset(meta, 0, sizeof *meta);
     if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant))
         return AXON_EINVAL;
-    char mk[KEY_MAX], lk[KEY_MAX];
+    char mk[KEY_MAX], lk[KEY_MAX], whole[24];
     conv_keys(id, mk, lk);
-    /* MULTI: the meta and the list from one instant, so message_count
-     * matches the messages even while another turn is being appended. */
-    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
-    const char *hgetall[] = {"HGETALL", mk}, *lrange[] = {"LRANGE", lk, "0", "-1"};
-    struct valkey_cmd cmds[5];
+    snprintf(whole, sizeof whole, "%d", CONV_READ_PART_BYTES);
+    const char *eval[] = {"EVAL", LOAD_SCRIPT, "2", mk, lk, whole};
+    struct valkey_cmd cmds[2];
     int n = 0;
     if (first)
         cmds[n++] = *first;
-    cmds[n++] = (struct valkey_cmd){.argc = 1, .argv = multi};
-    cmds[n++] = (struct valkey_cmd){.argc = 2, .argv = hgetall};
-    cmds[n++] = (struct valkey_cmd){.argc = 4, .argv = lrange};
-    cmds[n++] = (struct valkey_cmd){.argc = 1, .argv = exec};
-    redisReply *rep[5];
+    cmds[n++] = (struct valkey_cmd){.argc = 6, .argv = eval};
+    redisReply *rep[2];
     int rc = valkey_pipeline(n, cmds, rep);
     if (rc == AXON_OK)
         rc = load_parse(rep[n - 1], id, tenant, messages, meta);
@@ -223,14 +300,17 @@ static int load_run(const char *id, const char *tenant, const struct valkey_cmd 
         rep[0] = NULL;
     }
     valkey_free_replies(n, rep);
+    if (rc == AXON_OK && !*messages)
+        rc = load_parts(cfg, lk, meta, messages);
     if (rc)
         memset(meta, 0, sizeof *meta);
     return rc;
 }
 
-int conv_load(const char *id, const char *tenant, json_object **messages, struct conv_meta *meta)
+int conv_load(const struct axon_config *cfg, const char *id, const char *tenant,
+              json_object **messages, struct conv_meta *meta)
 {
-    return load_run(id, tenant, NULL, NULL, messages, meta);
+    return load_run(cfg, id, tenant, NULL, NULL, messages, meta);
 }
 
 /* ---- the turn lock --------------------------------------------------------- */
@@ -284,7 +364,7 @@ int conv_load_locked(const struct axon_config *cfg, const char *id, const char *
     memset(lock, 0, sizeof *lock);
     lock->at = -1;
     if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant))
-        return conv_load(id, tenant, messages, meta); /* refuses: EINVAL */
+        return conv_load(cfg, id, tenant, messages, meta); /* refuses: EINVAL */
     lock->lease_ms = (long long)cfg->pool_lease_s * 1000;
     snprintf(lock->key, sizeof lock->key, "axon:{c:%s}:turn", id);
     unsigned char rnd[CONV_LOCK_TOKEN_HEX / 2];
@@ -301,7 +381,7 @@ int conv_load_locked(const struct axon_config *cfg, const char *id, const char *
     const char *eval[] = {"EVAL", LOCK_SCRIPT, "1", lock->key, lock->token, px, deadline};
     const struct valkey_cmd first = {.argc = 7, .argv = eval};
     redisReply *got = NULL;
-    int rc = load_run(id, tenant, &first, &got, messages, meta);
+    int rc = load_run(cfg, id, tenant, &first, &got, messages, meta);
     long long state = -9;
     if (got && got->type == REDIS_REPLY_ARRAY && got->elements == 2 &&
         got->element[0]->type == REDIS_REPLY_INTEGER &&
@@ -674,6 +754,10 @@ void conv_append_add_fenced(const struct axon_config *cfg, const char *id, const
     snprintf(op->deadline, sizeof op->deadline, "%lld", now_ms + budget);
     if (b->wait_ms < budget + cfg->valkey_timeout_ms)
         b->wait_ms = budget + cfg->valkey_timeout_ms;
+    /* A turn given more time for its size: its timeout is its own, not
+     * Valkey down (valkey.h: the breaker rule). */
+    if (op->blob.len >= CONV_STORE_BYTES_PER_MS)
+        b->large = true;
     if (create && n <= CONV_FAST_MAX)
         add_create(model, n, cbytes + abytes, op, b); /* a new id: nobody else has it */
     else

@@ -91,7 +91,7 @@ int conv_http_get(struct axon_req *r)
         return rc;
     json_object *msgs = NULL;
     struct conv_meta m;
-    rc = conv_load(id, r->tenant, &msgs, &m);
+    rc = conv_load(r->cfg, id, r->tenant, &msgs, &m);
     if (rc)
         return send_store_error(r, rc, id);
     /* The messages go out as stored: the cap is their own size. */

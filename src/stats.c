@@ -341,6 +341,10 @@ static int metrics_body(const struct axon_config *cfg, const struct shared_figur
     snprintf(s, sizeof s, "axon_valkey_up %d\n", valkey_up() ? 1 : 0);
     if (!rc)
         rc = metric(b, "axon_valkey_up", "gauge", "1 while Valkey answers.", s);
+    snprintf(s, sizeof s, "axon_valkey_breaker_opens_total %llu\n", valkey_breaker_opens());
+    if (!rc)
+        rc = metric(b, "axon_valkey_breaker_opens_total", "counter",
+                    "Times this process stopped calling Valkey after consecutive failures.", s);
     if (!rc)
         rc = catalog_metrics(cfg, b);
     return rc;

@@ -38,6 +38,7 @@ static atomic_int br_fails;
 static atomic_llong br_open_until_ms;
 static atomic_int br_cooldown_ms = VALKEY_COOLDOWN_MS;
 static atomic_bool br_probing;
+static atomic_ullong br_opens; /* times it opened: /metrics */
 
 static _Thread_local char t_err[160];
 static _Thread_local unsigned long t_round_trips;
@@ -132,6 +133,11 @@ void valkey_shutdown(void)
     g_ready = false;
 }
 
+unsigned long long valkey_breaker_opens(void)
+{
+    return atomic_load(&br_opens);
+}
+
 bool valkey_up(void)
 {
     return atomic_load(&br_open_until_ms) == 0;
@@ -194,9 +200,28 @@ static void breaker_failure(bool probe)
         return;
     long long closed = 0;
     int cd = atomic_load(&br_cooldown_ms);
-    if (atomic_compare_exchange_strong(&br_open_until_ms, &closed, now_ms() + cd))
+    if (atomic_compare_exchange_strong(&br_open_until_ms, &closed, now_ms() + cd)) {
+        atomic_fetch_add(&br_opens, 1);
         log_msg(LOG_WARN, "valkey: %d consecutive failures (%s), circuit open for %d ms",
                 n, t_err, cd);
+    }
+}
+
+/* A call that failed without a verdict on the server (a large reply that
+ * did not come in time: valkey.h): the breaker is not moved, and a probe
+ * leaves the next call to probe. */
+static void breaker_neutral(bool probe)
+{
+    if (probe)
+        atomic_store(&br_probing, false);
+}
+
+/* The last read ran out of time (SO_RCVTIMEO: hiredis 0.14 reports
+ * REDIS_ERR_IO with errno EAGAIN), as opposed to a closed or reset
+ * connection, which says the server failed whatever was asked. */
+static bool timed_out(const redisContext *c)
+{
+    return c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 static void set_err(const char *what, const redisContext *c)
@@ -417,16 +442,26 @@ static bool is_noscript(const redisReply *r)
     return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
 }
 
+/* How pipeline_wait waits for replies (valkey.h: the breaker rule). */
+struct pl_wait {
+    long long wait_ms; /* the least wait for each reply; <= timeout: the timeout */
+    bool large;        /* the wait was raised for the data moved: a timeout is neutral */
+};
+
 /* pipeline_wait's reading half: the n replies of what c was sent. */
 static int pipeline_replies(redisContext *c, int n, const struct valkey_cmd *cmds,
-                            redisReply **replies, bool probe)
+                            redisReply **replies, bool probe, const struct pl_wait *w)
 {
     for (int i = 0; i < n; i++) {
         void *r = NULL;
         if (redisGetReply(c, &r) != REDIS_OK || !r) {
+            bool late = timed_out(c);
             set_err("pipeline", c);
             drop_context();
-            breaker_failure(probe);
+            if (late && w->large)
+                breaker_neutral(probe);
+            else
+                breaker_failure(probe);
             for (int j = 0; j < i; j++) {
                 freeReplyObject(replies[j]);
                 replies[j] = NULL;
@@ -479,10 +514,10 @@ static long long timeout_ms(void)
     return (long long)g_tv.tv_sec * 1000 + g_tv.tv_usec / 1000;
 }
 
-/* valkey_pipeline, waiting at least wait_ms for each reply (the timeout
- * if less): valkey_batch_run's wait_ms. */
+/* valkey_pipeline, waiting as w says (valkey_batch_run's wait_ms and
+ * large). */
 static int pipeline_wait(int n, const struct valkey_cmd *cmds, redisReply **replies,
-                         long long wait_ms)
+                         struct pl_wait w)
 {
     for (int i = 0; i < n; i++)
         replies[i] = NULL;
@@ -534,12 +569,15 @@ static int pipeline_wait(int n, const struct valkey_cmd *cmds, redisReply **repl
     /* A longer wait lasts until the replies, NOSCRIPT's re-runs included,
      * are in; a context dropped on the way is replaced by one with the
      * configured timeout. */
-    bool longer = wait_ms > timeout_ms();
-    if (longer)
-        set_read_timeout(c, wait_ms);
-    int rc = pipeline_replies(c, n, cmds, replies, probe);
+    if (w.wait_ms > timeout_ms()) {
+        set_read_timeout(c, w.wait_ms);
+    } else {
+        w.wait_ms = 0;
+        w.large = false; /* the wait was not raised: a timeout counts */
+    }
+    int rc = pipeline_replies(c, n, cmds, replies, probe, &w);
     struct vk_conn *k = pthread_getspecific(g_key);
-    if (longer && k && k->c)
+    if (w.wait_ms > 0 && k && k->c)
         set_read_timeout(k->c, 0);
     return rc;
 }
@@ -547,7 +585,7 @@ static int pipeline_wait(int n, const struct valkey_cmd *cmds, redisReply **repl
 
 int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies)
 {
-    return pipeline_wait(n, cmds, replies, 0);
+    return pipeline_wait(n, cmds, replies, (struct pl_wait){0});
 }
 
 int valkey_batch_add(struct valkey_batch *b, struct valkey_cmd c)
@@ -560,7 +598,9 @@ int valkey_batch_add(struct valkey_batch *b, struct valkey_cmd c)
 
 int valkey_batch_run(struct valkey_batch *b)
 {
-    b->rc = b->n ? pipeline_wait(b->n, b->cmd, b->rep, b->wait_ms) : AXON_OK;
+    b->rc = b->n ? pipeline_wait(b->n, b->cmd, b->rep,
+                                 (struct pl_wait){.wait_ms = b->wait_ms, .large = b->large})
+                 : AXON_OK;
     return b->rc;
 }
 

@@ -19,7 +19,7 @@
 #              with etc/models.conf or the seeds' models file, the keys file
 #              and the secret, NUL-separated as fuzz_config.c reads them;
 #   conv       tests/fuzz/seeds/conv/*.jsonl and the request seeds' message
-#              lists, as the RESP of conv_load's EXEC reply and of an HMGET.
+#              lists, as the RESP of conv_load's script reply and of an HMGET.
 # Usage: tests/fuzz/seeds.sh [harness...]  (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -224,6 +224,8 @@ seed_conv() {
   done
   # Not ours: an empty hash, a WRONGTYPE error inside EXEC, another tenant.
   printf '*2\r\n*0\r\n*0\r\n' | add conv
+  # A large history: the meta, and nil where the messages would be (read in parts).
+  printf '*2\r\n*12\r\n$5\r\nowner\r\n$16\r\n0123456789abcdef\r\n$5\r\nmodel\r\n$1\r\nm\r\n$7\r\ncreated\r\n$1\r\n1\r\n$7\r\nupdated\r\n$1\r\n1\r\n$13\r\nmessage_count\r\n$3\r\n400\r\n$5\r\nbytes\r\n$7\r\n9000000\r\n$-1\r\n' | add conv
   printf '*2\r\n-WRONGTYPE Operation against a key holding the wrong kind of value\r\n*0\r\n' | add conv
   printf '*2\r\n*2\r\n$5\r\nowner\r\n$3\r\nabc\r\n*1\r\n$2\r\n{}\r\n' | add conv
 }

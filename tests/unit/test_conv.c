@@ -58,6 +58,9 @@ static struct axon_config *conf(int ttl_s, int max_messages, size_t max_bytes)
     return c;
 }
 
+/* conv_load's settings: only the timeout, as connect_srv's. */
+static const struct axon_config load_cfg = {.valkey_timeout_ms = 1000};
+
 static int free_confs(void **state)
 {
     (void)state;
@@ -133,7 +136,7 @@ static long long load_count(const char *id, const char *tenant)
 {
     json_object *m = NULL;
     struct conv_meta meta;
-    int rc = conv_load(id, tenant, &m, &meta);
+    int rc = conv_load(&load_cfg, id, tenant, &m, &meta);
     if (rc)
         return rc;
     long long n = (long long)json_object_array_length(m);
@@ -216,20 +219,20 @@ static void bad_ids_and_tenants_are_refused_before_valkey(void **state)
     char good[CONV_ID_MAX + 1], unstored[CONV_ID_MAX + 1];
     new_id(good);
     conv_new_id(unstored, false);
-    assert_int_equal(conv_load(inj, T1, &m, &meta), AXON_EINVAL);
+    assert_int_equal(conv_load(&load_cfg, inj, T1, &m, &meta), AXON_EINVAL);
     assert_null(m);
-    assert_int_equal(conv_load(unstored, T1, &m, &meta), AXON_EINVAL);
+    assert_int_equal(conv_load(&load_cfg, unstored, T1, &m, &meta), AXON_EINVAL);
     assert_int_equal(conv_delete(inj, T1), AXON_EINVAL);
     assert_int_equal(conv_append(c, inj, T1, "m", arr, NULL, true), AXON_EINVAL);
     static const char *const tenants[] = {"", "ABCDEF", "abc}:x", "0123 ",
                                           "00000000000000000000000000000000"
                                           "000000000000000000000000000000000"};
     for (size_t i = 0; i < sizeof tenants / sizeof tenants[0]; i++) {
-        assert_int_equal(conv_load(good, tenants[i], &m, &meta), AXON_EINVAL);
+        assert_int_equal(conv_load(&load_cfg, good, tenants[i], &m, &meta), AXON_EINVAL);
         assert_int_equal(conv_append(c, good, tenants[i], "m", arr, NULL, true), AXON_EINVAL);
         assert_int_equal(conv_delete(good, tenants[i]), AXON_EINVAL);
     }
-    assert_int_equal(conv_load(good, NULL, &m, &meta), AXON_EINVAL);
+    assert_int_equal(conv_load(&load_cfg, good, NULL, &m, &meta), AXON_EINVAL);
     int n;
     bool more;
     struct conv_meta out[2];
@@ -306,7 +309,7 @@ static void append_then_load_is_byte_exact(void **state)
 
     json_object *m = NULL;
     struct conv_meta meta;
-    assert_int_equal(conv_load(id, T1, &m, &meta), 0);
+    assert_int_equal(conv_load(&load_cfg, id, T1, &m, &meta), 0);
     assert_int_equal(json_object_array_length(m), 3);
     size_t total = 0;
     for (int i = 0; i < 3; i++) {
@@ -330,7 +333,7 @@ static void append_then_load_is_byte_exact(void **state)
     assert_int_equal(conv_append(c, id, T1, "other-model", cm2, ans2, false), 0);
     want[3] = json_object_to_json_string_ext(json_object_array_get_idx(cm2, 0), FLAGS);
     want[4] = json_object_to_json_string_ext(ans2, FLAGS);
-    assert_int_equal(conv_load(id, T1, &m, &meta), 0);
+    assert_int_equal(conv_load(&load_cfg, id, T1, &m, &meta), 0);
     assert_int_equal(json_object_array_length(m), 5);
     for (int i = 0; i < 5; i++)
         assert_string_equal(json_object_to_json_string_ext(json_object_array_get_idx(m, i), FLAGS),
@@ -353,13 +356,13 @@ static void append_then_load_is_byte_exact(void **state)
 
     /* A record that no longer parses is refused, not half-returned. */
     assert_int_equal(vk_int("RPUSH %s %s", lk, "{not json"), 7);
-    assert_int_equal(conv_load(id, T1, &m, &meta), AXON_EINVAL);
+    assert_int_equal(conv_load(&load_cfg, id, T1, &m, &meta), AXON_EINVAL);
     assert_null(m);
 
     /* A missing conversation. */
     char other[CONV_ID_MAX + 1];
     new_id(other);
-    assert_int_equal(conv_load(other, T1, &m, &meta), AXON_ENOTFOUND);
+    assert_int_equal(conv_load(&load_cfg, other, T1, &m, &meta), AXON_ENOTFOUND);
     assert_int_equal(conv_append(c, other, T1, "m", cm2, ans2, false), AXON_ENOTFOUND);
     assert_int_equal(vk_int("EXISTS %s%s", lk, "") == 1, 1);
     key_of(lk, sizeof lk, other, "msgs");
@@ -389,13 +392,74 @@ static void a_long_history_as_one_new_turn(void **state)
     assert_int_equal(conv_append(c, id, T1, "m", cm, ans, true), 0);
     json_object *m = NULL;
     struct conv_meta meta;
-    assert_int_equal(conv_load(id, T1, &m, &meta), 0);
+    assert_int_equal(conv_load(&load_cfg, id, T1, &m, &meta), 0);
     assert_int_equal(json_object_array_length(m), 9001);
     assert_int_equal(meta.message_count, 9001);
     json_object *v;
     assert_true(json_object_object_get_ex(json_object_array_get_idx(m, 8999), "content", &v));
     assert_string_equal(json_object_get_string(v), "m8999");
     json_object_put(m);
+    json_object_put(cm);
+    json_object_put(ans);
+}
+
+/* A history over CONV_READ_PART_BYTES comes in parts of about that size, a
+ * round trip each (so Valkey serves others between them), whole and in
+ * order, byte for byte; a small one still costs one round trip. */
+static void a_large_history_is_read_in_parts(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 1000, 8u << 20);
+    char id[CONV_ID_MAX + 1];
+    new_id(id);
+    /* 3 MiB: 120 user/assistant pairs of about 12.8 KiB. */
+    size_t len = 12800;
+    char *text = malloc(len + 16);
+    assert_non_null(text);
+    json_object *cm = json_object_new_array();
+    for (int i = 0; i < 240; i++) {
+        int at = snprintf(text, 16, "%d ", i);
+        memset(text + at, 'y', len);
+        text[at + (int)len] = '\0';
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "role", json_object_new_string(i % 2 ? "assistant" : "user"));
+        json_object_object_add(o, "content", json_object_new_string(text));
+        json_object_array_add(cm, o);
+    }
+    free(text);
+    json_object *ans = js("{\"role\":\"user\",\"content\":\"last\"}");
+    assert_int_equal(conv_append(c, id, T1, "m", cm, ans, true), 0);
+
+    json_object *m = NULL;
+    struct conv_meta meta;
+    assert_int_equal(conv_load(&load_cfg, id, T1, &m, &meta), 0); /* loads the script */
+    json_object_put(m);
+    long long reads = srv_reads();
+    assert_int_equal(conv_load(&load_cfg, id, T1, &m, &meta), 0);
+    long long trips = srv_reads() - reads - 1;
+    print_message("  %lld bytes in %lld round trips\n", meta.bytes, trips);
+    assert_true(meta.bytes > 3 * 1000 * 1000);
+    /* Parts of 256 KiB (not the macro: a part as large as the history
+     * must fail this): the script, then 12 parts or so. */
+    assert_true(trips >= 1 + 10 && trips <= 1 + 14);
+    assert_int_equal(meta.message_count, 241);
+    assert_int_equal(json_object_array_length(m), 241);
+    for (int i = 0; i < 240; i++) {
+        json_object *got = json_object_array_get_idx(m, i);
+        assert_string_equal(json_object_to_json_string_ext(got, FLAGS),
+                            json_object_to_json_string_ext(json_object_array_get_idx(cm, i), FLAGS));
+    }
+    json_object *v;
+    assert_true(json_object_object_get_ex(json_object_array_get_idx(m, 240), "content", &v));
+    assert_string_equal(json_object_get_string(v), "last");
+    json_object_put(m);
+
+    /* A small one: one round trip. */
+    char small[CONV_ID_MAX + 1];
+    make_conv(c, small, T1, "short");
+    reads = srv_reads();
+    assert_int_equal(load_count(small, T1), 2);
+    assert_int_equal(srv_reads() - reads - 1, 1);
     json_object_put(cm);
     json_object_put(ans);
 }
@@ -416,7 +480,7 @@ static void another_tenant_sees_nothing(void **state)
     json_object *m = NULL, *cm = js("[{\"role\":\"user\",\"content\":\"x\"}]");
     json_object *ans = js("{\"role\":\"assistant\",\"content\":\"y\"}");
     struct conv_meta meta;
-    assert_int_equal(conv_load(id, T2, &m, &meta), AXON_ENOTFOUND);
+    assert_int_equal(conv_load(&load_cfg, id, T2, &m, &meta), AXON_ENOTFOUND);
     assert_null(m);
     assert_int_equal(conv_append(c, id, T2, "m", cm, ans, false), AXON_ENOTFOUND);
     assert_int_equal(conv_append(c, id, T2, "m", cm, ans, true), AXON_ENOTFOUND);
@@ -533,12 +597,12 @@ static void caps_refuse_and_write_nothing(void **state)
     assert_int_equal(conv_append(b, id2, T1, "m", u, big, true), 0); /* 38 + 531 */
     struct conv_meta meta;
     json_object *m = NULL;
-    assert_int_equal(conv_load(id2, T1, &m, &meta), 0);
+    assert_int_equal(conv_load(&load_cfg, id2, T1, &m, &meta), 0);
     assert_true(meta.bytes > 100);
     json_object_put(m);
     long long bytes = meta.bytes;
     assert_int_equal(conv_append(b, id2, T1, "m", u, ans, false), AXON_ETOOBIG); /* in Lua */
-    assert_int_equal(conv_load(id2, T1, &m, &meta), 0);
+    assert_int_equal(conv_load(&load_cfg, id2, T1, &m, &meta), 0);
     assert_int_equal(meta.bytes, bytes);
     assert_int_equal(meta.message_count, 2);
     json_object_put(m);
@@ -562,7 +626,7 @@ static void create_on_an_existing_id_fails(void **state)
     assert_int_equal(conv_append(c, id, T1, "m", cm, ans, true), AXON_ENOTFOUND);
     json_object *m = NULL;
     struct conv_meta meta;
-    assert_int_equal(conv_load(id, T1, &m, &meta), 0);
+    assert_int_equal(conv_load(&load_cfg, id, T1, &m, &meta), 0);
     assert_int_equal(json_object_array_length(m), 2);
     assert_string_equal(meta.model, "gpt-4o");
     json_object_put(m);
@@ -1105,7 +1169,7 @@ static void concurrent_turns_never_interleave(void **state)
 
     json_object *m = NULL;
     struct conv_meta meta;
-    assert_int_equal(conv_load(id, T1, &m, &meta), 0);
+    assert_int_equal(conv_load(&load_cfg, id, T1, &m, &meta), 0);
     assert_int_equal(json_object_array_length(m), 2 + 100 * 3);
     assert_int_equal(meta.message_count, 2 + 100 * 3);
     int next[2] = {0, 0}, switches = 0;
@@ -1150,7 +1214,7 @@ static void valkey_down_is_eio(void **state)
     int n = 7;
     bool more = true;
     long long active = 9;
-    assert_int_equal(conv_load(id, T1, &m, &meta), AXON_EIO);
+    assert_int_equal(conv_load(&load_cfg, id, T1, &m, &meta), AXON_EIO);
     assert_null(m);
     assert_int_equal(conv_append(c, id, T1, "m", cm, NULL, false), AXON_EIO);
     assert_int_equal(conv_list(T1, 2, NULL, out, &n, &more), AXON_EIO);
@@ -1611,6 +1675,7 @@ int main(void)
         cmocka_unit_test(fit_drops_whole_turns),
         cmocka_unit_test_setup_teardown(append_then_load_is_byte_exact, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(a_long_history_as_one_new_turn, setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(a_large_history_is_read_in_parts, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(another_tenant_sees_nothing, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(ttl_is_set_slides_and_expires, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(caps_refuse_and_write_nothing, setup_plain, teardown_all),

@@ -492,6 +492,145 @@ static void batch_of_scripts_is_one_round_trip(void **state)
                      AXON_ETOOBIG);
 }
 
+/* ---- the breaker rule (valkey.h): a large reply that is late is not Valkey down ---- */
+
+/* A fake server on a free port for replies a real one cannot be made to
+ * give: every connection gets `head` at once after its first read, then
+ * `tail` after tail_ms (tail NULL: never), and stays open until the test
+ * ends. */
+struct fake {
+    int fd, port;
+    const char *head, *tail;
+    int tail_ms;
+    volatile int stop;
+    pthread_t th;
+};
+
+static void *fake_main(void *p)
+{
+    struct fake *f = p;
+    int conns[64], nc = 0;
+    while (!f->stop) {
+        struct timeval tv = {0, 20000};
+        fd_set rd;
+        FD_ZERO(&rd);
+        FD_SET(f->fd, &rd);
+        if (select(f->fd + 1, &rd, NULL, NULL, &tv) <= 0)
+            continue;
+        int c = accept(f->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        char buf[4096];
+        if (recv(c, buf, sizeof buf, 0) > 0) {
+            (void)send(c, f->head, strlen(f->head), MSG_NOSIGNAL);
+            if (f->tail) {
+                sleep_ms(f->tail_ms);
+                (void)send(c, f->tail, strlen(f->tail), MSG_NOSIGNAL);
+            }
+        }
+        if (nc < 64)
+            conns[nc++] = c;
+        else
+            close(c);
+    }
+    for (int i = 0; i < nc; i++)
+        close(conns[i]);
+    return NULL;
+}
+
+static void fake_start(struct fake *f)
+{
+    f->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(f->fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(f->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t len = sizeof sa;
+    assert_int_equal(getsockname(f->fd, (struct sockaddr *)&sa, &len), 0);
+    f->port = ntohs(sa.sin_port);
+    assert_int_equal(listen(f->fd, 16), 0);
+    f->stop = 0;
+    assert_int_equal(pthread_create(&f->th, NULL, fake_main, f), 0);
+    struct valkey_addr a = {.host = (char *)"127.0.0.1", .port = f->port};
+    valkey_init(&a, 50);
+}
+
+static void fake_stop(struct fake *f)
+{
+    f->stop = 1;
+    pthread_join(f->th, NULL);
+    close(f->fd);
+    valkey_thread_close();
+}
+
+/* A read given a wait of 150 ms (large: raised for its size, as conv.c
+ * does for a part of a long history) against the fake. */
+static int late_read(bool large, double *took)
+{
+    const char *get[] = {"GET", "axon:t:big"};
+    struct valkey_batch b = {.wait_ms = 150, .large = large};
+    assert_int_equal(valkey_batch_add(&b, (struct valkey_cmd){.argc = 2, .argv = get}), 0);
+    double t0 = now_ms();
+    int rc = valkey_batch_run(&b);
+    *took = now_ms() - t0;
+    valkey_batch_free(&b);
+    return rc;
+}
+
+/* A large reply (its wait raised for its size) that never comes: each read
+ * waits its allowance and fails alone, and however many fail, the breaker
+ * stays closed for everyone else. */
+static void large_reply_late_does_not_open_the_breaker(void **state)
+{
+    (void)state;
+    struct fake f = {.head = ""};
+    fake_start(&f);
+    unsigned long long opens = valkey_breaker_opens();
+    for (int i = 0; i < VALKEY_BREAKER_FAILS + 2; i++) {
+        double took;
+        assert_int_equal(late_read(true, &took), AXON_EIO);
+        print_message("  large reply late, read %d gave up after %.0f ms\n", i + 1, took);
+        assert_true(took >= 140 && took < 1000);
+        assert_true(valkey_up());
+    }
+    assert_true(valkey_breaker_opens() == opens);
+    fake_stop(&f);
+}
+
+/* The same wait for a reply not marked large: three late replies are the
+ * server failing, and the breaker opens. So does a plain command's. */
+static void small_reply_late_opens_the_breaker(void **state)
+{
+    (void)state;
+    struct fake f = {.head = ""};
+    fake_start(&f);
+    unsigned long long opens = valkey_breaker_opens();
+    for (int i = 0; i < VALKEY_BREAKER_FAILS; i++) {
+        double took;
+        assert_true(valkey_up());
+        assert_int_equal(late_read(false, &took), AXON_EIO);
+        assert_true(took >= 140 && took < 1000);
+    }
+    assert_false(valkey_up());
+    assert_true(valkey_breaker_opens() == opens + 1);
+    fake_stop(&f);
+}
+
+/* A large reply that comes after 100 ms is read whole: its wait was
+ * raised (the timeout alone, 50 ms, gives up). */
+static void large_reply_gets_time_for_its_size(void **state)
+{
+    (void)state;
+    struct fake f = {.head = "", .tail = "$2\r\nok\r\n", .tail_ms = 100};
+    fake_start(&f);
+    double took;
+    assert_int_equal(late_read(true, &took), 0);
+    print_message("  large reply answered after %.0f ms\n", took);
+    assert_true(took >= 90);
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "GET %s", "axon:t:big"), AXON_EIO);
+    fake_stop(&f);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as main.c does; hiredis writes with write(2) */
@@ -509,6 +648,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(one_connection_per_thread, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(restart_between_commands_costs_no_failure, setup_plain,
                                         teardown),
+        cmocka_unit_test(large_reply_late_does_not_open_the_breaker),
+        cmocka_unit_test(small_reply_late_opens_the_breaker),
+        cmocka_unit_test(large_reply_gets_time_for_its_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
