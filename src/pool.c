@@ -552,10 +552,11 @@ static int acquire(const struct axon_config *cfg, const char *name, struct pool_
                 late = true;
                 continue;
             }
+            note_valkey(false, "too slow: acquires ran after their deadline");
+            return local_acquire(cfg, name, l, start, deadline, gone, ud);
         }
-        if (rc == AXON_EIO || rc == TRY_LATE) {
-            note_valkey(false, rc == TRY_LATE ? "too slow: acquires ran after their deadline"
-                                              : valkey_strerror());
+        if (rc == AXON_EIO) {
+            note_valkey(false, valkey_strerror());
             /* Down or too slow: the rest of the wait is local. Our waiter
              * entry, if any, expires at its deadline. */
             return local_acquire(cfg, name, l, start, deadline, gone, ud);
