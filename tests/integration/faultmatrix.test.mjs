@@ -985,8 +985,9 @@ for (const server of SERVER_NAMES) {
       }
     });
 
-    // Issue 18 item 1. A pool of 2 on a stack of its own (its own forwarder,
-    // so its own pool in Valkey; the default 60 s lease). One request creates
+    // Issue 18 item 1. A pool of 2 on a stack of its own (its own forwarders
+    // to both mocks, so pools of its own in Valkey, which /stats adds up; the
+    // default 60 s lease). One request creates
     // the sessions; then Valkey stops (SIGSTOP) for longer than its timeout
     // while 4 requests arrive, and goes on. Their acquire scripts sat in
     // Valkey's sockets: run late, each used to lease a session (or register
@@ -1000,9 +1001,11 @@ for (const server of SERVER_NAMES) {
     // of 2.5 (the requests have gone to local leases, as in the issue).
     it('fault 14: Valkey stalls while a pool of 2 takes 4 requests: no ghost lease, the pool is whole as soon as Valkey answers', { timeout: 90000 }, async () => {
       const f2 = await startForwarder(mockUrl());
-      const q = await startOwnStack(server, t.valkey, f2.url, { AXON_POOL_SIZE: '2', AXON_POOL_LEASE_S: '60' });
-      const tq = { server, base: q.base, origin: q.origin, valkey: t.valkey };
+      const fv = await startForwarder(vllmMockUrl());
+      let q;
       try {
+        q = await startOwnStack(server, t.valkey, f2.url, { AXON_POOL_SIZE: '2', AXON_POOL_LEASE_S: '60', AXON_VLLM_BASE_URL: fv.url });
+        const tq = { server, base: q.base, origin: q.origin, valkey: t.valkey };
         const conv = await seed(tq, 'ghost');
         assert.equal((await stats(tq)).pool.idle, 2, 'the seed created the 2 sessions of its pool');
         for (const stallMs of [1.5 * TEST_VALKEY_TIMEOUT_MS, 2.5 * TEST_VALKEY_TIMEOUT_MS]) {
@@ -1039,8 +1042,9 @@ for (const server of SERVER_NAMES) {
         }
         await settled(tq, conv, { what: 'fault 14' });
       } finally {
-        await stopStack(q.stack);
+        if (q) await stopStack(q.stack);
         await f2.close().catch(() => {});
+        await fv.close().catch(() => {});
       }
     });
   });
