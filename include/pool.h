@@ -24,7 +24,38 @@
  * dead holder's lease runs out.
  *
  * While Valkey is down (AXON_EIO), acquire falls back to a process-local
- * pool of the same size; such a lease is released locally. */
+ * pool of the same size; such a lease is released locally.
+ *
+ * The acquire deadline: an acquire that times out while Valkey is stalled
+ * is still in the server's socket, and runs when the server wakes up. Were
+ * it to lease a session then, the holder token would belong to a request
+ * that has moved on (to a local lease, or a 429): nobody renews or releases
+ * it, and the session is lost for a whole lease (60 s by default; a 1 s
+ * stall once took a pool of 2 for a minute). So the script carries a
+ * deadline in the server's clock, Valkey's time now plus the Valkey timeout
+ * (AXON_VALKEY_TIMEOUT_MS), and after it changes nothing: no lease, no
+ * waiter; it answers its time instead. The caller waits for the reply a
+ * whole timeout past the deadline, so a script that ran in time has a
+ * timeout for its reply to come back, and one that did not is refused: an
+ * acquire that timed out is one that did not happen (the store deadline of
+ * conv.h is built the same way). The one gap left: the server stalls in the
+ * instant between running the script and sending its reply, and for a
+ * whole timeout; that lease then waits for its deadline.
+ * Valkey's time comes from this process's last reading of it (every
+ * acquire and renew reply carries it) moved on by the monotonic clock; a
+ * reading is dated when it arrives, so the estimate errs early, never late.
+ * The first acquire of a process reads it with TIME, one round trip more,
+ * once. A late answer means Valkey answers again (the stall is over) or its
+ * clock stepped (the reading is now fresh): acquire tries the registry once
+ * more at once, and only a second late answer falls back to a local lease,
+ * as a timeout does.
+ *
+ * Why a deadline and not an undo once Valkey answers: the undo would need
+ * the process that timed out to remember its tokens and come back to the
+ * registry, which it may not do for a long time (no request arrives, or
+ * /stats is asked of another process), and the ghost lease would be held
+ * meanwhile; the deadline needs no memory and no round trip, and the late
+ * script frees nothing because it takes nothing. */
 #ifndef AXON_POOL_H
 #define AXON_POOL_H
 
@@ -67,7 +98,9 @@ enum pool_outcome {
 void pool_name(char *out, const char *base_url, const char *credential_source);
 
 /* Takes a session of pool `name` (borrowed) for this request, waiting up to
- * cfg->pool_wait_ms. gone (may be NULL) is asked between polls; when it
+ * cfg->pool_wait_ms (each try waits up to twice cfg->valkey_timeout_ms for
+ * Valkey's reply: the acquire deadline above). gone (may be NULL) is asked
+ * between polls; when it
  * returns true the wait stops with AXON_ECLIENT_GONE. Returns AXON_OK with
  * *l filled (a Valkey lease or, while Valkey is down, a local one) or
  * AXON_EBUSY when no session came free in time; AXON_EINVAL for a bad

@@ -9,6 +9,8 @@
  * Round trips: an acquire that finds an idle session is one EVALSHA; a
  * release is one; a renew is one every lease/3; stats is one. A waiting
  * acquire re-runs the acquire script every poll (2 ms doubling to 25 ms).
+ * The first acquire of a process reads Valkey's clock first (one TIME), for
+ * the acquire deadline (pool.h); every reply after that keeps it fresh.
  *
  * While Valkey is down the local pool hands out up to pool_size leases per
  * pool in this process. Valkey leases taken before the outage are not
@@ -52,11 +54,13 @@ enum { REL_STALE = 0, REL_DONE = 1, REL_RETIRED = 2 };
 
 /* KEYS: idle, leases, waiters, counters, seq.
  * ARGV: session key prefix, size, lease_ms, holder, waiter token, wait_ms,
- *       waited ("1" when this token may be registered as a waiter).
+ *       waited ("1" when this token may be registered as a waiter),
+ *       deadline (ms, the server's clock: see pool.h).
  * Returns {id, gen, turns, now} of the leased session (now: the server's
- * clock in ms, which the request's stored turn is then dated with), or nil
- * when none is idle (the token is then registered as a waiter until
- * now + wait_ms).
+ * clock in ms, which the request's stored turn is then dated with), or
+ * {now} when none is idle (the token is then registered as a waiter until
+ * now + wait_ms), or now alone (an integer) when it ran after its deadline:
+ * its caller may have stopped waiting, so it changed nothing.
  * Idle order is FIFO (release RPUSHes, acquire takes the first healthy one
  * from the head): every session serves turns in rotation, so turns and
  * context spread evenly and no session sits idle long enough to go stale.
@@ -69,6 +73,7 @@ static struct valkey_script acquire_lua = {.src =
     "local now\n"
     "do local t = redis.call('TIME')\n"
     "  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end\n"
+    "if now > tonumber(ARGV[8]) then return now end\n"
     "local pre = ARGV[1]\n"
     /* The first usable idle session, reading the list a page at a time; else
      * the one whose cool-down ends first, flagged as cooling. */
@@ -110,7 +115,7 @@ static struct valkey_script acquire_lua = {.src =
     "end\n"
     "if not pick then\n"
     "  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[5])\n"
-    "  return false\n"
+    "  return {now}\n"
     "end\n"
     "redis.call('LREM', KEYS[1], 1, pick)\n"
     "redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), pick)\n"
@@ -249,6 +254,37 @@ static struct local_pool local_pools[POOL_LOCAL_MAX];
 static int n_local;
 static atomic_bool local_mode; /* for logging the switch once each way */
 static atomic_ullong token_seq;
+/* The registry's clock as this process last read it: Valkey's time (ms)
+ * minus this host's monotonic ms when the reading arrived. 0: not read yet
+ * (a real offset is the epoch's ms, never 0). Every reply that carries the
+ * time replaces it, so a step of the server's clock lasts one reply. */
+static atomic_llong clock_offset_ms;
+
+/* Valkey's clock read server_ms just now (a reply that carries it). */
+static void clock_note(long long server_ms)
+{
+    atomic_store(&clock_offset_ms, server_ms - (long long)(log_now_us() / 1000u));
+}
+
+/* Valkey's clock now, from the last reading and this host's monotonic
+ * clock. A reading is dated when it arrives, after the server took it, so
+ * this errs early, never late: a deadline built on it fires no later than
+ * meant. With no reading yet, one TIME round trip: 0, AXON_EIO or
+ * AXON_EINVAL (valkey_server_time_ms). */
+static int clock_now(long long *ms)
+{
+    long long off = atomic_load(&clock_offset_ms);
+    if (off == 0) {
+        long long t;
+        int rc = valkey_server_time_ms(&t);
+        if (rc != AXON_OK)
+            return rc;
+        clock_note(t);
+        off = atomic_load(&clock_offset_ms);
+    }
+    *ms = off + (long long)(log_now_us() / 1000u);
+    return AXON_OK;
+}
 
 static bool name_ok(const char *name)
 {
@@ -299,13 +335,13 @@ static void make_token(char *out, size_t len)
              (unsigned long long)atomic_fetch_add(&token_seq, 1) % 1000000u, hex);
 }
 
-static void note_valkey(bool up)
+/* why: what went wrong, when !up. */
+static void note_valkey(bool up, const char *why)
 {
     if (up == !atomic_load(&local_mode))
         return; /* the common case: no shared write */
     if (!up && !atomic_exchange(&local_mode, true))
-        log_msg(LOG_WARN, "pool: valkey unreachable (%s), using process-local leases",
-                valkey_strerror());
+        log_msg(LOG_WARN, "pool: valkey unreachable (%s), using process-local leases", why);
     else if (up && atomic_exchange(&local_mode, false))
         log_msg(LOG_INFO, "pool: valkey answers again, leases come from the registry");
 }
@@ -450,22 +486,43 @@ static void local_stats(const struct axon_config *cfg, const char *name, struct 
 
 /* ---- the registry ---------------------------------------------------- */
 
-/* One acquire try. 1 with *l filled, 0 when none is idle (now a waiter),
- * AXON_EIO, or AXON_EINVAL for an error reply or a reply of the wrong shape. */
+enum { TRY_WAITER = 0, TRY_LEASED = 1, TRY_LATE = 2 };
+
+/* One acquire try. TRY_LEASED with *l filled, TRY_WAITER when none is idle
+ * (now a waiter), TRY_LATE when the script ran past its deadline and did
+ * nothing (*late_ms: by how much), AXON_EIO, or AXON_EINVAL for an error
+ * reply or a reply of the wrong shape. */
 static int try_acquire(const struct axon_config *cfg, const struct pool_keys *k,
-                       const char *token, long long wait_ms, bool waited, struct pool_lease *l)
+                       const char *token, long long wait_ms, bool waited, struct pool_lease *l,
+                       long long *late_ms)
 {
-    char size[24], lease[24], wait[24];
+    long long now_ms;
+    int rc = clock_now(&now_ms);
+    if (rc != AXON_OK)
+        return rc;
+    char size[24], lease[24], wait[24], deadline[24];
     snprintf(size, sizeof size, "%d", cfg->pool_size);
     snprintf(lease, sizeof lease, "%lld", (long long)cfg->pool_lease_s * 1000);
     snprintf(wait, sizeof wait, "%lld", wait_ms);
-    const char *keys[] = {k->idle, k->leases, k->waiters, k->counters, k->seq};
-    const char *args[] = {k->sess, size, lease, token, token, wait, waited ? "1" : "0"};
-    redisReply *r = NULL;
-    int rc = eval(&acquire_lua, &r, 5, keys, 7, args);
+    long long dl = now_ms + cfg->valkey_timeout_ms;
+    snprintf(deadline, sizeof deadline, "%lld", dl);
+    const char *argv[] = {k->idle, k->leases, k->waiters, k->counters, k->seq,
+                          k->sess, size, lease, token, token, wait, waited ? "1" : "0", deadline};
+    /* The reply is awaited a whole timeout past the deadline (pool.h). */
+    struct valkey_batch b = {.wait_ms = 2 * (long long)cfg->valkey_timeout_ms};
+    if (valkey_batch_add(&b, (struct valkey_cmd){.argc = 13, .argv = argv,
+                                                 .script = &acquire_lua, .nkeys = 5}) < 0)
+        return AXON_EINVAL;
+    rc = valkey_batch_run(&b);
+    const redisReply *r = rc == AXON_EIO ? NULL : b.rep[0];
+    long long now = 0;
     if (rc == AXON_OK) {
-        if (r->type == REDIS_REPLY_NIL) {
-            rc = 0;
+        if (int_reply(r, 1, INT64_MAX, &now)) {
+            *late_ms = now - dl;
+            rc = TRY_LATE;
+        } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+                   int_reply(r->element[0], 1, INT64_MAX, &now)) {
+            rc = TRY_WAITER;
         } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
                    r->element[0]->type == REDIS_REPLY_STRING && r->element[0]->len > 0 &&
                    r->element[0]->len <= POOL_ID_MAX &&
@@ -473,9 +530,10 @@ static int try_acquire(const struct axon_config *cfg, const struct pool_keys *k,
                    int_reply(r->element[2], 0, INT64_MAX, &l->turns) &&
                    int_reply(r->element[3], 1, INT64_MAX, &l->server_ms)) {
             l->server_at_us = log_now_us();
+            now = l->server_ms;
             memcpy(l->id, r->element[0]->str, r->element[0]->len);
             l->id[r->element[0]->len] = '\0';
-            rc = 1;
+            rc = TRY_LEASED;
         } else {
             log_msg(LOG_ERROR, "pool: acquire script answered an unexpected reply");
             rc = AXON_EINVAL;
@@ -483,7 +541,9 @@ static int try_acquire(const struct axon_config *cfg, const struct pool_keys *k,
     } else if (rc == AXON_EINVAL) {
         log_msg(LOG_ERROR, "pool: acquire script failed: %s", valkey_strerror());
     }
-    freeReplyObject(r);
+    if (now > 0)
+        clock_note(now);
+    valkey_batch_free(&b);
     return rc;
 }
 
@@ -512,20 +572,35 @@ static int acquire(const struct axon_config *cfg, const char *name, struct pool_
     make_token(l->holder, sizeof l->holder);
     uint64_t pause_us = POOL_POLL_FIRST_MS * UINT64_C(1000);
     bool waited = false; /* a failed try registered the holder token as a waiter */
+    bool late = false;   /* a try ran past its deadline */
     for (;;) {
         uint64_t now = log_now_us();
         long long left_ms = now < deadline ? (long long)((deadline - now) / 1000u) : 0;
-        int rc = try_acquire(cfg, &k, l->holder, left_ms, waited, l);
+        long long late_ms = 0;
+        int rc = try_acquire(cfg, &k, l->holder, left_ms, waited, l, &late_ms);
+        if (rc == TRY_LATE) {
+            log_msg(LOG_WARN, "pool %s: an acquire ran %lld ms after its deadline: nothing leased",
+                    name, late_ms);
+            /* Valkey answers again (a stall ended, or its clock stepped and
+             * the reading is now fresh): once more on the registry. Late
+             * twice, it is too slow to count on: as a timeout. */
+            if (!late) {
+                late = true;
+                continue;
+            }
+            note_valkey(false, "too slow: acquires ran after their deadline");
+            return local_acquire(cfg, name, l, start, deadline, gone, ud);
+        }
         if (rc == AXON_EIO) {
-            note_valkey(false);
+            note_valkey(false, valkey_strerror());
             /* Down or too slow: the rest of the wait is local. Our waiter
              * entry, if any, expires at its deadline. */
             return local_acquire(cfg, name, l, start, deadline, gone, ud);
         }
         if (rc < 0)
             return rc;
-        note_valkey(true);
-        if (rc == 1) {
+        note_valkey(true, NULL);
+        if (rc == TRY_LEASED) {
             memcpy(l->pool, name, POOL_NAME_LEN + 1);
             now = log_now_us();
             l->wait_us = now - start;
@@ -746,6 +821,7 @@ int pool_renew(const struct axon_config *cfg, struct pool_lease *l)
         l->renew_at_us = now + third;
         l->server_ms = moved;
         l->server_at_us = log_now_us();
+        clock_note(moved);
     } else if (rc == AXON_OK) {
         /* Never again for this lease: it is somebody else's now. */
         l->renew_at_us = UINT64_MAX;

@@ -717,9 +717,9 @@ for (const server of SERVER_NAMES) {
       await waitFor(async () => (await stats(t)).valkey === 'ok', 20000, 'Valkey back');
       await sleep(300);
       await checkUnstoredNew(local, 'a new conversation on a local lease, Valkey stalled throughout,');
-      // The acquire that timed out ran when Valkey woke: its lease has no
-      // holder and is reclaimed at its deadline (2 s), before the next case.
-      await waitFor(async () => (await stats(t)).pool.busy === 0, 10000, 'a late acquire\'s lease to be reclaimed');
+      // The acquire that timed out carried a deadline in Valkey's clock: run
+      // when Valkey woke, it leased nothing (fault 16), so nothing is busy.
+      await waitFor(async () => (await stats(t)).pool.busy === 0, 10000, 'the pool to be idle');
 
       // A continuation: X-Axon-Conversation-Stored: false, so not stored.
       const conv = await seed(t, 'vstall-store');
@@ -1124,6 +1124,69 @@ for (const server of SERVER_NAMES) {
         await settled(tq, conv, { what: 'fault 15' });
       } finally {
         await stopStack(q.stack);
+      }
+    });
+
+    // Issue 18 item 1. A pool of 2 on a stack of its own (its own forwarders
+    // to both mocks, so pools of its own in Valkey, which /stats adds up; the
+    // default 60 s lease). One request creates
+    // the sessions; then Valkey stops (SIGSTOP) for longer than its timeout
+    // while 4 requests arrive, and goes on. Their acquire scripts sat in
+    // Valkey's sockets: run late, each used to lease a session (or register
+    // a waiter) for a holder that had stopped waiting, and the pool was gone
+    // for the whole lease. Axon gives the script a deadline in Valkey's clock
+    // (a timeout after it is sent) and waits a timeout past it: a script run
+    // later does nothing and says so. So /stats shows nothing busy or waiting
+    // as soon as Valkey answers, and the next request is served at once.
+    // Twice: a stall of 1.5 timeouts (the late answers come while the
+    // requests still wait, and they take the sessions from Valkey), and one
+    // of 2.5 (the requests have gone to local leases, as in the issue).
+    it('fault 16: Valkey stalls while a pool of 2 takes 4 requests: no ghost lease, the pool is whole as soon as Valkey answers', { timeout: 90000 }, async () => {
+      const f2 = await startForwarder(mockUrl());
+      const fv = await startForwarder(vllmMockUrl());
+      let q;
+      try {
+        q = await startOwnStack(server, t.valkey, f2.url, { AXON_POOL_SIZE: '2', AXON_POOL_LEASE_S: '60', AXON_VLLM_BASE_URL: fv.url });
+        const tq = { server, base: q.base, origin: q.origin, valkey: t.valkey };
+        const conv = await seed(tq, 'ghost');
+        assert.equal((await stats(tq)).pool.idle, 2, 'the seed created the 2 sessions of its pool');
+        for (const stallMs of [1.5 * TEST_VALKEY_TIMEOUT_MS, 2.5 * TEST_VALKEY_TIMEOUT_MS]) {
+          process.kill(redisProc.pid, 'SIGSTOP');
+          let answers;
+          try {
+            answers = Promise.all([0, 1, 2, 3].map((i) => post(tq, {
+              model: CLAUDE, messages: [{ role: 'user', content: `Stalled ${i} [[mock id=${newId(server, `ghost-${i}`)}]]` }],
+            })));
+            await sleep(stallMs);
+          } finally {
+            process.kill(redisProc.pid, 'SIGCONT');
+          }
+          const woke = performance.now();
+          const rs = await answers;
+          for (const r of rs) assert.equal(r.status, 200, `a request that arrived during the stall: ${r.text.slice(0, 300)}`);
+          // The registry's figures (not the local fallback's) once Valkey
+          // answers: the breaker may have opened on the stall.
+          const st = await waitFor(async () => {
+            const x = await stats(tq).catch(() => null);
+            return x && x.valkey === 'ok' && x.pool.scope === 'valkey' ? x : null;
+          }, 10000, 'Valkey to answer /stats');
+          const seen = performance.now() - woke;
+          const n0 = performance.now();
+          const next = await post(tq, { model: CLAUDE, messages: [{ role: 'user', content: `After [[mock id=${newId(server, 'ghost-next')}]]` }] });
+          const nextMs = performance.now() - n0;
+          const stored = rs.map((r) => (r.headers.get('x-axon-conversation-stored') === 'false' ? 'unstored' : 'stored'));
+          say(`${server} fault 16: Valkey stalled ${stallMs} ms under 4 requests (all 200: ${stored.join(', ')}); ` +
+            `${Math.round(seen)} ms after SIGCONT /stats says busy ${st.pool.busy}, waiting ${st.pool.waiting}; the next request: ${next.status} in ${Math.round(nextMs)} ms`);
+          assert.equal(st.pool.busy, 0, `stall of ${stallMs} ms: no session left leased to a request that stopped waiting`);
+          assert.equal(st.pool.waiting, 0, `stall of ${stallMs} ms: no waiter left registered by a request that stopped waiting`);
+          assert.equal(next.status, 200, `the next request: ${next.text.slice(0, 300)}`);
+          assert.ok(nextMs < 3000, `served without waiting for a session: ${Math.round(nextMs)} ms`);
+        }
+        await settled(tq, conv, { what: 'fault 16' });
+      } finally {
+        if (q) await stopStack(q.stack);
+        await f2.close().catch(() => {});
+        await fv.close().catch(() => {});
       }
     });
   });

@@ -2,8 +2,10 @@
  * starts on a free port: the size bound and the wait timeout, a release
  * waking a waiter, turns and recycling, cool-downs, lease reclaim and stale
  * releases, renewal, many threads on a small pool, surplus retirement, the
- * process-local fallback while the server is dead and the way back, a client
- * leaving mid-wait, a flushed script cache, and a corrupted registry. */
+ * process-local fallback while the server is dead and the way back, an
+ * acquire that a stopped server runs after its caller gave up (it leases
+ * nothing), a client leaving mid-wait, a flushed script cache, and a
+ * corrupted registry. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +33,7 @@ static void start(void **state, struct axon_config *cfg, int size, int wait_ms)
     /* Generous: this VM stalls loopback replies for up to 50 ms at times. */
     valkey_init(&a, 1000);
     config_defaults(cfg);
+    cfg->valkey_timeout_ms = 1000; /* as given to valkey_init: the acquire deadline */
     cfg->pool_size = size;
     cfg->pool_wait_ms = wait_ms;
     cfg->max_turns = 1000;
@@ -571,6 +574,98 @@ static void server_dies_during_a_wait(void **state)
     config_free(&cfg);
 }
 
+/* Points the module at the test server with a short timeout, as main does
+ * with AXON_VALKEY_TIMEOUT_MS: cfg and the connections agree on it. */
+static void short_timeout(void **state, struct axon_config *cfg, int ms)
+{
+    struct srv *s = *state;
+    char host[32];
+    struct valkey_addr a = tcp_addr(s, host, sizeof host);
+    valkey_init(&a, ms);
+    cfg->valkey_timeout_ms = ms;
+}
+
+/* Issue 18 item 1: an acquire whose caller stopped waiting (the server was
+ * stopped, the EVALSHA sat in its socket) must lease nothing when the server
+ * wakes up and runs it; before the fix it leased the only session to a
+ * holder nobody would renew or release, for the whole lease (60 s). */
+static void late_acquire_after_a_stall_leases_nothing(void **state)
+{
+    struct srv *s = *state;
+    struct axon_config cfg;
+    start(state, &cfg, 1, 0);
+    short_timeout(state, &cfg, 200);
+    char p[POOL_NAME_LEN + 1];
+    test_pool_name(p, "ghost");
+
+    /* The session exists, the script is loaded and the clock read. */
+    struct pool_lease v, l;
+    assert_int_equal(pool_acquire(&cfg, p, &v, NULL, NULL), 0);
+    assert_int_equal(pool_release(&cfg, &v, POOL_DONE, NULL), 0);
+
+    assert_int_equal(kill(s->pid, SIGSTOP), 0);
+    double t0 = now_ms();
+    int rc = pool_acquire(&cfg, p, &l, NULL, NULL);
+    double took = now_ms() - t0;
+    sleep_ms(100); /* the stall lasts past the caller's wait */
+    assert_int_equal(kill(s->pid, SIGCONT), 0);
+    print_message("  stopped server: a local lease after %.0f ms\n", took);
+    assert_int_equal(rc, 0);
+    assert_true(l.local);
+    assert_true(took >= 190);
+    /* The server has run what sat in its socket by the time it answers a
+     * command sent later on a new connection, and a little after. */
+    sleep_ms(200);
+    assert_int_equal(key_count(p, "leases", "ZCARD"), 0);
+    assert_int_equal(key_count(p, "waiters", "ZCARD"), 0);
+    assert_int_equal(idle_unique(p), 1);
+    struct pool_stats st = stats_of(&cfg, p);
+    assert_int_equal(st.busy, 0);
+    assert_int_equal(st.acquires, 1);
+    /* So the registry's session is free at once (a wait of 0: no polling). */
+    assert_int_equal(pool_acquire(&cfg, p, &v, NULL, NULL), 0);
+    assert_false(v.local);
+    assert_int_equal(pool_release(&cfg, &v, POOL_DONE, NULL), 0);
+    assert_int_equal(pool_release(&cfg, &l, POOL_DONE, NULL), 0);
+    config_free(&cfg);
+}
+
+/* A stall longer than the timeout but shorter than the caller's wait for
+ * the reply: the script runs past its deadline and says so, and the caller,
+ * which now knows Valkey answers, takes the session from the registry
+ * rather than a local lease. Exactly one lease is held. */
+static void acquire_late_within_the_wait_is_retried_on_the_registry(void **state)
+{
+    struct srv *s = *state;
+    struct axon_config cfg;
+    start(state, &cfg, 1, 2000);
+    short_timeout(state, &cfg, 200);
+    char p[POOL_NAME_LEN + 1];
+    test_pool_name(p, "lateretry");
+
+    struct pool_lease v;
+    assert_int_equal(pool_acquire(&cfg, p, &v, NULL, NULL), 0);
+    assert_int_equal(pool_release(&cfg, &v, POOL_DONE, NULL), 0);
+
+    assert_int_equal(kill(s->pid, SIGSTOP), 0);
+    struct waiter w = {.cfg = &cfg, .pool = p, .rc = 99};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, wait_main, &w), 0);
+    sleep_ms(300); /* past the deadline (200 ms), within the wait (400 ms) */
+    assert_int_equal(kill(s->pid, SIGCONT), 0);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(w.rc, 0);
+    assert_false(w.l.local);
+    sleep_ms(100);
+    assert_int_equal(key_count(p, "leases", "ZCARD"), 1);
+    struct pool_stats st = stats_of(&cfg, p);
+    assert_int_equal(st.busy, 1);
+    assert_int_equal(st.acquires, 2);
+    assert_int_equal(pool_release(&cfg, &w.l, POOL_DONE, NULL), 0);
+    assert_int_equal(stats_of(&cfg, p).busy, 0);
+    config_free(&cfg);
+}
+
 static void client_gone_stops_the_wait(void **state)
 {
     struct axon_config cfg;
@@ -668,6 +763,8 @@ int main(void)
         T(surplus_sessions_are_retired),
         T(dead_server_falls_back_to_local_leases),
         T(server_dies_during_a_wait),
+        T(late_acquire_after_a_stall_leases_nothing),
+        T(acquire_late_within_the_wait_is_retried_on_the_registry),
         T(client_gone_stops_the_wait),
         T(flushed_scripts_are_reloaded),
         T(corrupted_registry_is_an_error_not_a_crash),
