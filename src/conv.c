@@ -285,7 +285,8 @@ static int load_run(const struct axon_config *cfg, const char *id, const char *t
     char mk[KEY_MAX], lk[KEY_MAX], whole[24];
     conv_keys(id, mk, lk);
     snprintf(whole, sizeof whole, "%d", CONV_READ_PART_BYTES);
-    const char *eval[] = {"EVAL", LOAD_SCRIPT, "2", mk, lk, whole};
+    static const char load_src[] = LOAD_SCRIPT;
+    const char *eval[] = {"EVAL", load_src, "2", mk, lk, whole};
     struct valkey_cmd cmds[2];
     int n = 0;
     if (first)
