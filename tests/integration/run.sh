@@ -204,14 +204,12 @@ fi
 if [[ -n $run_tests ]]; then
     url_of() { sed -n 's/^AXON_URL=//p' "$tmp/$1/ready"; }
     # In the background and then `wait`, so that SIGINT/SIGTERM reach the traps
-    # at once instead of after the whole run. --test-force-exit: a file whose
-    # tests have all finished exits even if a handle stayed open (a fault-
-    # matrix run once passed every row and then sat until the timeout).
+    # at once instead of after the whole run.
     AXON_BIN=$AXON_BIN AXON_TEST_KEY=$KEY AXON_TEST_KEY2=$KEY2 AXON_TEST_TMP=$tmp \
     AXON_TEST_MOCK_URL=$ANTHROPIC_BASE_URL AXON_TEST_VLLM_MOCK_URL=$AXON_VLLM_BASE_URL \
     AXON_TEST_LIGHTTPD_URL=$(url_of lighttpd) AXON_TEST_NGINX_URL=$(url_of nginx) \
         timeout --kill-after=10 900 \
-        node --test --test-force-exit \
+        node --test \
             --test-reporter=spec --test-reporter-destination=stdout \
             --test-reporter=tap --test-reporter-destination="$tmp/results.tap" \
             ${AXON_IT_FILES:-tests/integration/*.test.mjs} &
