@@ -496,8 +496,14 @@ for (const server of SERVER_NAMES) {
       const s = await streamPost(t.base, turn(conv, `id=${id} fault=reset`));
       const err = assertErrorStream(s, undefined, 'Claude stream');
       assert.equal(err.code, 'upstream_protocol_error', 'an answer cut by a reset, as by an early EOF');
+      // Not retried once content reached the client: a retry would be reset
+      // after the same words, and the client would see them twice.
       assert.equal(s.content, 'Hello from the');
-      assert.equal((await recorded(id)).length, 1, 'a stream that reached the client is not retried');
+      // At most one attempt before it: a kept-alive connection that died as
+      // the request went out is a counted retry (issue 18 item 7), seen once
+      // in a make test run (2 recorded, content whole).
+      const attempts = (await recorded(id)).length;
+      assert.ok(attempts >= 1 && attempts <= 2, `${attempts} attempts reached the mock`);
       say(`${server} fault 7: reset mid-stream: error chunk code ${err.code}`);
       await settled(t, conv, { what: 'fault 7 (Claude)' });
 
