@@ -36,6 +36,13 @@ int jsonv_parse(const char *p, size_t n, int max_depth,
  * was freed. Borrows o (a NULL o is "null"); AXON_ETOOBIG past b's cap. */
 int jsonv_write(struct buf *b, json_object *o) AXON_MUST_CHECK;
 
+/* The member key of o, or NULL when o is NULL (or not an object), has no
+ * such key, or holds JSON null there: in a request null means unset.
+ * Borrowed from o. */
+json_object *jsonv_get(json_object *o, const char *key);
+/* jsonv_get's string, or NULL when it is absent, null or not a string. */
+const char *jsonv_get_str(json_object *o, const char *key);
+
 /* The member key of o: NULL when o is NULL or has no such key (a JSON
  * null member is returned as itself). Borrowed from o. */
 json_object *jsonv_member(json_object *o, const char *key);

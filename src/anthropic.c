@@ -25,26 +25,11 @@
 
 /* ---- small json-c helpers ------------------------------------------------- */
 
-/* The member, or NULL when absent or JSON null: null means unset. */
-static json_object *get(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-    if (!o || !json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
-        return NULL;
-    return v;
-}
-
-static const char *get_str(json_object *o, const char *key)
-{
-    json_object *v = get(o, key);
-    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
 /* The member's string object, or NULL: for text, whose length is carried
  * with it, since a \u0000 is text like any other (issue 18). */
 static json_object *get_sv(json_object *o, const char *key)
 {
-    json_object *v = get(o, key);
+    json_object *v = jsonv_get(o, key);
     return v && json_object_is_type(v, json_type_string) ? v : NULL;
 }
 
@@ -326,7 +311,7 @@ static int content_blocks(json_object *content, const char *mpath, bool user, js
     size_t n = json_object_array_length(content);
     for (size_t i = 0; i < n; i++) {
         json_object *part = json_object_array_get_idx(content, i);
-        const char *type = get_str(part, "type");
+        const char *type = jsonv_get_str(part, "type");
         char param[200];
         snprintf(param, sizeof param, "%s.content[%zu]", mpath, i);
         json_object *b = NULL;
@@ -337,7 +322,7 @@ static int content_blocks(json_object *content, const char *mpath, bool user, js
             if (s && !blank_v(s))
                 b = text_block_v(s);
         } else if (user && !strcmp(type, "image_url")) {
-            json_object *iu = get(part, "image_url");
+            json_object *iu = jsonv_get(part, "image_url");
             json_object *url = get_sv(iu, "url");
             char p2[220];
             snprintf(p2, sizeof p2, "%s.image_url.url", param);
@@ -349,7 +334,7 @@ static int content_blocks(json_object *content, const char *mpath, bool user, js
                     return rc;
             }
         } else if (user && !strcmp(type, "file")) {
-            int rc = file_block(get(part, "file"), param, &b, e);
+            int rc = file_block(jsonv_get(part, "file"), param, &b, e);
             if (rc)
                 return rc;
         } else if (user && !strcmp(type, "input_audio")) {
@@ -367,7 +352,7 @@ static int content_blocks(json_object *content, const char *mpath, bool user, js
  * Claude reads, as "name: text", since Claude has no such field. */
 static bool is_thinking(json_object *b)
 {
-    const char *t = get_str(b, "type");
+    const char *t = jsonv_get_str(b, "type");
     return t && (!strcmp(t, "thinking") || !strcmp(t, "redacted_thinking"));
 }
 
@@ -396,7 +381,7 @@ static void carry_name(json_object *msg, json_object *blocks)
     while (at < n && is_thinking(json_object_array_get_idx(blocks, at)))
         at++; /* signed thinking stays first */
     json_object *b = at < n ? json_object_array_get_idx(blocks, at) : NULL;
-    const char *type = get_str(b, "type");
+    const char *type = jsonv_get_str(b, "type");
     /* Appended by length: a \u0000 in either must not end the label. */
     if (buf_append(&s, name, slen(nv)) || buf_append(&s, ":", 1)) {
         buf_free(&s);
@@ -417,20 +402,20 @@ static int assistant_blocks(json_object *msg, const char *mpath, json_object *bl
 {
     /* Signed thinking blocks a client sends back (LiteLLM's thinking_blocks)
      * must come first and unchanged, or Claude refuses the tool turn. */
-    json_object *tb = get(msg, "thinking_blocks");
+    json_object *tb = jsonv_get(msg, "thinking_blocks");
     if (tb && json_object_is_type(tb, json_type_array))
         for (size_t i = 0; i < json_object_array_length(tb); i++)
             if (is_thinking(json_object_array_get_idx(tb, i)))
                 json_object_array_add(blocks, json_object_get(json_object_array_get_idx(tb, i)));
-    int rc = content_blocks(get(msg, "content"), mpath, false, blocks, e);
+    int rc = content_blocks(jsonv_get(msg, "content"), mpath, false, blocks, e);
     if (rc)
         return rc;
     carry_name(msg, blocks);
-    json_object *calls = get(msg, "tool_calls");
+    json_object *calls = jsonv_get(msg, "tool_calls");
     size_t n = calls ? json_object_array_length(calls) : 0;
     for (size_t i = 0; i < n; i++) {
         json_object *tc = json_object_array_get_idx(calls, i);
-        json_object *fn = get(tc, "function");
+        json_object *fn = jsonv_get(tc, "function");
         json_object *id = get_sv(tc, "id"), *name = get_sv(fn, "name");
         json_object *args = get_sv(fn, "arguments");
         char param[200];
@@ -475,7 +460,7 @@ static int tool_result_block(json_object *msg, const char *mpath, json_object *b
     json_object *b = json_object_new_object();
     add(b, "type", jstr("tool_result"));
     add(b, "tool_use_id", jstr(aid));
-    json_object *content = get(msg, "content");
+    json_object *content = jsonv_get(msg, "content");
     if (content && json_object_is_type(content, json_type_string)) {
         if (slen(content)) /* "\u0000..." is not empty */
             add(b, "content", json_object_get(content));
@@ -498,7 +483,7 @@ static int tool_result_block(json_object *msg, const char *mpath, json_object *b
 
 static bool is_tool_result(json_object *b)
 {
-    const char *t = get_str(b, "type");
+    const char *t = jsonv_get_str(b, "type");
     return t && !strcmp(t, "tool_result");
 }
 
@@ -522,11 +507,11 @@ static void merge_into(json_object *turn_content, json_object *blocks)
 static void tools_from_history(json_object *msgs, json_object *tools)
 {
     for (size_t i = 0; i < json_object_array_length(msgs); i++) {
-        json_object *content = get(json_object_array_get_idx(msgs, i), "content");
+        json_object *content = jsonv_get(json_object_array_get_idx(msgs, i), "content");
         for (size_t k = 0; content && k < json_object_array_length(content); k++) {
             json_object *b = json_object_array_get_idx(content, k);
             json_object *name = get_sv(b, "name");
-            if (strcmp(get_str(b, "type"), "tool_use") || !name)
+            if (strcmp(jsonv_get_str(b, "type"), "tool_use") || !name)
                 continue;
             bool seen = false; /* by length: "f\u0000x" is not "f" */
             for (size_t t = 0; !seen && t < json_object_array_length(tools); t++)
@@ -546,7 +531,7 @@ static void tools_from_history(json_object *msgs, json_object *tools)
 
 static int convert_messages(json_object *req, json_object *body, bool json_mode, struct api_error *e)
 {
-    json_object *msgs = get(req, "messages");
+    json_object *msgs = jsonv_get(req, "messages");
     json_object *system = json_object_new_array();
     json_object *out = json_object_new_array();
     const char *last_role = NULL;
@@ -555,13 +540,13 @@ static int convert_messages(json_object *req, json_object *body, bool json_mode,
     size_t n = json_object_array_length(msgs);
     for (size_t i = 0; !rc && i < n; i++) {
         json_object *m = json_object_array_get_idx(msgs, i);
-        const char *role = get_str(m, "role");
+        const char *role = jsonv_get_str(m, "role");
         char mpath[64];
         snprintf(mpath, sizeof mpath, "messages[%zu]", i);
         json_object *blocks = json_object_new_array();
         if (!strcmp(role, "system") || !strcmp(role, "developer")) {
             /* Hoisted in order into Claude's system prompt. */
-            rc = content_blocks(get(m, "content"), mpath, false, blocks, e);
+            rc = content_blocks(jsonv_get(m, "content"), mpath, false, blocks, e);
             if (!rc) {
                 carry_name(m, blocks);
                 pcache_mark_message(blocks, 0, m);
@@ -592,7 +577,7 @@ static int convert_messages(json_object *req, json_object *body, bool json_mode,
                 json_object_array_add(blocks, text_block(t.p, t.len));
             buf_free(&t);
         } else {
-            rc = content_blocks(get(m, "content"), mpath, true, blocks, e);
+            rc = content_blocks(jsonv_get(m, "content"), mpath, true, blocks, e);
             if (!rc)
                 carry_name(m, blocks);
         }
@@ -618,7 +603,7 @@ static int convert_messages(json_object *req, json_object *body, bool json_mode,
         rc = bad(e, "invalid_value", "messages",
                  "Claude needs at least one user or assistant message with content; system and "
                  "developer messages alone are not enough.");
-    if (!rc && !strcmp(get_str(json_object_array_get_idx(out, 0), "role"), "assistant")) {
+    if (!rc && !strcmp(jsonv_get_str(json_object_array_get_idx(out, 0), "role"), "assistant")) {
         /* Claude's first turn must be the user's. */
         json_object *turn = json_object_new_object();
         json_object *c = json_object_new_array();
@@ -636,11 +621,11 @@ static int convert_messages(json_object *req, json_object *body, bool json_mode,
         /* A final assistant turn is a prefill, which must not end in white
          * space. */
         json_object *lastm = json_object_array_get_idx(out, json_object_array_length(out) - 1);
-        if (!strcmp(get_str(lastm, "role"), "assistant")) {
-            json_object *c = get(lastm, "content");
+        if (!strcmp(jsonv_get_str(lastm, "role"), "assistant")) {
+            json_object *c = jsonv_get(lastm, "content");
             json_object *b = json_object_array_get_idx(c, json_object_array_length(c) - 1);
             json_object *tv = get_sv(b, "text");
-            if (tv && !strcmp(get_str(b, "type"), "text")) {
+            if (tv && !strcmp(jsonv_get_str(b, "type"), "text")) {
                 const char *t = json_object_get_string(tv);
                 size_t len = slen(tv);
                 while (len && space(t[len - 1]))
@@ -670,16 +655,16 @@ static int convert_messages(json_object *req, json_object *body, bool json_mode,
 static int convert_tools(json_object *req, json_object *body, bool thinking, int *moved,
                          struct api_error *e)
 {
-    json_object *tools = get(req, "tools");
-    json_object *choice = get(req, "tool_choice");
-    json_object *ptc = get(req, "parallel_tool_calls");
+    json_object *tools = jsonv_get(req, "tools");
+    json_object *choice = jsonv_get(req, "tool_choice");
+    json_object *ptc = jsonv_get(req, "parallel_tool_calls");
     const char *allowed_mode = NULL;
     json_object *allowed = NULL;
     if (choice && json_object_is_type(choice, json_type_object) &&
-        !strcmp(get_str(choice, "type"), "allowed_tools")) {
-        json_object *at = get(choice, "allowed_tools");
-        allowed_mode = get_str(at, "mode");
-        allowed = get(at, "tools");
+        !strcmp(jsonv_get_str(choice, "type"), "allowed_tools")) {
+        json_object *at = jsonv_get(choice, "allowed_tools");
+        allowed_mode = jsonv_get_str(at, "mode");
+        allowed = jsonv_get(at, "tools");
     }
     json_object *out = json_object_new_array();
     size_t n = tools ? json_object_array_length(tools) : 0;
@@ -687,18 +672,18 @@ static int convert_tools(json_object *req, json_object *body, bool thinking, int
         json_object *t = json_object_array_get_idx(tools, i);
         char param[64];
         snprintf(param, sizeof param, "tools[%zu]", i);
-        json_object *fn = get(t, "function");
-        if (strcmp(get_str(t, "type"), "function") || !fn) {
+        json_object *fn = jsonv_get(t, "function");
+        if (strcmp(jsonv_get_str(t, "type"), "function") || !fn) {
             json_object_put(out);
             return bad(e, "unsupported_value", param,
                        "Claude has no custom (free-form grammar) tools; use a function tool.");
         }
-        const char *name = get_str(fn, "name");
+        const char *name = jsonv_get_str(fn, "name");
         if (allowed) { /* allowed_tools narrows the list Claude sees */
             bool ok = false;
             for (size_t k = 0; !ok && k < json_object_array_length(allowed); k++) {
                 json_object *a = json_object_array_get_idx(allowed, k);
-                const char *an = get_str(get(a, "function"), "name");
+                const char *an = jsonv_get_str(jsonv_get(a, "function"), "name");
                 ok = an && !strcmp(an, name);
             }
             if (!ok)
@@ -709,8 +694,8 @@ static int convert_tools(json_object *req, json_object *body, bool thinking, int
         json_object *desc = get_sv(fn, "description");
         if (desc)
             add(d, "description", json_object_get(desc));
-        json_object *params = get(fn, "parameters");
-        json_object *strict = get(fn, "strict");
+        json_object *params = jsonv_get(fn, "parameters");
+        json_object *strict = jsonv_get(fn, "strict");
         bool is_strict = strict && json_object_get_boolean(strict);
         json_object *schema = NULL;
         if (params) {
@@ -728,9 +713,9 @@ static int convert_tools(json_object *req, json_object *body, bool thinking, int
         } else {
             schema = json_object_new_object();
         }
-        if (!get(schema, "type"))
+        if (!jsonv_get(schema, "type"))
             add(schema, "type", jstr("object"));
-        if (is_strict && !get(schema, "additionalProperties"))
+        if (is_strict && !jsonv_get(schema, "additionalProperties"))
             add(schema, "additionalProperties", json_object_new_boolean(0));
         add(d, "input_schema", schema);
         if (is_strict)
@@ -740,7 +725,7 @@ static int convert_tools(json_object *req, json_object *body, bool thinking, int
         json_object_array_add(out, d);
     }
     if (!n)
-        tools_from_history(get(body, "messages"), out);
+        tools_from_history(jsonv_get(body, "messages"), out);
     if (json_object_array_length(out) == 0) {
         json_object_put(out);
         return AXON_OK; /* tool_choice without tools has nothing to steer */
@@ -757,8 +742,8 @@ static int convert_tools(json_object *req, json_object *body, bool thinking, int
         const char *s = json_object_get_string(choice);
         type = !strcmp(s, "required") ? "any" : !strcmp(s, "none") ? "none" : "auto";
     } else if (choice) {
-        json_object *name = get_sv(get(choice, "function"), "name");
-        if (strcmp(get_str(choice, "type"), "function") || !name) {
+        json_object *name = get_sv(jsonv_get(choice, "function"), "name");
+        if (strcmp(jsonv_get_str(choice, "type"), "function") || !name) {
             json_object_put(tc);
             return bad(e, "unsupported_value", "tool_choice",
                        "Claude can be made to call a named function tool only.");
@@ -802,9 +787,9 @@ static long effort_budget(const char *effort)
 
 static void end_with_user(json_object *body)
 {
-    json_object *msgs = get(body, "messages");
+    json_object *msgs = jsonv_get(body, "messages");
     size_t n = json_object_array_length(msgs);
-    const char *role = n ? get_str(json_object_array_get_idx(msgs, n - 1), "role") : NULL;
+    const char *role = n ? jsonv_get_str(json_object_array_get_idx(msgs, n - 1), "role") : NULL;
     if (!role || strcmp(role, "assistant"))
         return;
     json_object *c = json_object_new_array();
@@ -829,24 +814,24 @@ struct thinking_ask {
 static void thinking_asked(json_object *req, struct thinking_ask *a)
 {
     *a = (struct thinking_ask){.want = ASK_NOTHING, .effort = -1, .field = "thinking"};
-    json_object *th = get(req, "thinking"), *v;
-    json_object *tc = get(req, "tool_choice");
+    json_object *th = jsonv_get(req, "thinking"), *v;
+    json_object *tc = jsonv_get(req, "tool_choice");
     if (tc && json_object_is_type(tc, json_type_string))
         a->forced_tool = !strcmp(json_object_get_string(tc), "required");
     else if (tc) {
-        const char *type = get_str(tc, "type"), *mode = get_str(get(tc, "allowed_tools"), "mode");
+        const char *type = jsonv_get_str(tc, "type"), *mode = jsonv_get_str(jsonv_get(tc, "allowed_tools"), "mode");
         a->forced_tool = (type && !strcmp(type, "function")) || (mode && !strcmp(mode, "required"));
     }
-    const char *effort = get_str(req, "reasoning_effort");
+    const char *effort = jsonv_get_str(req, "reasoning_effort");
     if (th && json_object_is_type(th, json_type_boolean)) {
         a->want = json_object_get_boolean(th) ? ASK_ON : ASK_OFF;
     } else if (th) {
-        const char *t = get_str(th, "type");
+        const char *t = jsonv_get_str(th, "type");
         a->want = t && !strcmp(t, "disabled") ? ASK_OFF : ASK_ON;
         if (t && !strcmp(t, "enabled"))
-            a->budget = (v = get(th, "budget_tokens")) ? (long)json_object_get_int64(v)
+            a->budget = (v = jsonv_get(th, "budget_tokens")) ? (long)json_object_get_int64(v)
                                                        : THINKING_DEFAULT_BUDGET;
-        a->display = get_str(th, "display");
+        a->display = jsonv_get_str(th, "display");
     } else if (effort) {
         a->field = "reasoning_effort";
         a->want = strcmp(effort, "none") ? ASK_ON : ASK_OFF;
@@ -974,8 +959,8 @@ static int thinking_apply(json_object *body, const struct model *m, const struct
 static void sampling_apply(json_object *req, json_object *body, const struct model_caps *c,
                            bool thinking, struct chat_plan *info)
 {
-    json_object *temp = get(req, "temperature"), *top_p = get(req, "top_p");
-    json_object *top_k = get(req, "top_k");
+    json_object *temp = jsonv_get(req, "temperature"), *top_p = jsonv_get(req, "top_p");
+    json_object *top_k = jsonv_get(req, "top_k");
     bool dflt = c->sampling == SAMPLING_DEFAULT;
     if (temp) {
         double t = json_object_get_double(temp);
@@ -1020,27 +1005,27 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
     int rc = AXON_OK;
     memset(info, 0, sizeof *info);
     json_object *v;
-    info->stream = (v = get(req, "stream")) && json_object_get_boolean(v);
-    info->include_usage = info->stream && (v = get(get(req, "stream_options"), "include_usage")) &&
+    info->stream = (v = jsonv_get(req, "stream")) && json_object_get_boolean(v);
+    info->include_usage = info->stream && (v = jsonv_get(jsonv_get(req, "stream_options"), "include_usage")) &&
                           json_object_get_boolean(v);
-    info->n = (v = get(req, "n")) ? (int)json_object_get_int64(v) : 1;
+    info->n = (v = jsonv_get(req, "n")) ? (int)json_object_get_int64(v) : 1;
     info->calls = info->n; /* Claude has no n: one call per choice */
-    json_object *rf = get(req, "response_format");
-    const char *rft = get_str(rf, "type");
+    json_object *rf = jsonv_get(req, "response_format");
+    const char *rft = jsonv_get_str(rf, "type");
     info->json_mode = rft && !strcmp(rft, "json_object");
 
     add(body, "model", jstr(m->upstream_id));
 
     /* Claude fills nothing it cannot honour: logprobs would be a lie. */
-    if ((v = get(req, "logprobs")) && json_object_get_boolean(v))
+    if ((v = jsonv_get(req, "logprobs")) && json_object_get_boolean(v))
         rc = bad(e, "unsupported_parameter", "logprobs",
                  "Unsupported parameter: 'logprobs' is not supported with this model.");
-    json_object *mod = get(req, "modalities");
+    json_object *mod = jsonv_get(req, "modalities");
     for (size_t i = 0; !rc && mod && i < json_object_array_length(mod); i++)
         if (!strcmp(json_object_get_string(json_object_array_get_idx(mod, i)), "audio"))
             rc = bad(e, "unsupported_value", "modalities",
                      "Unsupported value: 'modalities' does not support 'audio' with this model.");
-    if (!rc && get(req, "audio"))
+    if (!rc && jsonv_get(req, "audio"))
         rc = bad(e, "unsupported_parameter", "audio",
                  "Unsupported parameter: 'audio' is not supported with this model.");
 
@@ -1048,11 +1033,11 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
     long max_tokens = m->max_tokens;
     bool max_given = false;
     const char *max_name = "max_tokens";
-    if ((v = get(req, "max_completion_tokens"))) {
+    if ((v = jsonv_get(req, "max_completion_tokens"))) {
         max_tokens = (long)json_object_get_int64(v);
         max_given = true;
         max_name = "max_completion_tokens";
-    } else if ((v = get(req, "max_tokens"))) {
+    } else if ((v = jsonv_get(req, "max_tokens"))) {
         max_tokens = (long)json_object_get_int64(v);
         max_given = true;
     }
@@ -1074,7 +1059,7 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
     if (!rc)
         sampling_apply(req, body, &m->caps, thinking, info);
 
-    json_object *stop = get(req, "stop");
+    json_object *stop = jsonv_get(req, "stop");
     if (!rc && stop) {
         json_object *seqs = json_object_new_array();
         if (json_object_is_type(stop, json_type_string)) {
@@ -1109,11 +1094,11 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
     if (!rc)
         rc = convert_tools(req, body, thinking, &tools_moved, e);
     if (!rc && tools_moved) /* the calls are checked against the parameters (oai_out.h) */
-        info->tools = get(req, "tools");
+        info->tools = jsonv_get(req, "tools");
 
     if (!rc && rft && !strcmp(rft, "json_schema")) {
-        json_object *js = get(rf, "json_schema");
-        json_object *schema = get(js, "schema");
+        json_object *js = jsonv_get(rf, "json_schema");
+        json_object *schema = jsonv_get(js, "schema");
         json_object *cs = NULL;
         int moved = 0;
         if (schema)
@@ -1125,13 +1110,13 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
          * answer is checked against the client's schema (oai_out.h). */
         if (!rc && moved) {
             info->schema = schema;
-            info->schema_strict = (v = get(js, "strict")) && json_object_get_boolean(v);
+            info->schema_strict = (v = jsonv_get(js, "strict")) && json_object_get_boolean(v);
         }
         if (!rc) {
             json_object *fmt = json_object_new_object();
             add(fmt, "type", jstr("json_schema"));
             add(fmt, "schema", cs);
-            json_object *oc = get(body, "output_config"); /* it may carry the effort */
+            json_object *oc = jsonv_get(body, "output_config"); /* it may carry the effort */
             if (!oc) {
                 oc = json_object_new_object();
                 add(body, "output_config", oc);
@@ -1285,15 +1270,15 @@ static void blocks_reserve(struct anth_stream *s, int i)
 static void read_usage(json_object *u, struct usage *to)
 {
     json_object *v;
-    if ((v = get(u, "input_tokens")))
+    if ((v = jsonv_get(u, "input_tokens")))
         to->input = oai_tokens(v);
-    if ((v = get(u, "cache_read_input_tokens")))
+    if ((v = jsonv_get(u, "cache_read_input_tokens")))
         to->cache_read = oai_tokens(v);
-    if ((v = get(u, "cache_creation_input_tokens")))
+    if ((v = jsonv_get(u, "cache_creation_input_tokens")))
         to->cache_write = oai_tokens(v);
-    if ((v = get(u, "output_tokens")))
+    if ((v = jsonv_get(u, "output_tokens")))
         to->output = oai_tokens(v);
-    if ((v = get(get(u, "output_tokens_details"), "thinking_tokens")))
+    if ((v = jsonv_get(jsonv_get(u, "output_tokens_details"), "thinking_tokens")))
         to->reasoning = oai_tokens(v);
 }
 
@@ -1304,7 +1289,7 @@ static int emit(struct anth_stream *s, struct cev ev)
 
 static int tool_start(struct anth_stream *s, json_object *cb, int idx)
 {
-    const char *id = get_str(cb, "id");
+    const char *id = jsonv_get_str(cb, "id");
     json_object *name = get_sv(cb, "name");
     char oid[200];
     id_to_openai(id ? id : "", oid, sizeof oid);
@@ -1400,9 +1385,9 @@ void anthropic_http_error(int status, const char *body, size_t n, const char *re
     json_object *o = NULL;
     const char *type = NULL, *msg = NULL;
     if (!jsonv_parse(body, n, JSONV_MAX_DEPTH, &o)) {
-        json_object *err = get(o, "error");
-        type = get_str(err, "type");
-        msg = get_str(err, "message");
+        json_object *err = jsonv_get(o, "error");
+        type = jsonv_get_str(err, "type");
+        msg = jsonv_get_str(err, "message");
     }
     char fallback[64];
     snprintf(fallback, sizeof fallback, "HTTP %d from the upstream", status);
@@ -1421,7 +1406,7 @@ static int bad_event(struct api_error *e, const char *what)
 
 static int block_index(struct anth_stream *s, json_object *ev, struct api_error *e, int *idx)
 {
-    json_object *v = get(ev, "index");
+    json_object *v = jsonv_get(ev, "index");
     if (!v || !json_object_is_type(v, json_type_int))
         return bad_event(e, "a content block event without an index");
     int64_t i = json_object_get_int64(v);
@@ -1442,21 +1427,21 @@ static int finish(struct anth_stream *s)
 
 static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
 {
-    const char *type = get_str(ev, "type");
+    const char *type = jsonv_get_str(ev, "type");
     if (!type)
         return bad_event(e, "an event without a type");
     int idx = 0, rc;
     if (!strcmp(type, "message_start")) {
-        json_object *msg = get(ev, "message");
-        read_usage(get(msg, "usage"), &s->usage);
-        const char *model = get_str(msg, "model");
+        json_object *msg = jsonv_get(ev, "message");
+        read_usage(jsonv_get(msg, "usage"), &s->usage);
+        const char *model = jsonv_get_str(msg, "model");
         return emit(s, (struct cev){.kind = CEV_START, .s = model ? model : ""});
     }
     if (!strcmp(type, "content_block_start")) {
         if ((rc = block_index(s, ev, e, &idx)))
             return rc;
-        json_object *cb = get(ev, "content_block");
-        const char *bt = get_str(cb, "type");
+        json_object *cb = jsonv_get(ev, "content_block");
+        const char *bt = jsonv_get_str(cb, "type");
         s->blocks[idx] = (struct anth_block){0};
         if (bt && !strcmp(bt, "tool_use"))
             return tool_start(s, cb, idx);
@@ -1487,18 +1472,18 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
             return rc;
         if (s->blocks[idx].is_server)
             return AXON_OK; /* not shown, see content_block_start */
-        json_object *d = get(ev, "delta");
-        const char *dt = get_str(d, "type");
+        json_object *d = jsonv_get(ev, "delta");
+        const char *dt = jsonv_get_str(d, "type");
         json_object *v = NULL;
         if (!dt)
             return bad_event(e, "a delta without a type");
-        if (!strcmp(dt, "text_delta") && (v = get(d, "text")))
+        if (!strcmp(dt, "text_delta") && (v = jsonv_get(d, "text")))
             return emit(s, (struct cev){.kind = CEV_TEXT, .s = json_object_get_string(v),
                                         .n = (size_t)json_object_get_string_len(v)});
-        if (!strcmp(dt, "thinking_delta") && (v = get(d, "thinking")))
+        if (!strcmp(dt, "thinking_delta") && (v = jsonv_get(d, "thinking")))
             return emit(s, (struct cev){.kind = CEV_REASONING, .s = json_object_get_string(v),
                                         .n = (size_t)json_object_get_string_len(v)});
-        if (!strcmp(dt, "input_json_delta") && (v = get(d, "partial_json"))) {
+        if (!strcmp(dt, "input_json_delta") && (v = jsonv_get(d, "partial_json"))) {
             if (!s->blocks[idx].is_tool)
                 return bad_event(e, "tool arguments outside a tool block");
             if (json_object_get_string_len(v) == 0)
@@ -1508,7 +1493,7 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
                                         .s = json_object_get_string(v),
                                         .n = (size_t)json_object_get_string_len(v)});
         }
-        if (!strcmp(dt, "signature_delta") && (v = get(d, "signature")))
+        if (!strcmp(dt, "signature_delta") && (v = jsonv_get(d, "signature")))
             return emit(s, (struct cev){.kind = CEV_SIGNATURE, .s = json_object_get_string(v),
                                         .n = (size_t)json_object_get_string_len(v)});
         return AXON_OK; /* citations_delta, future kinds */
@@ -1524,19 +1509,19 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
         return AXON_OK;
     }
     if (!strcmp(type, "message_delta")) {
-        json_object *d = get(ev, "delta");
-        const char *sr = get_str(d, "stop_reason");
+        json_object *d = jsonv_get(ev, "delta");
+        const char *sr = jsonv_get_str(d, "stop_reason");
         if (sr)
             s->finish = anthropic_finish_reason(sr);
-        read_usage(get(ev, "usage"), &s->usage); /* cumulative counts */
+        read_usage(jsonv_get(ev, "usage"), &s->usage); /* cumulative counts */
         return AXON_OK;
     }
     if (!strcmp(type, "message_stop"))
         return finish(s);
     if (!strcmp(type, "error")) {
-        json_object *err = get(ev, "error");
-        const char *msg = get_str(err, "message");
-        map_error_type(get_str(err, "type"), msg ? msg : "an error event", 0, e);
+        json_object *err = jsonv_get(ev, "error");
+        const char *msg = jsonv_get_str(err, "message");
+        map_error_type(jsonv_get_str(err, "type"), msg ? msg : "an error event", 0, e);
         return e->status == 400 || e->no_retry ? AXON_EINVAL : AXON_ERETRY;
     }
     return AXON_OK; /* ping and event types added later */
@@ -1573,26 +1558,26 @@ int anth_message(struct anth_stream *s, const char *body, size_t n, struct api_e
         return bad_event(e, "a body that is not a JSON object");
     }
     int rc = AXON_OK;
-    const char *type = get_str(msg, "type");
-    json_object *content = get(msg, "content");
+    const char *type = jsonv_get_str(msg, "type");
+    json_object *content = jsonv_get(msg, "content");
     if (!type || strcmp(type, "message") || !content ||
         !json_object_is_type(content, json_type_array)) {
         rc = bad_event(e, "a body that is not a Messages response");
         goto out;
     }
-    const char *model = get_str(msg, "model");
+    const char *model = jsonv_get_str(msg, "model");
     rc = emit(s, (struct cev){.kind = CEV_START, .s = model ? model : ""});
     size_t nb = json_object_array_length(content);
     for (size_t i = 0; !rc && i < nb && i < ANTH_MAX_BLOCKS; i++) {
         json_object *b = json_object_array_get_idx(content, i);
-        const char *bt = get_str(b, "type");
+        const char *bt = jsonv_get_str(b, "type");
         json_object *v;
         if (!bt)
             continue;
-        if (!strcmp(bt, "text") && (v = get(b, "text")))
+        if (!strcmp(bt, "text") && (v = jsonv_get(b, "text")))
             rc = emit(s, (struct cev){.kind = CEV_TEXT, .s = json_object_get_string(v),
                                       .n = (size_t)json_object_get_string_len(v)});
-        else if (!strcmp(bt, "thinking") && (v = get(b, "thinking"))) {
+        else if (!strcmp(bt, "thinking") && (v = jsonv_get(b, "thinking"))) {
             rc = emit(s, (struct cev){.kind = CEV_REASONING, .s = json_object_get_string(v),
                                       .n = (size_t)json_object_get_string_len(v)});
             json_object *sig = get_sv(b, "signature");
@@ -1600,13 +1585,13 @@ int anth_message(struct anth_stream *s, const char *body, size_t n, struct api_e
                 rc = emit(s, (struct cev){.kind = CEV_SIGNATURE,
                                           .s = sig ? json_object_get_string(sig) : "",
                                           .n = sig ? slen(sig) : 0});
-        } else if (!strcmp(bt, "redacted_thinking") && (v = get(b, "data")))
+        } else if (!strcmp(bt, "redacted_thinking") && (v = jsonv_get(b, "data")))
             rc = emit(s, (struct cev){.kind = CEV_REDACTED, .s = json_object_get_string(v),
                                       .n = (size_t)json_object_get_string_len(v)});
         else if (!strcmp(bt, "tool_use")) {
             blocks_reserve(s, (int)i);
             rc = tool_start(s, b, (int)i);
-            json_object *input = get(b, "input");
+            json_object *input = jsonv_get(b, "input");
             size_t len = 2;
             const char *args = input ? json_object_to_json_string_length(
                                            input, JSONV_OUT, &len)
@@ -1617,8 +1602,8 @@ int anth_message(struct anth_stream *s, const char *body, size_t n, struct api_e
         }
     }
     if (!rc) {
-        s->finish = anthropic_finish_reason(get_str(msg, "stop_reason"));
-        read_usage(get(msg, "usage"), &s->usage);
+        s->finish = anthropic_finish_reason(jsonv_get_str(msg, "stop_reason"));
+        read_usage(jsonv_get(msg, "usage"), &s->usage);
         rc = finish(s);
     }
 out:

@@ -269,3 +269,18 @@ bool jsonv_str_eq(json_object *a, json_object *b)
     return n == json_object_get_string_len(b) &&
            memcmp(json_object_get_string(a), json_object_get_string(b), (size_t)n) == 0;
 }
+
+json_object *jsonv_get(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+    if (!o || !json_object_is_type(o, json_type_object) ||
+        !json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+        return NULL;
+    return v;
+}
+
+const char *jsonv_get_str(json_object *o, const char *key)
+{
+    json_object *v = jsonv_get(o, key);
+    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}

@@ -6,21 +6,13 @@
 #include <string.h>
 
 #include "buf.h"
-
-static json_object *member(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-    if (!o || !json_object_is_type(o, json_type_object) ||
-        !json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
-        return NULL;
-    return v;
-}
+#include "jsonv.h"
 
 /* The member's text; NULL too when it holds a \u0000, so that "1h\u0000x"
  * is not taken for "1h" (every value read here is a keyword). */
 static const char *member_str(json_object *o, const char *key)
 {
-    json_object *v = member(o, key);
+    json_object *v = jsonv_get(o, key);
     if (!v || !json_object_is_type(v, json_type_string))
         return NULL;
     const char *s = json_object_get_string(v);
@@ -46,8 +38,8 @@ void pcache_mark(json_object *block, json_object *src)
 {
     if (!block)
         return;
-    json_object *cc = member(src, "cache_control");
-    json_object *pcb = member(src, "prompt_cache_breakpoint");
+    json_object *cc = jsonv_get(src, "cache_control");
+    json_object *pcb = jsonv_get(src, "prompt_cache_breakpoint");
     bool asked = (cc && json_object_is_type(cc, json_type_object)) ||
                  (pcb && json_object_is_type(pcb, json_type_object));
     if (!asked)
@@ -67,7 +59,7 @@ static bool is_thinking(json_object *b)
 
 void pcache_mark_message(json_object *blocks, size_t from, json_object *msg)
 {
-    if (!member(msg, "cache_control") && !member(msg, "prompt_cache_breakpoint"))
+    if (!jsonv_get(msg, "cache_control") && !jsonv_get(msg, "prompt_cache_breakpoint"))
         return;
     for (size_t i = json_object_array_length(blocks); i > from; i--) {
         json_object *b = json_object_array_get_idx(blocks, i - 1);
@@ -104,21 +96,21 @@ static void collect_array(struct marks *m, json_object *a)
     for (size_t i = 0; i < n; i++) {
         json_object *b = json_object_array_get_idx(a, i);
         /* A tool_result's own blocks come before the tool_result ends. */
-        json_object *inner = member(b, "content");
+        json_object *inner = jsonv_get(b, "content");
         if (inner && json_object_is_type(inner, json_type_array))
             collect_array(m, inner);
-        if (member(b, "cache_control"))
+        if (jsonv_get(b, "cache_control"))
             marks_push(m, b);
     }
 }
 
 static void collect(struct marks *m, json_object *body)
 {
-    collect_array(m, member(body, "tools"));
-    collect_array(m, member(body, "system"));
-    json_object *msgs = member(body, "messages");
+    collect_array(m, jsonv_get(body, "tools"));
+    collect_array(m, jsonv_get(body, "system"));
+    json_object *msgs = jsonv_get(body, "messages");
     for (size_t i = 0; msgs && i < json_object_array_length(msgs); i++)
-        collect_array(m, member(json_object_array_get_idx(msgs, i), "content"));
+        collect_array(m, jsonv_get(json_object_array_get_idx(msgs, i), "content"));
 }
 
 /* Adds the bytes of the strings under o to *bytes, stopping once *bytes
@@ -147,9 +139,9 @@ static void text_bytes(json_object *o, size_t limit, size_t *bytes)
 static bool long_prompt(json_object *body)
 {
     size_t limit = (size_t)PCACHE_AUTO_MIN_TOKENS * PCACHE_BYTES_PER_TOKEN, bytes = 0;
-    text_bytes(member(body, "tools"), limit, &bytes);
-    text_bytes(member(body, "system"), limit, &bytes);
-    text_bytes(member(body, "messages"), limit, &bytes);
+    text_bytes(jsonv_get(body, "tools"), limit, &bytes);
+    text_bytes(jsonv_get(body, "system"), limit, &bytes);
+    text_bytes(jsonv_get(body, "messages"), limit, &bytes);
     return bytes >= limit;
 }
 
@@ -157,11 +149,11 @@ static bool long_prompt(json_object *body)
  * client's: a second one there would only take a slot. */
 static bool last_block_marked(json_object *body)
 {
-    json_object *msgs = member(body, "messages");
+    json_object *msgs = jsonv_get(body, "messages");
     size_t n = msgs ? json_object_array_length(msgs) : 0;
-    json_object *c = n ? member(json_object_array_get_idx(msgs, n - 1), "content") : NULL;
+    json_object *c = n ? jsonv_get(json_object_array_get_idx(msgs, n - 1), "content") : NULL;
     size_t k = c && json_object_is_type(c, json_type_array) ? json_object_array_length(c) : 0;
-    return k && member(json_object_array_get_idx(c, k - 1), "cache_control");
+    return k && jsonv_get(json_object_array_get_idx(c, k - 1), "cache_control");
 }
 
 int pcache_finish(json_object *body, json_object *req, enum prompt_cache mode)
@@ -175,12 +167,12 @@ int pcache_finish(json_object *body, json_object *req, enum prompt_cache mode)
         free(m.v);
         return 0;
     }
-    json_object *opts = member(req, "prompt_cache_options");
+    json_object *opts = jsonv_get(req, "prompt_cache_options");
     const char *req_mode = member_str(opts, "mode");
     const char *retention = member_str(req, "prompt_cache_retention");
     /* OpenAI's ttl is a minimum lifetime ("30m"): only Claude's hour keeps
      * it; "24h" retention asks for the longest cache Claude has. */
-    bool hour = (retention && !strcmp(retention, "24h")) || member(opts, "ttl");
+    bool hour = (retention && !strcmp(retention, "24h")) || jsonv_get(opts, "ttl");
 
     bool automatic = mode == PROMPT_CACHE_AUTO && !(req_mode && !strcmp(req_mode, "explicit")) &&
                      !last_block_marked(body) &&
@@ -198,8 +190,8 @@ int pcache_finish(json_object *body, json_object *req, enum prompt_cache mode)
      * holds that prefix anyway). */
     bool later_hour = automatic && hour;
     for (size_t i = m.n; i > first; i--) {
-        json_object *cc = member(m.v[i - 1], "cache_control");
-        if (!member(cc, "ttl") && hour)
+        json_object *cc = jsonv_get(m.v[i - 1], "cache_control");
+        if (!jsonv_get(cc, "ttl") && hour)
             json_object_object_add(cc, "ttl", json_object_new_string("1h"));
         if (is_1h(cc))
             later_hour = true;
