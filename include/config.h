@@ -10,7 +10,7 @@
 #include "models.h"
 #include "sha256.h"
 
-enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+enum log_level { AXON_LOG_DEBUG, AXON_LOG_INFO, AXON_LOG_WARN, AXON_LOG_ERROR };
 
 /* AXON_PROMPT_CACHE: which prompt-cache breakpoints reach Claude (see
  * pcache.h). AUTO is 0, so config_defaults' memset gives the default. */

@@ -1127,7 +1127,7 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
     if (!rc) {
         info->cache_dropped = pcache_finish(body, req, prompt_cache_mode);
         if (info->cache_dropped)
-            log_msg(LOG_INFO, "prompt cache: %d of the client's breakpoints dropped (Claude "
+            log_msg(AXON_LOG_INFO, "prompt cache: %d of the client's breakpoints dropped (Claude "
                     "takes %d)", info->cache_dropped, PCACHE_MAX_BREAKPOINTS);
     }
     /* A long answer is fetched as a stream and answered as one object. */
@@ -1189,7 +1189,7 @@ int anthropic_reload_key(const struct axon_config *cfg)
     int rc = config_read_secret(cfg->anthropic_key_file, "ANTHROPIC_API_KEY_FILE", &key, err,
                                 sizeof err);
     if (rc) {
-        log_msg(LOG_WARN, "%s: keeping the key read before", err);
+        log_msg(AXON_LOG_WARN, "%s: keeping the key read before", err);
         return rc;
     }
     pthread_mutex_lock(&key_mu);

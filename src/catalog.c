@@ -281,7 +281,7 @@ static void check(const struct axon_config *cfg, int k, CURL *h, struct buf *bod
         free(st->models);
     }
     if (strcmp(next.state, st->state ? st->state : "") != 0)
-        log_msg(strcmp(next.state, "ok") ? LOG_WARN : LOG_INFO, "upstream %s: %s%s%s", ep->name,
+        log_msg(strcmp(next.state, "ok") ? AXON_LOG_WARN : AXON_LOG_INFO, "upstream %s: %s%s%s", ep->name,
                 next.state, next.error[0] ? ": " : "", next.error);
     *st = next;
     pthread_mutex_unlock(&cat.mu);

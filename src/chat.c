@@ -311,7 +311,7 @@ static void note_stored(struct axon_req *r, struct chat_conv *cv, int rc,
         return;
     }
     stats_store_failed();
-    log_msg(LOG_WARN, "request %s: the turn was answered but not stored (%s)", r->id,
+    log_msg(AXON_LOG_WARN, "request %s: the turn was answered but not stored (%s)", r->id,
             rc == AXON_EIO ? valkey_strerror()
             : rc == AXON_ETOOBIG ? "the conversation is full"
             : rc == AXON_ENOTFOUND ? "the conversation was deleted meanwhile"
@@ -382,7 +382,7 @@ static void settle(struct axon_req *r, struct chat_conv *cv, const struct model_
         note_stored(r, cv, conv_append_done(&ap, &b), out);
     int thrc = thinking_store_done(&th, &b);
     if (thrc)
-        log_msg(LOG_WARN, "request %s: the signed thinking of the answer's tool calls was not "
+        log_msg(AXON_LOG_WARN, "request %s: the signed thinking of the answer's tool calls was not "
                 "kept (%s): a client resending the history without it gets thinking off",
                 r->id, thrc == AXON_EIO ? valkey_strerror()
                        : thrc == AXON_ETOOBIG ? "past a cap" : "refused");
@@ -508,7 +508,7 @@ static void restore_thinking(struct axon_req *r, json_object *req, const struct 
                                                                               : "reasoning_effort");
     json_object_object_add(req, "thinking", json_object_new_boolean(0));
     json_object_object_del(req, "reasoning_effort");
-    log_msg(LOG_INFO, "request %s: thinking turned off: the signed thinking of the last "
+    log_msg(AXON_LOG_INFO, "request %s: thinking turned off: the signed thinking of the last "
             "assistant tool turn was not sent back and is not kept for this key (%s)%s",
             r->id, rc == AXON_EIO ? valkey_strerror()
                    : nids == 0 ? "its tool-call ids cannot be keys"

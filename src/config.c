@@ -72,7 +72,7 @@ void config_defaults(struct axon_config *cfg)
     cfg->valkey.port = 6379;
     cfg->port = 8080;
     cfg->server = xstrdup("lighttpd");
-    cfg->log_level = LOG_INFO;
+    cfg->log_level = AXON_LOG_INFO;
     cfg->models_file = xstrdup(AXON_MODELS_DEFAULT);
     cfg->default_model = xstrdup("claude-sonnet-4-6");
     cfg->anthropic_base_url = xstrdup("https://api.anthropic.com");

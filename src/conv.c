@@ -408,7 +408,7 @@ int conv_load_locked(const struct axon_config *cfg, const char *id, const char *
     if (state == 0)
         return AXON_EBUSY;
     if (state == -3)
-        log_msg(LOG_WARN, "conv: the turn lock of %s reached Valkey after its deadline", id);
+        log_msg(AXON_LOG_WARN, "conv: the turn lock of %s reached Valkey after its deadline", id);
     return state == -3 ? AXON_EIO : AXON_EINVAL;
 }
 
@@ -418,7 +418,7 @@ static int unlock_result(struct conv_lock *lock, int rc, const redisReply *r)
     if (rc == AXON_OK && !(r && r->type == REDIS_REPLY_INTEGER))
         rc = AXON_EINVAL;
     if (rc == AXON_EIO)
-        log_msg(LOG_WARN, "conv: the turn lock %s was not given back (%s): it expires in %lld ms",
+        log_msg(AXON_LOG_WARN, "conv: the turn lock %s was not given back (%s): it expires in %lld ms",
                 lock->key, valkey_strerror(), lock->lease_ms);
     lock->token[0] = '\0';
     lock->at = -1;
@@ -477,7 +477,7 @@ int conv_lock_renew(struct conv_lock *lock)
     } else if (rc == AXON_OK) {
         /* Expired and perhaps taken by the next turn: ours will not be
          * stored (the append script checks), and we stop asking. */
-        log_msg(LOG_WARN, "conv: the turn lock %s expired while its turn ran", lock->key);
+        log_msg(AXON_LOG_WARN, "conv: the turn lock %s expired while its turn ran", lock->key);
         lock->renew_at_us = UINT64_MAX;
         rc = AXON_ENOTFOUND;
     } else {
@@ -743,7 +743,7 @@ void conv_append_add_fenced(const struct axon_config *cfg, const char *id, const
     }
     /* No clock reading to date the deadline by: read the server's. */
     if (now_ms <= 0 && (op->rc = valkey_server_time_ms(&now_ms)) != AXON_OK) {
-        log_msg(LOG_WARN, "conv: the store of %s was not sent: %s", id, valkey_strerror());
+        log_msg(AXON_LOG_WARN, "conv: the store of %s was not sent: %s", id, valkey_strerror());
         return;
     }
     clock_note(now_ms);
@@ -775,7 +775,7 @@ static void index_unlist(const struct conv_append_op *op)
     const struct valkey_cmd cmds[] = {{.argc = 3, .argv = a}, {.argc = 3, .argv = b}};
     redisReply *rep[2];
     if (valkey_pipeline(2, cmds, rep))
-        log_msg(LOG_WARN, "conv: index cleanup of %s failed: %s", op->id, valkey_strerror());
+        log_msg(AXON_LOG_WARN, "conv: index cleanup of %s failed: %s", op->id, valkey_strerror());
     valkey_free_replies(2, rep);
 }
 
@@ -784,7 +784,7 @@ static void index_unlist(const struct conv_append_op *op)
 static int script_result(const struct conv_append_op *op, const redisReply *r)
 {
     if (r->type == REDIS_REPLY_ERROR) {
-        log_msg(LOG_WARN, "conv: append to %s refused: %.*s", op->id, (int)r->len, r->str);
+        log_msg(AXON_LOG_WARN, "conv: append to %s refused: %.*s", op->id, (int)r->len, r->str);
         return AXON_EINVAL;
     }
     if (r->type != REDIS_REPLY_INTEGER)
@@ -794,12 +794,12 @@ static int script_result(const struct conv_append_op *op, const redisReply *r)
     if (r->integer == -2)
         return AXON_ETOOBIG;
     if (r->integer == -3) {
-        log_msg(LOG_WARN, "conv: the store of %s reached Valkey after its deadline: not written",
+        log_msg(AXON_LOG_WARN, "conv: the store of %s reached Valkey after its deadline: not written",
                 op->id);
         return AXON_ETIMEDOUT;
     }
     if (r->integer == -4) {
-        log_msg(LOG_WARN, "conv: the turn lock of %s expired before its store: not written",
+        log_msg(AXON_LOG_WARN, "conv: the turn lock of %s expired before its store: not written",
                 op->id);
         return AXON_EBUSY;
     }
@@ -816,7 +816,7 @@ int conv_append_done(struct conv_append_op *op, const struct valkey_batch *b)
         for (int i = 0; i < CONV_INDEX_CMDS; i++) {
             const redisReply *x = b->rep[op->index_at + i];
             if (x->type == REDIS_REPLY_ERROR)
-                log_msg(LOG_WARN, "conv: index update of %s failed: %.*s", op->id,
+                log_msg(AXON_LOG_WARN, "conv: index update of %s failed: %.*s", op->id,
                         (int)x->len, x->str);
         }
         /* Refused because it is gone or not the tenant's: do not list it.
@@ -870,7 +870,7 @@ int conv_delete(const char *id, const char *tenant)
     const struct valkey_cmd cmds[] = {{.argc = 3, .argv = a}, {.argc = 3, .argv = b}};
     redisReply *rep[2];
     if (valkey_pipeline(2, cmds, rep))
-        log_msg(LOG_WARN, "conv: index cleanup of %s failed: %s", id, valkey_strerror());
+        log_msg(AXON_LOG_WARN, "conv: index cleanup of %s failed: %s", id, valkey_strerror());
     valkey_free_replies(2, rep);
     return AXON_OK;
 }
@@ -896,7 +896,7 @@ static void stale_remove(const char *tk, struct stale *s)
             argv[argc++] = s->ids[j];
         redisReply *r = NULL;
         if (valkey_command_argv(&r, argc, argv, NULL))
-            log_msg(LOG_WARN, "conv: stale index cleanup failed: %s", valkey_strerror());
+            log_msg(AXON_LOG_WARN, "conv: stale index cleanup failed: %s", valkey_strerror());
         freeReplyObject(r);
     }
 }

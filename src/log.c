@@ -9,7 +9,7 @@
 
 #include "buf.h"
 
-static enum log_level min_level = LOG_INFO;
+static enum log_level min_level = AXON_LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 #define LOG_LINE_MAX 8192 /* a line is cut (and stays valid JSON) past this */
@@ -81,7 +81,7 @@ static int put_str_or_null(struct buf *b, const char *key, const char *v)
 
 void log_request(const struct axon_req *r)
 {
-    if (LOG_INFO < min_level)
+    if (AXON_LOG_INFO < min_level)
         return;
     struct buf b = BUF_INIT(LOG_LINE_MAX);
     int rc = put_time(&b);

@@ -139,7 +139,7 @@ static int open_listen(const char *spec, char *err, size_t errlen)
     if (fd < 0)
         snprintf(err, errlen, "--listen %s: %m", spec); /* %m: strerror is not thread-safe */
     else if (spec[0] != '/' && !getenv("FCGI_WEB_SERVER_ADDRS"))
-        log_msg(LOG_WARN, "--listen %s: any local process can talk FastCGI to axon; set "
+        log_msg(AXON_LOG_WARN, "--listen %s: any local process can talk FastCGI to axon; set "
                           "FCGI_WEB_SERVER_ADDRS to the web server's address", spec);
     return fd;
 }
@@ -160,10 +160,10 @@ static void prewarm_upstreams(void)
         int rc = upstream_prewarm(&cfg, url, h);
         curl_slist_free_all(h);
         if (rc)
-            log_msg(LOG_WARN, "pre-warming the %s connection failed; requests will connect",
+            log_msg(AXON_LOG_WARN, "pre-warming the %s connection failed; requests will connect",
                     ep->name);
         else
-            log_msg(LOG_DEBUG, "%s connection pre-warmed in %llu us", ep->name,
+            log_msg(AXON_LOG_DEBUG, "%s connection pre-warmed in %llu us", ep->name,
                     (unsigned long long)(log_now_us() - t0));
     }
 }
@@ -180,7 +180,7 @@ static void start_extra_worker(void)
             long long now = (long long)time(NULL), last = atomic_load(&busy_warned_at);
             if (now - last >= BUSY_WARN_EVERY_S &&
                 atomic_compare_exchange_strong(&busy_warned_at, &last, now))
-                log_msg(LOG_WARN, "all %d workers are busy (AXON_MAX_THREADS): new requests "
+                log_msg(AXON_LOG_WARN, "all %d workers are busy (AXON_MAX_THREADS): new requests "
                                   "wait in the web server's queue", n);
             return;
         }
@@ -188,7 +188,7 @@ static void start_extra_worker(void)
     pthread_t t;
     if (pthread_create(&t, &worker_attr, worker_main, (void *)(intptr_t)WORKER_EXTRA) != 0) {
         atomic_fetch_sub(&workers_alive, 1);
-        log_msg(LOG_WARN, "cannot start another worker thread (%d running)", n);
+        log_msg(AXON_LOG_WARN, "cannot start another worker thread (%d running)", n);
     }
 }
 
@@ -275,7 +275,7 @@ static void *worker_main(void *arg)
                 nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
                 continue;
             }
-            log_msg(LOG_ERROR, "accept failed (%d): stopping this worker", rc);
+            log_msg(AXON_LOG_ERROR, "accept failed (%d): stopping this worker", rc);
             break;
         }
         /* Nobody is left to accept: a burst rarely brings one request, and
@@ -338,7 +338,7 @@ static void *signal_main(void *arg)
     sigset_t *set = arg;
     int sig = 0;
     sigwait(set, &sig);
-    log_msg(LOG_INFO, "signal %d: draining %d in-flight request(s), up to %d s", sig,
+    log_msg(AXON_LOG_INFO, "signal %d: draining %d in-flight request(s), up to %d s", sig,
             atomic_load(&in_flight), cfg.drain_s);
     drain_enter(DRAIN_DRAINING);
     uint64_t deadline = log_now_us() + (uint64_t)cfg.drain_s * 1000000u;
@@ -349,13 +349,13 @@ static void *signal_main(void *arg)
          * signals the whole cgroup and lighttpd signals its child too. Only a
          * second Ctrl-C (SIGINT) cuts the drain short. */
         if (sigtimedwait(set, NULL, &tick) == SIGINT && sig == SIGINT) {
-            log_msg(LOG_WARN, "second SIGINT: exiting without waiting for %d request(s)",
+            log_msg(AXON_LOG_WARN, "second SIGINT: exiting without waiting for %d request(s)",
                     atomic_load(&in_flight));
             hurry = true;
             break;
         }
         if (log_now_us() >= deadline) {
-            log_msg(LOG_WARN, "drain time AXON_DRAIN_S=%d s passed with %d request(s) in "
+            log_msg(AXON_LOG_WARN, "drain time AXON_DRAIN_S=%d s passed with %d request(s) in "
                     "flight: ending them with server_shutting_down", cfg.drain_s,
                     atomic_load(&in_flight));
             break;
@@ -365,9 +365,9 @@ static void *signal_main(void *arg)
     FCGX_ShutdownPending();
     shutdown(listen_fd, SHUT_RDWR);
     if (!hurry && !wait_workers(set, sig, DRAIN_CUT_GRACE_MS))
-        log_msg(LOG_WARN, "second SIGINT: exiting at once");
+        log_msg(AXON_LOG_WARN, "second SIGINT: exiting at once");
     if (atomic_load(&workers_alive) > 0) {
-        log_msg(LOG_WARN, "%d request(s) still open after the drain: exiting",
+        log_msg(AXON_LOG_WARN, "%d request(s) still open after the drain: exiting",
                 atomic_load(&in_flight));
         if (own_socket_path)
             unlink(own_socket_path);
@@ -476,7 +476,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "axon: cannot start the signal thread\n");
         return 1;
     }
-    log_msg(LOG_INFO, "axon %s ready: %d threads (up to %d), %zu API key(s), listening on %s",
+    log_msg(AXON_LOG_INFO, "axon %s ready: %d threads (up to %d), %zu API key(s), listening on %s",
             AXON_VERSION, cfg.threads, cfg.max_threads, cfg.n_keys,
             listen_spec ? listen_spec : "fd 0");
 
@@ -485,12 +485,12 @@ int main(int argc, char **argv)
         pthread_cond_wait(&life_cv, &life_mu);
     pthread_mutex_unlock(&life_mu);
     if (!drain_started()) {
-        log_msg(LOG_ERROR, "every worker stopped without a signal: exiting");
+        log_msg(AXON_LOG_ERROR, "every worker stopped without a signal: exiting");
         return 1;
     }
     pthread_join(sig_thread, NULL);
     catalog_stop();
-    log_msg(LOG_INFO, "stopped");
+    log_msg(AXON_LOG_INFO, "stopped");
     if (own_socket_path)
         unlink(own_socket_path);
     pthread_attr_destroy(&worker_attr);

@@ -327,7 +327,7 @@ void oai_out_answer_error(const struct oai_out *o, struct api_error *e)
 static void schema_violated(struct oai_out *o, bool refuse)
 {
     o->schema_refused = refuse;
-    log_msg(LOG_WARN, "request %s: the answer breaks the client's schema at %s%s", o->r->id,
+    log_msg(AXON_LOG_WARN, "request %s: the answer breaks the client's schema at %s%s", o->r->id,
             o->schema_violation, refuse ? "; refused (strict)" : "");
     if (!refuse && !o->stream) {
         char h[sizeof o->schema_violation + 32];

@@ -341,9 +341,9 @@ static void note_valkey(bool up, const char *why)
     if (up == !atomic_load(&local_mode))
         return; /* the common case: no shared write */
     if (!up && !atomic_exchange(&local_mode, true))
-        log_msg(LOG_WARN, "pool: valkey unreachable (%s), using process-local leases", why);
+        log_msg(AXON_LOG_WARN, "pool: valkey unreachable (%s), using process-local leases", why);
     else if (up && atomic_exchange(&local_mode, false))
-        log_msg(LOG_INFO, "pool: valkey answers again, leases come from the registry");
+        log_msg(AXON_LOG_INFO, "pool: valkey answers again, leases come from the registry");
 }
 
 static bool int_reply(const redisReply *r, long long min, long long max, long long *out)
@@ -407,7 +407,7 @@ static int local_acquire(const struct axon_config *cfg, const char *name, struct
     struct local_pool *p = local_get(name, true);
     if (!p) {
         pthread_mutex_unlock(&local_mu);
-        log_msg(LOG_ERROR, "pool: more than %d pools, no local fallback for %s",
+        log_msg(AXON_LOG_ERROR, "pool: more than %d pools, no local fallback for %s",
                 POOL_LOCAL_MAX, name);
         return AXON_EBUSY;
     }
@@ -535,11 +535,11 @@ static int try_acquire(const struct axon_config *cfg, const struct pool_keys *k,
             l->id[r->element[0]->len] = '\0';
             rc = TRY_LEASED;
         } else {
-            log_msg(LOG_ERROR, "pool: acquire script answered an unexpected reply");
+            log_msg(AXON_LOG_ERROR, "pool: acquire script answered an unexpected reply");
             rc = AXON_EINVAL;
         }
     } else if (rc == AXON_EINVAL) {
-        log_msg(LOG_ERROR, "pool: acquire script failed: %s", valkey_strerror());
+        log_msg(AXON_LOG_ERROR, "pool: acquire script failed: %s", valkey_strerror());
     }
     if (now > 0)
         clock_note(now);
@@ -557,7 +557,7 @@ static void cancel_wait(const struct pool_keys *k, const char *token, bool timed
     redisReply *r[2] = {NULL, NULL};
     int n = timed_out ? 2 : 1;
     if (valkey_pipeline(n, cmds, r) != AXON_OK)
-        log_msg(LOG_DEBUG, "pool: could not clear waiter: %s", valkey_strerror());
+        log_msg(AXON_LOG_DEBUG, "pool: could not clear waiter: %s", valkey_strerror());
     valkey_free_replies(n, r);
 }
 
@@ -579,7 +579,7 @@ static int acquire(const struct axon_config *cfg, const char *name, struct pool_
         long long late_ms = 0;
         int rc = try_acquire(cfg, &k, l->holder, left_ms, waited, l, &late_ms);
         if (rc == TRY_LATE) {
-            log_msg(LOG_WARN, "pool %s: an acquire ran %lld ms after its deadline: nothing leased",
+            log_msg(AXON_LOG_WARN, "pool %s: an acquire ran %lld ms after its deadline: nothing leased",
                     name, late_ms);
             /* Valkey answers again (a stall ended, or its clock stepped and
              * the reading is now fresh): once more on the registry. Late
@@ -762,11 +762,11 @@ int pool_release_done(struct pool_release_op *op, const struct valkey_batch *b, 
     int rc = AXON_OK;
     if (!r) {
         /* Nothing to undo: the lease deadline hands the session back. */
-        log_msg(LOG_WARN, "pool %s: release of %s failed (%s); its lease will expire",
+        log_msg(AXON_LOG_WARN, "pool %s: release of %s failed (%s); its lease will expire",
                 mine->pool, mine->id, valkey_strerror());
         rc = AXON_EIO;
     } else if (r->type == REDIS_REPLY_ERROR) {
-        log_msg(LOG_ERROR, "pool: release script failed: %.*s", (int)r->len, r->str);
+        log_msg(AXON_LOG_ERROR, "pool: release script failed: %.*s", (int)r->len, r->str);
         rc = AXON_EINVAL;
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
                int_reply(r->element[0], REL_STALE, REL_RETIRED, &status) &&
@@ -774,12 +774,12 @@ int pool_release_done(struct pool_release_op *op, const struct valkey_batch *b, 
         if (recycled)
             *recycled = rec == 1;
         if (status == REL_STALE) {
-            log_msg(LOG_WARN, "pool %s: session %s was reclaimed before its release",
+            log_msg(AXON_LOG_WARN, "pool %s: session %s was reclaimed before its release",
                     mine->pool, mine->id);
             rc = AXON_ENOTFOUND;
         }
     } else {
-        log_msg(LOG_ERROR, "pool: release script answered an unexpected reply");
+        log_msg(AXON_LOG_ERROR, "pool: release script answered an unexpected reply");
         rc = AXON_EINVAL;
     }
     return rc;
@@ -825,7 +825,7 @@ int pool_renew(const struct axon_config *cfg, struct pool_lease *l)
     } else if (rc == AXON_OK) {
         /* Never again for this lease: it is somebody else's now. */
         l->renew_at_us = UINT64_MAX;
-        log_msg(LOG_WARN, "pool %s: lease of %s was reclaimed while in use", l->pool, l->id);
+        log_msg(AXON_LOG_WARN, "pool %s: lease of %s was reclaimed while in use", l->pool, l->id);
         rc = AXON_ENOTFOUND;
     } else {
         l->renew_at_us = now + (third < POOL_RENEW_RETRY_US ? third : POOL_RENEW_RETRY_US);

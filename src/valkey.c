@@ -177,7 +177,7 @@ static void breaker_success(void)
         atomic_store(&br_cooldown_ms, VALKEY_COOLDOWN_MS);
         atomic_store(&br_open_until_ms, 0);
         atomic_store(&br_probing, false);
-        log_msg(LOG_INFO, "valkey: circuit closed, server answers again");
+        log_msg(AXON_LOG_INFO, "valkey: circuit closed, server answers again");
     }
 }
 
@@ -193,7 +193,7 @@ static void breaker_failure(bool probe)
          * expired deadline with no probe running. */
         atomic_store(&br_open_until_ms, now_ms() + cd);
         atomic_store(&br_probing, false);
-        log_msg(LOG_WARN, "valkey: probe failed (%s), circuit open for %d ms", t_err, cd);
+        log_msg(AXON_LOG_WARN, "valkey: probe failed (%s), circuit open for %d ms", t_err, cd);
         return;
     }
     if (n < VALKEY_BREAKER_FAILS)
@@ -202,7 +202,7 @@ static void breaker_failure(bool probe)
     int cd = atomic_load(&br_cooldown_ms);
     if (atomic_compare_exchange_strong(&br_open_until_ms, &closed, now_ms() + cd)) {
         atomic_fetch_add(&br_opens, 1);
-        log_msg(LOG_WARN, "valkey: %d consecutive failures (%s), circuit open for %d ms",
+        log_msg(AXON_LOG_WARN, "valkey: %d consecutive failures (%s), circuit open for %d ms",
                 n, t_err, cd);
     }
 }

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+/* <syslog.h> beside our headers: its LOG_DEBUG, LOG_INFO ... must not clash with
+ * Axon's own level names (AXON_LOG_*), which this include would break. */
+#include <syslog.h>
 
 #include "config.h"
 #include "sha256.h"

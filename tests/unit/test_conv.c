@@ -1668,7 +1668,7 @@ static void eval_loads_and_recovers_from_noscript(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as main.c does; hiredis writes with write(2) */
-    log_set_level(LOG_ERROR);
+    log_set_level(AXON_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ids_are_random_and_checked),
         cmocka_unit_test_teardown(bad_ids_and_tenants_are_refused_before_valkey, free_confs),

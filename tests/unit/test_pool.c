@@ -749,7 +749,7 @@ static void corrupted_registry_is_an_error_not_a_crash(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as main.c does; hiredis writes with write(2) */
-    log_set_level(getenv("POOL_TEST_LOG") ? LOG_DEBUG : LOG_ERROR);
+    log_set_level(getenv("POOL_TEST_LOG") ? AXON_LOG_DEBUG : AXON_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(name_is_a_digest_prefix),
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_plain, teardown)

@@ -142,7 +142,7 @@ static void local_first_takes_local_ones(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    log_set_level(getenv("POOL_TEST_LOG") ? LOG_DEBUG : LOG_ERROR);
+    log_set_level(getenv("POOL_TEST_LOG") ? AXON_LOG_DEBUG : AXON_LOG_ERROR);
     const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_plain, teardown)
         T(takes_what_is_idle_and_never_waits),

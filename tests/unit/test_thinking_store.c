@@ -330,7 +330,7 @@ static void valkey_down_is_eio_and_finds_nothing(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as main.c does; hiredis writes with write(2) */
-    log_set_level(LOG_ERROR);
+    log_set_level(AXON_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ids_are_checked_before_they_become_keys),
         cmocka_unit_test_setup_teardown(every_id_of_the_answer_finds_the_same_blocks_byte_for_byte,

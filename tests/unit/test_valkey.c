@@ -634,7 +634,7 @@ static void large_reply_gets_time_for_its_size(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as main.c does; hiredis writes with write(2) */
-    log_set_level(LOG_ERROR);
+    log_set_level(AXON_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(set_get_round_trip, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(batch_of_scripts_is_one_round_trip, setup_plain, teardown),
