@@ -19,7 +19,7 @@
 
 enum axon_err {
     AXON_OK = 0,
-    AXON_EINVAL = -1,       /* bad input: syntax, range, type */
+    AXON_EINVAL = -1,       /* bad input from the client or the operator: syntax, range, type */
     AXON_ETOOBIG = -2,      /* a named cap was exceeded */
     AXON_ETOODEEP = -3,     /* JSON nesting above the cap */
     AXON_EIO = -4,          /* read or write failed (client side) */
@@ -28,7 +28,11 @@ enum axon_err {
     AXON_ESYS = -7,         /* a system call failed; errno tells */
     AXON_ERETRY = -8,       /* an upstream failure worth retrying if nothing was delivered */
     AXON_EBUSY = -9,        /* no capacity within the wait bound (the session pool) */
-    AXON_ETIMEDOUT = -10    /* refused for arriving after its deadline (conv.h) */
+    AXON_ETIMEDOUT = -10,   /* refused for arriving after its deadline (conv.h) */
+    AXON_EPROTO = -11,      /* a peer (an upstream, Valkey) sent what its protocol does not allow */
+    AXON_EREPLY = -12,      /* Valkey answered with an error reply (a script's refusal, say) */
+    AXON_ESENT = -13,       /* too late: the answer's headers have already gone out */
+    AXON_EDENIED = -14      /* the caller is not allowed: no key, or a wrong one (answered) */
 };
 
 #define AXON_MUST_CHECK __attribute__((warn_unused_result))
