@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The README's table of Claude models, generated from etc/models.conf, so the
-# two cannot drift:
+# The table of Claude models in docs/models.md, generated from etc/models.conf,
+# so the two cannot drift:
 #   tests/docs/models-table.sh            prints the table
-#   tests/docs/models-table.sh --check    fails unless README.md holds it
+#   tests/docs/models-table.sh --check    fails unless docs/models.md holds it
 #                                         between its models-table markers
-#   tests/docs/models-table.sh --write    rewrites that part of README.md
+#   tests/docs/models-table.sh --write    rewrites that part of docs/models.md
 # make lint runs --check.
 set -euo pipefail
 cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.."
+doc=docs/models.md
 
 table() {
     awk '
@@ -46,17 +47,17 @@ case ${1:-} in
 "") table ;;
 --check|--write)
     want=$(printf '%s\n%s\n%s' "$begin" "$(table)" "$end")
-    got=$(awk -v b="$begin" -v e="$end" '$0 == b {on = 1} on {print} $0 == e {on = 0}' README.md)
+    got=$(awk -v b="$begin" -v e="$end" '$0 == b {on = 1} on {print} $0 == e {on = 0}' "$doc")
     if [[ $1 == --check ]]; then
         if [[ "$got" != "$want" ]]; then
-            echo "README.md's model table differs from etc/models.conf: run tests/docs/models-table.sh --write"
+            echo "$doc's model table differs from etc/models.conf: run tests/docs/models-table.sh --write"
             diff <(printf '%s\n' "$got") <(printf '%s\n' "$want") | head -20
             exit 1
         fi
     else
-        [[ -n $got ]] || { echo "README.md has no models-table markers" >&2; exit 1; }
+        [[ -n $got ]] || { echo "$doc has no models-table markers" >&2; exit 1; }
         awk -v b="$begin" -v e="$end" -v t="$want" '$0 == b {print t; skip = 1; next} $0 == e {skip = 0; next} !skip' \
-            README.md > README.md.tmp && mv README.md.tmp README.md
+            "$doc" > "$doc.tmp" && mv "$doc.tmp" "$doc"
     fi ;;
 *) echo "usage: $0 [--check|--write]" >&2; exit 2 ;;
 esac

@@ -7,7 +7,8 @@
 #      trailing garbage
 #   2. cppcheck (2.10), with tests/lint/axon.cfg for json-c and hiredis
 #   3. clang-tidy (14), configured by .clang-tidy at the top of the tree
-#   and the README's model table against etc/models.conf (tests/docs/)
+#   and the docs (tests/docs/): the model table in docs/models.md against
+#   etc/models.conf, and every relative link in README.md and docs/
 #
 # Both analyzers read build/lint/compile_commands.json, written from the
 # Makefile's own compile commands by tests/lint/compdb.sh.
@@ -37,10 +38,11 @@ if [[ $nbanned -gt 0 ]]; then
 fi
 summary+=("banned calls|$nbanned")
 
-# ---- the README's generated tables -------------------------------------------
+# ---- the docs: the generated model table, and links that lead somewhere ------
 ndocs=0
-if ! tests/docs/models-table.sh --check; then ndocs=1; failed=1; fi
-summary+=("README tables|$ndocs")
+if ! tests/docs/models-table.sh --check; then ndocs=$((ndocs + 1)); failed=1; fi
+if ! node tests/docs/links.mjs; then ndocs=$((ndocs + 1)); failed=1; fi
+summary+=("docs (table, links)|$ndocs")
 
 # ---- the compilation database ----------------------------------------------
 if ! tests/lint/compdb.sh "$out/compile_commands.json"; then
