@@ -2,9 +2,11 @@
 // markdown table (medians over the repetitions, with the ratios
 // gateway/direct, gateway/nginx-proxy and Portkey/gateway), then the
 // targets of issue 6 with what was measured against each, and the
-// descriptors per open stream against the README's sizing.
+// descriptors per open stream against the sizing in docs/deploying.md.
+// The first line is PROVENANCE: the date, the command, the commit and the
+// machine (tests/docs/results.sh provenance).
 //
-//   node tests/bench/report.mjs results.jsonl --machine TEXT --command TEXT
+//   node tests/bench/report.mjs results.jsonl --provenance TEXT
 //        [--note TEXT] [--smoke 0|1]
 import fs from 'node:fs';
 
@@ -92,7 +94,7 @@ for (const n of holds) {
   }, { ratios: false });
 }
 
-// Descriptors per open stream, for the README's sizing: the most each role
+// Descriptors per open stream, for the sizing (docs/deploying.md): the most each role
 // held during a hold run, less what it held idle, over the streams open.
 const fdsOf = (phase, role, path, n) => lines.filter((l) => l.kind === 'fd' && l.phase === phase &&
   l.role === role && (path === undefined || (l.path === path && l.n === n))).map((l) => l.count);
@@ -136,7 +138,7 @@ const rt = Object.fromEntries(lines.filter((l) => l.kind === 'valkey_rt').map((l
 row('Valkey round trips per request (new conversation)', (p) => rt[p], { ratios: false });
 
 const out = [];
-out.push(`Measured with \`${opt.command}\` on ${opt.machine}, ${new Date().toISOString().slice(0, 10)}.`);
+out.push(opt.provenance);
 out.push('Every path runs on the same machine, against the same mock upstream, in turn within each repetition; figures are medians over the repetitions.');
 out.push('Ratios are axon behind lighttpd / behind nginx; "Portkey/axon" compares Portkey with each.');
 if (opt.note) out.push(`Note: ${opt.note}.`);
@@ -173,13 +175,13 @@ if (opt.smoke !== '1') {
     `${both(m.idle)}; ${both(m.load)}; ${both(m.after)} MiB`,
     ok((m.idle ?? []).every((x) => x <= 16) && (m.load ?? []).every((x) => x <= 128) &&
        (m.after ?? []).every((x, i) => x <= m.idle[i] * 1.1))]);
-  // The README's sizing (Deployment, "Descriptors"): 2 per open stream in the
+  // The sizing (docs/deploying.md, "Descriptors"): 2 per open stream in the
   // web server (the client's connection and the one to axon) and 5 in axon
   // (the web server's connection, the upstream's, its thread's Valkey
   // connection and its libcurl multi handle's wake-up socket pair).
   const fdTop = targets.fds[top] ?? {};
   const fdText = ['lighttpd', 'nginx'].map((p) => (fdTop[p] ? `${fmt(fdTop[p][0], 2)} + ${fmt(fdTop[p][1], 2)}` : '—')).join(' / ');
-  t.push([`descriptors per open stream at ${fmt(top)}: ≤ 2 in the web server + ≤ 5 in axon (the README's sizing)`, fdText,
+  t.push([`descriptors per open stream at ${fmt(top)}: ≤ 2 in the web server + ≤ 5 in axon (the sizing in docs/deploying.md)`, fdText,
     ok(['lighttpd', 'nginx'].every((p) => fdTop[p] && fdTop[p][0] <= 2.05 && fdTop[p][1] <= 5.05))]);
   t.push(['start-up to the first 200 on /health ≤ 50 ms', su ? `${fmt(su.r.p50_ms, 1)} ms (max ${fmt(su.r.max_ms, 1)})` : '—', ok(su && su.r.max_ms <= 50)]);
   t.push(['Valkey round trips ≤ 2 (new conversation)', `${rt.lighttpd} / ${rt.nginx}`, ok(rt.lighttpd <= 2 && rt.nginx <= 2)]);

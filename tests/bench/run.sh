@@ -3,6 +3,7 @@
 # side with the baselines on one machine in one run.
 #
 #   tests/bench/run.sh [--smoke] [--duration S] [--repeat N] [--out DIR] [--no-portkey]
+#                      [--results FILE | --no-results]
 #
 # It starts, all on 127.0.0.1: redis-server, the fast mock upstream
 # (build/bench/mockup), axon behind lighttpd and behind nginx (etc/run-stack.sh),
@@ -21,11 +22,14 @@
 # 10 s after the load), axon's start-up time (tests/bench/startup.mjs) and
 # its Valkey round trips per request. tests/bench/report.mjs makes the table:
 # printed, and written to DIR/bench.md (default build/bench) with the raw
-# results in DIR/results.jsonl.
+# results in DIR/results.jsonl. A full run also writes the table, with the
+# machine, the date and the commit, into its section of FILE (default
+# docs/results/bench.md; tests/docs/results.sh), which is where the docs'
+# figures come from; --no-results leaves FILE alone.
 #
 # --smoke: a few seconds of the same harness (make bench-smoke, part of make
 # test). No timing is asserted; it fails only if a path gave errors or the
-# harness itself broke.
+# harness itself broke. It never writes FILE: a few seconds are no figures.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -33,15 +37,18 @@ repo=$PWD
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-smoke=0 duration=4 warmup=1 repeat=3 out=build/bench portkey=1
+smoke=0 duration=4 warmup=1 repeat=3 out=build/bench portkey=1 results=docs/results/bench.md
+args="$*"
 while (($#)); do
     case $1 in
         --smoke) smoke=1 ;;
+        --results) results=$2; shift ;;
+        --no-results) results="" ;;
         --duration) duration=$2; shift ;;
         --repeat) repeat=$2; shift ;;
         --out) out=$2; shift ;;
         --no-portkey) portkey=0 ;;
-        -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
     shift
@@ -49,6 +56,7 @@ done
 concs="1 8 32 128" holds="250 500 1000 2000" after_s=10 stream_dur=10
 if ((smoke)); then
     duration=0.5 warmup=0.2 repeat=1 concs="1 8" holds="50" after_s=0 stream_dur=0.5 portkey=0
+    results=""
 fi
 
 for cmd in redis-server lighttpd nginx node curl; do
@@ -229,7 +237,7 @@ rss_snapshot() { # PHASE: one JSON line per role, and per axon process
             "$(rss_kb "${roles[$r]}")" "$(wc -w <<<"${roles[$r]}")"
     done >>"$tmp/results.jsonl"
 }
-# Open descriptors, for the sizing in the README: each open stream holds some in
+# Open descriptors, for the sizing (docs/deploying.md): each open stream holds some in
 # axon and some in the web server, counted in /proc/PID/fd at the peak of the
 # hold phase, less the same processes' count when idle.
 fd_count() { # the open descriptors of PIDs, summed (in $(...): nullglob stays local)
@@ -358,13 +366,20 @@ ANTHROPIC_API_KEY=sk-ant-bench ANTHROPIC_BASE_URL=$mock \
     sed 's/^/{"kind":"startup","r":/; s/$/}/' >>"$tmp/results.jsonl"
 
 # ---- the table ------------------------------------------------------------------------
-machine="$(nproc) cores, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME")"
+if ((smoke)); then command="make bench-smoke"
+elif [[ -z $args ]]; then command="make bench"
+else command="tests/bench/run.sh $args"
+fi
 cp "$tmp/results.jsonl" "$out/results.jsonl"
 node tests/bench/report.mjs "$out/results.jsonl" \
-    --machine "$machine" --command "$( ((smoke)) && echo 'make bench-smoke' || echo "make bench")" \
+    --provenance "$(tests/docs/results.sh provenance "$command")" \
     --note "$pk_note" --smoke "$smoke" >"$out/bench.md"
 cat "$out/bench.md"
 say "written to $out/bench.md (raw: $out/results.jsonl)"
+if [[ -n $results ]]; then
+    tests/docs/results.sh write "$results" bench <"$out/bench.md"
+    say "and into $results (its bench section)"
+fi
 # A path that gave errors fails the run (the smoke run's only assertion).
 node -e '
   const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);

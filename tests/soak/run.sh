@@ -3,7 +3,8 @@
 # memory, file descriptors and threads, and every answer.
 #
 #   tests/soak/run.sh [--minutes N] [--server lighttpd|nginx] [--out DIR]
-#                     [--conc N] [--seed N] [-- DRIVER OPTIONS...]
+#                     [--conc N] [--seed N] [--results FILE | --no-results]
+#                     [-- DRIVER OPTIONS...]
 #
 #   --minutes N   length of the load phase (default $SOAK_MINUTES, else 10);
 #                 fractions work (--minutes 0.5). The whole run takes about
@@ -14,6 +15,11 @@
 #   --out DIR     report.md, samples.csv, summary.json, stack.log (default build/soak)
 #   --conc N      closed-loop clients (default 8)
 #   --seed N      the mix's random seed (default: the time)
+#   --results FILE  also write the report, with the machine, the date, the
+#                 commit and this script's exit status, into FILE's soak
+#                 section (default docs/results/soak.md, where the docs'
+#                 figures come from; tests/docs/results.sh)
+#   --no-results  leave that file alone
 #   after --, options for tests/soak/driver.mjs (--think-ms, --sample-s,
 #   --prime-s, --settle-s, --cycle-s, --burst-every-s, --burst-n; see its
 #   header). One cycle as long as the load (-- --cycle-s 1200 with
@@ -44,6 +50,7 @@ say() { printf 'soak: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 2; }
 
 minutes=${SOAK_MINUTES:-10} server=${AXON_SERVER:-lighttpd} out=build/soak conc=8 seed=""
+results=docs/results/soak.md
 declare -a driver_args=()
 while (($#)); do
     case $1 in
@@ -52,6 +59,8 @@ while (($#)); do
         --out) out=$2; shift ;;
         --conc) conc=$2; shift ;;
         --seed) seed=$2; shift ;;
+        --results) results=$2; shift ;;
+        --no-results) results="" ;;
         --) shift; driver_args=("$@"); break ;;
         -h|--help) sed -n '2,/^[^#]/{/^#/p}' "$0" | grep -v '^# shellcheck' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
@@ -114,7 +123,14 @@ if [[ ! -f $tmp/stack/ready ]]; then
     die "the stack did not start"
 fi
 
+# The command as it ran, for the results file: every setting spelled out.
+command="tests/soak/run.sh --minutes $minutes --server $server --conc $conc${seed:+ --seed $seed}"
+((${#driver_args[@]})) && command+=" -- ${driver_args[*]}"
+provenance=$(tests/docs/results.sh provenance "$command")
+rm -f -- "$out/report.md"   # so that a report found below is this run's
+
 rc=0
+declare -a why=()
 node tests/soak/driver.mjs --ready "$tmp/stack/ready" --minutes "$minutes" --out "$out" \
     --conc "$conc" ${seed:+--seed "$seed"} "${driver_args[@]}" || rc=$?
 
@@ -122,6 +138,7 @@ node tests/soak/driver.mjs --ready "$tmp/stack/ready" --minutes "$minutes" --out
 if ! kill -0 "$stack_pid" 2>/dev/null; then
     say "FAIL: the stack stopped during the run:"
     tail -n 20 "$tmp/stack.log" | sed 's/^/    /' >&2
+    why+=("the stack stopped during the run")
     rc=1
 fi
 # Warnings and errors axon logged (requests are logged at info, so not here).
@@ -138,7 +155,23 @@ stack_pid=""
 if grep -q 'did not exit within' "$tmp/stack.log"; then
     say "FAIL: a process did not stop on SIGTERM:"
     grep 'did not exit within' "$tmp/stack.log" | sed 's/^/    /' >&2
+    why+=("a process did not stop on SIGTERM")
     rc=1
+fi
+# The results file: this run's report under its provenance, with the verdict
+# of the whole script (the driver's checks, and the stack's own end above).
+if [[ -n $results && -f $out/report.md ]]; then
+    {
+        printf '%s\n\n' "$provenance"
+        sed -e 's/^# /## /' -e "s|$repo/||g" "$out/report.md"
+        printf '\n`tests/soak/run.sh` exit status %s' "$rc"
+        if ((rc == 0)); then printf ' (pass).\n'
+        elif ((${#why[@]})); then printf ' (FAIL: %s).\n' "$(IFS=';'; echo "${why[*]}" | sed 's/;/; /g')"
+        else printf ' (FAIL: a check above).\n'
+        fi
+        printf 'axon logged %s warning(s) and %s error(s).\n' "$warns" "$errors"
+    } | tests/docs/results.sh write "$results" soak
+    say "report written into $results"
 fi
 if ((rc == 0)); then say "ok: report in $out/report.md"; else say "FAIL: see $out/report.md"; fi
 exit "$rc"
