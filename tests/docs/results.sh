@@ -20,6 +20,7 @@ machine() {
     cores=$(nproc 2>/dev/null || echo '?')
     mem=$(awk '/^MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo 2>/dev/null)
     kernel="$(uname -s) $(uname -r)"
+    # shellcheck source=/dev/null
     os=$( (. /etc/os-release && printf '%s' "$PRETTY_NAME") 2>/dev/null || echo 'unknown OS')
     [[ -r /etc/debian_version ]] && os+=" ($(cat /etc/debian_version))"
     printf '%s, %s cores, %s, %s, %s' "${cpu:-unknown CPU}" "$cores" "${mem:-? GiB}" "$kernel" "$os"
@@ -42,6 +43,7 @@ commit() {
 case ${1:-} in
 provenance)
     [[ $# -eq 2 ]] || { echo "usage: $0 provenance COMMAND" >&2; exit 2; }
+    # shellcheck disable=SC2016  # the backticks are Markdown's
     printf 'Measured on %s by `%s` at commit %s, on %s.\n' \
         "$(date -u +%Y-%m-%d)" "$2" "$(commit)" "$(machine)" ;;
 write)

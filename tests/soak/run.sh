@@ -164,9 +164,11 @@ if [[ -n $results && -f $out/report.md ]]; then
     {
         printf '%s\n\n' "$provenance"
         sed -e 's/^# /## /' -e "s|$repo/||g" "$out/report.md"
+        reasons=$(printf '%s; ' "${why[@]}")
+        # shellcheck disable=SC2016  # the backticks are Markdown's
         printf '\n`tests/soak/run.sh` exit status %s' "$rc"
         if ((rc == 0)); then printf ' (pass).\n'
-        elif ((${#why[@]})); then printf ' (FAIL: %s).\n' "$(IFS=';'; echo "${why[*]}" | sed 's/;/; /g')"
+        elif ((${#why[@]})); then printf ' (FAIL: %s).\n' "${reasons%; }"
         else printf ' (FAIL: a check above).\n'
         fi
         printf 'axon logged %s warning(s) and %s error(s).\n' "$warns" "$errors"
