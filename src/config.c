@@ -145,8 +145,7 @@ const struct config_doc config_docs[] = {
     {.name = "AXON_POOL_SIZE", INT(pool_size, 1, 10000), .def = "8",
      .help = "upstream sessions per upstream, shared by every axon process through Valkey",
      .chart = "poolSize",
-     .chart_note = "Shared by every pod, not per pod: set it to what the upstream account "
-                   "allows."},
+     .chart_note = "Not per pod: set it to what the upstream account allows."},
     {.name = "AXON_POOL_WAIT_MS", INT(pool_wait_ms, 0, 600000), .def = "10000",
      .help = "longest wait for an idle session; then `429 rate_limit_exceeded` with "
              "`retry-after: 1`"},

@@ -93,11 +93,17 @@ static int default_text(struct buf *b, const struct config_doc *s, bool md)
     return buf_printf(b, md ? "`%s`" : "%s", s->def);
 }
 
-/* The plain help, then what the setting accepts, as one sentence. */
-static int sentence(struct buf *b, const struct config_doc *s)
+/* The plain help, capitalised, then what the setting accepts, as one
+ * sentence; in the chart a 0/1 setting is a YAML boolean. */
+static int sentence(struct buf *b, const struct config_doc *s, bool chart)
 {
+    size_t start = b->len;
     int rc = plain(b, s->help);
-    if (!rc && (is_int(s) || s->words || s->form)) {
+    if (!rc && b->len > start && b->p[start] >= 'a' && b->p[start] <= 'z')
+        b->p[start] = (char)(b->p[start] - 'a' + 'A');
+    if (!rc && chart && is_bool(s))
+        rc = buf_puts(b, ". Here true or false (true is 1)");
+    else if (!rc && (is_int(s) || s->words || s->form)) {
         rc = buf_puts(b, ". Accepts ");
         if (!rc)
             rc = accepts(b, s, false);
@@ -179,7 +185,7 @@ static int render_conf(struct buf *b)
     struct buf t = BUF_INIT(4096);
     for (const struct config_doc *s = config_docs; !rc && s->name; s++) {
         buf_reset(&t);
-        rc = sentence(&t, s);
+        rc = sentence(&t, s, false);
         if (!rc && s->def_doc) {
             rc = buf_puts(&t, " Default: ");
             if (!rc)
@@ -220,9 +226,7 @@ static int render_values(struct buf *b)
         buf_reset(&t);
         rc = buf_printf(&t, "%s: ", s->name);
         if (!rc)
-            rc = sentence(&t, s);
-        if (!rc && is_bool(s))
-            rc = buf_puts(&t, " Here true or false.");
+            rc = sentence(&t, s, true);
         if (!rc && s->chart_note)
             rc = buf_printf(&t, " %s", s->chart_note);
         if (!rc)
