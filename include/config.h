@@ -11,10 +11,11 @@
 #include "models.h"
 #include "sha256.h"
 
+/* AXON_LOG_LEVEL, in the order of its words (config.c). */
 enum log_level { AXON_LOG_DEBUG, AXON_LOG_INFO, AXON_LOG_WARN, AXON_LOG_ERROR };
 
 /* AXON_PROMPT_CACHE: which prompt-cache breakpoints reach Claude (see
- * pcache.h). AUTO is 0, so config_defaults' memset gives the default. */
+ * pcache.h). In the order of the setting's words (config.c). */
 enum prompt_cache { PROMPT_CACHE_AUTO, PROMPT_CACHE_EXPLICIT, PROMPT_CACHE_OFF };
 
 #define CONFIG_MAX_KEYS 1024       /* API keys accepted at most */
@@ -137,11 +138,12 @@ struct config_doc {
     config_parse_fn *parse;    /* reads the text into cfg; AXON_EINVAL naming the setting */
     size_t off;                /* the field parse writes (offsetof in struct axon_config) */
     int size;                  /* its size: whole numbers go into an int, long or size_t */
-    int64_t lo, hi;            /* whole numbers: the range accepted */
+    int64_t lo, hi;            /* whole numbers: the range accepted (hi > 0 marks one) */
     const char *const *words;  /* word settings: the words, in the field's enum order */
     const char *form;          /* what other settings accept, for the docs (markdown) */
     const char *def;           /* the default, as text that parse reads; NULL: none */
-    const char *def_doc;       /* the default as the docs show it, when not def */
+    const char *def_doc;       /* the default as the docs show it, when def is a
+                                * path of this build tree (AXON_MODELS_FILE) */
     const char *help;          /* what it does (markdown: `code`, [links](docs/...)) */
     const char *chart;         /* its value under `axon:` in chart/values.yaml, or NULL */
     const char *chart_note;    /* what the chart adds about it (values.yaml's comment) */
