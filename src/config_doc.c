@@ -93,13 +93,15 @@ static int default_text(struct buf *b, const struct config_doc *s, bool md)
     return buf_printf(b, md ? "`%s`" : "%s", s->def);
 }
 
-/* The plain help, capitalised, then what the setting accepts, as one
- * sentence; in the chart a 0/1 setting is a YAML boolean. */
+/* The plain help, then what the setting accepts, as one sentence; in the
+ * chart a 0/1 setting is a YAML boolean. */
 static int sentence(struct buf *b, const struct config_doc *s, bool chart)
 {
     size_t start = b->len;
     int rc = plain(b, s->help);
-    if (!rc && b->len > start && b->p[start] >= 'a' && b->p[start] <= 'z')
+    /* A comment starts a sentence; in the chart the help follows "NAME: ". A
+     * help that opens with `code` keeps it as it is. */
+    if (!rc && !chart && s->help[0] >= 'a' && s->help[0] <= 'z')
         b->p[start] = (char)(b->p[start] - 'a' + 'A');
     if (!rc && chart && is_bool(s))
         rc = buf_puts(b, ". Here true or false (true is 1)");
@@ -216,6 +218,19 @@ static int yaml_value(struct buf *b, const struct config_doc *s)
     return buf_json_str(b, s->def, strlen(s->def)); /* a JSON string is a YAML one */
 }
 
+/* What values.yaml and chart/README.md say of a chart value. */
+static int chart_text(struct buf *t, const struct config_doc *s)
+{
+    int rc = buf_printf(t, "%s: ", s->name);
+    if (!rc)
+        rc = sentence(t, s, true);
+    if (!rc && s->chart_note)
+        rc = buf_printf(t, " %s", s->chart_note);
+    if (!rc && !is_int(s) && !is_bool(s))
+        rc = buf_puts(t, " Empty: axon's own default."); /* render_env's `with` */
+    return rc;
+}
+
 static int render_values(struct buf *b)
 {
     struct buf t = BUF_INIT(4096);
@@ -224,11 +239,7 @@ static int render_values(struct buf *b)
         if (!s->chart)
             continue;
         buf_reset(&t);
-        rc = buf_printf(&t, "%s: ", s->name);
-        if (!rc)
-            rc = sentence(&t, s, true);
-        if (!rc && s->chart_note)
-            rc = buf_printf(&t, " %s", s->chart_note);
+        rc = chart_text(&t, s);
         if (!rc)
             rc = wrap(b, t.p, "  # -- ", "  # ");
         if (!rc)
@@ -239,6 +250,29 @@ static int render_values(struct buf *b)
             rc = buf_puts(b, "\n");
     }
     buf_free(&t);
+    return rc;
+}
+
+/* chart/README.md's rows, as the rest of its table writes them: the
+ * default as JSON (a YAML value in flow style). */
+static int render_rows(struct buf *b)
+{
+    int rc = AXON_OK;
+    for (const struct config_doc *s = config_docs; !rc && s->name; s++) {
+        if (!s->chart)
+            continue;
+        rc = buf_printf(b, "| `axon.%s` | `", s->chart);
+        if (!rc && (is_int(s) || is_bool(s)))
+            rc = yaml_value(b, s);
+        else if (!rc)
+            rc = buf_json_str(b, s->def ? s->def : "", s->def ? strlen(s->def) : 0);
+        if (!rc)
+            rc = buf_puts(b, "` | ");
+        if (!rc)
+            rc = chart_text(b, s);
+        if (!rc)
+            rc = buf_puts(b, " |\n");
+    }
     return rc;
 }
 
@@ -285,13 +319,15 @@ int config_doc_render(struct buf *b, enum config_doc_format f)
         return render_values(b);
     case CONFIG_DOC_ENV:
         return render_env(b);
+    case CONFIG_DOC_ROWS:
+        return render_rows(b);
     }
     return AXON_EINVAL;
 }
 
 int config_doc_format(const char *name)
 {
-    static const char *const names[] = {"help", "markdown", "conf", "values", "env"};
+    static const char *const names[] = {"help", "markdown", "conf", "values", "env", "rows"};
     for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
         if (!strcmp(name, names[i]))
             return i;

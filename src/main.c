@@ -90,7 +90,7 @@ static void usage(FILE *f)
             "                         ./etc/axon.conf when present); the environment wins\n"
             "  --check-config         validate the configuration, exit 0 or 2\n"
             "  --settings FORMAT      print the settings table as help, markdown, conf,\n"
-            "                         values or env (what `make docs` writes)\n"
+            "                         values, env or rows (what `make docs` writes)\n"
             "  --help, --version\n\n");
     (void)print_settings(f, CONFIG_DOC_HELP);
 }
@@ -408,8 +408,8 @@ int main(int argc, char **argv)
             /* Reads only the table: no configuration is loaded. */
             int fmt = config_doc_format(argv[++i]);
             if (fmt < 0) {
-                fprintf(stderr, "axon: --settings %s: expected help, markdown, conf, values "
-                                "or env\n", argv[i]);
+                fprintf(stderr, "axon: --settings %s: expected help, markdown, conf, values, "
+                                "env or rows\n", argv[i]);
                 return 2;
             }
             return print_settings(stdout, (enum config_doc_format)fmt) ? 1 : 0;

@@ -5,6 +5,8 @@
 #   etc/axon.conf.example             axon --settings conf     (the whole file)
 #   chart/values.yaml                 axon --settings values   (between its settings markers)
 #   chart/templates/deployment.yaml   axon --settings env      (the same)
+#   chart/README.md                   axon --settings rows     (its table's axon.* rows,
+#                                     all but axon.env, which stay together)
 #
 #   tests/docs/settings.sh --write    rewrites them (`make docs` runs this)
 #   tests/docs/settings.sh --check    fails unless each holds what the table renders
@@ -62,4 +64,22 @@ one docs/configuration.md markdown
 one etc/axon.conf.example conf
 one chart/values.yaml values "$begin_yaml" "$end_yaml"
 one chart/templates/deployment.yaml env "$begin_env" "$end_env"
+
+# chart/README.md: a marker would break its table, so the rows are found by
+# their first cell, and the generated ones replace them where the first stood.
+rows_re='^\| `axon\.[A-Za-z]+` \|'
+want=$("$axon" --settings rows)
+got=$(grep -E "$rows_re" chart/README.md | grep -v '^| `axon.env` |' || true)
+if [[ $got != "$want" ]]; then
+    if [[ $mode == --write ]]; then
+        awk -v re="$rows_re" -v t="$want" '$0 ~ re && $0 !~ /^\| `axon\.env` \|/ {
+            if (!done) print t; done = 1; next } {print}' chart/README.md > chart/README.md.tmp &&
+            mv chart/README.md.tmp chart/README.md
+        echo "wrote chart/README.md"
+    else
+        echo "chart/README.md's axon.* rows differ from the settings table in src/config.c: run make docs"
+        diff <(printf '%s\n' "$got") <(printf '%s\n' "$want") | head -20
+        bad=1
+    fi
+fi
 exit $bad

@@ -1,5 +1,6 @@
 /* The settings table against everything written from it: the committed
- * docs/configuration.md, etc/axon.conf.example and the chart's settings must
+ * docs/configuration.md, etc/axon.conf.example and the chart's settings
+ * (values.yaml, the Deployment's env, chart/README.md's rows) must
  * be what the table renders today (else: make docs), the web servers' configs
  * must pass every setting to axon, and every default must be one its own
  * parser takes. */
@@ -110,6 +111,19 @@ static void chart_env_is_the_table(void **state)
                   "            {{- /* /settings */}}\n");
 }
 
+/* chart/README.md's table cannot hold a marker line, so its axon.* rows
+ * must appear together, as rendered. */
+static void chart_readme_rows_are_the_table(void **state)
+{
+    (void)state;
+    char *text = read_file("chart/README.md"), *want = render(CONFIG_DOC_ROWS);
+    if (!strstr(text, want))
+        fail_msg("chart/README.md's axon.* rows differ from the settings table in "
+                 "src/config.c (run make docs); the table renders:\n%s", want);
+    free(text);
+    free(want);
+}
+
 /* lighttpd passes axon only the variables its bin-copy-environment (or
  * bin-environment) names: a setting missing there silently does not apply. */
 static void lighttpd_passes_every_setting(void **state)
@@ -181,6 +195,7 @@ int main(void)
         cmocka_unit_test(conf_example_is_the_table),
         cmocka_unit_test(chart_values_are_the_table),
         cmocka_unit_test(chart_env_is_the_table),
+        cmocka_unit_test(chart_readme_rows_are_the_table),
         cmocka_unit_test(lighttpd_passes_every_setting),
         cmocka_unit_test(defaults_parse_and_help_names_them),
         cmocka_unit_test(word_errors_list_the_words),
