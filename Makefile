@@ -25,7 +25,7 @@ SOBJ      := $(SRC:src/%.c=build/asan/%.o)
 SLIB_OBJ  := $(LIB_SRC:src/%.c=build/asan/%.o)
 SUNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 
-.PHONY: all asan unit-bins check test test-live run deps npm-deps lint clean bench bench-smoke bench-bins chart-test browser-test fuzz soak memcheck
+.PHONY: all asan unit-bins check test test-live run deps npm-deps lint clean bench bench-smoke bench-bins chart-test browser-test fuzz soak memcheck docs
 all: build/axon
 
 build/axon: $(OBJ)
@@ -140,6 +140,13 @@ soak: deps npm-deps
 memcheck: deps npm-deps
 	@$(MAKE) --no-print-directory all
 	@tests/memcheck/run.sh
+
+# Rewrites the files generated from the settings table in src/config.c:
+# docs/configuration.md, etc/axon.conf.example and the chart's settings
+# (tests/docs/settings.sh; test_config_doc fails while one is stale).
+docs:
+	@$(MAKE) --no-print-directory all
+	@tests/docs/settings.sh --write
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -6,14 +6,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "axon.h"
 #include "models.h"
 #include "sha256.h"
 
+/* AXON_LOG_LEVEL, in the order of its words (config.c). */
 enum log_level { AXON_LOG_DEBUG, AXON_LOG_INFO, AXON_LOG_WARN, AXON_LOG_ERROR };
 
 /* AXON_PROMPT_CACHE: which prompt-cache breakpoints reach Claude (see
- * pcache.h). AUTO is 0, so config_defaults' memset gives the default. */
+ * pcache.h). In the order of the setting's words (config.c). */
 enum prompt_cache { PROMPT_CACHE_AUTO, PROMPT_CACHE_EXPLICIT, PROMPT_CACHE_OFF };
 
 #define CONFIG_MAX_KEYS 1024       /* API keys accepted at most */
@@ -122,9 +124,29 @@ int config_finish(struct axon_config *cfg, char *err, size_t errlen) AXON_MUST_C
 int config_read_secret(const char *path, const char *what, char **out, char *err,
                        size_t errlen) AXON_MUST_CHECK;
 
-/* Every setting's name, default and meaning, for --help and the README. */
+/* The settings table: one entry per setting, the only place a setting is
+ * declared. config_defaults parses each `def`, config_set finds the entry by
+ * name and calls its `parse`, and config_doc.h renders the table as
+ * `axon --help`, docs/configuration.md, etc/axon.conf.example and the chart's
+ * values (`make docs`; test_config_doc fails when a committed copy differs).
+ * Ends with a NULL name. */
+struct config_doc;
+typedef int config_parse_fn(struct axon_config *cfg, const struct config_doc *s, const char *v,
+                            char *err, size_t errlen);
 struct config_doc {
-    const char *name, *def, *what;
+    const char *name;          /* the environment variable, and the file's NAME */
+    config_parse_fn *parse;    /* reads the text into cfg; AXON_EINVAL naming the setting */
+    size_t off;                /* the field parse writes (offsetof in struct axon_config) */
+    int size;                  /* its size: whole numbers go into an int, long or size_t */
+    int64_t lo, hi;            /* whole numbers: the range accepted (hi > 0 marks one) */
+    const char *const *words;  /* word settings: the words, in the field's enum order */
+    const char *form;          /* what other settings accept, for the docs (markdown) */
+    const char *def;           /* the default, as text that parse reads; NULL: none */
+    const char *def_doc;       /* the default as the docs show it, when def is a
+                                * path of this build tree (AXON_MODELS_FILE) */
+    const char *help;          /* what it does (markdown: `code`, [links](docs/...)) */
+    const char *chart;         /* its value under `axon:` in chart/values.yaml, or NULL */
+    const char *chart_note;    /* what the chart adds about it (values.yaml's comment) */
 };
 extern const struct config_doc config_docs[];
 

@@ -23,6 +23,8 @@
 #include "anthropic.h"
 #include "axon.h"
 #include "config.h"
+#include "config_doc.h"
+#include "buf.h"
 #include "drain.h"
 #include "fcgi_io.h"
 #include "log.h"
@@ -64,11 +66,22 @@ static pthread_mutex_t life_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t life_cv = PTHREAD_COND_INITIALIZER; /* a worker ended */
 static atomic_llong busy_warned_at;
 
+/* Writes the settings table in format fmt to f (config_doc.h). */
+static int print_settings(FILE *f, enum config_doc_format fmt)
+{
+    struct buf b = BUF_INIT((size_t)1 << 20);
+    int rc = config_doc_render(&b, fmt);
+    if (!rc && fwrite(b.p, 1, b.len, f) != b.len)
+        rc = AXON_EIO;
+    buf_free(&b);
+    return rc;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: axon [--listen PATH|IP:PORT] [--config FILE] [--check-config]\n"
-            "            [--help] [--version]\n\n"
+            "            [--settings FORMAT] [--help] [--version]\n\n"
             "Axon is an OpenAI-compatible LLM gateway: a FastCGI responder run by a web\n"
             "server (lighttpd bin-path), by spawn-fcgi, or standalone with --listen for\n"
             "nginx fastcgi_pass. Without --listen it serves the socket on fd 0.\n\n"
@@ -76,9 +89,10 @@ static void usage(FILE *f)
             "  --config FILE          NAME=value settings (default: $AXON_CONFIG, else\n"
             "                         ./etc/axon.conf when present); the environment wins\n"
             "  --check-config         validate the configuration, exit 0 or 2\n"
-            "  --help, --version\n\nSettings (environment or config file):\n");
-    for (const struct config_doc *d = config_docs; d->name; d++)
-        fprintf(f, "  %-20s %s (default %s)\n", d->name, d->what, d->def);
+            "  --settings FORMAT      print the settings table as help, markdown, conf,\n"
+            "                         values, env or rows (what `make docs` writes)\n"
+            "  --help, --version\n\n");
+    (void)print_settings(f, CONFIG_DOC_HELP);
 }
 
 /* FCGX_OpenSocket unlinks the path first and exit()s on any failure, so the
@@ -390,6 +404,15 @@ int main(int argc, char **argv)
             return 0;
         } else if (!strcmp(argv[i], "--check-config")) {
             check_only = true;
+        } else if (!strcmp(argv[i], "--settings") && i + 1 < argc) {
+            /* Reads only the table: no configuration is loaded. */
+            int fmt = config_doc_format(argv[++i]);
+            if (fmt < 0) {
+                fprintf(stderr, "axon: --settings %s: expected help, markdown, conf, values, "
+                                "env or rows\n", argv[i]);
+                return 2;
+            }
+            return print_settings(stdout, (enum config_doc_format)fmt) ? 1 : 0;
         } else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
             listen_spec = argv[++i];
         } else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
