@@ -1401,7 +1401,7 @@ static int bad_event(struct api_error *e, const char *what)
 {
     api_error_set(e, 502, ERR_SERVER, "upstream_protocol_error", NULL,
                   "The upstream sent an invalid answer: %s.", what);
-    return AXON_EINVAL;
+    return AXON_EPROTO;
 }
 
 static int block_index(struct anth_stream *s, json_object *ev, struct api_error *e, int *idx)
