@@ -24,7 +24,7 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
 
 /* True when the body anthropic_request builds for req (borrowed) would have
  * m (borrowed) think: what the client asked, else the model's own default
- * (thinks_unasked). chat.c asks before it restores signed thinking. */
+ * (thinks_unasked). The pipeline asks before it restores signed thinking. */
 bool anthropic_thinks(json_object *req, const struct model *m);
 
 /* Claude refuses metadata.user_id holding personal data such as an e-mail

@@ -1346,7 +1346,7 @@ static void map_error_type(const char *type, const char *msg, int http_status, s
         /* An operator problem no retry can fix: OpenAI's own answer for an
          * account out of credit (type and code insufficient_quota, 429), and
          * x-should-retry: false, which the official SDKs obey before the
-         * status (openai-node's shouldRetry). chat.c cools the session. */
+         * status (openai-node's shouldRetry). The pipeline cools the session (outcome_of). */
         api_error_set(e, 429, "insufficient_quota", "insufficient_quota", NULL,
                       "You exceeded your current quota, please check your plan and billing "
                       "details. (Anthropic: %s)", msg);

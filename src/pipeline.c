@@ -406,7 +406,7 @@ static void restore_thinking(struct axon_req *r, json_object *req, const struct 
 }
 
 /* Adds the ", "-separated words of list (borrowed) to r->ignored: what the
- * translator left out joins what chat.c did, in one header and log field. */
+ * translator left out joins what the pipeline did, in one header and log field. */
 static void note_ignored(struct axon_req *r, const char *list)
 {
     char word[CHAT_IGNORED_MAX];
