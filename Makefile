@@ -54,12 +54,14 @@ build/asan/tests/%: tests/unit/%.c $(SLIB_OBJ)
 
 unit-bins: $(UNIT_BIN)
 
-# test_http drives the router through a fake libfcgi, wrapped at link time.
+# test_http and test_pipeline drive the router through a fake libfcgi,
+# wrapped at link time.
 FCGI_WRAP := -Wl,--wrap=FCGX_GetParam,--wrap=FCGX_GetStr,--wrap=FCGX_PutStr,--wrap=FCGX_PutS,--wrap=FCGX_FFlush,--wrap=FCGX_GetError
 build/tests/test_http build/asan/tests/test_http \
 build/tests/test_anthropic build/asan/tests/test_anthropic \
 build/tests/test_openai build/asan/tests/test_openai \
-build/tests/test_legacy build/asan/tests/test_legacy: TEST_LDFLAGS := $(FCGI_WRAP)
+build/tests/test_legacy build/asan/tests/test_legacy \
+build/tests/test_pipeline build/asan/tests/test_pipeline: TEST_LDFLAGS := $(FCGI_WRAP)
 
 # The benchmark's own tools: a load generator and a fast mock upstream.
 BENCH_BIN := build/bench/loadgen build/bench/mockup

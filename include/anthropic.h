@@ -24,7 +24,7 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
 
 /* True when the body anthropic_request builds for req (borrowed) would have
  * m (borrowed) think: what the client asked, else the model's own default
- * (thinks_unasked). chat.c asks before it restores signed thinking. */
+ * (thinks_unasked). The pipeline asks before it restores signed thinking. */
 bool anthropic_thinks(json_object *req, const struct model *m);
 
 /* Claude refuses metadata.user_id holding personal data such as an e-mail
@@ -72,13 +72,15 @@ void anth_stream_init(struct anth_stream *s, struct oai_out *out, int choice);
 void anth_stream_free(struct anth_stream *s);
 
 /* One SSE event (borrows data). AXON_ERETRY with e filled for an upstream
- * error event that may be retried; AXON_EINVAL for a broken event;
- * oai_out's codes when the client side fails. */
+ * error event that may be retried; AXON_EINVAL (e filled) for an error
+ * event that may not; AXON_EPROTO (e filled: 502 upstream_protocol_error)
+ * for a broken event; oai_out's codes when the client side fails. */
 int anth_stream_event(struct anth_stream *s, const char *event, const char *data, size_t n,
                       struct api_error *e) AXON_MUST_CHECK;
-/* The upstream stream ended: AXON_EINVAL (e filled) if it ended early. */
+/* The upstream stream ended: AXON_EPROTO (e filled) if it ended early. */
 int anth_stream_end(struct anth_stream *s, struct api_error *e) AXON_MUST_CHECK;
-/* A whole non-streaming Messages response (borrows body). */
+/* A whole non-streaming Messages response (borrows body): the codes of
+ * anth_stream_event. */
 int anth_message(struct anth_stream *s, const char *body, size_t n, struct api_error *e)
     AXON_MUST_CHECK;
 

@@ -157,6 +157,20 @@ void oai_json_error(struct api_error *e);
 /* The error for an answer that a check refused (json_object mode, or a
  * strict schema's constraint): fills e. */
 void oai_out_answer_error(const struct oai_out *o, struct api_error *e);
+/* The answer's epilogue, in two halves around the request's last Valkey
+ * round trip (which stores the turn only when the answer stands).
+ * oai_out_check: rc is the run's result; when every call delivered but a
+ * check refuses the answer (json_object mode, a strict schema), e is filled
+ * and AXON_EINVAL returned; otherwise rc.
+ * oai_out_close: the end the client sees, for rc as oai_out_check left it
+ * (e filled when not AXON_OK): the usage chunk and [DONE] or the whole
+ * chat.completion; else the error, as a real status before the stream
+ * started and an error chunk after (a 502 when nothing said why); nothing
+ * once the client has left. Adds the answer's tokens to the request's
+ * counts and notes a gone client (the log line, /stats). Returns the
+ * final code. */
+int oai_out_check(const struct oai_out *o, int rc, struct api_error *e) AXON_MUST_CHECK;
+int oai_out_close(struct oai_out *o, int rc, struct api_error *e);
 /* A stream's heartbeat comment, starting the stream if it has not (lighttpd
  * notices a gone client only when we write). Nothing for a JSON answer. */
 int oai_out_ping(struct oai_out *o) AXON_MUST_CHECK;

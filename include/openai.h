@@ -53,13 +53,14 @@ void oa_stream_init(struct oa_stream *s, struct oai_out *out, int first, int n);
 void oa_stream_free(struct oa_stream *s);
 
 /* One SSE data payload (borrows data): a chunk, an error object, or
- * [DONE]. AXON_ERETRY with e filled for a retryable upstream error;
- * AXON_EINVAL for a broken chunk; oai_out's codes. */
+ * [DONE]. AXON_ERETRY with e filled for a retryable upstream error,
+ * AXON_EINVAL for another; AXON_EPROTO (e filled: 502
+ * upstream_protocol_error) for a broken chunk; oai_out's codes. */
 int oa_stream_event(struct oa_stream *s, const char *data, size_t n, struct api_error *e)
     AXON_MUST_CHECK;
-/* The stream ended: AXON_EINVAL (e filled) if a choice never finished. */
+/* The stream ended: AXON_EPROTO (e filled) if a choice never finished. */
 int oa_stream_end(struct oa_stream *s, struct api_error *e) AXON_MUST_CHECK;
-/* A whole chat.completion (borrows body). */
+/* A whole chat.completion (borrows body): the codes of oa_stream_event. */
 int oa_completion(struct oa_stream *s, const char *body, size_t n, struct api_error *e)
     AXON_MUST_CHECK;
 

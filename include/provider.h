@@ -1,7 +1,8 @@
-/* provider.h - what chat.c needs of an upstream protocol: build the upstream
- * request, and turn the upstream's answer into canonical events (oai_out.h).
- * Everything else - the pool, conversations, streaming, retries, timeouts,
- * heartbeats and disconnects - is chat.c and upstream.c, the same for all. */
+/* provider.h - what the pipeline needs of an upstream protocol: build the
+ * upstream request, and turn the upstream's answer into canonical events
+ * (oai_out.h). Everything else - the pool, conversations, streaming,
+ * retries, timeouts, heartbeats and disconnects - is pipeline.c and
+ * upstream.c, the same for all. */
 #ifndef AXON_PROVIDER_H
 #define AXON_PROVIDER_H
 
@@ -15,6 +16,7 @@
 #include "errors.h"
 #include "models.h"
 #include "oai_out.h"
+#include "upstream.h"
 
 /* What the request asked for that shapes the answer, and how it is fetched. */
 #define CHAT_IGNORED_MAX 160 /* bytes of chat_plan.ignored */
@@ -43,24 +45,26 @@ struct chat_plan {
     int cache_dropped; /* client prompt-cache breakpoints past the upstream's cap (told in a header) */
 };
 
+/* One provider: the request side (its body, headers and path) and the
+ * answer side (up: the reader upstream.c calls directly with one call's
+ * state; init/fini make and unmake that state for choices of the output).
+ * What a provider receives is the canonical request (a validated OpenAI
+ * chat request, docs/internals.md); what it emits is canonical events
+ * (struct cev) into the output (oai_out_event). */
 struct provider_ops {
     const char *name;   /* for logs: "anthropic", "openai" */
     const char *path;   /* appended to the endpoint's base URL */
-    size_t state_size;  /* one call's translator state */
     /* The upstream body for a validated request (borrows req and m).
      * AXON_EINVAL with e filled for what the upstream cannot do. */
     int (*request)(json_object *req, const struct model *m, struct buf *out,
                    struct chat_plan *plan, struct api_error *e);
     /* Returns new (curl_slist_free_all). */
     struct curl_slist *(*headers)(const struct axon_config *cfg, const struct endpoint *ep);
-    /* One call's translator: choices first .. first + n/calls - 1 of out. */
-    void (*init)(void *st, struct oai_out *out, int first); /* again before a retry */
+    /* One call's reader state (up.state_size bytes): choices first ..
+     * first + n/calls - 1 of out. init again before a retry, after fini. */
+    void (*init)(void *st, struct oai_out *out, int first);
     void (*fini)(void *st); /* may be NULL */
-    int (*event)(void *st, const char *event, const char *data, size_t n, struct api_error *e);
-    int (*end)(void *st, struct api_error *e);
-    int (*body)(void *st, const char *p, size_t n, struct api_error *e);
-    void (*http_error)(int status, const char *body, size_t n, const char *retry_after,
-                       struct api_error *e);
+    struct up_reader up;    /* the answer's reader: upstream.h */
     /* After a session recycle: read the credential again (may be NULL). */
     int (*reload_key)(const struct axon_config *cfg);
 };

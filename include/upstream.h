@@ -3,7 +3,7 @@
  * request, timeouts on connect, first byte and silence, retries before the
  * client has seen anything, and a tick for heartbeats and client-gone checks.
  * Knows HTTP and SSE framing, nothing of any provider's JSON: that is in
- * the ops the provider passes. */
+ * the reader the provider passes (struct up_reader), called directly. */
 #ifndef AXON_UPSTREAM_H
 #define AXON_UPSTREAM_H
 
@@ -25,20 +25,33 @@ struct up_call {
     const char *body;                 /* borrowed, POSTed as is */
     size_t len;
     bool stream;                      /* the answer is SSE */
+    void *st;                         /* borrowed: the reader's state for this call's answer */
 };
 
-/* What the provider does with each call's answer. `i` is the call's index.
- * Callbacks return AXON_OK, AXON_ERETRY (e filled: retry the call if it has
- * delivered nothing yet), AXON_ECLIENT_GONE, or another code with e filled. */
-struct up_ops {
-    int (*event)(void *ud, int i, const char *event, const char *data, size_t n,
-                 struct api_error *e);                       /* stream: one SSE event */
-    int (*end)(void *ud, int i, struct api_error *e);        /* stream: clean end */
-    int (*body)(void *ud, int i, const char *p, size_t n, struct api_error *e); /* non-stream */
+/* A provider's reader of its upstream's answers (nginx's input_filter):
+ * upstream.c calls it directly, with the call's own state (up_call.st),
+ * as the bytes arrive; it knows the provider's JSON, upstream.c only HTTP
+ * and SSE framing. The functions return AXON_OK, AXON_ERETRY (e filled:
+ * retry the call if it has delivered nothing yet), AXON_ECLIENT_GONE,
+ * AXON_EPROTO (e filled: the upstream sent what its protocol does not
+ * allow), or another code with e filled. */
+struct up_reader {
+    size_t state_size; /* one call's state: what up_call.st points at */
+    int (*event)(void *st, const char *event, const char *data, size_t n,
+                 struct api_error *e);                             /* stream: one SSE event */
+    int (*end)(void *st, struct api_error *e);                     /* stream: clean end */
+    int (*body)(void *st, const char *p, size_t n, struct api_error *e); /* non-stream */
     void (*http_error)(int status, const char *body, size_t n, const char *retry_after,
-                       struct api_error *e);                 /* a non-2xx answer */
+                       struct api_error *e);                       /* a non-2xx answer */
+};
+
+/* The request's side of a run (the pipeline's hooks). `i` is the call's
+ * index. */
+struct up_hooks {
     bool (*delivered)(void *ud, int i); /* has call i sent the client anything? */
-    void (*restart)(void *ud, int i);   /* call i is retried: forget its partial answer */
+    /* Call i is retried: forget its partial answer and make calls[i].st
+     * ready for the next attempt. */
+    void (*restart)(void *ud, int i);
     /* Every UP_TICK_MS at most; non-zero stops all. upstream_us: when the
      * last upstream byte of any call arrived (0: none yet). */
     int (*tick)(void *ud, uint64_t upstream_us);
@@ -46,12 +59,14 @@ struct up_ops {
 
 /* Runs the n calls to completion, at most `parallel` of them open at once
  * (each holds one pool session: the pool bounds what the upstream sees);
- * the next one starts, in order, when one finishes. AXON_OK when every
- * call's answer was delivered; AXON_ECLIENT_GONE when the client left
- * (everything aborted); AXON_EIO with e filled when a call failed for good
- * (the others are aborted). Borrows everything. */
+ * the next one starts, in order, when one finishes. Each call's answer
+ * goes to rd with that call's state. AXON_OK when every call's answer was
+ * delivered; AXON_ECLIENT_GONE when the client left (everything aborted);
+ * AXON_EIO with e filled when a call failed for good (the others are
+ * aborted). Borrows everything. */
 int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int n, int parallel,
-                 const struct up_ops *ops, void *ud, struct api_error *e) AXON_MUST_CHECK;
+                 const struct up_reader *rd, const struct up_hooks *hooks, void *ud,
+                 struct api_error *e) AXON_MUST_CHECK;
 
 /* Microseconds the calling thread has spent on upstream calls since it
  * started: inside libcurl (sending, waiting, receiving), less the time in

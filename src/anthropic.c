@@ -1346,7 +1346,7 @@ static void map_error_type(const char *type, const char *msg, int http_status, s
         /* An operator problem no retry can fix: OpenAI's own answer for an
          * account out of credit (type and code insufficient_quota, 429), and
          * x-should-retry: false, which the official SDKs obey before the
-         * status (openai-node's shouldRetry). chat.c cools the session. */
+         * status (openai-node's shouldRetry). The pipeline cools the session (outcome_of). */
         api_error_set(e, 429, "insufficient_quota", "insufficient_quota", NULL,
                       "You exceeded your current quota, please check your plan and billing "
                       "details. (Anthropic: %s)", msg);
@@ -1401,7 +1401,7 @@ static int bad_event(struct api_error *e, const char *what)
 {
     api_error_set(e, 502, ERR_SERVER, "upstream_protocol_error", NULL,
                   "The upstream sent an invalid answer: %s.", what);
-    return AXON_EINVAL;
+    return AXON_EPROTO;
 }
 
 static int block_index(struct anth_stream *s, json_object *ev, struct api_error *e, int *idx)
@@ -1647,14 +1647,14 @@ static int body_of(void *st, const char *p, size_t n, struct api_error *e)
 const struct provider_ops provider_anthropic = {
     .name = "anthropic",
     .path = "/v1/messages",
-    .state_size = sizeof(struct anth_stream),
     .request = anthropic_request,
     .headers = headers_of,
     .init = init_of,
     .fini = fini_of,
-    .event = event_of,
-    .end = end_of,
-    .body = body_of,
-    .http_error = anthropic_http_error,
+    .up = {.state_size = sizeof(struct anth_stream),
+           .event = event_of,
+           .end = end_of,
+           .body = body_of,
+           .http_error = anthropic_http_error},
     .reload_key = anthropic_reload_key,
 };

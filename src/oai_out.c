@@ -739,6 +739,37 @@ int oai_out_error(struct oai_out *o, const struct api_error *e)
     return rc;
 }
 
+int oai_out_check(const struct oai_out *o, int rc, struct api_error *e)
+{
+    if (rc == AXON_OK && !oai_out_valid(o)) {
+        oai_out_answer_error(o, e);
+        return AXON_EINVAL;
+    }
+    return rc;
+}
+
+int oai_out_close(struct oai_out *o, int rc, struct api_error *e)
+{
+    if (rc == AXON_OK)
+        rc = oai_out_finish(o, e);
+    if (rc && rc != AXON_ECLIENT_GONE) {
+        /* A check that failed while streaming (json_object mode, a strict
+         * schema) says so rather than a bare 502. */
+        if (o->json_failed || o->schema_refused)
+            oai_out_answer_error(o, e);
+        if (!e->status)
+            api_error_set(e, 502, ERR_SERVER, NULL, NULL, "The answer could not be completed.");
+        (void)oai_out_error(o, e);
+    }
+    o->r->client_gone = rc == AXON_ECLIENT_GONE;
+    for (int i = 0; i < o->n; i++) {
+        o->r->tokens_in += o->c[i].usage.input + o->c[i].usage.cache_read +
+                           o->c[i].usage.cache_write;
+        o->r->tokens_out += o->c[i].usage.output;
+    }
+    return rc;
+}
+
 int oai_out_ping(struct oai_out *o)
 {
     if (!o->stream)

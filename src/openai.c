@@ -245,7 +245,7 @@ static int bad_event(struct api_error *e, const char *what)
 {
     api_error_set(e, 502, ERR_SERVER, "upstream_protocol_error", NULL,
                   "The upstream sent an invalid answer: %s.", what);
-    return AXON_EINVAL;
+    return AXON_EPROTO;
 }
 
 static int emit(struct oa_stream *s, int k, struct cev ev)
@@ -507,14 +507,14 @@ static int body_of(void *st, const char *p, size_t n, struct api_error *e)
 const struct provider_ops provider_openai = {
     .name = "openai",
     .path = "/v1/chat/completions",
-    .state_size = sizeof(struct oa_stream),
     .request = openai_request,
     .headers = headers_of,
     .init = init_of,
     .fini = fini_of,
-    .event = event_of,
-    .end = end_of,
-    .body = body_of,
-    .http_error = openai_http_error,
+    .up = {.state_size = sizeof(struct oa_stream),
+           .event = event_of,
+           .end = end_of,
+           .body = body_of,
+           .http_error = openai_http_error},
     .reload_key = NULL,
 };

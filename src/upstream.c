@@ -78,7 +78,8 @@ struct xfer {
 
 struct run {
     const struct axon_config *cfg;
-    const struct up_ops *ops;
+    const struct up_reader *rd;
+    const struct up_hooks *hooks;
     void *ud;
     CURLM *multi;
 };
@@ -86,7 +87,7 @@ struct run {
 static int on_sse_event(void *p, const char *event, const char *data, size_t n)
 {
     struct xfer *x = p;
-    return x->run->ops->event(x->run->ud, x->i, event, data, n, &x->err);
+    return x->run->rd->event(x->call->st, event, data, n, &x->err);
 }
 
 static size_t write_body(struct xfer *x, char *ptr, size_t n);
@@ -244,7 +245,7 @@ static double retry_after_s(const char *v)
 static bool maybe_retry(struct xfer *x)
 {
     const struct run *run = x->run;
-    if (x->attempt >= run->cfg->upstream_retries || run->ops->delivered(run->ud, x->i))
+    if (x->attempt >= run->cfg->upstream_retries || run->hooks->delivered(run->ud, x->i))
         return false;
     double wait = retry_after_s(x->retry_after);
     if (wait > run->cfg->retry_max_wait_s)
@@ -256,7 +257,7 @@ static bool maybe_retry(struct xfer *x)
     }
     x->attempt++;
     x->start_at_us = log_now_us() + (uint64_t)(wait * 1e6);
-    run->ops->restart(run->ud, x->i);
+    run->hooks->restart(run->ud, x->i);
     return true;
 }
 
@@ -313,7 +314,7 @@ static int xfer_finished(struct xfer *x, CURLcode result)
     if (!x->status)
         curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->status);
     if (x->status < 200 || x->status > 299) {
-        run->ops->http_error((int)x->status, x->body.p ? x->body.p : "", x->body.len,
+        run->rd->http_error((int)x->status, x->body.p ? x->body.p : "", x->body.len,
                              x->retry_after, &x->err);
         bool retryable = x->status == 429 || x->status >= 500;
         if (retryable && maybe_retry(x))
@@ -324,9 +325,9 @@ static int xfer_finished(struct xfer *x, CURLcode result)
     if (x->call->stream) {
         rc = sse_finish(&x->sse, on_sse_event, x);
         if (!rc)
-            rc = run->ops->end(run->ud, x->i, &x->err);
+            rc = run->rd->end(x->call->st, &x->err);
     } else {
-        rc = run->ops->body(run->ud, x->i, x->body.p ? x->body.p : "", x->body.len, &x->err);
+        rc = run->rd->body(x->call->st, x->body.p ? x->body.p : "", x->body.len, &x->err);
     }
     if (rc == AXON_ERETRY)
         return maybe_retry(x) ? AXON_OK : AXON_EIO;
@@ -355,14 +356,15 @@ static int check_deadlines(struct xfer *x, uint64_t now)
 }
 
 int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int n, int parallel,
-                 const struct up_ops *ops, void *ud, struct api_error *e)
+                 const struct up_reader *rd, const struct up_hooks *hooks, void *ud,
+                 struct api_error *e)
 {
     if (n < 1 || n > UP_MAX_CALLS || parallel < 1) {
         api_error_set(e, 500, ERR_SERVER, NULL, NULL, "Bad number of upstream calls.");
         return AXON_EIO;
     }
     struct up_thread *t = thread_state();
-    struct run run = {.cfg = cfg, .ops = ops, .ud = ud, .multi = t->multi};
+    struct run run = {.cfg = cfg, .rd = rd, .hooks = hooks, .ud = ud, .multi = t->multi};
     struct xfer *xs = xcalloc((size_t)n, sizeof *xs);
     for (int i = 0; i < n; i++) {
         if (!t->easy[i] && !(t->easy[i] = curl_easy_init()))
@@ -416,7 +418,7 @@ int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int
                 upstream_us = x->last_byte_us;
         }
         if (!rc)
-            rc = ops->tick(ud, upstream_us);
+            rc = hooks->tick(ud, upstream_us);
         if (rc || !pending)
             break;
         int wait_ms = UP_TICK_MS;

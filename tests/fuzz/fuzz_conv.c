@@ -9,7 +9,7 @@
  * :, $, *, with nil) by a small decoder with its own limits, rather than by
  * hiredis's reader, whose own limits are not ours to test.
  *
- * A conversation that loads is then used as chat.c uses it: conv_has_system
+ * A conversation that loads is then used as pipeline.c uses it: conv_has_system
  * and conv_fit (the budget is taken from the record's `updated` field), then
  * replayed, with one new user message, through anthropic_request and
  * openai_request - the stored messages are not validated again before the

@@ -311,7 +311,7 @@ struct provider_call {
 static int on_event(void *ud, const char *event, const char *data, size_t n)
 {
     struct provider_call *c = ud;
-    return c->ops->event(c->st, event, data, n, c->e);
+    return c->ops->up.event(c->st, event, data, n, c->e);
 }
 
 /* One upstream call's answer through the translator. */
@@ -319,7 +319,7 @@ static int translate(const struct provider_ops *ops, void *st, bool sse, const c
                      struct api_error *e)
 {
     if (!sse)
-        return ops->body(st, b, n, e);
+        return ops->up.body(st, b, n, e);
     struct sse_parser p;
     sse_init(&p, 1u << 20);
     struct provider_call c = {ops, st, e};
@@ -327,19 +327,17 @@ static int translate(const struct provider_ops *ops, void *st, bool sse, const c
     if (!rc)
         rc = sse_finish(&p, on_event, &c);
     if (!rc)
-        rc = ops->end(st, e);
+        rc = ops->up.end(st, e);
     sse_free(&p);
     return rc;
 }
 
-/* The end of one upstream call, as chat.c's run_upstream ends it. */
+/* The end of the answer, as the pipeline ends it: oai_out's epilogue around
+ * the turn the settle stage would store. */
 static void finish_answer(struct oai_out *o, int n_choices, int rc, struct api_error *e)
 {
-    if (rc == AXON_OK && !oai_out_valid(o)) {
-        oai_json_error(e);
-        rc = AXON_EINVAL;
-    }
-    for (int i = 0; rc == AXON_OK && i < n_choices; i++) { /* the turn chat.c stores */
+    rc = oai_out_check(o, rc, e);
+    for (int i = 0; rc == AXON_OK && i < n_choices; i++) { /* the turn settle stores */
         json_object *m = oai_out_message(o, i);
         size_t len;
         const char *t = conv_message_text(m, &len);
@@ -347,15 +345,7 @@ static void finish_answer(struct oai_out *o, int n_choices, int rc, struct api_e
         fuzz_check_stored(m);
         json_object_put(m);
     }
-    if (rc == AXON_OK)
-        rc = oai_out_finish(o, e);
-    if (rc && rc != AXON_ECLIENT_GONE) {
-        if (o->json_failed)
-            oai_json_error(e);
-        if (!e->status)
-            api_error_set(e, 502, ERR_SERVER, NULL, NULL, "The answer could not be completed.");
-        (void)oai_out_error(o, e);
-    }
+    (void)oai_out_close(o, rc, e);
     fuzz_check_output(true);
 }
 
@@ -371,7 +361,7 @@ void fuzz_provider_input(const struct provider_ops *ops, const char *model, int 
         n_choices = max_choices;
     const char *b = (const char *)data + 2;
     size_t n = size - 2;
-    if (ops->state_size > sizeof(union provider_state))
+    if (ops->up.state_size > sizeof(union provider_state))
         fuzz_fail("%s: translator state larger than the harness's", ops->name);
 
     struct fuzz_req q;
@@ -385,7 +375,7 @@ void fuzz_provider_input(const struct provider_ops *ops, const char *model, int 
     memset(&e, 0, sizeof e);
     int rc;
     if (http_error) {
-        ops->http_error(400 + g, b, n, "7", &e);
+        ops->up.http_error(400 + g, b, n, "7", &e);
         fuzz_check_error(&e);
         rc = AXON_EINVAL;
     } else {
@@ -395,7 +385,7 @@ void fuzz_provider_input(const struct provider_ops *ops, const char *model, int 
         bool delivered = false;
         for (int i = 0; i < n_choices; i++)
             delivered = delivered || oai_out_delivered(&o, i);
-        if (rc == AXON_ERETRY && !delivered) { /* chat.c's on_restart */
+        if (rc == AXON_ERETRY && !delivered) { /* pipeline.c's on_restart */
             for (int i = 0; i < n_choices; i++)
                 oai_out_reset_choice(&o, i);
             if (ops->fini)
@@ -407,7 +397,7 @@ void fuzz_provider_input(const struct provider_ops *ops, const char *model, int 
         if (ops->fini)
             ops->fini(&st);
         /* oai_out's own failures (a cap, json_object refusing a streamed
-         * answer) leave e to run_upstream; the translator's fill it. */
+         * answer) leave e to oai_out_close; the translator's fill it. */
         if (rc && rc != AXON_ECLIENT_GONE && rc != AXON_ETOOBIG && !o.json_failed)
             fuzz_check_error(&e);
     }

@@ -66,14 +66,16 @@ void fuzz_check_error(const struct api_error *e);
 void fuzz_check_stored(json_object *msg);
 
 struct provider_ops;
-/* One input through a provider's translator (provider.h), as chat.c drives
- * it: ops->init, then ops->event over SSE (sse.h) and ops->end, or
- * ops->body over one body, or ops->http_error over an error body; a
- * retryable failure before anything reached the client runs the call once
- * more (chat.c's on_restart); then the end of run_upstream: a valid
- * answer's stored messages are checked (fuzz_check_json and
- * fuzz_check_stored), the answer is finished, a failure is written as the
- * client would get it, and what the client received is checked.
+/* One input through a provider's reader (provider.h), as the pipeline and
+ * upstream.c drive it: ops->init, then ops->up.event over SSE (sse.h) and
+ * ops->up.end, or ops->up.body over one body, or ops->up.http_error over
+ * an error body; a retryable failure before anything reached the client
+ * runs the call once more (pipeline.c's on_restart); then oai_out's
+ * epilogue, the pipeline's own: oai_out_check, a valid answer's stored
+ * messages checked (fuzz_check_json and fuzz_check_stored) where settle
+ * would store them, oai_out_close (the answer finished, or a failure
+ * written as the client would get it), and what the client received is
+ * checked.
  *
  * Input: a flags byte, a second byte, then the upstream's bytes.
  *   flags bit 0: the bytes are an SSE stream, else one response body;

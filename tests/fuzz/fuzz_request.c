@@ -1,6 +1,7 @@
-/* fuzz_request.c - a client's POST /v1/chat/completions body, as chat.c
- * takes it: jsonv_parse (strict JSON, the depth cap), oai_validate_chat,
- * then the upstream bodies anthropic_request and openai_request build.
+/* fuzz_request.c - a client's POST /v1/chat/completions body, as the
+ * pipeline takes it (chat.c's read and validate, then translate):
+ * jsonv_parse (strict JSON, the depth cap), oai_validate_chat, then the
+ * upstream bodies anthropic_request and openai_request build.
  *
  * The input is the request body. Invariants checked besides the sanitizers:
  *   - jsonv_parse accepts only what jsonv_check accepts, and the depth cap
@@ -9,7 +10,7 @@
  *     and what it accepts strictly (the Claude route) it also accepts with
  *     unknown fields allowed (the OpenAI-compatible route);
  *   - a request that passes gives upstream bodies that are JSON objects, and
- *     a plan chat.c can run (1 <= calls <= n, n a multiple of calls);
+ *     a plan the pipeline can run (1 <= calls <= n, n a multiple of calls);
  *   - every text of the request that holds a \u0000 reaches both upstream
  *     bodies whole (fuzz_check_nul_kept). */
 #include <stdint.h>
@@ -44,7 +45,7 @@ static void check_plan(const struct chat_plan *plan, const char *who)
 {
     if (plan->n < 1 || plan->n > fuzz_cfg()->max_n || plan->calls < 1 || plan->calls > plan->n ||
         plan->n % plan->calls || plan->calls > 128)
-        fuzz_fail("%s: a plan chat.c cannot run: n %d, calls %d", who, plan->n, plan->calls);
+        fuzz_fail("%s: a plan the pipeline cannot run: n %d, calls %d", who, plan->n, plan->calls);
 }
 
 typedef int (*request_fn)(json_object *, const struct model *, struct buf *, struct chat_plan *,
@@ -52,7 +53,7 @@ typedef int (*request_fn)(json_object *, const struct model *, struct buf *, str
 
 static void translate(json_object *req, request_fn fn, const struct model *m, const char *who)
 {
-    struct buf body = BUF_INIT(64u << 20); /* chat.c's cap */
+    struct buf body = BUF_INIT(64u << 20); /* pipeline.c's cap (txn_init) */
     struct chat_plan plan;
     struct api_error e;
     memset(&e, 0, sizeof e);
@@ -86,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_object_put(req);
         return 0;
     }
-    /* chat_completions: a request without a model gets the default. */
+    /* txn_route: a request without a model gets the default. */
     json_object *mv = NULL;
     if (!json_object_object_get_ex(req, "model", &mv) || json_object_is_type(mv, json_type_null))
         json_object_object_add(req, "model", json_object_new_string("gpt-4o"));
@@ -107,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!strict && loose)
         fuzz_fail("accepted strictly but refused with unknown fields allowed: %s", el.message);
 
-    /* chat_completions refuses n above AXON_MAX_N before translating. */
+    /* chat_validate refuses n above AXON_MAX_N before translating. */
     json_object *nv = NULL;
     bool n_ok = !(json_object_object_get_ex(req, "n", &nv) && json_object_is_type(nv, json_type_int) &&
                   json_object_get_int64(nv) > fuzz_cfg()->max_n);

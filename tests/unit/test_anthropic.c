@@ -1046,7 +1046,7 @@ static void truncated_streams(void **state)
             enum step where;
             int rc = feed_sse(b, (size_t)(md - b), (struct split){SPLIT_WHOLE, 0}, &ss->s,
                               &ss->e, &where);
-            CHECK_LONG(rc, AXON_EINVAL);
+            CHECK_LONG(rc, AXON_EPROTO);
             CHECK(where == STEP_END);
             CHECK_LONG(ss->e.status, 502);
             CHECK_STR(ss->e.type, ERR_SERVER);
@@ -1059,7 +1059,7 @@ static void truncated_streams(void **state)
             const char *mid = strstr(md, "data: ") + 20;
             rc = feed_sse(b, (size_t)(mid - b), (struct split){SPLIT_WHOLE, 0}, &ss->s, &ss->e,
                           &where);
-            CHECK_LONG(rc, AXON_EINVAL);
+            CHECK_LONG(rc, AXON_EPROTO);
             CHECK_LONG(ss->e.status, 502);
             session_free(ss);
 
@@ -1321,7 +1321,7 @@ static void event_data_not_json(void **state)
         struct session *ss = session_new(true, true);
         enum step where;
         int rc = feed_sse(b.p, b.len, (struct split){SPLIT_BYTES, 0}, &ss->s, &ss->e, &where);
-        CHECK_LONG(rc, AXON_EINVAL);
+        CHECK_LONG(rc, AXON_EPROTO);
         CHECK(where == STEP_EVENTS);
         CHECK_LONG(ss->e.status, 502);
         CHECK_STR(ss->e.type, ERR_SERVER);
@@ -1336,7 +1336,7 @@ static void event_data_not_json(void **state)
     for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
         snprintf(ctx, sizeof ctx, "bad body %zu", i);
         struct session *ss = session_new(false, false);
-        CHECK_LONG(anth_message(&ss->s, bodies[i], strlen(bodies[i]), &ss->e), AXON_EINVAL);
+        CHECK_LONG(anth_message(&ss->s, bodies[i], strlen(bodies[i]), &ss->e), AXON_EPROTO);
         CHECK_LONG(ss->e.status, 502);
         session_free(ss);
     }
@@ -2420,7 +2420,7 @@ static void server_tool_blocks_are_skipped(void **state)
     struct session *ss = session_new(true, false);
     enum step where;
     CHECK_LONG(feed_sse(bad, strlen(bad), (struct split){SPLIT_WHOLE, 0}, &ss->s, &ss->e, &where),
-               AXON_EINVAL);
+               AXON_EPROTO);
     CHECK_LONG(ss->e.status, 502);
     session_free(ss);
 }

@@ -554,16 +554,16 @@ static void broken_streams(void **state)
         const char *want_code;
     } cases[] = {
         /* Ends without a finish_reason: never a made-up stop. */
-        {"", AXON_EINVAL, 502, "upstream_protocol_error"},
-        {"data: [DONE]\n\n", AXON_EINVAL, 502, "upstream_protocol_error"},
+        {"", AXON_EPROTO, 502, "upstream_protocol_error"},
+        {"data: [DONE]\n\n", AXON_EPROTO, 502, "upstream_protocol_error"},
         /* Newer vLLM's error event, then [DONE]. */
         {"data: {\"error\":{\"message\":\"boom\",\"type\":\"InternalServerError\",\"param\":null,\"code\":500}}\n\n",
          AXON_ERETRY, 502, NULL},
         /* Older vLLM's flat one. */
         {"data: {\"object\":\"error\",\"message\":\"bad\",\"type\":\"BadRequestError\",\"param\":null,\"code\":400}\n\n",
          AXON_EINVAL, 400, NULL},
-        {"data: {not json\n\n", AXON_EINVAL, 502, "upstream_protocol_error"},
-        {"data: {\"choices\":[{\"index\":3,\"delta\":{\"content\":\"x\"}}]}\n\n", AXON_EINVAL, 502,
+        {"data: {not json\n\n", AXON_EPROTO, 502, "upstream_protocol_error"},
+        {"data: {\"choices\":[{\"index\":3,\"delta\":{\"content\":\"x\"}}]}\n\n", AXON_EPROTO, 502,
          "upstream_protocol_error"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -1,0 +1,88 @@
+/* pipeline.h - one chat request as one transaction, through stages that run
+ * in order:
+ *
+ *   read -> route -> validate -> load conversation -> translate -> lease
+ *        -> run -> settle -> finish
+ *
+ * An ingress (chat.c for /v1/chat/completions) reads its API shape into
+ * the canonical request (txn.req) and validates it; the pipeline does the
+ * rest, the same for every ingress and provider. Each stage returns AXON_OK
+ * or an AXON_E* code with txn.e filled (e.status 0: nothing to say, the
+ * stage answered already or the client left); the first failure skips the
+ * stages after it, and txn_end, the one cleanup, gives back whatever is
+ * held whichever stage stopped, then answers. docs/internals.md tells the
+ * story with the two seams (the canonical request and the canonical events). */
+#ifndef AXON_PIPELINE_H
+#define AXON_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <curl/curl.h>
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "catalog.h"
+#include "conv.h"
+#include "errors.h"
+#include "oai_out.h"
+#include "pool.h"
+#include "provider.h"
+#include "reqctx.h"
+
+/* The conversation side of one request. */
+struct txn_conv {
+    char id[CONV_ID_MAX + 1]; /* "": the answer names no conversation */
+    bool create;              /* a new conversation: created by the stored turn */
+    bool store;               /* store the turn once the answer succeeds */
+    json_object *turn;        /* owned: the client's messages to store with the turn */
+    struct conv_lock lock;    /* a continued one: held from its load to its settle */
+};
+
+struct txn {
+    struct axon_req *r;            /* borrowed */
+    json_object *req;              /* owned: the canonical request (a chat request) */
+    bool routed;                   /* rt is filled */
+    struct model_route rt;         /* the model and its endpoint */
+    const struct provider_ops *pv; /* rt's provider, once routed */
+    struct txn_conv cv;
+    struct buf body;               /* the upstream body (translate .. run) */
+    struct chat_plan plan;
+    bool legacy;                   /* the request used `functions` (oai_legacy.h) */
+    struct curl_slist *headers;    /* owned: the upstream request's */
+    struct pool_lease lease;
+    bool leased;                   /* lease is held: settle or txn_end gives it back */
+    struct pool_lease *more;       /* owned: the other calls' sessions (n > 1) */
+    int nmore;
+    struct oai_out out;
+    bool out_open;                 /* out is initialised: the answer is its to write */
+    char *st;                      /* owned: one reader state (pv->up.state_size) per call */
+    int ncalls;                    /* states in st */
+    int per;                       /* choices per call */
+    uint64_t last_out_us;          /* when the client last got bytes */
+    uint64_t bytes_seen;
+    bool cut;                      /* ended by the drain deadline */
+    struct api_error e;            /* why a stage stopped */
+};
+
+/* Prepares t for r (borrowed). Nothing is held until the stages run. */
+void txn_init(struct txn *t, struct axon_req *r);
+
+/* route: the request's model (the operator's default when none is named)
+ * resolved through the catalog. Never fails: an unknown model is the
+ * ingress's validate stage to refuse, after its own checks (which the
+ * route makes stricter or looser). Sets t->routed and r->model. */
+int txn_route(struct txn *t) AXON_MUST_CHECK;
+
+/* The stages after the ingress's validate: the provider's own validate
+ * (an upstream that is configured), load, translate, lease, run and settle,
+ * each only when the ones before succeeded (rc is the ingress's result),
+ * then txn_end. Returns the handler's code. */
+int txn_serve(struct txn *t, int rc);
+
+/* The one cleanup, whichever stage stopped (rc: its code): gives back the
+ * lease and the turn lock if still held (one round trip), answers (the
+ * output's end, or the stage's error as a complete JSON answer), and frees
+ * everything t owns. Returns the handler's code. */
+int txn_end(struct txn *t, int rc);
+
+#endif
