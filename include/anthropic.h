@@ -1,7 +1,7 @@
 /* anthropic.h - the Claude provider: an OpenAI chat request becomes a
  * Messages API body, and the Messages API answer (one JSON object, or SSE
  * events) becomes canonical events for oai_out. The mapping, field by
- * field, is in the README's compatibility table. */
+ * field, is in docs/claude.md (Request mapping). */
 #ifndef AXON_ANTHROPIC_H
 #define AXON_ANTHROPIC_H
 

@@ -954,7 +954,7 @@ static int thinking_apply(json_object *body, const struct model *m, const struct
 /* Sampling, as the model takes it: what it cannot take is left out and
  * named in info->ignored, never sent into a 400 the client cannot fix.
  * Claude's temperature range is 0-1: higher values are capped at 1 (see
- * the README). With thinking on, temperature may only be 1, top_k must be
+ * docs/claude.md). With thinking on, temperature may only be 1, top_k must be
  * unset, and top_p must be at least 0.95. */
 static void sampling_apply(json_object *req, json_object *body, const struct model_caps *c,
                            bool thinking, struct chat_plan *info)
