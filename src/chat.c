@@ -8,6 +8,7 @@
 #include "catalog.h"
 #include "drain.h"
 #include "errors.h"
+#include "errors_http.h"
 #include "fcgi_io.h"
 #include "handlers.h"
 #include "jsonv.h"
