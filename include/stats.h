@@ -51,8 +51,8 @@ struct stats_snapshot {
     int workers_ready;            /* stats_worker_ready calls */
 };
 
-/* Fills out (borrowed) with the counters now. Lock-free. */
-void stats_read(struct stats_snapshot *out);
+/* Fills s (borrowed) with the counters now. Lock-free. */
+void stats_read(struct stats_snapshot *s);
 /* The wait-histogram bucket bound holding quantile q of s: an upper
  * estimate in ms (0 when no acquire was counted; the last finite bound when
  * past it). */
