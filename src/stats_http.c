@@ -36,7 +36,6 @@ int ready_get(struct axon_req *r)
     return io_send_json(r, ok ? 200 : 503, body, (size_t)len, NULL);
 }
 
-
 /* What Valkey says: pool figures (or the local fallback's) and the count of
  * live conversations (-1: unknown while Valkey is down). */
 struct shared_figures {
