@@ -35,9 +35,17 @@ build/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(REAL_CPPFLAGS) $(REAL_CFLAGS) -MMD -MP -c -o $@ $<
 
-build/tests/%: tests/unit/%.c $(LIB_OBJ)
+# The modules as an archive: a test links only the members whose symbols it
+# needs (and what those need), and --as-needed keeps only the libraries they
+# call, so the validator's test takes neither libcurl, hiredis nor libfcgi.
+# Rebuilt whole, so a removed module leaves no member behind.
+build/libaxon.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+build/tests/%: tests/unit/%.c build/libaxon.a
 	@mkdir -p $(@D)
-	$(CC) $(REAL_CPPFLAGS) $(REAL_CFLAGS) -MMD -MP -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(TEST_LDFLAGS) $(LIBS) -lcmocka
+	$(CC) $(REAL_CPPFLAGS) $(REAL_CFLAGS) -MMD -MP -o $@ $< build/libaxon.a $(LDFLAGS) $(TEST_LDFLAGS) -Wl,--as-needed $(LIBS) -lcmocka
 
 asan: build/asan/axon $(SUNIT_BIN)
 
@@ -48,16 +56,21 @@ build/asan/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(REAL_CPPFLAGS) $(REAL_CFLAGS) $(SAN) -O1 -MMD -MP -c -o $@ $<
 
-build/asan/tests/%: tests/unit/%.c $(SLIB_OBJ)
+build/asan/libaxon.a: $(SLIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+build/asan/tests/%: tests/unit/%.c build/asan/libaxon.a
 	@mkdir -p $(@D)
-	$(CC) $(REAL_CPPFLAGS) $(REAL_CFLAGS) $(SAN) -O1 -MMD -MP -o $@ $< $(SLIB_OBJ) $(LDFLAGS) $(TEST_LDFLAGS) $(LIBS) -lcmocka
+	$(CC) $(REAL_CPPFLAGS) $(REAL_CFLAGS) $(SAN) -O1 -MMD -MP -o $@ $< build/asan/libaxon.a $(LDFLAGS) $(TEST_LDFLAGS) -Wl,--as-needed $(LIBS) -lcmocka
 
 unit-bins: $(UNIT_BIN)
 
-# test_http and test_pipeline drive the router through a fake libfcgi,
-# wrapped at link time.
+# The tests that drive the responder's I/O do it through one fake libfcgi
+# (tests/unit/fake_fcgi.h), wrapped at link time.
 FCGI_WRAP := -Wl,--wrap=FCGX_GetParam,--wrap=FCGX_GetStr,--wrap=FCGX_PutStr,--wrap=FCGX_PutS,--wrap=FCGX_FFlush,--wrap=FCGX_GetError
 build/tests/test_http build/asan/tests/test_http \
+build/tests/test_conv build/asan/tests/test_conv \
 build/tests/test_anthropic build/asan/tests/test_anthropic \
 build/tests/test_openai build/asan/tests/test_openai \
 build/tests/test_legacy build/asan/tests/test_legacy \
@@ -92,7 +105,8 @@ npm-deps:
 	@tests/install-npm.sh
 
 # Static checks, all of which must be clean (tests/lint/README.md): the
-# banned-call grep, cppcheck and clang-tidy (.clang-tidy).
+# banned-call grep, cppcheck, clang-tidy (.clang-tidy) and no cycle between
+# modules (tests/lint/cycles.mjs, from build/*.o's symbols).
 lint:
 	@tests/lint/run.sh
 

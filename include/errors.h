@@ -1,6 +1,10 @@
 /* errors.h - the OpenAI error envelope, built in one place:
  *   {"error":{"message":"…","type":"…","param":null|"…","code":null|"…"}}
- * All four keys are always present, as the OpenAI spec requires. */
+ * All four keys are always present, as the OpenAI spec requires.
+ *
+ * This is the error as a value: filling it and writing its JSON need no
+ * request and no I/O, so the validator and the translators link only this.
+ * Sending it as an HTTP answer is errors_http.h's. */
 #ifndef AXON_ERRORS_H
 #define AXON_ERRORS_H
 
@@ -8,7 +12,6 @@
 
 #include "axon.h"
 #include "buf.h"
-#include "reqctx.h"
 
 #define ERR_INVALID_REQUEST "invalid_request_error"
 #define ERR_SERVER "server_error"
@@ -27,8 +30,8 @@
     "https://platform.openai.com/account/api-keys."
 
 /* One API error, filled where it is found (validation, model lookup, the
- * upstream) and answered once, by errors_send_api or as a stream's error
- * chunk. Fixed-size: filling it never allocates. */
+ * upstream) and answered once, by errors_send_api (errors_http.h) or as a
+ * stream's error chunk. Fixed-size: filling it never allocates. */
 struct api_error {
     int status;           /* HTTP status, 0 while unset */
     const char *type;     /* static string: ERR_INVALID_REQUEST, ... */
@@ -42,9 +45,6 @@ struct api_error {
 /* Fills e (param may be NULL); the message is formatted and cut to fit. */
 void api_error_set(struct api_error *e, int status, const char *type, const char *code,
                    const char *param, const char *fmt, ...) AXON_PRINTF(6, 7);
-/* Sends e as a complete JSON answer, with its Retry-After and
- * x-should-retry headers. AXON_EINVAL if headers already went out. */
-int errors_send_api(struct axon_req *r, const struct api_error *e);
 /* Appends e's envelope to out (for a stream's error chunk). */
 int errors_envelope_api(struct buf *out, const struct api_error *e) AXON_MUST_CHECK;
 
@@ -52,12 +52,5 @@ int errors_envelope_api(struct buf *out, const struct api_error *e) AXON_MUST_CH
  * message is borrowed. */
 int errors_envelope(struct buf *out, const char *message, const char *type, const char *param,
                     const char *code) AXON_MUST_CHECK;
-
-/* Sends a complete error answer (application/json) with a formatted message.
- * extra_headers is borrowed and may be NULL. If headers already went out (a
- * stream), nothing can be sent this way: AXON_EINVAL. */
-int errors_send(struct axon_req *r, int status, const char *type, const char *param,
-                const char *code, const char *extra_headers, const char *fmt, ...)
-    AXON_PRINTF(7, 8);
 
 #endif

@@ -8,8 +8,11 @@
 
 int health_get(struct axon_req *r);          /* router.c */
 int test_sse_get(struct axon_req *r);        /* router.c, AXON_TEST_ROUTES only */
-int models_list(struct axon_req *r);         /* models.c */
-int models_get(struct axon_req *r);          /* models.c */
+int models_list(struct axon_req *r);         /* models_http.c */
+int models_get(struct axon_req *r);          /* models_http.c */
+int stats_get(struct axon_req *r);           /* stats_http.c */
+int metrics_get(struct axon_req *r);         /* stats_http.c */
+int ready_get(struct axon_req *r);           /* stats_http.c */
 int chat_completions(struct axon_req *r);    /* chat.c */
 int conv_http_get(struct axon_req *r);       /* conv_http.c */
 int conv_http_delete(struct axon_req *r);    /* conv_http.c */

@@ -64,9 +64,9 @@
 
 #include "axon.h"
 #include "config.h"
+#include "pool_name.h" /* pool_name(), POOL_NAME_LEN */
 #include "valkey.h"
 
-#define POOL_NAME_LEN 16  /* hex digits of the upstream's digest */
 #define POOL_ID_MAX 32
 #define POOL_HOLDER_MAX 40 /* a lease's holder token: pid and 64 random bits */
 
@@ -90,12 +90,6 @@ enum pool_outcome {
     POOL_DONE,   /* the upstream answered (or failed in a way that says nothing of it) */
     POOL_REFUSED /* 401, 403, 429 or 529: cool the session down */
 };
-
-/* The pool name of an upstream: the first POOL_NAME_LEN hex digits of
- * SHA-256(base_url "\n" credential_source). credential_source names where
- * the key comes from (a key file's path, or the key itself), so a key
- * rotated inside the same file keeps its pool. out: POOL_NAME_LEN + 1. */
-void pool_name(char *out, const char *base_url, const char *credential_source);
 
 /* Takes a session of pool `name` (borrowed) for this request, waiting up to
  * cfg->pool_wait_ms (each try waits up to twice cfg->valkey_timeout_ms for

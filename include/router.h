@@ -11,11 +11,18 @@
  * client left (AXON_ECLIENT_GONE: nothing more can be sent). */
 typedef int (*route_fn)(struct axon_req *r);
 
+/* Who may call a route: the router checks it before the handler runs. */
+enum route_auth {
+    ROUTE_KEY,     /* a valid API key (the zero value: a new route is closed) */
+    ROUTE_PUBLIC,  /* anyone, also during the drain: probes, /stats */
+    ROUTE_METRICS, /* a key unless AXON_METRICS_PUBLIC; open during the drain */
+};
+
 struct route {
     const char *method;
     const char *path;
     bool prefix;     /* path is a prefix; the rest is the route's argument */
-    bool public;     /* no API key needed */
+    enum route_auth auth;
     bool test_only;  /* exists only with AXON_TEST_ROUTES=1 */
     route_fn fn;
 };
@@ -33,8 +40,8 @@ enum route_match router_match(const char *method, const char *path, bool test_ro
 /* Answers one request completely. Borrows r. */
 void router_handle(struct axon_req *r);
 
-/* Checks the Bearer key: AXON_OK with r->tenant set, or AXON_EINVAL after
- * answering 401. For routes that decide themselves (/metrics). */
+/* Checks the Bearer key: AXON_OK with r->tenant set, or AXON_EDENIED after
+ * answering 401 (no key, or one that is not configured). Borrows r. */
 int router_authenticate(struct axon_req *r) AXON_MUST_CHECK;
 
 #endif

@@ -1,5 +1,8 @@
-/* stats.h - counters and the acquire-wait histogram; GET /stats (JSON, no
- * auth) and GET /metrics (Prometheus text, a key unless AXON_METRICS_PUBLIC).
+/* stats.h - this process's counters and histograms (request classes,
+ * tokens, the acquire-wait and overhead histograms). stats_http.c answers
+ * GET /stats (JSON, no auth) and GET /metrics (Prometheus text, a key unless
+ * AXON_METRICS_PUBLIC) from them. A leaf: the request path adds to it
+ * without linking what the answers read (Valkey, the pool, the catalog).
  *
  * Two scopes, both cheap to read (counters only, never a SCAN):
  *   - the pool's figures and the live-conversation count come from Valkey,
@@ -29,9 +32,30 @@ void stats_store_failed(void);
 /* Turns left out of a replay to fit the model's context. */
 void stats_turns_dropped(int n);
 
-/* The handlers (router.c routes them). */
-int stats_get(struct axon_req *r);
-int metrics_get(struct axon_req *r);
-int ready_get(struct axon_req *r);
+/* The histograms' finite bucket bounds (the last bucket is +Inf): the wait
+ * for a pool session in ms, and Axon's own time per chat completion in us. */
+#define STATS_WAIT_BOUNDS 13
+#define STATS_OVER_BOUNDS 11
+extern const double stats_wait_bounds_ms[STATS_WAIT_BOUNDS];
+extern const double stats_over_bounds_us[STATS_OVER_BOUNDS];
+
+/* Every counter at one moment (each read atomically, not all together). */
+struct stats_snapshot {
+    long long since; /* Unix time of the first counted request, 0 before */
+    long long total, in_flight, streams, client_gone, s2xx, s4xx, s5xx;
+    long long tokens_in, tokens_out;
+    long long stored, store_failed, turns_dropped;
+    long long wait_count, wait_sum_us, wait_bucket[STATS_WAIT_BOUNDS + 1];
+    long long over_count, over_sum_us, over_bucket[STATS_OVER_BOUNDS + 1];
+    unsigned long long valkey_rt; /* round trips of the requests counted */
+    int workers_ready;            /* stats_worker_ready calls */
+};
+
+/* Fills s (borrowed) with the counters now. Lock-free. */
+void stats_read(struct stats_snapshot *s);
+/* The wait-histogram bucket bound holding quantile q of s: an upper
+ * estimate in ms (0 when no acquire was counted; the last finite bound when
+ * past it). */
+double stats_wait_quantile(const struct stats_snapshot *s, double q);
 
 #endif

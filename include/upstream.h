@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <curl/curl.h>
 
+#include "acct.h"
 #include "config.h"
 #include "errors.h"
 
@@ -68,11 +69,8 @@ int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int
                  const struct up_reader *rd, const struct up_hooks *hooks, void *ud,
                  struct api_error *e) AXON_MUST_CHECK;
 
-/* Microseconds the calling thread has spent on upstream calls since it
- * started: inside libcurl (sending, waiting, receiving), less the time in
- * our callbacks (translating, writing to the client). What a request
- * waited is the difference across it. */
-uint64_t upstream_wait_us(void);
+/* upstream_wait_us(): acct.h, included above, keeps the sum (a leaf, so
+ * its readers need not link libcurl). */
 
 /* Closes this thread's upstream connections (a recycled session: the next
  * call connects afresh, with the credential read again). */

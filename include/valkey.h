@@ -43,6 +43,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <hiredis/hiredis.h>
+#include "acct.h"
 #include "axon.h"
 #include "config.h"
 
@@ -146,11 +147,8 @@ int valkey_eval(struct valkey_script *s, redisReply **out, int nkeys, const char
  * AXON_EIO / AXON_EINVAL (an answer that is not a time) with *ms = 0. */
 int valkey_server_time_ms(long long *ms) AXON_MUST_CHECK;
 
-/* Round trips to Valkey made by the calling thread since it started, and by
- * every thread of the process (connection set-up commands included): what a
- * request costs is the difference across it. */
-unsigned long valkey_round_trips(void);
-unsigned long long valkey_round_trips_total(void);
+/* valkey_round_trips() and valkey_round_trips_total(): acct.h, included
+ * above, counts them (a leaf, so their readers need not link hiredis). */
 
 /* Times the breaker opened since the process started (/metrics
  * axon_valkey_breaker_opens_total). Lock-free. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "errors_http.h"
 #include "fcgi_io.h"
 #include "handlers.h"
 #include "jsonv.h"

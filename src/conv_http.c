@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "conv.h"
 #include "errors.h"
+#include "errors_http.h"
 #include "fcgi_io.h"
 #include "handlers.h"
 #include "text.h"

@@ -8,10 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acct.h"
 #include "log.h"
 #include "text.h"
-#include "upstream.h"
-#include "valkey.h"
 
 uint64_t io_overhead_us(const struct axon_req *r)
 {

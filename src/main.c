@@ -20,6 +20,7 @@
 
 #include <curl/curl.h>
 
+#include "acct.h"
 #include "anthropic.h"
 #include "axon.h"
 #include "config.h"

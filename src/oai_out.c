@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "claude_schema.h"
+#include "errors_http.h"
 #include "fcgi_io.h"
 #include "log.h"
 #include "jsonv.h"

@@ -9,6 +9,7 @@
 
 #include "anthropic.h"
 #include "drain.h"
+#include "errors_http.h"
 #include "fcgi_io.h"
 #include "handlers.h"
 #include "log.h"

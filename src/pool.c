@@ -309,20 +309,6 @@ static int keys_for(const char *name, struct pool_keys *k)
     return AXON_OK;
 }
 
-void pool_name(char *out, const char *base_url, const char *credential_source)
-{
-    size_t a = strlen(base_url), b = strlen(credential_source);
-    char *msg = xmalloc(a + 1 + b);
-    memcpy(msg, base_url, a);
-    msg[a] = '\n';
-    memcpy(msg + a + 1, credential_source, b);
-    unsigned char d[SHA256_LEN];
-    sha256(msg, a + 1 + b, d);
-    memset(msg, 0, a + 1 + b); /* the source may be the key itself */
-    free(msg);
-    text_hex(d, POOL_NAME_LEN / 2, out);
-}
-
 /* A token no other acquire on any host shares: it names both the waiter
  * and the holder. The counter only helps reading logs. */
 static void make_token(char *out, size_t len)

@@ -9,17 +9,17 @@
 #include "buf.h"
 #include "drain.h"
 #include "errors.h"
+#include "errors_http.h"
 #include "fcgi_io.h"
 #include "handlers.h"
 #include "log.h"
-#include "stats.h"
 #include "text.h"
 
 static const struct route routes[] = {
-    {.method = "GET", .path = "/health", .public = true, .fn = health_get},
-    {.method = "GET", .path = "/ready", .public = true, .fn = ready_get},
-    {.method = "GET", .path = "/stats", .public = true, .fn = stats_get},
-    {.method = "GET", .path = "/metrics", .public = true, .fn = metrics_get}, /* checks itself */
+    {.method = "GET", .path = "/health", .auth = ROUTE_PUBLIC, .fn = health_get},
+    {.method = "GET", .path = "/ready", .auth = ROUTE_PUBLIC, .fn = ready_get},
+    {.method = "GET", .path = "/stats", .auth = ROUTE_PUBLIC, .fn = stats_get},
+    {.method = "GET", .path = "/metrics", .auth = ROUTE_METRICS, .fn = metrics_get},
     {.method = "GET", .path = "/v1/models", .fn = models_list},
     {.method = "GET", .path = "/v1/models/", .prefix = true, .fn = models_get},
     {.method = "POST", .path = "/v1/chat/completions", .fn = chat_completions},
@@ -83,7 +83,7 @@ int router_authenticate(struct axon_req *r)
                           "https://platform.openai.com/account/api-keys.",
                           r->tenant);
     r->tenant[0] = '\0'; /* it held the masked token, not a tenant */
-    return AXON_EINVAL;
+    return AXON_EDENIED;
 }
 
 void router_handle(struct axon_req *r)
@@ -110,9 +110,12 @@ void router_handle(struct axon_req *r)
                           "Invalid method for URL (%s %s): use %s.", r->method, r->path, allow);
         return;
     }
-    if (!rt->public && router_authenticate(r))
+    bool key = rt->auth == ROUTE_KEY || (rt->auth == ROUTE_METRICS && !r->cfg->metrics_public);
+    if (key && router_authenticate(r))
         return;
-    if (!rt->public && drain_started()) {
+    /* /metrics stays up during the drain, key or not: the scrape that
+     * watches a process leave must still see it. */
+    if (rt->auth == ROUTE_KEY && drain_started()) {
         /* Accepted during the drain (main.c keeps the socket open so that
          * /health can say 503): nothing new starts. The SDKs retry a 503,
          * after Retry-After, on whichever process then answers. */

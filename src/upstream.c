@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acct.h"
 #include "log.h"
 #include "sse.h"
 #include "text.h"
@@ -20,10 +21,10 @@ struct up_thread {
 
 static pthread_key_t thread_key;
 /* Time inside libcurl (perform and poll) less the time in our callbacks
- * that curl calls: the upstream's share of a request. On loopback the
- * upstream often answers while curl is still in sendto, so time in poll
- * alone would miss it. */
-static _Thread_local uint64_t t_wait_us, t_cb_us;
+ * that curl calls: the upstream's share of a request, added to acct.h's
+ * sum. On loopback the upstream often answers while curl is still in
+ * sendto, so time in poll alone would miss it. */
+static _Thread_local uint64_t t_cb_us;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 
 static void thread_free(void *p)
@@ -388,7 +389,7 @@ int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int
         int running = 0;
         uint64_t curl_from = log_now_us(), cb_from = t_cb_us;
         curl_multi_perform(t->multi, &running);
-        t_wait_us += log_now_us() - curl_from - (t_cb_us - cb_from);
+        acct_upstream_wait_add(log_now_us() - curl_from - (t_cb_us - cb_from));
         CURLMsg *msg;
         int left;
         while (!rc && (msg = curl_multi_info_read(t->multi, &left))) {
@@ -428,7 +429,7 @@ int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int
             wait_ms = (int)((next_retry - now) / 1000) + 1;
         uint64_t before = log_now_us();
         curl_multi_poll(t->multi, NULL, 0, wait_ms, NULL);
-        t_wait_us += log_now_us() - before;
+        acct_upstream_wait_add(log_now_us() - before);
     }
     for (int i = 0; i < n; i++) {
         xfer_stop(&xs[i]);
@@ -444,11 +445,6 @@ int upstream_run(const struct axon_config *cfg, const struct up_call *calls, int
     }
     free(xs);
     return rc;
-}
-
-uint64_t upstream_wait_us(void)
-{
-    return t_wait_us;
 }
 
 void upstream_forget_connections(void)

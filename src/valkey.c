@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "acct.h"
 #include "buf.h"
 #include "log.h"
 #include "text.h"
@@ -41,24 +42,11 @@ static atomic_bool br_probing;
 static atomic_ullong br_opens; /* times it opened: /metrics */
 
 static _Thread_local char t_err[160];
-static _Thread_local unsigned long t_round_trips;
-static atomic_ullong g_round_trips;
 
-/* Every exchange with the server goes through here once. */
+/* Every exchange with the server goes through here once (acct.h counts). */
 static void count_round_trip(void)
 {
-    t_round_trips++;
-    atomic_fetch_add_explicit(&g_round_trips, 1, memory_order_relaxed);
-}
-
-unsigned long valkey_round_trips(void)
-{
-    return t_round_trips;
-}
-
-unsigned long long valkey_round_trips_total(void)
-{
-    return atomic_load_explicit(&g_round_trips, memory_order_relaxed);
+    acct_valkey_round_trip();
 }
 
 static long long now_ms(void)

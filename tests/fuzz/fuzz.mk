@@ -7,8 +7,10 @@
 # -fsanitize=fuzzer-no-link,address,undefined into build/fuzz/obj/, with the
 # warnings of the main build; each harness links them with -fsanitize=fuzzer.
 # Every harness links the fake libfcgi (fuzz_fcgi.c) through --wrap, as the
-# unit tests do. fuzz_conv.c includes src/conv.c to reach its static parsers,
-# so it links without conv.o.
+# unit tests do, and the modules as an archive (build/fuzz/libaxon.a), as the
+# unit tests do: a harness takes only the members it calls. fuzz_conv.c
+# includes src/conv.c to reach its static parsers, so it defines every
+# symbol of conv.o and that member is never taken.
 
 FUZZ_CC ?= $(shell command -v clang >/dev/null 2>&1 && echo clang || echo clang-14)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wwrite-strings \
@@ -35,9 +37,12 @@ build/fuzz/obj/fuzz_%.o: tests/fuzz/fuzz_%.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BINS): build/fuzz/%: build/fuzz/obj/fuzz_%.o build/fuzz/obj/fuzz_fcgi.o $(LIB_OBJ)
+build/fuzz/libaxon.a: $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BINS): build/fuzz/%: build/fuzz/obj/fuzz_%.o build/fuzz/obj/fuzz_fcgi.o build/fuzz/libaxon.a
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< build/fuzz/obj/fuzz_fcgi.o \
-	    $(filter-out $(if $(filter build/fuzz/conv,$@),build/fuzz/obj/conv.o),$(LIB_OBJ)) \
-	    $(FCGI_WRAP) $(LIBS)
+	    build/fuzz/libaxon.a $(FCGI_WRAP) $(LIBS)
 
 -include $(LIB_OBJ:.o=.d) $(HARNESSES:%=build/fuzz/obj/fuzz_%.d) build/fuzz/obj/fuzz_fcgi.d

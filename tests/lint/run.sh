@@ -7,6 +7,8 @@
 #      trailing garbage
 #   2. cppcheck (2.10), with tests/lint/axon.cfg for json-c and hiredis
 #   3. clang-tidy (14), configured by .clang-tidy at the top of the tree
+#   4. no cycle between modules (tests/lint/cycles.mjs), read from the
+#      symbols of build/*.o, which this script builds first (make all)
 #   and the docs (tests/docs/): the model table in docs/models.md against
 #   etc/models.conf, and every relative link in README.md and docs/
 #
@@ -37,6 +39,23 @@ if [[ $nbanned -gt 0 ]]; then
     failed=1
 fi
 summary+=("banned calls|$nbanned")
+
+# ---- 4. no cycle between modules ---------------------------------------------
+# From the objects' real symbols: an edge is a call or a data reference, so
+# the objects must be current. The build's own output is not lint's.
+ncycles=0
+if ! ${MAKE:-make} --no-print-directory -s all >"$out/build.log" 2>&1; then
+    echo "lint: make all failed (the cycle check reads build/*.o):"
+    tail -20 "$out/build.log" | sed 's/^/  /'
+    ncycles=failed
+    failed=1
+elif ! node tests/lint/cycles.mjs build >"$out/cycles.txt" 2>&1; then
+    sed 's/^/lint: /' "$out/cycles.txt"
+    ncycles=$(grep -c '^  {' "$out/cycles.txt" || true)
+    [[ $ncycles -gt 0 ]] || ncycles=failed
+    failed=1
+fi
+summary+=("module cycles|$ncycles")
 
 # ---- the docs: the generated model table, and links that lead somewhere ------
 ndocs=0

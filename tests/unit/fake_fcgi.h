@@ -35,7 +35,8 @@ int __wrap_FCGX_GetStr(char *str, int n, FCGX_Stream *s)
 {
     (void)s;
     size_t left = body_len - body_pos, take = left < (size_t)n ? left : (size_t)n;
-    memcpy(str, body + body_pos, take);
+    if (take) /* no body at all: body may be NULL */
+        memcpy(str, body + body_pos, take);
     body_pos += take;
     return (int)take;
 }

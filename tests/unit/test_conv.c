@@ -110,9 +110,9 @@ static bool zhas(const char *key, const char *member)
     return has;
 }
 
-static void key_of(char *out, size_t n, const char *id, const char *what)
+static void key_of(char *dst, size_t n, const char *id, const char *what)
 {
-    snprintf(out, n, "axon:{c:%s}:%s", id, what);
+    snprintf(dst, n, "axon:{c:%s}:%s", id, what);
 }
 
 /* A one-turn conversation: one user message saying text, then an answer. */
@@ -235,11 +235,11 @@ static void bad_ids_and_tenants_are_refused_before_valkey(void **state)
     assert_int_equal(conv_load(&load_cfg, good, NULL, &m, &meta), AXON_EINVAL);
     int n;
     bool more;
-    struct conv_meta out[2];
-    assert_int_equal(conv_list("X", 2, NULL, out, &n, &more), AXON_EINVAL);
-    assert_int_equal(conv_list(T1, 0, NULL, out, &n, &more), AXON_EINVAL);
-    assert_int_equal(conv_list(T1, CONV_LIST_MAX + 1, NULL, out, &n, &more), AXON_EINVAL);
-    assert_int_equal(conv_list(T1, 2, inj, out, &n, &more), AXON_EINVAL);
+    struct conv_meta metas[2];
+    assert_int_equal(conv_list("X", 2, NULL, metas, &n, &more), AXON_EINVAL);
+    assert_int_equal(conv_list(T1, 0, NULL, metas, &n, &more), AXON_EINVAL);
+    assert_int_equal(conv_list(T1, CONV_LIST_MAX + 1, NULL, metas, &n, &more), AXON_EINVAL);
+    assert_int_equal(conv_list(T1, 2, inj, metas, &n, &more), AXON_EINVAL);
     /* A TTL that is not positive must never store keys that live forever. */
     struct axon_config *z = conf(0, 100, 1 << 20);
     assert_int_equal(conv_append(z, good, T1, "m", arr, NULL, true), AXON_EINVAL);
@@ -487,11 +487,11 @@ static void another_tenant_sees_nothing(void **state)
     assert_int_equal(conv_delete(id, T2), AXON_ENOTFOUND);
     int n;
     bool more;
-    struct conv_meta out[4];
-    assert_int_equal(conv_list(T2, 4, NULL, out, &n, &more), 0);
+    struct conv_meta metas[4];
+    assert_int_equal(conv_list(T2, 4, NULL, metas, &n, &more), 0);
     assert_int_equal(n, 0);
     assert_false(more);
-    assert_int_equal(conv_list(T2, 4, id, out, &n, &more), AXON_ENOTFOUND);
+    assert_int_equal(conv_list(T2, 4, id, metas, &n, &more), AXON_ENOTFOUND);
 
     /* Nothing changed, not even the TTL. */
     assert_int_equal(load_count(id, T1), 2);
@@ -538,12 +538,12 @@ static void ttl_is_set_slides_and_expires(void **state)
     assert_int_equal(conv_active_count(&active), 0);
     assert_int_equal(active, 1);
     assert_true(zhas(tk, gone)); /* still indexed, until a listing looks */
-    struct conv_meta out[4];
+    struct conv_meta metas[4];
     int n;
     bool more;
-    assert_int_equal(conv_list(T1, 4, NULL, out, &n, &more), 0);
+    assert_int_equal(conv_list(T1, 4, NULL, metas, &n, &more), 0);
     assert_int_equal(n, 1);
-    assert_string_equal(out[0].id, id);
+    assert_string_equal(metas[0].id, id);
     assert_false(more);
     assert_false(zhas(tk, gone));
     json_object_put(cm);
@@ -718,11 +718,11 @@ static void append_and_release_share_one_round_trip(void **state)
 }
 
 /* A field of a hash, or "" (for comparing two conversations' meta). */
-static void hfield(const char *key, const char *field, char *out, size_t n)
+static void hfield(const char *key, const char *field, char *dst, size_t n)
 {
     redisReply *r;
     assert_int_equal(valkey_command(&r, "HGET %s %s", key, field), 0);
-    snprintf(out, n, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    snprintf(dst, n, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
     freeReplyObject(r);
 }
 
@@ -913,48 +913,48 @@ static void list_is_newest_first_and_pages(void **state)
     assert_int_equal(conv_active_count(&active), 0);
     assert_int_equal(active, 6);
 
-    struct conv_meta out[CONV_LIST_MAX];
+    struct conv_meta metas[CONV_LIST_MAX];
     int n;
     bool more;
-    assert_int_equal(conv_list(T1, CONV_LIST_MAX, NULL, out, &n, &more), 0);
+    assert_int_equal(conv_list(T1, CONV_LIST_MAX, NULL, metas, &n, &more), 0);
     assert_int_equal(n, 5);
     assert_false(more);
     for (int i = 0; i < 5; i++) {
-        assert_string_equal(out[i].id, ids[4 - i]);
-        assert_string_equal(out[i].model, "gpt-4o");
-        assert_int_equal(out[i].message_count, 2);
-        assert_true(out[i].bytes > 0 && out[i].created > 0);
+        assert_string_equal(metas[i].id, ids[4 - i]);
+        assert_string_equal(metas[i].model, "gpt-4o");
+        assert_int_equal(metas[i].message_count, 2);
+        assert_true(metas[i].bytes > 0 && metas[i].created > 0);
     }
-    assert_int_equal(conv_list(T1, 5, NULL, out, &n, &more), 0);
+    assert_int_equal(conv_list(T1, 5, NULL, metas, &n, &more), 0);
     assert_int_equal(n, 5);
     assert_false(more);
 
     /* Pages of two. */
-    assert_int_equal(conv_list(T1, 2, NULL, out, &n, &more), 0);
+    assert_int_equal(conv_list(T1, 2, NULL, metas, &n, &more), 0);
     assert_int_equal(n, 2);
     assert_true(more);
-    assert_string_equal(out[0].id, ids[4]);
-    assert_string_equal(out[1].id, ids[3]);
-    assert_int_equal(conv_list(T1, 2, ids[3], out, &n, &more), 0);
+    assert_string_equal(metas[0].id, ids[4]);
+    assert_string_equal(metas[1].id, ids[3]);
+    assert_int_equal(conv_list(T1, 2, ids[3], metas, &n, &more), 0);
     assert_int_equal(n, 2);
     assert_true(more);
-    assert_string_equal(out[0].id, ids[2]);
-    assert_string_equal(out[1].id, ids[1]);
-    assert_int_equal(conv_list(T1, 2, ids[1], out, &n, &more), 0);
+    assert_string_equal(metas[0].id, ids[2]);
+    assert_string_equal(metas[1].id, ids[1]);
+    assert_int_equal(conv_list(T1, 2, ids[1], metas, &n, &more), 0);
     assert_int_equal(n, 1);
     assert_false(more);
-    assert_string_equal(out[0].id, ids[0]);
-    assert_int_equal(conv_list(T1, 2, ids[0], out, &n, &more), 0);
+    assert_string_equal(metas[0].id, ids[0]);
+    assert_int_equal(conv_list(T1, 2, ids[0], metas, &n, &more), 0);
     assert_int_equal(n, 0);
     assert_false(more);
-    assert_int_equal(conv_list(T1, 2, other, out, &n, &more), AXON_ENOTFOUND);
+    assert_int_equal(conv_list(T1, 2, other, metas, &n, &more), AXON_ENOTFOUND);
 
     /* A new turn moves a conversation to the top. */
     json_object *cm = js("[{\"role\":\"user\",\"content\":\"bump\"}]");
     assert_int_equal(conv_append(c, ids[0], T1, "m", cm, NULL, false), 0);
-    assert_int_equal(conv_list(T1, 1, NULL, out, &n, &more), 0);
-    assert_string_equal(out[0].id, ids[0]);
-    assert_int_equal(out[0].message_count, 3);
+    assert_int_equal(conv_list(T1, 1, NULL, metas, &n, &more), 0);
+    assert_string_equal(metas[0].id, ids[0]);
+    assert_int_equal(metas[0].message_count, 3);
     assert_true(more);
 
     /* Gone conversations (expired, or deleted behind our back) are skipped,
@@ -966,12 +966,12 @@ static void list_is_newest_first_and_pages(void **state)
     key_of(mk, sizeof mk, ids[1], "meta");
     assert_int_equal(vk_int("DEL %s%s", mk, ""), 1);
     assert_int_equal(vk_int("ZADD %s 1 %s", tk, "not-an-id"), 1);
-    assert_int_equal(conv_list(T1, 3, NULL, out, &n, &more), 0);
+    assert_int_equal(conv_list(T1, 3, NULL, metas, &n, &more), 0);
     assert_int_equal(n, 3);
     assert_false(more);
-    assert_string_equal(out[0].id, ids[0]);
-    assert_string_equal(out[1].id, ids[4]);
-    assert_string_equal(out[2].id, ids[2]);
+    assert_string_equal(metas[0].id, ids[0]);
+    assert_string_equal(metas[1].id, ids[4]);
+    assert_string_equal(metas[2].id, ids[2]);
     assert_false(zhas(tk, ids[3]));
     assert_false(zhas(tk, ids[1]));
     assert_false(zhas(tk, "not-an-id"));
@@ -988,19 +988,19 @@ static void list_many(void **state)
     static char ids[N][CONV_ID_MAX + 1];
     for (int i = 0; i < N; i++)
         make_conv(c, ids[i], T1, "x");
-    static struct conv_meta out[CONV_LIST_MAX];
+    static struct conv_meta metas[CONV_LIST_MAX];
     int n, seen = 0;
     bool more = true;
     char after[CONV_ID_MAX + 1] = "";
     while (more) {
-        assert_int_equal(conv_list(T1, 7, after[0] ? after : NULL, out, &n, &more), 0);
+        assert_int_equal(conv_list(T1, 7, after[0] ? after : NULL, metas, &n, &more), 0);
         assert_true(n == 7 || !more);
         seen += n;
         if (n)
-            snprintf(after, sizeof after, "%s", out[n - 1].id);
+            snprintf(after, sizeof after, "%s", metas[n - 1].id);
     }
     assert_int_equal(seen, N);
-    assert_int_equal(conv_list(T1, CONV_LIST_MAX, NULL, out, &n, &more), 0);
+    assert_int_equal(conv_list(T1, CONV_LIST_MAX, NULL, metas, &n, &more), 0);
     assert_int_equal(n, CONV_LIST_MAX);
     assert_true(more);
 }
@@ -1039,11 +1039,11 @@ static void *turns_main(void *p)
 }
 
 /* The turn lock's value, or "" when there is none. */
-static void lock_value(const struct conv_lock *l, char *out, size_t n)
+static void lock_value(const struct conv_lock *l, char *dst, size_t n)
 {
     redisReply *r;
     assert_int_equal(valkey_command(&r, "GET %s", l->key), 0);
-    snprintf(out, n, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+    snprintf(dst, n, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
     freeReplyObject(r);
 }
 
@@ -1210,17 +1210,17 @@ static void valkey_down_is_eio(void **state)
     make_conv(c, id, T1, "x");
     srv_kill(*state);
     json_object *m = NULL, *cm = js("[{\"role\":\"user\",\"content\":\"x\"}]");
-    struct conv_meta meta, out[2];
+    struct conv_meta meta, metas[2];
     int n = 7;
     bool more = true;
     long long active = 9;
     assert_int_equal(conv_load(&load_cfg, id, T1, &m, &meta), AXON_EIO);
     assert_null(m);
     assert_int_equal(conv_append(c, id, T1, "m", cm, NULL, false), AXON_EIO);
-    assert_int_equal(conv_list(T1, 2, NULL, out, &n, &more), AXON_EIO);
+    assert_int_equal(conv_list(T1, 2, NULL, metas, &n, &more), AXON_EIO);
     assert_int_equal(n, 0);
     assert_false(more);
-    assert_int_equal(conv_list(T1, 2, id, out, &n, &more), AXON_EIO);
+    assert_int_equal(conv_list(T1, 2, id, metas, &n, &more), AXON_EIO);
     assert_int_equal(conv_delete(id, T1), AXON_EIO);
     assert_int_equal(conv_active_count(&active), AXON_EIO);
     assert_int_equal(active, 0);
@@ -1322,45 +1322,9 @@ static void fit_drops_whole_turns(void **state)
 
 /* ---- HTTP ------------------------------------------------------------------------------- */
 
-/* libfcgi's stream calls, defined here: the program's own definitions win
- * over the shared library's, so fcgi_io.c writes into `wire` (the Makefile's
- * -Wl,--wrap list is only for test_http and test_anthropic). */
-static const char *fk_params[8][2];
-static struct buf wire = BUF_INIT(1 << 20);
-
-char *FCGX_GetParam(const char *name, FCGX_ParamArray envp)
-{
-    (void)envp;
-    for (int i = 0; fk_params[i][0]; i++)
-        if (!strcmp(fk_params[i][0], name))
-            return (char *)fk_params[i][1];
-    return NULL;
-}
-int FCGX_GetStr(char *str, int n, FCGX_Stream *s)
-{
-    (void)str, (void)n, (void)s;
-    return 0;
-}
-int FCGX_PutStr(const char *str, int n, FCGX_Stream *s)
-{
-    (void)s;
-    assert_int_equal(buf_append(&wire, str, (size_t)n), 0);
-    return n;
-}
-int FCGX_PutS(const char *str, FCGX_Stream *s)
-{
-    return FCGX_PutStr(str, (int)strlen(str), s);
-}
-int FCGX_FFlush(FCGX_Stream *s)
-{
-    (void)s;
-    return 0;
-}
-int FCGX_GetError(FCGX_Stream *s)
-{
-    (void)s;
-    return 0;
-}
+/* libfcgi's stream calls go to the one fake (fake_fcgi.h, wrapped by the
+ * Makefile's FCGI_WRAP), so fcgi_io.c writes into `out`. */
+#include "fake_fcgi.h"
 
 struct answer {
     int status;
@@ -1372,24 +1336,24 @@ static void http(const struct axon_config *cfg, const char *method, const char *
                  const char *auth, struct answer *a)
 {
     int i = 0;
-    fk_params[i][0] = "REQUEST_METHOD", fk_params[i++][1] = method;
-    fk_params[i][0] = "REQUEST_URI", fk_params[i++][1] = uri;
-    fk_params[i][0] = "HTTP_AUTHORIZATION", fk_params[i++][1] = auth;
-    fk_params[i][0] = NULL;
-    buf_reset(&wire);
+    params[i][0] = "REQUEST_METHOD", params[i++][1] = method;
+    params[i][0] = "REQUEST_URI", params[i++][1] = uri;
+    params[i][0] = "HTTP_AUTHORIZATION", params[i++][1] = auth;
+    params[i][0] = NULL;
+    buf_reset(&out);
     FCGX_Request fcgi = {0};
     fcgi.ipcFd = -1;
     struct axon_req r;
     io_req_init(&r, &fcgi, cfg);
     router_handle(&r);
     memset(a, 0, sizeof *a);
-    assert_non_null(wire.p);
-    assert_int_equal(sscanf(wire.p, "Status: %d", &a->status), 1);
-    const char *sep = strstr(wire.p, "\r\n\r\n");
+    assert_non_null(out.p);
+    assert_int_equal(sscanf(out.p, "Status: %d", &a->status), 1);
+    const char *sep = strstr(out.p, "\r\n\r\n");
     assert_non_null(sep);
-    size_t hl = (size_t)(sep - wire.p);
+    size_t hl = (size_t)(sep - out.p);
     assert_true(hl < sizeof a->head);
-    memcpy(a->head, wire.p, hl);
+    memcpy(a->head, out.p, hl);
     assert_non_null(strstr(a->head, "Content-Type: application/json"));
     assert_int_equal(jsonv_parse(sep + 4, strlen(sep + 4), JSONV_MAX_DEPTH, &a->json), 0);
 }
@@ -1459,8 +1423,8 @@ static void http_routes(void **state)
     assert_int_equal(json_object_array_length(msgs), 3);
     assert_string_equal(json_object_to_json_string_ext(json_object_array_get_idx(msgs, 2), FLAGS),
                         json_object_to_json_string_ext(ans, FLAGS));
-    const char *body = strstr(wire.p, "\r\n\r\n") + 4;
-    assert_non_null(strstr(body, json_object_to_json_string_ext(
+    const char *json = strstr(out.p, "\r\n\r\n") + 4;
+    assert_non_null(strstr(json, json_object_to_json_string_ext(
                                      json_object_array_get_idx(cm, 1), FLAGS)));
     json_object_put(a.json);
 
@@ -1473,7 +1437,7 @@ static void http_routes(void **state)
     /* Malformed: 400 without an echo; unstored: 404 saying why. */
     http(c, "GET", "/v1/conversations/conv-0123}:meta", k1, &a);
     assert_int_equal(a.status, 400);
-    assert_null(strstr(wire.p, "}:meta"));
+    assert_null(strstr(out.p, "}:meta"));
     assert_error(&a, 400, "invalid_request_error", NULL, "invalid_conversation_id", "conv-");
     http(c, "DELETE", "/v1/conversations/x", k1, &a);
     assert_error(&a, 400, "invalid_request_error", NULL, "invalid_conversation_id", "conv-");
@@ -1567,7 +1531,7 @@ static void http_routes(void **state)
 
     json_object_put(cm);
     json_object_put(ans);
-    buf_free(&wire);
+    buf_free(&out);
 }
 
 /* ---- valkey_pipeline and valkey_eval ------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "errors_http.h"
 #include "fcgi_io.h"
 #include "jsonv.h"
 #include "router.h"
@@ -197,6 +198,44 @@ static void auth_failures(void **state)
     json_object_put(a.json);
 }
 
+/* /metrics wants a key unless AXON_METRICS_PUBLIC: a property of its route,
+ * so the router answers 401 before the handler reads anything. */
+static void metrics_wants_a_key(void **state)
+{
+    (void)state;
+    struct answer a;
+    request("GET", "/metrics", NULL, NULL, NULL, &a);
+    assert_envelope(&a, 401, NULL, "You didn't provide an API key.");
+    request("GET", "/metrics", "Bearer sk-wrong-key-1234", NULL, NULL, &a);
+    assert_envelope(&a, 401, "invalid_api_key", "Incorrect API key provided: sk-***234.");
+}
+
+/* What a caller is told: a refused key is AXON_EDENIED (the 401 already
+ * answered), and an error once the headers went out is AXON_ESENT, with
+ * nothing more written. */
+static void refusals_and_late_errors_say_so(void **state)
+{
+    (void)state;
+    params[0][0] = "REQUEST_METHOD", params[0][1] = "GET";
+    params[1][0] = "REQUEST_URI", params[1][1] = "/v1/models";
+    params[2][0] = NULL;
+    buf_reset(&out);
+    out_error = 0;
+    FCGX_Request fcgi = {0};
+    fcgi.ipcFd = -1;
+    struct axon_req r;
+    io_req_init(&r, &fcgi, &cfg);
+    assert_int_equal(router_authenticate(&r), AXON_EDENIED);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.tenant, "");
+    size_t sent = out.len;
+    assert_int_equal(errors_send(&r, 500, ERR_SERVER, NULL, NULL, NULL, "late"), AXON_ESENT);
+    struct api_error e = {0};
+    api_error_set(&e, 502, ERR_SERVER, NULL, NULL, "late too");
+    assert_int_equal(errors_send_api(&r, &e), AXON_ESENT);
+    assert_int_equal(out.len, sent);
+}
+
 static void bodies(void **state)
 {
     (void)state;
@@ -294,6 +333,8 @@ int main(void)
         cmocka_unit_test(unknown_paths_are_404_before_auth),
         cmocka_unit_test(wrong_method_is_405_with_allow),
         cmocka_unit_test(auth_failures),
+        cmocka_unit_test(metrics_wants_a_key),
+        cmocka_unit_test(refusals_and_late_errors_say_so),
         cmocka_unit_test(bodies),
         cmocka_unit_test(long_paths_are_414),
         cmocka_unit_test(a_base_path_is_stripped),
