@@ -11,7 +11,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wwrite-strings \
 # The model table a build finds without AXON_MODELS_FILE: its own etc/.
 REAL_CPPFLAGS := -Iinclude -D_GNU_SOURCE -DAXON_MODELS_DEFAULT='"$(CURDIR)/etc/models.conf"' $(CPPFLAGS)
 REAL_CFLAGS   := -std=c11 $(WARN) $(CFLAGS)
-LIBS    := -lfcgi -ljson-c -lhiredis -lcurl -lpthread
+LIBS    := -lfcgi -ljson-c -lhiredis -lcurl -lcrypto -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 SRC      := $(wildcard src/*.c)

@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(
   build-essential pkg-config
-  libfcgi-dev libjson-c-dev libhiredis-dev libcurl4-openssl-dev libcmocka-dev
+  libfcgi-dev libjson-c-dev libhiredis-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
   libfcgi-bin spawn-fcgi lighttpd nginx-light redis-server
   apache2 libapache2-mod-fcgid systemd
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev

@@ -1,4 +1,4 @@
-/* sha256.h - SHA-256 (FIPS 180-4), used to hash API keys: the constant-time
+/* sha256.h - SHA-256 (FIPS 180-4, computed by libcrypto), used to hash API keys: the constant-time
  * key compare works on digests, and a digest prefix is the tenant id. */
 #ifndef AXON_SHA256_H
 #define AXON_SHA256_H
