@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "axon_lua.h" /* generated from src/lua/ (Makefile) */
 #include "jsonv.h"
 
 #define TENANT_MAX 64 /* hex digits in a tenant id (conv.c's bound) */
@@ -79,20 +80,8 @@ static bool blocks_ok(json_object *a)
 
 /* ---- store ---------------------------------------------------------------- */
 
-/* KEYS: one per tool-call id. ARGV: ttl_s, then per answer the number of
- * keys it takes (in KEYS order) and its blocks. Returns the keys set. The
- * blob crosses the network once however many ids share it. */
-static struct valkey_script store_script = {.src =
-    "local ttl, k, pos = ARGV[1], 1, 2\n"
-    "while pos < #ARGV do\n"
-    "  local n, blob = tonumber(ARGV[pos]), ARGV[pos + 1]\n"
-    "  for i = 1, n do\n"
-    "    redis.call('SET', KEYS[k], blob, 'EX', ttl)\n"
-    "    k = k + 1\n"
-    "  end\n"
-    "  pos = pos + 2\n"
-    "end\n"
-    "return k - 1\n"};
+/* KEYS, ARGV and the reply: src/lua/thinking_store.lua. */
+static struct valkey_script store_script = {.src = AXON_LUA_THINKING_STORE};
 
 void thinking_store_init(struct thinking_store_op *op)
 {

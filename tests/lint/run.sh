@@ -43,6 +43,11 @@ if ! tests/docs/models-table.sh --check; then ndocs=1; failed=1; fi
 summary+=("README tables|$ndocs")
 
 # ---- the compilation database ----------------------------------------------
+# The analyzers read what the compiler reads, the generated header included.
+if ! make --no-print-directory build/gen/axon_lua.h >/dev/null; then
+    echo "lint: cannot generate build/gen/axon_lua.h"
+    exit 1
+fi
 if ! tests/lint/compdb.sh "$out/compile_commands.json"; then
     echo "lint: cannot write $out/compile_commands.json"
     exit 1
