@@ -99,8 +99,8 @@ static bool reply_ll(const redisReply *v, long long *out)
 }
 
 /* Fills out from the six field values (each NULL or a reply; borrowed).
- * AXON_ENOTFOUND when there is no owner or it is not tenant, AXON_EINVAL
- * when a field does not parse. */
+ * AXON_ENOTFOUND when there is no owner or it is not tenant, AXON_EPROTO
+ * when a field does not parse (not a record of ours). */
 static int meta_parse(const redisReply *const f[MF_N], const char *id, const char *tenant,
                       struct conv_meta *out)
 {
@@ -113,7 +113,7 @@ static int meta_parse(const redisReply *const f[MF_N], const char *id, const cha
         memchr(m->str, '\0', m->len) || !reply_ll(f[MF_CREATED], &out->created) ||
         !reply_ll(f[MF_UPDATED], &out->updated) || !reply_ll(f[MF_COUNT], &out->message_count) ||
         !reply_ll(f[MF_BYTES], &out->bytes))
-        return AXON_EINVAL;
+        return AXON_EPROTO;
     memcpy(out->model, m->str, m->len);
     out->model[m->len] = '\0';
     snprintf(out->id, sizeof out->id, "%s", id);
@@ -144,7 +144,7 @@ static int add_entries(const redisReply *l, json_object *arr)
         const redisReply *e = l->element[i];
         json_object *m = NULL;
         if (e->type != REDIS_REPLY_STRING || jsonv_parse(e->str, e->len, JSONV_MAX_DEPTH, &m))
-            return AXON_EINVAL;
+            return AXON_EPROTO;
         json_object_array_add(arr, m);
     }
     return AXON_OK;
@@ -158,7 +158,8 @@ static int check_messages(json_object *arr, json_object **out)
      * and the translators rely on it: a stored message without a string
      * "role" crashed anthropic_request (strcmp on NULL; fuzz_conv found it).
      * Everything Axon stores passed oai_validate_chat once, so a list that
-     * fails it now is damaged or not ours: refused as one that does not parse. */
+     * fails it now is damaged or not ours: refused as one that does not
+     * parse (AXON_EPROTO). */
     if (json_object_array_length(arr)) {
         json_object *req = json_object_new_object();
         json_object_object_add(req, "model", json_object_new_string("stored"));
@@ -168,7 +169,7 @@ static int check_messages(json_object *arr, json_object **out)
         json_object_put(req);
         if (rc) {
             json_object_put(arr);
-            return AXON_EINVAL;
+            return AXON_EPROTO;
         }
     }
     *out = arr;
@@ -178,9 +179,10 @@ static int check_messages(json_object *arr, json_object **out)
 static int parse_messages(const redisReply *l, json_object **out)
 {
     json_object *arr = json_object_new_array_ext((int)(l->elements ? l->elements : 1));
-    if (add_entries(l, arr)) {
+    int rc = add_entries(l, arr);
+    if (rc) {
         json_object_put(arr);
-        return AXON_EINVAL;
+        return rc;
     }
     return check_messages(arr, out);
 }
@@ -196,7 +198,7 @@ static int load_parse(const redisReply *x, const char *id, const char *tenant,
     if (x->type != REDIS_REPLY_ARRAY || x->elements != 2 ||
         x->element[0]->type != REDIS_REPLY_ARRAY ||
         (x->element[1]->type != REDIS_REPLY_ARRAY && x->element[1]->type != REDIS_REPLY_NIL))
-        return AXON_EINVAL; /* WRONGTYPE, or not our record */
+        return AXON_EPROTO; /* not our record */
     if (x->element[0]->elements == 0)
         return AXON_ENOTFOUND;
     const redisReply *f[MF_N];
@@ -244,7 +246,7 @@ static int load_parts(const struct axon_config *cfg, const char *lk, const struc
             abort(); /* an empty batch has room */
         rc = valkey_batch_run(&b);
         if (!rc && b.rep[0]->type != REDIS_REPLY_ARRAY)
-            rc = AXON_EINVAL;
+            rc = AXON_EPROTO;
         else if (!rc && b.rep[0]->elements != (size_t)(last - at + 1))
             rc = AXON_ENOTFOUND;
         if (!rc)
@@ -373,20 +375,22 @@ int conv_load_locked(const struct axon_config *cfg, const char *id, const char *
         return AXON_EBUSY;
     if (state == -3)
         log_msg(AXON_LOG_WARN, "conv: the turn lock of %s reached Valkey after its deadline", id);
-    return state == -3 ? AXON_EIO : AXON_EINVAL;
+    return state == -3 ? AXON_EIO : AXON_EPROTO; /* the lock answered nonsense */
 }
 
 /* The release's reply (NULL: none came) as a result; logs a lost release. */
 static int unlock_result(struct conv_lock *lock, int rc, const redisReply *r)
 {
-    if (rc == AXON_OK && !(r && r->type == REDIS_REPLY_INTEGER))
-        rc = AXON_EINVAL;
+    if (rc == AXON_OK && r && r->type == REDIS_REPLY_ERROR)
+        rc = AXON_EREPLY; /* its own reply, in a batch that failed elsewhere or not */
+    else if (rc == AXON_OK && !(r && r->type == REDIS_REPLY_INTEGER))
+        rc = AXON_EPROTO;
     if (rc == AXON_EIO)
         log_msg(AXON_LOG_WARN, "conv: the turn lock %s was not given back (%s): it expires in %lld ms",
                 lock->key, valkey_strerror(), lock->lease_ms);
     lock->token[0] = '\0';
     lock->at = -1;
-    return rc == AXON_EIO ? AXON_EIO : rc ? AXON_EINVAL : AXON_OK;
+    return rc;
 }
 
 int conv_unlock(struct conv_lock *lock)
@@ -686,10 +690,10 @@ static int script_result(const struct conv_append_op *op, const redisReply *r)
 {
     if (r->type == REDIS_REPLY_ERROR) {
         log_msg(AXON_LOG_WARN, "conv: append to %s refused: %.*s", op->id, (int)r->len, r->str);
-        return AXON_EINVAL;
+        return AXON_EREPLY;
     }
     if (r->type != REDIS_REPLY_INTEGER)
-        return AXON_EINVAL;
+        return AXON_EPROTO;
     if (r->integer == -1)
         return AXON_ENOTFOUND;
     if (r->integer == -2)
@@ -704,7 +708,7 @@ static int script_result(const struct conv_append_op *op, const redisReply *r)
                 op->id);
         return AXON_EBUSY;
     }
-    return r->integer > 0 ? AXON_OK : AXON_EINVAL;
+    return r->integer > 0 ? AXON_OK : AXON_EPROTO;
 }
 
 int conv_append_done(struct conv_append_op *op, const struct valkey_batch *b)
@@ -757,7 +761,7 @@ int conv_delete(const char *id, const char *tenant)
     redisReply *r = NULL;
     int rc = valkey_eval(&delete_script, &r, 2, keys, 1, &tenant, NULL);
     if (!rc && (r->type != REDIS_REPLY_INTEGER || r->integer != 1))
-        rc = r->type == REDIS_REPLY_INTEGER && r->integer == 0 ? AXON_ENOTFOUND : AXON_EINVAL;
+        rc = r->type == REDIS_REPLY_INTEGER && r->integer == 0 ? AXON_ENOTFOUND : AXON_EPROTO;
     freeReplyObject(r);
     if (rc)
         return rc;
@@ -895,7 +899,7 @@ int conv_list(const char *tenant, int limit, const char *after, struct conv_meta
             want = VALKEY_MAX_PIPELINE;
         rc = valkey_command(&r, "ZREVRANGE %s %lld %lld", tk, start, start + want - 1);
         if (!rc && r->type != REDIS_REPLY_ARRAY)
-            rc = AXON_EINVAL;
+            rc = AXON_EPROTO;
         if (rc || r->elements == 0) {
             freeReplyObject(r);
             break;
@@ -935,7 +939,7 @@ int conv_active_count(long long *out)
     redisReply *r = NULL;
     int rc = valkey_eval(&active_script, &r, 1, keys, 0, NULL, NULL);
     if (!rc && r->type != REDIS_REPLY_INTEGER)
-        rc = AXON_EINVAL;
+        rc = AXON_EPROTO;
     if (!rc)
         *out = r->integer;
     freeReplyObject(r);

@@ -91,8 +91,8 @@ static void clock_note(long long server_ms)
 /* Valkey's clock now, from the last reading and this host's monotonic
  * clock. A reading is dated when it arrives, after the server took it, so
  * this errs early, never late: a deadline built on it fires no later than
- * meant. With no reading yet, one TIME round trip: 0, AXON_EIO or
- * AXON_EINVAL (valkey_server_time_ms). */
+ * meant. With no reading yet, one TIME round trip: 0, AXON_EIO,
+ * AXON_EREPLY or AXON_EPROTO (valkey_server_time_ms). */
 static int clock_now(long long *ms)
 {
     long long off = atomic_load(&clock_offset_ms);
@@ -312,8 +312,8 @@ enum { TRY_WAITER = 0, TRY_LEASED = 1, TRY_LATE = 2 };
 
 /* One acquire try. TRY_LEASED with *l filled, TRY_WAITER when none is idle
  * (now a waiter), TRY_LATE when the script ran past its deadline and did
- * nothing (*late_ms: by how much), AXON_EIO, or AXON_EINVAL for an error
- * reply or a reply of the wrong shape. */
+ * nothing (*late_ms: by how much), AXON_EIO, AXON_EREPLY for an error
+ * reply, or AXON_EPROTO for a reply of the wrong shape. */
 static int try_acquire(const struct axon_config *cfg, const struct pool_keys *k,
                        const char *token, long long wait_ms, bool waited, struct pool_lease *l,
                        long long *late_ms)
@@ -358,9 +358,9 @@ static int try_acquire(const struct axon_config *cfg, const struct pool_keys *k,
             rc = TRY_LEASED;
         } else {
             log_msg(AXON_LOG_ERROR, "pool: acquire script answered an unexpected reply");
-            rc = AXON_EINVAL;
+            rc = AXON_EPROTO;
         }
-    } else if (rc == AXON_EINVAL) {
+    } else if (rc != AXON_EIO) {
         log_msg(AXON_LOG_ERROR, "pool: acquire script failed: %s", valkey_strerror());
     }
     if (now > 0)
@@ -589,7 +589,7 @@ int pool_release_done(struct pool_release_op *op, const struct valkey_batch *b, 
         rc = AXON_EIO;
     } else if (r->type == REDIS_REPLY_ERROR) {
         log_msg(AXON_LOG_ERROR, "pool: release script failed: %.*s", (int)r->len, r->str);
-        rc = AXON_EINVAL;
+        rc = AXON_EREPLY;
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
                int_reply(r->element[0], REL_STALE, REL_RETIRED, &status) &&
                int_reply(r->element[1], 0, 1, &rec)) {
@@ -602,7 +602,7 @@ int pool_release_done(struct pool_release_op *op, const struct valkey_batch *b, 
         }
     } else {
         log_msg(AXON_LOG_ERROR, "pool: release script answered an unexpected reply");
-        rc = AXON_EINVAL;
+        rc = AXON_EPROTO;
     }
     return rc;
 }
@@ -638,7 +638,7 @@ int pool_renew(const struct axon_config *cfg, struct pool_lease *l)
     long long moved = 0;
     uint64_t third = (uint64_t)cfg->pool_lease_s * 1000000u / 3;
     if (rc == AXON_OK && !int_reply(r, 0, INT64_MAX, &moved))
-        rc = AXON_EINVAL;
+        rc = AXON_EPROTO;
     if (rc == AXON_OK && moved) {
         l->renew_at_us = now + third;
         l->server_ms = moved;
@@ -673,10 +673,10 @@ int pool_stats(const struct axon_config *cfg, const char *name, struct pool_stat
     if (rc == AXON_OK) {
         long long v[STATS_REPLY_LEN];
         if (r->type != REDIS_REPLY_ARRAY || r->elements != STATS_REPLY_LEN)
-            rc = AXON_EINVAL;
+            rc = AXON_EPROTO;
         for (size_t i = 0; rc == AXON_OK && i < STATS_REPLY_LEN; i++)
             if (!int_reply(r->element[i], 0, INT64_MAX, &v[i]))
-                rc = AXON_EINVAL;
+                rc = AXON_EPROTO;
         if (rc == AXON_OK) {
             s->idle = v[0];
             s->busy = v[1];

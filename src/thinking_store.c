@@ -163,8 +163,10 @@ int thinking_store_done(struct thinking_store_op *op, const struct valkey_batch 
         const redisReply *x = b->rep[op->at];
         if (!x)
             rc = AXON_EIO;
+        else if (x->type == REDIS_REPLY_ERROR)
+            rc = AXON_EREPLY;
         else if (x->type != REDIS_REPLY_INTEGER || x->integer != op->nkeys)
-            rc = AXON_EINVAL;
+            rc = AXON_EPROTO;
     }
     for (int i = 0; i < op->nblobs; i++)
         buf_free(&op->blob[i]);
@@ -213,7 +215,7 @@ int thinking_store_find(const char *tenant, const char *const *ids, int n, json_
     redisReply *rep = NULL;
     int rc = valkey_command_argv(&rep, argc, argv, NULL);
     if (rc == AXON_OK && (rep->type != REDIS_REPLY_ARRAY || rep->elements != (size_t)argc - 1))
-        rc = AXON_EINVAL;
+        rc = AXON_EPROTO;
     for (int i = 0; rc == AXON_OK && i < n; i++) {
         if (slot[i] < 0)
             continue;
@@ -228,5 +230,7 @@ int thinking_store_find(const char *tenant, const char *const *ids, int n, json_
             json_object_put(a);
     }
     freeReplyObject(rep);
-    return rc == AXON_EINVAL ? AXON_EIO : rc;
+    /* Whatever Valkey answered instead of the values, nothing was found:
+     * to the caller that is the store failing (the request goes on). */
+    return rc == AXON_EREPLY || rc == AXON_EPROTO ? AXON_EIO : rc;
 }

@@ -72,15 +72,15 @@ static void set_get_round_trip(void **state)
     assert_int_equal(r->type, REDIS_REPLY_NIL);
     freeReplyObject(r);
 
-    /* An error reply: AXON_EINVAL, the reply handed over, the server healthy. */
-    assert_int_equal(valkey_command(&r, "INCR %s", "axon:t:k"), AXON_EINVAL);
+    /* An error reply: AXON_EREPLY, the reply handed over, the server healthy. */
+    assert_int_equal(valkey_command(&r, "INCR %s", "axon:t:k"), AXON_EREPLY);
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_ERROR);
     assert_non_null(strstr(r->str, "not an integer"));
     assert_non_null(strstr(valkey_strerror(), "not an integer"));
     freeReplyObject(r);
     for (int i = 0; i < VALKEY_BREAKER_FAILS + 1; i++) {
-        assert_int_equal(valkey_command(&r, "NOSUCHCOMMAND"), AXON_EINVAL);
+        assert_int_equal(valkey_command(&r, "NOSUCHCOMMAND"), AXON_EREPLY);
         freeReplyObject(r);
     }
     assert_true(valkey_up());
@@ -150,7 +150,7 @@ static void auth_right_and_wrong(void **state)
     a.password = NULL;
     valkey_init(&a, 1000);
     assert_true(valkey_up());
-    assert_int_equal(valkey_command(&r, "GET %s", "axon:t:a"), AXON_EINVAL);
+    assert_int_equal(valkey_command(&r, "GET %s", "axon:t:a"), AXON_EREPLY);
     assert_non_null(r);
     assert_non_null(strstr(r->str, "NOAUTH"));
     freeReplyObject(r);
