@@ -158,7 +158,7 @@ static void test_all_load(void **state)
 static redisReply *acquire(const char *h, const char *tok, int size, const char *waited,
                            long long deadline)
 {
-    char sz[8], dl[24];
+    char sz[24], dl[24];
     return eval(AXON_LUA_POOL_ACQUIRE, 5, P "idle", P "leases", P "waiters", P "counters", P "seq",
                 PRE, num(sz, sizeof sz, size), "60000", h, tok, "5000", waited,
                 num(dl, sizeof dl, deadline), NULL);
