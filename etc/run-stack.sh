@@ -445,8 +445,10 @@ apache-fcgid)
     chmod -R a+rX -- "$doc_root"
     # The model table the binary finds on its own is its build tree's
     # etc/models.conf: name it, so that a copy can stand in for it.
-    [[ -z ${AXON_MODELS_FILE:-} && -f $repo_root/etc/models.conf ]] &&
-        ! as_apache test -r "$repo_root/etc/models.conf" && export AXON_MODELS_FILE=$repo_root/etc/models.conf
+    if [[ -z ${AXON_MODELS_FILE:-} && -f $repo_root/etc/models.conf ]] &&
+        ! as_apache test -r "$repo_root/etc/models.conf"; then
+        export AXON_MODELS_FILE=$repo_root/etc/models.conf
+    fi
     # The binary keeps its name (tests find axon processes by it).
     stage_private AXON_BIN 750 axon
     stage_private AXON_CONFIG 640 axon.conf
