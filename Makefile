@@ -9,7 +9,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wwrite-strings \
 # No pkg-config cflags for hiredis or json-c: they add /usr/include/hiredis
 # and /usr/include/json-c, whose read.h, sds.h, debug.h ... would shadow ours.
 # The model table a build finds without AXON_MODELS_FILE: its own etc/.
-REAL_CPPFLAGS := -Iinclude -D_GNU_SOURCE -DAXON_MODELS_DEFAULT='"$(CURDIR)/etc/models.conf"' $(CPPFLAGS)
+REAL_CPPFLAGS := -Iinclude -Ibuild/gen -D_GNU_SOURCE -DAXON_MODELS_DEFAULT='"$(CURDIR)/etc/models.conf"' $(CPPFLAGS)
 REAL_CFLAGS   := -std=c11 $(WARN) $(CFLAGS)
 LIBS    := -lfcgi -ljson-c -lhiredis -lcurl -lcrypto -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -25,8 +25,21 @@ SOBJ      := $(SRC:src/%.c=build/asan/%.o)
 SLIB_OBJ  := $(LIB_SRC:src/%.c=build/asan/%.o)
 SUNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/tests/%)
 
+# The Lua scripts Valkey runs live in src/lua/*.lua; src/lua/embed.awk turns
+# them into C string macros (AXON_LUA_<NAME>) in build/gen/axon_lua.h, which
+# every object may include (order-only here; -MMD tracks it after the first
+# build). *.inc.lua are pieces the scripts include, not scripts.
+LUA_SRC := $(wildcard src/lua/*.lua)
+LUA_H   := build/gen/axon_lua.h
+
 .PHONY: all asan unit-bins check test test-live run deps npm-deps lint clean bench bench-smoke bench-bins chart-test browser-test fuzz soak memcheck docs
 all: build/axon
+
+$(LUA_H): src/lua/embed.awk $(LUA_SRC)
+	@mkdir -p $(@D)
+	awk -f src/lua/embed.awk $(filter-out %.inc.lua,$(LUA_SRC)) > $@.tmp
+	@mv -f $@.tmp $@
+$(OBJ) $(SOBJ) $(UNIT_BIN) $(SUNIT_BIN): | $(LUA_H)
 
 build/axon: $(OBJ)
 	$(CC) $(REAL_CFLAGS) -o $@ $^ $(LDFLAGS) $(LIBS)

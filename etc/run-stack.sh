@@ -24,6 +24,8 @@
 #   STACK_DIR        directory for rendered configs, sockets, pid files and temp
 #                    files (default: a new mktemp -d directory, removed on exit)
 #   WWW_ROOT         static files (default: www/ in the repository)
+#   TMPDIR           where the Apache stacks stage what Apache's user opens
+#                    (default /tmp; see "Apache's user" below)
 #   Any other AXON_* variable (AXON_TEST_ROUTES, AXON_THREADS, ...) reaches axon.
 #
 # When /health answers 200 it prints the base URL and key, and writes
@@ -45,6 +47,7 @@ READY_TIMEOUT_S=30    # how long to wait for /health (an ASan build starts slowl
 # ---- state used by cleanup -------------------------------------------------
 declare -a names=() pids=()   # processes started here, in start order
 created_stack_dir=""
+created_run_dir=""    # the Apache stacks' staging directory (RUN_DIR)
 cleaned_up=""
 
 # Running = exists and is not a zombie (a dead child we have not reaped yet).
@@ -108,6 +111,9 @@ cleanup() {
     if [[ -n $created_stack_dir ]]; then
         rm -rf -- "$created_stack_dir"
     fi
+    if [[ -n $created_run_dir ]]; then
+        rm -rf -- "$created_run_dir"
+    fi
 }
 trap cleanup EXIT
 trap 'log "caught SIGINT, stopping"; exit 0' INT
@@ -160,6 +166,7 @@ render() {   # render TEMPLATE OUTPUT
         -e "s|\${AXON_SOCKET}|$(sed_escape "$AXON_SOCKET")|g" \
         -e "s|\${WWW_ROOT}|$(sed_escape "$WWW_ROOT")|g" \
         -e "s|\${STACK_DIR}|$(sed_escape "$STACK_DIR")|g" \
+        -e "s|\${RUN_DIR}|$(sed_escape "${RUN_DIR:-}")|g" \
         -e "s|\${AXON_BASE_PATH}|$(sed_escape "$AXON_BASE_PATH")|g" \
         -e "s|\${APACHE_USER}|$(sed_escape "${apache_user:-}")|g" \
         -e "s|\${DOC_ROOT}|$(sed_escape "${doc_root:-}")|g" \
@@ -346,15 +353,52 @@ start_axon() {
     done
 }
 
+# ---- Apache's user -----------------------------------------------------------
 # Apache will not serve as root: started as root, its children (and under
-# mod_fcgid axon too) run as www-data, which must reach the stack directory.
+# mod_fcgid axon too) run as www-data. The checkout may sit where that user
+# cannot enter (a home of mode 0700 such as /root, a `mktemp -d`), and so may
+# STACK_DIR. So everything Apache's user opens is staged in a directory of its
+# own, RUN_DIR (0755, made with mktemp under TMPDIR, removed on exit): the
+# page, Apache's runtime files (pid file, mutexes, mod_fcgid's sockets), axon's
+# socket, and under mod_fcgid the document root with axon.fcgi, plus the axon
+# binary and the files axon reads when that user cannot read them in place.
+# The rendered configs stay in STACK_DIR: only Apache's root parent reads them.
 apache_user=$(id -un)
-if [[ $AXON_SERVER == apache ]] && ((EUID == 0)); then
-    apache_user=www-data
-    chmod 755 -- "$STACK_DIR"
-    runuser -u "$apache_user" -- test -x "$STACK_DIR" -a -r "$WWW_ROOT" ||
-        die "$apache_user cannot reach $STACK_DIR or read $WWW_ROOT: use a STACK_DIR whose parents it may enter"
+RUN_DIR=""
+# as_apache CMD...: run a check as Apache's user.
+as_apache() {
+    if [[ $apache_user == "$(id -un)" ]]; then "$@"; else runuser -u "$apache_user" -- "$@"; fi
+}
+if [[ $AXON_SERVER == apache ]]; then
+    ((EUID == 0)) && apache_user=www-data
+    RUN_DIR=$(mktemp -d -t axon-apache.XXXXXXXX)
+    created_run_dir=$RUN_DIR
+    chmod 755 -- "$RUN_DIR"
+    AXON_SOCKET=$RUN_DIR/axon.sock
+    ((${#AXON_SOCKET} < 100)) || die "socket path too long for a unix socket: $AXON_SOCKET (use a shorter TMPDIR)"
+    as_apache test -x "$RUN_DIR" ||
+        die "$apache_user cannot enter $RUN_DIR: set TMPDIR to a directory whose parents it may enter"
 fi
+
+# stage_private NAME MODE COPY: when Apache's user cannot read the file the
+# variable NAME names, copy it to RUN_DIR/private/COPY (the directory 0750 and
+# the copy MODE, both of group $apache_user, so no other user reads a key
+# file's copy) and export NAME as the copy.
+stage_private() {
+    local name=$1 mode=$2 file=${!1:-}
+    [[ -n $file && -f $file ]] || return 0
+    as_apache test -r "$file" && return 0
+    local dir=$RUN_DIR/private
+    if [[ ! -d $dir ]]; then
+        mkdir -m 750 -- "$dir"
+        chgrp -- "$apache_user" "$dir"
+    fi
+    cp -- "$file" "$dir/$3"
+    chmod "$mode" -- "$dir/$3"
+    chgrp -- "$apache_user" "$dir/$3"
+    printf -v "$name" '%s' "$dir/$3"
+    export "${name?}"
+}
 
 # Apache's -t prints "Syntax OK" on success, and the reason on failure.
 apache_check() {
@@ -378,6 +422,11 @@ lighttpd-spawn-fcgi)
     start lighttpd lighttpd -D -f "$STACK_DIR/lighttpd.conf"
     ;;
 apache)
+    # The page, readable by Apache's user (cp as root keeps no odd modes).
+    mkdir -- "$RUN_DIR/www"
+    cp -R -- "$WWW_ROOT"/. "$RUN_DIR/www"/
+    chmod -R a+rX -- "$RUN_DIR/www"
+    WWW_ROOT=$RUN_DIR/www
     render "$repo_root/etc/apache.conf" "$STACK_DIR/apache.conf"
     apache_check "$STACK_DIR/apache.conf"
     start_axon spawn-fcgi "$apache_user"
@@ -386,12 +435,26 @@ apache)
 apache-fcgid)
     # The shared-hosting layout: the page, .htaccess and axon.fcgi in a
     # directory of the document root; the wrapper sets axon's environment
-    # (mod_fcgid passes none of ours) and execs the binary.
-    doc_root=$STACK_DIR/htdocs
+    # (mod_fcgid passes none of ours) and execs the binary, all as Apache's
+    # user: what it cannot read in place is staged (stage_private).
+    doc_root=$RUN_DIR/htdocs
     site=$doc_root$AXON_BASE_PATH
-    mkdir -p -- "$site" "$STACK_DIR/fcgid"
+    mkdir -p -- "$site" "$RUN_DIR/fcgid"
     cp -R -- "$WWW_ROOT"/. "$site"/
     cp -- "$repo_root/etc/htaccess-fcgid" "$site/.htaccess"
+    chmod -R a+rX -- "$doc_root"
+    # The model table the binary finds on its own is its build tree's
+    # etc/models.conf: name it, so that a copy can stand in for it.
+    if [[ -z ${AXON_MODELS_FILE:-} && -f $repo_root/etc/models.conf ]] &&
+        ! as_apache test -r "$repo_root/etc/models.conf"; then
+        export AXON_MODELS_FILE=$repo_root/etc/models.conf
+    fi
+    # The binary keeps its name (tests find axon processes by it).
+    stage_private AXON_BIN 750 axon
+    stage_private AXON_CONFIG 640 axon.conf
+    stage_private AXON_MODELS_FILE 640 models.conf
+    stage_private AXON_API_KEYS_FILE 640 api-keys
+    stage_private ANTHROPIC_API_KEY_FILE 640 anthropic-key
     {
         printf '#!/bin/sh\n# Written by etc/run-stack.sh from the environment; see etc/axon.fcgi.\n'
         printf 'export AXON_THREADS=1 AXON_MAX_THREADS=1\n'
@@ -402,7 +465,9 @@ apache-fcgid)
         printf 'exec %q\n' "$AXON_BIN"
     } > "$site/axon.fcgi"
     chmod 755 -- "$site/axon.fcgi"
-    ((EUID == 0)) && chown -R "$apache_user:" -- "$doc_root" "$STACK_DIR/fcgid"
+    ((EUID == 0)) && chown -R "$apache_user:" -- "$doc_root" "$RUN_DIR/fcgid"
+    as_apache test -x "$AXON_BIN" -a -r "$site/axon.fcgi" ||
+        die "$apache_user cannot run $AXON_BIN or read $site/axon.fcgi"
     render "$repo_root/etc/apache-fcgid.conf" "$STACK_DIR/apache.conf"
     apache_check "$STACK_DIR/apache.conf"
     start apache apache2 -f "$STACK_DIR/apache.conf" -DFOREGROUND
@@ -458,6 +523,8 @@ if [[ $stack_kind == lighttpd ]]; then axon_pids=$children; else worker_pids=$ch
     printf 'AXON_VALKEY_URL=%s\n' "$AXON_VALKEY_URL"
     printf 'ANTHROPIC_BASE_URL=%s\n' "$ANTHROPIC_BASE_URL"
     printf 'STACK_DIR=%s\n' "$STACK_DIR"
+    printf 'RUN_DIR=%s\n' "$RUN_DIR"
+    printf 'AXON_BIN=%s\n' "$AXON_BIN"
     printf 'RUN_STACK_PID=%s\n' "$$"
     printf 'SERVER_PID=%s\n' "$server_pid"
     printf 'AXON_PID=%s\n' "${axon_pids%% *}"

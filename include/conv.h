@@ -26,7 +26,10 @@
  *
  * Errors: AXON_ENOTFOUND (missing, expired, or another tenant's: the same
  * answer, so ids of others cannot be probed), AXON_EIO (Valkey down or slow),
- * AXON_ETOOBIG (a cap), AXON_EINVAL (a record that does not parse). */
+ * AXON_ETOOBIG (a cap), AXON_EINVAL (a bad id, tenant or argument: nothing
+ * asked of Valkey), AXON_EPROTO (a record or reply that does not parse: not
+ * ours, or damaged), AXON_EREPLY (Valkey answered an error, e.g. WRONGTYPE
+ * on a key that is not ours). */
 #ifndef AXON_CONV_H
 #define AXON_CONV_H
 
@@ -116,7 +119,8 @@ int conv_load_locked(const struct axon_config *cfg, const char *id, const char *
                      struct conv_lock *lock, json_object **messages,
                      struct conv_meta *meta) AXON_MUST_CHECK;
 /* Gives the lock back if held (a round trip); then it is not held. AXON_EIO
- * when Valkey did not answer (the lease frees it). */
+ * when Valkey did not answer (the lease frees it); AXON_EREPLY or
+ * AXON_EPROTO when it answered an error or nonsense. */
 int conv_unlock(struct conv_lock *lock);
 /* The same in a batch with other commands (chat.c's last round trip):
  * add after the turn's store; done after valkey_batch_run (if the batch

@@ -98,7 +98,8 @@ enum pool_outcome {
  * returns true the wait stops with AXON_ECLIENT_GONE. Returns AXON_OK with
  * *l filled (a Valkey lease or, while Valkey is down, a local one) or
  * AXON_EBUSY when no session came free in time; AXON_EINVAL for a bad
- * name or a registry answering errors or nonsense (Valkey is up, so there
+ * name; AXON_EREPLY for a registry answering errors (a key of the wrong
+ * type) and AXON_EPROTO for one answering nonsense (Valkey is up, so there
  * is no fallback). *l is cleared on failure. */
 int pool_acquire(const struct axon_config *cfg, const char *name, struct pool_lease *l,
                  bool (*gone)(void *ud), void *ud) AXON_MUST_CHECK;
@@ -120,8 +121,9 @@ int pool_acquire_more(const struct axon_config *cfg, const struct pool_lease *fi
  * drops its upstream connections and re-reads the credential. A lease that
  * was reclaimed meanwhile (the holder was too slow to renew) is counted as
  * stale and changes nothing: AXON_ENOTFOUND. AXON_EIO when Valkey does not
- * answer: the lease stays and its deadline reclaims it. recycled may be
- * NULL. Always clears *l. */
+ * answer: the lease stays and its deadline reclaims it. AXON_EREPLY or
+ * AXON_EPROTO for a registry answering an error or nonsense, AXON_EINVAL
+ * for a lease that holds nothing. recycled may be NULL. Always clears *l. */
 int pool_release(const struct axon_config *cfg, struct pool_lease *l, enum pool_outcome o,
                  bool *recycled);
 
@@ -148,7 +150,8 @@ int pool_release_done(struct pool_release_op *op, const struct valkey_batch *b, 
 /* Pushes the lease deadline on by cfg->pool_lease_s when a third of it has
  * passed; costs nothing otherwise. Call it from the request's tick.
  * AXON_ENOTFOUND (logged once, then silent) when the lease was reclaimed;
- * AXON_EIO when Valkey does not answer (retried a second later). */
+ * AXON_EIO when Valkey does not answer (retried a second later), and
+ * AXON_EREPLY or AXON_EPROTO when it answers an error or nonsense. */
 int pool_renew(const struct axon_config *cfg, struct pool_lease *l);
 
 /* The registry's clock now (ms), extrapolated from its last reading with
@@ -165,7 +168,10 @@ struct pool_stats {
     bool local; /* Valkey is down: these are this process's fallback figures */
 };
 /* The registry's figures for pool `name`, in one round trip (no SCAN);
- * overdue leases are reclaimed first, as acquire does. */
+ * overdue leases are reclaimed first, as acquire does. While Valkey is down
+ * (AXON_EIO inside) this process's local figures, AXON_OK. AXON_EINVAL for
+ * a bad name, AXON_EREPLY or AXON_EPROTO for a registry answering an error
+ * or nonsense. */
 int pool_stats(const struct axon_config *cfg, const char *name, struct pool_stats *s) AXON_MUST_CHECK;
 
 #endif

@@ -20,7 +20,8 @@
  *
  * Errors: AXON_EINVAL (a bad tenant, an id that cannot be a key, blocks that
  * are not a non-empty array of thinking blocks), AXON_ETOOBIG (a cap),
- * AXON_EIO (Valkey down or slow). */
+ * AXON_EIO (Valkey down or slow), and from a store AXON_EREPLY or
+ * AXON_EPROTO (Valkey answered an error or nonsense). */
 #ifndef AXON_THINKING_STORE_H
 #define AXON_THINKING_STORE_H
 
@@ -86,7 +87,7 @@ int thinking_store_put(const struct axon_config *cfg, const char *tenant, json_o
  * blocks (json_object_put), or NULL when the id is unknown, expired,
  * another tenant's, not a valid id, or holds something that is not blocks.
  * Returns 0 (even when nothing was found), AXON_EINVAL (bad tenant or n),
- * or AXON_EIO (every entry NULL). */
+ * or AXON_EIO (every entry NULL: no answer, or one that was not the values). */
 int thinking_store_find(const char *tenant, const char *const *ids, int n,
                         json_object **found) AXON_MUST_CHECK;
 

@@ -64,10 +64,13 @@ void valkey_shutdown(void);
 /* Runs one command on the calling thread's connection. Use %s and %b
  * (pointer, size_t) for arguments; never build command text.
  * Returns:
- *   0            *out is the reply (any type but REDIS_REPLY_ERROR);
- *   AXON_EINVAL  the server answered an error reply: *out is that reply
- *                (read (*out)->str, e.g. "NOSCRIPT ..."), or *out is NULL
- *                when hiredis rejected the format string;
+ *   0            *out is the reply (any type but REDIS_REPLY_ERROR): its
+ *                type and shape are the caller's to check (AXON_EPROTO
+ *                when they are not what the command answers);
+ *   AXON_EREPLY  the server answered an error reply: *out is that reply
+ *                (read (*out)->str, e.g. "NOSCRIPT ..." or "WRONGTYPE ...");
+ *   AXON_EINVAL  the caller's mistake, nothing sent: an empty command, or
+ *                a format string hiredis rejected; *out is NULL;
  *   AXON_EIO     no answer: breaker open, connect/AUTH/SELECT failed, I/O
  *                error or timeout; *out is NULL.
  * *out is always set: returns new (freeReplyObject, NULL-safe) in every case. */
@@ -97,10 +100,12 @@ struct valkey_cmd {
 };
 
 /* Sends n commands in one round trip and reads the n replies.
- * Returns 0 when every reply arrived and none is an error; AXON_EINVAL when
+ * Returns 0 when every reply arrived and none is an error; AXON_EREPLY when
  * they all arrived but at least one is an error reply (look at each type);
- * AXON_EIO when the round trip failed (no replies: all NULL). replies (n
- * entries) receive new objects: free with valkey_free_replies. */
+ * AXON_EIO when the round trip failed (no replies: all NULL); AXON_EINVAL,
+ * nothing sent, for a bad n or a command of a bad shape (too many
+ * arguments, nkeys out of range). replies (n entries) receive new objects:
+ * free with valkey_free_replies. */
 int valkey_pipeline(int n, const struct valkey_cmd *cmds, redisReply **replies) AXON_MUST_CHECK;
 void valkey_free_replies(int n, redisReply **replies); /* NULL-safe entries */
 
@@ -137,14 +142,18 @@ struct valkey_script {
     char sha[41]; /* guarded inside valkey.c */
 };
 /* EVALSHA s with nkeys keys then nargs arguments (arg_lens NULL: strlen).
- * Same returns as valkey_command: 0 with *out the reply, AXON_EINVAL with
- * the error reply in *out (a script's redis.error_reply), AXON_EIO. */
+ * Same returns as valkey_command: 0 with *out the reply, AXON_EREPLY with
+ * the error reply in *out (a script's redis.error_reply; *out is NULL when
+ * the server refused to load the script), AXON_EIO; AXON_EINVAL for too
+ * many arguments and AXON_EPROTO when SCRIPT LOAD answered something else
+ * than a SHA1 (both with *out NULL). */
 int valkey_eval(struct valkey_script *s, redisReply **out, int nkeys, const char **keys,
                 int nargs, const char **args, const size_t *arg_lens) AXON_MUST_CHECK;
 
 /* The server's clock, read with TIME: *ms (since the epoch) as it was when
  * the server answered, so never ahead of it when this returns. 0, or
- * AXON_EIO / AXON_EINVAL (an answer that is not a time) with *ms = 0. */
+ * AXON_EIO / AXON_EREPLY / AXON_EPROTO (an answer that is not a time) with
+ * *ms = 0. */
 int valkey_server_time_ms(long long *ms) AXON_MUST_CHECK;
 
 /* valkey_round_trips() and valkey_round_trips_total(): acct.h, included

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "axon_lua.h" /* generated from src/lua/ (Makefile) */
 #include "buf.h"
 #include "jsonv.h"
 #include "log.h"
@@ -24,7 +25,6 @@
 #define KEY_MAX CONV_KEY_MAX
 #define ACTIVE_KEY "axon:{g}:active"
 #define LIST_SCAN_MAX 1000     /* index entries one conv_list looks at, stale ones included */
-#define RPUSH_CHUNK "1000"     /* unpack() in Lua 5.1 stops near 8000 values */
 
 /* ---- ids and keys ----------------------------------------------------------- */
 
@@ -99,8 +99,8 @@ static bool reply_ll(const redisReply *v, long long *out)
 }
 
 /* Fills out from the six field values (each NULL or a reply; borrowed).
- * AXON_ENOTFOUND when there is no owner or it is not tenant, AXON_EINVAL
- * when a field does not parse. */
+ * AXON_ENOTFOUND when there is no owner or it is not tenant, AXON_EPROTO
+ * when a field does not parse (not a record of ours). */
 static int meta_parse(const redisReply *const f[MF_N], const char *id, const char *tenant,
                       struct conv_meta *out)
 {
@@ -113,7 +113,7 @@ static int meta_parse(const redisReply *const f[MF_N], const char *id, const cha
         memchr(m->str, '\0', m->len) || !reply_ll(f[MF_CREATED], &out->created) ||
         !reply_ll(f[MF_UPDATED], &out->updated) || !reply_ll(f[MF_COUNT], &out->message_count) ||
         !reply_ll(f[MF_BYTES], &out->bytes))
-        return AXON_EINVAL;
+        return AXON_EPROTO;
     memcpy(out->model, m->str, m->len);
     out->model[m->len] = '\0';
     snprintf(out->id, sizeof out->id, "%s", id);
@@ -144,7 +144,7 @@ static int add_entries(const redisReply *l, json_object *arr)
         const redisReply *e = l->element[i];
         json_object *m = NULL;
         if (e->type != REDIS_REPLY_STRING || jsonv_parse(e->str, e->len, JSONV_MAX_DEPTH, &m))
-            return AXON_EINVAL;
+            return AXON_EPROTO;
         json_object_array_add(arr, m);
     }
     return AXON_OK;
@@ -158,7 +158,8 @@ static int check_messages(json_object *arr, json_object **out)
      * and the translators rely on it: a stored message without a string
      * "role" crashed anthropic_request (strcmp on NULL; fuzz_conv found it).
      * Everything Axon stores passed oai_validate_chat once, so a list that
-     * fails it now is damaged or not ours: refused as one that does not parse. */
+     * fails it now is damaged or not ours: refused as one that does not
+     * parse (AXON_EPROTO). */
     if (json_object_array_length(arr)) {
         json_object *req = json_object_new_object();
         json_object_object_add(req, "model", json_object_new_string("stored"));
@@ -168,7 +169,7 @@ static int check_messages(json_object *arr, json_object **out)
         json_object_put(req);
         if (rc) {
             json_object_put(arr);
-            return AXON_EINVAL;
+            return AXON_EPROTO;
         }
     }
     *out = arr;
@@ -178,9 +179,10 @@ static int check_messages(json_object *arr, json_object **out)
 static int parse_messages(const redisReply *l, json_object **out)
 {
     json_object *arr = json_object_new_array_ext((int)(l->elements ? l->elements : 1));
-    if (add_entries(l, arr)) {
+    int rc = add_entries(l, arr);
+    if (rc) {
         json_object_put(arr);
-        return AXON_EINVAL;
+        return rc;
     }
     return check_messages(arr, out);
 }
@@ -196,7 +198,7 @@ static int load_parse(const redisReply *x, const char *id, const char *tenant,
     if (x->type != REDIS_REPLY_ARRAY || x->elements != 2 ||
         x->element[0]->type != REDIS_REPLY_ARRAY ||
         (x->element[1]->type != REDIS_REPLY_ARRAY && x->element[1]->type != REDIS_REPLY_NIL))
-        return AXON_EINVAL; /* WRONGTYPE, or not our record */
+        return AXON_EPROTO; /* not our record */
     if (x->element[0]->elements == 0)
         return AXON_ENOTFOUND;
     const redisReply *f[MF_N];
@@ -206,18 +208,6 @@ static int load_parse(const redisReply *x, const char *id, const char *tenant,
         rc = parse_messages(x->element[1], messages);
     return rc;
 }
-
-/* KEYS: meta, msgs. ARGV: the most bytes returned whole. The meta and the
- * list from one instant, so message_count matches the messages even while
- * another turn is being appended; a history over ARGV[1] bytes comes as
- * {meta, false} (a nil), to be read in parts. Sent with EVAL in the read's
- * pipeline (after the turn lock's command, which must run first): a
- * forgotten EVALSHA would be re-run after the batch. */
-#define LOAD_SCRIPT                                                                        \
-    "local m = redis.call('HGETALL', KEYS[1])\n"                                            \
-    "local b = tonumber(redis.call('HGET', KEYS[1], 'bytes')) or 0\n"                        \
-    "if b > tonumber(ARGV[1]) then return {m, false} end\n"                                 \
-    "return {m, redis.call('LRANGE', KEYS[2], 0, -1)}\n"
 
 /* A large history's messages, CONV_READ_PART_BYTES or so at a time, one
  * round trip each: Valkey answers other clients between the parts instead
@@ -256,7 +246,7 @@ static int load_parts(const struct axon_config *cfg, const char *lk, const struc
             abort(); /* an empty batch has room */
         rc = valkey_batch_run(&b);
         if (!rc && b.rep[0]->type != REDIS_REPLY_ARRAY)
-            rc = AXON_EINVAL;
+            rc = AXON_EPROTO;
         else if (!rc && b.rep[0]->elements != (size_t)(last - at + 1))
             rc = AXON_ENOTFOUND;
         if (!rc)
@@ -285,7 +275,8 @@ static int load_run(const struct axon_config *cfg, const char *id, const char *t
     char mk[KEY_MAX], lk[KEY_MAX], whole[24];
     conv_keys(id, mk, lk);
     snprintf(whole, sizeof whole, "%d", CONV_READ_PART_BYTES);
-    static const char load_src[] = LOAD_SCRIPT;
+    /* src/lua/conv_load.lua, with EVAL: it says why. */
+    static const char load_src[] = AXON_LUA_CONV_LOAD;
     const char *eval[] = {"EVAL", load_src, "2", mk, lk, whole};
     struct valkey_cmd cmds[2];
     int n = 0;
@@ -316,19 +307,10 @@ int conv_load(const struct axon_config *cfg, const char *id, const char *tenant,
 
 /* ---- the turn lock --------------------------------------------------------- */
 
-/* Compare-and-delete, compare-and-extend: only the holder's token acts, so
- * a late release or renewal of a lock that expired and was taken by the
- * next turn leaves that turn's lock alone (as pool.c fences its leases).
- * KEYS: the lock. ARGV: token (renew: and the lease in ms). 1 done, 0 not
- * the holder. */
-static struct valkey_script unlock_script = {.src =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
-    "return 0\n"};
-static struct valkey_script relock_script = {.src =
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
-    "  return redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
-    "end\n"
-    "return 0\n"};
+/* Compare-and-delete, compare-and-extend (src/lua/conv_unlock.lua and
+ * conv_relock.lua): only the holder's token acts. */
+static struct valkey_script unlock_script = {.src = AXON_LUA_CONV_UNLOCK};
+static struct valkey_script relock_script = {.src = AXON_LUA_CONV_RELOCK};
 
 /* The server's clock less this host's monotonic clock (ms), from the last
  * reading conv.c saw (a lock's answer, a store's now_ms); 0: none yet. It
@@ -341,23 +323,6 @@ static void clock_note(long long server_ms)
     if (server_ms > 0)
         atomic_store(&clock_offset_ms, server_ms - (long long)(log_now_us() / 1000u));
 }
-
-/* KEYS: the lock. ARGV: token, lease_ms, deadline_ms (server clock; 0:
- * none). Returns {1, now_ms} when taken, {0, now_ms} when another turn
- * holds it, {-3, now_ms} past the deadline (nothing written): a SET that
- * waited in a stalled server's socket while the turn was answered 503
- * must not lock the conversation for a lease when the server wakes up.
- * Sent with EVAL (a plain command), not EVALSHA: a script the server
- * forgot would run again after the read (valkey.h), and a turn stored in
- * between would be missed. */
-#define LOCK_SCRIPT                                                                        \
-    "if redis.replicate_commands then redis.replicate_commands() end\n"                    \
-    "local t = redis.call('TIME')\n"                                                       \
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"              \
-    "local d = tonumber(ARGV[3])\n"                                                        \
-    "if d > 0 and now > d then return {-3, now} end\n"                                     \
-    "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, now} end\n" \
-    "return {0, now}\n"
 
 int conv_load_locked(const struct axon_config *cfg, const char *id, const char *tenant,
                      struct conv_lock *lock, json_object **messages, struct conv_meta *meta)
@@ -378,8 +343,9 @@ int conv_load_locked(const struct axon_config *cfg, const char *id, const char *
              off ? (long long)(log_now_us() / 1000u) + off + cfg->valkey_timeout_ms : 0LL);
     /* The lock comes before the read in the same round trip. Every store
      * of a continued turn checks the lock is its own (the append script),
-     * so nothing is stored between the two. */
-    const char *eval[] = {"EVAL", LOCK_SCRIPT, "1", lock->key, lock->token, px, deadline};
+     * so nothing is stored between the two. The lock is src/lua/conv_lock.lua,
+     * sent with EVAL: it says why. */
+    const char *eval[] = {"EVAL", AXON_LUA_CONV_LOCK, "1", lock->key, lock->token, px, deadline};
     const struct valkey_cmd first = {.argc = 7, .argv = eval};
     redisReply *got = NULL;
     int rc = load_run(cfg, id, tenant, &first, &got, messages, meta);
@@ -409,20 +375,22 @@ int conv_load_locked(const struct axon_config *cfg, const char *id, const char *
         return AXON_EBUSY;
     if (state == -3)
         log_msg(AXON_LOG_WARN, "conv: the turn lock of %s reached Valkey after its deadline", id);
-    return state == -3 ? AXON_EIO : AXON_EINVAL;
+    return state == -3 ? AXON_EIO : AXON_EPROTO; /* the lock answered nonsense */
 }
 
 /* The release's reply (NULL: none came) as a result; logs a lost release. */
 static int unlock_result(struct conv_lock *lock, int rc, const redisReply *r)
 {
-    if (rc == AXON_OK && !(r && r->type == REDIS_REPLY_INTEGER))
-        rc = AXON_EINVAL;
+    if (rc == AXON_OK && r && r->type == REDIS_REPLY_ERROR)
+        rc = AXON_EREPLY; /* its own reply, in a batch that failed elsewhere or not */
+    else if (rc == AXON_OK && !(r && r->type == REDIS_REPLY_INTEGER))
+        rc = AXON_EPROTO;
     if (rc == AXON_EIO)
         log_msg(AXON_LOG_WARN, "conv: the turn lock %s was not given back (%s): it expires in %lld ms",
                 lock->key, valkey_strerror(), lock->lease_ms);
     lock->token[0] = '\0';
     lock->at = -1;
-    return rc == AXON_EIO ? AXON_EIO : rc ? AXON_EINVAL : AXON_OK;
+    return rc;
 }
 
 int conv_unlock(struct conv_lock *lock)
@@ -489,74 +457,11 @@ int conv_lock_renew(struct conv_lock *lock)
 
 /* ---- append ---------------------------------------------------------------- */
 
-/* Both store scripts start alike: the server's time, and -3 without
- * writing anything when it is past the store deadline (ms; see conv.h).
- * replicate_commands: TIME comes before the writes (needed on Redis < 5, a
- * no-op after). */
-#define STORE_SCRIPT_HEAD(deadline_argv)                                                   \
-    "if redis.replicate_commands then redis.replicate_commands() end\n"                   \
-    "local t = redis.call('TIME')\n"                                                      \
-    "local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"          \
-    "if now_ms > tonumber(" deadline_argv ") then return -3 end\n"                         \
-    "local now = tonumber(t[1])\n"
+/* KEYS, ARGV and the reply: src/lua/conv_append.lua. */
+static struct valkey_script append_script = {.src = AXON_LUA_CONV_APPEND};
 
-/* KEYS: meta, msgs, and the turn lock when the turn holds one. ARGV:
- * tenant, model, create ("1"/"0"), ttl_s, max_messages, max_bytes, n,
- * n_client, deadline_ms, then the n messages joined by "\n" (json-c's plain
- * output never holds a raw newline, so the split is exact), then the lock's
- * token when KEYS[3] is given. Returns the server time in ms (> 0) when
- * stored; -1 when the conversation is missing or not tenant's (or,
- * creating, already exists); -2 over a cap; -3 past the deadline; -4 when
- * the turn lock is no longer this turn's (it expired: another turn may have
- * read the history without this one); an error reply when the message list
- * does not split into n. Nothing is written unless it returns the time. */
-static struct valkey_script append_script = {.src =
-    STORE_SCRIPT_HEAD("ARGV[9]")
-    "if KEYS[3] and redis.call('GET', KEYS[3]) ~= ARGV[11] then return -4 end\n"
-    "local v = redis.call('HMGET', KEYS[1], 'owner', 'message_count', 'bytes')\n"
-    "local create = ARGV[3] == '1'\n"
-    "if create then\n"
-    "  if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return -1 end\n"
-    "elseif v[1] ~= ARGV[1] then\n"
-    "  return -1\n"
-    "end\n"
-    "local blob, nclient, list, cbytes, pos = ARGV[10], tonumber(ARGV[8]), {}, 0, 1\n"
-    "while pos <= #blob + 1 do\n"
-    "  local nl = string.find(blob, '\\n', pos, true) or #blob + 1\n"
-    "  list[#list + 1] = string.sub(blob, pos, nl - 1)\n"
-    "  if #list <= nclient then cbytes = cbytes + nl - pos end\n"
-    "  pos = nl + 1\n"
-    "end\n"
-    "if #list ~= tonumber(ARGV[7]) then return redis.error_reply('AXON bad message list') end\n"
-    "local count, bytes = tonumber(v[2]) or 0, tonumber(v[3]) or 0\n"
-    "if count + #list > tonumber(ARGV[5]) or bytes + cbytes > tonumber(ARGV[6]) then\n"
-    "  return -2\n"
-    "end\n"
-    "for i = 1, #list, " RPUSH_CHUNK " do\n"
-    "  redis.call('RPUSH', KEYS[2], unpack(list, i, math.min(i + " RPUSH_CHUNK " - 1, #list)))\n"
-    "end\n"
-    "if create then\n"
-    "  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'model', ARGV[2], 'created', now)\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], 'updated', now, 'message_count', count + #list,\n"
-    "           'bytes', bytes + #blob - (#list - 1))\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[4])\n"
-    "redis.call('EXPIRE', KEYS[2], ARGV[4])\n"
-    "return now_ms\n"};
-
-/* A new conversation of at most CONV_FAST_MAX messages, within the caps
- * (the caller checked them). KEYS: meta, msgs. ARGV: tenant, model, ttl_s,
- * bytes, deadline_ms, then one message per argument. Returns as the
- * append script does (-1: the id exists). */
-static struct valkey_script create_script = {.src =
-    STORE_SCRIPT_HEAD("ARGV[5]")
-    "if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return -1 end\n"
-    "redis.call('RPUSH', KEYS[2], unpack(ARGV, 6))\n"
-    "redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'model', ARGV[2], 'created', now,\n"
-    "           'updated', now, 'message_count', #ARGV - 5, 'bytes', ARGV[4])\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
-    "redis.call('EXPIRE', KEYS[2], ARGV[3])\n"
-    "return now_ms\n"};
+/* KEYS, ARGV and the reply: src/lua/conv_create.lua. */
+static struct valkey_script create_script = {.src = AXON_LUA_CONV_CREATE};
 
 /* m's stored form, printed through a one-element array the caller frees
  * (*holder, json_object_put): json-c keeps what it prints in the object it
@@ -785,10 +690,10 @@ static int script_result(const struct conv_append_op *op, const redisReply *r)
 {
     if (r->type == REDIS_REPLY_ERROR) {
         log_msg(AXON_LOG_WARN, "conv: append to %s refused: %.*s", op->id, (int)r->len, r->str);
-        return AXON_EINVAL;
+        return AXON_EREPLY;
     }
     if (r->type != REDIS_REPLY_INTEGER)
-        return AXON_EINVAL;
+        return AXON_EPROTO;
     if (r->integer == -1)
         return AXON_ENOTFOUND;
     if (r->integer == -2)
@@ -803,7 +708,7 @@ static int script_result(const struct conv_append_op *op, const redisReply *r)
                 op->id);
         return AXON_EBUSY;
     }
-    return r->integer > 0 ? AXON_OK : AXON_EINVAL;
+    return r->integer > 0 ? AXON_OK : AXON_EPROTO;
 }
 
 int conv_append_done(struct conv_append_op *op, const struct valkey_batch *b)
@@ -843,12 +748,8 @@ int conv_append(const struct axon_config *cfg, const char *id, const char *tenan
 
 /* ---- delete ---------------------------------------------------------------- */
 
-/* KEYS: meta, msgs. ARGV: tenant. Returns 1 when deleted, 0 when missing or
- * not tenant's (then nothing changes). */
-static struct valkey_script delete_script = {.src =
-    "if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end\n"
-    "redis.call('DEL', KEYS[1], KEYS[2])\n"
-    "return 1\n"};
+/* KEYS, ARGV and the reply: src/lua/conv_delete.lua. */
+static struct valkey_script delete_script = {.src = AXON_LUA_CONV_DELETE};
 
 int conv_delete(const char *id, const char *tenant)
 {
@@ -860,7 +761,7 @@ int conv_delete(const char *id, const char *tenant)
     redisReply *r = NULL;
     int rc = valkey_eval(&delete_script, &r, 2, keys, 1, &tenant, NULL);
     if (!rc && (r->type != REDIS_REPLY_INTEGER || r->integer != 1))
-        rc = r->type == REDIS_REPLY_INTEGER && r->integer == 0 ? AXON_ENOTFOUND : AXON_EINVAL;
+        rc = r->type == REDIS_REPLY_INTEGER && r->integer == 0 ? AXON_ENOTFOUND : AXON_EPROTO;
     freeReplyObject(r);
     if (rc)
         return rc;
@@ -998,7 +899,7 @@ int conv_list(const char *tenant, int limit, const char *after, struct conv_meta
             want = VALKEY_MAX_PIPELINE;
         rc = valkey_command(&r, "ZREVRANGE %s %lld %lld", tk, start, start + want - 1);
         if (!rc && r->type != REDIS_REPLY_ARRAY)
-            rc = AXON_EINVAL;
+            rc = AXON_EPROTO;
         if (rc || r->elements == 0) {
             freeReplyObject(r);
             break;
@@ -1028,10 +929,8 @@ int conv_list(const char *tenant, int limit, const char *after, struct conv_meta
 
 /* ---- active count ---------------------------------------------------------- */
 
-/* KEYS: the active index. Returns how many entries expire after the server's now. */
-static struct valkey_script active_script = {.src =
-    "local t = redis.call('TIME')\n"
-    "return redis.call('ZCOUNT', KEYS[1], t[1] * 1000 + math.floor(t[2] / 1000), '+inf')\n"};
+/* KEYS, ARGV and the reply: src/lua/conv_active.lua. */
+static struct valkey_script active_script = {.src = AXON_LUA_CONV_ACTIVE};
 
 int conv_active_count(long long *out)
 {
@@ -1040,7 +939,7 @@ int conv_active_count(long long *out)
     redisReply *r = NULL;
     int rc = valkey_eval(&active_script, &r, 1, keys, 0, NULL, NULL);
     if (!rc && r->type != REDIS_REPLY_INTEGER)
-        rc = AXON_EINVAL;
+        rc = AXON_EPROTO;
     if (!rc)
         *out = r->integer;
     freeReplyObject(r);

@@ -45,7 +45,7 @@ int conv_api_error(struct api_error *e, int rc, const char *id, const char *para
                       "Conversation %s is answering another turn. Send this turn again once "
                       "that one has finished.", id);
         snprintf(e->retry_after, sizeof e->retry_after, "1");
-    } else
+    } else /* AXON_EPROTO, AXON_EREPLY: what Valkey holds is not a record of ours */
         api_error_set(e, 500, ERR_SERVER, "conversation_corrupt", NULL,
                       "Conversation %s could not be read back.", id);
     return rc;

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "axon_lua.h" /* generated from src/lua/ (Makefile) */
 #include "buf.h"
 #include "log.h"
 #include "sha256.h"
@@ -41,199 +42,20 @@
 /* Release statuses (the first element of the release script's reply). */
 enum { REL_STALE = 0, REL_DONE = 1, REL_RETIRED = 2 };
 
-/* Shared by acquire and stats (KEYS[1] idle, KEYS[2] leases, KEYS[4]
- * counters; `now` in ms and `pre` the session key prefix defined before):
- * leases past their deadline belong to holders that died or hung. */
-#define RECLAIM_LUA                                                          \
-    "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do\n" \
-    "  redis.call('ZREM', KEYS[2], id)\n"                                   \
-    "  redis.call('HDEL', pre .. id, 'holder')\n"                           \
-    "  redis.call('RPUSH', KEYS[1], id)\n"                                  \
-    "  redis.call('HINCRBY', KEYS[4], 'reclaims', 1)\n"                     \
-    "end\n"
+/* KEYS, ARGV and the reply: src/lua/pool_acquire.lua. */
+static struct valkey_script acquire_lua = {.src = AXON_LUA_POOL_ACQUIRE};
 
-/* KEYS: idle, leases, waiters, counters, seq.
- * ARGV: session key prefix, size, lease_ms, holder, waiter token, wait_ms,
- *       waited ("1" when this token may be registered as a waiter),
- *       deadline (ms, the server's clock: see pool.h).
- * Returns {id, gen, turns, now} of the leased session (now: the server's
- * clock in ms, which the request's stored turn is then dated with), or
- * {now} when none is idle (the token is then registered as a waiter until
- * now + wait_ms), or now alone (an integer) when it ran after its deadline:
- * its caller may have stopped waiting, so it changed nothing.
- * Idle order is FIFO (release RPUSHes, acquire takes the first healthy one
- * from the head): every session serves turns in rotation, so turns and
- * context spread evenly and no session sits idle long enough to go stale.
- * Every call here costs the single-threaded server a few microseconds, and
- * this runs once per request: the common case (the head of the idle list
- * is usable) makes 7 calls. Reclaiming dead holders' leases and creating
- * sessions up to the size happen only when nothing idle is usable (and
- * reclaiming in the stats script too). */
-static struct valkey_script acquire_lua = {.src =
-    "local now\n"
-    "do local t = redis.call('TIME')\n"
-    "  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end\n"
-    "if now > tonumber(ARGV[8]) then return now end\n"
-    "local pre = ARGV[1]\n"
-    /* The first usable idle session, reading the list a page at a time; else
-     * the one whose cool-down ends first, flagged as cooling. */
-    "local function take()\n"
-    "  local cand, cg, ct, best, gone, from = nil, nil, nil, nil, {}, 0\n"
-    "  local pick, pg, pt\n"
-    "  while not pick do\n"
-    "    local ids = redis.call('LRANGE', KEYS[1], from, from + 15)\n"
-    "    if #ids == 0 then break end\n"
-    "    for _, id in ipairs(ids) do\n"
-    "      local h = redis.call('HMGET', pre .. id, 'gen', 'turns', 'cool_until')\n"
-    "      if not h[1] then\n"
-    "        gone[#gone + 1] = id\n" /* its hash is gone: dropped below */
-    "      else\n"
-    "        local cool = tonumber(h[3]) or 0\n"
-    "        if cool <= now then pick, pg, pt = id, h[1], h[2] break end\n"
-    "        if not best or cool < best then cand, cg, ct, best = id, h[1], h[2], cool end\n"
-    "      end\n"
-    "    end\n"
-    "    from = from + 16\n"
-    "  end\n"
-    "  for _, id in ipairs(gone) do redis.call('LREM', KEYS[1], 0, id) end\n"
-    "  if pick then return pick, pg, pt, false end\n"
-    "  return cand, cg, ct, true\n"
-    "end\n"
-    "local pick, pg, pt, cooling = take()\n"
-    "if not pick or cooling then\n"
-    RECLAIM_LUA
-    /* Waiters of processes that died before they cleaned up. */
-    "  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)\n"
-    "  local have = redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2])\n"
-    "  while have < tonumber(ARGV[2]) do\n"
-    "    local id = 's' .. redis.call('INCR', KEYS[5])\n"
-    "    redis.call('HSET', pre .. id, 'gen', 1, 'turns', 0, 'cool_until', 0)\n"
-    "    redis.call('RPUSH', KEYS[1], id)\n"
-    "    have = have + 1\n"
-    "  end\n"
-    "  pick, pg, pt, cooling = take()\n"
-    "end\n"
-    "if not pick then\n"
-    "  redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[5])\n"
-    "  return {now}\n"
-    "end\n"
-    "redis.call('LREM', KEYS[1], 1, pick)\n"
-    "redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), pick)\n"
-    "redis.call('HSET', pre .. pick, 'holder', ARGV[4])\n"
-    "redis.call('HINCRBY', KEYS[4], 'acquires', 1)\n"
-    "if ARGV[7] == '1' then redis.call('ZREM', KEYS[3], ARGV[5]) end\n"
-    "return {pick, tonumber(pg) or -1, tonumber(pt) or -1, now}\n"};
+/* KEYS, ARGV and the reply: src/lua/pool_release.lua. */
+static struct valkey_script release_lua = {.src = AXON_LUA_POOL_RELEASE};
 
-/* KEYS: idle, leases, counters, seq.
- * ARGV: session key prefix, id, gen, holder, max_turns, cooldown_ms,
- *       outcome (0 done, 1 refused), size.
- * Returns {status, recycled}: status 0 stale (the lease was reclaimed, maybe
- * re-leased: nothing changes but the stale_releases count), 1 back to idle,
- * 2 retired (the pool holds more sessions than its size). */
-static struct valkey_script release_lua = {.src =
-    "local pre, id = ARGV[1], ARGV[2]\n"
-    "local key = pre .. id\n"
-    "local h = redis.call('HMGET', key, 'gen', 'holder')\n"
-    "if h[1] ~= ARGV[3] or h[2] ~= ARGV[4] or redis.call('ZREM', KEYS[2], id) == 0 then\n"
-    "  redis.call('HINCRBY', KEYS[3], 'stale_releases', 1)\n"
-    "  return {0, 0}\n"
-    "end\n"
-    "local now\n"
-    "do local t = redis.call('TIME')\n"
-    "  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end\n"
-    "redis.call('HDEL', key, 'holder')\n"
-    "redis.call('HINCRBY', KEYS[3], 'releases', 1)\n"
-    "local turns = redis.call('HINCRBY', key, 'turns', 1)\n"
-    "if redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[8]) then\n"
-    "  redis.call('DEL', key)\n"
-    "  redis.call('HINCRBY', KEYS[3], 'retired', 1)\n"
-    "  return {2, 0}\n"
-    "end\n"
-    "local recycled = 0\n"
-    "if turns >= tonumber(ARGV[5]) then\n"
-    "  redis.call('DEL', key)\n"
-    "  id = 's' .. redis.call('INCR', KEYS[4])\n"
-    "  key = pre .. id\n"
-    "  redis.call('HSET', key, 'gen', tonumber(h[1]) + 1, 'turns', 0, 'cool_until', 0)\n"
-    "  redis.call('HINCRBY', KEYS[3], 'recycles', 1)\n"
-    "  recycled = 1\n"
-    "end\n"
-    "if ARGV[7] == '1' then\n"
-    "  redis.call('HSET', key, 'cool_until', now + tonumber(ARGV[6]))\n"
-    "end\n"
-    "redis.call('RPUSH', KEYS[1], id)\n"
-    "return {1, recycled}\n"};
+/* KEYS, ARGV and the reply: src/lua/pool_more.lua. */
+static struct valkey_script more_lua = {.src = AXON_LUA_POOL_MORE};
 
-/* KEYS: idle, leases, counters.
- * ARGV: session key prefix, lease_ms, not_after (server ms), then one
- *       holder token per session wanted.
- * Returns {now, then id, gen, turns for each session leased}: healthy idle
- * ones only, up to the number of holders, from the head of the idle list.
- * Nothing when the server's clock is past not_after: the caller has given
- * up on this answer, and a lease nobody holds would keep the session busy
- * until its deadline. */
-static struct valkey_script more_lua = {.src =
-    "local now\n"
-    "do local t = redis.call('TIME')\n"
-    "  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end\n"
-    "if now > tonumber(ARGV[3]) then return {now} end\n"
-    "local pre, want, got, from = ARGV[1], #ARGV - 3, {}, 0\n"
-    "while #got < want do\n"
-    "  local ids = redis.call('LRANGE', KEYS[1], from, from + 15)\n"
-    "  if #ids == 0 then break end\n"
-    "  for _, id in ipairs(ids) do\n"
-    "    local h = redis.call('HMGET', pre .. id, 'gen', 'turns', 'cool_until')\n"
-    "    if h[1] and (tonumber(h[3]) or 0) <= now then got[#got + 1] = {id, h[1], h[2]} end\n"
-    "    if #got == want then break end\n"
-    "  end\n"
-    "  from = from + 16\n"
-    "end\n"
-    "local out = {now}\n"
-    "for i, g in ipairs(got) do\n"
-    "  redis.call('LREM', KEYS[1], 1, g[1])\n"
-    "  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), g[1])\n"
-    "  redis.call('HSET', pre .. g[1], 'holder', ARGV[3 + i])\n"
-    "  redis.call('HINCRBY', KEYS[3], 'acquires', 1)\n"
-    "  out[#out + 1] = g[1]\n"
-    "  out[#out + 1] = tonumber(g[2]) or -1\n"
-    "  out[#out + 1] = tonumber(g[3]) or -1\n"
-    "end\n"
-    "return out\n"};
+/* KEYS, ARGV and the reply: src/lua/pool_renew.lua. */
+static struct valkey_script renew_lua = {.src = AXON_LUA_POOL_RENEW};
 
-/* KEYS: leases. ARGV: session key prefix, id, holder, lease_ms.
- * Returns the server time (ms) when the deadline moved, 0 when the lease is
- * no longer ours. */
-static struct valkey_script renew_lua = {.src =
-    "if redis.call('HGET', ARGV[1] .. ARGV[2], 'holder') ~= ARGV[3] then return 0 end\n"
-    "if not redis.call('ZSCORE', KEYS[1], ARGV[2]) then return 0 end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[4]), ARGV[2])\n"
-    "return now\n"};
-
-/* KEYS: idle, leases, waiters, counters. ARGV: session key prefix.
- * Returns {idle, busy, waiting, cooling, then the counters in stat_fields
- * order}, all integers. It reclaims overdue leases first, as acquire does:
- * otherwise a dead holder's session would show as busy until the next
- * acquire, which an idle deployment may not see for a long time. */
-static struct valkey_script stats_lua = {.src =
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local pre = ARGV[1]\n"
-    RECLAIM_LUA
-    "local ids = redis.call('LRANGE', KEYS[1], 0, -1)\n"
-    "local cooling = 0\n"
-    "for _, id in ipairs(ids) do\n"
-    "  if (tonumber(redis.call('HGET', pre .. id, 'cool_until')) or 0) > now then\n"
-    "    cooling = cooling + 1\n"
-    "  end\n"
-    "end\n"
-    "local out = {#ids, redis.call('ZCARD', KEYS[2]),\n"
-    "  redis.call('ZCOUNT', KEYS[3], '(' .. now, '+inf'), cooling}\n"
-    "local c = redis.call('HMGET', KEYS[4], 'acquires', 'releases', 'recycles',\n"
-    "  'reclaims', 'timeouts', 'stale_releases', 'retired')\n"
-    "for i = 1, #c do out[#out + 1] = tonumber(c[i]) or 0 end\n"
-    "return out\n"};
+/* KEYS, ARGV and the reply: src/lua/pool_stats.lua. */
+static struct valkey_script stats_lua = {.src = AXON_LUA_POOL_STATS};
 #define STATS_REPLY_LEN 11
 
 struct pool_keys {
@@ -269,8 +91,8 @@ static void clock_note(long long server_ms)
 /* Valkey's clock now, from the last reading and this host's monotonic
  * clock. A reading is dated when it arrives, after the server took it, so
  * this errs early, never late: a deadline built on it fires no later than
- * meant. With no reading yet, one TIME round trip: 0, AXON_EIO or
- * AXON_EINVAL (valkey_server_time_ms). */
+ * meant. With no reading yet, one TIME round trip: 0, AXON_EIO,
+ * AXON_EREPLY or AXON_EPROTO (valkey_server_time_ms). */
 static int clock_now(long long *ms)
 {
     long long off = atomic_load(&clock_offset_ms);
@@ -476,8 +298,8 @@ enum { TRY_WAITER = 0, TRY_LEASED = 1, TRY_LATE = 2 };
 
 /* One acquire try. TRY_LEASED with *l filled, TRY_WAITER when none is idle
  * (now a waiter), TRY_LATE when the script ran past its deadline and did
- * nothing (*late_ms: by how much), AXON_EIO, or AXON_EINVAL for an error
- * reply or a reply of the wrong shape. */
+ * nothing (*late_ms: by how much), AXON_EIO, AXON_EREPLY for an error
+ * reply, or AXON_EPROTO for a reply of the wrong shape. */
 static int try_acquire(const struct axon_config *cfg, const struct pool_keys *k,
                        const char *token, long long wait_ms, bool waited, struct pool_lease *l,
                        long long *late_ms)
@@ -522,9 +344,9 @@ static int try_acquire(const struct axon_config *cfg, const struct pool_keys *k,
             rc = TRY_LEASED;
         } else {
             log_msg(AXON_LOG_ERROR, "pool: acquire script answered an unexpected reply");
-            rc = AXON_EINVAL;
+            rc = AXON_EPROTO;
         }
-    } else if (rc == AXON_EINVAL) {
+    } else if (rc != AXON_EIO) {
         log_msg(AXON_LOG_ERROR, "pool: acquire script failed: %s", valkey_strerror());
     }
     if (now > 0)
@@ -753,7 +575,7 @@ int pool_release_done(struct pool_release_op *op, const struct valkey_batch *b, 
         rc = AXON_EIO;
     } else if (r->type == REDIS_REPLY_ERROR) {
         log_msg(AXON_LOG_ERROR, "pool: release script failed: %.*s", (int)r->len, r->str);
-        rc = AXON_EINVAL;
+        rc = AXON_EREPLY;
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
                int_reply(r->element[0], REL_STALE, REL_RETIRED, &status) &&
                int_reply(r->element[1], 0, 1, &rec)) {
@@ -766,7 +588,7 @@ int pool_release_done(struct pool_release_op *op, const struct valkey_batch *b, 
         }
     } else {
         log_msg(AXON_LOG_ERROR, "pool: release script answered an unexpected reply");
-        rc = AXON_EINVAL;
+        rc = AXON_EPROTO;
     }
     return rc;
 }
@@ -802,7 +624,7 @@ int pool_renew(const struct axon_config *cfg, struct pool_lease *l)
     long long moved = 0;
     uint64_t third = (uint64_t)cfg->pool_lease_s * 1000000u / 3;
     if (rc == AXON_OK && !int_reply(r, 0, INT64_MAX, &moved))
-        rc = AXON_EINVAL;
+        rc = AXON_EPROTO;
     if (rc == AXON_OK && moved) {
         l->renew_at_us = now + third;
         l->server_ms = moved;
@@ -837,10 +659,10 @@ int pool_stats(const struct axon_config *cfg, const char *name, struct pool_stat
     if (rc == AXON_OK) {
         long long v[STATS_REPLY_LEN];
         if (r->type != REDIS_REPLY_ARRAY || r->elements != STATS_REPLY_LEN)
-            rc = AXON_EINVAL;
+            rc = AXON_EPROTO;
         for (size_t i = 0; rc == AXON_OK && i < STATS_REPLY_LEN; i++)
             if (!int_reply(r->element[i], 0, INT64_MAX, &v[i]))
-                rc = AXON_EINVAL;
+                rc = AXON_EPROTO;
         if (rc == AXON_OK) {
             s->idle = v[0];
             s->busy = v[1];

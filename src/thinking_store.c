@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "axon_lua.h" /* generated from src/lua/ (Makefile) */
 #include "jsonv.h"
 
 #define TENANT_MAX 64 /* hex digits in a tenant id (conv.c's bound) */
@@ -79,20 +80,8 @@ static bool blocks_ok(json_object *a)
 
 /* ---- store ---------------------------------------------------------------- */
 
-/* KEYS: one per tool-call id. ARGV: ttl_s, then per answer the number of
- * keys it takes (in KEYS order) and its blocks. Returns the keys set. The
- * blob crosses the network once however many ids share it. */
-static struct valkey_script store_script = {.src =
-    "local ttl, k, pos = ARGV[1], 1, 2\n"
-    "while pos < #ARGV do\n"
-    "  local n, blob = tonumber(ARGV[pos]), ARGV[pos + 1]\n"
-    "  for i = 1, n do\n"
-    "    redis.call('SET', KEYS[k], blob, 'EX', ttl)\n"
-    "    k = k + 1\n"
-    "  end\n"
-    "  pos = pos + 2\n"
-    "end\n"
-    "return k - 1\n"};
+/* KEYS, ARGV and the reply: src/lua/thinking_store.lua. */
+static struct valkey_script store_script = {.src = AXON_LUA_THINKING_STORE};
 
 void thinking_store_init(struct thinking_store_op *op)
 {
@@ -174,8 +163,10 @@ int thinking_store_done(struct thinking_store_op *op, const struct valkey_batch 
         const redisReply *x = b->rep[op->at];
         if (!x)
             rc = AXON_EIO;
+        else if (x->type == REDIS_REPLY_ERROR)
+            rc = AXON_EREPLY;
         else if (x->type != REDIS_REPLY_INTEGER || x->integer != op->nkeys)
-            rc = AXON_EINVAL;
+            rc = AXON_EPROTO;
     }
     for (int i = 0; i < op->nblobs; i++)
         buf_free(&op->blob[i]);
@@ -224,7 +215,7 @@ int thinking_store_find(const char *tenant, const char *const *ids, int n, json_
     redisReply *rep = NULL;
     int rc = valkey_command_argv(&rep, argc, argv, NULL);
     if (rc == AXON_OK && (rep->type != REDIS_REPLY_ARRAY || rep->elements != (size_t)argc - 1))
-        rc = AXON_EINVAL;
+        rc = AXON_EPROTO;
     for (int i = 0; rc == AXON_OK && i < n; i++) {
         if (slot[i] < 0)
             continue;
@@ -239,5 +230,7 @@ int thinking_store_find(const char *tenant, const char *const *ids, int n, json_
             json_object_put(a);
     }
     freeReplyObject(rep);
-    return rc == AXON_EINVAL ? AXON_EIO : rc;
+    /* Whatever Valkey answered instead of the values, nothing was found:
+     * to the caller that is the store failing (the request goes on). */
+    return rc == AXON_EREPLY || rc == AXON_EPROTO ? AXON_EIO : rc;
 }

@@ -375,7 +375,7 @@ static int run(redisReply **out, const char *fmt, va_list *ap, int argc, const c
     *out = r;
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(t_err, sizeof t_err, "%.*s", (int)r->len, r->str);
-        return AXON_EINVAL;
+        return AXON_EREPLY;
     }
     return AXON_OK;
 }
@@ -479,7 +479,7 @@ static int pipeline_replies(redisContext *c, int n, const struct valkey_cmd *cmd
     for (int i = 0; i < n && rc == AXON_OK; i++) {
         if (replies[i]->type == REDIS_REPLY_ERROR) {
             snprintf(t_err, sizeof t_err, "%.*s", (int)replies[i]->len, replies[i]->str);
-            rc = AXON_EINVAL;
+            rc = AXON_EREPLY;
         }
     }
     return rc;
@@ -634,7 +634,8 @@ static int script_load(struct valkey_script *s)
         s->sha[40] = '\0';
         pthread_mutex_unlock(&script_mu);
     } else if (rc == AXON_OK) {
-        rc = AXON_EINVAL;
+        snprintf(t_err, sizeof t_err, "SCRIPT LOAD answered something else than a SHA1");
+        rc = AXON_EPROTO;
     }
     freeReplyObject(r);
     return rc;
@@ -669,7 +670,7 @@ int valkey_eval(struct valkey_script *s, redisReply **out, int nkeys, const char
         for (int i = 0; i < nargs; i++)
             argv[argc] = args[i], lens[argc++] = arg_lens ? arg_lens[i] : strlen(args[i]);
         int rc = valkey_command_argv(out, argc, argv, lens);
-        if (rc == AXON_EINVAL && *out && (*out)->type == REDIS_REPLY_ERROR &&
+        if (rc == AXON_EREPLY && *out && (*out)->type == REDIS_REPLY_ERROR &&
             strncmp((*out)->str, "NOSCRIPT", 8) == 0) {
             freeReplyObject(*out);
             *out = NULL;
@@ -695,7 +696,7 @@ int valkey_server_time_ms(long long *ms)
          text_parse_i64_n(r->element[0]->str, r->element[0]->len, 1, 253402300799LL, &sec) ||
          text_parse_i64_n(r->element[1]->str, r->element[1]->len, 0, 999999, &usec))) {
         snprintf(t_err, sizeof t_err, "TIME answered something else than a time");
-        rc = AXON_EINVAL;
+        rc = AXON_EPROTO;
     }
     if (rc == AXON_OK)
         *ms = (long long)sec * 1000 + (long long)usec / 1000;

@@ -16,7 +16,7 @@ FUZZ_CC ?= $(shell command -v clang >/dev/null 2>&1 && echo clang || echo clang-
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wwrite-strings \
         -Wformat=2 -Wno-format-nonliteral -Wpointer-arith -Wvla
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_CPPFLAGS := -Iinclude -D_GNU_SOURCE -DAXON_MODELS_DEFAULT='"$(CURDIR)/etc/models.conf"'
+FUZZ_CPPFLAGS := -Iinclude -Ibuild/gen -D_GNU_SOURCE -DAXON_MODELS_DEFAULT='"$(CURDIR)/etc/models.conf"'
 FUZZ_CFLAGS := -std=c11 $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 LIBS := -lfcgi -ljson-c -lhiredis -lcurl -lcrypto -lpthread
 FCGI_WRAP := -Wl,--wrap=FCGX_GetParam,--wrap=FCGX_GetStr,--wrap=FCGX_PutStr,--wrap=FCGX_PutS,--wrap=FCGX_FFlush,--wrap=FCGX_GetError
@@ -28,6 +28,13 @@ BINS := $(HARNESSES:%=build/fuzz/%)
 
 .PHONY: all
 all: $(BINS)
+
+# The Lua scripts as C strings (pool.c, conv.c, thinking_store.c include
+# them): the main Makefile's rule, run by the main Makefile.
+LUA_H := build/gen/axon_lua.h
+$(LUA_H): src/lua/embed.awk $(wildcard src/lua/*.lua)
+	$(MAKE) --no-print-directory -f Makefile $@
+$(LIB_OBJ) $(HARNESSES:%=build/fuzz/obj/fuzz_%.o): | $(LUA_H)
 
 build/fuzz/obj/%.o: src/%.c
 	@mkdir -p $(@D)

@@ -127,10 +127,9 @@ for cmd in node redis-server lighttpd nginx spawn-fcgi curl; do
 done
 
 if [[ -n $run_tests ]]; then
+    # Private (0700): etc/run-stack.sh stages what Apache's user opens in a
+    # directory of its own, so no stack directory in here need be reachable.
     tmp=$(mktemp -d -t axon-it.XXXXXXXX)
-    # Apache started as root runs its children (and axon under mod_fcgid) as
-    # www-data, which must reach the stack directories made in here.
-    chmod 755 "$tmp"
     read -r redis_port lighttpd_port nginx_port mock_port vllm_port < <(free_ports 5)
 
     # setsid: its own scheduler autogroup (tests/integration/redis.mjs says why).

@@ -38,13 +38,14 @@ const STACKS = [
 
 // axon processes of one stack: the binary, with that stack's port in its
 // environment (under mod_fcgid they are Apache's grandchildren, started on
-// demand, as www-data).
+// demand, as www-data, and maybe from the copy run-stack.sh staged for
+// www-data, deleted with its directory once the stack stops).
 function axonPidsOf(port) {
   const pids = [];
   for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      const exe = fs.readlinkSync(`/proc/${pid}/exe`);
-      if (exe !== AXON_BIN) continue;
+      const exe = fs.readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '');
+      if (path.basename(exe) !== path.basename(AXON_BIN)) continue;
       const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
       if (env.includes(`AXON_PORT=${port}`)) pids.push(Number(pid));
     } catch { /* gone meanwhile, or not ours */ }

@@ -64,6 +64,11 @@ if ! node tests/docs/links.mjs; then ndocs=$((ndocs + 1)); failed=1; fi
 summary+=("docs (table, links)|$ndocs")
 
 # ---- the compilation database ----------------------------------------------
+# The analyzers read what the compiler reads, the generated header included.
+if ! make --no-print-directory build/gen/axon_lua.h >/dev/null; then
+    echo "lint: cannot generate build/gen/axon_lua.h"
+    exit 1
+fi
 if ! tests/lint/compdb.sh "$out/compile_commands.json"; then
     echo "lint: cannot write $out/compile_commands.json"
     exit 1

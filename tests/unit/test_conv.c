@@ -354,9 +354,10 @@ static void append_then_load_is_byte_exact(void **state)
     assert_true(zhas(tk, id));
     assert_true(zhas("axon:{g}:active", id));
 
-    /* A record that no longer parses is refused, not half-returned. */
+    /* A record that no longer parses is refused, not half-returned, and
+     * told from a bad id (AXON_EINVAL: a 400) as not ours (a 500). */
     assert_int_equal(vk_int("RPUSH %s %s", lk, "{not json"), 7);
-    assert_int_equal(conv_load(&load_cfg, id, T1, &m, &meta), AXON_EINVAL);
+    assert_int_equal(conv_load(&load_cfg, id, T1, &m, &meta), AXON_EPROTO);
     assert_null(m);
 
     /* A missing conversation. */
@@ -1518,6 +1519,24 @@ static void http_routes(void **state)
     assert_int_equal(a.status, 401);
     json_object_put(a.json);
 
+    /* A record Valkey holds that is not ours (an entry that does not parse,
+     * a key of another type): 500, not the 400 of a malformed id. */
+    char bad[CONV_ID_MAX + 1], key[96];
+    make_conv(c, bad, t1, "to be damaged");
+    snprintf(key, sizeof key, "axon:{c:%s}:msgs", bad);
+    assert_true(vk_int("RPUSH %s %s", key, "{not json") > 1);
+    snprintf(uri, sizeof uri, "/v1/conversations/%s", bad);
+    http(c, "GET", uri, k1, &a);
+    assert_error(&a, 500, "server_error", NULL, "conversation_corrupt", "could not be read back");
+    snprintf(key, sizeof key, "axon:{c:%s}:meta", bad);
+    redisReply *r = NULL;
+    assert_int_equal(valkey_command(&r, "DEL %s", key), 0);
+    freeReplyObject(r);
+    assert_int_equal(valkey_command(&r, "SET %s %s", key, "a string"), 0);
+    freeReplyObject(r);
+    http(c, "GET", uri, k1, &a); /* WRONGTYPE: an error reply */
+    assert_error(&a, 500, "server_error", NULL, "conversation_corrupt", "could not be read back");
+
     /* Valkey down: 503 with a retry hint. */
     srv_kill(*state);
     snprintf(uri, sizeof uri, "/v1/conversations/%s", id2);
@@ -1553,8 +1572,8 @@ static void pipeline_replies_in_order(void **state)
     valkey_free_replies(2, rep);
     assert_null(rep[0]);
 
-    /* One error reply: AXON_EINVAL, and every reply still there in order. */
-    assert_int_equal(valkey_pipeline(4, cmds, rep), AXON_EINVAL);
+    /* One error reply: AXON_EREPLY, and every reply still there in order. */
+    assert_int_equal(valkey_pipeline(4, cmds, rep), AXON_EREPLY);
     assert_int_equal(rep[2]->type, REDIS_REPLY_ERROR);
     assert_int_equal(rep[3]->type, REDIS_REPLY_STATUS);
     assert_string_equal(rep[3]->str, "PONG");
@@ -1610,8 +1629,8 @@ static void eval_loads_and_recovers_from_noscript(void **state)
     assert_int_equal(r->element[0]->integer, 1);
     freeReplyObject(r);
 
-    /* A script's error reply: AXON_EINVAL with the reply. */
-    assert_int_equal(valkey_eval(&fail_script, &r, 0, NULL, 0, NULL, NULL), AXON_EINVAL);
+    /* A script's error reply: AXON_EREPLY with the reply. */
+    assert_int_equal(valkey_eval(&fail_script, &r, 0, NULL, 0, NULL, NULL), AXON_EREPLY);
     assert_non_null(r);
     assert_non_null(strstr(r->str, "AXON nope"));
     freeReplyObject(r);

@@ -72,15 +72,15 @@ static void set_get_round_trip(void **state)
     assert_int_equal(r->type, REDIS_REPLY_NIL);
     freeReplyObject(r);
 
-    /* An error reply: AXON_EINVAL, the reply handed over, the server healthy. */
-    assert_int_equal(valkey_command(&r, "INCR %s", "axon:t:k"), AXON_EINVAL);
+    /* An error reply: AXON_EREPLY, the reply handed over, the server healthy. */
+    assert_int_equal(valkey_command(&r, "INCR %s", "axon:t:k"), AXON_EREPLY);
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_ERROR);
     assert_non_null(strstr(r->str, "not an integer"));
     assert_non_null(strstr(valkey_strerror(), "not an integer"));
     freeReplyObject(r);
     for (int i = 0; i < VALKEY_BREAKER_FAILS + 1; i++) {
-        assert_int_equal(valkey_command(&r, "NOSUCHCOMMAND"), AXON_EINVAL);
+        assert_int_equal(valkey_command(&r, "NOSUCHCOMMAND"), AXON_EREPLY);
         freeReplyObject(r);
     }
     assert_true(valkey_up());
@@ -150,7 +150,7 @@ static void auth_right_and_wrong(void **state)
     a.password = NULL;
     valkey_init(&a, 1000);
     assert_true(valkey_up());
-    assert_int_equal(valkey_command(&r, "GET %s", "axon:t:a"), AXON_EINVAL);
+    assert_int_equal(valkey_command(&r, "GET %s", "axon:t:a"), AXON_EREPLY);
     assert_non_null(r);
     assert_non_null(strstr(r->str, "NOAUTH"));
     freeReplyObject(r);
@@ -226,12 +226,35 @@ static void stopped_server_times_out_and_breaker_recovers(void **state)
     freeReplyObject(r);
 }
 
+/* Calls until one is not refused by the open breaker, or cap_ms passes:
+ * that call's result (its reply freed), or AXON_ETIMEDOUT. The breaker's
+ * probe is the first such call. */
+static int wait_probe(int cap_ms)
+{
+    double t0 = now_ms();
+    while (now_ms() - t0 < cap_ms) {
+        redisReply *r;
+        int rc = valkey_command(&r, "PING");
+        freeReplyObject(r);
+        if (rc != AXON_EIO || strcmp(valkey_strerror(), "circuit open") != 0)
+            return rc;
+        sleep_ms(10);
+    }
+    return AXON_ETIMEDOUT;
+}
+
+/* Waits on events, not on the clock: the breaker's probe is polled for (it
+ * comes when the cool-down ends), and the restarted server is used once it
+ * answers PING (srv_start). A timeout of 1 s: a refused connection fails at
+ * once anyway, and the probe that meets the restarted server must not fail
+ * for a host stall (with 50 ms it did at times: the cool-down then doubled
+ * again, past the wait). */
 static void killed_server_restarts_and_probe_backs_off(void **state)
 {
     struct srv *s = *state;
     char host[32];
     struct valkey_addr a = tcp_addr(s, host, sizeof host);
-    valkey_init(&a, 50);
+    valkey_init(&a, 1000);
     redisReply *r;
     assert_int_equal(valkey_command(&r, "PING"), 0);
     freeReplyObject(r);
@@ -245,27 +268,33 @@ static void killed_server_restarts_and_probe_backs_off(void **state)
                       valkey_strerror());
         assert_true(took < 200);
     }
+    double opened = now_ms();
     assert_false(valkey_up());
 
     /* After the cool-down one probe goes out, fails (connection refused) and
      * reopens the breaker for twice as long. */
-    sleep_ms(VALKEY_COOLDOWN_MS + 20);
-    double t0 = now_ms();
-    assert_int_equal(valkey_command(&r, "PING"), AXON_EIO);
-    assert_null(strstr(valkey_strerror(), "circuit open")); /* it was the probe */
+    assert_int_equal(wait_probe(VALKEY_COOLDOWN_MS + 3000), AXON_EIO);
     double probed = now_ms();
-    print_message("  probe failed in %.1f ms: %s\n", probed - t0, valkey_strerror());
+    print_message("  probe failed %.0f ms after opening: %s\n", probed - opened,
+                  valkey_strerror());
+    assert_true(probed - opened >= VALKEY_COOLDOWN_MS - 5);
     assert_int_equal(valkey_command(&r, "PING"), AXON_EIO);
     assert_string_equal(valkey_strerror(), "circuit open");
     assert_false(valkey_up());
 
-    /* Same port, new server; still open until 2 x cool-down after the probe. */
+    /* Same port, new server, answering PING: still open until 2 x cool-down
+     * after the probe (unless the restart itself took that long). */
     assert_int_equal(srv_start(s), 0);
-    sleep_ms(VALKEY_COOLDOWN_MS + 100 - (int)(now_ms() - probed));
-    assert_int_equal(valkey_command(&r, "PING"), AXON_EIO);
-    assert_string_equal(valkey_strerror(), "circuit open");
-    double back = wait_success(3000);
-    assert_true(back >= 0);
+    double ready = now_ms();
+    if (ready - probed < 2 * VALKEY_COOLDOWN_MS - 50) {
+        assert_int_equal(valkey_command(&r, "PING"), AXON_EIO);
+        assert_string_equal(valkey_strerror(), "circuit open");
+    } else {
+        print_message("  the restart took %.0f ms: the breaker may be probing already\n",
+                      ready - probed);
+    }
+    /* The next probe meets the ready server and closes the breaker. */
+    assert_int_equal(wait_probe(2 * VALKEY_COOLDOWN_MS + 3000), AXON_OK);
     double since_probe = now_ms() - probed;
     print_message("  restarted server answered %.0f ms after the failed probe\n", since_probe);
     assert_true(since_probe >= 2 * VALKEY_COOLDOWN_MS - 5);
