@@ -871,9 +871,11 @@ static void store_after_its_deadline_writes_nothing(void **state)
     assert_int_equal(valkey_round_trips() - trips, 2);
     assert_int_equal(load_count(id, T1), n + 2);
 
-    /* A 2 MiB answer gets 128 ms more (1 ms per 16 KiB): 250 ms after the
-     * reading it still stores, where a small turn is refused. */
-    size_t big_len = 2u << 20;
+    /* A 4 MiB answer gets 256 ms more (1 ms per 16 KiB): 250 ms after the
+     * reading it still stores, where a small turn is refused. (2 MiB, 128 ms
+     * more, left the store 78 ms, which an ASan build on a loaded machine
+     * was seen to miss.) */
+    size_t big_len = 4u << 20;
     char *text = malloc(big_len + 1);
     assert_non_null(text);
     memset(text, 'x', big_len);
