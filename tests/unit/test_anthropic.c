@@ -3,7 +3,7 @@
  * Answer side: every Anthropic transcript in the shared fixtures directory
  * ($AXON_FIXTURES, else tests/data/fixtures from the repository root, where
  * the mock looks too) goes through the SSE parser and anth_stream_event, or
- * through anth_message, into oai_out. The fake libfcgi keeps the bytes the
+ * through anth_message, into the answer and its chat writer (oai_out). The fake libfcgi keeps the bytes the
  * client would get, and the test reads them back as an OpenAI client does:
  * the Status head, then the data: lines or the one chat.completion object.
  * The expectations below were written by reading each fixture. Every stream
@@ -647,7 +647,8 @@ static void check_result(const struct expect *x, const struct result *res, bool 
 struct session {
     FCGX_Request fcgi;
     struct axon_req r;
-    struct oai_out o;
+    struct answer o;
+    struct oai_out ow; /* the chat writer's state */
     struct anth_stream s;
     struct api_error e;
 };
@@ -660,7 +661,7 @@ static struct session *session_new(bool stream, bool include_usage)
     out_error = 0;
     ss->fcgi.ipcFd = -1;
     io_req_init(&ss->r, &ss->fcgi, &cfg);
-    oai_out_init(&ss->o, &ss->r, 1, stream, include_usage, "gpt-4o");
+    answer_init(&ss->o, &ss->r, 1, stream, include_usage, "gpt-4o", &oai_out_writer, &ss->ow);
     anth_stream_init(&ss->s, &ss->o, 0);
     return ss;
 }
@@ -668,7 +669,7 @@ static struct session *session_new(bool stream, bool include_usage)
 static void session_free(struct session *ss)
 {
     anth_stream_free(&ss->s);
-    oai_out_free(&ss->o);
+    answer_free(&ss->o);
     free(ss);
 }
 
@@ -762,9 +763,9 @@ static void sse_case(const struct expect *x, const char *b, size_t n, const char
     if (rc)
         fail_msg("%s: failed (%d) at %s: %s", ctx, rc,
                  where == STEP_END ? "the end of the stream" : "an event", ss->e.message);
-    rc = oai_out_finish(&ss->o, &ss->e);
+    rc = answer_finish(&ss->o, &ss->e);
     if (rc)
-        fail_msg("%s: oai_out_finish failed (%d): %s", ctx, rc, ss->e.message);
+        fail_msg("%s: answer_finish failed (%d): %s", ctx, rc, ss->e.message);
     struct result res;
     result_init(&res);
     read_answer(m->stream, m->usage, &res);
@@ -792,9 +793,9 @@ static void json_case(const struct expect *x, const char *b, size_t n, const str
     int rc = anth_message(&ss->s, b, n, &ss->e);
     if (rc)
         fail_msg("%s: anth_message failed (%d): %s", ctx, rc, ss->e.message);
-    rc = oai_out_finish(&ss->o, &ss->e);
+    rc = answer_finish(&ss->o, &ss->e);
     if (rc)
-        fail_msg("%s: oai_out_finish failed (%d): %s", ctx, rc, ss->e.message);
+        fail_msg("%s: answer_finish failed (%d): %s", ctx, rc, ss->e.message);
     struct result res;
     result_init(&res);
     read_answer(m->stream, m->usage, &res);
@@ -971,8 +972,8 @@ static void upstream_error_event_overloaded(void **state)
         CHECK_STR(ss->e.code, "server_is_overloaded");
         CHECK_STR(ss->e.type, ERR_SERVER);
         CHECK(strstr(ss->e.message, "Overloaded") != NULL);
-        CHECK(!oai_out_started(&ss->o));
-        CHECK(!oai_out_delivered(&ss->o, 0)); /* so the call may be retried */
+        CHECK(!answer_started(&ss->o));
+        CHECK(!answer_delivered(&ss->o, 0)); /* so the call may be retried */
         CHECK_LONG((long)out.len, 0);
         session_free(ss);
     }
@@ -980,7 +981,7 @@ static void upstream_error_event_overloaded(void **state)
 }
 
 /* The same after text went out: still an error, the caller can no longer
- * retry (oai_out_delivered), and other error types map by their type. */
+ * retry (answer_delivered), and other error types map by their type. */
 static void upstream_error_events(void **state)
 {
     (void)state;
@@ -1020,7 +1021,7 @@ static void upstream_error_events(void **state)
         CHECK_LONG(ss->e.status, E[i].status);
         if (E[i].code)
             CHECK_STR(ss->e.code, E[i].code);
-        CHECK(oai_out_delivered(&ss->o, 0));
+        CHECK(answer_delivered(&ss->o, 0));
         session_free(ss);
         buf_free(&b);
     }
@@ -1216,11 +1217,11 @@ static void answer_nul_survives(void **state)
         struct session *ss = session_new(stream, false);
         enum step where;
         assert_int_equal(feed_sse(sse, sizeof sse - 1, (struct split){SPLIT_WHOLE, 0}, &ss->s, &ss->e, &where), 0);
-        json_object *msg = oai_out_message(&ss->o, 0);
+        json_object *msg = answer_message(&ss->o, 0);
         expect_json(msg, "content", "'\\u0000starta\\u0000b'");
         expect_json(msg, "tool_calls[0].function.name", "'get\\u0000x'");
         json_object_put(msg);
-        assert_int_equal(oai_out_finish(&ss->o, &ss->e), 0);
+        assert_int_equal(answer_finish(&ss->o, &ss->e), 0);
         const char *sent = out.p ? out.p : "";
         CHECK(strstr(sent, stream ? "\"content\":\"\\u0000start\"" : "\"content\":\"\\u0000starta\\u0000b\""));
         CHECK(strstr(sent, "\"name\":\"get\\u0000x\""));
@@ -1490,7 +1491,7 @@ static void signed_thinking_round_trip(void **state)
                 json_object_put(ev);
             }
             assert_true(want_sig.len > 0);
-            json_object *msg = oai_out_message(&ss->o, 0);
+            json_object *msg = answer_message(&ss->o, 0);
             assert_string_equal(str_at(msg, "role"), "assistant");
             json_object *blocks = member(msg, "thinking_blocks");
             assert_non_null(blocks);
@@ -2455,7 +2456,7 @@ static void interleaved_thinking_separated(void **state)
         enum step where;
         assert_int_equal(feed_sse(sse, strlen(sse), (struct split){SPLIT_WHOLE, 0}, &ss->s,
                                   &ss->e, &where), 0);
-        json_object *msg = oai_out_message(&ss->o, 0);
+        json_object *msg = answer_message(&ss->o, 0);
         CHECK_STR(str_at(msg, "thinking_blocks[0].thinking"), "First I look.");
         CHECK_STR(str_at(msg, "thinking_blocks[0].signature"), "c2lnMQ==");
         CHECK_STR(str_at(msg, "thinking_blocks[1].thinking"), "Now I answer.");
