@@ -11,7 +11,8 @@
  * stage answered already or the client left); the first failure skips the
  * stages after it, and txn_end, the one cleanup, gives back whatever is
  * held whichever stage stopped, then answers. docs/internals.md tells the
- * story with the two seams (the canonical request and the canonical events).
+ * story with the seams (the canonical request, the canonical answer, the
+ * writer).
  *
  * The ingress also chooses how the answer is written: it sets txn.writer
  * and txn.writer_state (answer.h, struct answer_writer) before txn_serve;

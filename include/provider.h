@@ -47,11 +47,11 @@ struct chat_plan {
 
 /* One provider: the request side (its body, headers and path) and the
  * answer side (up: the reader upstream.c calls directly with one call's
- * state; init/fini make and unmake that state for choices of the output).
+ * state; init/fini make and unmake that state for choices of the answer).
  * What a provider receives is the canonical request (a validated OpenAI
  * chat request, docs/internals.md); what it emits is canonical events
- * (struct cev) into the answer (answer_event), and know nothing of the
- * wire the client reads (the ingress's writer). */
+ * (struct cev) into the answer (answer_event). It knows nothing of the
+ * wire the client reads: that is the ingress's writer. */
 struct provider_ops {
     const char *name;   /* for logs: "anthropic", "openai" */
     const char *path;   /* appended to the endpoint's base URL */
