@@ -3,8 +3,9 @@
  * Answer side: every Anthropic transcript in the shared fixtures directory
  * ($AXON_FIXTURES, else tests/data/fixtures from the repository root, where
  * the mock looks too) goes through the SSE parser and anth_stream_event, or
- * through anth_message, into the answer and its chat writer (oai_out). The fake libfcgi keeps the bytes the
- * client would get, and the test reads them back as an OpenAI client does:
+ * through anth_message, into the answer and its chat writer (oai_out). The
+ * fake libfcgi keeps the bytes the client would get, and the test reads
+ * them back as an OpenAI client does:
  * the Status head, then the data: lines or the one chat.completion object.
  * The expectations below were written by reading each fixture. Every stream
  * is fed whole, a byte at a time and in random pieces (the SSE parser must

@@ -1,7 +1,8 @@
 /* test_legacy.c - OpenAI's deprecated function calling: the request carried
  * on tools (oai_legacy.c), and the answer in the legacy shape (answer.c and
- * the chat writer oai_out.c with legacy_functions): message.function_call, delta.function_call and
- * finish_reason "function_call", one call per choice. */
+ * the chat writer oai_out.c with legacy_functions): message.function_call,
+ * delta.function_call and finish_reason "function_call", one call per
+ * choice. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
