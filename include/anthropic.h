@@ -1,6 +1,6 @@
 /* anthropic.h - the Claude provider: an OpenAI chat request becomes a
  * Messages API body, and the Messages API answer (one JSON object, or SSE
- * events) becomes canonical events for oai_out. The mapping, field by
+ * events) becomes canonical events for the answer (answer.h). The mapping, field by
  * field, is in docs/claude.md (Request mapping). */
 #ifndef AXON_ANTHROPIC_H
 #define AXON_ANTHROPIC_H
@@ -11,7 +11,7 @@
 #include "config.h"
 #include "errors.h"
 #include "models.h"
-#include "oai_out.h"
+#include "answer.h"
 #include "provider.h"
 
 #define ANTH_MAX_BLOCKS 1024   /* content blocks in one answer */
@@ -54,7 +54,7 @@ struct anth_block {
 };
 
 struct anth_stream {
-    struct oai_out *out;   /* borrowed */
+    struct answer *out;    /* borrowed */
     int choice;
     /* Owned (anth_stream_free): grown to the highest block index seen, so
      * a short answer holds a few bytes rather than the cap's 12 KiB (one
@@ -67,14 +67,14 @@ struct anth_stream {
     bool finished;         /* the finish event went out */
 };
 
-void anth_stream_init(struct anth_stream *s, struct oai_out *out, int choice);
+void anth_stream_init(struct anth_stream *s, struct answer *out, int choice);
 /* Frees what the translator holds; init may follow. NULL-safe fields. */
 void anth_stream_free(struct anth_stream *s);
 
 /* One SSE event (borrows data). AXON_ERETRY with e filled for an upstream
  * error event that may be retried; AXON_EINVAL (e filled) for an error
  * event that may not; AXON_EPROTO (e filled: 502 upstream_protocol_error)
- * for a broken event; oai_out's codes when the client side fails. */
+ * for a broken event; the answer's codes when the client side fails. */
 int anth_stream_event(struct anth_stream *s, const char *event, const char *data, size_t n,
                       struct api_error *e) AXON_MUST_CHECK;
 /* The upstream stream ended: AXON_EPROTO (e filled) if it ended early. */

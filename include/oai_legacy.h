@@ -2,7 +2,7 @@
  * `function_call`, `role: "function"` messages) carried on tools, so that
  * every provider serves it with the tool-calling translation it already has.
  *
- * The answer side is a flag on the output (oai_out.h, legacy_functions):
+ * The answer side is a flag on the answer (answer.h, legacy_functions):
  * message.function_call and finish_reason "function_call" instead of
  * tool_calls. */
 #ifndef AXON_OAI_LEGACY_H

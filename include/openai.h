@@ -13,7 +13,7 @@
 #include "config.h"
 #include "errors.h"
 #include "models.h"
-#include "oai_out.h"
+#include "answer.h"
 #include "provider.h"
 
 /* The upstream body for a validated request (borrows req and m): every
@@ -40,7 +40,7 @@ struct oa_choice {
 
 /* One upstream call's answer: choices first .. first + n - 1 of out. */
 struct oa_stream {
-    struct oai_out *out;  /* borrowed */
+    struct answer *out;   /* borrowed */
     int first, n;
     struct oa_choice *c;  /* owned, n entries */
     struct usage usage;
@@ -49,13 +49,13 @@ struct oa_stream {
 
 /* Prepares s: zeroed, or emptied by oa_stream_free (a retried call's
  * translator is freed, then prepared again). */
-void oa_stream_init(struct oa_stream *s, struct oai_out *out, int first, int n);
+void oa_stream_init(struct oa_stream *s, struct answer *out, int first, int n);
 void oa_stream_free(struct oa_stream *s);
 
 /* One SSE data payload (borrows data): a chunk, an error object, or
  * [DONE]. AXON_ERETRY with e filled for a retryable upstream error,
  * AXON_EINVAL for another; AXON_EPROTO (e filled: 502
- * upstream_protocol_error) for a broken chunk; oai_out's codes. */
+ * upstream_protocol_error) for a broken chunk; the answer's codes. */
 int oa_stream_event(struct oa_stream *s, const char *data, size_t n, struct api_error *e)
     AXON_MUST_CHECK;
 /* The stream ended: AXON_EPROTO (e filled) if a choice never finished. */

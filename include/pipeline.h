@@ -11,7 +11,12 @@
  * stage answered already or the client left); the first failure skips the
  * stages after it, and txn_end, the one cleanup, gives back whatever is
  * held whichever stage stopped, then answers. docs/internals.md tells the
- * story with the two seams (the canonical request and the canonical events). */
+ * story with the seams (the canonical request, the canonical answer, the
+ * writer).
+ *
+ * The ingress also chooses how the answer is written: it sets txn.writer
+ * and txn.writer_state (answer.h, struct answer_writer) before txn_serve;
+ * chat.c gives the chat-completions writer (oai_out.h). */
 #ifndef AXON_PIPELINE_H
 #define AXON_PIPELINE_H
 
@@ -24,7 +29,7 @@
 #include "catalog.h"
 #include "conv.h"
 #include "errors.h"
-#include "oai_out.h"
+#include "answer.h"
 #include "pool.h"
 #include "provider.h"
 #include "reqctx.h"
@@ -53,7 +58,11 @@ struct txn {
     bool leased;                   /* lease is held: settle or txn_end gives it back */
     struct pool_lease *more;       /* owned: the other calls' sessions (n > 1) */
     int nmore;
-    struct oai_out out;
+    /* The ingress's writer and its state (borrowed: the ingress owns both),
+     * set before txn_serve. */
+    const struct answer_writer *writer;
+    void *writer_state;
+    struct answer out;             /* the canonical answer, written by writer */
     bool out_open;                 /* out is initialised: the answer is its to write */
     char *st;                      /* owned: one reader state (pv->up.state_size) per call */
     int ncalls;                    /* states in st */

@@ -1,6 +1,6 @@
 /* provider.h - what the pipeline needs of an upstream protocol: build the
  * upstream request, and turn the upstream's answer into canonical events
- * (oai_out.h). Everything else - the pool, conversations, streaming,
+ * (answer.h). Everything else - the pool, conversations, streaming,
  * retries, timeouts, heartbeats and disconnects - is pipeline.c and
  * upstream.c, the same for all. */
 #ifndef AXON_PROVIDER_H
@@ -15,7 +15,7 @@
 #include "config.h"
 #include "errors.h"
 #include "models.h"
-#include "oai_out.h"
+#include "answer.h"
 #include "upstream.h"
 
 /* What the request asked for that shapes the answer, and how it is fetched. */
@@ -26,7 +26,7 @@ struct chat_plan {
     /* The client wants one JSON answer, but the upstream is asked for a
      * stream: a long answer then keeps the connection busy with events, and
      * neither the first-byte timeout nor the upstream's own limit on
-     * non-streamed requests cuts it. oai_out still builds one object. */
+     * non-streamed requests cuts it. The answer is still written as one. */
     bool stream_upstream;
     /* response_format json_schema whose constraints the upstream does not
      * enforce (claude_schema.h): the answer is checked against it. Borrows
@@ -47,10 +47,11 @@ struct chat_plan {
 
 /* One provider: the request side (its body, headers and path) and the
  * answer side (up: the reader upstream.c calls directly with one call's
- * state; init/fini make and unmake that state for choices of the output).
+ * state; init/fini make and unmake that state for choices of the answer).
  * What a provider receives is the canonical request (a validated OpenAI
  * chat request, docs/internals.md); what it emits is canonical events
- * (struct cev) into the output (oai_out_event). */
+ * (struct cev) into the answer (answer_event). It knows nothing of the
+ * wire the client reads: that is the ingress's writer. */
 struct provider_ops {
     const char *name;   /* for logs: "anthropic", "openai" */
     const char *path;   /* appended to the endpoint's base URL */
@@ -62,7 +63,7 @@ struct provider_ops {
     struct curl_slist *(*headers)(const struct axon_config *cfg, const struct endpoint *ep);
     /* One call's reader state (up.state_size bytes): choices first ..
      * first + n/calls - 1 of out. init again before a retry, after fini. */
-    void (*init)(void *st, struct oai_out *out, int first);
+    void (*init)(void *st, struct answer *out, int first);
     void (*fini)(void *st); /* may be NULL */
     struct up_reader up;    /* the answer's reader: upstream.h */
     /* After a session recycle: read the credential again (may be NULL). */

@@ -1093,7 +1093,7 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
         end_with_user(body);
     if (!rc)
         rc = convert_tools(req, body, thinking, &tools_moved, e);
-    if (!rc && tools_moved) /* the calls are checked against the parameters (oai_out.h) */
+    if (!rc && tools_moved) /* the calls are checked against the parameters (answer.h) */
         info->tools = jsonv_get(req, "tools");
 
     if (!rc && rft && !strcmp(rft, "json_schema")) {
@@ -1107,7 +1107,7 @@ int anthropic_request(json_object *req, const struct model *m, struct buf *out,
         else
             cs = json_object_new_object();
         /* What moved into descriptions Claude no longer enforces: the
-         * answer is checked against the client's schema (oai_out.h). */
+         * answer is checked against the client's schema (answer.h). */
         if (!rc && moved) {
             info->schema = schema;
             info->schema_strict = (v = jsonv_get(js, "strict")) && json_object_get_boolean(v);
@@ -1238,7 +1238,7 @@ const char *anthropic_finish_reason(const char *r)
     return "stop"; /* end_turn, stop_sequence */
 }
 
-void anth_stream_init(struct anth_stream *s, struct oai_out *out, int choice)
+void anth_stream_init(struct anth_stream *s, struct answer *out, int choice)
 {
     memset(s, 0, sizeof *s);
     s->out = out;
@@ -1284,7 +1284,7 @@ static void read_usage(json_object *u, struct usage *to)
 
 static int emit(struct anth_stream *s, struct cev ev)
 {
-    return oai_out_event(s->out, s->choice, &ev);
+    return answer_event(s->out, s->choice, &ev);
 }
 
 static int tool_start(struct anth_stream *s, json_object *cb, int idx)
@@ -1619,7 +1619,7 @@ static struct curl_slist *headers_of(const struct axon_config *cfg, const struct
     return anthropic_headers(cfg);
 }
 
-static void init_of(void *st, struct oai_out *out, int first)
+static void init_of(void *st, struct answer *out, int first)
 {
     anth_stream_init(st, out, first);
 }

@@ -1,7 +1,7 @@
 /* chat.c - POST /v1/chat/completions, the chat-completions ingress: the
  * read, route and validate stages of the pipeline (pipeline.h) for this API
  * shape. Its request is already the canonical one; its answer is written
- * by oai_out. */
+ * by the chat-completions writer (oai_out.h), which it hands the pipeline. */
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +11,7 @@
 #include "fcgi_io.h"
 #include "handlers.h"
 #include "jsonv.h"
+#include "oai_out.h"
 #include "oai_validate.h"
 #include "pipeline.h"
 
@@ -94,7 +95,10 @@ static int chat_validate(struct txn *t)
 int chat_completions(struct axon_req *r)
 {
     struct txn t;
+    struct oai_out w; /* the writer's state: opened when the run starts */
     txn_init(&t, r);
+    t.writer = &oai_out_writer;
+    t.writer_state = &w;
     int rc = chat_read_json_object(r, &t.req); /* read: answers its own 400 or 413 */
     if (!rc)
         rc = txn_route(&t);

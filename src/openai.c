@@ -226,7 +226,7 @@ const char *openai_finish_reason(const char *r)
     return "stop"; /* stop, eos, abort, and other servers' words */
 }
 
-void oa_stream_init(struct oa_stream *s, struct oai_out *out, int first, int n)
+void oa_stream_init(struct oa_stream *s, struct answer *out, int first, int n)
 {
     memset(s, 0, sizeof *s);
     s->out = out;
@@ -250,7 +250,7 @@ static int bad_event(struct api_error *e, const char *what)
 
 static int emit(struct oa_stream *s, int k, struct cev ev)
 {
-    return oai_out_event(s->out, s->first + k, &ev);
+    return answer_event(s->out, s->first + k, &ev);
 }
 
 static int emit_str(struct oa_stream *s, int k, enum cev_kind kind, json_object *v,
@@ -305,7 +305,7 @@ static int tool_delta(struct oa_stream *s, int k, json_object *tc, int pos, stru
     struct oa_choice *c = &s->c[k];
     int rc = AXON_OK;
     if (!c->tool_of[up]) {
-        const struct oai_choice *oc = &s->out->c[s->first + k];
+        const struct answer_choice *oc = &s->out->c[s->first + k];
         if (oc->ntools >= OAI_MAX_TOOLS)
             return bad_event(e, "too many tool calls");
         json_object *idv = jsonv_member(tc, "id");
@@ -478,7 +478,7 @@ static struct curl_slist *headers_of(const struct axon_config *cfg, const struct
     return openai_headers(ep);
 }
 
-static void init_of(void *st, struct oai_out *out, int first)
+static void init_of(void *st, struct answer *out, int first)
 {
     oa_stream_init(st, out, first, out->n); /* one call answers every choice */
 }

@@ -58,7 +58,7 @@ static bool on_delivered(void *ud, int i)
 {
     struct txn *t = ud;
     for (int k = i * t->per; k < (i + 1) * t->per; k++)
-        if (oai_out_delivered(&t->out, k))
+        if (answer_delivered(&t->out, k))
             return true;
     return false;
 }
@@ -67,7 +67,7 @@ static void on_restart(void *ud, int i)
 {
     struct txn *t = ud;
     for (int k = i * t->per; k < (i + 1) * t->per; k++)
-        oai_out_reset_choice(&t->out, k);
+        answer_reset_choice(&t->out, k);
     if (t->pv->fini)
         t->pv->fini(state_of(t, i));
     t->pv->init(state_of(t, i), &t->out, i * t->per);
@@ -113,7 +113,7 @@ static int on_tick(void *ud, uint64_t upstream_us)
         (void)pool_renew(r->cfg, &t->more[i]);
     if (now - t->last_out_us >= (uint64_t)r->cfg->heartbeat_s * 1000000u) {
         t->last_out_us = now;
-        if (oai_out_ping(&t->out))
+        if (answer_ping(&t->out))
             return AXON_ECLIENT_GONE;
         t->bytes_seen = r->bytes_out; /* the ping is not news from the upstream */
     }
@@ -244,7 +244,7 @@ static int conv_prepare(struct axon_req *r, json_object *req, const struct model
  * change an answer already streamed; it is counted, logged and, for a JSON
  * answer still unsent, told in a header. */
 static void note_stored(struct axon_req *r, struct txn_conv *cv, int rc,
-                        const struct oai_out *out)
+                        const struct answer *out)
 {
     if (rc == AXON_OK) {
         stats_turn_stored();
@@ -273,11 +273,11 @@ static void note_stored(struct axon_req *r, struct txn_conv *cv, int rc,
 
 /* Each answer (choice) with signed thinking and tool calls, kept under its
  * tool-call ids for a client that will resend the history without it. */
-static void keep_thinking(struct axon_req *r, const struct oai_out *out,
+static void keep_thinking(struct axon_req *r, const struct answer *out,
                           struct thinking_store_op *op)
 {
     for (int i = 0; i < out->n; i++) {
-        const struct oai_choice *c = &out->c[i];
+        const struct answer_choice *c = &out->c[i];
         if (!c->thinking || c->ntools == 0)
             continue;
         const char *ids[THINKING_KEYS_MAX];
@@ -472,7 +472,7 @@ static void release_more(const struct axon_config *cfg, struct pool_lease *more,
  * settle stage, before txn_end answers), so a client that continues at once
  * finds its turn. out: the answer when it succeeded, else NULL. txn_end
  * calls it with NULL for what a stopped request still holds. */
-static void give_back(struct txn *t, const struct oai_out *out, bool store, enum pool_outcome o)
+static void give_back(struct txn *t, const struct answer *out, bool store, enum pool_outcome o)
 {
     struct axon_req *r = t->r;
     const struct axon_config *cfg = r->cfg;
@@ -485,7 +485,7 @@ static void give_back(struct txn *t, const struct oai_out *out, bool store, enum
     bool leased = t->leased;
     store = store && out && leased;
     if (store) {
-        json_object *assistant = oai_out_message(out, 0);
+        json_object *assistant = answer_message(out, 0);
         conv_append_add_fenced(cfg, cv->id, r->tenant, t->rt.m.id, cv->turn, assistant,
                                cv->create, &cv->lock, pool_server_now_ms(&t->lease), &ap, &b);
         json_object_put(assistant); /* add keeps its text */
@@ -631,7 +631,8 @@ static int txn_run(struct txn *t)
     t->headers = pv->headers(cfg, t->rt.ep);
     t->per = plan->n / plan->calls;
     t->last_out_us = log_now_us();
-    oai_out_init(&t->out, r, plan->n, plan->stream, plan->include_usage, t->rt.m.id);
+    answer_init(&t->out, r, plan->n, plan->stream, plan->include_usage, t->rt.m.id, t->writer,
+                t->writer_state);
     t->out_open = true;
     t->out.json_mode = plan->json_mode;
     t->out.legacy_functions = t->legacy;
@@ -667,7 +668,7 @@ static int txn_run(struct txn *t)
     /* Every attempt is over: the translated body goes before settle
      * builds the stored turn, so the two never coexist. */
     buf_free(&t->body);
-    return oai_out_check(&t->out, rc, &t->e);
+    return answer_check(&t->out, rc, &t->e);
 }
 
 /* settle: the turn stored only when the answer stands; the session back,
@@ -704,7 +705,7 @@ int txn_end(struct txn *t, int rc)
     if (t->leased || t->cv.lock.token[0])
         give_back(t, NULL, false, POOL_DONE);
     if (t->out_open)
-        rc = oai_out_close(&t->out, rc, &t->e); /* finish */
+        rc = answer_close(&t->out, rc, &t->e); /* finish */
     else if (rc && rc != AXON_ECLIENT_GONE && t->e.status)
         rc = errors_send_api(r, &t->e);
     else if (rc == AXON_ECLIENT_GONE)
@@ -713,7 +714,7 @@ int txn_end(struct txn *t, int rc)
         t->pv->fini(state_of(t, i));
     free(t->st);
     if (t->out_open)
-        oai_out_free(&t->out);
+        answer_free(&t->out);
     free(t->more);
     curl_slist_free_all(t->headers);
     buf_free(&t->body);

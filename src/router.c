@@ -148,7 +148,7 @@ int health_get(struct axon_req *r)
 }
 
 /* The end of a test stream still open at the drain deadline, as a chat
- * stream ends (oai_out_error): an error object, then [DONE]. */
+ * stream ends (the writer's error, oai_out.h): an error object, then [DONE]. */
 static int test_sse_cut(struct axon_req *r)
 {
     struct api_error e = {0};

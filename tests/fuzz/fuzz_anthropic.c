@@ -1,8 +1,9 @@
 /* fuzz_anthropic.c - Claude's answers translated into OpenAI's (anthropic.h),
  * through provider_anthropic as the pipeline drives it: anth_stream_event and
  * anth_stream_end over SSE, anth_message over one body,
- * anthropic_http_error over an error body, all writing through oai_out into
- * a fake libfcgi, and finished by oai_out's epilogue, as the pipeline's.
+ * anthropic_http_error over an error body, all into the answer and its chat
+ * writer (oai_out) over a fake libfcgi, and finished by the answer's
+ * epilogue, as the pipeline's.
  *
  * Input: as fuzz_provider_input (fuzz_fcgi.h) describes, with one choice
  * (Claude answers one per call; the second byte's bits 1-2 do nothing).

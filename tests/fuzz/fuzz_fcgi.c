@@ -332,20 +332,20 @@ static int translate(const struct provider_ops *ops, void *st, bool sse, const c
     return rc;
 }
 
-/* The end of the answer, as the pipeline ends it: oai_out's epilogue around
+/* The end of the answer, as the pipeline ends it: the answer's epilogue around
  * the turn the settle stage would store. */
-static void finish_answer(struct oai_out *o, int n_choices, int rc, struct api_error *e)
+static void finish_answer(struct answer *o, int n_choices, int rc, struct api_error *e)
 {
-    rc = oai_out_check(o, rc, e);
+    rc = answer_check(o, rc, e);
     for (int i = 0; rc == AXON_OK && i < n_choices; i++) { /* the turn settle stores */
-        json_object *m = oai_out_message(o, i);
+        json_object *m = answer_message(o, i);
         size_t len;
         const char *t = conv_message_text(m, &len);
         fuzz_check_json(t, len, "the stored assistant message");
         fuzz_check_stored(m);
         json_object_put(m);
     }
-    (void)oai_out_close(o, rc, e);
+    (void)answer_close(o, rc, e);
     fuzz_check_output(true);
 }
 
@@ -366,8 +366,9 @@ void fuzz_provider_input(const struct provider_ops *ops, const char *model, int 
 
     struct fuzz_req q;
     fuzz_req_begin(&q, f >> 5 ? (f >> 5) * 4 : -1);
-    struct oai_out o;
-    oai_out_init(&o, &q.r, n_choices, stream, stream && usage, model);
+    struct answer o;
+    struct oai_out ow; /* the chat writer's state */
+    answer_init(&o, &q.r, n_choices, stream, stream && usage, model, &oai_out_writer, &ow);
     o.json_mode = json_mode;
     if (!http_error && (g & 1))
         o.conversation_id = "conv-0123456789abcdef0123456789abcdef";
@@ -384,10 +385,10 @@ void fuzz_provider_input(const struct provider_ops *ops, const char *model, int 
         rc = translate(ops, &st, sse, b, n, &e);
         bool delivered = false;
         for (int i = 0; i < n_choices; i++)
-            delivered = delivered || oai_out_delivered(&o, i);
+            delivered = delivered || answer_delivered(&o, i);
         if (rc == AXON_ERETRY && !delivered) { /* pipeline.c's on_restart */
             for (int i = 0; i < n_choices; i++)
-                oai_out_reset_choice(&o, i);
+                answer_reset_choice(&o, i);
             if (ops->fini)
                 ops->fini(&st);
             ops->init(&st, &o, 0);
@@ -396,11 +397,11 @@ void fuzz_provider_input(const struct provider_ops *ops, const char *model, int 
         }
         if (ops->fini)
             ops->fini(&st);
-        /* oai_out's own failures (a cap, json_object refusing a streamed
-         * answer) leave e to oai_out_close; the translator's fill it. */
+        /* The answer's own failures (a cap, json_object refusing a streamed
+         * answer) leave e to answer_close; the translator's fill it. */
         if (rc && rc != AXON_ECLIENT_GONE && rc != AXON_ETOOBIG && !o.json_failed)
             fuzz_check_error(&e);
     }
     finish_answer(&o, n_choices, rc, &e);
-    oai_out_free(&o);
+    answer_free(&o);
 }

@@ -70,10 +70,10 @@ struct provider_ops;
  * upstream.c drive it: ops->init, then ops->up.event over SSE (sse.h) and
  * ops->up.end, or ops->up.body over one body, or ops->up.http_error over
  * an error body; a retryable failure before anything reached the client
- * runs the call once more (pipeline.c's on_restart); then oai_out's
- * epilogue, the pipeline's own: oai_out_check, a valid answer's stored
- * messages checked (fuzz_check_json and fuzz_check_stored) where settle
- * would store them, oai_out_close (the answer finished, or a failure
+ * runs the call once more (pipeline.c's on_restart); then the answer's
+ * epilogue (answer.h), the pipeline's own: answer_check, a valid answer's
+ * stored messages checked (fuzz_check_json and fuzz_check_stored) where
+ * settle would store them, answer_close (the answer finished, or a failure
  * written as the client would get it), and what the client received is
  * checked.
  *

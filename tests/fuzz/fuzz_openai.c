@@ -1,8 +1,9 @@
 /* fuzz_openai.c - an OpenAI-compatible server's answers (vLLM, llama.cpp,
  * Ollama, OpenAI) normalised by openai.h, through provider_openai as the
  * pipeline drives it: oa_stream_event and oa_stream_end over SSE, oa_completion over
- * one body, openai_http_error over an error body, writing through oai_out
- * into a fake libfcgi, finished by oai_out's epilogue, as the pipeline's.
+ * one body, openai_http_error over an error body, into the answer and its
+ * chat writer (oai_out) over a fake libfcgi, finished by the answer's
+ * epilogue, as the pipeline's.
  *
  * Input: as fuzz_provider_input (fuzz_fcgi.h) describes, with 1 to 4
  * choices in one call. Checked: as fuzz_anthropic.c. */

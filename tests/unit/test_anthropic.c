@@ -3,8 +3,9 @@
  * Answer side: every Anthropic transcript in the shared fixtures directory
  * ($AXON_FIXTURES, else tests/data/fixtures from the repository root, where
  * the mock looks too) goes through the SSE parser and anth_stream_event, or
- * through anth_message, into oai_out. The fake libfcgi keeps the bytes the
- * client would get, and the test reads them back as an OpenAI client does:
+ * through anth_message, into the answer and its chat writer (oai_out). The
+ * fake libfcgi keeps the bytes the client would get, and the test reads
+ * them back as an OpenAI client does:
  * the Status head, then the data: lines or the one chat.completion object.
  * The expectations below were written by reading each fixture. Every stream
  * is fed whole, a byte at a time and in random pieces (the SSE parser must
@@ -647,7 +648,8 @@ static void check_result(const struct expect *x, const struct result *res, bool 
 struct session {
     FCGX_Request fcgi;
     struct axon_req r;
-    struct oai_out o;
+    struct answer o;
+    struct oai_out ow; /* the chat writer's state */
     struct anth_stream s;
     struct api_error e;
 };
@@ -660,7 +662,7 @@ static struct session *session_new(bool stream, bool include_usage)
     out_error = 0;
     ss->fcgi.ipcFd = -1;
     io_req_init(&ss->r, &ss->fcgi, &cfg);
-    oai_out_init(&ss->o, &ss->r, 1, stream, include_usage, "gpt-4o");
+    answer_init(&ss->o, &ss->r, 1, stream, include_usage, "gpt-4o", &oai_out_writer, &ss->ow);
     anth_stream_init(&ss->s, &ss->o, 0);
     return ss;
 }
@@ -668,7 +670,7 @@ static struct session *session_new(bool stream, bool include_usage)
 static void session_free(struct session *ss)
 {
     anth_stream_free(&ss->s);
-    oai_out_free(&ss->o);
+    answer_free(&ss->o);
     free(ss);
 }
 
@@ -762,9 +764,9 @@ static void sse_case(const struct expect *x, const char *b, size_t n, const char
     if (rc)
         fail_msg("%s: failed (%d) at %s: %s", ctx, rc,
                  where == STEP_END ? "the end of the stream" : "an event", ss->e.message);
-    rc = oai_out_finish(&ss->o, &ss->e);
+    rc = answer_finish(&ss->o, &ss->e);
     if (rc)
-        fail_msg("%s: oai_out_finish failed (%d): %s", ctx, rc, ss->e.message);
+        fail_msg("%s: answer_finish failed (%d): %s", ctx, rc, ss->e.message);
     struct result res;
     result_init(&res);
     read_answer(m->stream, m->usage, &res);
@@ -792,9 +794,9 @@ static void json_case(const struct expect *x, const char *b, size_t n, const str
     int rc = anth_message(&ss->s, b, n, &ss->e);
     if (rc)
         fail_msg("%s: anth_message failed (%d): %s", ctx, rc, ss->e.message);
-    rc = oai_out_finish(&ss->o, &ss->e);
+    rc = answer_finish(&ss->o, &ss->e);
     if (rc)
-        fail_msg("%s: oai_out_finish failed (%d): %s", ctx, rc, ss->e.message);
+        fail_msg("%s: answer_finish failed (%d): %s", ctx, rc, ss->e.message);
     struct result res;
     result_init(&res);
     read_answer(m->stream, m->usage, &res);
@@ -971,8 +973,8 @@ static void upstream_error_event_overloaded(void **state)
         CHECK_STR(ss->e.code, "server_is_overloaded");
         CHECK_STR(ss->e.type, ERR_SERVER);
         CHECK(strstr(ss->e.message, "Overloaded") != NULL);
-        CHECK(!oai_out_started(&ss->o));
-        CHECK(!oai_out_delivered(&ss->o, 0)); /* so the call may be retried */
+        CHECK(!answer_started(&ss->o));
+        CHECK(!answer_delivered(&ss->o, 0)); /* so the call may be retried */
         CHECK_LONG((long)out.len, 0);
         session_free(ss);
     }
@@ -980,7 +982,7 @@ static void upstream_error_event_overloaded(void **state)
 }
 
 /* The same after text went out: still an error, the caller can no longer
- * retry (oai_out_delivered), and other error types map by their type. */
+ * retry (answer_delivered), and other error types map by their type. */
 static void upstream_error_events(void **state)
 {
     (void)state;
@@ -1020,7 +1022,7 @@ static void upstream_error_events(void **state)
         CHECK_LONG(ss->e.status, E[i].status);
         if (E[i].code)
             CHECK_STR(ss->e.code, E[i].code);
-        CHECK(oai_out_delivered(&ss->o, 0));
+        CHECK(answer_delivered(&ss->o, 0));
         session_free(ss);
         buf_free(&b);
     }
@@ -1216,11 +1218,11 @@ static void answer_nul_survives(void **state)
         struct session *ss = session_new(stream, false);
         enum step where;
         assert_int_equal(feed_sse(sse, sizeof sse - 1, (struct split){SPLIT_WHOLE, 0}, &ss->s, &ss->e, &where), 0);
-        json_object *msg = oai_out_message(&ss->o, 0);
+        json_object *msg = answer_message(&ss->o, 0);
         expect_json(msg, "content", "'\\u0000starta\\u0000b'");
         expect_json(msg, "tool_calls[0].function.name", "'get\\u0000x'");
         json_object_put(msg);
-        assert_int_equal(oai_out_finish(&ss->o, &ss->e), 0);
+        assert_int_equal(answer_finish(&ss->o, &ss->e), 0);
         const char *sent = out.p ? out.p : "";
         CHECK(strstr(sent, stream ? "\"content\":\"\\u0000start\"" : "\"content\":\"\\u0000starta\\u0000b\""));
         CHECK(strstr(sent, "\"name\":\"get\\u0000x\""));
@@ -1490,7 +1492,7 @@ static void signed_thinking_round_trip(void **state)
                 json_object_put(ev);
             }
             assert_true(want_sig.len > 0);
-            json_object *msg = oai_out_message(&ss->o, 0);
+            json_object *msg = answer_message(&ss->o, 0);
             assert_string_equal(str_at(msg, "role"), "assistant");
             json_object *blocks = member(msg, "thinking_blocks");
             assert_non_null(blocks);
@@ -1515,6 +1517,147 @@ static void signed_thinking_round_trip(void **state)
             buf_free(&want_text);
             buf_free(&want_sig);
             session_free(ss);
+            free(b);
+        }
+    }
+}
+
+/* ---- the writer seam (answer.h) ------------------------------------------------- */
+
+/* A writer of the test's own, as a second ingress (Responses, say) would
+ * plug one in: it notes what the answer hands it, one line per run of
+ * events of a kind ("text:" and its pieces joined), and writes nothing. */
+struct note_writer {
+    struct buf log;
+    int opened, closed, finished;
+    enum cev_kind last;
+};
+
+static void note_open(void *w, const struct answer *a)
+{
+    (void)a;
+    struct note_writer *nw = w;
+    nw->opened++;
+    nw->last = CEV_START;
+}
+
+static void note_close(void *w)
+{
+    ((struct note_writer *)w)->closed++;
+}
+
+static int note_event(void *w, const struct answer *a, int i, const struct cev *ev)
+{
+    struct note_writer *nw = w;
+    static const char *const kinds[] = {"start", "text", "reasoning", "refusal", "tool",
+                                        "args", "signature", "redacted", "finish"};
+    struct buf *b = &nw->log;
+    int rc = AXON_OK;
+    if (ev->kind != nw->last || ev->kind == CEV_TOOL_START || ev->kind == CEV_FINISH)
+        rc = buf_printf(b, "%s%d %s%s:", b->len ? "\n" : "", i,
+                        a->c[i].delivered ? "" : "first ", kinds[ev->kind]);
+    nw->last = ev->kind;
+    if (!rc && ev->kind == CEV_TOOL_START)
+        rc = buf_printf(b, "%d %.*s %.*s", ev->tool, (int)ev->n, ev->s, (int)ev->name_n, ev->name);
+    else if (!rc && ev->kind == CEV_FINISH)
+        rc = buf_printf(b, "%s in=%ld out=%ld", ev->finish, ev->usage->input, ev->usage->output);
+    else if (!rc)
+        rc = buf_append(b, ev->s, ev->n);
+    return rc;
+}
+
+static int note_ping(void *w, const struct answer *a)
+{
+    (void)w;
+    (void)a;
+    return AXON_OK;
+}
+
+static int note_finish(void *w, const struct answer *a, struct api_error *e)
+{
+    (void)e;
+    struct note_writer *nw = w;
+    nw->finished++;
+    struct usage u;
+    answer_usage(a, &u);
+    return buf_printf(&nw->log, "\nend model=%s in=%ld out=%ld", a->model, u.input, u.output);
+}
+
+static int note_error(void *w, const struct answer *a, const struct api_error *e)
+{
+    (void)a;
+    return buf_printf(&((struct note_writer *)w)->log, "\nerror %d", e->status);
+}
+
+static const struct answer_writer note_writer = {
+    .name = "notes", .open = note_open, .close = note_close, .event = note_event,
+    .ping = note_ping, .finish = note_finish, .error = note_error};
+
+/* The answer's writer is the ingress's: a Claude stream driven through the
+ * provider reaches the test's writer as canonical events, settled by the
+ * answer (the tool's id in OpenAI's form, its index in the choice, the
+ * final finish_reason and usage; the signature kept, not shown), while not
+ * a byte reaches the client through the chat writer. The answer keeps the
+ * same stored turn whichever writer writes it. Non-streamed, the writer
+ * sees only the end. */
+static void answer_writes_through_the_ingress_writer(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file;
+        const char *streamed; /* what the writer notes, streamed */
+    } F[] = {
+        {"anthropic-stream-tool.sse",
+         "0 first text:Okay, let's check the weather for San Francisco, CA:\n"
+         "0 tool:0 call_01T1x1fJ34qAmk2tNTrN7Up6 get_weather\n"
+         "0 args:{\"location\": \"San Francisco, CA\", \"unit\": \"fahrenheit\"}\n"
+         "0 finish:tool_calls in=472 out=89"},
+        {"anthropic-stream-thinking.sse", NULL},
+    };
+    for (size_t f = 0; f < sizeof F / sizeof F[0]; f++) {
+        for (int stream = 1; stream >= 0; stream--) {
+            snprintf(ctx, sizeof ctx, "%s (%s)", F[f].file, stream ? "stream" : "non-stream");
+            size_t n;
+            char *b = fixture(F[f].file, &n);
+            struct session *ss = session_new(stream, true);
+            /* The pipeline's own step: the ingress's writer, not the chat one. */
+            answer_free(&ss->o);
+            struct note_writer nw = {.log = BUF_INIT(1u << 20)};
+            answer_init(&ss->o, &ss->r, 1, stream, true, "gpt-4o", &note_writer, &nw);
+            anth_stream_free(&ss->s);
+            anth_stream_init(&ss->s, &ss->o, 0);
+            enum step where;
+            CHECK(feed_sse(b, n, (struct split){SPLIT_WHOLE, 0}, &ss->s, &ss->e, &where) == 0);
+            CHECK(answer_check(&ss->o, AXON_OK, &ss->e) == AXON_OK);
+            json_object *msg = answer_message(&ss->o, 0);
+            CHECK(answer_close(&ss->o, AXON_OK, &ss->e) == AXON_OK);
+            CHECK(out.len == 0); /* the chat writer wrote nothing: no chunk, no [DONE] */
+            CHECK_LONG(nw.opened, 1);
+            CHECK_LONG(nw.finished, 1);
+            const char *log = nw.log.p ? nw.log.p : "";
+            const char *end = strstr(log, "end model=claude-");
+            CHECK(end != NULL);
+            if (!stream)
+                CHECK(end == log + 1); /* nothing before the end */
+            else if (F[f].streamed)
+                CHECK(!strncmp(log, F[f].streamed, strlen(F[f].streamed)) &&
+                      end == log + strlen(F[f].streamed) + 1);
+            else {
+                /* Thinking, then text: each shown as it came, the signature
+                 * kept for the stored turn only. */
+                const char *r0 = log + 18, *r1 = strstr(log, "\n0 text:");
+                CHECK(!strncmp(log, "0 first reasoning:", 18) && r1);
+                CHECK(strstr(log, "\n0 finish:stop in="));
+                CHECK(!strstr(log, "signature"));
+                const char *kept = str_at(msg, "reasoning_content");
+                CHECK(kept && strlen(kept) == (size_t)(r1 - r0) && !memcmp(kept, r0, strlen(kept)));
+                json_object *blocks = member(msg, "thinking_blocks");
+                CHECK(blocks && json_object_array_length(blocks) == 1);
+            }
+            json_object_put(msg);
+            session_free(ss);
+            CHECK_LONG(nw.closed, 1);
+            buf_free(&nw.log);
             free(b);
         }
     }
@@ -2455,7 +2598,7 @@ static void interleaved_thinking_separated(void **state)
         enum step where;
         assert_int_equal(feed_sse(sse, strlen(sse), (struct split){SPLIT_WHOLE, 0}, &ss->s,
                                   &ss->e, &where), 0);
-        json_object *msg = oai_out_message(&ss->o, 0);
+        json_object *msg = answer_message(&ss->o, 0);
         CHECK_STR(str_at(msg, "thinking_blocks[0].thinking"), "First I look.");
         CHECK_STR(str_at(msg, "thinking_blocks[0].signature"), "c2lnMQ==");
         CHECK_STR(str_at(msg, "thinking_blocks[1].thinking"), "Now I answer.");
@@ -2773,6 +2916,7 @@ int main(void)
 #define T(f) tests[n++] = (struct CMUnitTest){.name = #f, .test_func = f}
     T(every_fixture_is_covered);
     T(signed_thinking_round_trip);
+    T(answer_writes_through_the_ingress_writer);
     T(recorded_exchange_answers);
     T(line_endings_and_field_spacing);
     T(every_two_piece_cut);

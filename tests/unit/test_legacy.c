@@ -1,7 +1,8 @@
 /* test_legacy.c - OpenAI's deprecated function calling: the request carried
- * on tools (oai_legacy.c), and the answer in the legacy shape (oai_out.c with
- * legacy_functions): message.function_call, delta.function_call and
- * finish_reason "function_call", one call per choice. */
+ * on tools (oai_legacy.c), and the answer in the legacy shape (answer.c and
+ * the chat writer oai_out.c with legacy_functions): message.function_call,
+ * delta.function_call and finish_reason "function_call", one call per
+ * choice. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -200,26 +201,28 @@ static void names_and_ids_with_nul(void **state)
 static struct axon_req r;
 static FCGX_Request fcgi = {.ipcFd = -1};
 
-static void start(struct oai_out *o, bool stream, bool legacy)
+static struct oai_out legacy_w; /* the chat writer's state */
+
+static void start(struct answer *o, bool stream, bool legacy)
 {
     params[0][0] = NULL;
     buf_reset(&out);
     out_error = 0;
     io_req_init(&r, &fcgi, &cfg);
-    oai_out_init(o, &r, 1, stream, false, "gpt-4o");
+    answer_init(o, &r, 1, stream, false, "gpt-4o", &oai_out_writer, &legacy_w);
     o->legacy_functions = legacy;
 }
 
-static void ev(struct oai_out *o, struct cev e)
+static void ev(struct answer *o, struct cev e)
 {
-    assert_int_equal(oai_out_event(o, 0, &e), 0);
+    assert_int_equal(answer_event(o, 0, &e), 0);
 }
 
 #define S(x) .s = (x), .n = sizeof(x) - 1
 
 /* Text, then two calls although one was asked for, as an upstream that
  * ignores parallel_tool_calls would answer. */
-static void answer_events(struct oai_out *o, const char *finish)
+static void answer_events(struct answer *o, const char *finish)
 {
     struct usage u = {.input = 3, .output = 4};
     ev(o, (struct cev){.kind = CEV_START, .s = "claude-x"});
@@ -246,11 +249,11 @@ static void legacy_answer_has_function_call(void **state)
      * with a call is mapped so too, and both become "function_call". */
     const char *finishes[] = {"tool_calls", "stop"};
     for (size_t k = 0; k < 2; k++) {
-        struct oai_out o;
-        struct api_error e = {0};
+        struct answer o;
+            struct api_error e = {0};
         start(&o, false, true);
         answer_events(&o, finishes[k]);
-        assert_int_equal(oai_out_finish(&o, &e), 0);
+        assert_int_equal(answer_finish(&o, &e), 0);
         json_object *c = body_json();
         json_object *ch = json_object_array_get_idx(at(c, "choices"), 0);
         json_object *m = at(ch, "message");
@@ -261,48 +264,48 @@ static void legacy_answer_has_function_call(void **state)
         same_json(at(m, "content"), "'Let me check.'");
         /* What a conversation stores: the one call, with its real id, so
          * that the next turn's function message pairs with it. */
-        json_object *stored = oai_out_message(&o, 0);
+        json_object *stored = answer_message(&o, 0);
         same_json(at(stored, "tool_calls"),
                   "[{'id':'call_01Ab','type':'function','function':{'name':'get_weather',"
                   "'arguments':'{\\\"city\\\":\\\"Paris\\\"}'}}]");
         json_object_put(stored);
         json_object_put(c);
-        oai_out_free(&o);
+        answer_free(&o);
     }
 }
 
 static void tools_answer_is_unchanged(void **state)
 {
     (void)state;
-    struct oai_out o;
+    struct answer o;
     struct api_error e = {0};
     start(&o, false, false);
     answer_events(&o, "tool_calls");
-    assert_int_equal(oai_out_finish(&o, &e), 0);
+    assert_int_equal(answer_finish(&o, &e), 0);
     json_object *c = body_json();
     json_object *ch = json_object_array_get_idx(at(c, "choices"), 0);
     same_json(at(ch, "finish_reason"), "'tool_calls'");
     assert_null(at(at(ch, "message"), "function_call"));
     assert_int_equal(json_object_array_length(at(at(ch, "message"), "tool_calls")), 2);
     json_object_put(c);
-    oai_out_free(&o);
+    answer_free(&o);
 }
 
 /* A call cut by max_tokens keeps "length", as OpenAI's did. */
 static void a_cut_call_keeps_length(void **state)
 {
     (void)state;
-    struct oai_out o;
+    struct answer o;
     struct api_error e = {0};
     start(&o, false, true);
     answer_events(&o, "length");
-    assert_int_equal(oai_out_finish(&o, &e), 0);
+    assert_int_equal(answer_finish(&o, &e), 0);
     json_object *c = body_json();
     json_object *ch = json_object_array_get_idx(at(c, "choices"), 0);
     same_json(at(ch, "finish_reason"), "'length'");
     same_json(at(at(at(ch, "message"), "function_call"), "name"), "'get_weather'");
     json_object_put(c);
-    oai_out_free(&o);
+    answer_free(&o);
 }
 
 /* The deltas of a stream, in order (the data: lines before [DONE]). */
@@ -334,11 +337,11 @@ static json_object *stream_deltas(json_object **finishes)
 static void legacy_stream_has_function_call_deltas(void **state)
 {
     (void)state;
-    struct oai_out o;
+    struct answer o;
     struct api_error e = {0};
     start(&o, true, true);
     answer_events(&o, "tool_calls");
-    assert_int_equal(oai_out_finish(&o, &e), 0);
+    assert_int_equal(answer_finish(&o, &e), 0);
     json_object *finishes = NULL, *deltas = stream_deltas(&finishes);
     same_json(deltas, "[{'role':'assistant','content':'','refusal':null},"
                       "{'content':'Let me check.'},"
@@ -349,7 +352,7 @@ static void legacy_stream_has_function_call_deltas(void **state)
     same_json(finishes, "[null,null,null,null,null,'function_call']");
     json_object_put(deltas);
     json_object_put(finishes);
-    oai_out_free(&o);
+    answer_free(&o);
 }
 
 int main(void)

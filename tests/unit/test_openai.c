@@ -375,13 +375,14 @@ static int translate(const char *b, size_t len, size_t piece, int n, bool stream
 {
     FCGX_Request fcgi = {.ipcFd = -1};
     struct axon_req r;
-    struct oai_out o;
+    struct answer o;
+    struct oai_out ow; /* the chat writer's state */
     struct oa_stream s = {0};
     params[0][0] = NULL;
     buf_reset(&out);
     out_error = 0;
     io_req_init(&r, &fcgi, &cfg);
-    oai_out_init(&o, &r, n, stream, usage, "gpt-4o");
+    answer_init(&o, &r, n, stream, usage, "gpt-4o", &oai_out_writer, &ow);
     oa_stream_init(&s, &o, 0, n);
     struct sse_parser p;
     sse_init(&p, 1u << 20);
@@ -397,10 +398,10 @@ static int translate(const char *b, size_t len, size_t piece, int n, bool stream
     if (!rc)
         rc = oa_stream_end(&s, e);
     if (!rc)
-        rc = oai_out_finish(&o, e);
+        rc = answer_finish(&o, e);
     sse_free(&p);
     oa_stream_free(&s);
-    oai_out_free(&o);
+    answer_free(&o);
     return rc;
 }
 
@@ -506,16 +507,17 @@ static void vllm_completion(void **state)
         "\"kv_transfer_params\":null}";
     FCGX_Request fcgi = {.ipcFd = -1};
     struct axon_req r;
-    struct oai_out o;
+    struct answer o;
+    struct oai_out ow; /* the chat writer's state */
     struct oa_stream s = {0};
     struct api_error e = {0};
     params[0][0] = NULL;
     buf_reset(&out);
     io_req_init(&r, &fcgi, &cfg);
-    oai_out_init(&o, &r, 2, false, false, "qwen");
+    answer_init(&o, &r, 2, false, false, "qwen", &oai_out_writer, &ow);
     oa_stream_init(&s, &o, 0, 2);
     assert_int_equal(oa_completion(&s, answer, sizeof answer - 1, &e), 0);
-    assert_int_equal(oai_out_finish(&o, &e), 0);
+    assert_int_equal(answer_finish(&o, &e), 0);
     json_object *c = q(body_of_output());
     const char *text = json_object_to_json_string(c);
     assert_null(strstr(text, "stop_reason"));
@@ -540,7 +542,7 @@ static void vllm_completion(void **state)
                      3);
     json_object_put(c);
     oa_stream_free(&s);
-    oai_out_free(&o);
+    answer_free(&o);
 }
 
 /* Streams that break: what the client gets instead of a fake finish. */
@@ -648,16 +650,17 @@ static void nul_survives(void **state)
         "\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}";
     FCGX_Request fcgi = {.ipcFd = -1};
     struct axon_req r;
-    struct oai_out o;
+    struct answer o;
+    struct oai_out ow; /* the chat writer's state */
     struct oa_stream s = {0};
     struct api_error e = {0};
     params[0][0] = NULL;
     buf_reset(&out);
     io_req_init(&r, &fcgi, &cfg);
-    oai_out_init(&o, &r, 1, false, false, "coder");
+    answer_init(&o, &r, 1, false, false, "coder", &oai_out_writer, &ow);
     oa_stream_init(&s, &o, 0, 1);
     assert_int_equal(oa_completion(&s, answer, sizeof answer - 1, &e), 0);
-    assert_int_equal(oai_out_finish(&o, &e), 0);
+    assert_int_equal(answer_finish(&o, &e), 0);
     json_object *c = q(body_of_output());
     json_object *m = at(json_object_array_get_idx(at(c, "choices"), 0), "message");
     same_bytes(m, "content", "a\0b", 3);
@@ -666,7 +669,7 @@ static void nul_survives(void **state)
     same_bytes(at(call, "function"), "name", "f\0g", 3);
     same_bytes(at(call, "function"), "arguments", "{\"q\":\"\\u0000\"}", 14);
     /* The message Axon stores for the next turn holds the same. */
-    json_object *stored = oai_out_message(&o, 0);
+    json_object *stored = answer_message(&o, 0);
     same_bytes(stored, "content", "a\0b", 3);
     call = json_object_array_get_idx(at(stored, "tool_calls"), 0);
     same_bytes(call, "id", "call_\0x", 7);
@@ -674,7 +677,7 @@ static void nul_survives(void **state)
     json_object_put(stored);
     json_object_put(c);
     oa_stream_free(&s);
-    oai_out_free(&o);
+    answer_free(&o);
 
     /* Streamed: the deltas carry the same bytes. */
     static const char st[] =
