@@ -147,10 +147,14 @@ before(async () => {
   }
 });
 
+// Only this file's two models leave: another file (vllm.test.mjs) may have
+// added one of its own meanwhile.
 after(async () => {
   if (!original) return;
+  const now = await vconfig();
   await vconfig({
-    models: original.models.map((m) => ({ id: m.id, max_model_len: m.max_model_len })),
+    models: now.models.filter((m) => m.id !== EMBED && m.id !== FIXED)
+      .map((m) => ({ id: m.id, max_model_len: m.max_model_len })),
     embed_models: original.embed_models ?? [],
   });
 });
