@@ -125,7 +125,7 @@ async function rawStream(server, body) {
     if (o.error) assertValid('error', o, `error event ${k}`);
     else assertValid('completion', streamed(o), `chunk ${k}`);
   }
-  return { status: 200, objs, requestId };
+  return { status: 200, objs, requestId, blocks };
 }
 
 // ---- the mock's embedding models, for this file's run ------------------------------
@@ -351,6 +351,12 @@ for (const server of SERVER_NAMES) {
       assert.ok(raw.objs.every((o) => o.model === CHAT_MODEL));
       const line = await logLineOf(server, raw.requestId);
       assert.equal(line.tokens_out, 4);
+    });
+
+    it('a stream whose upstream is silent gets heartbeats (AXON_HEARTBEAT_S=1 in these stacks)', async () => {
+      const raw = await rawStream(server, { model: CHAT_MODEL, prompt: `${marker(newId(server, 'slow'), 'ms=1600')} hi`, max_tokens: 2 });
+      assert.equal(raw.objs.map((o) => o.choices[0]?.text ?? '').join(''), 'Hello from');
+      assert.ok(raw.blocks.some((b) => b.block === ': ping'), `a ping between the slow events: ${JSON.stringify(raw.blocks.map((b) => b.block))}`);
     });
 
     it('an upstream error mid-stream is an error event, then [DONE]', async () => {
