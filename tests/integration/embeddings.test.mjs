@@ -235,6 +235,7 @@ for (const server of SERVER_NAMES) {
       assert.equal(line.upstream, 'vllm');
       assert.equal(line.tokens_in, 7);
       assert.equal(line.tokens_out, 0);
+      assert.equal(line.valkey_rt, 2, 'a pool session leased and given back: one round trip each');
     });
 
     it('a Claude model gets OpenAI\'s 403 for a model without embeddings (SDK: PermissionDeniedError)', async () => {
@@ -357,6 +358,29 @@ for (const server of SERVER_NAMES) {
       const raw = await rawStream(server, { model: CHAT_MODEL, prompt: `${marker(newId(server, 'slow'), 'ms=1600')} hi`, max_tokens: 2 });
       assert.equal(raw.objs.map((o) => o.choices[0]?.text ?? '').join(''), 'Hello from');
       assert.ok(raw.blocks.some((b) => b.block === ': ping'), `a ping between the slow events: ${JSON.stringify(raw.blocks.map((b) => b.block))}`);
+    });
+
+    it('a client that leaves mid-stream: the upstream transfer is cut', async () => {
+      const id = newId(server, 'gone');
+      const ctl = new AbortController();
+      const res = await fetch(`${stackUrl(server)}/completions`, {
+        method: 'POST', headers: { ...JSON_HEADERS, authorization: `Bearer ${KEY}` }, signal: ctl.signal,
+        body: JSON.stringify({ model: CHAT_MODEL, prompt: `${marker(id, 'ms=400')} hi`, max_tokens: 16, stream: true }),
+      });
+      assert.equal(res.status, 200);
+      const reader = res.body.getReader();
+      let seen = '';
+      while (!seen.includes('"text"')) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, 'the stream ended before its first chunk');
+        seen += new TextDecoder().decode(value);
+      }
+      ctl.abort();
+      const ab = await waitFor(async () => {
+        const a = await vmock(`/_mock/aborts?id=${encodeURIComponent(id)}`);
+        return a.aborted >= 1 ? a : null;
+      }, 5000, 'the mock to see its transfer cut');
+      assert.equal(ab.aborted, 1);
     });
 
     it('an upstream error mid-stream is an error event, then [DONE]', async () => {
