@@ -26,4 +26,15 @@
  * supplied: NAME". Borrows req. */
 int oai_validate_chat(json_object *req, bool allow_unknown, struct api_error *e) AXON_MUST_CHECK;
 
+/* The same checks for the two other OpenAI shapes Axon passes on
+ * (passthru.c): CreateEmbeddingRequest (input: a non-empty string, or 1 to
+ * 2048 strings, token ids or token arrays; encoding_format, dimensions,
+ * user) and CreateCompletionRequest (prompt in the same four shapes; the
+ * legacy sampling fields with the spec's ranges; best_of against n and
+ * stream). Same codes, wording and allow_unknown. Borrows req. */
+int oai_validate_embedding(json_object *req, bool allow_unknown, struct api_error *e)
+    AXON_MUST_CHECK;
+int oai_validate_completion(json_object *req, bool allow_unknown, struct api_error *e)
+    AXON_MUST_CHECK;
+
 #endif

@@ -1075,3 +1075,178 @@ int oai_validate_chat(json_object *req, bool allow_unknown, struct api_error *e)
     }
     return check_each(&v, req, &S_TOP);
 }
+
+/* ---- CreateEmbeddingRequest and CreateCompletionRequest ---- */
+
+/* What OpenAI answers for an input it cannot read: an empty string, an
+ * empty inner token array, or an array mixing strings and tokens. Its
+ * words, param and code as seen by its clients (e.g. "'$.input' is
+ * invalid. Please check the API reference: ..." for an empty string, in
+ * the Azure and OpenAI reports the code search finds); the JSON path
+ * names the field. */
+static int bad_input(struct vctx *v, const char *field)
+{
+    api_error_set(v->e, 400, ERR_INVALID_REQUEST, NULL, NULL,
+                  "'$.%s' is invalid. Please check the API reference: "
+                  "https://platform.openai.com/docs/api-reference.",
+                  field);
+    return AXON_EINVAL;
+}
+
+static const struct intr R_TOKEN = {0, INT64_MAX};
+
+/* One of the four shapes the spec gives `input` and `prompt` (oneOf):
+ * a string, an array of strings, an array of token ids, an array of token
+ * arrays; each array at most max items (0: no maximum) and at least one,
+ * every inner array at least one. An embedding's strings must not be
+ * empty (OpenAI refuses them); a prompt's may be. arg: the field name,
+ * "input" or "prompt". */
+static int chk_text_or_tokens(struct vctx *v, json_object *o, const void *arg)
+{
+    const char *field = arg;
+    bool embed = strcmp(field, "input") == 0;
+    size_t max = embed ? 2048 : SIZE_MAX;
+    if (json_object_is_type(o, json_type_string))
+        return embed && json_object_get_string_len(o) == 0 ? bad_input(v, field) : AXON_OK;
+    if (!json_object_is_type(o, json_type_array))
+        return bad_type(v, o, "one of a string or array of strings or array of integers or "
+                              "array of arrays of integers");
+    const struct arr outer = {1, max, chk_any, NULL, "an array"};
+    int rc = chk_array(v, o, &outer);
+    if (rc)
+        return rc;
+    json_type kind = json_object_get_type(json_object_array_get_idx(o, 0));
+    for (size_t i = 0; i < json_object_array_length(o); i++) {
+        json_object *it = json_object_array_get_idx(o, i);
+        if (json_object_get_type(it) != kind)
+            return bad_input(v, field); /* mixed shapes */
+        size_t old = path_idx(v, i);
+        if (kind == json_type_string)
+            rc = embed && json_object_get_string_len(it) == 0 ? bad_input(v, field) : AXON_OK;
+        else if (kind == json_type_int)
+            rc = chk_int(v, it, &R_TOKEN);
+        else if (kind == json_type_array) {
+            static const struct arr tokens = {1, SIZE_MAX, chk_int, &R_TOKEN,
+                                              "an array of integers"};
+            rc = chk_array(v, it, &tokens);
+        } else
+            rc = bad_type(v, it, "one of a string, an integer or an array of integers");
+        path_pop(v, old);
+        if (rc)
+            return rc;
+    }
+    return AXON_OK;
+}
+
+static const char *const E_ENCODING[] = {"float", "base64", NULL};
+static const struct intr R_DIMENSIONS = {1, INT64_MAX};
+
+/* CreateEmbeddingRequest (additionalProperties: false in the spec: the
+ * top level is closed unless the upstream takes extensions). None of its
+ * fields is nullable. */
+static const struct field F_EMBED[] = {
+    {"model", chk_string, NULL, REQ},
+    {"input", chk_text_or_tokens, "input", REQ},
+    {"dimensions", chk_int, &R_DIMENSIONS, 0},
+    {"encoding_format", chk_enum, E_ENCODING, 0},
+    {"user", chk_string, NULL, 0},
+};
+static const struct shape S_EMBED = SHAPE(F_EMBED);
+
+static const struct intr R_BEST_OF = {0, 20};
+static const struct intr R_LOGPROBS = {0, 5};
+static const struct intr R_MAX_TOKENS = {0, INT64_MAX};
+
+static int completion_after(struct vctx *v, json_object *req);
+
+/* CreateCompletionRequest, alphabetical after model and prompt. */
+static const struct field F_COMPLETION[] = {
+    {"model", chk_string, NULL, REQ},
+    {"prompt", chk_text_or_tokens, "prompt", REQ | NUL},
+    {"best_of", chk_int, &R_BEST_OF, NUL},
+    {"echo", chk_bool, NULL, NUL},
+    {"frequency_penalty", chk_num, &R_PENALTY, NUL},
+    {"logit_bias", chk_logit_bias, NULL, NUL},
+    {"logprobs", chk_int, &R_LOGPROBS, NUL},
+    {"max_tokens", chk_int, &R_MAX_TOKENS, NUL},
+    {"n", chk_int, &R_N, NUL},
+    {"presence_penalty", chk_num, &R_PENALTY, NUL},
+    {"seed", chk_int, &R_SEED, NUL},
+    {"stop", chk_stop, NULL, NUL},
+    {"stream", chk_bool, NULL, NUL},
+    {"stream_options", chk_obj, &S_STREAM_OPTIONS, NUL},
+    {"suffix", chk_string, NULL, NUL},
+    {"temperature", chk_num, &R_TEMPERATURE, NUL},
+    {"top_p", chk_num, &R_TOP_P, NUL},
+    {"user", chk_string, NULL, 0},
+};
+static const struct shape S_COMPLETION = {F_COMPLETION, sizeof F_COMPLETION / sizeof F_COMPLETION[0],
+                                          false, completion_after};
+
+/* The spec: best_of "must be greater than n" (equal is what OpenAI takes:
+ * both default to 1), and its results "cannot be streamed". Wording Axon's;
+ * the stream_options rule is chat's, worded as OpenAI words it there. */
+static int completion_after(struct vctx *v, json_object *req)
+{
+    if (is_set(req, "stream_options") && !is_true(req, "stream")) {
+        path_key(v, "stream_options");
+        return fail(v, "invalid_value",
+                    "The 'stream_options' parameter is only allowed when 'stream' is enabled.");
+    }
+    json_object *bo = NULL, *nv = NULL;
+    if (json_object_object_get_ex(req, "best_of", &bo) && bo) {
+        int64_t n = json_object_object_get_ex(req, "n", &nv) && nv ? json_object_get_int64(nv) : 1;
+        if (json_object_get_int64(bo) < n) {
+            path_key(v, "best_of");
+            return fail(v, "invalid_value",
+                        "Invalid value for 'best_of': it must be at least 'n' (%" PRId64 ").", n);
+        }
+        if (json_object_get_int64(bo) > 1 && is_true(req, "stream")) {
+            path_key(v, "best_of");
+            return fail(v, "invalid_value",
+                        "Invalid value for 'best_of': results cannot be streamed when 'best_of' "
+                        "is above 1.");
+        }
+    }
+    return AXON_OK;
+}
+
+/* The top level of one of these requests: required, unknown, then each. */
+static int validate_top(json_object *req, const struct shape *s, bool allow_unknown,
+                        struct api_error *e)
+{
+    struct vctx v = {.e = e, .path = "", .len = 0};
+    if (!json_object_is_type(req, json_type_object)) {
+        api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_type", NULL,
+                      "Invalid type for the request body: expected an object, but got %s "
+                      "instead.",
+                      got(req));
+        return AXON_EINVAL;
+    }
+    int rc = check_required(&v, req, s);
+    if (rc)
+        return rc;
+    if (!allow_unknown) {
+        struct json_object_iter it;
+        json_object_object_foreachC(req, it)
+        {
+            if (!find_field(s, it.key)) {
+                api_error_set(e, 400, ERR_INVALID_REQUEST, NULL, NULL,
+                              "Unrecognized request argument supplied: %.*s",
+                              echo_len(it.key, strlen(it.key)), it.key);
+                return AXON_EINVAL;
+            }
+        }
+    }
+    return check_each(&v, req, s);
+}
+
+int oai_validate_embedding(json_object *req, bool allow_unknown, struct api_error *e)
+{
+    return validate_top(req, &S_EMBED, allow_unknown, e);
+}
+
+int oai_validate_completion(json_object *req, bool allow_unknown, struct api_error *e)
+{
+    return validate_top(req, &S_COMPLETION, allow_unknown, e);
+}

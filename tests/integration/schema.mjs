@@ -69,6 +69,8 @@ export const KINDS = {
   error: 'ErrorResponse',
   model: 'Model',
   modelList: 'ListModelsResponse',
+  embedding: 'CreateEmbeddingResponse',
+  completion: 'CreateCompletionResponse',
 };
 
 // Keywords whose value is a map of name -> schema, a list of schemas, or one
@@ -223,7 +225,8 @@ export function formatErrors(errors) {
 
 // Throws an AssertionError naming the schema, ajv's errors and the object.
 export function assertValid(kind, obj, what = '') {
-  const validate = BY_KIND[kind];
+  // A kind without a named export is compiled on its first use.
+  const validate = BY_KIND[kind] ?? (KINDS[kind] ? (BY_KIND[kind] = makeValidator(kind)) : undefined);
   if (!validate) throw new Error(`assertValid: unknown kind '${kind}' (one of ${Object.keys(BY_KIND).join(', ')})`);
   if (validate(obj)) return;
   let shown = JSON.stringify(obj);

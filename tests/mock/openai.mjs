@@ -124,9 +124,12 @@ const STATE = {
   health: 200,
   reasoningField: OPT.reasoningField,
   errors: OPT.errors,
+  // id -> { dim, matryoshka }: the listed models that are pooling (embedding)
+  // models. Set with /_mock/config {embed_models}; none at start.
+  embed: new Map(),
 };
 const STARTED = nowSec();
-const HITS = { models: 0, health: 0, chat: 0 };
+const HITS = { models: 0, health: 0, chat: 0, embeddings: 0, completions: 0 };
 
 function findModel(id) {
   for (const m of STATE.models) if (m.id === id) return m;
@@ -138,6 +141,7 @@ function stateView() {
     health: STATE.health,
     reasoning_field: STATE.reasoningField,
     errors: STATE.errors,
+    embed_models: [...STATE.embed].map(([id, e]) => ({ id, dim: e.dim, matryoshka: e.matryoshka })),
   };
 }
 
@@ -723,6 +727,222 @@ function internalError(ctx, e) {
   else ctx.res.destroy();
 }
 
+// ---------------------------------------------------------------- POST /v1/embeddings, /v1/completions --
+//
+// As vLLM serves them. One vLLM process serves one model, and registers
+// /v1/embeddings only when that model is a pooling model and /v1/completions
+// only when it generates (vllm/entrypoints/openai/api_server.py, build_app:
+// register_pooling_api_routers under `any(task in POOLING_TASKS ...)`, the
+// generate routers under `"generate" in supported_tasks`): for the other
+// kind the route does not exist and FastAPI answers 404 {"detail":"Not
+// Found"}. This mock serves several models, so it answers that 404 when the
+// model named is of the other kind. Older vLLM (0.7 to 0.10) kept the route
+// and said "The model does not support Embeddings API" (400 BadRequestError,
+// quoted in the wild with code 400; vllm-project/vllm#21704 shows it sent
+// with status 200): the directive `embed_error=legacy` (or `legacy200`)
+// answers that way instead.
+
+const EMBED_DIM = 16;
+const NOT_FOUND = '{"detail":"Not Found"}';
+const newEmbedId = () => 'embd-' + randHex(32);
+const newCmplId = () => 'cmpl-' + randHex(32);
+
+function ctxFor(req, res, buf, d, body, parsed) {
+  const id = d.id !== undefined ? d.id : null;
+  const rec = REC.record(req, parsed ? body : buf.toString('utf8'), id);
+  const ctx = {
+    req, res, rec, id, bodyLen: buf.length, t0: rec.time,
+    shape: ERROR_SHAPES.has(d.errors) ? d.errors : STATE.errors,
+    bytes: 0, lastWrite: 0, closed: false, selfClosed: false, timer: null,
+  };
+  res.on('close', () => REC.closed(ctx));
+  return ctx;
+}
+
+function sendNotFoundRoute(ctx) {
+  finish(ctx, 404, JSON_HEADERS(NOT_FOUND.length), NOT_FOUND);
+}
+
+// A numeric fault directive (fault=500, fault=429 ...), as for chat.
+function numericFault(ctx, d, active) {
+  if (!active || d.fault === undefined || !/^\d{3}$/.test(d.fault)) return false;
+  runFault(ctx, d.fault, null, d, null, false).catch((e) => internalError(ctx, e));
+  return true;
+}
+
+// A deterministic vector for one input (the same text, the same vector),
+// normalised as vLLM's embedding models normalise theirs.
+function vectorOf(input, dim) {
+  const v = new Float32Array(dim);
+  let seed = crypto.createHash('sha256').update(JSON.stringify(input)).digest();
+  let norm = 0;
+  for (let i = 0; i < dim; i++) {
+    if (i % 8 === 0 && i) seed = crypto.createHash('sha256').update(seed).digest();
+    v[i] = (seed.readUInt32LE((i % 8) * 4) / 0xffffffff) * 2 - 1;
+    norm += v[i] * v[i];
+  }
+  norm = Math.sqrt(norm) || 1;
+  for (let i = 0; i < dim; i++) v[i] /= norm;
+  return v;
+}
+
+// Tokens of one input: its words, or its token ids.
+const tokensOf = (x) => (Array.isArray(x) ? x.length : Math.max(1, countWords(x)));
+
+// vLLM's EmbeddingCompletionRequest (pydantic): input is a string, strings,
+// token ids or token id arrays; encoding_format "float" or "base64".
+function validateEmbedding(b) {
+  const bad = (m) => [400, 'BadRequestError', m];
+  if (!isObj(b)) return bad('body: Input should be a valid dictionary or object to extract fields from');
+  if (b.input === undefined) return bad('input: Field required');
+  const x = b.input;
+  const okList = Array.isArray(x) && (x.every((e) => typeof e === 'string') || x.every(isInt) ||
+    x.every((e) => Array.isArray(e) && e.every(isInt)));
+  if (typeof x !== 'string' && !okList) return bad('input: Input should be a valid string');
+  if (b.encoding_format !== undefined && b.encoding_format !== 'float' && b.encoding_format !== 'base64') {
+    return bad("encoding_format: Input should be 'float' or 'base64'");
+  }
+  if (b.dimensions !== undefined && b.dimensions !== null && !isInt(b.dimensions)) return bad('dimensions: Input should be a valid integer');
+  return null;
+}
+
+function handleEmbeddings(req, res, buf) {
+  HITS.embeddings++;
+  const text = buf.toString('utf8');
+  const d = parseDirectives(text) || NO_DIRECTIVES;
+  let body;
+  let parsed = true;
+  try { body = JSON.parse(text); } catch { parsed = false; }
+  const ctx = ctxFor(req, res, buf, d, body, parsed);
+  const { active } = REC.count(ctx.id, d);
+  if (!authorized(req)) return sendUnauthorized(res, ctx);
+  if (!parsed) return sendError(ctx, 400, 'BadRequestError', 'body: JSON decode error');
+  const model = isObj(body) && typeof body.model === 'string' ? findModel(body.model) : null;
+  if (isObj(body) && typeof body.model === 'string' && !model) {
+    return sendError(ctx, 404, 'NotFoundError', `The model \`${body.model}\` does not exist.`);
+  }
+  const emb = model ? STATE.embed.get(model.id) : null;
+  if (model && !emb) {
+    const legacy = 'The model does not support Embeddings API';
+    if (d.embed_error === 'legacy') return sendError(ctx, 400, 'BadRequestError', legacy);
+    if (d.embed_error === 'legacy200') return sendError(ctx, 200, 'BadRequestError', legacy);
+    return sendNotFoundRoute(ctx);
+  }
+  const err = validateEmbedding(body);
+  if (err) return sendError(ctx, err[0], err[1], err[2]);
+  if (numericFault(ctx, d, active)) return undefined;
+  let dim = emb ? emb.dim : EMBED_DIM;
+  if (isInt(body.dimensions)) {
+    // vLLM's docs (docs/models/pooling_models.md, "Matryoshka Embeddings"):
+    // dimensions on a model without matryoshka representation is this 400.
+    if (!emb.matryoshka) {
+      return sendError(ctx, 400, 'BadRequestError', `Model "${body.model}" does not support matryoshka ` +
+        'representation, changing output dimensions will lead to poor results.');
+    }
+    if (body.dimensions < 1) return sendError(ctx, 400, 'BadRequestError', 'Dimensions must be greater than 0');
+    dim = Math.min(dim, body.dimensions);
+  }
+  const inputs = typeof body.input === 'string' ? [body.input]
+    : body.input.length && isInt(body.input[0]) ? [body.input] : body.input;
+  const b64 = body.encoding_format === 'base64';
+  let tokens = 0;
+  const data = inputs.map((x, i) => {
+    tokens += tokensOf(x);
+    const v = vectorOf(x, dim);
+    const e = b64 ? q(Buffer.from(v.buffer).toString('base64')) : `[${Array.from(v).join(',')}]`;
+    return `{"index":${i},"object":"embedding","embedding":${e}}`;
+  });
+  const s = `{"id":"${newEmbedId()}","object":"list","created":${nowSec()},"model":${q(body.model)},` +
+    `"data":[${data.join(',')}],"usage":{"prompt_tokens":${tokens},"total_tokens":${tokens},` +
+    '"completion_tokens":0,"prompt_tokens_details":null}}';
+  finish(ctx, 200, JSON_HEADERS(Buffer.byteLength(s)), s);
+  return undefined;
+}
+
+// vLLM's CompletionRequest: prompt required here (vLLM also takes
+// prompt_embeds instead), the stream_options rule it shares with chat.
+function validateCompletion(b) {
+  const bad = (m) => [400, 'BadRequestError', m];
+  if (!isObj(b)) return bad('body: Input should be a valid dictionary or object to extract fields from');
+  if (b.prompt === undefined || b.prompt === null) return bad('prompt: Field required');
+  if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') return bad('stream: Input should be a valid boolean');
+  if (b.n !== undefined && b.n !== null && (!isInt(b.n) || b.n < 1)) return bad('n: Input should be greater than or equal to 1');
+  if (truthy(b.stream_options) && !truthy(b.stream)) {
+    return bad('Value error, Stream options can only be defined when `stream=True`.');
+  }
+  return null;
+}
+
+// The prompt's text (strings joined), for echo and for counting.
+const promptText = (p) => (typeof p === 'string' ? p : Array.isArray(p) && p.every((x) => typeof x === 'string') ? p.join('') : '');
+const promptTokens = (p) => (typeof p === 'string' ? tokensOf(p)
+  : Array.isArray(p) ? p.reduce((n, x) => n + (isInt(x) ? 1 : tokensOf(x)), 0) : 0);
+
+function handleCompletions(req, res, buf) {
+  HITS.completions++;
+  const text = buf.toString('utf8');
+  const d = parseDirectives(text) || NO_DIRECTIVES;
+  let body;
+  let parsed = true;
+  try { body = JSON.parse(text); } catch { parsed = false; }
+  const ctx = ctxFor(req, res, buf, d, body, parsed);
+  const { active } = REC.count(ctx.id, d);
+  if (!authorized(req)) return sendUnauthorized(res, ctx);
+  if (!parsed) return sendError(ctx, 400, 'BadRequestError', 'body: JSON decode error');
+  const model = isObj(body) && typeof body.model === 'string' ? findModel(body.model) : null;
+  if (isObj(body) && typeof body.model === 'string' && !model) {
+    return sendError(ctx, 404, 'NotFoundError', `The model \`${body.model}\` does not exist.`);
+  }
+  if (model && STATE.embed.has(model.id)) return sendNotFoundRoute(ctx);
+  const err = validateCompletion(body);
+  if (err) return sendError(ctx, err[0], err[1], err[2]);
+  if (numericFault(ctx, d, active)) return undefined;
+  // vLLM's default max_tokens for a completion is 16, as OpenAI's.
+  const max = isInt(body.max_tokens) ? body.max_tokens : 16;
+  const reply = replyOf(d) ?? 'Hello from the mock.';
+  const words = reply.match(/\s*\S+/g) || [];
+  const out = words.slice(0, max);
+  const fin = words.length > max ? 'length' : 'stop';
+  const echo = body.echo === true ? promptText(body.prompt) : '';
+  const n = isInt(body.n) ? body.n : 1;
+  const prompt = promptTokens(body.prompt);
+  const usage = `{"prompt_tokens":${prompt},"total_tokens":${prompt + out.length * n},` +
+    `"completion_tokens":${out.length * n},"prompt_tokens_details":null}`;
+  const id = newCmplId();
+  const head0 = `{"id":"${id}","object":"text_completion","created":${nowSec()},"model":${q(body.model)},`;
+  if (body.stream !== true) {
+    const choices = [];
+    for (let i = 0; i < n; i++) {
+      choices.push(`{"index":${i},"text":${q(echo + out.join(''))},"logprobs":null,"finish_reason":"${fin}",` +
+        '"stop_reason":null,"prompt_logprobs":null}');
+    }
+    const s = `${head0}"choices":[${choices.join(',')}],"usage":${usage},"kv_transfer_params":null}`;
+    finish(ctx, 200, JSON_HEADERS(Buffer.byteLength(s)), s);
+    return undefined;
+  }
+  // vLLM writes every chunk with model_dump_json(exclude_unset=False): a
+  // chunk's usage is null until the usage chunk (choices empty) at the end.
+  const so = body.stream_options;
+  const withUsage = isObj(so) && so.include_usage === true;
+  const chunk = (i, t, f) => `data: ${head0}"choices":[{"index":${i},"text":${q(t)},"logprobs":null,` +
+    `"finish_reason":${q(f)},"stop_reason":null}],"usage":null}\n\n`;
+  const events = [];
+  for (let i = 0; i < n; i++) {
+    if (echo) events.push(chunk(i, echo, null));
+    out.forEach((w, k) => events.push(chunk(i, w, k === out.length - 1 ? fin : null)));
+    if (!out.length) events.push(chunk(i, '', fin));
+  }
+  if (active && d.fault === 'error-midstream') {
+    events.splice(2, events.length, `data: ${errorBody(ctx.shape, 500, 'InternalServerError', 'mock: upstream failed mid-stream')}\n\n`);
+  }
+  if (withUsage) events.push(`data: ${head0}"choices":[],"usage":${usage}}\n\n`);
+  events.push(DONE);
+  head(ctx, 200, SSE_HEADERS);
+  writeEvents(ctx, events, toInt(d.ms, 0)).then((ok) => { if (ok) endResponse(ctx); })
+    .catch((e) => internalError(ctx, e));
+  return undefined;
+}
+
 // ---------------------------------------------------------------- other routes --
 
 function sendPlainError(res, status, type, message) {
@@ -760,6 +980,18 @@ function applyConfig(c) {
     if (!ERROR_SHAPES.has(c.errors)) return 'errors must be nested or flat';
     next.errors = c.errors;
   }
+  if (c.embed_models !== undefined) {
+    if (!Array.isArray(c.embed_models)) return 'embed_models must be an array of ids or {id, dim, matryoshka}';
+    const m = new Map();
+    for (const x of c.embed_models) {
+      const e = typeof x === 'string' ? { id: x } : x;
+      if (!isObj(e) || typeof e.id !== 'string') return `bad embed_models entry ${JSON.stringify(x)}`;
+      const dim = e.dim === undefined ? EMBED_DIM : e.dim;
+      if (!isInt(dim) || dim < 1 || dim > 4096) return 'embed_models dim must be an integer 1..4096';
+      m.set(e.id, { dim, matryoshka: e.matryoshka !== false });
+    }
+    next.embed = m;
+  }
   if (next.models) {
     // Keep the permission id of a model that stays.
     next.models = next.models.map((s) => {
@@ -774,7 +1006,7 @@ function applyConfig(c) {
 function control(req, res, p, query, buf) {
   const sp = new URLSearchParams(query);
   const id = sp.has('id') ? sp.get('id') : null;
-  if (REC.control(req, res, p, id, () => { HITS.models = 0; HITS.health = 0; HITS.chat = 0; })) return;
+  if (REC.control(req, res, p, id, () => { for (const k of Object.keys(HITS)) HITS[k] = 0; })) return;
   if (p === '/_mock/hits' && req.method === 'GET') return sendJson(res, 200, HITS);
   if (p === '/_mock/config') {
     if (req.method === 'GET') return sendJson(res, 200, stateView());
@@ -859,6 +1091,8 @@ function onRequest(req, res) {
   const qi = url.indexOf('?');
   const p = qi < 0 ? url : url.slice(0, qi);
   if (p === '/v1/chat/completions' && req.method === 'POST') return collect(req, res, handleChat);
+  if (p === '/v1/embeddings' && req.method === 'POST') return collect(req, res, handleEmbeddings);
+  if (p === '/v1/completions' && req.method === 'POST') return collect(req, res, handleCompletions);
   if (p.startsWith('/_mock/')) return collect(req, res, (rq, rs, buf) => control(rq, rs, p, qi < 0 ? '' : url.slice(qi + 1), buf));
   return collect(req, res, (rq, rs) => otherRoute(rq, rs, p));
 }
