@@ -230,8 +230,15 @@ seed_conv() {
   printf '*2\r\n*2\r\n$5\r\nowner\r\n$3\r\nabc\r\n*1\r\n$2\r\n{}\r\n' | add conv
 }
 
+# resp: tests/fuzz/seeds/resp/*.json, Responses bodies in the shapes Codex,
+# the AI SDK and the openai SDK send.
+seed_resp() {
+  local f
+  for f in "$SEEDS"/resp/*.json; do jq -c . "$f" | tr -d '\n' | add resp; done
+}
+
 harnesses=("$@")
-[[ ${#harnesses[@]} -gt 0 ]] || harnesses=(request sse anthropic openai config conv)
+[[ ${#harnesses[@]} -gt 0 ]] || harnesses=(request sse anthropic openai config conv resp)
 for h in "${harnesses[@]}"; do
   mkdir -p "$OUT/$h"
   "seed_$h"
