@@ -117,39 +117,46 @@ static void a_changed_character_anywhere_is_refused(void **state)
     (void)state;
     struct seal_keyring r;
     ring(&r, "k1:" K_OLD);
-    char *text = seal_ok(&r, TENANT, plain);
-    size_t n = strlen(text);
     char why[SEAL_WHY_MAX];
-    for (size_t i = 0; i < n; i++) {
-        for (int alt = 0; alt < 2; alt++) {
-            char *t = strdup(text);
-            /* Two replacements per place: one flips the low bit of the
-             * character's value, one the high bit. */
-            const char *abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-            const char *at = strchr(abc, t[i]);
-            if (i < SEAL_PREFIX_LEN || !at)
-                t[i] = alt ? 'Z' : '.';
-            else
-                t[i] = abc[(at - abc) ^ (alt ? 32 : 1)];
-            if (!strcmp(t, text))
-                t[i] = '#';
-            if (open_rc(&r, TENANT, t, n, why, sizeof why) != AXON_EINVAL)
-                fail_msg("changing character %zu of %zu (%c -> %c) still opened", i, n, text[i],
-                         t[i]);
-            free(t);
+    /* Three lengths, so the base64 text ends in each of its three ways (0, 2
+     * or 4 unused bits in the last character). */
+    for (int extra = 0; extra < 3; extra++) {
+        char p[sizeof plain + 2];
+        snprintf(p, sizeof p, "%s%.*s", plain, extra, "xx");
+        char *text = seal_ok(&r, TENANT, p);
+        size_t n = strlen(text);
+        for (size_t i = 0; i < n; i++) {
+            for (int alt = 0; alt < 2; alt++) {
+                char *t = strdup(text);
+                /* Two replacements per place: one flips the low bit of the
+                 * character's value, one the high bit. */
+                const char *abc =
+                    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+                const char *at = strchr(abc, t[i]);
+                if (i < SEAL_PREFIX_LEN || !at)
+                    t[i] = alt ? 'Z' : '.';
+                else
+                    t[i] = abc[(at - abc) ^ (alt ? 32 : 1)];
+                if (!strcmp(t, text))
+                    t[i] = '#';
+                if (open_rc(&r, TENANT, t, n, why, sizeof why) != AXON_EINVAL)
+                    fail_msg("length %zu: changing character %zu of %zu (%c -> %c) still opened",
+                             strlen(p), i, n, text[i], t[i]);
+                free(t);
+            }
         }
+        /* Cut short by one character, or by everything after the header. */
+        assert_int_equal(open_rc(&r, TENANT, text, n - 1, why, sizeof why), AXON_EINVAL);
+        assert_int_equal(open_rc(&r, TENANT, text, SEAL_PREFIX_LEN + 8, why, sizeof why),
+                         AXON_EINVAL);
+        assert_non_null(strstr(why, "not well-formed"));
+        /* One character more. */
+        char *longer = NULL;
+        assert_true(asprintf(&longer, "%sA", text) > 0);
+        assert_int_equal(open_rc(&r, TENANT, longer, n + 1, why, sizeof why), AXON_EINVAL);
+        free(longer);
+        free(text);
     }
-    /* Cut short by one character, or by everything after the header. */
-    assert_int_equal(open_rc(&r, TENANT, text, n - 1, why, sizeof why), AXON_EINVAL);
-    assert_int_equal(open_rc(&r, TENANT, text, SEAL_PREFIX_LEN + 8, why, sizeof why),
-                     AXON_EINVAL);
-    assert_non_null(strstr(why, "not well-formed"));
-    /* One character more. */
-    char *longer = NULL;
-    assert_true(asprintf(&longer, "%sA", text) > 0);
-    assert_int_equal(open_rc(&r, TENANT, longer, n + 1, why, sizeof why), AXON_EINVAL);
-    free(longer);
-    free(text);
 }
 
 static void another_tenant_or_purpose_is_refused(void **state)
@@ -209,6 +216,19 @@ static void rotation(void **state)
                      AXON_EINVAL);
     free(sealed_old);
     free(sealed_new);
+    /* The key id is authenticated too: the same key bytes under two ids,
+     * and a blob whose id is rewritten from "a" to "b" is refused. Byte 1
+     * ('a', 0x61) is in the third base64 character with byte 2's top bits:
+     * its low four bits are that character's high four, so 'b' is 4 on. */
+    struct seal_keyring twins;
+    ring(&twins, "a:" K_OLD ",b:" K_OLD);
+    char *t = seal_ok(&twins, TENANT, plain);
+    const char *abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t at = (size_t)(strchr(abc, t[SEAL_PREFIX_LEN + 2]) - abc);
+    t[SEAL_PREFIX_LEN + 2] = abc[(at + 4) & 63];
+    assert_int_equal(open_rc(&twins, TENANT, t, strlen(t), why, sizeof why), AXON_EINVAL);
+    assert_non_null(strstr(why, "altered"));
+    free(t);
 }
 
 static void garbage_is_refused_with_reasons(void **state)
