@@ -125,4 +125,13 @@ int seal_json(const char *tenant, json_object *blocks, char **out) AXON_MUST_CHE
 int seal_open_json(const char *tenant, const char *text, size_t n, json_object **blocks,
                    char *why, size_t whylen) AXON_MUST_CHECK;
 
+struct api_error;
+/* seal_open_json for the reasoning item input[index] (item_id: its id, or
+ * NULL), with the refusal written into e as the client's 400 (the words
+ * above; the id is named only when it is 1..64 of [A-Za-z0-9_-], the param
+ * only when index >= 0). On AXON_OK *blocks is new (json_object_put), e is
+ * untouched. Borrows everything else. */
+int seal_open_reasoning(const char *tenant, const char *item_id, int index, const char *text,
+                        size_t n, json_object **blocks, struct api_error *e) AXON_MUST_CHECK;
+
 #endif

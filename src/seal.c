@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "errors.h"
 #include "jsonv.h"
 #include "text.h"
 
@@ -478,4 +479,44 @@ int seal_open_json(const char *tenant, const char *text, size_t n, json_object *
     free(p);
     *blocks = o;
     return AXON_OK;
+}
+
+/* An item id echoed in the message: short and of id characters only, so
+ * the message stays valid UTF-8 whatever the client sent. */
+static bool echo_ok(const char *id)
+{
+    if (!id)
+        return false;
+    size_t n = strnlen(id, 65);
+    if (n < 1 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!id_char(id[i]))
+            return false;
+    return true;
+}
+
+int seal_open_reasoning(const char *tenant, const char *item_id, int index, const char *text,
+                        size_t n, json_object **blocks, struct api_error *e)
+{
+    char why[SEAL_WHY_MAX];
+    int rc = seal_open_json(tenant, text, n, blocks, why, sizeof why);
+    if (!rc)
+        return AXON_OK;
+    char param[48] = "";
+    if (index >= 0)
+        snprintf(param, sizeof param, "input[%d].encrypted_content", index);
+    /* OpenAI's code and sentence for the same refusal ("The encrypted
+     * content for item rs_... could not be verified. Reason: ..."), as its
+     * Responses API answers it (openai/codex issues 8128, 35334). */
+    if (echo_ok(item_id))
+        api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_encrypted_content",
+                      param[0] ? param : NULL,
+                      "The encrypted content for item %s could not be verified. Reason: %s.",
+                      item_id, why);
+    else
+        api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_encrypted_content",
+                      param[0] ? param : NULL,
+                      "The encrypted content could not be verified. Reason: %s.", why);
+    return rc;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "errors.h"
 #include "seal.h"
 
 #define K_OLD "JOv2QAiGrNaM1m44+DVEoR/GQ3jMCXCfkDo1ZwYCOLs="
@@ -460,6 +461,45 @@ static void json_blocks_round_trip(void **state)
     assert_true(seal_start(NULL));
 }
 
+/* The client's 400, in OpenAI's words, built where the item is read. */
+static void reasoning_item_refusal(void **state)
+{
+    (void)state;
+    static struct seal_keyring r;
+    ring(&r, "main:" K_NEW);
+    (void)seal_start(&r);
+    json_object *in = blocks();
+    char *text = NULL;
+    assert_int_equal(seal_json(TENANT, in, &text), AXON_OK);
+    struct api_error e = {0};
+    json_object *out = NULL;
+    assert_int_equal(seal_open_reasoning(TENANT, "rs_1", 2, text, strlen(text), &out, &e),
+                     AXON_OK);
+    assert_true(json_object_equal(in, out));
+    assert_int_equal(e.status, 0);
+    json_object_put(out);
+    assert_int_equal(seal_open_reasoning(OTHER, "rs_1", 2, text, strlen(text), &out, &e),
+                     AXON_EINVAL);
+    assert_null(out);
+    assert_int_equal(e.status, 400);
+    assert_string_equal(e.type, "invalid_request_error");
+    assert_string_equal(e.code, "invalid_encrypted_content");
+    assert_string_equal(e.param, "input[2].encrypted_content");
+    assert_string_equal(e.message,
+                        "The encrypted content for item rs_1 could not be verified. Reason: "
+                        "Encrypted content does not verify: it was altered, or issued to "
+                        "another API key.");
+    /* An id that is not an id is not echoed; no index, no param. */
+    memset(&e, 0, sizeof e);
+    assert_int_equal(seal_open_reasoning(TENANT, "rs \"x\"", -1, "gAAAA", 5, &out, &e),
+                     AXON_EINVAL);
+    assert_string_equal(e.param, "");
+    assert_string_equal(e.message, "The encrypted content could not be verified. Reason: The "
+                                   "value is not encrypted content issued by this server.");
+    free(text);
+    json_object_put(in);
+}
+
 /* ---- the settings ---------------------------------------------------------- */
 
 static void clear_env(void)
@@ -531,6 +571,7 @@ int main(void)
         cmocka_unit_test(keyring_entries),
         cmocka_unit_test(random_keyrings),
         cmocka_unit_test(json_blocks_round_trip),
+        cmocka_unit_test(reasoning_item_refusal),
         cmocka_unit_test(settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
