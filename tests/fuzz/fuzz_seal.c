@@ -7,7 +7,8 @@
  *     and as reasoning blocks. Checked: the result is AXON_OK or AXON_EINVAL,
  *     a refusal leaves no output and a reason that is one line of printable
  *     ASCII (it goes into the client's 400), and a success (only for a
- *     payload sealed with the fuzz keys) gives blocks seal_json seals again.
+ *     payload sealed with the fuzz keys) gives blocks seal_json seals again;
+ *     seal_open_reasoning's refusal is a 400 whose envelope is valid JSON.
  *   mode odd: the payload is plaintext. It is sealed with the same keyring;
  *     checked: the text is "axr1." and base64url of the expected length, it
  *     opens to the payload, for this tenant only, and with one character
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include "axon.h"
+#include "errors.h"
 #include "seal.h"
 
 #include "fuzz_fcgi.h"
@@ -84,6 +86,16 @@ static void open_one(const char *p, size_t n)
         check_why(why, "seal_open_json");
     } else {
         fuzz_fail("seal_open_json returned %d", rc);
+    }
+    /* The client's 400, as the request path builds it. */
+    struct api_error e = {0};
+    rc = seal_open_reasoning(TENANT, "rs_1", 3, p, n, &blocks, &e);
+    if (rc == AXON_OK) {
+        json_object_put(blocks);
+    } else {
+        if (rc != AXON_EINVAL || blocks || e.status != 400)
+            fuzz_fail("seal_open_reasoning returned %d, status %d", rc, e.status);
+        fuzz_check_error(&e);
     }
 }
 
