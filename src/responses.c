@@ -1,0 +1,210 @@
+/* responses.c - POST /v1/responses, the Responses ingress: the read, route
+ * and validate stages of the pipeline (pipeline.h) for this API shape. The
+ * body becomes the canonical chat request (resp_in.h); the answer is
+ * written by the Responses writer (resp_out.h).
+ *
+ * State (docs/design of issue 20, docs/responses.md): a stored response is
+ * a turn of a conversation of the conversation store. Its id names the
+ * conversation and the position right after its answer (resp_ids.h), so
+ * previous_response_id needs no index: it is that conversation as it stood
+ * at that position. At its tip the turn continues it (2 round trips: load,
+ * settle); before its tip the turn is a branch, a new conversation holding
+ * those positions and the turn (the same 2). The Response object itself is
+ * kept beside the conversation (axon:{c:ID}:r:POS), written in the settle
+ * round trip, for GET /v1/responses/{id}. */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "errors.h"
+#include "handlers.h"
+#include "jsonv.h"
+#include "log.h"
+#include "pipeline.h"
+#include "resp_ids.h"
+#include "resp_in.h"
+#include "resp_out.h"
+#include "seal.h"
+#include "text.h"
+#include "valkey.h"
+
+#define RECORD_KEY_MAX 80 /* "axon:{c:" + conv id + "}:r:" + 8 hex */
+
+/* One request's Responses side: the parsed meta, the writer's state, and
+ * the record the settle round trip writes. */
+struct resp_req {
+    struct resp_meta meta;
+    struct resp_out w;
+    json_object *body;     /* owned: the client's body */
+    const char *tenant;    /* borrowed: the request's */
+    char key[RECORD_KEY_MAX];
+    char ttl[24];
+    struct buf rec;        /* the record's JSON */
+    const char *argv[5];
+    size_t lens[5];
+    int at;                /* the SET's reply in the batch, or -1 */
+};
+
+/* ---- lookups for resp_parse ------------------------------------------------- */
+
+/* previous_response_id: the pipeline loads the conversation it names (one
+ * round trip under its turn lock, with the turn's other reads), so the
+ * parser gets no items here: only the id's shape was checked. */
+static int no_items(void *ctx, const char *id, json_object **items, struct api_error *e)
+{
+    (void)ctx;
+    (void)id;
+    (void)e;
+    *items = json_object_new_array();
+    return AXON_OK;
+}
+
+/* A reasoning item's encrypted_content, opened for the caller's key. */
+static int open_reasoning(void *ctx, const char *sealed, size_t n, json_object **blocks,
+                          char *why, size_t whylen)
+{
+    struct resp_req *q = ctx;
+    return seal_open_json(q->tenant, sealed, n, blocks, why, whylen);
+}
+
+/* ---- pipeline hooks ------------------------------------------------------------ */
+
+/* The conversation and positions are known: a stored turn's ids are
+ * derived from them. */
+static void on_loaded(void *ctx, const struct txn *t)
+{
+    struct resp_req *q = ctx;
+    if (t->cv.store && t->cv.base >= 0 && conv_id_check(t->cv.id) == CONV_ID_STORED)
+        resp_out_stored(&q->w, t->cv.id, t->cv.base + (long)t->cv.turn_n);
+}
+
+/* The record of the stored response, after the turn's store in the settle
+ * round trip: the Response as answered, and where its input sits. */
+static void on_settle_add(void *ctx, const struct txn *t, struct valkey_batch *b)
+{
+    struct resp_req *q = ctx;
+    q->at = -1;
+    if (q->w.pos < 0)
+        return;
+    long in_start = t->cv.base, in_end = t->cv.base + (long)t->cv.turn_n;
+    json_object *rec = json_object_new_object();
+    json_object_object_add(rec, "response", resp_out_response(&q->w, &t->out));
+    json_object_object_add(rec, "in_start", json_object_new_int64(in_start));
+    json_object_object_add(rec, "in_end", json_object_new_int64(in_end));
+    json_object *instr = jsonv_get(q->body, "instructions");
+    json_object_object_add(rec, "instructions",
+                           json_object_is_type(instr, json_type_string) ? json_object_get(instr)
+                                                                         : NULL);
+    buf_init(&q->rec, 256u << 20);
+    int rc = jsonv_write(&q->rec, rec);
+    json_object_put(rec);
+    snprintf(q->key, sizeof q->key, "axon:{c:%s}:r:%08lx", t->cv.id, q->w.pos + 1);
+    snprintf(q->ttl, sizeof q->ttl, "%d", t->r->cfg->conv_ttl_s);
+    q->argv[0] = "SET";
+    q->argv[1] = q->key;
+    q->argv[2] = q->rec.p;
+    q->argv[3] = "EX";
+    q->argv[4] = q->ttl;
+    for (int i = 0; i < 5; i++)
+        q->lens[i] = i == 2 ? q->rec.len : strlen(q->argv[i]);
+    if (!rc)
+        q->at = valkey_batch_add(b, (struct valkey_cmd){.argc = 5, .argv = q->argv,
+                                                        .lens = q->lens});
+}
+
+static void on_settle_done(void *ctx, const struct txn *t, int stored,
+                           const struct valkey_batch *b)
+{
+    struct resp_req *q = ctx;
+    bool ok = q->at >= 0 && b->rep[q->at] && b->rep[q->at]->type == REDIS_REPLY_STATUS;
+    if (q->w.pos >= 0 && (!ok || stored))
+        log_msg(AXON_LOG_WARN, "request %s: the response %s was answered but its record was not "
+                "kept: GET /v1/responses/%s will not find it", t->r->id, q->w.id, q->w.id);
+    buf_free(&q->rec);
+}
+
+/* ---- read, validate -------------------------------------------------------------- */
+
+/* The body into the canonical request and the pipeline's options. */
+static int resp_read(struct txn *t, struct resp_req *q)
+{
+    const struct resp_lookup lk = {.ctx = q, .previous = no_items, .item = NULL,
+                                   .open_reasoning = open_reasoning};
+    int rc = resp_parse(q->body, &lk, &t->req, &q->meta, &t->e);
+    if (rc)
+        return rc;
+    struct axon_req *r = t->r;
+    /* The fields accepted, not honoured, join what the translator drops
+     * (X-Axon-Ignored-Params, the log line). */
+    for (const char *p = q->meta.ignored; *p;) {
+        const char *end = strstr(p, ", ");
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char word[RESP_IGNORED_MAX];
+        snprintf(word, sizeof word, "%.*s", (int)n, p);
+        text_list_add(r->ignored, sizeof r->ignored, word);
+        p += n + (end ? 2 : 0);
+    }
+    /* instructions: a leading system message that is never stored. */
+    const char *instr = jsonv_get_str(q->body, "instructions");
+    t->opt.lead = instr && instr[0] ? 1 : 0;
+    t->opt.no_store = !q->meta.store;
+    if (q->meta.previous_id[0]) {
+        char conv[RESP_CONV_ID_LEN + 1];
+        long pos = 0;
+        if (resp_id_parse(q->meta.previous_id, strlen(q->meta.previous_id), conv, &pos) ||
+            pos < 1) {
+            api_error_set(&t->e, 404, ERR_INVALID_REQUEST, "previous_response_not_found",
+                          "previous_response_id", "Previous response with id '%s' not found.",
+                          q->meta.previous_id);
+            return AXON_ENOTFOUND;
+        }
+        json_object_object_add(t->req, "conversation_id", json_object_new_string(conv));
+        t->opt.upto = pos;
+        t->opt.prev_id = q->meta.previous_id;
+    } else if (!q->meta.conversation[0] && q->meta.store) {
+        /* A stored response starts a conversation of its own. */
+        json_object_object_add(t->req, "conversation_id", json_object_new_string("new"));
+    }
+    return AXON_OK;
+}
+
+/* validate, Axon's side: a model it serves (the chat validator ran in
+ * resp_parse, in the same words as for chat). */
+static int resp_validate(struct txn *t)
+{
+    if (t->routed)
+        return AXON_OK;
+    api_error_set(&t->e, 404, ERR_INVALID_REQUEST, "model_not_found", "model",
+                  "The model `%s` does not exist or you do not have access to it.",
+                  jsonv_get_str(t->req, "model"));
+    return AXON_ENOTFOUND;
+}
+
+int responses_create(struct axon_req *r)
+{
+    struct txn t;
+    struct resp_req q;
+    memset(&q, 0, sizeof q);
+    q.tenant = r->tenant;
+    q.at = -1;
+    resp_out_prepare(&q.w, &q.meta);
+    txn_init(&t, r);
+    t.writer = &resp_out_writer;
+    t.writer_state = &q.w;
+    t.opt.ctx = &q;
+    t.opt.loaded = on_loaded;
+    t.opt.settle_add = on_settle_add;
+    t.opt.settle_done = on_settle_done;
+    int rc = chat_read_json_object(r, &q.body); /* read: answers its own 400 or 413 */
+    if (!rc)
+        rc = resp_read(&t, &q);
+    if (!rc)
+        rc = txn_route(&t);
+    if (!rc)
+        rc = resp_validate(&t);
+    rc = txn_serve(&t, rc); /* the rest, and the one cleanup */
+    resp_meta_free(&q.meta);
+    json_object_put(q.body);
+    buf_free(&q.rec);
+    return rc;
+}
