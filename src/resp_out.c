@@ -239,6 +239,7 @@ static json_object *usage_json(const struct answer *a)
     add(o, "input_tokens", json_object_new_int64(in));
     json_object *d = json_object_new_object();
     add(d, "cached_tokens", json_object_new_int64(u.cache_read));
+    add(d, "cache_write_tokens", json_object_new_int64(u.cache_write));
     add(o, "input_tokens_details", d);
     add(o, "output_tokens", json_object_new_int64(u.output));
     d = json_object_new_object();
@@ -246,6 +247,31 @@ static json_object *usage_json(const struct answer *a)
     add(o, "output_tokens_details", d);
     add(o, "total_tokens", json_object_new_int64(in + u.output));
     return o;
+}
+
+/* The request's tools as the Response shows them: a FunctionTool always
+ * has strict and parameters (the spec requires both; null when the client
+ * gave none, as Axon then asks for no strictness). Returns new. */
+static json_object *tools_echo(json_object *tools)
+{
+    if (!json_object_is_type(tools, json_type_array))
+        return json_object_get(tools);
+    json_object *out = json_object_new_array();
+    for (size_t i = 0; i < json_object_array_length(tools); i++) {
+        json_object *t = json_object_array_get_idx(tools, i), *copy = NULL;
+        if (json_object_deep_copy(t, &copy, NULL) != 0 || !copy) {
+            json_object_array_add(out, json_object_get(t));
+            continue;
+        }
+        if (json_object_is_type(copy, json_type_object)) {
+            if (!json_object_object_get_ex(copy, "strict", NULL))
+                add(copy, "strict", NULL);
+            if (!json_object_object_get_ex(copy, "parameters", NULL))
+                add(copy, "parameters", NULL);
+        }
+        json_object_array_add(out, copy);
+    }
+    return out;
 }
 
 /* The Response with status and output (taken), without usage while it
@@ -273,13 +299,17 @@ static json_object *response_obj(const struct resp_out *w, const struct answer *
     /* The request's parameters as OpenAI echoes them (resp_in.c); the
      * model is the one that answered. */
     if (w->meta && w->meta->echo) {
-        json_object_object_foreach(w->meta->echo, k, v)
-            if (strcmp(k, "model") && strcmp(k, "background"))
+        json_object_object_foreach(w->meta->echo, k, v) {
+            if (!strcmp(k, "tools"))
+                add(o, k, tools_echo(v));
+            else if (strcmp(k, "model") && strcmp(k, "background"))
                 add(o, k, json_object_get(v));
+        }
     }
     add(o, "model", jstr(a->model));
     add(o, "output", output);
-    add(o, "usage", final ? usage_json(a) : NULL);
+    if (final) /* ResponseUsage is an object: absent while the answer runs */
+        add(o, "usage", usage_json(a));
     return o;
 }
 

@@ -71,6 +71,8 @@ export const KINDS = {
   modelList: 'ListModelsResponse',
   embedding: 'CreateEmbeddingResponse',
   completion: 'CreateCompletionResponse',
+  responseObject: 'Response',
+  responseEvent: 'ResponseStreamEvent',
 };
 
 // Keywords whose value is a map of name -> schema, a list of schemas, or one
@@ -115,7 +117,14 @@ function prepare(schema) {
   return wrapped;
 }
 
-function buildAjv() {
+// The Responses API's schemas use `discriminator` on oneOf lists whose
+// members are allOf compositions (no `properties/type` of their own), which
+// ajv's discriminator refuses to compile: those kinds are compiled by a
+// second instance that reads `discriminator` as an annotation (oneOf still
+// requires exactly one member to match: every member fixes its `type`).
+const NO_DISCRIMINATOR = new Set(['responseObject', 'responseEvent']);
+
+function buildAjv(discriminator = true) {
   const Ajv2020 = require('ajv/dist/2020');
   const addFormats = require('ajv-formats');
   const YAML = require('yaml');
@@ -140,9 +149,12 @@ function buildAjv() {
     // validates: the spec puts `discriminator` (and other object keywords)
     // next to oneOf without a sibling `type: object`, which it rejects.
     strictTypes: false,
+    // and strictRequired (a lint too) for the Responses schemas: their
+    // allOf members require properties another member defines.
+    strictRequired: discriminator ? undefined : false,
     allowUnionTypes: true, // 3.1 `type: [X, "null"]` is legal JSON Schema, not a mistake
     allErrors: true,       // report every problem in a bad object, not just the first
-    discriminator: true,   // OpenAPI `discriminator` on oneOf
+    discriminator,         // OpenAPI `discriminator` on oneOf
     validateFormats: true,
   });
   addFormats(ajv);
@@ -151,6 +163,7 @@ function buildAjv() {
     validate: (n) => Number.isFinite(n) && n >= 0 && n < 1e11,
   });
   for (const keyword of ['example', 'externalDocs', 'xml']) ajv.addKeyword({ keyword });
+  if (!discriminator) ajv.addKeyword({ keyword: 'discriminator' });
   // The wrapper document below has `components` where a schema has keywords;
   // ajv compiles that root (to {}) when it resolves a reference into it.
   ajv.addKeyword({ keyword: 'components' });
@@ -173,13 +186,19 @@ export function rawSpec() {
   return parsedSpec;
 }
 
+let plainAjv; // the instance without discriminator, made on first use
+
 function validatorFor(kind) {
   if (!compiled) {
     const ajv = buildAjv();
     compiled = {};
     for (const [k, name] of Object.entries(KINDS)) {
-      compiled[k] = ajv.compile({ $ref: `${SPEC_ID}#/components/schemas/${name}` });
+      if (!NO_DISCRIMINATOR.has(k)) compiled[k] = ajv.compile({ $ref: `${SPEC_ID}#/components/schemas/${name}` });
     }
+  }
+  if (NO_DISCRIMINATOR.has(kind) && !compiled[kind]) {
+    plainAjv ??= buildAjv(false);
+    compiled[kind] = plainAjv.compile({ $ref: `${SPEC_ID}#/components/schemas/${KINDS[kind]}` });
   }
   const v = compiled[kind];
   if (!v) throw new Error(`schema.mjs: unknown kind '${kind}' (one of ${Object.keys(KINDS).join(', ')})`);
@@ -240,6 +259,34 @@ export function assertValid(kind, obj, what = '') {
     expected: KINDS[kind],
     operator: 'assertValid',
   });
+}
+
+// One Responses stream event against the member of ResponseStreamEvent its
+// `type` names (so a failure shows that member's errors, not every
+// member's), and then against the whole oneOf.
+const eventSchemaOf = new Map();
+export function assertValidEvent(ev, what = '') {
+  if (!eventSchemaOf.size) {
+    const schemas = rawSpec().components.schemas;
+    for (const m of schemas.ResponseStreamEvent.anyOf ?? schemas.ResponseStreamEvent.oneOf) {
+      const name = m.$ref.split('/').at(-1);
+      for (const t of schemas[name].properties?.type?.enum ?? []) eventSchemaOf.set(t, name);
+    }
+  }
+  const name = eventSchemaOf.get(ev?.type);
+  assert.ok(name, `${what}: no ResponseStreamEvent has type ${JSON.stringify(ev?.type)}`);
+  if (!compiled[`event:${name}`]) {
+    plainAjv ??= buildAjv(false);
+    compiled[`event:${name}`] = plainAjv.compile({ $ref: `${SPEC_ID}#/components/schemas/${name}` });
+  }
+  const v = compiled[`event:${name}`];
+  if (!v(ev)) {
+    throw new assert.AssertionError({
+      message: `${what}: not a valid ${name}:\n${formatErrors(v.errors)}\nobject: ${JSON.stringify(ev).slice(0, 3000)}`,
+      actual: ev, expected: name, operator: 'assertValidEvent',
+    });
+  }
+  assertValid('responseEvent', ev, what);
 }
 
 // One SSE block of a chat completion stream as a client reads it: a ": ping"
