@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "axon.h"
 #include "models.h"
+#include "seal.h"
 #include "sha256.h"
 
 /* AXON_LOG_LEVEL, in the order of its words (config.c). */
@@ -98,6 +99,9 @@ struct axon_config {
     int pool_cooldown_s;
     bool metrics_public;
     enum prompt_cache prompt_cache; /* AXON_PROMPT_CACHE */
+    /* AXON_SEAL_KEYS then AXON_SEAL_KEYS_FILE's: keys[0] seals reasoning
+     * items' encrypted_content (seal.h); secret, zeroed by config_free. */
+    struct seal_keyring seal_keys;
 };
 
 /* Reads the environment, then `file` if not NULL (a missing file is an error

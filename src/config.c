@@ -6,6 +6,7 @@
 #include "pool.h"
 
 #include <ctype.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@
 /* The parsers the table names; each is defined below it. */
 static config_parse_fn parse_int, parse_words, parse_str, parse_secret, parse_keys,
     parse_keys_file, parse_valkey, parse_server, parse_base_path, parse_http_url,
-    parse_vllm_url, parse_vllm_model, parse_provider;
+    parse_vllm_url, parse_vllm_model, parse_provider, parse_seal_keys, parse_seal_keys_file;
 
 /* Where a setting's value goes, and how big the field is. */
 #define FIELD(f) .off = offsetof(struct axon_config, f), \
@@ -185,6 +186,16 @@ const struct config_doc config_docs[] = {
              "conversation or a prompt of 1024+ estimated tokens), `explicit` (only the "
              "client's) or `off` (none, the client's removed); see "
              "[Prompt caching](claude.md#prompt-caching)"},
+    {.name = "AXON_SEAL_KEYS", .parse = parse_seal_keys,
+     .form = "comma-separated `id:key`, each key 32 bytes of base64 (`openssl rand -base64 32`)",
+     .help = "keys that seal a Responses reasoning item's `encrypted_content`: the first "
+             "seals, every one opens; rotate by adding the new key first and dropping the old "
+             "one later. Unset: a random key made at start, so such items do not open after a "
+             "restart nor on another axon process (see "
+             "[Sealed reasoning](responses.md#sealed-reasoning))"},
+    {.name = "AXON_SEAL_KEYS_FILE", .parse = parse_seal_keys_file, .form = "a file",
+     .help = "more keys for `AXON_SEAL_KEYS`, one `id:key` per line, `#` comments, added after "
+             "its keys (a mounted Secret); read at start"},
     {.name = NULL},
 };
 
@@ -236,6 +247,7 @@ void config_free(struct axon_config *cfg)
     secret_free(&cfg->vllm_key);
     free(cfg->vllm_default_model);
     endpoints_free(cfg);
+    seal_keyring_clear(&cfg->seal_keys);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -445,6 +457,27 @@ static int parse_keys_file(struct axon_config *cfg, const struct config_doc *s, 
         if (kn && k[0] != '#')
             rc = add_key(cfg, k, kn, "AXON_API_KEYS_FILE", err, errlen);
         line = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    return rc;
+}
+
+/* Seal keys: seal.c reads the entries and words errors without the keys. */
+static int parse_seal_keys(struct axon_config *cfg, const struct config_doc *s, const char *v,
+                           char *err, size_t errlen)
+{
+    return seal_keyring_parse(&cfg->seal_keys, v, strlen(v), s->name, err, errlen);
+}
+
+static int parse_seal_keys_file(struct axon_config *cfg, const struct config_doc *s,
+                                const char *path, char *err, size_t errlen)
+{
+    char *text = NULL;
+    int rc = slurp(path, &text, err, errlen, s->name);
+    if (!rc) {
+        size_t n = strlen(text); /* NOLINT(clang-analyzer-core.NonNullParamChecker): as above */
+        rc = seal_keyring_parse(&cfg->seal_keys, text, n, s->name, err, errlen);
+        OPENSSL_cleanse(text, n);
     }
     free(text);
     return rc;

@@ -33,6 +33,7 @@
 #include "catalog.h"
 #include "provider.h"
 #include "router.h"
+#include "seal.h"
 #include "stats.h"
 #include "upstream.h"
 #include "valkey.h"
@@ -440,6 +441,16 @@ int main(int argc, char **argv)
     }
     log_set_level(cfg.log_level);
     anthropic_set_prompt_cache(cfg.prompt_cache);
+    /* Reasoning items' encrypted_content (seal.h): sealed with the
+     * configured keys, or with a random key that lives as long as this
+     * process. Key ids are not secret; the keys are never logged. */
+    if (seal_start(&cfg.seal_keys))
+        log_msg(AXON_LOG_WARN, "AXON_SEAL_KEYS is not set: reasoning items' encrypted_content is "
+                "sealed with a random key made at start (id %s), so it does not open after a "
+                "restart nor on another axon process", seal_current_key_id());
+    else
+        log_msg(AXON_LOG_INFO, "encrypted_content is sealed with key id %s; %d key(s) open it",
+                seal_current_key_id(), cfg.seal_keys.n);
     /* The process holds API keys and upstream credentials: no core file. */
     (void)setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0});
     /* Every open request holds three descriptors (the web server's

@@ -20,6 +20,8 @@
 #              and the secret, NUL-separated as fuzz_config.c reads them;
 #   conv       tests/fuzz/seeds/conv/*.jsonl and the request seeds' message
 #              lists, as the RESP of conv_load's script reply and of an HMGET.
+#   seal       tests/fuzz/seeds/seal/ (a mode byte, then an encrypted_content
+#              sealed with fuzz_seal.c's keys, or plaintext), as they are.
 # Usage: tests/fuzz/seeds.sh [harness...]  (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -230,8 +232,13 @@ seed_conv() {
   printf '*2\r\n*2\r\n$5\r\nowner\r\n$3\r\nabc\r\n*1\r\n$2\r\n{}\r\n' | add conv
 }
 
+seed_seal() {
+  local f
+  for f in "$SEEDS"/seal/*; do add seal <"$f"; done
+}
+
 harnesses=("$@")
-[[ ${#harnesses[@]} -gt 0 ]] || harnesses=(request sse anthropic openai config conv)
+[[ ${#harnesses[@]} -gt 0 ]] || harnesses=(request sse anthropic openai config conv seal)
 for h in "${harnesses[@]}"; do
   mkdir -p "$OUT/$h"
   "seed_$h"
