@@ -19,7 +19,8 @@
 
 #define RESP_ID_MAX 128       /* bytes of a response or conversation id kept in meta */
 #define RESP_IGNORED_MAX 256  /* the ", "-separated names of fields accepted, not honoured */
-#define RESP_MAX_ITEMS 4096   /* input items in one request, stored ones included */
+#define RESP_MAX_ITEMS 65536  /* items in one request, stored ones included */
+#define RESP_MAX_REFS 1024    /* item_reference items in one request's input */
 
 /* include[] values that change the answer (the others name items Axon
  * never produces, and are accepted for nothing). */
@@ -88,6 +89,13 @@ struct resp_meta {
  * lookup's own error; *chat_req is NULL and meta needs resp_meta_free. */
 int resp_parse(json_object *body, const struct resp_lookup *lk, json_object **chat_req,
                struct resp_meta *meta, struct api_error *e) AXON_MUST_CHECK;
+
+/* The ids of the item_reference items of body's input (borrowed from
+ * body), in order: the first max into ids. Returns how many there are (more
+ * than max: resp_parse refuses past RESP_MAX_REFS). So that the caller can
+ * fetch them all in one round trip before resp_parse, and answer lk->item
+ * from memory. */
+size_t resp_item_refs(json_object *body, const char **ids, size_t max);
 
 /* Frees what meta holds and zeroes it. */
 void resp_meta_free(struct resp_meta *meta);

@@ -47,6 +47,7 @@ struct rp {
     json_object *asst;    /* the assistant message being built, or NULL */
     int stage;            /* what asst holds: 0 thinking only, 1 content, 2 tool calls */
     size_t nitems;        /* items parsed, stored ones included */
+    size_t nrefs;         /* item_reference items resolved */
 };
 
 /* ---- paths and errors ---- */
@@ -449,8 +450,7 @@ static json_object *text_part(json_object *text)
 
 enum part_set { PARTS_INPUT, PARTS_TEXT_ONLY, PARTS_OUTPUT };
 
-/* One content part at the current path into *out (returns new). */
-static int content_part(struct rp *p, json_object *part, enum part_set set, json_object **out)
+static int part_convert(struct rp *p, json_object *part, enum part_set set, json_object **out)
 {
     static const char *const in_types[] = {"input_text", "input_image", "input_file", NULL};
     static const char *const out_types[] = {"output_text", "refusal", "input_text", NULL};
@@ -485,6 +485,25 @@ static int content_part(struct rp *p, json_object *part, enum part_set set, json
                     type);
     }
     return !strcmp(type, "input_image") ? part_image(p, part, out) : part_file(p, part, out);
+}
+
+/* A part's prompt_cache_breakpoint ({mode: explicit}) goes on the chat
+ * part as it is: chat takes the same key on text, image and file parts
+ * (oai_validate.c), and checks it there. */
+static void keep_breakpoint(json_object *from, json_object *to)
+{
+    json_object *bp = NULL;
+    if (to && json_object_object_get_ex(from, "prompt_cache_breakpoint", &bp) && bp)
+        add(to, "prompt_cache_breakpoint", json_object_get(bp));
+}
+
+/* One content part at the current path into *out (returns new). */
+static int content_part(struct rp *p, json_object *part, enum part_set set, json_object **out)
+{
+    int rc = part_convert(p, part, set, out);
+    if (!rc)
+        keep_breakpoint(part, *out);
+    return rc;
 }
 
 /* content: a string (kept a string) or a list of parts. */
@@ -638,14 +657,19 @@ static int item_reasoning(struct rp *p, json_object *it, bool trusted)
                                                "content", "status", "thinking_blocks", NULL};
     json_object *id, *enc, *sum, *con, *tb = NULL;
     int st, rc = closed(p, it, trusted ? trusted_keys : keys);
+    /* The spec requires id, but OpenAI takes a reasoning item without one
+     * when it carries encrypted_content (vercel/ai
+     * convert-to-openai-responses-input.ts), and Codex never sends it
+     * (openai/codex protocol/src/models.rs: skip_serializing), nor does it
+     * leave out a null content. */
     if (!rc)
-        rc = get(p, it, "id", W_STR, REQ, &id);
+        rc = get(p, it, "id", W_STR, 0, &id);
     if (!rc)
         rc = get(p, it, "summary", W_ARR, REQ, &sum);
     if (!rc)
         rc = get(p, it, "encrypted_content", W_STR, NUL, &enc);
     if (!rc)
-        rc = get(p, it, "content", W_ARR, 0, &con);
+        rc = get(p, it, "content", W_ARR, NUL, &con);
     if (!rc)
         rc = get_enum(p, it, "status", STATUSES, NUL, &st);
     if (!rc && trusted)
@@ -678,9 +702,13 @@ static int item_reasoning(struct rp *p, json_object *it, bool trusted)
         if (rc || !json_object_is_type(blocks, json_type_array)) {
             json_object_put(blocks);
             path_key(p, "encrypted_content");
+            char what[ECHO_MAX + 32] = "this reasoning item";
+            if (id)
+                snprintf(what, sizeof what, "reasoning item '%.*s'", str_len(id),
+                         json_object_get_string(id));
             return fail(p, "invalid_encrypted_content",
-                        "The encrypted content of reasoning item '%.*s' could not be verified%s%s.",
-                        str_len(id), json_object_get_string(id), why[0] ? ": " : "", why);
+                        "The encrypted content of %s could not be verified%s%s.", what,
+                        why[0] ? ": " : "", why);
         }
     }
     if (!blocks || json_object_array_length(blocks) == 0) {
@@ -725,6 +753,10 @@ static int item_ref(struct rp *p, json_object *it, int depth, json_object **norm
         return rc;
     if (depth >= ITEM_DEPTH) /* a stored item is never a reference */
         return unsupported(p, "type", "A stored item cannot itself be an item_reference.");
+    if (++p->nrefs > RESP_MAX_REFS)
+        return fail(p, "array_above_max_length",
+                    "Too many item references: Axon resolves at most %d in one request.",
+                    RESP_MAX_REFS);
     rc = p->lk && p->lk->item ? p->lk->item(p->lk->ctx, json_object_get_string(id), &found, p->e)
                               : AXON_ENOTFOUND;
     if (rc == AXON_ENOTFOUND || (!rc && !json_object_is_type(found, json_type_object))) {
@@ -882,8 +914,12 @@ static int previous(struct rp *p, const char *id)
         return AXON_EPROTO;
     }
     size_t old = path_key(p, "previous_response_id");
-    for (size_t i = 0; !rc && i < json_object_array_length(items); i++)
+    for (size_t i = 0; !rc && i < json_object_array_length(items); i++) {
+        size_t at = path_idx(p, i);
         rc = item(p, json_object_array_get_idx(items, i), true, 1, NULL);
+        if (!rc)
+            path_pop(p, at);
+    }
     json_object_put(items);
     if (!rc)
         path_pop(p, old);
@@ -1349,8 +1385,13 @@ static int top_params(struct rp *p, json_object *body, json_object *req)
         add(req, "service_tier", jstr(tiers[i]));
     else if (i == 6)
         ignored(p, "service_tier");
+    /* Axon drops no items to fit the context window: "auto" is named
+     * ignored, and an input too long gets the upstream's error, as with
+     * "disabled". */
     if ((rc = get_enum(p, body, "truncation", truncs, NUL, &i)))
         return rc;
+    if (i == 0)
+        ignored(p, "truncation");
     if ((rc = int_range(p, body, "max_tool_calls", 0, INT64_MAX, &v)))
         return rc;
     if (v)
@@ -1470,6 +1511,37 @@ static int parse(struct rp *p, json_object *body, json_object *req)
     if (json_object_array_length(p->msgs) == 0)
         return missing(p, "input");
     return AXON_OK;
+}
+
+/* An item that names a stored one: type item_reference, or (its type
+ * being optional, ItemReferenceParam) no type, no role and an id. */
+static json_object *ref_id(json_object *it)
+{
+    json_object *t = NULL, *id = NULL;
+    if (!json_object_is_type(it, json_type_object) ||
+        !json_object_object_get_ex(it, "id", &id) || !json_object_is_type(id, json_type_string))
+        return NULL;
+    if (json_object_object_get_ex(it, "type", &t) && t)
+        return json_object_is_type(t, json_type_string) &&
+                       !strcmp(json_object_get_string(t), "item_reference")
+                   ? id
+                   : NULL;
+    return json_object_object_get_ex(it, "role", NULL) ? NULL : id;
+}
+
+size_t resp_item_refs(json_object *body, const char **ids, size_t max)
+{
+    json_object *in = jsonv_get(body, "input");
+    size_t n = 0;
+    if (!json_object_is_type(in, json_type_array))
+        return 0;
+    for (size_t i = 0; i < json_object_array_length(in); i++) {
+        json_object *id = ref_id(json_object_array_get_idx(in, i));
+        if (id && n < max)
+            ids[n] = json_object_get_string(id);
+        n += id != NULL;
+    }
+    return n;
 }
 
 int resp_parse(json_object *body, const struct resp_lookup *lk, json_object **chat_req,

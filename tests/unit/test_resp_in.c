@@ -197,6 +197,46 @@ static const struct mapping MAPPINGS[] = {
      "{'id':'call_b','type':'function','function':{'name':'w','arguments':'{\\'c\\':1}'}}]},"
      "{'role':'tool','tool_call_id':'call_a','content':'sunny'},"
      "{'role':'tool','tool_call_id':'call_b','content':[{'type':'text','text':'rain'}]}]}"},
+    /* Codex's shape (openai/codex protocol/src/models.rs): no ids, a
+     * reasoning item's content null, a developer message of input_text */
+    {"{'model':'m','instructions':'sys','store':false,'include':['reasoning.encrypted_content'],"
+     "'input':[{'type':'message','role':'developer','content':[{'type':'input_text','text':'env'}]},"
+     "{'type':'message','role':'user','content':[{'type':'input_text','text':'ls'}]},"
+     "{'type':'reasoning','summary':[{'type':'summary_text','text':'s'}],'content':null,"
+     "'encrypted_content':'SEALED:[{\\'type\\':\\'thinking\\',\\'thinking\\':\\'t\\',\\'signature\\':\\'s\\'}]'},"
+     "{'type':'function_call','name':'shell','arguments':'{}','call_id':'call_1'},"
+     "{'type':'function_call_output','call_id':'call_1','output':'a b'}],"
+     "'tools':[{'type':'function','name':'shell','description':'run','strict':false,"
+     "'parameters':{'type':'object','properties':{}}}],'tool_choice':'auto',"
+     "'parallel_tool_calls':false,'reasoning':{'effort':'medium','summary':'auto'},"
+     "'stream':true,'prompt_cache_key':'sess'}",
+     "{'model':'m','stream':true,'prompt_cache_key':'sess','parallel_tool_calls':false,"
+     "'reasoning_effort':'medium','tool_choice':'auto','tools':[{'type':'function','function':"
+     "{'name':'shell','description':'run','strict':false,'parameters':{'type':'object','properties':{}}}}],"
+     "'messages':[{'role':'system','content':'sys'},"
+     "{'role':'developer','content':[{'type':'text','text':'env'}]},"
+     "{'role':'user','content':[{'type':'text','text':'ls'}]},"
+     "{'role':'assistant','thinking_blocks':[{'type':'thinking','thinking':'t','signature':'s'}],"
+     "'content':null,'tool_calls':[{'id':'call_1','type':'function','function':{'name':'shell','arguments':'{}'}}]},"
+     "{'role':'tool','tool_call_id':'call_1','content':'a b'}]}"},
+    /* prompt_cache_breakpoint stays on its part; an assistant's refusal
+     * and empty text, as clients echo them */
+    {"{'model':'m','input':[{'role':'user','content':[{'type':'input_text','text':'long',"
+     "'prompt_cache_breakpoint':{'mode':'explicit'}}]},"
+     "{'role':'assistant','content':[{'type':'refusal','refusal':'no'}]},"
+     "{'role':'user','content':'please'},"
+     "{'role':'assistant','content':[{'type':'output_text','text':''}]},"
+     "{'type':'function_call','call_id':'c2','name':'f','arguments':''},"
+     "{'type':'function_call_output','call_id':'c2','output':''}],"
+     "'tools':[{'type':'function','name':'f'}]}",
+     "{'model':'m','tools':[{'type':'function','function':{'name':'f'}}],"
+     "'messages':[{'role':'user','content':[{'type':'text','text':'long',"
+     "'prompt_cache_breakpoint':{'mode':'explicit'}}]},"
+     "{'role':'assistant','content':[{'type':'refusal','refusal':'no'}]},"
+     "{'role':'user','content':'please'},"
+     "{'role':'assistant','content':[{'type':'text','text':''}],'tool_calls':"
+     "[{'id':'c2','type':'function','function':{'name':'f','arguments':''}}]},"
+     "{'role':'tool','tool_call_id':'c2','content':''}]}"},
     /* a reasoning item with a summary only is dropped */
     {"{'model':'m','input':[{'role':'user','content':'q'},"
      "{'type':'reasoning','id':'rs_2','summary':[]},"
@@ -374,8 +414,9 @@ static const struct refusal REFUSALS[] = {
      "Missing required parameter: 'input[0].output'."},
     {"{'model':'m','input':[{'type':'function_call_output','call_id':'c','output':[{'type':'input_image','image_url':'https://x'}]}]}",
      400, "unsupported_value", "input[0].output[0].type", NULL},
-    {"{'model':'m','input':[{'type':'reasoning','summary':[]}]}", 400,
-     "missing_required_parameter", "input[0].id", "Missing required parameter: 'input[0].id'."},
+    {"{'model':'m','input':[{'role':'user','content':'x'},{'type':'reasoning','summary':[],'encrypted_content':'x','content':null}]}",
+     400, "invalid_encrypted_content", "input[1].encrypted_content",
+     "The encrypted content of this reasoning item could not be verified: it was changed."},
     {"{'model':'m','input':[{'type':'reasoning','id':'rs_1'}]}", 400,
      "missing_required_parameter", "input[0].summary",
      "Missing required parameter: 'input[0].summary'."},
@@ -584,6 +625,7 @@ static void meta_flags_and_items(void **state)
         "'message.output_text.logprobs','message.input_image.image_url','file_search_call.results'],"
         "'reasoning':{'generate_summary':'detailed','context':'all_turns'},'metadata':{'a':'b'},"
         "'max_tool_calls':2,'service_tier':'ultrafast','conversation':'conv_7','temperature':0.2,"
+        "'truncation':'auto',"
         "'input':[{'role':'assistant','content':'hello'},{'id':'fc_9'},"
         "{'type':'function_call_output','call_id':'c9','output':'ok'},"
         "{'type':'function_call','id':'fc_mine','call_id':'c10','name':'f','arguments':'{}'}]}",
@@ -593,7 +635,8 @@ static void meta_flags_and_items(void **state)
     assert_int_equal(meta.include, RESP_INC_ENCRYPTED | RESP_INC_LOGPROBS | RESP_INC_IMAGE_URL);
     assert_int_equal(meta.summary, RESP_SUMMARY_DETAILED); /* the deprecated alias */
     assert_string_equal(meta.conversation, "conv_7");
-    assert_string_equal(meta.ignored, "reasoning.context, service_tier, max_tool_calls");
+    assert_string_equal(meta.ignored,
+                        "reasoning.context, service_tier, truncation, max_tool_calls");
     assert_string_equal(str(at(meta.echo, "metadata"), "a"), "b");
     assert_string_equal(str(at(meta.echo, "conversation"), "id"), "conv_7");
     assert_false(json_object_get_boolean(at(meta.echo, "store")));
@@ -687,9 +730,43 @@ static void shapes(void **state)
     memset(&e, 0, sizeof e);
     assert_int_equal(resp_parse(b, &LK, &req, &meta, &e), AXON_EINVAL);
     assert_string_equal(e.code, "array_above_max_length");
-    assert_string_equal(e.param, "input[4096]");
+    assert_string_equal(e.param, "input[65536]");
     json_object_put(b);
     resp_meta_free(&meta);
+
+    /* References are lookups: fewer of them. */
+    b = q("{'model':'m','input':[]}");
+    in = at(b, "input");
+    for (int i = 0; i <= RESP_MAX_REFS; i++)
+        json_object_array_add(in, q("{'type':'item_reference','id':'fc_9'}"));
+    memset(&e, 0, sizeof e);
+    setup_store();
+    assert_int_equal(resp_parse(b, &LK, &req, &meta, &e), AXON_EINVAL);
+    assert_string_equal(e.code, "array_above_max_length");
+    assert_string_equal(e.param, "input[1024]");
+    assert_string_equal(e.message, "Too many item references: Axon resolves at most 1024 in one "
+                                   "request.");
+    assert_int_equal(fk.calls, RESP_MAX_REFS);
+    json_object_put(b);
+    resp_meta_free(&meta);
+}
+
+/* The references a caller fetches in one round trip before parsing. */
+static void item_refs(void **state)
+{
+    (void)state;
+    json_object *b = q("{'model':'m','input':[{'role':'user','content':'x'},"
+                       "{'type':'item_reference','id':'a'},{'id':'b'},{'type':null,'id':'c'},"
+                       "{'type':'message','id':'d','role':'user','content':'y'},"
+                       "{'type':'reasoning','id':'e','summary':[]},{'type':'item_reference'}]}");
+    const char *ids[2];
+    assert_int_equal(resp_item_refs(b, ids, 2), 3);
+    assert_string_equal(ids[0], "a");
+    assert_string_equal(ids[1], "b");
+    json_object_put(b);
+    b = q("{'model':'m','input':'x'}");
+    assert_int_equal(resp_item_refs(b, ids, 2), 0);
+    json_object_put(b);
 }
 
 /* etc/models.conf, plus an OpenAI-compatible model as vLLM serves one. */
@@ -733,6 +810,7 @@ int main(void)
         cmocka_unit_test(ids_are_random),
         cmocka_unit_test(lookups),
         cmocka_unit_test(shapes),
+        cmocka_unit_test(item_refs),
     };
     return cmocka_run_group_tests_name("resp_in", tests, setup, teardown);
 }
