@@ -1341,10 +1341,19 @@ static int top_params(struct rp *p, json_object *body, json_object *req)
         if ((rc = tool_choice(p, v, jsonv_get(req, "tools"), &tc)))
             return rc;
         path_pop(p, old);
-        /* chat refuses a tool_choice without tools; OpenAI's Responses
-         * takes "auto" and "none" with none (the AI SDK sends them). */
-        if (json_object_object_get_ex(req, "tools", NULL) ||
-            !json_object_is_type(tc, json_type_string))
+        /* Without tools, "auto" and "none" ask nothing (the AI SDK sends
+         * them so) and are dropped; "required" cannot be obeyed. The
+         * object forms were checked against tools above. */
+        bool tools = json_object_object_get_ex(req, "tools", NULL);
+        if (!tools && json_object_is_type(tc, json_type_string) &&
+            !strcmp(json_object_get_string(tc), "required")) {
+            json_object_put(tc);
+            path_key(p, "tool_choice");
+            return fail(p, "invalid_value",
+                        "Invalid value for 'tool_choice': 'required' needs at least one tool "
+                        "in 'tools'.");
+        }
+        if (tools || !json_object_is_type(tc, json_type_string))
             add(req, "tool_choice", tc);
         else
             json_object_put(tc);
