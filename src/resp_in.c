@@ -275,6 +275,18 @@ static int get_enum(struct rp *p, json_object *o, const char *key, const char *c
     return AXON_OK;
 }
 
+/* get_enum of a required member: a success always gives a position. */
+static int need_enum(struct rp *p, json_object *o, const char *key, const char *const *names,
+                     int *idx)
+{
+    int rc = get_enum(p, o, key, names, REQ, idx);
+    if (!rc && *idx < 0) { /* cannot be (REQ without NUL): said for the analyzer */
+        (void)missing(p, key);
+        return AXON_EINVAL;
+    }
+    return rc;
+}
+
 static int int_range(struct rp *p, json_object *o, const char *key, int64_t min, int64_t max,
                      json_object **out)
 {
@@ -379,7 +391,7 @@ static int part_image(struct rp *p, json_object *part, json_object **out)
     static const char *const keys[] = {"type", "image_url", "file_id", "detail",
                                        "prompt_cache_breakpoint", NULL};
     json_object *url, *fid;
-    int d, rc = closed(p, part, keys);
+    int d = -1, rc = closed(p, part, keys);
     if (!rc)
         rc = get(p, part, "image_url", W_STR, NUL, &url);
     if (!rc)
@@ -456,11 +468,11 @@ static int part_convert(struct rp *p, json_object *part, enum part_set set, json
     static const char *const out_types[] = {"output_text", "refusal", "input_text", NULL};
     const char *const *types = set == PARTS_OUTPUT ? out_types : in_types;
     json_object *text;
-    int t, rc;
+    int t = 0, rc;
     *out = NULL;
     if (!json_object_is_type(part, json_type_object))
         return bad_type(p, part, "an object");
-    if ((rc = get_enum(p, part, "type", types, REQ, &t)))
+    if ((rc = need_enum(p, part, "type", types, &t)))
         return rc;
     const char *type = types[t];
     if (!strcmp(type, "input_text") || !strcmp(type, "output_text")) {
@@ -543,9 +555,9 @@ static int item_message(struct rp *p, json_object *it)
 {
     static const char *const keys[] = {"type", "role", "content", "id", "status", "phase", NULL};
     json_object *c, *conv = NULL, *id;
-    int role, st, rc = closed(p, it, keys);
+    int role = 0, st, rc = closed(p, it, keys);
     if (!rc)
-        rc = get_enum(p, it, "role", ROLES, REQ, &role);
+        rc = need_enum(p, it, "role", ROLES, &role);
     if (!rc)
         rc = get(p, it, "id", W_STR, 0, &id);
     if (!rc)
@@ -582,7 +594,7 @@ static int item_call(struct rp *p, json_object *it)
     static const char *const keys[] = {"type", "id", "call_id", "name", "arguments", "status",
                                        "namespace", "caller", NULL};
     json_object *cid, *name, *args, *id;
-    int st, rc = closed(p, it, keys);
+    int st = -1, rc = closed(p, it, keys);
     if (!rc)
         rc = get(p, it, "call_id", W_STR, REQ, &cid);
     if (!rc)
@@ -620,7 +632,7 @@ static int item_call_output(struct rp *p, json_object *it)
     static const char *const keys[] = {"type", "id", "call_id", "output", "status", "name",
                                        "namespace", "caller", NULL};
     json_object *cid, *out, *id, *conv = NULL;
-    int st, rc = closed(p, it, keys);
+    int st = -1, rc = closed(p, it, keys);
     if (!rc)
         rc = get(p, it, "call_id", W_STR, REQ, &cid);
     if (!rc)
@@ -656,7 +668,7 @@ static int item_reasoning(struct rp *p, json_object *it, bool trusted)
     static const char *const trusted_keys[] = {"type", "id", "encrypted_content", "summary",
                                                "content", "status", "thinking_blocks", NULL};
     json_object *id, *enc, *sum, *con, *tb = NULL;
-    int st, rc = closed(p, it, trusted ? trusted_keys : keys);
+    int st = -1, rc = closed(p, it, trusted ? trusted_keys : keys);
     /* The spec requires id, but OpenAI takes a reasoning item without one
      * when it carries encrypted_content (vercel/ai
      * convert-to-openai-responses-input.ts), and Codex never sends it
@@ -679,12 +691,12 @@ static int item_reasoning(struct rp *p, json_object *it, bool trusted)
     for (size_t i = 0; i < json_object_array_length(sum); i++) {
         static const char *const types[] = {"summary_text", NULL};
         json_object *s = json_object_array_get_idx(sum, i), *text;
-        int t;
+        int t = 0;
         size_t old = path_key(p, "summary");
         path_idx(p, i);
         if (!json_object_is_type(s, json_type_object))
             return bad_type(p, s, "an object");
-        if ((rc = get_enum(p, s, "type", types, REQ, &t)) ||
+        if ((rc = need_enum(p, s, "type", types, &t)) ||
             (rc = get(p, s, "text", W_STR, REQ, &text)))
             return rc;
         path_pop(p, old);
@@ -741,7 +753,8 @@ static const char *const ITEM_TYPES[] = {
 
 static int item(struct rp *p, json_object *it, bool trusted, int depth, json_object **norm);
 
-/* item_reference: the stored item, parsed as if it were inline. */
+/* item_reference: the stored item, parsed as if it were inline; the
+ * recursion is one level deep (ITEM_DEPTH). NOLINTNEXTLINE(misc-no-recursion) */
 static int item_ref(struct rp *p, json_object *it, int depth, json_object **norm)
 {
     static const char *const keys[] = {"type", "id", NULL};
@@ -818,11 +831,12 @@ static json_object *normalise(json_object *it, const char *type)
     return n;
 }
 
-/* One item at the current path. norm (may be NULL): its normalised form. */
+/* One item at the current path. norm (may be NULL): its normalised form.
+ * NOLINTNEXTLINE(misc-no-recursion): through item_ref, ITEM_DEPTH deep */
 static int item(struct rp *p, json_object *it, bool trusted, int depth, json_object **norm)
 {
     json_object *tv = NULL;
-    int t, rc;
+    int t = 0, rc;
     if (!json_object_is_type(it, json_type_object))
         return bad_type(p, it, "an object");
     if (++p->nitems > RESP_MAX_ITEMS)
@@ -835,7 +849,7 @@ static int item(struct rp *p, json_object *it, bool trusted, int depth, json_obj
         t = json_object_object_get_ex(it, "role", NULL) ? 0 : 4;
         if (t == 4 && !json_object_object_get_ex(it, "id", NULL))
             return missing(p, "type");
-    } else if ((rc = get_enum(p, it, "type", ITEM_TYPES, REQ, &t))) {
+    } else if ((rc = need_enum(p, it, "type", ITEM_TYPES, &t))) {
         return rc;
     }
     switch (t) {
@@ -946,10 +960,10 @@ static int tool(struct rp *p, json_object *t, json_object *tools)
                                        "defer_loading", "allowed_callers", "output_schema",
                                        NULL};
     json_object *name, *desc, *params, *strict, *x;
-    int ty, rc;
+    int ty = 0, rc;
     if (!json_object_is_type(t, json_type_object))
         return bad_type(p, t, "an object");
-    if ((rc = get_enum(p, t, "type", TOOL_TYPES, REQ, &ty)))
+    if ((rc = need_enum(p, t, "type", TOOL_TYPES, &ty)))
         return rc;
     if (ty != 0)
         return unsupported(p, "type",
@@ -1021,7 +1035,7 @@ static int tool_choice(struct rp *p, json_object *tc, json_object *tools, json_o
                                         "programmatic_tool_calling", "apply_patch", "shell",
                                         NULL};
     size_t i = 0;
-    int ty, rc;
+    int ty = 0, rc;
     *out = NULL;
     if (json_object_is_type(tc, json_type_string)) {
         if ((rc = enum_pick(p, tc, modes, &i)))
@@ -1031,7 +1045,7 @@ static int tool_choice(struct rp *p, json_object *tc, json_object *tools, json_o
     }
     if (!json_object_is_type(tc, json_type_object))
         return bad_type(p, tc, "one of one of 'none', 'auto', or 'required' or object");
-    if ((rc = get_enum(p, tc, "type", types, REQ, &ty)))
+    if ((rc = need_enum(p, tc, "type", types, &ty)))
         return rc;
     if (ty == 0) {
         static const char *const keys[] = {"type", "name", NULL};
@@ -1053,8 +1067,8 @@ static int tool_choice(struct rp *p, json_object *tc, json_object *tools, json_o
     static const char *const keys[] = {"type", "mode", "tools", NULL};
     static const char *const amodes[] = {"auto", "required", NULL};
     json_object *list;
-    int mode;
-    if ((rc = closed(p, tc, keys)) || (rc = get_enum(p, tc, "mode", amodes, REQ, &mode)) ||
+    int mode = 0;
+    if ((rc = closed(p, tc, keys)) || (rc = need_enum(p, tc, "mode", amodes, &mode)) ||
         (rc = get(p, tc, "tools", W_ARR, REQ, &list)))
         return rc;
     json_object *allowed = json_object_new_array();
@@ -1062,12 +1076,12 @@ static int tool_choice(struct rp *p, json_object *tc, json_object *tools, json_o
     for (size_t k = 0; k < json_object_array_length(list); k++) {
         json_object *t = json_object_array_get_idx(list, k), *name;
         static const char *const ftypes[] = {"function", NULL};
-        int ft;
+        int ft = 0;
         path_idx(p, k);
         if (!json_object_is_type(t, json_type_object))
             rc = bad_type(p, t, "an object");
         if (!rc)
-            rc = get_enum(p, t, "type", ftypes, REQ, &ft);
+            rc = need_enum(p, t, "type", ftypes, &ft);
         if (!rc)
             rc = get(p, t, "name", W_STR, REQ, &name);
         if (rc) {
@@ -1098,7 +1112,7 @@ static int text_param(struct rp *p, json_object *text, json_object *req)
     static const char *const fmts[] = {"text", "json_schema", "json_object", NULL};
     static const char *const verb[] = {"low", "medium", "high", NULL};
     json_object *f;
-    int v, ft, rc = closed(p, text, keys);
+    int v = -1, ft = 0, rc = closed(p, text, keys);
     if (!rc)
         rc = get(p, text, "format", W_OBJ, NUL, &f);
     if (!rc)
@@ -1110,16 +1124,17 @@ static int text_param(struct rp *p, json_object *text, json_object *req)
     if (!f)
         return AXON_OK;
     size_t old = path_key(p, "format");
-    if ((rc = get_enum(p, f, "type", fmts, REQ, &ft)))
+    if ((rc = need_enum(p, f, "type", fmts, &ft)))
         return rc;
     if (ft != 1) {
         static const char *const tkeys[] = {"type", NULL};
         if ((rc = closed(p, f, tkeys)))
             return rc;
-        if (ft == 2)
-            add(req, "response_format", json_object_new_object());
-        if (ft == 2)
-            add(json_object_object_get(req, "response_format"), "type", jstr("json_object"));
+        if (ft == 2) {
+            json_object *rf = json_object_new_object();
+            add(rf, "type", jstr("json_object"));
+            add(req, "response_format", rf);
+        }
         path_pop(p, old);
         return AXON_OK;
     }
@@ -1157,7 +1172,7 @@ static int reasoning(struct rp *p, json_object *r, json_object *req)
                                        "context", NULL};
     static const char *const contexts[] = {"auto", "current_turn", "all_turns", NULL};
     json_object *mode;
-    int eff, sum, gen, ctx, rc = closed(p, r, keys);
+    int eff = -1, sum = -1, gen = -1, ctx = -1, rc = closed(p, r, keys);
     if (!rc)
         rc = get_enum(p, r, "effort", EFFORTS, NUL, &eff);
     if (!rc)
@@ -1315,7 +1330,7 @@ static int copy_id(struct rp *p, json_object *s, const char *key, char *out, siz
 static int top_params(struct rp *p, json_object *body, json_object *req)
 {
     json_object *v;
-    int rc, i;
+    int rc, i = -1;
     static const char *const tiers[] = {"auto", "default", "flex", "scale", "priority", "fast",
                                         "ultrafast", NULL};
     static const char *const truncs[] = {"auto", "disabled", NULL};
