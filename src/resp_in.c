@@ -1478,9 +1478,15 @@ static int state_params(struct rp *p, json_object *body, json_object *req)
         return fail(p, "mutually_exclusive_parameters",
                     "Mutually exclusive parameters: Ensure you are only providing one of: "
                     "'previous_response_id' or 'conversation'.");
-    if (prev)
-        return copy_id(p, prev, "previous_response_id", p->meta->previous_id,
-                       sizeof p->meta->previous_id);
+    if (prev && copy_id(p, prev, "previous_response_id", p->meta->previous_id,
+                        sizeof p->meta->previous_id)) {
+        /* No response of Axon's has such an id: not found, as for any other. */
+        path_pop(p, 0);
+        path_key(p, "previous_response_id");
+        return failx(p, 404, "previous_response_not_found",
+                     "Previous response with id '%.*s' not found.", str_len(prev),
+                     json_object_get_string(prev));
+    }
     return AXON_OK;
 }
 

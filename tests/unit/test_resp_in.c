@@ -531,6 +531,8 @@ static const struct refusal REFUSALS[] = {
      "mutually_exclusive_parameters", NULL,
      "Mutually exclusive parameters: Ensure you are only providing one of: "
      "'previous_response_id' or 'conversation'."},
+    {"{'model':'m','input':'x','previous_response_id':''}", 404, "previous_response_not_found",
+     "previous_response_id", "Previous response with id '' not found."},
     {"{'model':'m','input':'x','conversation':{'name':'c'}}", 400, "unknown_parameter",
      "conversation.name", "Unknown parameter: 'conversation.name'."},
     {"{'model':'m','input':'x','conversation':''}", 400, "invalid_value", "conversation",
