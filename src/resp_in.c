@@ -1252,7 +1252,7 @@ static void copy_if(json_object *from, json_object *to, const char *key)
 
 /* The Response object's echo of the request, with OpenAI's defaults for
  * what was not sent. */
-static void build_echo(json_object *body, json_object *req, struct resp_meta *m)
+static void build_echo(json_object *body, struct resp_meta *m)
 {
     json_object *e = json_object_new_object(), *v = NULL;
     static const char *const as_sent[] = {"model", "instructions", "tools", "tool_choice",
@@ -1310,7 +1310,6 @@ static void build_echo(json_object *body, json_object *req, struct resp_meta *m)
         add(c, "id", jstr(m->conversation));
         add(e, "conversation", c);
     }
-    (void)req;
     m->echo = e;
 }
 
@@ -1326,15 +1325,11 @@ static int copy_id(struct rp *p, json_object *s, const char *key, char *out, siz
     return AXON_OK;
 }
 
-/* The parameters that change what is asked of the model, into req. */
-static int top_params(struct rp *p, json_object *body, json_object *req)
+/* tools and tool_choice, into req. */
+static int tool_params(struct rp *p, json_object *body, json_object *req)
 {
     json_object *v;
-    int rc, i = -1;
-    static const char *const tiers[] = {"auto", "default", "flex", "scale", "priority", "fast",
-                                        "ultrafast", NULL};
-    static const char *const truncs[] = {"auto", "disabled", NULL};
-
+    int rc;
     if ((rc = get(p, body, "tools", W_ARR, 0, &v)))
         return rc;
     if (v && json_object_array_length(v)) {
@@ -1373,6 +1368,20 @@ static int top_params(struct rp *p, json_object *body, json_object *req)
         else
             json_object_put(tc);
     }
+    return AXON_OK;
+}
+
+/* The parameters that change what is asked of the model, into req. */
+static int top_params(struct rp *p, json_object *body, json_object *req)
+{
+    json_object *v;
+    int rc, i = -1;
+    static const char *const tiers[] = {"auto", "default", "flex", "scale", "priority", "fast",
+                                        "ultrafast", NULL};
+    static const char *const truncs[] = {"auto", "disabled", NULL};
+
+    if ((rc = tool_params(p, body, req)))
+        return rc;
     if ((rc = int_range(p, body, "max_output_tokens", 16, INT64_MAX, &v)))
         return rc;
     if (v)
@@ -1606,7 +1615,7 @@ int resp_parse(json_object *body, const struct resp_lookup *lk, json_object **ch
         json_object_put(req);
         return rc;
     }
-    build_echo(body, req, meta);
+    build_echo(body, meta);
     /* metadata is the response's, kept by the store, not the model's. */
     json_object_object_del(req, "metadata");
     *chat_req = req;
