@@ -47,8 +47,7 @@ static json_object *q(const char *text)
 struct fake {
     const char *prev_id;
     const char *prev_items; /* q notation */
-    const char *item_id;
-    const char *item;       /* q notation */
+    const char *items;      /* q notation: an object of stored items by id */
     int prev_rc;            /* forced error of previous, 0 for none */
     int calls;              /* lookups made */
 };
@@ -72,10 +71,11 @@ static int fake_item(void *c, const char *id, json_object **item, struct api_err
     (void)e;
     struct fake *f = c;
     f->calls++;
-    if (!f->item_id || strcmp(id, f->item_id))
-        return AXON_ENOTFOUND;
-    *item = q(f->item);
-    return AXON_OK;
+    json_object *all = q(f->items), *it = NULL;
+    if (json_object_object_get_ex(all, id, &it))
+        *item = json_object_get(it);
+    json_object_put(all);
+    return it ? AXON_OK : AXON_ENOTFOUND;
 }
 
 static int fake_open(void *c, const char *sealed, size_t n, json_object **blocks, char *why,
@@ -254,6 +254,19 @@ static const struct mapping MAPPINGS[] = {
      "{'role':'assistant','content':null,'tool_calls':[{'id':'c9','type':'function','function':{'name':'f','arguments':'{}'}}]},"
      "{'role':'tool','tool_call_id':'c9','content':'ok'},"
      "{'role':'assistant','content':null,'tool_calls':[{'id':'c9','type':'function','function':{'name':'f','arguments':'{}'}}]}]}"},
+    /* the AI SDK's later steps (store on): the turn's reasoning and text by
+     * reference, its calls and their outputs inline; one assistant turn */
+    {"{'model':'m','input':[{'role':'user','content':[{'type':'input_text','text':'weather?'}]},"
+     "{'type':'item_reference','id':'rs_9'},{'type':'item_reference','id':'msg_9'},"
+     "{'type':'function_call','call_id':'c1','name':'f','arguments':'{}'},"
+     "{'type':'function_call_output','call_id':'c1','output':'sunny'}],"
+     "'tools':[{'type':'function','name':'f','parameters':{'type':'object','properties':{}},'strict':true}]}",
+     "{'model':'m','tools':[{'type':'function','function':{'name':'f','parameters':{'type':'object',"
+     "'properties':{}},'strict':true}}],'messages':[{'role':'user','content':[{'type':'text','text':'weather?'}]},"
+     "{'role':'assistant','thinking_blocks':[{'type':'thinking','thinking':'plan','signature':'sig9'}],"
+     "'content':[{'type':'text','text':'let me look'}],"
+     "'tool_calls':[{'id':'c1','type':'function','function':{'name':'f','arguments':'{}'}}]},"
+     "{'role':'tool','tool_call_id':'c1','content':'sunny'}]}"},
     /* previous_response_id: the stored items come first, after instructions
      * (which are not carried over: the stored chain holds none) */
     {"{'model':'m','previous_response_id':'resp_1','instructions':'new rules','input':'and then?'}",
@@ -314,8 +327,11 @@ static void setup_store(void)
                       "[{'type':'thinking','thinking':'x','signature':'y'}]},"
                       "{'type':'message','id':'msg_s','role':'assistant','status':'completed',"
                       "'content':[{'type':'output_text','text':'one','annotations':[]}]}]",
-        .item_id = "fc_9",
-        .item = "{'type':'function_call','id':'fc_9','call_id':'c9','name':'f','arguments':'{}'}",
+        .items = "{'fc_9':{'type':'function_call','id':'fc_9','call_id':'c9','name':'f','arguments':'{}'},"
+                 "'rs_9':{'type':'reasoning','id':'rs_9','summary':[],'thinking_blocks':"
+                 "[{'type':'thinking','thinking':'plan','signature':'sig9'}]},"
+                 "'msg_9':{'type':'message','id':'msg_9','role':'assistant','status':'completed',"
+                 "'content':[{'type':'output_text','text':'let me look','annotations':[]}]}}",
     };
 }
 
@@ -662,6 +678,53 @@ static void meta_flags_and_items(void **state)
     resp_meta_free(&meta);
 }
 
+/* What Claude receives for a stored tool turn resent by reference: the
+ * signed thinking first and unchanged, then the text, then the tool use
+ * (Claude refuses a tool turn whose thinking is missing or moved). */
+static void claude_turn_order(void **state)
+{
+    (void)state;
+    setup_store();
+    struct resp_meta meta;
+    json_object *req = parse_ok(
+        "{'model':'m','reasoning':{'effort':'low'},'input':[{'role':'user','content':'weather?'},"
+        "{'type':'item_reference','id':'rs_9'},{'type':'item_reference','id':'msg_9'},"
+        "{'type':'function_call','call_id':'c1','name':'f','arguments':'{\\'city\\':\\'Paris\\'}'},"
+        "{'type':'function_call_output','call_id':'c1','output':'sunny'}],"
+        "'tools':[{'type':'function','name':'f','parameters':{'type':'object'}}]}",
+        &meta);
+    const struct model *m = models_find(&table, "claude-sonnet-4-6");
+    struct buf b = BUF_INIT(1u << 20);
+    struct chat_plan plan;
+    struct api_error e;
+    memset(&e, 0, sizeof e);
+    assert_int_equal(anthropic_request(req, m, &b, &plan, &e), AXON_OK);
+    json_object *body = NULL;
+    assert_int_equal(jsonv_parse(b.p, b.len, JSONV_MAX_DEPTH, &body), AXON_OK);
+    json_object *msgs = at(body, "messages");
+    assert_int_equal(json_object_array_length(msgs), 3);
+    json_object *turn = json_object_array_get_idx(msgs, 1);
+    assert_string_equal(str(turn, "role"), "assistant");
+    json_object *blocks = at(turn, "content");
+    assert_int_equal(json_object_array_length(blocks), 3);
+    json_object *b0 = json_object_array_get_idx(blocks, 0);
+    assert_string_equal(str(b0, "type"), "thinking");
+    assert_string_equal(str(b0, "thinking"), "plan");
+    assert_string_equal(str(b0, "signature"), "sig9");
+    assert_string_equal(str(json_object_array_get_idx(blocks, 1), "type"), "text");
+    json_object *b2 = json_object_array_get_idx(blocks, 2);
+    assert_string_equal(str(b2, "type"), "tool_use");
+    assert_string_equal(str(at(b2, "input"), "city"), "Paris");
+    json_object *result = json_object_array_get_idx(at(json_object_array_get_idx(msgs, 2), "content"), 0);
+    assert_string_equal(str(result, "type"), "tool_result");
+    assert_string_equal(str(result, "tool_use_id"), str(b2, "id"));
+    assert_non_null(at(body, "thinking")); /* reasoning.effort asked Claude to think */
+    json_object_put(body);
+    buf_free(&b);
+    json_object_put(req);
+    resp_meta_free(&meta);
+}
+
 /* Two ids made are not the same. */
 static void ids_are_random(void **state)
 {
@@ -812,6 +875,7 @@ int main(void)
         cmocka_unit_test(refusals),
         cmocka_unit_test(meta_defaults),
         cmocka_unit_test(meta_flags_and_items),
+        cmocka_unit_test(claude_turn_order),
         cmocka_unit_test(ids_are_random),
         cmocka_unit_test(lookups),
         cmocka_unit_test(shapes),
