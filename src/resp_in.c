@@ -19,10 +19,13 @@
  * checked there, by oai_validate_chat, so that both APIs refuse them in the
  * same words; the chat paths of those fields are the Responses ones.
  *
- * Leniency, as for chat: the top level and every item are closed (OpenAI
- * answers "Unknown parameter: 'input[3].status'." for a key an item does
- * not take), content parts and tools are open (clients add
- * cache_control and the like). */
+ * Strictness, as OpenAI's: the top level, every item, function tools and
+ * the objects inside them are closed (OpenAI answers "Unknown parameter:
+ * 'input[3].status'." for a key an item does not take), listing every key
+ * the spec gives them; text parts are open (clients add cache_control and
+ * the like, and the spec adds keys there often). Leniency where clients
+ * that work against OpenAI depart from the spec: a reasoning item without
+ * id, a function tool without parameters or strict. */
 #include "resp_in.h"
 
 #include <stdarg.h>
