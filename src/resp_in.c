@@ -693,6 +693,18 @@ static int item_call_output(struct rp *p, json_object *it)
     return AXON_OK;
 }
 
+/* 1..64 of [A-Za-z0-9_-]: an id that can be quoted back as it is. */
+static bool plain_id(json_object *id)
+{
+    const char *s = json_object_get_string(id);
+    size_t n = (size_t)json_object_get_string_len(id);
+    bool ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+             (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-';
+    return ok;
+}
+
 /* reasoning -> the signed thinking of the assistant turn that follows:
  * Claude's blocks travel sealed in encrypted_content (opened by the
  * caller), or, from the store, as they are. A summary alone cannot be
@@ -751,13 +763,17 @@ static int item_reasoning(struct rp *p, json_object *it, bool trusted)
         if (rc || !json_object_is_type(blocks, json_type_array)) {
             json_object_put(blocks);
             path_key(p, "encrypted_content");
-            char what[ECHO_MAX + 32] = "this reasoning item";
-            if (id)
-                snprintf(what, sizeof what, "reasoning item '%.*s'", str_len(id),
-                         json_object_get_string(id));
+            /* OpenAI's sentence, as seal_open_reasoning (seal.h) writes it:
+             * the id named only when it is a plain one. */
+            if (!why[0])
+                snprintf(why, sizeof why, "it does not open");
+            if (id && plain_id(id))
+                return fail(p, "invalid_encrypted_content",
+                            "The encrypted content for item %s could not be verified. "
+                            "Reason: %s.",
+                            json_object_get_string(id), why);
             return fail(p, "invalid_encrypted_content",
-                        "The encrypted content of %s could not be verified%s%s.", what,
-                        why[0] ? ": " : "", why);
+                        "The encrypted content could not be verified. Reason: %s.", why);
         }
     }
     if (!blocks || json_object_array_length(blocks) == 0) {
