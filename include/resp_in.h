@@ -77,6 +77,10 @@ struct resp_meta {
      * store, background, previous_response_id, conversation. New object. */
     json_object *echo;
     char ignored[RESP_IGNORED_MAX]; /* for X-Axon-Ignored-Params, "" when none */
+    /* Where each chat message came from: "instructions", "input",
+     * "input[3]", "previous_response_id[0]" (one string per message of the
+     * chat request, in order). New array; read by resp_map_error. */
+    json_object *origins;
 };
 
 /* Checks body (borrowed) against CreateResponse and builds the canonical
@@ -96,6 +100,22 @@ int resp_parse(json_object *body, const struct resp_lookup *lk, json_object **ch
  * fetch them all in one round trip before resp_parse, and answer lk->item
  * from memory. */
 size_t resp_item_refs(json_object *body, const char **ids, size_t max);
+
+/* An error about the chat request (a provider's 400, such as Claude's
+ * "Thinking needs max_completion_tokens above 2048") told in this request's
+ * names: e's param and its mentions in e's message are rewritten:
+ * max_completion_tokens -> max_output_tokens, reasoning_effort ->
+ * reasoning.effort, response_format -> text.format, verbosity ->
+ * text.verbosity, logprobs -> include, thinking -> reasoning,
+ * conversation_id -> conversation, tools[i].function.x -> tools[i].x,
+ * tool_choice.function.name -> tool_choice.name, and messages[K]... -> the
+ * item message K came from (with .content... kept, or as .output for a
+ * function_call_output). Borrows meta. */
+void resp_map_error(const struct resp_meta *meta, struct api_error *e);
+
+/* The same for a ", "-separated list of chat parameter names (the
+ * providers' ignored list) in place, cap bytes. */
+void resp_map_names(char *list, size_t cap);
 
 /* Frees what meta holds and zeroes it. */
 void resp_meta_free(struct resp_meta *meta);

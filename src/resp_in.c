@@ -19,10 +19,13 @@
  * checked there, by oai_validate_chat, so that both APIs refuse them in the
  * same words; the chat paths of those fields are the Responses ones.
  *
- * Leniency, as for chat: the top level and every item are closed (OpenAI
- * answers "Unknown parameter: 'input[3].status'." for a key an item does
- * not take), content parts and tools are open (clients add
- * cache_control and the like). */
+ * Strictness, as OpenAI's: the top level, every item, function tools and
+ * the objects inside them are closed (OpenAI answers "Unknown parameter:
+ * 'input[3].status'." for a key an item does not take), listing every key
+ * the spec gives them; text parts are open (clients add cache_control and
+ * the like, and the spec adds keys there often). Leniency where clients
+ * that work against OpenAI depart from the spec: a reasoning item without
+ * id, a function tool without parameters or strict. */
 #include "resp_in.h"
 
 #include <stdarg.h>
@@ -48,6 +51,8 @@ struct rp {
     int stage;            /* what asst holds: 0 thinking only, 1 content, 2 tool calls */
     size_t nitems;        /* items parsed, stored ones included */
     size_t nrefs;         /* item_reference items resolved */
+    char asst_from[sizeof(((struct api_error *)0)->param)]; /* the path asst began at */
+    json_object *asst_calls; /* the paths of asst's function_call items, or NULL */
 };
 
 /* ---- paths and errors ---- */
@@ -346,6 +351,30 @@ static void ignored(struct rp *p, const char *name)
     text_list_add(p->meta->ignored, sizeof p->meta->ignored, name);
 }
 
+/* Appends the chat message m (taken) and where it came from: from, or the
+ * current path (meta->origins, for resp_map_error). */
+static void push_msg(struct rp *p, json_object *m, const char *from)
+{
+    json_object_array_add(p->msgs, m);
+    json_object_array_add(p->meta->origins, jstr(from ? from : p->path));
+}
+
+/* The assistant message in hand, with its origin: [where it began, then
+ * each tool call's item] when it calls tools. */
+static void push_asst(struct rp *p)
+{
+    json_object_array_add(p->msgs, p->asst);
+    if (!p->asst_calls) {
+        json_object_array_add(p->meta->origins, jstr(p->asst_from));
+        return;
+    }
+    json_object *o = json_object_new_array();
+    json_object_array_add(o, jstr(p->asst_from));
+    for (size_t i = 0; i < json_object_array_length(p->asst_calls); i++)
+        json_object_array_add(o, json_object_get(json_object_array_get_idx(p->asst_calls, i)));
+    json_object_array_add(p->meta->origins, o);
+}
+
 /* ---- the assistant turn being built ---- */
 
 /* Ends the assistant message in hand. One that holds only thinking (a
@@ -356,9 +385,11 @@ static void asst_close(struct rp *p)
     if (!p->asst)
         return;
     if (p->stage > 0)
-        json_object_array_add(p->msgs, p->asst);
+        push_asst(p);
     else
         json_object_put(p->asst);
+    json_object_put(p->asst_calls);
+    p->asst_calls = NULL;
     p->asst = NULL;
     p->stage = 0;
 }
@@ -372,6 +403,7 @@ static json_object *asst_at(struct rp *p, int stage)
         asst_close(p);
     if (!p->asst) {
         p->asst = json_object_new_object();
+        memcpy(p->asst_from, p->path, p->len + 1);
         add(p->asst, "role", jstr("assistant"));
         p->stage = 0;
     }
@@ -583,7 +615,7 @@ static int item_message(struct rp *p, json_object *it)
     json_object *m = json_object_new_object();
     add(m, "role", jstr(ROLES[role]));
     add(m, "content", conv);
-    json_object_array_add(p->msgs, m);
+    push_msg(p, m, NULL);
     return AXON_OK;
 }
 
@@ -622,6 +654,9 @@ static int item_call(struct rp *p, json_object *it)
     add(tc, "type", jstr("function"));
     add(tc, "function", fn);
     json_object_array_add(calls, tc);
+    if (!p->asst_calls)
+        p->asst_calls = json_object_new_array();
+    json_object_array_add(p->asst_calls, jstr(p->path));
     return AXON_OK;
 }
 
@@ -652,8 +687,22 @@ static int item_call_output(struct rp *p, json_object *it)
     add(m, "role", jstr("tool"));
     add(m, "tool_call_id", jdup(cid));
     add(m, "content", conv);
-    json_object_array_add(p->msgs, m);
+    char from[sizeof p->path + 8];
+    snprintf(from, sizeof from, "%s.output", p->path);
+    push_msg(p, m, from);
     return AXON_OK;
+}
+
+/* 1..64 of [A-Za-z0-9_-]: an id that can be quoted back as it is. */
+static bool plain_id(json_object *id)
+{
+    const char *s = json_object_get_string(id);
+    size_t n = (size_t)json_object_get_string_len(id);
+    bool ok = n >= 1 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+             (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-';
+    return ok;
 }
 
 /* reasoning -> the signed thinking of the assistant turn that follows:
@@ -714,13 +763,17 @@ static int item_reasoning(struct rp *p, json_object *it, bool trusted)
         if (rc || !json_object_is_type(blocks, json_type_array)) {
             json_object_put(blocks);
             path_key(p, "encrypted_content");
-            char what[ECHO_MAX + 32] = "this reasoning item";
-            if (id)
-                snprintf(what, sizeof what, "reasoning item '%.*s'", str_len(id),
-                         json_object_get_string(id));
+            /* OpenAI's sentence, as seal_open_reasoning (seal.h) writes it:
+             * the id named only when it is a plain one. */
+            if (!why[0])
+                snprintf(why, sizeof why, "it does not open");
+            if (id && plain_id(id))
+                return fail(p, "invalid_encrypted_content",
+                            "The encrypted content for item %s could not be verified. "
+                            "Reason: %s.",
+                            json_object_get_string(id), why);
             return fail(p, "invalid_encrypted_content",
-                        "The encrypted content of %s could not be verified%s%s.", what,
-                        why[0] ? ": " : "", why);
+                        "The encrypted content could not be verified. Reason: %s.", why);
         }
     }
     if (!blocks || json_object_array_length(blocks) == 0) {
@@ -877,7 +930,7 @@ static int input(struct rp *p, json_object *in)
         json_object *m = json_object_new_object();
         add(m, "role", jstr("user"));
         add(m, "content", jdup(in));
-        json_object_array_add(p->msgs, m);
+        push_msg(p, m, NULL);
         json_object *part = json_object_new_object();
         add(part, "type", jstr("input_text"));
         add(part, "text", jdup(in));
@@ -1528,7 +1581,7 @@ static int parse(struct rp *p, json_object *body, json_object *req)
         json_object *m = json_object_new_object();
         add(m, "role", jstr("system"));
         add(m, "content", jdup(instr));
-        json_object_array_add(p->msgs, m);
+        push_msg(p, m, "instructions");
     }
     if (p->meta->previous_id[0] && (rc = previous(p, p->meta->previous_id)))
         return rc;
@@ -1590,6 +1643,7 @@ int resp_parse(json_object *body, const struct resp_lookup *lk, json_object **ch
     memset(meta, 0, sizeof *meta);
     meta->store = true;
     meta->input_items = json_object_new_array();
+    meta->origins = json_object_new_array();
     if (!json_object_is_type(body, json_type_object)) {
         api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_type", NULL,
                       "Invalid type for the request body: expected an object, but got %s "
@@ -1602,6 +1656,7 @@ int resp_parse(json_object *body, const struct resp_lookup *lk, json_object **ch
     p.msgs = json_object_new_array();
     int rc = parse(&p, body, req);
     json_object_put(p.asst);
+    json_object_put(p.asst_calls);
     if (rc) {
         json_object_put(p.msgs);
         json_object_put(req);
@@ -1622,9 +1677,162 @@ int resp_parse(json_object *body, const struct resp_lookup *lk, json_object **ch
     return AXON_OK;
 }
 
+/* ---- chat names back into this request's ---- */
+
+static const struct {
+    const char *chat, *resp;
+} NAMES[] = {
+    {"max_completion_tokens", "max_output_tokens"},
+    {"max_tokens", "max_output_tokens"},
+    {"reasoning_effort", "reasoning.effort"},
+    {"response_format", "text.format"},
+    {"verbosity", "text.verbosity"},
+    {"logprobs", "include"},
+    {"thinking", "reasoning"},
+    {"conversation_id", "conversation"},
+};
+
+static bool word_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_';
+}
+
+/* Replaces in s (cap bytes) each occurrence of from that stands alone
+ * (no word character either side, and not a member: no "." before) by to;
+ * with quoted, only between single quotes ('thinking', not the word in a
+ * sentence). What does not fit is cut at a character's end. */
+static void replace_word(char *s, size_t cap, const char *from, const char *to, bool quoted)
+{
+    char out[sizeof(((struct api_error *)0)->message)];
+    size_t fl = strlen(from), tl = strlen(to), o = 0;
+    if (!fl || cap > sizeof out)
+        return;
+    for (size_t i = 0; s[i] && o + 1 < cap;) {
+        bool alone = !strncmp(s + i, from, fl) &&
+                     (i == 0 || (!word_char(s[i - 1]) && s[i - 1] != '.')) &&
+                     !word_char(s[i + fl]) &&
+                     (!quoted || (i > 0 && s[i - 1] == '\'' && s[i + fl] == '\''));
+        const char *src = alone ? to : s + i;
+        size_t n = alone ? tl : 1;
+        if (o + n >= cap)
+            break;
+        memcpy(out + o, src, n);
+        o += n;
+        i += alone ? fl : 1;
+    }
+    out[o] = '\0';
+    text_utf8_trim(out);
+    memcpy(s, out, strlen(out) + 1);
+}
+
+/* s past "prefix[N]" with *i = N, or NULL when s does not start so. */
+static const char *indexed(const char *s, const char *prefix, size_t *i)
+{
+    size_t pl = strlen(prefix);
+    int64_t v = 0;
+    if (strncmp(s, prefix, pl) || s[pl] != '[')
+        return NULL;
+    const char *close = strchr(s + pl + 1, ']');
+    if (!close || text_parse_i64_n(s + pl + 1, (size_t)(close - (s + pl + 1)), 0, INT32_MAX, &v))
+        return NULL;
+    *i = (size_t)v;
+    return close + 1;
+}
+
+/* The Responses name of the chat param path chat, into out (size bytes). */
+static void map_param(const struct resp_meta *meta, const char *chat, char *out, size_t size)
+{
+    size_t k = 0, j = 0;
+    const char *rest = indexed(chat, "messages", &k), *after;
+    snprintf(out, size, "%s", chat);
+    if (rest) {
+        json_object *from = meta->origins ? json_object_array_get_idx(meta->origins, k) : NULL;
+        if (json_object_is_type(from, json_type_array)) {
+            /* An assistant turn: a tool call is its function_call item. */
+            json_object *call = NULL;
+            if ((after = indexed(rest, ".tool_calls", &j)))
+                call = json_object_array_get_idx(from, j + 1);
+            if (call) {
+                rest = after;
+                if (!strncmp(rest, ".function", 9))
+                    rest += 9;
+                snprintf(out, size, "%s%s", json_object_get_string(call), rest);
+                return;
+            }
+            from = json_object_array_get_idx(from, 0);
+        }
+        if (!from)
+            return;
+        /* A tool message's origin names its content: "input[4].output". */
+        const char *origin = json_object_get_string(from);
+        size_t ol = strlen(origin);
+        bool is_out = ol > 7 && !strcmp(origin + ol - 7, ".output");
+        if (!strchr(origin, '[')) /* instructions, or input as a string: the text itself */
+            snprintf(out, size, "%s", origin);
+        else if (!strncmp(rest, ".content", 8)) {
+            /* chat's image_url.url is the item's image_url */
+            size_t rl = strlen(rest);
+            bool url = rl > 14 && !strcmp(rest + rl - 14, ".image_url.url");
+            snprintf(out, size, "%s%.*s", origin, (int)(rl - (is_out ? 8 : 0) - (url ? 4 : 0)),
+                     rest + (is_out ? 8 : 0));
+        } else
+            snprintf(out, size, "%.*s", (int)(is_out ? ol - 7 : ol), origin);
+        return;
+    }
+    if ((after = indexed(chat, "tools", &k)) && !strncmp(after, ".function.", 10)) {
+        snprintf(out, size, "tools[%zu].%s", k, after + 10);
+        return;
+    }
+    if (!strncmp(chat, "tool_choice.function.", 21)) {
+        snprintf(out, size, "tool_choice.%s", chat + 21);
+        return;
+    }
+    for (size_t n = 0; n < sizeof NAMES / sizeof NAMES[0]; n++) {
+        size_t l = strlen(NAMES[n].chat);
+        if (!strncmp(chat, NAMES[n].chat, l) && (chat[l] == '\0' || chat[l] == '.')) {
+            snprintf(out, size, "%s%s", NAMES[n].resp, chat + l);
+            return;
+        }
+    }
+}
+
+void resp_map_error(const struct resp_meta *meta, struct api_error *e)
+{
+    if (e->param[0]) {
+        char param[sizeof e->param];
+        map_param(meta, e->param, param, sizeof param);
+        if (strcmp(param, e->param)) {
+            replace_word(e->message, sizeof e->message, e->param, param, false);
+            memcpy(e->param, param, strlen(param) + 1);
+        }
+    }
+    /* A name without "_" is an English word too: only quoted. */
+    for (size_t n = 0; n < sizeof NAMES / sizeof NAMES[0]; n++)
+        replace_word(e->message, sizeof e->message, NAMES[n].chat, NAMES[n].resp,
+                     !strchr(NAMES[n].chat, '_'));
+}
+
+void resp_map_names(char *list, size_t cap)
+{
+    char out[RESP_IGNORED_MAX * 2] = "", word[128];
+    for (const char *p = list; *p;) {
+        const char *end = strstr(p, ", ");
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        snprintf(word, sizeof word, "%.*s", (int)n, p);
+        for (size_t k = 0; k < sizeof NAMES / sizeof NAMES[0]; k++)
+            if (!strcmp(word, NAMES[k].chat))
+                snprintf(word, sizeof word, "%s", NAMES[k].resp);
+        text_list_add(out, sizeof out, word);
+        p += n + (end ? 2 : 0);
+    }
+    snprintf(list, cap, "%s", out);
+}
+
 void resp_meta_free(struct resp_meta *meta)
 {
     json_object_put(meta->input_items);
     json_object_put(meta->echo);
+    json_object_put(meta->origins);
     memset(meta, 0, sizeof *meta);
 }

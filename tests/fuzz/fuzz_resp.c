@@ -14,6 +14,8 @@
  *   - resp_parse changes nothing in the body;
  *   - a refusal fills its error (status, type, message, a valid envelope)
  *     and builds nothing;
+ *   - resp_map_error keeps an error an error (a valid envelope) whatever
+ *     path it maps;
  *   - what it accepts is a chat request oai_validate_chat accepts strictly,
  *     with meta's echo an object and every listed input item an object
  *     with a string id; both upstream bodies built from it are JSON objects
@@ -107,7 +109,8 @@ static const struct resp_lookup LK = {NULL, previous, item, open_reasoning};
 typedef int (*request_fn)(json_object *, const struct model *, struct buf *, struct chat_plan *,
                           struct api_error *);
 
-static void translate(json_object *req, request_fn fn, const struct model *m, const char *who)
+static void translate(json_object *req, const struct resp_meta *meta, request_fn fn,
+                      const struct model *m, const char *who)
 {
     struct buf body = BUF_INIT(64u << 20);
     struct chat_plan plan;
@@ -118,6 +121,7 @@ static void translate(json_object *req, request_fn fn, const struct model *m, co
         fuzz_check_json(body.p ? body.p : "", body.len, who);
         fuzz_check_nul_kept(req, body.p ? body.p : "", body.len, who);
     } else {
+        resp_map_error(meta, &e); /* the refusal in the Responses request's names */
         fuzz_check_error(&e);
     }
     buf_free(&body);
@@ -155,8 +159,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!json_object_object_get_ex(it, "id", &id) || !json_object_is_type(id, json_type_string))
                 fuzz_fail("input item %zu has no id", i);
         }
-        translate(req, anthropic_request, &claude, "anthropic_request");
-        translate(req, openai_request, &qwen, "openai_request");
+        translate(req, &meta, anthropic_request, &claude, "anthropic_request");
+        translate(req, &meta, openai_request, &qwen, "openai_request");
+        /* Every message's path, mapped back: an error envelope still. */
+        for (size_t i = 0; i <= json_object_array_length(jsonv_get(req, "messages")); i++) {
+            struct api_error me;
+            char param[64];
+            snprintf(param, sizeof param, "messages[%zu].tool_calls[0].function.arguments", i);
+            api_error_set(&me, 400, ERR_INVALID_REQUEST, NULL, param, "Invalid '%s'.", param);
+            resp_map_error(&meta, &me);
+            fuzz_check_error(&me);
+        }
     }
     json_object_put(req);
     resp_meta_free(&meta);

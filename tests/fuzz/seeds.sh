@@ -245,7 +245,7 @@ seed_resp() {
 }
 
 harnesses=("$@")
-[[ ${#harnesses[@]} -gt 0 ]] || harnesses=(request sse anthropic openai config conv resp seal)
+[[ ${#harnesses[@]} -gt 0 ]] || harnesses=(request sse anthropic openai config conv seal resp)
 for h in "${harnesses[@]}"; do
   mkdir -p "$OUT/$h"
   "seed_$h"

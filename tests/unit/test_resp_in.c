@@ -432,13 +432,13 @@ static const struct refusal REFUSALS[] = {
      400, "unsupported_value", "input[0].output[0].type", NULL},
     {"{'model':'m','input':[{'role':'user','content':'x'},{'type':'reasoning','summary':[],'encrypted_content':'x','content':null}]}",
      400, "invalid_encrypted_content", "input[1].encrypted_content",
-     "The encrypted content of this reasoning item could not be verified: it was changed."},
+     "The encrypted content could not be verified. Reason: it was changed."},
     {"{'model':'m','input':[{'type':'reasoning','id':'rs_1'}]}", 400,
      "missing_required_parameter", "input[0].summary",
      "Missing required parameter: 'input[0].summary'."},
     {"{'model':'m','input':[{'role':'user','content':'x'},{'type':'reasoning','id':'rs_1','summary':[],'encrypted_content':'gAAAA-forged'}]}",
      400, "invalid_encrypted_content", "input[1].encrypted_content",
-     "The encrypted content of reasoning item 'rs_1' could not be verified: it was changed."},
+     "The encrypted content for item rs_1 could not be verified. Reason: it was changed."},
     {"{'model':'m','input':[{'type':'reasoning','id':'rs_1','summary':[],'thinking_blocks':[]}]}",
      400, "unknown_parameter", "input[0].thinking_blocks",
      "Unknown parameter: 'input[0].thinking_blocks'."},
@@ -725,6 +725,98 @@ static void claude_turn_order(void **state)
     resp_meta_free(&meta);
 }
 
+/* A provider's refusal of the chat request, told in the Responses
+ * request's own names and paths. */
+struct mapped {
+    const char *model, *body, *param, *message;
+};
+
+static const struct mapped MAPPED[] = {
+    {"claude-sonnet-4-6", "{'model':'m','reasoning':{'effort':'high'},'max_output_tokens':100,'input':'x'}",
+     "max_output_tokens",
+     "Thinking needs max_output_tokens above 2048 (Claude's smallest thinking budget is 1024 "
+     "tokens, and the answer needs room too)."},
+    {"claude-sonnet-4-6", "{'model':'m','instructions':'s','input':[{'role':'user','content':'q'},"
+     "{'type':'message','role':'assistant','content':'a'},"
+     "{'type':'function_call','call_id':'c0','name':'f','arguments':'{}'},"
+     "{'type':'function_call','call_id':'c1','name':'f','arguments':'not json'},"
+     "{'type':'function_call_output','call_id':'c0','output':'ok'},"
+     "{'type':'function_call_output','call_id':'c1','output':'ok'}]}",
+     "input[3].arguments", "Tool call arguments must be a JSON object encoded as a string."},
+    {"claude-sonnet-4-6", "{'model':'m','include':['message.output_text.logprobs'],'input':'x'}",
+     "include", "Unsupported parameter: 'include' is not supported with this model."},
+};
+
+static void errors_in_responses_names(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof MAPPED / sizeof MAPPED[0]; i++) {
+        setup_store();
+        snprintf(ctx, sizeof ctx, "%s", MAPPED[i].body);
+        json_object *b = q(MAPPED[i].body), *req = NULL;
+        struct resp_meta meta;
+        struct api_error e;
+        memset(&e, 0, sizeof e);
+        assert_int_equal(resp_parse(b, &LK, &req, &meta, &e), AXON_OK);
+        struct buf out = BUF_INIT(1u << 20);
+        struct chat_plan plan;
+        assert_int_not_equal(anthropic_request(req, models_find(&table, MAPPED[i].model), &out,
+                                               &plan, &e), AXON_OK);
+        resp_map_error(&meta, &e);
+        if (strcmp(e.param, MAPPED[i].param) || strcmp(e.message, MAPPED[i].message))
+            fail_msg("%s:\n  got  %s: %s\n  want %s: %s", ctx, e.param, e.message,
+                     MAPPED[i].param, MAPPED[i].message);
+        buf_free(&out);
+        json_object_put(req);
+        json_object_put(b);
+        resp_meta_free(&meta);
+    }
+    /* Paths as chat's validator writes them. */
+    static const char *const paths[][2] = {
+        {"messages[0].content", "instructions"},
+        {"messages[1].content[0].image_url.url", "input[0].content[0].image_url"},
+        {"messages[1].content[1].text", "input[0].content[1].text"},
+        {"messages[2].content", "input[1].content"},
+        {"messages[2].tool_calls[1].function.name", "input[3].name"},
+        {"messages[2].tool_calls[0]", "input[2]"},
+        {"messages[2].thinking_blocks", "input[1]"},
+        {"messages[3].content[0].text", "input[4].output[0].text"},
+        {"messages[3].tool_call_id", "input[4]"},
+        {"messages[9].content", "messages[9].content"},
+        {"tools[2].function.parameters", "tools[2].parameters"},
+        {"tool_choice.function.name", "tool_choice.name"},
+        {"response_format.json_schema.name", "text.format.json_schema.name"},
+        {"temperature", "temperature"},
+    };
+    setup_store();
+    struct resp_meta meta;
+    json_object *req = parse_ok("{'model':'m','instructions':'s','input':[{'role':'user','content':["
+                                "{'type':'input_image','image_url':'https://x/a.png'},"
+                                "{'type':'input_text','text':'t'}]},"
+                                "{'role':'assistant','content':'a'},"
+                                "{'type':'function_call','call_id':'c0','name':'f','arguments':'{}'},"
+                                "{'type':'function_call','call_id':'c1','name':'f','arguments':'{}'},"
+                                "{'type':'function_call_output','call_id':'c0','output':'ok'},"
+                                "{'type':'function_call_output','call_id':'c1','output':'ok'}]}",
+                                &meta);
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        struct api_error e;
+        api_error_set(&e, 400, ERR_INVALID_REQUEST, "invalid_value", paths[i][0],
+                      "Invalid '%s': no.", paths[i][0]);
+        resp_map_error(&meta, &e);
+        char want[300];
+        snprintf(want, sizeof want, "Invalid '%s': no.", paths[i][1]);
+        if (strcmp(e.param, paths[i][1]) || strcmp(e.message, want))
+            fail_msg("%s -> %s: %s (want %s)", paths[i][0], e.param, e.message, paths[i][1]);
+    }
+    json_object_put(req);
+    resp_meta_free(&meta);
+
+    char list[RESP_IGNORED_MAX] = "reasoning_effort, temperature, thinking, max_tokens";
+    resp_map_names(list, sizeof list);
+    assert_string_equal(list, "reasoning.effort, temperature, reasoning, max_output_tokens");
+}
+
 /* Two ids made are not the same. */
 static void ids_are_random(void **state)
 {
@@ -876,6 +968,7 @@ int main(void)
         cmocka_unit_test(meta_defaults),
         cmocka_unit_test(meta_flags_and_items),
         cmocka_unit_test(claude_turn_order),
+        cmocka_unit_test(errors_in_responses_names),
         cmocka_unit_test(ids_are_random),
         cmocka_unit_test(lookups),
         cmocka_unit_test(shapes),
