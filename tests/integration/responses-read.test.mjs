@@ -7,7 +7,7 @@
 // these tests hold whichever endpoint made them.
 // Every answer is validated against the spec's schemas (Response,
 // ResponseItemList, ErrorResponse).
-import { describe, it } from 'node:test';
+import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { SERVER_NAMES, KEY, KEY2, stackUrl, originOf, call, assertEnvelope } from './lib.mjs';
@@ -70,6 +70,16 @@ async function seed(server, key = KEY) {
   }
   return { cid, ids, recs };
 }
+
+// Compiling the spec's Responses schemas takes seconds of one thread: done
+// first, so that no kept-alive connection idles out behind it mid-test. The
+// record these tests store must itself be a valid Response.
+before(() => {
+  const cid = `conv-${'0'.repeat(32)}`;
+  assertValid('responseObject', responseObject(respId(cid, 1), cid, 0, 'x'), 'the seeded Response');
+  assertValid('responseItemList', { object: 'list', data: [], first_id: 'a', last_id: 'a', has_more: false });
+  assertValid('itemResource', { id: 'msg_1', type: 'message', role: 'user', content: [] });
+});
 
 for (const server of SERVER_NAMES) {
   describe(`stored responses behind ${server}`, () => {
