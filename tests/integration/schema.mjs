@@ -72,6 +72,8 @@ export const KINDS = {
   embedding: 'CreateEmbeddingResponse',
   completion: 'CreateCompletionResponse',
   responseObject: 'Response',
+  responseItemList: 'ResponseItemList',
+  itemResource: 'ItemResource',
   responseEvent: 'ResponseStreamEvent',
 };
 
@@ -117,14 +119,7 @@ function prepare(schema) {
   return wrapped;
 }
 
-// The Responses API's schemas use `discriminator` on oneOf lists whose
-// members are allOf compositions (no `properties/type` of their own), which
-// ajv's discriminator refuses to compile: those kinds are compiled by a
-// second instance that reads `discriminator` as an annotation (oneOf still
-// requires exactly one member to match: every member fixes its `type`).
-const NO_DISCRIMINATOR = new Set(['responseObject', 'responseEvent']);
-
-function buildAjv(discriminator = true) {
+function buildAjv() {
   const Ajv2020 = require('ajv/dist/2020');
   const addFormats = require('ajv-formats');
   const YAML = require('yaml');
@@ -149,12 +144,13 @@ function buildAjv(discriminator = true) {
     // validates: the spec puts `discriminator` (and other object keywords)
     // next to oneOf without a sibling `type: object`, which it rejects.
     strictTypes: false,
-    // and strictRequired (a lint too) for the Responses schemas: their
-    // allOf members require properties another member defines.
-    strictRequired: discriminator ? undefined : false,
+    // and strictRequired, another lint: a `required` name the schema's own
+    // properties do not list (MCPApprovalResponseResource's request_id,
+    // reached through ConversationItem) is still required.
+    strictRequired: false,
     allowUnionTypes: true, // 3.1 `type: [X, "null"]` is legal JSON Schema, not a mistake
     allErrors: true,       // report every problem in a bad object, not just the first
-    discriminator,         // OpenAPI `discriminator` on oneOf
+    discriminator: true,   // OpenAPI `discriminator` on oneOf
     validateFormats: true,
   });
   addFormats(ajv);
@@ -163,12 +159,34 @@ function buildAjv(discriminator = true) {
     validate: (n) => Number.isFinite(n) && n >= 0 && n < 1e11,
   });
   for (const keyword of ['example', 'externalDocs', 'xml']) ajv.addKeyword({ keyword });
-  if (!discriminator) ajv.addKeyword({ keyword: 'discriminator' });
   // The wrapper document below has `components` where a schema has keywords;
   // ajv compiles that root (to {}) when it resolves a reference into it.
   ajv.addKeyword({ keyword: 'components' });
 
   const prepared = Object.fromEntries(Object.entries(schemas).map(([name, s]) => [name, prepare(s)]));
+  // ajv's discriminator support needs a oneOf whose every branch declares
+  // properties.type (an enum or const) itself; the spec's ConversationItem
+  // (and the Responses output items) reach some branches through allOf
+  // (FunctionToolCallResource), and some discriminators sit beside anyOf:
+  // ajv refuses to compile either. In OpenAPI a
+  // discriminator only picks the branch: where ajv cannot use it, it is
+  // dropped and oneOf alone decides (the same objects validate).
+  const PREFIX = '#/components/schemas/';
+  const branch = (b) => (typeof b?.$ref === 'string' && b.$ref.startsWith(PREFIX) ? prepared[b.$ref.slice(PREFIX.length)] : b);
+  const walk = (o) => {
+    if (Array.isArray(o)) { o.forEach(walk); return; }
+    if (typeof o !== 'object' || o === null) return;
+    const tagged = (b) => { const t = branch(b)?.properties?.type; return t && (t.enum || t.const !== undefined); };
+    // (and where two branches share a tag: ItemResource's input and output
+    // messages are both `message`.)
+    const tags = (l) => l.flatMap((b) => { const t = branch(b)?.properties?.type; return t?.enum ?? [t?.const]; });
+    const unique = (l) => { const t = tags(l); return new Set(t).size === t.length; };
+    if (o.discriminator && !(Array.isArray(o.oneOf) && o.oneOf.every(tagged) && unique(o.oneOf))) {
+      delete o.discriminator;
+    }
+    Object.values(o).forEach(walk);
+  };
+  walk(prepared);
   // The whole components.schemas under one id, so the spec's own
   // "#/components/schemas/Name" references resolve inside it. Not checked
   // against the meta-schema (the last argument): the wrapper document is not
@@ -186,19 +204,16 @@ export function rawSpec() {
   return parsedSpec;
 }
 
-let plainAjv; // the instance without discriminator, made on first use
+let mainAjv; // the instance every kind is compiled by
 
 function validatorFor(kind) {
   if (!compiled) {
     const ajv = buildAjv();
+    mainAjv = ajv;
     compiled = {};
     for (const [k, name] of Object.entries(KINDS)) {
-      if (!NO_DISCRIMINATOR.has(k)) compiled[k] = ajv.compile({ $ref: `${SPEC_ID}#/components/schemas/${name}` });
+      compiled[k] = ajv.compile({ $ref: `${SPEC_ID}#/components/schemas/${name}` });
     }
-  }
-  if (NO_DISCRIMINATOR.has(kind) && !compiled[kind]) {
-    plainAjv ??= buildAjv(false);
-    compiled[kind] = plainAjv.compile({ $ref: `${SPEC_ID}#/components/schemas/${KINDS[kind]}` });
   }
   const v = compiled[kind];
   if (!v) throw new Error(`schema.mjs: unknown kind '${kind}' (one of ${Object.keys(KINDS).join(', ')})`);
@@ -263,7 +278,7 @@ export function assertValid(kind, obj, what = '') {
 
 // One Responses stream event against the member of ResponseStreamEvent its
 // `type` names (so a failure shows that member's errors, not every
-// member's), and then against the whole oneOf.
+// member's), and then against the whole anyOf.
 const eventSchemaOf = new Map();
 export function assertValidEvent(ev, what = '') {
   if (!eventSchemaOf.size) {
@@ -275,10 +290,8 @@ export function assertValidEvent(ev, what = '') {
   }
   const name = eventSchemaOf.get(ev?.type);
   assert.ok(name, `${what}: no ResponseStreamEvent has type ${JSON.stringify(ev?.type)}`);
-  if (!compiled[`event:${name}`]) {
-    plainAjv ??= buildAjv(false);
-    compiled[`event:${name}`] = plainAjv.compile({ $ref: `${SPEC_ID}#/components/schemas/${name}` });
-  }
+  validatorFor('responseEvent');
+  compiled[`event:${name}`] ??= mainAjv.compile({ $ref: `${SPEC_ID}#/components/schemas/${name}` });
   const v = compiled[`event:${name}`];
   if (!v(ev)) {
     throw new assert.AssertionError({
