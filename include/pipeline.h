@@ -66,6 +66,12 @@ struct txn_opts {
      * and the turn. prev_id (borrowed) names it in a 404. */
     long upto;
     const char *prev_id;
+    /* How the named conversation is read under its turn lock (NULL:
+     * conv_load_locked): the Responses ingress reads only the first upto
+     * positions, and only while that response's record exists. As
+     * conv_load_locked's contract (AXON_ENOTFOUND: nothing of the caller's). */
+    int (*load)(void *ctx, const struct txn *t, const char *id, struct conv_lock *lock,
+                json_object **history, struct conv_meta *meta);
     /* After load, before the answer opens: the conversation and positions
      * are known (t->cv). */
     void (*loaded)(void *ctx, const struct txn *t);
@@ -74,6 +80,9 @@ struct txn_opts {
      * (done, after the run; stored is the store's result). */
     void (*settle_add)(void *ctx, const struct txn *t, struct valkey_batch *b);
     void (*settle_done)(void *ctx, const struct txn *t, int stored, const struct valkey_batch *b);
+    /* Before a failed request is answered: the ingress may tell the error
+     * in its own API's names (Responses: input[3] for messages[4]). */
+    void (*error)(void *ctx, const struct txn *t, struct api_error *e);
     void *ctx;
 };
 

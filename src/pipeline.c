@@ -176,6 +176,15 @@ static json_object *slice(json_object *msgs, size_t from, size_t to)
     return out;
 }
 
+/* A deleted item's entry ({"deleted": true}, design of issue 20): it holds
+ * its position so that later ids stay true, and is never replayed. */
+static bool tombstone(json_object *m)
+{
+    json_object *d = NULL;
+    return json_object_object_get_ex(m, "deleted", &d) && json_object_get_boolean(d) &&
+           !json_object_object_get_ex(m, "role", NULL);
+}
+
 /* A previous_response_id that names nothing of the caller's: OpenAI's 404. */
 static int prev_missing(struct api_error *e, const char *id)
 {
@@ -190,8 +199,9 @@ static int prev_missing(struct api_error *e, const char *id)
  * whole turns, then the new messages. With o->upto, only the history's
  * first upto positions, and a branch when there are more. On failure e is
  * filled. */
-static int conv_prepare(struct axon_req *r, json_object *req, const struct model *m,
-                        struct txn_conv *cv, const struct txn_opts *o, struct api_error *e)
+static int conv_prepare(const struct txn *t, struct axon_req *r, json_object *req,
+                        const struct model *m, struct txn_conv *cv, const struct txn_opts *o,
+                        struct api_error *e)
 {
     const struct axon_config *cfg = r->cfg;
     json_object *msgs = NULL, *cidv = NULL;
@@ -236,7 +246,8 @@ static int conv_prepare(struct axon_req *r, json_object *req, const struct model
         return conv_api_error(e, kind == CONV_ID_BAD ? AXON_EINVAL : AXON_ENOTFOUND, cid, param);
     json_object *history = NULL;
     struct conv_meta meta;
-    int rc = conv_load_locked(cfg, cid, r->tenant, &cv->lock, &history, &meta);
+    int rc = o->load ? o->load(o->ctx, t, cid, &cv->lock, &history, &meta)
+                     : conv_load_locked(cfg, cid, r->tenant, &cv->lock, &history, &meta);
     if (rc == AXON_ENOTFOUND && o->prev_id)
         return prev_missing(e, o->prev_id);
     if (rc)
@@ -290,8 +301,11 @@ static int conv_prepare(struct axon_req *r, json_object *req, const struct model
     snprintf(hdr, sizeof hdr, "X-Axon-Turns-Dropped: %d", dropped);
     text_append_header(r->resp_headers, sizeof r->resp_headers, hdr);
     json_object *replay = slice(msgs, 0, lead);
-    for (size_t i = 0; i < json_object_array_length(history); i++)
-        json_object_array_add(replay, json_object_get(json_object_array_get_idx(history, i)));
+    for (size_t i = 0; i < json_object_array_length(history); i++) {
+        json_object *h = json_object_array_get_idx(history, i);
+        if (!tombstone(h)) /* a deleted item keeps its position, not its place in the replay */
+            json_object_array_add(replay, json_object_get(h));
+    }
     json_object_put(history);
     for (size_t i = 0; i < turn_n; i++)
         json_object_array_add(replay, json_object_get(json_object_array_get_idx(turn, i)));
@@ -629,7 +643,7 @@ static int txn_check(struct txn *t)
  * asked only for a stored conversation (conv_prepare). */
 static int txn_load(struct txn *t)
 {
-    int rc = conv_prepare(t->r, t->req, &t->rt.m, &t->cv, &t->opt, &t->e);
+    int rc = conv_prepare(t, t->r, t->req, &t->rt.m, &t->cv, &t->opt, &t->e);
     if (!rc && t->opt.loaded)
         t->opt.loaded(t->opt.ctx, t);
     return rc;
@@ -793,6 +807,8 @@ int txn_end(struct txn *t, int rc)
      * at once. */
     if (t->leased || t->cv.lock.token[0])
         give_back(t, NULL, false, POOL_DONE);
+    if (rc && t->e.status && t->opt.error)
+        t->opt.error(t->opt.ctx, t, &t->e);
     if (t->out_open)
         rc = answer_close(&t->out, rc, &t->e); /* finish */
     else if (rc && rc != AXON_ECLIENT_GONE && t->e.status)

@@ -14,21 +14,23 @@
  * round trip, for GET /v1/responses/{id}. */
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "errors.h"
 #include "handlers.h"
+#include "items.h"
 #include "jsonv.h"
 #include "log.h"
 #include "pipeline.h"
 #include "resp_ids.h"
 #include "resp_in.h"
 #include "resp_out.h"
+#include "resp_store.h"
 #include "seal.h"
 #include "text.h"
 #include "valkey.h"
 
-#define RECORD_KEY_MAX 80 /* "axon:{c:" + conv id + "}:r:" + 8 hex */
 
 /* One request's Responses side: the parsed meta, the writer's state, and
  * the record the settle round trip writes. */
@@ -37,7 +39,13 @@ struct resp_req {
     struct resp_out w;
     json_object *body;     /* owned: the client's body */
     const char *tenant;    /* borrowed: the request's */
-    char key[RECORD_KEY_MAX];
+    /* item_reference: the ids (borrowed from body) and what the store
+     * gave for each (owned; NULL: not found), fetched in one round trip
+     * before the parse. */
+    const char *ref_ids[RESP_MAX_REFS];
+    json_object **refs;
+    size_t nrefs;
+    char key[RESP_RECORD_KEY_MAX];
     char ttl[24];
     struct buf rec;        /* the record's JSON */
     const char *argv[5];
@@ -57,6 +65,52 @@ static int no_items(void *ctx, const char *id, json_object **items, struct api_e
     (void)e;
     *items = json_object_new_array();
     return AXON_OK;
+}
+
+/* An item_reference, answered from what fetch_refs read. */
+static int ref_item(void *ctx, const char *id, json_object **item, struct api_error *e)
+{
+    (void)e;
+    struct resp_req *q = ctx;
+    *item = NULL;
+    for (size_t k = 0; k < q->nrefs; k++)
+        if (q->refs[k] && !strcmp(q->ref_ids[k], id)) {
+            *item = json_object_get(q->refs[k]);
+            return AXON_OK;
+        }
+    return AXON_ENOTFOUND;
+}
+
+/* Every item_reference of the input, in one round trip before the parse
+ * (none when there is none). Valkey down: 503, as for a conversation. */
+static int fetch_refs(struct txn *t, struct resp_req *q)
+{
+    size_t n = resp_item_refs(q->body, q->ref_ids, RESP_MAX_REFS);
+    if (n == 0 || n > RESP_MAX_REFS)
+        return AXON_OK; /* past the cap: resp_parse refuses it */
+    q->refs = xcalloc(n, sizeof *q->refs);
+    q->nrefs = n;
+    int rc = items_fetch(t->r->cfg, t->r->tenant, q->ref_ids, n, ITEMS_KEEP_THINKING, q->refs);
+    if (rc == AXON_EIO) {
+        api_error_set(&t->e, 503, ERR_SERVER, "valkey_unavailable", NULL,
+                      "The conversation store is unavailable, so the input's item references "
+                      "cannot be read. Please retry shortly; requests without stored state "
+                      "still work.");
+        snprintf(t->e.retry_after, sizeof t->e.retry_after, "1");
+        return rc;
+    }
+    return AXON_OK; /* any other failure: the references are not found (404) */
+}
+
+/* previous_response_id: the conversation as that response left it (its
+ * first N positions, while its record exists), under the turn lock. */
+static int prev_load(void *ctx, const struct txn *t, const char *id, struct conv_lock *lock,
+                     json_object **history, struct conv_meta *meta)
+{
+    (void)id;
+    struct resp_req *q = ctx;
+    bool tip = false;
+    return resp_prev_load(t->r->cfg, q->tenant, q->meta.previous_id, lock, history, meta, &tip);
 }
 
 /* A reasoning item's encrypted_content, opened for the caller's key. */
@@ -98,7 +152,8 @@ static void on_settle_add(void *ctx, const struct txn *t, struct valkey_batch *b
     buf_init(&q->rec, 256u << 20);
     int rc = jsonv_write(&q->rec, rec);
     json_object_put(rec);
-    snprintf(q->key, sizeof q->key, "axon:{c:%s}:r:%08lx", t->cv.id, q->w.pos + 1);
+    if (!rc)
+        rc = resp_record_key(t->cv.id, q->w.pos + 1, q->key);
     snprintf(q->ttl, sizeof q->ttl, "%d", t->r->cfg->conv_ttl_s);
     q->argv[0] = "SET";
     q->argv[1] = q->key;
@@ -123,14 +178,27 @@ static void on_settle_done(void *ctx, const struct txn *t, int stored,
     buf_free(&q->rec);
 }
 
+/* A refusal of the chat request (the provider's translation, Claude's
+ * rules) told in the Responses request's names and item paths. Only while
+ * the messages are the request's own: a continued conversation's replay
+ * puts stored messages before them, which the request never named. */
+static void on_error(void *ctx, const struct txn *t, struct api_error *e)
+{
+    struct resp_req *q = ctx;
+    if (q->meta.origins && (t->cv.create || !t->cv.id[0]))
+        resp_map_error(&q->meta, e);
+}
+
 /* ---- read, validate -------------------------------------------------------------- */
 
 /* The body into the canonical request and the pipeline's options. */
 static int resp_read(struct txn *t, struct resp_req *q)
 {
-    const struct resp_lookup lk = {.ctx = q, .previous = no_items, .item = NULL,
+    const struct resp_lookup lk = {.ctx = q, .previous = no_items, .item = ref_item,
                                    .open_reasoning = open_reasoning};
-    int rc = resp_parse(q->body, &lk, &t->req, &q->meta, &t->e);
+    int rc = fetch_refs(t, q);
+    if (!rc)
+        rc = resp_parse(q->body, &lk, &t->req, &q->meta, &t->e);
     if (rc)
         return rc;
     struct axon_req *r = t->r;
@@ -161,6 +229,7 @@ static int resp_read(struct txn *t, struct resp_req *q)
         json_object_object_add(t->req, "conversation_id", json_object_new_string(conv));
         t->opt.upto = pos;
         t->opt.prev_id = q->meta.previous_id;
+        t->opt.load = prev_load;
     } else if (!q->meta.conversation[0] && q->meta.store) {
         /* A stored response starts a conversation of its own. */
         json_object_object_add(t->req, "conversation_id", json_object_new_string("new"));
@@ -195,6 +264,7 @@ int responses_create(struct axon_req *r)
     t.opt.loaded = on_loaded;
     t.opt.settle_add = on_settle_add;
     t.opt.settle_done = on_settle_done;
+    t.opt.error = on_error;
     int rc = chat_read_json_object(r, &q.body); /* read: answers its own 400 or 413 */
     if (!rc)
         rc = resp_read(&t, &q);
@@ -204,6 +274,9 @@ int responses_create(struct axon_req *r)
         rc = resp_validate(&t);
     rc = txn_serve(&t, rc); /* the rest, and the one cleanup */
     resp_meta_free(&q.meta);
+    for (size_t k = 0; k < q.nrefs; k++)
+        json_object_put(q.refs[k]);
+    free(q.refs);
     json_object_put(q.body);
     buf_free(&q.rec);
     return rc;

@@ -10,10 +10,10 @@
 //    history each turn, a large instructions, tools, four requests).
 // The AI SDK and the Agents SDK run under Node 22 (tests/clients/node22.mjs).
 //
-// GUARD: POST /v1/responses is in Axon (branch rwrite); what needs the read
-// side (item_reference, GET/DELETE /v1/responses/{id}, input_items) or the
-// Conversations API's items runs only with AXON_IT_RESPONSES=1 (without it
-// those tests are skipped, with the reason printed) until those land.
+// GUARD: the Responses API is in Axon; the test that needs the
+// Conversations API (conversations.* and conversations.items.*) runs only
+// with AXON_IT_RESPONSES=1 (without it, it is skipped with the reason
+// printed) until that lands.
 //
 // The first suite needs no Axon and always runs: the clients against a small
 // recording server of this file, which pins down what each client sends on
@@ -27,8 +27,8 @@ import { runClient, clientsMissing } from '../clients/node22.mjs';
 
 const ENABLED = process.env.AXON_IT_RESPONSES === '1';
 const PENDING = ENABLED ? false
-  : 'AXON_IT_RESPONSES=1 is not set: item_reference, the response routes and the Conversations API items are not in Axon yet (issue 20); set it to run these';
-if (!ENABLED) console.log(`# clients-responses.test.mjs: the tests that need the read side are skipped: ${PENDING}`);
+  : 'AXON_IT_RESPONSES=1 is not set: the Conversations API (create, items) is not in Axon yet (issue 20); set it to run this';
+if (!ENABLED) console.log(`# clients-responses.test.mjs: the test of the Conversations API is skipped: ${PENDING}`);
 
 const CLAUDE = 'claude-sonnet-4-6';
 const VLLM = 'qwen3-coder';
@@ -236,7 +236,7 @@ for (const server of SERVER_NAMES) {
       });
 
       for (const [caseName, how] of [['aisdk-responses-tools', 'generateText'], ['aisdk-responses-tools-stream', 'streamText']]) {
-        it(`AI SDK createOpenAI()('${model}'): ${how} tool loop; turn 2's item_reference resolves`, { skip: PENDING }, async () => {
+        it(`AI SDK createOpenAI()('${model}'): ${how} tool loop; turn 2's item_reference resolves`, async () => {
           const id = newId(server, 'tools');
           // reply=: a text before the tool call, which turn 2 sends back as an item_reference.
           const r = await client(caseName, stackUrl(server), model,
@@ -268,7 +268,7 @@ for (const server of SERVER_NAMES) {
   });
 
   describe(`official openai SDK on the Responses and Conversations APIs through ${server}`, () => {
-    it('responses.create, retrieve, inputItems.list, a continuation, delete', { skip: PENDING }, async () => {
+    it('responses.create, retrieve, inputItems.list, a continuation, delete', async () => {
       const client = sdk(server);
       const id = newId(server, 'sdk');
       const r = await client.responses.create({ model: CLAUDE, input: `Say hello. [[mock id=${id} reply=Hello_there.]]` });
