@@ -13,12 +13,19 @@
 //   - a Codex-shaped stateless sequence (store: false, encrypted reasoning
 //     resent, thinking and tools, three turns) and a tampered blob's 400;
 //   - an upstream error before the first byte (an HTTP error) and mid-stream
-//     (an error event, then response.failed); a client that leaves mid-stream.
-import { describe, it } from 'node:test';
+//     (an error event, then response.failed); a client that leaves mid-stream;
+//   - Valkey down (a stack of its own): stateless requests are answered,
+//     stateful ones get 503.
+import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { SERVER_NAMES, KEY, stackUrl, originOf, call, readSse, waitFor } from './lib.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  SERVER_NAMES, KEY, AXON_BIN, stackUrl, originOf, call, readSse, waitFor,
+  cleanEnv, scratchDir, freePort, startStack, stopStack,
+} from './lib.mjs';
 import { assertValid, assertValidEvent } from './schema.mjs';
-import { recorded, sdk, aborts } from './mock.mjs';
+import { recorded, sdk, aborts, mockUrl } from './mock.mjs';
 import { redis } from './redis.mjs';
 
 const VALKEY = process.env.AXON_VALKEY_URL;
@@ -111,6 +118,16 @@ const convOf = (respId) => {
 // Claude's body as the mock got it: the messages' text, in order.
 const claudeTexts = (body) => body.messages.map((m) => (typeof m.content === 'string' ? m.content
   : m.content.map((b) => b.text ?? b.type).join('|')));
+
+// The spec's schemas compile in seconds: before any request, so that no
+// kept-alive connection idles out behind the compile (the web server then
+// closes it, and the next fetch on it fails).
+before(() => {
+  assert.throws(() => assertValid('responseObject', {}));
+  for (const type of ['response.created', 'response.output_text.delta']) {
+    assert.throws(() => assertValidEvent({ type }));
+  }
+});
 
 for (const server of SERVER_NAMES) {
   describe(`POST /v1/responses through ${server}`, () => {
@@ -437,6 +454,50 @@ for (const server of SERVER_NAMES) {
         if (block.includes('response.output_text.delta')) ctl.abort();
       }));
       await waitFor(async () => (await aborts(id)).aborted > 0, 15000, 'the mock to see its transfer cut');
+    });
+  });
+}
+
+// A stack whose Valkey is a port nobody listens on.
+for (const server of SERVER_NAMES) {
+  describe(`POST /v1/responses with Valkey down, behind ${server}`, () => {
+    let stack, origin;
+    before(async () => {
+      const dir = scratchDir(`resp-down-${server}`);
+      stack = await startStack({
+        env: cleanEnv({
+          AXON_BIN, AXON_SERVER: server, AXON_PORT: String(await freePort()), AXON_API_KEYS: KEY,
+          STACK_DIR: dir, AXON_VALKEY_URL: `redis://127.0.0.1:${await freePort()}`,
+          AXON_VALKEY_TIMEOUT_MS: '200',
+          ANTHROPIC_BASE_URL: mockUrl(), ANTHROPIC_API_KEY: 'sk-ant-test-key',
+        }),
+        readyFile: () => fs.existsSync(path.join(dir, 'ready')) && path.join(dir, 'ready'),
+      });
+      origin = originOf(stack.ready.AXON_URL);
+    });
+    after(async () => { if (stack) await stopStack(stack); });
+
+    const create = (body) => call(origin, '/v1/responses', {
+      method: 'POST', key: KEY, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+
+    it('store: false and a stored-by-default request are answered; the latter says it was not stored', async () => {
+      const a = await create({ model: CLAUDE, store: false, input: `Hi [[mock id=${newId(server, 'down1')}]]` });
+      assert.equal(a.status, 200, a.text);
+      assertValid('responseObject', a.json, 'stateless, Valkey down');
+      const b = await create({ model: CLAUDE, input: `Hi [[mock id=${newId(server, 'down2')}]]` });
+      assert.equal(b.status, 200, b.text);
+      assert.match(b.json.id, /^resp_[0-9a-f]{40}$/);
+      assert.equal(b.headers.get('x-axon-conversation-stored'), 'false');
+    });
+
+    it('previous_response_id and conversation need the store: 503', async () => {
+      const prev = await create({ model: CLAUDE, previous_response_id: `resp_${'a'.repeat(32)}00000002`, input: 'Hi' });
+      assert.equal(prev.status, 503, prev.text);
+      assertValid('error', prev.json, 'previous, Valkey down');
+      const conv = await create({ model: CLAUDE, conversation: `conv-${'b'.repeat(32)}`, input: 'Hi' });
+      assert.equal(conv.status, 503, conv.text);
+      assert.ok(conv.headers.get('retry-after'));
     });
   });
 }
