@@ -254,6 +254,14 @@ for (const server of SERVER_NAMES) {
       assert.equal(final.output[0].type, 'reasoning');
       assert.match(final.output[0].encrypted_content, /^axr1\./, 'sealed when include asks');
       assert.ok(final.usage.output_tokens_details.reasoning_tokens >= 0);
+
+      // store: false without include: the thinking cannot be kept by Axon,
+      // so it goes sealed to the client, which alone can send it back.
+      const r3 = await sdk(server).responses.create({
+        model: CLAUDE, store: false, reasoning: { effort: 'low' }, input: `Think [[mock id=${newId(server, 'reasonnostore')}]]`,
+      });
+      assert.match(r3.output[0].encrypted_content, /^axr1\./);
+      assert.deepEqual(r3.output[0].summary, [], 'no summary unless asked');
     });
 
     it('text.format json_schema reaches Claude as its output format, and the answer is the JSON', async () => {
