@@ -344,6 +344,25 @@ for (const server of SERVER_NAMES) {
       assert.equal(Number(await redis(VALKEY, 'LLEN', `axon:{c:${convOf(r1.id).conv}}:msgs`)), 14);
     });
 
+    // conv.c refuses a stored list holding a tombstone until the
+    // Conversations API's item delete lands (issue 20): AXON_IT_RESPONSES=1 runs it.
+    it('a deleted item (its tombstone) keeps its position and is never replayed', {
+      skip: process.env.AXON_IT_RESPONSES === '1' ? false : 'conv.c does not read tombstones yet (the Conversations API items, issue 20)',
+    }, async () => {
+      const c = sdk(server);
+      const r1 = await c.responses.create({ model: CLAUDE, input: `Alpha [[mock id=${newId(server, 't1')} reply=A]]` });
+      const r2 = await c.responses.create({ model: CLAUDE, previous_response_id: r1.id, input: `Beta [[mock id=${newId(server, 't2')} reply=B]]` });
+      const { conv } = convOf(r2.id);
+      // As the Conversations API's item delete leaves it (design of issue 20).
+      assert.equal(await redis(VALKEY, 'LSET', `axon:{c:${conv}}:msgs`, '1', '{"deleted":true}'), 'OK');
+      const id = newId(server, 't3');
+      const r3 = await c.responses.create({ model: CLAUDE, previous_response_id: r2.id, input: `Gamma [[mock id=${id}]]` });
+      assert.equal(convOf(r3.id).pos, 6, 'positions count the tombstone');
+      const texts = claudeTexts(await onlyRecorded(id)).join(' / ');
+      assert.ok(!/(^| \/ )A( \/ |$)/.test(texts.replace(/ \[\[[^\]]*\]\]/g, '')), `the deleted answer is not replayed: ${texts}`);
+      assert.match(texts, /Alpha.*Beta.*Gamma/s);
+    });
+
     it('an unknown or unstored previous_response_id is 404 previous_response_not_found', async () => {
       for (const prev of ['resp_' + '0'.repeat(40), 'resp_nope']) {
         const r = await post(server, { model: CLAUDE, previous_response_id: prev, input: 'Hi' });
