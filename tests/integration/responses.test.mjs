@@ -264,6 +264,20 @@ for (const server of SERVER_NAMES) {
       assert.deepEqual(r3.output[0].summary, [], 'no summary unless asked');
     });
 
+    it('an answer cut by max_output_tokens is incomplete, and its stream ends with response.incomplete', async () => {
+      const r = await post(server, { model: CLAUDE, max_output_tokens: 16, input: `Long [[mock id=${newId(server, 'cut')} stop_reason=max_tokens]]` });
+      assert.equal(r.status, 200, r.text);
+      assertValid('responseObject', r.json, 'incomplete');
+      assert.equal(r.json.status, 'incomplete');
+      assert.deepEqual(r.json.incomplete_details, { reason: 'max_output_tokens' });
+      assert.equal(r.json.max_output_tokens, 16);
+      const s = await postStream(server, { model: CLAUDE, max_output_tokens: 16, input: `Long [[mock id=${newId(server, 'cuts')} stop_reason=max_tokens]]` });
+      const final = checkEvents(s.events, 'incomplete stream');
+      assert.equal(s.events.at(-1).event, 'response.incomplete');
+      assert.equal(final.status, 'incomplete');
+      assert.deepEqual(final.incomplete_details, { reason: 'max_output_tokens' });
+    });
+
     it('text.format json_schema reaches Claude as its output format, and the answer is the JSON', async () => {
       const id = newId(server, 'schema');
       const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
