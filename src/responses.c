@@ -32,6 +32,15 @@
 #include "valkey.h"
 
 
+/* item_reference: the ids (borrowed from the body) and what the store gave
+ * for each (owned; NULL: not found), fetched in one round trip before the
+ * parse. On the heap: 16 KiB is too much for a worker's stack. */
+struct refs {
+    const char *ids[RESP_MAX_REFS];
+    json_object *found[RESP_MAX_REFS];
+    size_t n;
+};
+
 /* One request's Responses side: the parsed meta, the writer's state, and
  * the record the settle round trip writes. */
 struct resp_req {
@@ -39,12 +48,7 @@ struct resp_req {
     struct resp_out w;
     json_object *body;     /* owned: the client's body */
     const char *tenant;    /* borrowed: the request's */
-    /* item_reference: the ids (borrowed from body) and what the store
-     * gave for each (owned; NULL: not found), fetched in one round trip
-     * before the parse. */
-    const char *ref_ids[RESP_MAX_REFS];
-    json_object **refs;
-    size_t nrefs;
+    struct refs *refs;     /* owned, or NULL when the input names no item */
     char key[RESP_RECORD_KEY_MAX];
     char ttl[24];
     struct buf rec;        /* the record's JSON */
@@ -71,11 +75,11 @@ static int no_items(void *ctx, const char *id, json_object **items, struct api_e
 static int ref_item(void *ctx, const char *id, json_object **item, struct api_error *e)
 {
     (void)e;
-    struct resp_req *q = ctx;
+    const struct refs *rf = ((struct resp_req *)ctx)->refs;
     *item = NULL;
-    for (size_t k = 0; k < q->nrefs; k++)
-        if (q->refs[k] && !strcmp(q->ref_ids[k], id)) {
-            *item = json_object_get(q->refs[k]);
+    for (size_t k = 0; rf && k < rf->n; k++)
+        if (rf->found[k] && !strcmp(rf->ids[k], id)) {
+            *item = json_object_get(rf->found[k]);
             return AXON_OK;
         }
     return AXON_ENOTFOUND;
@@ -85,12 +89,15 @@ static int ref_item(void *ctx, const char *id, json_object **item, struct api_er
  * (none when there is none). Valkey down: 503, as for a conversation. */
 static int fetch_refs(struct txn *t, struct resp_req *q)
 {
-    size_t n = resp_item_refs(q->body, q->ref_ids, RESP_MAX_REFS);
-    if (n == 0 || n > RESP_MAX_REFS)
+    if (resp_item_refs(q->body, NULL, 0) == 0)
+        return AXON_OK;
+    struct refs *rf = xcalloc(1, sizeof *rf);
+    q->refs = rf;
+    size_t n = resp_item_refs(q->body, rf->ids, RESP_MAX_REFS);
+    if (n > RESP_MAX_REFS)
         return AXON_OK; /* past the cap: resp_parse refuses it */
-    q->refs = xcalloc(n, sizeof *q->refs);
-    q->nrefs = n;
-    int rc = items_fetch(t->r->cfg, t->r->tenant, q->ref_ids, n, ITEMS_KEEP_THINKING, q->refs);
+    rf->n = n;
+    int rc = items_fetch(t->r->cfg, t->r->tenant, rf->ids, n, ITEMS_KEEP_THINKING, rf->found);
     if (rc == AXON_EIO) {
         api_error_set(&t->e, 503, ERR_SERVER, "valkey_unavailable", NULL,
                       "The conversation store is unavailable, so the input's item references "
@@ -274,8 +281,8 @@ int responses_create(struct axon_req *r)
         rc = resp_validate(&t);
     rc = txn_serve(&t, rc); /* the rest, and the one cleanup */
     resp_meta_free(&q.meta);
-    for (size_t k = 0; k < q.nrefs; k++)
-        json_object_put(q.refs[k]);
+    for (size_t k = 0; q.refs && k < q.refs->n; k++)
+        json_object_put(q.refs->found[k]);
     free(q.refs);
     json_object_put(q.body);
     buf_free(&q.rec);
