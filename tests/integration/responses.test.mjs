@@ -377,6 +377,20 @@ for (const server of SERVER_NAMES) {
       assert.match(texts, /Alpha.*Beta.*Gamma/s);
     });
 
+    it('round trips: a new stored response 2 (the session, the settle), store false 2 (the session)', async () => {
+      const least = async (body) => {
+        const trips = [];
+        for (let i = 0; i < 5; i++) {
+          const r = await post(server, { model: CLAUDE, input: `Count ${i}`, ...body });
+          assert.equal(r.status, 200, r.text);
+          trips.push(Number(r.headers.get('x-axon-valkey-round-trips')));
+        }
+        return Math.min(...trips);
+      };
+      assert.equal(await least({}), 2);
+      assert.equal(await least({ store: false }), 2);
+    });
+
     it('an unknown or unstored previous_response_id is 404 previous_response_not_found', async () => {
       for (const prev of ['resp_' + '0'.repeat(40), 'resp_nope']) {
         const r = await post(server, { model: CLAUDE, previous_response_id: prev, input: 'Hi' });
