@@ -381,7 +381,7 @@ run_load() { # PATH MODE CONC REP extra loadgen args...
     printf '{"kind":"load","path":"%s","mode":"%s","conc":%s,"rep":%s,"r":%s}\n' \
         "$name" "$mode" "$conc" "$rep" "$line" >>"$tmp/results.jsonl"
     # shellcheck disable=SC2001
-    say "$(printf '%-8s %-6s c=%-5s' "$name" "$mode" "$conc") $(sed 's/.*"ok":\([0-9]*\),"errors":\([0-9-]*\).*"rps":\([0-9.]*\).*/ok \1 errors \2 rps \3/' <<<"$line")"
+    say "$(printf '%-13s %-6s c=%-5s' "$name" "$mode" "$conc") $(sed 's/.*"ok":\([0-9]*\),"errors":\([0-9-]*\).*"rps":\([0-9.]*\).*/ok \1 errors \2 rps \3/' <<<"$line")"
 }
 mock_set() { curl -sf -o /dev/null "$mock/_mock/set?interval_ms=$1&tokens=$2"; }
 
