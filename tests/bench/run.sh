@@ -465,6 +465,11 @@ startup current build/axon "$redis_port"
 # at a valgrind wrapper) with one worker thread, so every instruction of the
 # process between the zero and the dump belongs to the N requests.
 cg_vgdb=$tmp/vgdb
+cg_ctl() { # ARGS...: callgrind_control through our private vgdb prefix
+    callgrind_control --vgdb-prefix="$cg_vgdb" "$@" >>"$tmp/callgrind.log" 2>&1 || {
+        cat "$tmp/callgrind.log" >&2
+        die "callgrind_control $* failed (is ptrace allowed here?)"; }
+}
 cg_measure() { # BUILD TREE AXON PORT REDIS_PORT
     local build=$1 tree=$2 bin=$3 port=$4 rport=$5
     local wrap=$tmp/cg-$build.sh out=$tmp/cg-$build.out part=0
@@ -488,14 +493,14 @@ cg_measure() { # BUILD TREE AXON PORT REDIS_PORT
         for round in warm 1 2; do
             local n=$cg_n
             [[ $round == warm ]] && n=5
-            [[ $round != warm ]] && callgrind_control --vgdb-prefix="$cg_vgdb" -z "$pid" >>"$tmp/callgrind.log" 2>&1
+            [[ $round != warm ]] && cg_ctl --zero "$pid"
             line=$(build/bench/loadgen --url "http://127.0.0.1:$port/v1/chat/completions" \
                 --body "$body" --mode "$mode" --conc 1 --warmup 0 --requests "$n" \
                 -H "authorization: Bearer $key" 2>>"$tmp/loadgen.log") || line=""
             [[ $line == *"\"ok\":$n,\"errors\":0,"* ]] ||
                 die "callgrind $build $mode: $n requests did not all succeed: ${line:-loadgen failed}"
             [[ $round == warm ]] && continue
-            callgrind_control --vgdb-prefix="$cg_vgdb" -d "$pid" >>"$tmp/callgrind.log" 2>&1
+            cg_ctl --dump "$pid"
             part=$((part + 1))
             file=$out.$part
             for ((i = 0; i < 100; i++)); do
