@@ -21,7 +21,7 @@ FUZZ_CFLAGS := -std=c11 $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 LIBS := -lfcgi -ljson-c -lhiredis -lcurl -lcrypto -lpthread
 FCGI_WRAP := -Wl,--wrap=FCGX_GetParam,--wrap=FCGX_GetStr,--wrap=FCGX_PutStr,--wrap=FCGX_PutS,--wrap=FCGX_FFlush,--wrap=FCGX_GetError
 
-HARNESSES := request sse anthropic openai config conv seal
+HARNESSES := request sse anthropic openai config conv seal resp
 LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ := $(LIB_SRC:src/%.c=build/fuzz/obj/%.o)
 BINS := $(HARNESSES:%=build/fuzz/%)

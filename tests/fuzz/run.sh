@@ -26,15 +26,15 @@ cd "$(dirname "$0")/../.."
 
 smoke=0
 if [[ ${1:-} == --smoke ]]; then smoke=1; shift; fi
-all=(request sse anthropic openai config conv seal)
+all=(request sse anthropic openai config conv seal resp)
 harnesses=("$@")
 [[ ${#harnesses[@]} -gt 0 ]] || harnesses=("${all[@]}")
 if ((smoke)); then secs=${FUZZ_SMOKE_SECONDS:-10}; else secs=${FUZZ_SECONDS:-300}; fi
 nice_n=${FUZZ_NICE:-19}
-declare -A dict=([request]=json [anthropic]=json [openai]=json [sse]=sse [config]=config [conv]=conv [seal]=seal)
+declare -A dict=([request]=json [anthropic]=json [openai]=json [sse]=sse [config]=config [conv]=conv [seal]=seal [resp]=json)
 # Longest input: request bodies and records may be large; the byte-level
 # parsers find their bugs in short inputs and run several times faster on them.
-declare -A maxlen=([request]=65536 [sse]=8192 [anthropic]=16384 [openai]=16384 [config]=16384 [conv]=65536 [seal]=8192)
+declare -A maxlen=([request]=65536 [sse]=8192 [anthropic]=16384 [openai]=16384 [config]=16384 [conv]=65536 [seal]=8192 [resp]=65536)
 
 started=$(date +%s)
 tests/fuzz/build.sh >build/fuzz-build.log 2>&1 || {

@@ -237,8 +237,15 @@ seed_seal() {
   for f in "$SEEDS"/seal/*; do add seal <"$f"; done
 }
 
+# resp: tests/fuzz/seeds/resp/*.json, Responses bodies in the shapes Codex,
+# the AI SDK and the openai SDK send.
+seed_resp() {
+  local f
+  for f in "$SEEDS"/resp/*.json; do jq -c . "$f" | tr -d '\n' | add resp; done
+}
+
 harnesses=("$@")
-[[ ${#harnesses[@]} -gt 0 ]] || harnesses=(request sse anthropic openai config conv seal)
+[[ ${#harnesses[@]} -gt 0 ]] || harnesses=(request sse anthropic openai config conv seal resp)
 for h in "${harnesses[@]}"; do
   mkdir -p "$OUT/$h"
   "seed_$h"
