@@ -89,7 +89,7 @@ seal_keys() { # $1: file, rest: entries of seal.keys
 }
 # axon reads the seal keys at start only: new seal values must roll the pods.
 label="changed seal values change the pods' checksum annotation (a rollout)"
-checksum() { "$render" --chart chart "$@" 2>&1 | sed -n 's/^ *checksum\/config: //p'; }
+checksum() { "$render" --chart chart "$@" 2>&1 | sed -n '/^kind: Deployment$/,/^---$/ s/^ *checksum\/config: //p'; }
 seal_keys "$work/seal-a.yaml" "k1:$(head -c 32 /dev/urandom | base64)"
 seal_keys "$work/seal-b.yaml" "k2:$(head -c 32 /dev/urandom | base64)"
 sum_a=$(checksum -f "$work/seal-a.yaml") sum_b=$(checksum -f "$work/seal-b.yaml") sum_c=$(checksum --set seal.existingSecret=mine)
