@@ -10,6 +10,9 @@
 #   - every value in chart/values.yaml commented and listed in chart/README.md
 #   - render the default values and every tests/chart/values-*.yaml, and check
 #     each with check.mjs (kinds from the file's "# expect:"/"# absent:" lines)
+#   - the seal keys: a generated entry is well-formed, new per install and kept
+#     on upgrade (render --existing), changed seal values roll the pods, and
+#     axon --check-config reads what the chart renders
 #   - value sets that must fail, with the chart's own message
 #   - the checker itself rejects broken manifests (mutations of the default)
 #   - lighttpd -tt on the image's config, rendered by the image's entrypoint
