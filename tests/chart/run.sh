@@ -86,9 +86,9 @@ secret_value() { # $1: rendered file, $2: data key
 }
 # Seal keys as lists need a values file (--set takes no lists here).
 seal_keys() { # $1: file, rest: entries of seal.keys
-    local f=$1
+    local dest=$1
     shift
-    { printf 'seal:\n  keys:\n'; printf '    - "%s"\n' "$@"; } > "$f"
+    { printf 'seal:\n  keys:\n'; printf '    - "%s"\n' "$@"; } > "$dest"
 }
 # axon reads the seal keys at start only: new seal values must roll the pods.
 label="changed seal values change the pods' checksum annotation (a rollout)"
