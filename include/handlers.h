@@ -19,6 +19,8 @@ int completions_create(struct axon_req *r);  /* passthru.c */
 int conv_http_get(struct axon_req *r);       /* conv_http.c */
 int conv_http_delete(struct axon_req *r);    /* conv_http.c */
 int conv_http_list(struct axon_req *r);      /* conv_http.c */
+int resp_http_get(struct axon_req *r);       /* resp_http.c: a response, its input_items */
+int resp_http_delete(struct axon_req *r);    /* resp_http.c */
 
 /* The answer for a conversation the store could not serve, worded once for
  * the routes and for chat (conv_http.c): rc AXON_EINVAL (a malformed id),
