@@ -228,9 +228,6 @@ int conv_delete(const char *id, const char *tenant) AXON_MUST_CHECK;
 #define CONV_TOMBSTONE "{\"deleted\":true}"
 #define CONV_METADATA_MAX 65536 /* bytes of the stored JSON: 16 * (64 + 512) chars, escaped */
 
-/* True when m (borrowed) is a tombstone. */
-bool conv_is_tombstone(json_object *m);
-
 /* conv_load with the positions kept: a tombstone is a JSON null at its
  * position, so (*messages)[i] is position i. *metadata (may be NULL: not
  * wanted) receives the stored metadata, a new object (json_object_put), or

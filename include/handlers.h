@@ -16,9 +16,11 @@ int ready_get(struct axon_req *r);           /* stats_http.c */
 int chat_completions(struct axon_req *r);    /* chat.c */
 int embeddings_create(struct axon_req *r);   /* passthru.c */
 int completions_create(struct axon_req *r);  /* passthru.c */
-int conv_http_get(struct axon_req *r);       /* conv_http.c */
-int conv_http_delete(struct axon_req *r);    /* conv_http.c */
+int conv_http_get(struct axon_req *r);       /* conv_http.c: a conversation, its items, one item */
+int conv_http_post(struct axon_req *r);      /* conv_http.c: metadata update, items append */
+int conv_http_delete(struct axon_req *r);    /* conv_http.c: a conversation, one item */
 int conv_http_list(struct axon_req *r);      /* conv_http.c */
+int conv_http_create(struct axon_req *r);    /* conv_http.c */
 
 /* The answer for a conversation the store could not serve, worded once for
  * the routes and for chat (conv_http.c): rc AXON_EINVAL (a malformed id),

@@ -144,13 +144,6 @@ static bool entry_is_tombstone(const redisReply *e)
            memcmp(e->str, CONV_TOMBSTONE, e->len) == 0;
 }
 
-bool conv_is_tombstone(json_object *m)
-{
-    json_object *d;
-    return json_object_is_type(m, json_type_object) && json_object_object_length(m) == 1 &&
-           json_object_object_get_ex(m, "deleted", &d) && json_object_get_boolean(d);
-}
-
 /* Appends the list entries of l (an LRANGE reply, borrowed) to arr. A
  * tombstone (a deleted item) is skipped, or, when positions is set, kept
  * as a JSON null so that the array's indexes stay the list's. */

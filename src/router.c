@@ -26,7 +26,9 @@ static const struct route routes[] = {
     {.method = "POST", .path = "/v1/embeddings", .fn = embeddings_create},
     {.method = "POST", .path = "/v1/completions", .fn = completions_create},
     {.method = "GET", .path = "/v1/conversations", .fn = conv_http_list},
+    {.method = "POST", .path = "/v1/conversations", .fn = conv_http_create},
     {.method = "GET", .path = "/v1/conversations/", .prefix = true, .fn = conv_http_get},
+    {.method = "POST", .path = "/v1/conversations/", .prefix = true, .fn = conv_http_post},
     {.method = "DELETE", .path = "/v1/conversations/", .prefix = true, .fn = conv_http_delete},
     {.method = "GET", .path = "/v1/_test/sse", .test_only = true, .fn = test_sse_get},
 };
