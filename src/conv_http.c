@@ -276,6 +276,14 @@ static enum conv_path path_split(const char *arg, char *id, const char **item)
     return CP_NONE;
 }
 
+/* The 400 of a helper, sent: the helper then returns AXON_EINVAL, so that
+ * its caller stops (errors_send returns how the sending went). */
+static int refused(int sent)
+{
+    (void)sent;
+    return AXON_EINVAL;
+}
+
 static int no_route(struct axon_req *r)
 {
     return errors_send(r, 404, ERR_INVALID_REQUEST, NULL, NULL, NULL, "Invalid URL (%s %s)",
@@ -305,9 +313,9 @@ static int only_fields(struct axon_req *r, json_object *body, const char *const 
             known = strcmp(it.key, names[i]) == 0;
         if (!known) {
             size_t n = strnlen(it.key, 64);
-            return errors_send(r, 400, ERR_INVALID_REQUEST, NULL, "unknown_parameter", NULL,
+            return refused(errors_send(r, 400, ERR_INVALID_REQUEST, NULL, "unknown_parameter", NULL,
                                "Unknown parameter: '%.*s%s'.", (int)n, it.key,
-                               it.key[n] ? "..." : "");
+                               it.key[n] ? "..." : ""));
         }
     }
     return AXON_OK;
@@ -335,15 +343,15 @@ static int metadata_take(struct axon_req *r, json_object *md, char *out)
     int rc = oai_validate_chat(req, true, &e);
     json_object_put(req);
     if (rc)
-        return errors_send_api(r, &e);
+        return refused(errors_send_api(r, &e));
     if (json_object_object_length(md) == 0)
         return AXON_OK;
     size_t len = 0;
     const char *s = json_object_to_json_string_length(
         md, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     if (len > CONV_METADATA_MAX) /* cannot happen within the checks above */
-        return errors_send(r, 400, ERR_INVALID_REQUEST, "metadata", "invalid_value", NULL,
-                           "Invalid 'metadata': too large.");
+        return refused(errors_send(r, 400, ERR_INVALID_REQUEST, "metadata", "invalid_value", NULL,
+                           "Invalid 'metadata': too large."));
     memcpy(out, s, len);
     out[len] = '\0';
     return AXON_OK;
@@ -508,8 +516,8 @@ static int body_items(struct axon_req *r, json_object *body, bool required, json
     *out = NULL;
     json_object *items = jsonv_member(body, "items");
     if ((!items || json_object_is_type(items, json_type_null)) && required)
-        return errors_send(r, 400, ERR_INVALID_REQUEST, "items", "missing_required_parameter",
-                           NULL, "Missing required parameter: 'items'.");
+        return refused(errors_send(r, 400, ERR_INVALID_REQUEST, "items", "missing_required_parameter",
+                           NULL, "Missing required parameter: 'items'."));
     json_object *msgs = json_object_new_array();
     if (!items || json_object_is_type(items, json_type_null)) {
         *out = msgs;
@@ -517,21 +525,21 @@ static int body_items(struct axon_req *r, json_object *body, bool required, json
     }
     if (!json_object_is_type(items, json_type_array)) {
         json_object_put(msgs);
-        return errors_send(r, 400, ERR_INVALID_REQUEST, "items", "invalid_type", NULL,
-                           "Invalid type for 'items': expected an array of input items.");
+        return refused(errors_send(r, 400, ERR_INVALID_REQUEST, "items", "invalid_type", NULL,
+                           "Invalid type for 'items': expected an array of input items."));
     }
     size_t n = json_object_array_length(items);
     if (n > CONV_API_ITEMS_MAX) {
         json_object_put(msgs);
-        return errors_send(r, 400, ERR_INVALID_REQUEST, "items", "array_above_max_length", NULL,
+        return refused(errors_send(r, 400, ERR_INVALID_REQUEST, "items", "array_above_max_length", NULL,
                            "Invalid 'items': array too long. Expected an array with maximum "
                            "length %d, but got an array with length %zu instead.",
-                           CONV_API_ITEMS_MAX, n);
+                           CONV_API_ITEMS_MAX, n));
     }
     struct api_error e;
     if (items_to_messages(items, msgs, &e)) {
         json_object_put(msgs);
-        return errors_send_api(r, &e);
+        return refused(errors_send_api(r, &e));
     }
     *out = msgs;
     return AXON_OK;
@@ -590,8 +598,9 @@ static int conv_update(struct axon_req *r, const char *id)
     json_object *v = jsonv_member(body, "metadata");
     rc = only_fields(r, body, fields);
     if (!rc && !v)
-        rc = errors_send(r, 400, ERR_INVALID_REQUEST, "metadata", "missing_required_parameter",
-                         NULL, "Missing required parameter: 'metadata'.");
+        rc = refused(errors_send(r, 400, ERR_INVALID_REQUEST, "metadata",
+                                 "missing_required_parameter", NULL,
+                                 "Missing required parameter: 'metadata'."));
     if (!rc)
         rc = metadata_take(r, v, md);
     if (!rc) {
@@ -747,9 +756,9 @@ static int items_create(struct axon_req *r, const char *id)
     if (!rc)
         rc = body_items(r, body, true, &msgs);
     if (!rc && json_object_array_length(msgs) == 0)
-        rc = errors_send(r, 400, ERR_INVALID_REQUEST, "items", "empty_array", NULL,
-                         "Invalid 'items': empty array. Expected an array with minimum length 1, "
-                         "but got an empty array instead.");
+        rc = refused(errors_send(r, 400, ERR_INVALID_REQUEST, "items", "empty_array", NULL,
+                                 "Invalid 'items': empty array. Expected an array with minimum "
+                                 "length 1, but got an empty array instead."));
     long first = 0;
     if (!rc && (rc = conv_items_append(r->cfg, id, r->tenant, msgs, &first)) != AXON_OK)
         rc = send_write_error(r, rc, id);

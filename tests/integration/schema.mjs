@@ -71,6 +71,10 @@ export const KINDS = {
   modelList: 'ListModelsResponse',
   embedding: 'CreateEmbeddingResponse',
   completion: 'CreateCompletionResponse',
+  conversation: 'ConversationResource',
+  conversationDeleted: 'DeletedConversationResource',
+  conversationItem: 'ConversationItem',
+  conversationItemList: 'ConversationItemList',
 };
 
 // Keywords whose value is a map of name -> schema, a list of schemas, or one
@@ -140,6 +144,10 @@ function buildAjv() {
     // validates: the spec puts `discriminator` (and other object keywords)
     // next to oneOf without a sibling `type: object`, which it rejects.
     strictTypes: false,
+    // and strictRequired, another lint: a `required` name the schema's own
+    // properties do not list (MCPApprovalResponseResource's request_id,
+    // reached through ConversationItem) is still required.
+    strictRequired: false,
     allowUnionTypes: true, // 3.1 `type: [X, "null"]` is legal JSON Schema, not a mistake
     allErrors: true,       // report every problem in a bad object, not just the first
     discriminator: true,   // OpenAPI `discriminator` on oneOf
@@ -156,6 +164,25 @@ function buildAjv() {
   ajv.addKeyword({ keyword: 'components' });
 
   const prepared = Object.fromEntries(Object.entries(schemas).map(([name, s]) => [name, prepare(s)]));
+  // ajv's discriminator support needs a oneOf whose every branch declares
+  // properties.type (an enum or const) itself; the spec's ConversationItem
+  // (and the Responses output items) reach some branches through allOf
+  // (FunctionToolCallResource), and some discriminators sit beside anyOf:
+  // ajv refuses to compile either. In OpenAPI a
+  // discriminator only picks the branch: where ajv cannot use it, it is
+  // dropped and oneOf alone decides (the same objects validate).
+  const PREFIX = '#/components/schemas/';
+  const branch = (b) => (typeof b?.$ref === 'string' && b.$ref.startsWith(PREFIX) ? prepared[b.$ref.slice(PREFIX.length)] : b);
+  const walk = (o) => {
+    if (Array.isArray(o)) { o.forEach(walk); return; }
+    if (typeof o !== 'object' || o === null) return;
+    const tagged = (b) => { const t = branch(b)?.properties?.type; return t && (t.enum || t.const !== undefined); };
+    if (o.discriminator && !(Array.isArray(o.oneOf) && o.oneOf.every(tagged))) {
+      delete o.discriminator;
+    }
+    Object.values(o).forEach(walk);
+  };
+  walk(prepared);
   // The whole components.schemas under one id, so the spec's own
   // "#/components/schemas/Name" references resolve inside it. Not checked
   // against the meta-schema (the last argument): the wrapper document is not
