@@ -1512,10 +1512,10 @@ static void http_routes(void **state)
     assert_error(&a, 404, "invalid_request_error", NULL, "conversation_not_found",
                  "not found");
 
-    /* Routing: 405 lists both methods; no key is 401. */
-    http(c, "POST", uri, k1, &a);
+    /* Routing: 405 lists the three methods; no key is 401. */
+    http(c, "PUT", uri, k1, &a);
     assert_int_equal(a.status, 405);
-    assert_non_null(strstr(a.head, "Allow: GET, DELETE"));
+    assert_non_null(strstr(a.head, "Allow: GET, POST, DELETE"));
     json_object_put(a.json);
     http(c, "GET", uri, NULL, &a);
     assert_int_equal(a.status, 401);
