@@ -41,6 +41,7 @@
 #include "axon.h"
 #include "buf.h"
 #include "config.h"
+#include "errors.h"
 #include "valkey.h"
 
 #define CONV_ID_PREFIX "conv-"
@@ -212,6 +213,15 @@ void conv_append_add_fenced(const struct axon_config *cfg, const char *id, const
                             json_object *assistant, bool create, const struct conv_lock *lock,
                             long long now_ms, struct conv_append_op *op, struct valkey_batch *b);
 int conv_append_done(struct conv_append_op *op, const struct valkey_batch *b) AXON_MUST_CHECK;
+
+/* The answer for a conversation the store could not serve, worded once for
+ * the routes and for chat: rc AXON_EINVAL (a malformed id), AXON_ENOTFOUND
+ * (unknown, foreign, or an unstored id), AXON_EIO (Valkey down: 503),
+ * AXON_EBUSY (a turn holds it: 409), anything else a corrupt record (500).
+ * id is borrowed and must have passed conv_id_check unless rc is
+ * AXON_EINVAL; param names the request field (NULL for a path). Returns rc. */
+#define CONV_ID_FORM "'conv-' followed by 32 lowercase hexadecimal digits"
+int conv_api_error(struct api_error *e, int rc, const char *id, const char *param);
 
 /* Deletes a conversation of tenant: both keys and the index entries. */
 int conv_delete(const char *id, const char *tenant) AXON_MUST_CHECK;

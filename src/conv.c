@@ -14,6 +14,7 @@
 
 #include "axon_lua.h" /* generated from src/lua/ (Makefile) */
 #include "buf.h"
+#include "errors.h"
 #include "jsonv.h"
 #include "log.h"
 #include "oai_validate.h"
@@ -1093,6 +1094,44 @@ int conv_item_delete(const char *id, const char *tenant, long pos, long long *cr
     else if (r->element[1]->type == REDIS_REPLY_STRING)
         rc = metadata_value(r->element[1], metadata);
     freeReplyObject(r);
+    return rc;
+}
+
+/* ---- errors ---------------------------------------------------------------- */
+
+/* Here rather than in conv_http.c: chat's pipeline words its conversation
+ * errors with it too, and conv_http.c reads request bodies with chat.c's
+ * reader, so a conv_http.c definition would make a cycle of modules. */
+int conv_api_error(struct api_error *e, int rc, const char *id, const char *param)
+{
+    if (rc == AXON_EINVAL)
+        api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_conversation_id", param,
+                      "Invalid conversation id: expected " CONV_ID_FORM
+                      "%s.", param ? ", or \"new\" to start one" : "");
+    else if (rc == AXON_ENOTFOUND && conv_id_check(id) == CONV_ID_UNSTORED)
+        api_error_set(e, 404, ERR_INVALID_REQUEST, "conversation_not_found", param,
+                      "Conversation %s was never stored (the conversation store was "
+                      "unavailable, or the conversation was too large, when it was "
+                      "answered).", id);
+    else if (rc == AXON_ENOTFOUND)
+        api_error_set(e, 404, ERR_INVALID_REQUEST, "conversation_not_found", param,
+                      "Conversation %s not found.", id);
+    else if (rc == AXON_EIO) {
+        api_error_set(e, 503, ERR_SERVER, "valkey_unavailable", NULL,
+                      "The conversation store is unavailable. Please retry shortly; requests "
+                      "without a conversation_id still work.");
+        snprintf(e->retry_after, sizeof e->retry_after, "1"); /* the breaker's first cool-down */
+    } else if (rc == AXON_EBUSY) {
+        /* 409, as OpenAI answers a conflict; its SDKs retry a 409 by
+         * themselves (openai-node shouldRetry), honouring Retry-After, so
+         * concurrent turns of an SDK client end up one after the other. */
+        api_error_set(e, 409, ERR_INVALID_REQUEST, "conversation_busy", param,
+                      "Conversation %s is answering another turn. Send this turn again once "
+                      "that one has finished.", id);
+        snprintf(e->retry_after, sizeof e->retry_after, "1");
+    } else /* AXON_EPROTO, AXON_EREPLY: what Valkey holds is not a record of ours */
+        api_error_set(e, 500, ERR_SERVER, "conversation_corrupt", NULL,
+                      "Conversation %s could not be read back.", id);
     return rc;
 }
 
