@@ -119,6 +119,17 @@ struct conv_lock {
 int conv_load_locked(const struct axon_config *cfg, const char *id, const char *tenant,
                      struct conv_lock *lock, json_object **messages,
                      struct conv_meta *meta) AXON_MUST_CHECK;
+/* conv_load_locked reading only the first upto (>= 0) positions: a
+ * Responses continuation from an earlier response sees the conversation as
+ * it was then (resp_store.c). meta stays the whole conversation's
+ * (message_count counts every position), so the caller tells the tip from
+ * a branch point. need (borrowed, NULL: none): a key of this conversation
+ * ("axon:{c:ID}:...", else AXON_EINVAL) that must exist in the same
+ * instant, else AXON_ENOTFOUND (a deleted response continues nothing).
+ * The same round trip as conv_load_locked. */
+int conv_load_locked_upto(const struct axon_config *cfg, const char *id, const char *tenant,
+                          long long upto, const char *need, struct conv_lock *lock,
+                          json_object **messages, struct conv_meta *meta) AXON_MUST_CHECK;
 /* Gives the lock back if held (a round trip); then it is not held. AXON_EIO
  * when Valkey did not answer (the lease frees it); AXON_EREPLY or
  * AXON_EPROTO when it answered an error or nonsense. */

@@ -22,6 +22,8 @@ int conv_http_post(struct axon_req *r);      /* conv_http.c: metadata update, it
 int conv_http_delete(struct axon_req *r);    /* conv_http.c: a conversation, one item */
 int conv_http_list(struct axon_req *r);      /* conv_http.c */
 int conv_http_create(struct axon_req *r);    /* conv_http.c */
+int resp_http_get(struct axon_req *r);       /* resp_http.c: a response, its input_items */
+int resp_http_delete(struct axon_req *r);    /* resp_http.c */
 
 /* conv_api_error, the answer for a conversation the store could not serve,
  * is conv.h's (conv.c). */

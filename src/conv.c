@@ -287,9 +287,9 @@ static int load_parse(const redisReply *x, const char *id, const char *tenant,
  * reading up to meta's message_count gives the messages of that instant;
  * a list that shrank meanwhile was deleted or expired: AXON_ENOTFOUND. */
 static int load_parts(const struct axon_config *cfg, const char *lk, const struct conv_meta *meta,
-                      bool positions, json_object **messages)
+                      long long upto, bool positions, json_object **messages)
 {
-    long long n = meta->message_count;
+    long long n = upto >= 0 && upto < meta->message_count ? upto : meta->message_count;
     long long avg = n > 0 ? meta->bytes / n + 1 : 1;
     long long per = CONV_READ_PART_BYTES / avg;
     if (per < 1)
@@ -333,10 +333,13 @@ static int load_parts(const struct axon_config *cfg, const char *lk, const struc
 /* The read of conv_load, after an optional first command (the turn lock's
  * script, borrowed; NULL: none) in the same round trip; a large history's
  * messages then come in parts. *first receives its reply (new,
- * freeReplyObject) when it was given. */
+ * freeReplyObject) when it was given. upto: read only the first upto
+ * positions (-1: all); need (NULL: none): a key of the conversation's slot
+ * that must exist, else the conversation is not found (a response's record,
+ * conv_load_locked_upto). */
 static int load_run(const struct axon_config *cfg, const char *id, const char *tenant,
-                    const struct valkey_cmd *first, redisReply **first_rep,
-                    const struct load_want *want, json_object **messages,
+                    const struct valkey_cmd *first, redisReply **first_rep, long long upto,
+                    const char *need, const struct load_want *want, json_object **messages,
                     struct conv_meta *meta)
 {
     *messages = NULL;
@@ -345,17 +348,19 @@ static int load_run(const struct axon_config *cfg, const char *id, const char *t
     memset(meta, 0, sizeof *meta);
     if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant))
         return AXON_EINVAL;
-    char mk[KEY_MAX], lk[KEY_MAX], whole[24];
+    char mk[KEY_MAX], lk[KEY_MAX], whole[24], count[24];
     conv_keys(id, mk, lk);
     snprintf(whole, sizeof whole, "%d", CONV_READ_PART_BYTES);
+    snprintf(count, sizeof count, "%lld", upto);
     /* src/lua/conv_load.lua, with EVAL: it says why. */
     static const char load_src[] = AXON_LUA_CONV_LOAD;
-    const char *eval[] = {"EVAL", load_src, "2", mk, lk, whole};
+    const char *eval[] = {"EVAL", load_src, need ? "3" : "2", mk, lk, need ? need : whole,
+                          need ? whole : count, count};
     struct valkey_cmd cmds[2];
     int n = 0;
     if (first)
         cmds[n++] = *first;
-    cmds[n++] = (struct valkey_cmd){.argc = 6, .argv = eval};
+    cmds[n++] = (struct valkey_cmd){.argc = need ? 8 : 7, .argv = eval};
     redisReply *rep[2];
     int rc = valkey_pipeline(n, cmds, rep);
     if (rc == AXON_OK)
@@ -368,7 +373,7 @@ static int load_run(const struct axon_config *cfg, const char *id, const char *t
     }
     valkey_free_replies(n, rep);
     if (rc == AXON_OK && !*messages)
-        rc = load_parts(cfg, lk, meta, want->positions, messages);
+        rc = load_parts(cfg, lk, meta, upto, want->positions, messages);
     if (rc) {
         memset(meta, 0, sizeof *meta);
         if (want->metadata) {
@@ -383,14 +388,42 @@ int conv_load(const struct axon_config *cfg, const char *id, const char *tenant,
               json_object **messages, struct conv_meta *meta)
 {
     static const struct load_want plain = {0};
-    return load_run(cfg, id, tenant, NULL, NULL, &plain, messages, meta);
+    return load_run(cfg, id, tenant, NULL, NULL, -1, NULL, &plain, messages, meta);
 }
 
 int conv_load_positions(const struct axon_config *cfg, const char *id, const char *tenant,
                         json_object **messages, struct conv_meta *meta, json_object **metadata)
 {
     const struct load_want want = {.positions = true, .metadata = metadata};
-    return load_run(cfg, id, tenant, NULL, NULL, &want, messages, meta);
+    return load_run(cfg, id, tenant, NULL, NULL, -1, NULL, &want, messages, meta);
+}
+
+static int load_locked(const struct axon_config *cfg, const char *id, const char *tenant,
+                       long long upto, const char *need, struct conv_lock *lock,
+                       json_object **messages, struct conv_meta *meta);
+
+int conv_load_locked(const struct axon_config *cfg, const char *id, const char *tenant,
+                     struct conv_lock *lock, json_object **messages, struct conv_meta *meta)
+{
+    return load_locked(cfg, id, tenant, -1, NULL, lock, messages, meta);
+}
+
+int conv_load_locked_upto(const struct axon_config *cfg, const char *id, const char *tenant,
+                          long long upto, const char *need, struct conv_lock *lock,
+                          json_object **messages, struct conv_meta *meta)
+{
+    /* need is a key name: only one of this conversation's, so that it
+     * stays in its slot and nothing a client sends can name another. */
+    char prefix[KEY_MAX];
+    snprintf(prefix, sizeof prefix, "axon:{c:%.*s}:", CONV_ID_MAX, id ? id : "");
+    if (upto < 0 || (need && strncmp(need, prefix, strlen(prefix)))) {
+        memset(lock, 0, sizeof *lock);
+        lock->at = -1;
+        *messages = NULL;
+        memset(meta, 0, sizeof *meta);
+        return AXON_EINVAL;
+    }
+    return load_locked(cfg, id, tenant, upto, need, lock, messages, meta);
 }
 
 /* ---- the turn lock --------------------------------------------------------- */
@@ -412,8 +445,9 @@ static void clock_note(long long server_ms)
         atomic_store(&clock_offset_ms, server_ms - (long long)(log_now_us() / 1000u));
 }
 
-int conv_load_locked(const struct axon_config *cfg, const char *id, const char *tenant,
-                     struct conv_lock *lock, json_object **messages, struct conv_meta *meta)
+static int load_locked(const struct axon_config *cfg, const char *id, const char *tenant,
+                       long long upto, const char *need, struct conv_lock *lock,
+                       json_object **messages, struct conv_meta *meta)
 {
     memset(lock, 0, sizeof *lock);
     lock->at = -1;
@@ -437,7 +471,7 @@ int conv_load_locked(const struct axon_config *cfg, const char *id, const char *
     const struct valkey_cmd first = {.argc = 7, .argv = eval};
     redisReply *got = NULL;
     static const struct load_want plain = {0};
-    int rc = load_run(cfg, id, tenant, &first, &got, &plain, messages, meta);
+    int rc = load_run(cfg, id, tenant, &first, &got, upto, need, &plain, messages, meta);
     long long state = -9;
     if (got && got->type == REDIS_REPLY_ARRAY && got->elements == 2 &&
         got->element[0]->type == REDIS_REPLY_INTEGER &&

@@ -30,6 +30,8 @@ static const struct route routes[] = {
     {.method = "GET", .path = "/v1/conversations/", .prefix = true, .fn = conv_http_get},
     {.method = "POST", .path = "/v1/conversations/", .prefix = true, .fn = conv_http_post},
     {.method = "DELETE", .path = "/v1/conversations/", .prefix = true, .fn = conv_http_delete},
+    {.method = "GET", .path = "/v1/responses/", .prefix = true, .fn = resp_http_get},
+    {.method = "DELETE", .path = "/v1/responses/", .prefix = true, .fn = resp_http_delete},
     {.method = "GET", .path = "/v1/_test/sse", .test_only = true, .fn = test_sse_get},
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])

@@ -75,6 +75,9 @@ export const KINDS = {
   conversationDeleted: 'DeletedConversationResource',
   conversationItem: 'ConversationItem',
   conversationItemList: 'ConversationItemList',
+  responseObject: 'Response',
+  responseItemList: 'ResponseItemList',
+  itemResource: 'ItemResource',
 };
 
 // Keywords whose value is a map of name -> schema, a list of schemas, or one
@@ -177,7 +180,11 @@ function buildAjv() {
     if (Array.isArray(o)) { o.forEach(walk); return; }
     if (typeof o !== 'object' || o === null) return;
     const tagged = (b) => { const t = branch(b)?.properties?.type; return t && (t.enum || t.const !== undefined); };
-    if (o.discriminator && !(Array.isArray(o.oneOf) && o.oneOf.every(tagged))) {
+    // (and where two branches share a tag: ItemResource's input and output
+    // messages are both `message`.)
+    const tags = (l) => l.flatMap((b) => { const t = branch(b)?.properties?.type; return t?.enum ?? [t?.const]; });
+    const unique = (l) => { const t = tags(l); return new Set(t).size === t.length; };
+    if (o.discriminator && !(Array.isArray(o.oneOf) && o.oneOf.every(tagged) && unique(o.oneOf))) {
       delete o.discriminator;
     }
     Object.values(o).forEach(walk);
