@@ -173,6 +173,33 @@ for (const server of SERVER_NAMES) {
       assert.ok(seen2.some((m) => text(m).includes('Noted: teal.')), 'the item after it still is');
     });
 
+    it('a conversation created by the API with items is continued by chat, which names its model', async () => {
+      const ai = client(server);
+      const id = tag(server, 'c1');
+      const conv = await ai.conversations.create({
+        items: [
+          { type: 'message', role: 'developer', content: 'Answer in French.' },
+          { type: 'message', role: 'user', content: 'My name is Ada.' },
+          { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Bonjour Ada.' }] },
+        ],
+      });
+      assert.equal((await ai.conversations.retrieve(conv.id)).model, '', 'no model before a turn');
+      const turn = await ai.chat.completions.create({
+        model: 'gpt-4o', conversation_id: conv.id, messages: [{ role: 'user', content: `My name? ${marker(id)}` }],
+      });
+      assert.equal(turn.conversation_id, conv.id);
+      const body = (await recorded(id)).at(-1).body;
+      const text = (m) => (typeof m.content === 'string' ? m.content : m.content.map((b) => b.text ?? '').join(''));
+      const sys = typeof body.system === 'string' ? body.system : (body.system ?? []).map((b) => b.text).join('');
+      assert.match(sys, /Answer in French\./, 'the developer item is the system prompt');
+      assert.deepEqual(body.messages.map((m) => [m.role, text(m)]), [
+        ['user', 'My name is Ada.'], ['assistant', 'Bonjour Ada.'], ['user', `My name? ${marker(id)}`],
+      ]);
+      const got = await ai.conversations.retrieve(conv.id);
+      assert.equal(got.model, 'gpt-4o', 'the first turn names the model');
+      assert.equal(got.message_count, 5);
+    });
+
     it('items: paging with limit and after, both orders; function calls and their outputs', async () => {
       const ai = client(server);
       const conv = await ai.conversations.create({
