@@ -12,6 +12,9 @@ import OpenAI from 'openai';
 import { SERVER_NAMES, KEY, KEY2, stackUrl, originOf, call, assertEnvelope } from './lib.mjs';
 import { assertValid } from './schema.mjs';
 import { recorded } from './mock.mjs';
+import { redis } from './redis.mjs';
+
+const VALKEY = process.env.AXON_VALKEY_URL;
 
 const CONV_RE = /^conv-[0-9a-f]{32}$/;
 let counter = 0;
@@ -277,6 +280,15 @@ for (const server of SERVER_NAMES) {
       });
       assertEnvelope(await post(`/v1/conversations/${conv.id}`, {}), 400, { code: 'missing_required_parameter' });
       assert.equal((await ai.conversations.retrieve(conv.id)).message_count, 1, 'nothing stored by a refusal');
+      // While a turn holds the conversation's turn lock: 409, as chat's second turn.
+      await redis(VALKEY, 'SET', `axon:{c:${conv.id}}:turn`, 'a-turn', 'PX', '10000');
+      const busy = await post(`/v1/conversations/${conv.id}/items`, { items: [{ role: 'user', content: 'late' }] });
+      assertEnvelope(busy, 409, { type: 'invalid_request_error', code: 'conversation_busy' });
+      assert.equal(busy.headers.get('retry-after'), '1');
+      await redis(VALKEY, 'DEL', `axon:{c:${conv.id}}:turn`);
+      assert.equal((await post(`/v1/conversations/${conv.id}/items`, { items: [{ role: 'user', content: 'now' }] })).status, 200);
+      assert.equal((await ai.conversations.retrieve(conv.id)).message_count, 2);
+
     });
   });
 }
