@@ -280,9 +280,9 @@ static int only_fields(struct axon_req *r, json_object *body, const char *const 
             known = strcmp(it.key, names[i]) == 0;
         if (!known) {
             size_t n = strnlen(it.key, 64);
-            return refused(errors_send(r, 400, ERR_INVALID_REQUEST, NULL, "unknown_parameter", NULL,
-                               "Unknown parameter: '%.*s%s'.", (int)n, it.key,
-                               it.key[n] ? "..." : ""));
+            return refused(errors_send(r, 400, ERR_INVALID_REQUEST, it.key[n] ? NULL : it.key,
+                                       "unknown_parameter", NULL, "Unknown parameter: '%.*s%s'.",
+                                       (int)n, it.key, it.key[n] ? "..." : ""));
         }
     }
     return AXON_OK;
@@ -337,7 +337,8 @@ static int item_error(struct api_error *e, size_t i, const char *field, const ch
 
 /* A message item's content (a string, or input_text / output_text /
  * input_image parts) as chat content: a string when it is text only. */
-static int item_content(json_object *c, size_t i, json_object **out, struct api_error *e)
+static int item_content(json_object *c, size_t i, const char *field, json_object **out,
+                        struct api_error *e)
 {
     *out = NULL;
     if (json_object_is_type(c, json_type_string)) {
@@ -345,7 +346,7 @@ static int item_content(json_object *c, size_t i, json_object **out, struct api_
         return AXON_OK;
     }
     if (!json_object_is_type(c, json_type_array))
-        return item_error(e, i, "content", "Invalid type for '%s': expected %s.",
+        return item_error(e, i, field, "Invalid type for '%s': expected %s.",
                           "a string or an array of content parts");
     struct buf text = BUF_INIT(CONV_HTTP_TEXT_MAX);
     json_object *parts = json_object_new_array();
@@ -372,7 +373,7 @@ static int item_content(json_object *c, size_t i, json_object **out, struct api_
             json_object_array_add(parts, ip);
             images = true;
         } else {
-            rc = item_error(e, i, "content", "Invalid '%s': %s.",
+            rc = item_error(e, i, field, "Invalid '%s': %s.",
                             "Axon takes input_text, output_text and input_image (by image_url) "
                             "parts here");
         }
@@ -420,7 +421,7 @@ static int items_to_messages(json_object *items, json_object *out, struct api_er
                 return item_error(e, i, "role", "Invalid value for '%s': expected %s.",
                                   "one of 'user', 'assistant', 'system' or 'developer'");
             json_object *content = NULL;
-            if (item_content(jsonv_member(it, "content"), i, &content, e))
+            if (item_content(jsonv_member(it, "content"), i, "content", &content, e))
                 return AXON_EINVAL;
             json_object *m = json_object_new_object();
             json_object_object_add(m, "role", json_object_new_string(role));
@@ -449,7 +450,7 @@ static int items_to_messages(json_object *items, json_object *out, struct api_er
             json_object *content = NULL;
             if (!cid)
                 return item_error(e, i, "call_id", "Missing required parameter: '%s'.%s", "");
-            if (item_content(o, i, &content, e))
+            if (item_content(o, i, "output", &content, e))
                 return AXON_EINVAL;
             json_object *m = json_object_new_object();
             json_object_object_add(m, "role", json_object_new_string("tool"));
@@ -746,12 +747,20 @@ static bool item_of(struct axon_req *r, const char *id, const char *item, long *
     enum resp_item_kind kind;
     int part;
     size_t n = strnlen(item, RESP_ITEM_ID_MAX + 1);
-    if (n <= RESP_ITEM_ID_MAX && !resp_item_id_parse(item, n, &kind, cid, pos, &part) &&
-        strcmp(cid, id) == 0)
+    bool ours = n <= RESP_ITEM_ID_MAX && !resp_item_id_parse(item, n, &kind, cid, pos, &part);
+    if (ours && strcmp(cid, id) == 0)
         return true;
-    *rc = errors_send(r, 404, ERR_INVALID_REQUEST, NULL, NULL, NULL,
-                      "Item with id '%.*s' not found.", (int)(n <= RESP_ITEM_ID_MAX ? n : 0),
-                      item);
+    /* Another conversation's item is not found in this one. A string that
+     * is no item id Axon gives is not echoed (as a malformed conversation
+     * id is not): it came from the path. */
+    if (ours)
+        *rc = errors_send(r, 404, ERR_INVALID_REQUEST, NULL, NULL, NULL,
+                          "Item with id '%s' not found.", item);
+    else
+        *rc = errors_send(r, 404, ERR_INVALID_REQUEST, NULL, NULL, NULL,
+                          "Item not found: item ids are msg_, rs_, fc_ or fco_ followed by %d "
+                          "lowercase hexadecimal digits.",
+                          RESP_ID_HEX + RESP_POS_HEX + RESP_PART_HEX);
     return false;
 }
 

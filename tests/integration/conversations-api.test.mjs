@@ -119,10 +119,14 @@ for (const server of SERVER_NAMES) {
       // Another conversation's item id, a part the message does not have,
       // a made-up id: 404 in OpenAI's words.
       const other = await ai.conversations.create({});
-      for (const bad of [`msg_${hex(other.id)}0000000000`, `rs_${hex(cid)}0000000100`, 'msg_nope']) {
+      for (const bad of [`msg_${hex(other.id)}0000000000`, `rs_${hex(cid)}0000000100`]) {
         const r = await call(originOf(stackUrl(server)), `/v1/conversations/${cid}/items/${bad}`, { key: KEY });
         assertEnvelope(r, 404, { type: 'invalid_request_error', message: `Item with id '${bad}' not found.` });
       }
+      // Not an id Axon gives: not echoed.
+      const nope = await call(originOf(stackUrl(server)), `/v1/conversations/${cid}/items/msg_n%22ope`, { key: KEY });
+      assertEnvelope(nope, 404, { type: 'invalid_request_error' });
+      assert.ok(!nope.text.includes('n\\"ope') && !nope.text.includes('msg_n'), nope.text);
     });
 
     it('items added by the API are continued by chat completions; a deleted item is a tombstone', async () => {
