@@ -78,7 +78,6 @@ export const KINDS = {
   responseObject: 'Response',
   responseItemList: 'ResponseItemList',
   itemResource: 'ItemResource',
-  conversationItem: 'ConversationItem',
 };
 
 // Keywords whose value is a map of name -> schema, a list of schemas, or one
