@@ -71,10 +71,13 @@ export const KINDS = {
   modelList: 'ListModelsResponse',
   embedding: 'CreateEmbeddingResponse',
   completion: 'CreateCompletionResponse',
+  conversation: 'ConversationResource',
+  conversationDeleted: 'DeletedConversationResource',
+  conversationItem: 'ConversationItem',
+  conversationItemList: 'ConversationItemList',
   responseObject: 'Response',
   responseItemList: 'ResponseItemList',
   itemResource: 'ItemResource',
-  conversationItem: 'ConversationItem',
 };
 
 // Keywords whose value is a map of name -> schema, a list of schemas, or one
