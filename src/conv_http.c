@@ -23,6 +23,7 @@
 #include "jsonv.h"
 #include "oai_validate.h"
 #include "resp_ids.h"
+#include "resp_in.h"
 #include "text.h"
 
 #define CONV_HTTP_ENTRY_MAX (CONV_ID_MAX + 6 * CONV_MODEL_MAX + 256) /* one listed item, escaped */
@@ -212,8 +213,6 @@ int conv_http_list(struct axon_req *r)
 /* ---- the Conversations API ------------------------------------------------ */
 
 #define CONV_API_ITEMS_MAX 20 /* items one create or append takes (the spec's maxItems) */
-/* The text of one item sent in: the body cap bounds it first. */
-#define CONV_HTTP_TEXT_MAX ((size_t)64 << 20)
 #define CONV_METADATA_PAIRS 16
 
 /* What follows "/v1/conversations/": "ID", "ID/items" or "ID/items/ITEM". */
@@ -326,155 +325,50 @@ static int metadata_take(struct axon_req *r, json_object *md, char *out)
 
 /* ---- items sent in, as chat messages ---- */
 
-static int item_error(struct api_error *e, size_t i, const char *field, const char *fmt,
-                      const char *what)
+/* The Responses parser's words name the input ("input[2].content"): here
+ * the same things sit in "items". */
+static void name_items(char *s, size_t cap)
 {
-    char param[64];
-    snprintf(param, sizeof param, "items[%zu]%s%s", i, field[0] ? "." : "", field);
-    api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_value", param, fmt, param, what);
-    return AXON_EINVAL;
-}
-
-/* A message item's content (a string, or input_text / output_text /
- * input_image parts) as chat content: a string when it is text only. */
-static int item_content(json_object *c, size_t i, const char *field, json_object **out,
-                        struct api_error *e)
-{
-    *out = NULL;
-    if (json_object_is_type(c, json_type_string)) {
-        *out = json_object_get(c);
-        return AXON_OK;
-    }
-    if (!json_object_is_type(c, json_type_array))
-        return item_error(e, i, field, "Invalid type for '%s': expected %s.",
-                          "a string or an array of content parts");
-    struct buf text = BUF_INIT(CONV_HTTP_TEXT_MAX);
-    json_object *parts = json_object_new_array();
-    bool images = false;
-    int rc = AXON_OK;
-    for (size_t k = 0; !rc && k < json_object_array_length(c); k++) {
-        json_object *p = json_object_array_get_idx(c, k);
-        const char *type = jsonv_member_str(p, "type");
-        json_object *t = jsonv_member_sv(p, "text");
-        if (type && (!strcmp(type, "input_text") || !strcmp(type, "output_text")) && t) {
-            json_object *tp = json_object_new_object();
-            json_object_object_add(tp, "type", json_object_new_string("text"));
-            json_object_object_add(tp, "text", json_object_get(t));
-            json_object_array_add(parts, tp);
-            rc = buf_append(&text, json_object_get_string(t), (size_t)json_object_get_string_len(t));
-        } else if (type && !strcmp(type, "input_image") && jsonv_member_sv(p, "image_url")) {
-            json_object *ip = json_object_new_object(), *iu = json_object_new_object();
-            json_object_object_add(iu, "url", json_object_get(jsonv_member_sv(p, "image_url")));
-            const char *detail = jsonv_member_str(p, "detail");
-            if (detail)
-                json_object_object_add(iu, "detail", json_object_new_string(detail));
-            json_object_object_add(ip, "type", json_object_new_string("image_url"));
-            json_object_object_add(ip, "image_url", iu);
-            json_object_array_add(parts, ip);
-            images = true;
+    char out[2048];
+    size_t o = 0;
+    for (const char *p = s; *p && o + 1 < sizeof out;) {
+        if (!strncmp(p, "input", 5) && (p[5] == '[' || p[5] == '\'' || p[5] == '\0' ||
+                                        p[5] == '.')) {
+            o += (size_t)snprintf(out + o, sizeof out - o, "items");
+            p += 5;
         } else {
-            rc = item_error(e, i, field, "Invalid '%s': %s.",
-                            "Axon takes input_text, output_text and input_image (by image_url) "
-                            "parts here");
+            out[o++] = *p++;
         }
     }
-    if (!rc && images)
-        *out = json_object_get(parts);
-    else if (!rc)
-        *out = json_object_new_string_len(text.p ? text.p : "", (int)text.len);
-    json_object_put(parts);
-    buf_free(&text);
-    return rc;
+    out[o < sizeof out ? o : sizeof out - 1] = '\0';
+    snprintf(s, cap, "%s", out);
 }
 
-/* The assistant message function_call items join (the last one of out,
- * when it is an assistant message without tool results after it). */
-static json_object *call_holder(json_object *out)
-{
-    size_t n = json_object_array_length(out);
-    json_object *last = n ? json_object_array_get_idx(out, n - 1) : NULL;
-    const char *role = jsonv_member_str(last, "role");
-    if (role && !strcmp(role, "assistant"))
-        return last;
-    json_object *a = json_object_new_object();
-    json_object_object_add(a, "role", json_object_new_string("assistant"));
-    json_object_object_add(a, "content", NULL);
-    json_object_array_add(out, a);
-    return a;
-}
-
-/* items (a JSON array, borrowed) as chat messages appended to out. Message
- * items (type "message", or none with a role), function_call and
- * function_call_output. Consecutive function calls join one assistant
- * message, as chat holds parallel calls. */
+/* items (a JSON array, borrowed) as chat messages appended to out, by the
+ * Responses parser (resp_in.h): the same mapping and refusals as the input
+ * of POST /v1/responses, so what one takes the other takes. Without
+ * lookups: an item_reference is a 404 and a sealed reasoning item a 400
+ * (a conversation holds what was said, not references to it). */
 static int items_to_messages(json_object *items, json_object *out, struct api_error *e)
 {
-    for (size_t i = 0; i < json_object_array_length(items); i++) {
-        json_object *it = json_object_array_get_idx(items, i);
-        if (!json_object_is_type(it, json_type_object))
-            return item_error(e, i, "", "Invalid type for '%s': expected %s.", "an object");
-        const char *type = jsonv_member_str(it, "type");
-        const char *role = jsonv_member_str(it, "role");
-        if ((!type && role) || (type && !strcmp(type, "message"))) {
-            if (!role || (strcmp(role, "user") && strcmp(role, "assistant") &&
-                          strcmp(role, "system") && strcmp(role, "developer")))
-                return item_error(e, i, "role", "Invalid value for '%s': expected %s.",
-                                  "one of 'user', 'assistant', 'system' or 'developer'");
-            json_object *content = NULL;
-            if (item_content(jsonv_member(it, "content"), i, "content", &content, e))
-                return AXON_EINVAL;
-            json_object *m = json_object_new_object();
-            json_object_object_add(m, "role", json_object_new_string(role));
-            json_object_object_add(m, "content", content);
-            json_object_array_add(out, m);
-        } else if (type && !strcmp(type, "function_call")) {
-            json_object *cid = jsonv_member_sv(it, "call_id"), *name = jsonv_member_sv(it, "name");
-            json_object *args = jsonv_member_sv(it, "arguments");
-            if (!cid || !name || !args)
-                return item_error(e, i, "", "Invalid '%s': %s.",
-                                  "a function_call needs call_id, name and arguments (strings)");
-            json_object *a = call_holder(out), *calls = jsonv_member(a, "tool_calls");
-            if (!calls) {
-                calls = json_object_new_array();
-                json_object_object_add(a, "tool_calls", calls);
-            }
-            json_object *f = json_object_new_object(), *c = json_object_new_object();
-            json_object_object_add(f, "name", json_object_get(name));
-            json_object_object_add(f, "arguments", json_object_get(args));
-            json_object_object_add(c, "id", json_object_get(cid));
-            json_object_object_add(c, "type", json_object_new_string("function"));
-            json_object_object_add(c, "function", f);
-            json_object_array_add(calls, c);
-        } else if (type && !strcmp(type, "function_call_output")) {
-            json_object *cid = jsonv_member_sv(it, "call_id"), *o = jsonv_member(it, "output");
-            json_object *content = NULL;
-            if (!cid)
-                return item_error(e, i, "call_id", "Missing required parameter: '%s'.%s", "");
-            if (item_content(o, i, "output", &content, e))
-                return AXON_EINVAL;
-            json_object *m = json_object_new_object();
-            json_object_object_add(m, "role", json_object_new_string("tool"));
-            json_object_object_add(m, "tool_call_id", json_object_get(cid));
-            json_object_object_add(m, "content", content);
-            json_object_array_add(out, m);
-        } else {
-            return item_error(e, i, "type", "Invalid value for '%s': %s.",
-                              "Axon's conversations take message, function_call and "
-                              "function_call_output items");
-        }
+    json_object *body = json_object_new_object(), *req = NULL;
+    json_object_object_add(body, "model", json_object_new_string("stored"));
+    json_object_object_add(body, "input", json_object_get(items));
+    struct resp_meta meta;
+    memset(&meta, 0, sizeof meta);
+    int rc = resp_parse(body, NULL, &req, &meta, e);
+    json_object_put(body);
+    resp_meta_free(&meta);
+    if (rc) {
+        name_items(e->param, sizeof e->param);
+        name_items(e->message, sizeof e->message);
+        return rc;
     }
-    /* What is stored must pass chat's checks (conv.c checks it again on
-     * every load): the backstop for anything the mapping let through. */
-    json_object *req = json_object_new_object();
-    json_object_object_add(req, "model", json_object_new_string("stored"));
-    json_object_object_add(req, "messages", json_object_get(out));
-    struct api_error ce;
-    int rc = json_object_array_length(out) ? oai_validate_chat(req, true, &ce) : AXON_OK;
+    json_object *msgs = jsonv_member(req, "messages");
+    for (size_t i = 0; i < json_object_array_length(msgs); i++)
+        json_object_array_add(out, json_object_get(json_object_array_get_idx(msgs, i)));
     json_object_put(req);
-    if (rc)
-        api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_value", "items",
-                      "Invalid 'items': as chat messages, %s", ce.message);
-    return rc;
+    return AXON_OK;
 }
 
 /* The body's items (absent or null: none; else an array of at most 20) as

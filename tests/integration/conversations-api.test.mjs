@@ -63,7 +63,7 @@ for (const server of SERVER_NAMES) {
       // Axon's own fields stay: the messages as stored, counted.
       assert.equal(got.message_count, 2);
       assert.deepEqual(got.messages, [
-        { role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello there' },
+        { role: 'system', content: 'Be brief.' }, { role: 'user', content: [{ type: 'text', text: 'Hello there' }] },
       ]);
 
       const upd = await ai.conversations.update(conv.id, { metadata: { topic: 'changed' } });
@@ -279,9 +279,15 @@ for (const server of SERVER_NAMES) {
       assertEnvelope(await post('/v1/conversations', { nope: 1 }), 400, {
         code: 'unknown_parameter', message: "Unknown parameter: 'nope'.",
       });
-      assertEnvelope(await post(`/v1/conversations/${conv.id}/items`, { items: [{ type: 'item_reference', id: 'x' }] }), 400, {
-        type: 'invalid_request_error', code: 'invalid_value',
+      // Items go through the Responses parser (resp_in.h) without lookups: a
+      // reference names nothing a conversation can hold (404), a sealed
+      // reasoning item cannot be opened here (400), in items[N]'s names.
+      assertEnvelope(await post(`/v1/conversations/${conv.id}/items`, { items: [{ type: 'item_reference', id: 'x' }] }), 404, {
+        type: 'invalid_request_error',
       });
+      const sealed = await post(`/v1/conversations/${conv.id}/items`, { items: [{ role: 'user', content: 'a' }, { type: 'reasoning', summary: [], encrypted_content: 'axr1.x' }] });
+      const se = assertEnvelope(sealed, 400, { type: 'invalid_request_error' });
+      assert.match(se.param ?? '', /^items\[1\]/, 'the parser\'s input[N] told as items[N]');
       assertEnvelope(await post(`/v1/conversations/${conv.id}`, {}), 400, { code: 'missing_required_parameter' });
       assert.equal((await ai.conversations.retrieve(conv.id)).message_count, 1, 'nothing stored by a refusal');
       // While a turn holds the conversation's turn lock: 409, as chat's second turn.
