@@ -97,15 +97,19 @@ build/bench/%: tests/bench/%.c
 bench-bins: $(BENCH_BIN)
 
 # make bench: axon behind lighttpd and nginx against direct, nginx proxy_pass
-# and Portkey, side by side on one mock; prints the table and writes it to
-# build/bench/. BENCH_ARGS passes options (tests/bench/run.sh --help).
+# and Portkey, side by side on one mock, and callgrind's instructions per
+# request; prints the table and writes it to build/bench/. BENCH_ARGS passes
+# options (tests/bench/run.sh --help), e.g. BENCH_ARGS='--baseline df77f7d'
+# to build that commit under build/bench/base-SHA/ and run it beside this one.
 bench: deps
 	@$(MAKE) --no-print-directory all bench-bins
 	@tests/bench/run.sh $(BENCH_ARGS)
 
 # A few seconds of the same harness, no timing asserted: part of make test.
+# First the table's own test (the baseline columns and the callgrind rows).
 bench-smoke:
 	@$(MAKE) --no-print-directory all bench-bins
+	@node --test --test-reporter=spec tests/bench/report.test.mjs
 	@tests/bench/run.sh --smoke --out build/bench/smoke
 
 # Installs (as root) or names every Debian package the build and tests use.

@@ -41,6 +41,7 @@
 #include "axon.h"
 #include "buf.h"
 #include "config.h"
+#include "errors.h"
 #include "valkey.h"
 
 #define CONV_ID_PREFIX "conv-"
@@ -224,8 +225,73 @@ void conv_append_add_fenced(const struct axon_config *cfg, const char *id, const
                             long long now_ms, struct conv_append_op *op, struct valkey_batch *b);
 int conv_append_done(struct conv_append_op *op, const struct valkey_batch *b) AXON_MUST_CHECK;
 
+/* The answer for a conversation the store could not serve, worded once for
+ * the routes and for chat: rc AXON_EINVAL (a malformed id), AXON_ENOTFOUND
+ * (unknown, foreign, or an unstored id), AXON_EIO (Valkey down: 503),
+ * AXON_EBUSY (a turn holds it: 409), anything else a corrupt record (500).
+ * id is borrowed and must have passed conv_id_check unless rc is
+ * AXON_EINVAL; param names the request field (NULL for a path). Returns rc. */
+#define CONV_ID_FORM "'conv-' followed by 32 lowercase hexadecimal digits"
+int conv_api_error(struct api_error *e, int rc, const char *id, const char *param);
+
 /* Deletes a conversation of tenant: both keys and the index entries. */
 int conv_delete(const char *id, const char *tenant) AXON_MUST_CHECK;
+
+/* ---- the Conversations API (conv_http.c) -----------------------------------
+ *
+ * A deleted item leaves its list entry in place as a tombstone, so that the
+ * positions, and the item ids derived from them (resp_ids.h), stay true:
+ * message_count counts positions, tombstones included. Every reader of the
+ * history (conv_load and so the replay, GET's messages) skips them. A
+ * conversation's metadata (at most 16 string pairs) is the "metadata" field
+ * of its meta hash, as compact JSON; a conversation created by this API has
+ * the model "" until a turn names one. */
+#define CONV_TOMBSTONE "{\"deleted\":true}"
+#define CONV_METADATA_MAX 65536 /* bytes of the stored JSON: 16 * (64 + 512) chars, escaped */
+
+/* conv_load with the positions kept: a tombstone is a JSON null at its
+ * position, so (*messages)[i] is position i. *metadata (may be NULL: not
+ * wanted) receives the stored metadata, a new object (json_object_put), or
+ * NULL when none is set. */
+int conv_load_positions(const struct axon_config *cfg, const char *id, const char *tenant,
+                        json_object **messages, struct conv_meta *meta,
+                        json_object **metadata) AXON_MUST_CHECK;
+
+/* Creates conversation id (new, conv_new_id) for tenant with metadata
+ * (borrowed compact JSON object text, NULL or "": none) and messages (a
+ * JSON array, borrowed, may be empty), in one script, under the caps;
+ * *created receives its creation time (Unix s). AXON_ETOOBIG over a cap,
+ * AXON_ENOTFOUND when the id exists. */
+int conv_create_api(const struct axon_config *cfg, const char *id, const char *tenant,
+                    const char *metadata, json_object *messages,
+                    long long *created) AXON_MUST_CHECK;
+
+/* Replaces the metadata of tenant's conversation id (metadata borrowed,
+ * NULL or "": cleared). *created receives the conversation's creation
+ * time. One round trip. */
+int conv_set_metadata(const char *id, const char *tenant, const char *metadata,
+                      long long *created) AXON_MUST_CHECK;
+
+/* Appends messages (a non-empty JSON array, borrowed) to tenant's
+ * conversation id in one script that checks the owner, the caps and the
+ * turn lock: AXON_EBUSY while a turn holds it (the turn would store its
+ * answer after these, out of order), AXON_ETOOBIG over a cap (nothing
+ * written). *first_pos receives the position of the first one. The TTL
+ * slides as for a turn. */
+int conv_items_append(const struct axon_config *cfg, const char *id, const char *tenant,
+                      json_object *messages, long *first_pos) AXON_MUST_CHECK;
+
+/* The stored message at pos of tenant's conversation id: *msg new
+ * (json_object_put). AXON_ENOTFOUND when the conversation is missing or
+ * not tenant's, or pos is past its end or a tombstone. One round trip. */
+int conv_item_get(const char *id, const char *tenant, long pos,
+                  json_object **msg) AXON_MUST_CHECK;
+
+/* Replaces the entry at pos by a tombstone, in a script that checks the
+ * owner. *created and *metadata (new or NULL, as conv_load_positions) give
+ * the conversation back for the answer. AXON_ENOTFOUND as conv_item_get. */
+int conv_item_delete(const char *id, const char *tenant, long pos, long long *created,
+                     json_object **metadata) AXON_MUST_CHECK;
 
 /* The tenant's conversations, newest update first: at most limit
  * (1..CONV_LIST_MAX) after the one with id `after` (NULL: from the newest).

@@ -3,6 +3,7 @@
 #define AXON_HANDLERS_H
 
 #include <json-c/json.h>
+#include "conv.h"
 #include "errors.h"
 #include "reqctx.h"
 
@@ -17,20 +18,16 @@ int chat_completions(struct axon_req *r);    /* chat.c */
 int responses_create(struct axon_req *r);    /* responses.c */
 int embeddings_create(struct axon_req *r);   /* passthru.c */
 int completions_create(struct axon_req *r);  /* passthru.c */
-int conv_http_get(struct axon_req *r);       /* conv_http.c */
-int conv_http_delete(struct axon_req *r);    /* conv_http.c */
+int conv_http_get(struct axon_req *r);       /* conv_http.c: a conversation, its items, one item */
+int conv_http_post(struct axon_req *r);      /* conv_http.c: metadata update, items append */
+int conv_http_delete(struct axon_req *r);    /* conv_http.c: a conversation, one item */
 int conv_http_list(struct axon_req *r);      /* conv_http.c */
+int conv_http_create(struct axon_req *r);    /* conv_http.c */
 int resp_http_get(struct axon_req *r);       /* resp_http.c: a response, its input_items */
 int resp_http_delete(struct axon_req *r);    /* resp_http.c */
 
-/* The answer for a conversation the store could not serve, worded once for
- * the routes and for chat (conv_http.c): rc AXON_EINVAL (a malformed id),
- * AXON_ENOTFOUND (unknown, foreign, or an unstored id), AXON_EIO (Valkey
- * down: 503), anything else a corrupt record (500). id is borrowed and
- * must have passed conv_id_check unless rc is AXON_EINVAL; param names the
- * request field (NULL for a path). Returns rc. */
-int conv_api_error(struct api_error *e, int rc, const char *id, const char *param);
-
+/* conv_api_error, the answer for a conversation the store could not serve,
+ * is conv.h's (conv.c). */
 /* Reads the body and parses it as one strict JSON object (see jsonv.h).
  * On failure it has already sent the 400 or 413 answer and returns the
  * error code. On success *out is new (json_object_put). */

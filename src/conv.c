@@ -14,9 +14,11 @@
 
 #include "axon_lua.h" /* generated from src/lua/ (Makefile) */
 #include "buf.h"
+#include "errors.h"
 #include "jsonv.h"
 #include "log.h"
 #include "oai_validate.h"
+#include "resp_ids.h"
 #include "text.h"
 #include "valkey.h"
 
@@ -137,12 +139,25 @@ static void hash_fields(const redisReply *h, const redisReply *f[MF_N])
     }
 }
 
-/* Appends the list entries of l (an LRANGE reply, borrowed) to arr. */
-static int add_entries(const redisReply *l, json_object *arr)
+static bool entry_is_tombstone(const redisReply *e)
+{
+    return e->type == REDIS_REPLY_STRING && e->len == sizeof CONV_TOMBSTONE - 1 &&
+           memcmp(e->str, CONV_TOMBSTONE, e->len) == 0;
+}
+
+/* Appends the list entries of l (an LRANGE reply, borrowed) to arr. A
+ * tombstone (a deleted item) is skipped, or, when positions is set, kept
+ * as a JSON null so that the array's indexes stay the list's. */
+static int add_entries(const redisReply *l, json_object *arr, bool positions)
 {
     for (size_t i = 0; i < l->elements; i++) {
         const redisReply *e = l->element[i];
         json_object *m = NULL;
+        if (entry_is_tombstone(e)) {
+            if (positions)
+                json_object_array_add(arr, NULL);
+            continue;
+        }
         if (e->type != REDIS_REPLY_STRING || jsonv_parse(e->str, e->len, JSONV_MAX_DEPTH, &m))
             return AXON_EPROTO;
         json_object_array_add(arr, m);
@@ -160,10 +175,21 @@ static int check_messages(json_object *arr, json_object **out)
      * Everything Axon stores passed oai_validate_chat once, so a list that
      * fails it now is damaged or not ours: refused as one that does not
      * parse (AXON_EPROTO). */
-    if (json_object_array_length(arr)) {
+    size_t n = json_object_array_length(arr), live = 0;
+    for (size_t i = 0; i < n; i++)
+        live += json_object_array_get_idx(arr, i) != NULL;
+    if (live) {
+        /* Positions kept (conv_load_positions): the tombstones' nulls are
+         * no messages to validate. */
+        json_object *msgs = json_object_new_array_ext((int)live);
+        for (size_t i = 0; i < n; i++) {
+            json_object *m = json_object_array_get_idx(arr, i);
+            if (m)
+                json_object_array_add(msgs, json_object_get(m));
+        }
         json_object *req = json_object_new_object();
         json_object_object_add(req, "model", json_object_new_string("stored"));
-        json_object_object_add(req, "messages", json_object_get(arr));
+        json_object_object_add(req, "messages", msgs);
         struct api_error e;
         int rc = oai_validate_chat(req, true, &e);
         json_object_put(req);
@@ -176,10 +202,10 @@ static int check_messages(json_object *arr, json_object **out)
     return AXON_OK;
 }
 
-static int parse_messages(const redisReply *l, json_object **out)
+static int parse_messages(const redisReply *l, bool positions, json_object **out)
 {
     json_object *arr = json_object_new_array_ext((int)(l->elements ? l->elements : 1));
-    int rc = add_entries(l, arr);
+    int rc = add_entries(l, arr, positions);
     if (rc) {
         json_object_put(arr);
         return rc;
@@ -187,13 +213,43 @@ static int parse_messages(const redisReply *l, json_object **out)
     return check_messages(arr, out);
 }
 
-/* The load script's reply (borrowed) as the meta and the messages: what
- * conv_load reads back from Valkey in its first round trip. A function of
- * its own so tests/fuzz/fuzz_conv.c can feed it arbitrary replies. A large
- * history comes without its messages (a nil in their place): *messages
- * stays NULL, meta is filled, and the caller reads them in parts. */
-static int load_parse(const redisReply *x, const char *id, const char *tenant,
-                      json_object **messages, struct conv_meta *meta)
+/* What a load gives besides the history of conv_load. */
+struct load_want {
+    bool positions;         /* tombstones kept as nulls (conv_load_positions) */
+    json_object **metadata; /* NULL: not wanted */
+};
+
+/* One stored metadata value (v, borrowed) as *out (new). */
+static int metadata_value(const redisReply *v, json_object **out)
+{
+    *out = NULL;
+    if (v->type != REDIS_REPLY_STRING || v->len > CONV_METADATA_MAX ||
+        jsonv_parse(v->str, v->len, 2, out))
+        return AXON_EPROTO;
+    if (!json_object_is_type(*out, json_type_object)) {
+        json_object_put(*out);
+        *out = NULL;
+        return AXON_EPROTO;
+    }
+    return AXON_OK;
+}
+
+/* The stored metadata among HGETALL's fields (h, borrowed): *out new, or
+ * NULL when none is set. */
+static int metadata_parse(const redisReply *h, json_object **out)
+{
+    *out = NULL;
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const redisReply *k = h->element[i];
+        if (k->type == REDIS_REPLY_STRING && k->len == 8 && memcmp(k->str, "metadata", 8) == 0)
+            return metadata_value(h->element[i + 1], out);
+    }
+    return AXON_OK;
+}
+
+static int load_parse_want(const redisReply *x, const char *id, const char *tenant,
+                           const struct load_want *want, json_object **messages,
+                           struct conv_meta *meta)
 {
     if (x->type != REDIS_REPLY_ARRAY || x->elements != 2 ||
         x->element[0]->type != REDIS_REPLY_ARRAY ||
@@ -204,9 +260,23 @@ static int load_parse(const redisReply *x, const char *id, const char *tenant,
     const redisReply *f[MF_N];
     hash_fields(x->element[0], f);
     int rc = meta_parse(f, id, tenant, meta);
+    if (!rc && want->metadata)
+        rc = metadata_parse(x->element[0], want->metadata);
     if (!rc && x->element[1]->type == REDIS_REPLY_ARRAY)
-        rc = parse_messages(x->element[1], messages);
+        rc = parse_messages(x->element[1], want->positions, messages);
     return rc;
+}
+
+/* The load script's reply (borrowed) as the meta and the messages: what
+ * conv_load reads back from Valkey in its first round trip. A function of
+ * its own so tests/fuzz/fuzz_conv.c can feed it arbitrary replies. A large
+ * history comes without its messages (a nil in their place): *messages
+ * stays NULL, meta is filled, and the caller reads them in parts. */
+static int load_parse(const redisReply *x, const char *id, const char *tenant,
+                      json_object **messages, struct conv_meta *meta)
+{
+    static const struct load_want plain = {0};
+    return load_parse_want(x, id, tenant, &plain, messages, meta);
 }
 
 /* A large history's messages, CONV_READ_PART_BYTES or so at a time, one
@@ -217,7 +287,7 @@ static int load_parse(const redisReply *x, const char *id, const char *tenant,
  * reading up to meta's message_count gives the messages of that instant;
  * a list that shrank meanwhile was deleted or expired: AXON_ENOTFOUND. */
 static int load_parts(const struct axon_config *cfg, const char *lk, const struct conv_meta *meta,
-                      long long upto, json_object **messages)
+                      long long upto, bool positions, json_object **messages)
 {
     long long n = upto >= 0 && upto < meta->message_count ? upto : meta->message_count;
     long long avg = n > 0 ? meta->bytes / n + 1 : 1;
@@ -250,7 +320,7 @@ static int load_parts(const struct axon_config *cfg, const char *lk, const struc
         else if (!rc && b.rep[0]->elements != (size_t)(last - at + 1))
             rc = AXON_ENOTFOUND;
         if (!rc)
-            rc = add_entries(b.rep[0], arr);
+            rc = add_entries(b.rep[0], arr, positions);
         valkey_batch_free(&b);
     }
     if (rc) {
@@ -269,9 +339,12 @@ static int load_parts(const struct axon_config *cfg, const char *lk, const struc
  * conv_load_locked_upto). */
 static int load_run(const struct axon_config *cfg, const char *id, const char *tenant,
                     const struct valkey_cmd *first, redisReply **first_rep, long long upto,
-                    const char *need, json_object **messages, struct conv_meta *meta)
+                    const char *need, const struct load_want *want, json_object **messages,
+                    struct conv_meta *meta)
 {
     *messages = NULL;
+    if (want->metadata)
+        *want->metadata = NULL;
     memset(meta, 0, sizeof *meta);
     if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant))
         return AXON_EINVAL;
@@ -291,23 +364,38 @@ static int load_run(const struct axon_config *cfg, const char *id, const char *t
     redisReply *rep[2];
     int rc = valkey_pipeline(n, cmds, rep);
     if (rc == AXON_OK)
-        rc = load_parse(rep[n - 1], id, tenant, messages, meta);
+        rc = want->positions || want->metadata
+                 ? load_parse_want(rep[n - 1], id, tenant, want, messages, meta)
+                 : load_parse(rep[n - 1], id, tenant, messages, meta); /* the fuzzed path */
     if (first) {
         *first_rep = rep[0];
         rep[0] = NULL;
     }
     valkey_free_replies(n, rep);
     if (rc == AXON_OK && !*messages)
-        rc = load_parts(cfg, lk, meta, upto, messages);
-    if (rc)
+        rc = load_parts(cfg, lk, meta, upto, want->positions, messages);
+    if (rc) {
         memset(meta, 0, sizeof *meta);
+        if (want->metadata) {
+            json_object_put(*want->metadata);
+            *want->metadata = NULL;
+        }
+    }
     return rc;
 }
 
 int conv_load(const struct axon_config *cfg, const char *id, const char *tenant,
               json_object **messages, struct conv_meta *meta)
 {
-    return load_run(cfg, id, tenant, NULL, NULL, -1, NULL, messages, meta);
+    static const struct load_want plain = {0};
+    return load_run(cfg, id, tenant, NULL, NULL, -1, NULL, &plain, messages, meta);
+}
+
+int conv_load_positions(const struct axon_config *cfg, const char *id, const char *tenant,
+                        json_object **messages, struct conv_meta *meta, json_object **metadata)
+{
+    const struct load_want want = {.positions = true, .metadata = metadata};
+    return load_run(cfg, id, tenant, NULL, NULL, -1, NULL, &want, messages, meta);
 }
 
 static int load_locked(const struct axon_config *cfg, const char *id, const char *tenant,
@@ -382,7 +470,8 @@ static int load_locked(const struct axon_config *cfg, const char *id, const char
     const char *eval[] = {"EVAL", AXON_LUA_CONV_LOCK, "1", lock->key, lock->token, px, deadline};
     const struct valkey_cmd first = {.argc = 7, .argv = eval};
     redisReply *got = NULL;
-    int rc = load_run(cfg, id, tenant, &first, &got, upto, need, messages, meta);
+    static const struct load_want plain = {0};
+    int rc = load_run(cfg, id, tenant, &first, &got, upto, need, &plain, messages, meta);
     long long state = -9;
     if (got && got->type == REDIS_REPLY_ARRAY && got->elements == 2 &&
         got->element[0]->type == REDIS_REPLY_INTEGER &&
@@ -808,6 +897,276 @@ int conv_delete(const char *id, const char *tenant)
         log_msg(AXON_LOG_WARN, "conv: index cleanup of %s failed: %s", id, valkey_strerror());
     valkey_free_replies(2, rep);
     return AXON_OK;
+}
+
+/* ---- the Conversations API ------------------------------------------------ */
+
+/* KEYS, ARGV and the replies: src/lua/conv_open.lua, conv_items_add.lua,
+ * conv_meta_set.lua, conv_item_delete.lua. */
+static struct valkey_script open_script = {.src = AXON_LUA_CONV_OPEN};
+static struct valkey_script items_add_script = {.src = AXON_LUA_CONV_ITEMS_ADD};
+static struct valkey_script meta_set_script = {.src = AXON_LUA_CONV_META_SET};
+static struct valkey_script item_delete_script = {.src = AXON_LUA_CONV_ITEM_DELETE};
+
+/* Arguments an API write may give its script besides the messages. */
+#define API_HEAD_MAX 9
+
+/* The server's clock now, for the store deadline and the index scores:
+ * from the last reading when there was one (no round trip), else TIME. */
+static int server_now_ms(long long *now_ms)
+{
+    long long off = atomic_load(&clock_offset_ms);
+    if (off) {
+        *now_ms = (long long)(log_now_us() / 1000u) + off;
+        return AXON_OK;
+    }
+    return valkey_server_time_ms(now_ms);
+}
+
+/* The create (conv_open.lua) or append (conv_items_add.lua) of messages
+ * by the API, with the index updates, in one round trip. *out: the
+ * script's result (the time in ms; for an append, the first position). */
+static int api_write(const struct axon_config *cfg, const char *id, const char *tenant,
+                     const char *metadata, json_object *messages, bool create, long long *out)
+{
+    if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant) ||
+        !json_object_is_type(messages, json_type_array) || cfg->conv_ttl_s < 1 ||
+        cfg->conv_max_messages < 1)
+        return AXON_EINVAL;
+    size_t n = json_object_array_length(messages);
+    if ((!create && n == 0) || n > VALKEY_MAX_ARGS - API_HEAD_MAX)
+        return AXON_EINVAL;
+    if (n > (size_t)cfg->conv_max_messages)
+        return AXON_ETOOBIG;
+    struct conv_append_op op;
+    memset(&op, 0, sizeof op);
+    op.id = id;
+    op.tenant = tenant;
+    op.create = create;
+    op.blob = (struct buf)BUF_INIT(cfg->conv_max_bytes + n + 1);
+    size_t bytes = 0;
+    int rc = AXON_OK;
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = add_message(&op.blob, json_object_array_get_idx(messages, i), &bytes);
+    if (rc == AXON_ETOOBIG || bytes > cfg->conv_max_bytes)
+        rc = AXON_ETOOBIG; /* the blob is capped by what may be stored */
+    long long now_ms = 0;
+    if (!rc)
+        rc = server_now_ms(&now_ms);
+    if (rc) {
+        buf_free(&op.blob);
+        return rc;
+    }
+    conv_keys(id, op.mk, op.lk);
+    tenant_key(tenant, op.tk);
+    char lock[CONV_KEY_MAX];
+    snprintf(lock, sizeof lock, "axon:{c:%s}:turn", id);
+    snprintf(op.ttl, sizeof op.ttl, "%d", cfg->conv_ttl_s);
+    snprintf(op.maxm, sizeof op.maxm, "%d", cfg->conv_max_messages);
+    snprintf(op.maxb, sizeof op.maxb, "%zu", cfg->conv_max_bytes);
+    snprintf(op.bytes, sizeof op.bytes, "%zu", bytes);
+    long long budget = cfg->valkey_timeout_ms + (long long)(op.blob.len / CONV_STORE_BYTES_PER_MS);
+    snprintf(op.deadline, sizeof op.deadline, "%lld", now_ms + budget);
+    struct valkey_batch b = {0};
+    b.wait_ms = budget + cfg->valkey_timeout_ms; /* the store deadline's rule (conv.h) */
+    const char *head_create[] = {op.mk, op.lk, tenant, op.ttl, metadata ? metadata : "",
+                                 op.deadline, op.bytes};
+    const char *head_add[] = {op.mk,   op.lk,   lock,        tenant,  op.ttl,
+                              op.maxm, op.maxb, op.deadline, op.bytes};
+    const char *const *head = create ? head_create : head_add;
+    int argc = create ? 7 : 9;
+    for (int i = 0; i < argc; i++) {
+        op.argv[i] = head[i];
+        op.lens[i] = strlen(head[i]);
+    }
+    const char *p = op.blob.p, *end = op.blob.p + op.blob.len;
+    for (size_t i = 0; i < n; i++, argc++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        op.argv[argc] = p;
+        op.lens[argc] = (size_t)((nl ? nl : end) - p);
+        p = nl ? nl + 1 : end;
+    }
+    op.at = valkey_batch_add(&b, (struct valkey_cmd){
+                                     .argc = argc, .argv = op.argv, .lens = op.lens,
+                                     .script = create ? &open_script : &items_add_script,
+                                     .nkeys = create ? 2 : 3});
+    if (op.at < 0)
+        abort(); /* an empty batch has room */
+    add_indexes(cfg, now_ms, &op, &b);
+    rc = valkey_batch_run(&b);
+    if (rc != AXON_EIO) {
+        const redisReply *r = b.rep[op.at];
+        rc = AXON_EPROTO;
+        if (r->type == REDIS_REPLY_ERROR)
+            rc = AXON_EREPLY;
+        else if (create && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+            rc = (*out = r->integer, AXON_OK);
+        else if (!create && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                 r->element[0]->type == REDIS_REPLY_INTEGER &&
+                 r->element[1]->type == REDIS_REPLY_INTEGER) {
+            clock_note(r->element[0]->integer);
+            rc = (*out = r->element[1]->integer, AXON_OK);
+        } else if (r->type == REDIS_REPLY_INTEGER) {
+            long long v = r->integer;
+            rc = v == -1 ? AXON_ENOTFOUND
+               : v == -2 ? AXON_ETOOBIG
+               : v == -3 ? AXON_ETIMEDOUT
+               : v == -5 ? AXON_EBUSY
+                         : AXON_EPROTO;
+        }
+        if (rc == AXON_ENOTFOUND && !create)
+            index_unlist(&op); /* the index updates listed an id that is not the tenant's */
+    }
+    valkey_batch_free(&b);
+    buf_free(&op.blob);
+    return rc;
+}
+
+int conv_create_api(const struct axon_config *cfg, const char *id, const char *tenant,
+                    const char *metadata, json_object *messages, long long *created)
+{
+    long long ms = 0;
+    *created = 0;
+    if (metadata && strlen(metadata) > CONV_METADATA_MAX)
+        return AXON_EINVAL;
+    int rc = api_write(cfg, id, tenant, metadata, messages, true, &ms);
+    if (!rc) {
+        clock_note(ms);
+        *created = ms / 1000;
+    }
+    return rc;
+}
+
+int conv_items_append(const struct axon_config *cfg, const char *id, const char *tenant,
+                      json_object *messages, long *first_pos)
+{
+    long long pos = 0;
+    *first_pos = 0;
+    int rc = api_write(cfg, id, tenant, NULL, messages, false, &pos);
+    if (!rc && (pos < 0 || pos > RESP_POS_MAX))
+        rc = AXON_EPROTO;
+    if (!rc)
+        *first_pos = (long)pos;
+    return rc;
+}
+
+int conv_set_metadata(const char *id, const char *tenant, const char *metadata,
+                      long long *created)
+{
+    *created = 0;
+    if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant) ||
+        (metadata && strlen(metadata) > CONV_METADATA_MAX))
+        return AXON_EINVAL;
+    char mk[KEY_MAX], lk[KEY_MAX];
+    conv_keys(id, mk, lk);
+    const char *keys[] = {mk};
+    const char *args[] = {tenant, metadata ? metadata : ""};
+    redisReply *r = NULL;
+    int rc = valkey_eval(&meta_set_script, &r, 1, keys, 2, args, NULL);
+    if (!rc && r->type == REDIS_REPLY_INTEGER && r->integer >= 0)
+        *created = r->integer;
+    else if (!rc)
+        rc = r->type == REDIS_REPLY_INTEGER && r->integer == -1 ? AXON_ENOTFOUND : AXON_EPROTO;
+    freeReplyObject(r);
+    return rc;
+}
+
+static bool pos_ok(long pos)
+{
+    return pos >= 0 && pos <= RESP_POS_MAX;
+}
+
+int conv_item_get(const char *id, const char *tenant, long pos, json_object **msg)
+{
+    *msg = NULL;
+    if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant) || !pos_ok(pos))
+        return AXON_EINVAL;
+    char mk[KEY_MAX], lk[KEY_MAX], at[24];
+    conv_keys(id, mk, lk);
+    snprintf(at, sizeof at, "%ld", pos);
+    /* A read: the owner and the entry in one pipeline (nothing to keep
+     * atomic: the entry is only shown if the owner matched). */
+    const char *a[] = {"HGET", mk, "owner"}, *l[] = {"LINDEX", lk, at};
+    const struct valkey_cmd cmds[] = {{.argc = 3, .argv = a}, {.argc = 3, .argv = l}};
+    redisReply *rep[2];
+    int rc = valkey_pipeline(2, cmds, rep);
+    if (rc == AXON_EIO)
+        return rc;
+    const redisReply *o = rep[0], *e = rep[1];
+    rc = AXON_OK;
+    if (o->type != REDIS_REPLY_STRING || o->len != strlen(tenant) ||
+        memcmp(o->str, tenant, o->len) != 0 || e->type == REDIS_REPLY_NIL || entry_is_tombstone(e))
+        rc = AXON_ENOTFOUND;
+    else if (e->type != REDIS_REPLY_STRING || jsonv_parse(e->str, e->len, JSONV_MAX_DEPTH, msg))
+        rc = AXON_EPROTO;
+    valkey_free_replies(2, rep);
+    return rc;
+}
+
+int conv_item_delete(const char *id, const char *tenant, long pos, long long *created,
+                     json_object **metadata)
+{
+    *created = 0;
+    *metadata = NULL;
+    if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant) || !pos_ok(pos))
+        return AXON_EINVAL;
+    char mk[KEY_MAX], lk[KEY_MAX], at[24];
+    conv_keys(id, mk, lk);
+    snprintf(at, sizeof at, "%ld", pos);
+    const char *keys[] = {mk, lk};
+    const char *args[] = {tenant, at, CONV_TOMBSTONE};
+    redisReply *r = NULL;
+    int rc = valkey_eval(&item_delete_script, &r, 2, keys, 3, args, NULL);
+    if (rc) {
+        freeReplyObject(r);
+        return rc;
+    }
+    if (r->type == REDIS_REPLY_INTEGER)
+        rc = r->integer == -1 || r->integer == -2 ? AXON_ENOTFOUND : AXON_EPROTO;
+    else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !reply_ll(r->element[0], created))
+        rc = AXON_EPROTO;
+    else if (r->element[1]->type == REDIS_REPLY_STRING)
+        rc = metadata_value(r->element[1], metadata);
+    freeReplyObject(r);
+    return rc;
+}
+
+/* ---- errors ---------------------------------------------------------------- */
+
+/* Here rather than in conv_http.c: chat's pipeline words its conversation
+ * errors with it too, and conv_http.c reads request bodies with chat.c's
+ * reader, so a conv_http.c definition would make a cycle of modules. */
+int conv_api_error(struct api_error *e, int rc, const char *id, const char *param)
+{
+    if (rc == AXON_EINVAL)
+        api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_conversation_id", param,
+                      "Invalid conversation id: expected " CONV_ID_FORM
+                      "%s.", param ? ", or \"new\" to start one" : "");
+    else if (rc == AXON_ENOTFOUND && conv_id_check(id) == CONV_ID_UNSTORED)
+        api_error_set(e, 404, ERR_INVALID_REQUEST, "conversation_not_found", param,
+                      "Conversation %s was never stored (the conversation store was "
+                      "unavailable, or the conversation was too large, when it was "
+                      "answered).", id);
+    else if (rc == AXON_ENOTFOUND)
+        api_error_set(e, 404, ERR_INVALID_REQUEST, "conversation_not_found", param,
+                      "Conversation %s not found.", id);
+    else if (rc == AXON_EIO) {
+        api_error_set(e, 503, ERR_SERVER, "valkey_unavailable", NULL,
+                      "The conversation store is unavailable. Please retry shortly; requests "
+                      "without a conversation_id still work.");
+        snprintf(e->retry_after, sizeof e->retry_after, "1"); /* the breaker's first cool-down */
+    } else if (rc == AXON_EBUSY) {
+        /* 409, as OpenAI answers a conflict; its SDKs retry a 409 by
+         * themselves (openai-node shouldRetry), honouring Retry-After, so
+         * concurrent turns of an SDK client end up one after the other. */
+        api_error_set(e, 409, ERR_INVALID_REQUEST, "conversation_busy", param,
+                      "Conversation %s is answering another turn. Send this turn again once "
+                      "that one has finished.", id);
+        snprintf(e->retry_after, sizeof e->retry_after, "1");
+    } else /* AXON_EPROTO, AXON_EREPLY: what Valkey holds is not a record of ours */
+        api_error_set(e, 500, ERR_SERVER, "conversation_corrupt", NULL,
+                      "Conversation %s could not be read back.", id);
+    return rc;
 }
 
 /* ---- list ------------------------------------------------------------------ */

@@ -260,9 +260,8 @@ int resp_get(const struct axon_config *cfg, const char *tenant, const char *resp
     int rc = record_run(tenant, resp_id, "get", conv_id, &pos, &r);
     if (!rc && r->type == REDIS_REPLY_NIL)
         rc = AXON_ENOTFOUND;
-    else if (!rc && r->type != REDIS_REPLY_STRING)
-        rc = AXON_EPROTO;
-    else if (!rc && jsonv_parse(r->str, r->len, JSONV_MAX_DEPTH, record))
+    else if (!rc && (r->type != REDIS_REPLY_STRING ||
+                     jsonv_parse(r->str, r->len, JSONV_MAX_DEPTH, record)))
         rc = AXON_EPROTO;
     freeReplyObject(r);
     if (!rc && !json_object_is_type(jsonv_member(*record, "response"), json_type_object))
@@ -339,24 +338,24 @@ static json_object *page_of(json_object *all, const struct resp_page *pg, long l
 }
 
 int resp_input_items(const struct axon_config *cfg, const char *tenant, const char *resp_id,
-                     const struct resp_page *pg, json_object **list)
+                     const struct resp_page *page, json_object **list)
 {
     (void)cfg;
     char conv_id[RESP_CONV_ID_LEN + 1], rk[RESP_RECORD_KEY_MAX], mk[KEY_MAX], lk[KEY_MAX];
     long pos;
     *list = NULL;
-    if (pg->limit < 1 || pg->limit > RESP_LIST_MAX)
+    if (page->limit < 1 || page->limit > RESP_LIST_MAX)
         return AXON_EINVAL;
     int rc = resp_locate(resp_id, tenant, conv_id, &pos, rk);
     if (rc)
         return rc;
     long long after = -1;
-    if (pg->after) {
+    if (page->after) {
         enum resp_item_kind kind;
         char aconv[RESP_CONV_ID_LEN + 1];
         long apos;
         int part;
-        if (resp_item_id_parse(pg->after, strlen(pg->after), &kind, aconv, &apos, &part) ||
+        if (resp_item_id_parse(page->after, strlen(page->after), &kind, aconv, &apos, &part) ||
             strcmp(aconv, conv_id))
             return AXON_EINVAL;
         after = (long long)apos * (RESP_PART_MAX + 1) + part;
@@ -388,6 +387,6 @@ int resp_input_items(const struct axon_config *cfg, const char *tenant, const ch
         json_object_put(all);
         return rc;
     }
-    *list = page_of(all, pg, after);
+    *list = page_of(all, page, after);
     return AXON_OK;
 }

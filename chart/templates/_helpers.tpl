@@ -131,6 +131,14 @@ arrive as float64, so they are converted before printing (a float prints as
 {{- if .Values.apiKeys.existingSecret -}}{{ .Values.apiKeys.existingSecretKey }}{{- else -}}api-keys{{- end -}}
 {{- end -}}
 
+{{/* Secret holding the seal keys (AXON_SEAL_KEYS_FILE), and its key. */}}
+{{- define "axon.seal.secret" -}}
+{{- default (include "axon.fullname" .) .Values.seal.existingSecret -}}
+{{- end -}}
+{{- define "axon.seal.key" -}}
+{{- if .Values.seal.existingSecret -}}{{ .Values.seal.existingSecretKey }}{{- else -}}seal-keys{{- end -}}
+{{- end -}}
+
 {{- define "axon.anthropic.enabled" -}}
 {{- if or .Values.anthropic.apiKey .Values.anthropic.existingSecret -}}true{{- end -}}
 {{- end -}}
@@ -206,6 +214,36 @@ before it in the container's env list.
 {{- if and .Values.apiKeys.keys .Values.apiKeys.existingSecret -}}
 {{- fail "apiKeys: set keys or existingSecret, not both" -}}
 {{- end -}}
+{{- /*
+seal.keys as axon's seal_keyring_parse (src/seal.c) takes them, so a bad
+entry stops the install rather than every pod: id 1 to 16 of [A-Za-z0-9_-],
+a key of 32 bytes in base64 (43 characters and one "="), no id twice, at most
+16 (SEAL_MAX_KEYS). Messages name an entry by its place and id, never its key.
+*/ -}}
+{{- if not (kindIs "slice" .Values.seal.keys) -}}
+{{- fail "seal.keys must be a list of id:key entries" -}}
+{{- end -}}
+{{- if gt (len .Values.seal.keys) 16 -}}
+{{- fail (printf "seal.keys: %d entries, axon holds at most 16" (len .Values.seal.keys)) -}}
+{{- end -}}
+{{- $sealIds := list -}}
+{{- range $i, $e := .Values.seal.keys -}}
+{{- $e = toString $e -}}
+{{- $id := regexFind "^[A-Za-z0-9_-]{1,16}:" $e | trimSuffix ":" -}}
+{{- if not $id -}}
+{{- fail (printf "seal.keys: entry %d must be id:key, the id 1 to 16 of A-Z a-z 0-9 _ -" (add1 $i)) -}}
+{{- end -}}
+{{- if not (regexMatch "^[A-Za-z0-9_-]{1,16}:[A-Za-z0-9+/]{43}=$" $e) -}}
+{{- fail (printf "seal.keys: entry %d (%s) must be id:key, the key 32 bytes in base64 (openssl rand -base64 32)" (add1 $i) $id) -}}
+{{- end -}}
+{{- if has $id $sealIds -}}
+{{- fail (printf "seal.keys: key id %q is given twice" $id) -}}
+{{- end -}}
+{{- $sealIds = append $sealIds $id -}}
+{{- end -}}
+{{- if and .Values.seal.keys .Values.seal.existingSecret -}}
+{{- fail "seal: set keys or existingSecret, not both" -}}
+{{- end -}}
 {{- if and .Values.anthropic.apiKey .Values.anthropic.existingSecret -}}
 {{- fail "anthropic: set apiKey or existingSecret, not both" -}}
 {{- end -}}
@@ -219,8 +257,8 @@ before it in the container's env list.
 {{- if not (regexMatch "^[A-Za-z_][A-Za-z0-9_]*$" $k) -}}
 {{- fail (printf "axon.env: %q is not a variable name" $k) -}}
 {{- end -}}
-{{- if has $k (list "AXON_VALKEY_URL" "AXON_BASE_PATH" "AXON_API_KEYS" "AXON_API_KEYS_FILE" "ANTHROPIC_API_KEY" "ANTHROPIC_API_KEY_FILE" "AXON_VLLM_API_KEY" "AXON_MODELS_FILE" "AXON_PASS_ENV") -}}
-{{- fail (printf "axon.env: %s is set by the chart from other values (basePath, apiKeys, anthropic, vllm, models, valkey)" $k) -}}
+{{- if has $k (list "AXON_VALKEY_URL" "AXON_BASE_PATH" "AXON_API_KEYS" "AXON_API_KEYS_FILE" "ANTHROPIC_API_KEY" "ANTHROPIC_API_KEY_FILE" "AXON_VLLM_API_KEY" "AXON_MODELS_FILE" "AXON_PASS_ENV" "AXON_SEAL_KEYS" "AXON_SEAL_KEYS_FILE") -}}
+{{- fail (printf "axon.env: %s is set by the chart from other values (basePath, apiKeys, seal, anthropic, vllm, models, valkey)" $k) -}}
 {{- end -}}
 {{- end -}}
 {{- range .Values.extraSecretEnv -}}

@@ -5,6 +5,8 @@
 --       n_client, deadline_ms, then the n messages joined by "\n" (json-c's
 --       plain output never holds a raw newline, so the split is exact), then
 --       the lock's token when KEYS[3] is given.
+-- A conversation without a model (one the Conversations API created) takes
+-- this turn's.
 -- Returns the server time in ms (> 0) when stored; -1 when the conversation
 -- is missing or not tenant's (or, creating, already exists); -2 over a cap
 -- (max_messages counts every message, max_bytes only the n_client first);
@@ -15,7 +17,7 @@
 local deadline = ARGV[9]
 -- #include "conv_store_head.inc.lua"
 if KEYS[3] and redis.call('GET', KEYS[3]) ~= ARGV[11] then return -4 end
-local v = redis.call('HMGET', KEYS[1], 'owner', 'message_count', 'bytes')
+local v = redis.call('HMGET', KEYS[1], 'owner', 'message_count', 'bytes', 'model')
 local create = ARGV[3] == '1'
 if create then
   if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return -1 end
@@ -40,6 +42,9 @@ for i = 1, #list, 1000 do
 end
 if create then
   redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'model', ARGV[2], 'created', now)
+elseif v[4] == '' then
+  -- Made by the Conversations API (conv_open.lua): the first turn names it.
+  redis.call('HSET', KEYS[1], 'model', ARGV[2])
 end
 redis.call('HSET', KEYS[1], 'updated', now, 'message_count', count + #list,
            'bytes', bytes + #blob - (#list - 1))

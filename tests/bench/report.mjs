@@ -5,9 +5,12 @@
 // descriptors per open stream against the sizing in docs/deploying.md.
 // The first line is PROVENANCE: the date, the command, the commit and the
 // machine (tests/docs/results.sh provenance).
+// With a baseline (run.sh --baseline REF, paths base-lighttpd and
+// base-nginx) the table gains their columns and a this/baseline ratio;
+// callgrind's instructions per request follow in a table of their own.
 //
 //   node tests/bench/report.mjs results.jsonl --provenance TEXT
-//        [--note TEXT] [--smoke 0|1]
+//        [--note TEXT] [--cg-note TEXT] [--baseline SHA --baseline-ref REF] [--smoke 0|1]
 import fs from 'node:fs';
 
 const [file, ...rest] = process.argv.slice(2);
@@ -15,9 +18,13 @@ const opt = {};
 for (let i = 0; i < rest.length; i += 2) opt[rest[i].replace(/^--/, '')] = rest[i + 1];
 const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 
-const PATHS = ['direct', 'proxy', 'lighttpd', 'nginx', 'portkey'];
-const HEAD = ['direct', 'nginx proxy_pass', 'axon · lighttpd', 'axon · nginx', 'Portkey 1.15.2'];
 const have = new Set(lines.filter((l) => l.kind === 'load').map((l) => l.path));
+// The baseline's columns sit beside this build's, only when it ran.
+const based = have.has('base-lighttpd') || have.has('base-nginx');
+const baseLabel = opt.baseline ? `baseline ${opt.baseline}` : 'baseline';
+const PATHS = ['direct', 'proxy', 'lighttpd', 'nginx', ...(based ? ['base-lighttpd', 'base-nginx'] : []), 'portkey'];
+const HEAD = ['direct', 'nginx proxy_pass', 'axon · lighttpd', 'axon · nginx',
+  ...(based ? [`${baseLabel} · lighttpd`, `${baseLabel} · nginx`] : []), 'Portkey 1.15.2'];
 
 const median = (xs) => {
   const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
@@ -43,13 +50,14 @@ const row = (label, get, { digits = 0, ratios = true } = {}) => {
   const r = ratios
     ? [pair(ratio(v.lighttpd, v.direct), ratio(v.nginx, v.direct)),
        pair(ratio(v.lighttpd, v.proxy), ratio(v.nginx, v.proxy)),
-       pair(ratio(v.portkey, v.lighttpd), ratio(v.portkey, v.nginx))]
-    : ['', '', ''];
+       pair(ratio(v.portkey, v.lighttpd), ratio(v.portkey, v.nginx)),
+       ...(based ? [pair(ratio(v.lighttpd, v['base-lighttpd']), ratio(v.nginx, v['base-nginx']))] : [])]
+    : ['', '', '', ...(based ? [''] : [])];
   rows.push([label, ...PATHS.map((p) => (typeof v[p] === 'string' ? v[p] : fmt(v[p], digits))), ...r]);
   return v;
 };
 
-const concs = [...new Set(lines.filter((l) => l.mode === 'plain').map((l) => l.conc))].sort((a, b) => a - b);
+const concs = [...new Set(lines.filter((l) => l.kind === 'load' && l.mode === 'plain').map((l) => l.conc))].sort((a, b) => a - b);
 const targets = {};
 for (const c of concs) {
   const rps = row(`non-stream c=${c}: requests/s`, (p) => stat(p, 'plain', c, (r) => r.rps));
@@ -65,7 +73,7 @@ for (const c of concs) {
   row(`non-stream c=${c}: load generator CPU, %`, (p) => stat(p, 'plain', c, (r) => r.cpu_pct), { ratios: false });
 }
 
-const streamed = lines.some((l) => l.mode === 'stream');
+const streamed = lines.some((l) => l.kind === 'load' && l.mode === 'stream');
 if (streamed) {
   const get = (key, q) => (p) => stat(p, 'stream', 1, (r) => r[key][q]);
   const t50 = row('stream: time to first token p50, µs', get('ttft_us', 'p50'));
@@ -80,7 +88,7 @@ if (streamed) {
   targets.ttft99 = ['lighttpd', 'nginx'].map((p) => addT(t99)(p));
 }
 
-const holds = [...new Set(lines.filter((l) => l.mode === 'hold').map((l) => l.conc))].sort((a, b) => a - b);
+const holds = [...new Set(lines.filter((l) => l.kind === 'load' && l.mode === 'hold').map((l) => l.conc))].sort((a, b) => a - b);
 targets.holds = {};
 for (const n of holds) {
   row(`${fmt(n)} streams open at once: complete (peak open)`, (p) => {
@@ -98,7 +106,10 @@ for (const n of holds) {
 // held during a hold run, less what it held idle, over the streams open.
 const fdsOf = (phase, role, path, n) => lines.filter((l) => l.kind === 'fd' && l.phase === phase &&
   l.role === role && (path === undefined || (l.path === path && l.n === n))).map((l) => l.count);
-const FD_ROLES = { lighttpd: ['lighttpd_server', 'lighttpd_axon'], nginx: ['nginx_server', 'nginx_axon'] };
+const FD_ROLES = {
+  lighttpd: ['lighttpd_server', 'lighttpd_axon'], nginx: ['nginx_server', 'nginx_axon'],
+  'base-lighttpd': ['base_lighttpd_server', 'base_lighttpd_axon'], 'base-nginx': ['base_nginx_server', 'base_nginx_axon'],
+};
 targets.fds = {};
 for (const n of holds) {
   row(`${fmt(n)} streams open at once: descriptors per stream, web server + axon`, (p) => {
@@ -109,7 +120,7 @@ for (const n of holds) {
       return peak.length && idle.length ? (Math.max(...peak) - idle[0]) / n : undefined;
     });
     if (per.includes(undefined)) return undefined;
-    (targets.fds[n] ??= {})[p] = per;
+    if (p === 'lighttpd' || p === 'nginx') (targets.fds[n] ??= {})[p] = per;
     return `${fmt(per[0], 2)} + ${fmt(per[1], 2)}`;
   }, { ratios: false });
 }
@@ -120,20 +131,29 @@ const rss = (phase, role) => {
   const v = lines.filter((l) => l.kind === 'rss' && l.phase === phase && l.role === role).map((l) => l.kb);
   return v.length ? Math.max(...v) / 1024 : undefined;
 };
-const ROLE = { direct: 'mock', proxy: 'proxy_nginx', lighttpd: 'lighttpd_axon', nginx: 'nginx_axon', portkey: 'portkey' };
-const SERVER = { lighttpd: 'lighttpd_server', nginx: 'nginx_server' };
+const ROLE = {
+  direct: 'mock', proxy: 'proxy_nginx', lighttpd: 'lighttpd_axon', nginx: 'nginx_axon', portkey: 'portkey',
+  'base-lighttpd': 'base_lighttpd_axon', 'base-nginx': 'base_nginx_axon',
+};
+const SERVER = {
+  lighttpd: 'lighttpd_server', nginx: 'nginx_server',
+  'base-lighttpd': 'base_lighttpd_server', 'base-nginx': 'base_nginx_server',
+};
 targets.rss = {};
 for (const [phase, label] of [['idle', 'idle'], ['load', 'the most under load'], ['after', '10 s after the load']]) {
   row(`RSS ${label}, MiB (axon: axon processes [web server])`, (p) => {
     const v = rss(phase, ROLE[p]);
     if (v === undefined) return undefined;
-    if (SERVER[p]) (targets.rss[phase] ??= []).push(v);
+    if (p === 'lighttpd' || p === 'nginx') (targets.rss[phase] ??= []).push(v);
     return SERVER[p] ? `${fmt(v, 1)} [${fmt(rss(phase, SERVER[p]), 1)}]` : fmt(v, 1);
   }, { ratios: false });
 }
-const su = lines.find((l) => l.kind === 'startup');
-row('start-up to the first 200 on /health, ms (p50 / max)', (p) => (
-  (p === 'lighttpd' || p === 'nginx') && su ? `${fmt(su.r.p50_ms, 1)} / ${fmt(su.r.max_ms, 1)}` : undefined), { ratios: false });
+const su = lines.find((l) => l.kind === 'startup' && l.build !== 'baseline');
+const suBase = lines.find((l) => l.kind === 'startup' && l.build === 'baseline');
+row('start-up to the first 200 on /health, ms (p50 / max)', (p) => {
+  const x = p === 'lighttpd' || p === 'nginx' ? su : p.startsWith('base-') ? suBase : undefined;
+  return x ? `${fmt(x.r.p50_ms, 1)} / ${fmt(x.r.max_ms, 1)}` : undefined;
+}, { ratios: false });
 const rt = Object.fromEntries(lines.filter((l) => l.kind === 'valkey_rt').map((l) => [l.path, l.new_conversation]));
 row('Valkey round trips per request (new conversation)', (p) => rt[p], { ratios: false });
 
@@ -141,11 +161,42 @@ const out = [];
 out.push(opt.provenance);
 out.push('Every path runs on the same machine, against the same mock upstream, in turn within each repetition; figures are medians over the repetitions.');
 out.push('Ratios are axon behind lighttpd / behind nginx; "Portkey/axon" compares Portkey with each.');
+if (based) {
+  out.push(`The baseline, commit ${opt.baseline}${opt['baseline-ref'] && !opt['baseline-ref'].startsWith(opt.baseline) ? ` (${opt['baseline-ref']})` : ''}, is built from its own tree and runs behind the same servers with its own Valkey, in turn with the other paths; ` +
+    '"axon/baseline" is this build over it (below 1 is faster for a latency, above 1 is faster for requests/s).');
+}
 if (opt.note) out.push(`Note: ${opt.note}.`);
 out.push('');
-out.push(`| metric | ${HEAD.join(' | ')} | axon/direct | axon/nginx-proxy | Portkey/axon |`);
-out.push(`|---|${HEAD.map(() => '---:').join('|')}|---:|---:|---:|`);
+const RATIO_HEAD = ['axon/direct', 'axon/nginx-proxy', 'Portkey/axon', ...(based ? ['axon/baseline'] : [])];
+out.push(`| metric | ${HEAD.join(' | ')} | ${RATIO_HEAD.join(' | ')} |`);
+out.push(`|---|${[...HEAD, ...RATIO_HEAD].map(() => '---:').join('|')}|`);
 for (const r of rows) out.push(`| ${r.join(' | ')} |`);
+
+// Instructions per request (callgrind): the mean of the rounds, and how far
+// they differ, which says how far the figure can be trusted.
+const cg = lines.filter((l) => l.kind === 'callgrind');
+if (cg.length || opt['cg-note']) out.push('');
+if (cg.length) {
+  const per = (build, mode) => cg.filter((l) => l.build === build && l.mode === mode).map((l) => l.ir / l.n);
+  const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined);
+  const cell = (xs) => {
+    const m = mean(xs);
+    if (m === undefined) return '—';
+    const spread = xs.length > 1 ? ` (rounds ${fmt((Math.max(...xs) - Math.min(...xs)) / m * 100, 2)}% apart)` : '';
+    return `${fmt(m)}${spread}`;
+  };
+  const n = cg[0].n;
+  const rounds = new Set(cg.map((l) => l.round)).size;
+  const baseCg = cg.some((l) => l.build === 'baseline');
+  out.push(`| instructions per request (callgrind: axon · nginx, one worker thread, ${fmt(n)} requests × ${rounds} rounds) | this build |` +
+    `${baseCg ? ` ${baseLabel} | this/baseline |` : ''}`);
+  out.push(`|---|---:|${baseCg ? '---:|---:|' : ''}`);
+  for (const [mode, label] of [['plain', 'non-stream chat completion'], ['stream', 'stream chat completion, 20 tokens']]) {
+    const a = per('current', mode), b = per('baseline', mode);
+    out.push(`| ${label} | ${cell(a)} |${baseCg ? ` ${cell(b)} | ${fmt(ratio(mean(a), mean(b)), 3)} |` : ''}`);
+  }
+}
+if (opt['cg-note']) out.push(`Note: ${opt['cg-note']}.`);
 
 const mock32 = targets.rps32 && ratio(targets.rps32.direct, Math.max(targets.rps32.lighttpd ?? 0, targets.rps32.nginx ?? 0));
 if (mock32 !== undefined) {

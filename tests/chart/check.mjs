@@ -67,6 +67,34 @@ function collect(tree, names, out = new Set()) {
   return out;
 }
 
+// What is wrong with the text of an AXON_SEAL_KEYS_FILE, or "": the rules of
+// seal_keyring_parse (src/seal.c): entries `id:key` separated by newlines or
+// commas, `#` comment lines, ids 1 to 16 of [A-Za-z0-9_-] and never twice, at
+// most 16 entries, each key 32 bytes in base64. At least one entry, since
+// without one axon seals with a random key of its own (seal_start). Key
+// material is never printed.
+function sealKeysProblem(text) {
+  const entries = text.split("\n")
+    .filter((l) => !/^[ \t]*#/.test(l))
+    .flatMap((l) => l.split(","))
+    .map((e) => e.trim())
+    .filter(Boolean);
+  if (!entries.length) return "no id:key entry, so each axon process would seal with a random key";
+  if (entries.length > 16) return `${entries.length} entries, axon holds at most 16`;
+  const ids = new Set();
+  for (const [i, e] of entries.entries()) {
+    const colon = e.indexOf(":");
+    const id = colon < 0 ? "" : e.slice(0, colon).trim();
+    if (!/^[A-Za-z0-9_-]{1,16}$/.test(id)) return `entry ${i + 1} is not id:key with an id of 1 to 16 of A-Z a-z 0-9 _ -`;
+    if (ids.has(id)) return `key id ${id} is given twice`;
+    ids.add(id);
+    const k = e.slice(colon + 1).trim();
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(k) || Buffer.from(k, "base64").length !== 32)
+      return `key ${id} is not 32 bytes in base64`;
+  }
+  return "";
+}
+
 // The image's lighttpd config for a container's env, rendered by the image's
 // own entrypoint, and the facts the checks need from it.
 function imageConfig(env) {
@@ -331,6 +359,47 @@ function checkRendered(file, valueFiles, expect, absent) {
     ];
     if (!v || !items.some((it) => it.path === path.basename(value)))
       fail(`axon env ${name}=${value}: no mounted volume provides that file`);
+  }
+
+  // Sealed reasoning (docs/responses.md#sealed-reasoning): an encrypted_content
+  // sealed on one pod must open on every other, so every axon process reads
+  // the same keys: AXON_SEAL_KEYS_FILE names a file of one Secret (the same
+  // object for every pod of the template; without it each process would make
+  // a random key), mounted without subPath so a rotated Secret reaches it, and
+  // the Secret, when rendered here, holds entries axon accepts.
+  const sealFile = env.AXON_SEAL_KEYS_FILE;
+  if (!sealFile) fail("axon: AXON_SEAL_KEYS_FILE is not set: each axon process would seal with a random key of its own, and another pod would refuse what it sealed");
+  else {
+    const m = (c.volumeMounts ?? []).find((x) => path.dirname(sealFile) === x.mountPath.replace(/\/$/, ""));
+    const v = m && (pod.volumes ?? []).find((x) => x.name === m.name);
+    const sources = [
+      ...(v?.secret ? [{ name: v.secret.secretName, items: v.secret.items }] : []),
+      ...(v?.projected?.sources ?? []).filter((s) => s.secret).map((s) => s.secret),
+    ];
+    const src = sources.find((s) => (s.items ?? []).some((it) => it.path === path.basename(sealFile)));
+    if (!src) fail(`axon: AXON_SEAL_KEYS_FILE ${sealFile} is not a file of a Secret, so the pods would not share its keys`);
+    else {
+      if (m.subPath) fail(`axon: the volume holding ${sealFile} is mounted with subPath: a rotated Secret would never reach the file`);
+      const key = src.items.find((it) => it.path === path.basename(sealFile)).key;
+      const s = get("Secret", src.name);
+      const sv = values.seal ?? {};
+      if (s) {
+        const text = s.stringData?.[key] ?? Buffer.from(s.data?.[key] ?? "", "base64").toString("utf8");
+        const problem = sealKeysProblem(text);
+        if (problem) fail(`Secret ${src.name} key ${key} (AXON_SEAL_KEYS_FILE): ${problem}`);
+        // Given keys arrive as given, in order: the first one seals.
+        else if ((sv.keys ?? []).length && text.split("\n").join(",") !== sv.keys.map((k) => String(k).trim()).join(","))
+          fail(`Secret ${src.name} key ${key}: not the entries of seal.keys, in their order`);
+      }
+      // An operator's Secret is used, never replaced by a generated key.
+      if (sv.existingSecret) {
+        if (src.name !== sv.existingSecret || key !== (sv.existingSecretKey ?? "seal-keys"))
+          fail(`axon: AXON_SEAL_KEYS_FILE comes from Secret ${src.name} key ${key}, not seal.existingSecret ${sv.existingSecret} key ${sv.existingSecretKey}`);
+        for (const x of of("Secret"))
+          if ("seal-keys" in (x.data ?? {}) || "seal-keys" in (x.stringData ?? {}))
+            fail(`Secret ${x.metadata.name} generates seal keys although seal.existingSecret is given`);
+      } else if (!s) fail(`axon: the seal keys' Secret ${src.name} is not rendered, yet seal.existingSecret is empty`);
+    }
   }
 
   // Graceful stop: preStop sleep, then lighttpd drains for AXON_DRAIN_S.

@@ -13,7 +13,11 @@
 //     nothing ("missingkey=zero" and "<no value>" removed, as Helm does).
 //   - sprig's functions minus env/expandenv, plus include, tpl, required, fail,
 //     toYaml, fromYaml, toJson, fromJson and lookup (always an empty map, as
-//     in `helm template`).
+//     in `helm template`, unless --existing is given).
+//   - --existing FILE: the objects already in the cluster (a previous render's
+//     output), for lookup to find, as on `helm upgrade`; .Release.IsUpgrade is
+//     then true. A lookup by name finds the object of that apiVersion, kind
+//     and name (an object without metadata.namespace is in the release's).
 //   - every templates/*.yaml|yml|tpl|txt file is parsed into one template set
 //     (so define blocks are shared); files starting with "_" are only parsed,
 //     and NOTES.txt is rendered (errors count) but printed only with
@@ -29,6 +33,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -205,6 +210,40 @@ func fromJSON(s string) map[string]interface{} {
 	return m
 }
 
+// readObjects reads the documents of a multi-document YAML file ("" for none)
+// through JSON, as Helm's lookup hands objects to templates.
+func readObjects(file string) ([]map[string]interface{}, error) {
+	if file == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var objs []map[string]interface{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc interface{}
+		if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+			return objs, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("%s: %v", file, err)
+		}
+		if doc == nil {
+			continue
+		}
+		js, err := json.Marshal(doc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", file, err)
+		}
+		o := map[string]interface{}{}
+		if err := json.Unmarshal(js, &o); err != nil {
+			return nil, fmt.Errorf("%s: a document is not an object", file)
+		}
+		objs = append(objs, o)
+	}
+}
+
 type multi []string
 
 func (m *multi) add(v string) { *m = append(*m, v) }
@@ -214,6 +253,7 @@ func main() {
 	name, namespace, kube := "release", "default", "1.30.0"
 	var files, sets multi
 	showNotes := false
+	existingFile := ""
 	args := os.Args[1:]
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -239,6 +279,8 @@ func main() {
 			sets.add(next())
 		case "--show-notes":
 			showNotes = true
+		case "--existing":
+			existingFile = next()
 		default:
 			die(fmt.Errorf("unknown argument %q", a))
 		}
@@ -284,8 +326,12 @@ func main() {
 			"autoscaling/v2", "networking.k8s.io/v1", "rbac.authorization.k8s.io/v1",
 			"storage.k8s.io/v1", "apiextensions.k8s.io/v1"},
 	}
+	existing, err := readObjects(existingFile)
+	if err != nil {
+		die(err)
+	}
 	release := map[string]interface{}{"Name": name, "Namespace": namespace, "Service": "Helm",
-		"IsInstall": true, "IsUpgrade": false, "Revision": 1}
+		"IsInstall": existingFile == "", "IsUpgrade": existingFile != "", "Revision": 1}
 
 	// One template set holds every file, so include can reach any define.
 	root := template.New("root")
@@ -330,6 +376,16 @@ func main() {
 	funcs["toJson"] = toJSON
 	funcs["fromJson"] = fromJSON
 	funcs["lookup"] = func(apiVersion, kind, ns, name string) (map[string]interface{}, error) {
+		for _, o := range existing {
+			meta, _ := o["metadata"].(map[string]interface{})
+			ons, _ := meta["namespace"].(string)
+			if ons == "" {
+				ons = namespace
+			}
+			if o["apiVersion"] == apiVersion && o["kind"] == kind && meta["name"] == name && ons == ns {
+				return o, nil
+			}
+		}
 		return map[string]interface{}{}, nil
 	}
 	root.Funcs(funcs).Option("missingkey=zero")

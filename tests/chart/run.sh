@@ -10,6 +10,9 @@
 #   - every value in chart/values.yaml commented and listed in chart/README.md
 #   - render the default values and every tests/chart/values-*.yaml, and check
 #     each with check.mjs (kinds from the file's "# expect:"/"# absent:" lines)
+#   - the seal keys: a generated entry is well-formed, new per install and kept
+#     on upgrade (render --existing), changed seal values roll the pods, and
+#     axon --check-config reads what the chart renders
 #   - value sets that must fail, with the chart's own message
 #   - the checker itself rejects broken manifests (mutations of the default)
 #   - lighttpd -tt on the image's config, rendered by the image's entrypoint
@@ -75,6 +78,43 @@ for file in tests/chart/values-*.yaml; do
         "$(sed -n 's/^# expect: *//p' "$file")" "$(sed -n 's/^# absent: *//p' "$file")"
 done
 
+# ---- the seal keys: one set for every pod, rolled on change --------------------
+
+# A data key of a rendered Secret, still base64 (the chart's Secrets quote it).
+secret_value() { # $1: rendered file, $2: data key
+    sed -n "s/^  $2: \"\(.*\)\"\$/\1/p" "$1"
+}
+# Seal keys as lists need a values file (--set takes no lists here).
+seal_keys() { # $1: file, rest: entries of seal.keys
+    local dest=$1
+    shift
+    { printf 'seal:\n  keys:\n'; printf '    - "%s"\n' "$@"; } > "$dest"
+}
+# axon reads the seal keys at start only: new seal values must roll the pods.
+label="changed seal values change the pods' checksum annotation (a rollout)"
+checksum() { "$render" --chart chart "$@" 2>&1 | sed -n '/^kind: Deployment$/,/^---$/ s/^ *checksum\/config: //p'; }
+seal_keys "$work/seal-a.yaml" "k1:$(head -c 32 /dev/urandom | base64)"
+seal_keys "$work/seal-b.yaml" "k2:$(head -c 32 /dev/urandom | base64)"
+sum_a=$(checksum -f "$work/seal-a.yaml") sum_b=$(checksum -f "$work/seal-b.yaml") sum_c=$(checksum --set seal.existingSecret=mine)
+if [[ -n $sum_a && $sum_a != "$sum_b" && $sum_a != "$sum_c" ]]; then pass "$label"
+else fail "$label" "checksums: '$sum_a' '$sum_b' '$sum_c'"; fi
+
+# axon itself reads the seal keys the chart renders (generated and given).
+label="axon --check-config accepts the seal keys the chart renders (generated: default; given: external)"
+if [[ -x build/axon ]]; then
+    problems=""
+    for set in default external; do
+        secret_value "$work/$set.yaml" seal-keys | base64 -d > "$work/$set.seal" 2>/dev/null
+        if [[ ! -s $work/$set.seal ]]; then problems+="$set: no seal-keys rendered"$'\n'
+        elif ! out=$(AXON_API_KEYS=sk-check AXON_SEAL_KEYS_FILE=$work/$set.seal build/axon --check-config 2>&1); then
+            problems+="$set: $out"$'\n'
+        fi
+    done
+    if [[ -z $problems ]]; then pass "$label"; else fail "$label" "$problems"; fi
+else
+    fail "$label" "needs build/axon (make)"
+fi
+
 # ---- value sets that must fail, with the chart's message ---------------------
 must_fail() { # $1: label, $2: expected message, rest: --set arguments
     local label=$1 want=$2 out
@@ -101,6 +141,38 @@ must_fail "a base path with a trailing slash" \
     'basePath="/axon/"' --set basePath=/axon/
 must_fail "maxclients below what the axon threads need" \
     "valkey.maxclients=500 is below" --set valkey.maxclients=500
+k32=$(head -c 32 /dev/urandom | base64)
+seal_keys "$work/seal-short.yaml" "k1:$(head -c 16 /dev/urandom | base64)"
+must_fail "a seal key that is not 32 bytes" \
+    "seal.keys: entry 1 (k1) must be id:key" -f "$work/seal-short.yaml"
+seal_keys "$work/seal-noid.yaml" "$k32"
+must_fail "a seal key without an id" \
+    "seal.keys: entry 1 must be id:key" -f "$work/seal-noid.yaml"
+seal_keys "$work/seal-twice.yaml" "k1:$k32" "k1:$(head -c 32 /dev/urandom | base64)"
+must_fail "a seal key id given twice" \
+    'seal.keys: key id "k1" is given twice' -f "$work/seal-twice.yaml"
+seal_keys "$work/seal-both.yaml" "k1:$k32"
+must_fail "seal keys and an existing Secret both" \
+    "seal: set keys or existingSecret, not both" -f "$work/seal-both.yaml" --set seal.existingSecret=mine
+must_fail "a seal key in axon.env" \
+    "axon.env: AXON_SEAL_KEYS is set by the chart" --set axon.env.AXON_SEAL_KEYS=k1:x
+
+# ---- generated secrets: random per install, kept on upgrade (lookup) ----------
+# The seal key especially: pods that start after an upgrade must hold the key
+# the running ones seal with.
+label="a generated seal key is one well-formed k1 entry, new on every install and kept on upgrade"
+if [[ -s $work/default.yaml ]] &&
+   "$render" --chart chart --name axon-test --namespace gw --existing "$work/default.yaml" > "$work/upgrade.yaml" 2>"$work/upgrade.err" &&
+   "$render" --chart chart --name axon-test --namespace gw > "$work/again.yaml" 2>>"$work/upgrade.err"; then
+    first=$(secret_value "$work/default.yaml" seal-keys)
+    if [[ -z $first ]]; then fail "$label" "the default render has no seal-keys in a Secret"
+    elif [[ ! $(base64 -d <<<"$first") =~ ^k1:[A-Za-z0-9+/]{43}=$ ]]; then fail "$label" "the generated entry is not k1:<44 base64 characters>"
+    elif [[ $(secret_value "$work/upgrade.yaml" seal-keys) != "$first" ]]; then fail "$label" "an upgrade changed it"
+    elif [[ $(secret_value "$work/again.yaml" seal-keys) == "$first" ]]; then fail "$label" "a second install got the same key"
+    else pass "$label"; fi
+else
+    fail "$label" "$(cat "$work/upgrade.err")"
+fi
 
 # ---- the checker catches what it claims to -----------------------------------
 mutant() { # $1: label, $2: sed program applied to the default render, $3: expected message
@@ -127,6 +199,11 @@ if [[ -s $work/default.yaml ]]; then
         "is not in lighttpd's bin-copy-environment"
     mutant "a Service selecting nothing" '/^kind: Service/,/ports:/ s/component: gateway/component: gw/' \
         "selects 0 workloads"
+    mutant "a pod without the shared seal keys" '/- name: AXON_SEAL_KEYS_FILE$/,+1d' \
+        "AXON_SEAL_KEYS_FILE is not set"
+    # base64 of "k1:short"
+    mutant "a malformed seal key" 's/^\(  seal-keys: \).*/\1"azE6c2hvcnQ="/' \
+        "key k1 is not 32 bytes in base64"
 fi
 
 # ---- the image's lighttpd config ------------------------------------------------

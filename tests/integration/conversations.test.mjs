@@ -91,7 +91,7 @@ for (const server of SERVER_NAMES) {
       const got = await getConv(server, cid);
       assert.equal(got.status, 200, got.text);
       const c = got.json;
-      assert.deepEqual(Object.keys(c), ['id', 'object', 'created', 'updated', 'model', 'message_count', 'messages']);
+      assert.deepEqual(Object.keys(c), ['id', 'object', 'created', 'updated', 'model', 'message_count', 'created_at', 'metadata', 'messages']);
       assert.equal(c.id, cid);
       assert.equal(c.object, 'conversation');
       assert.equal(c.message_count, 6);

@@ -9,6 +9,7 @@
 // ResponseItemList, ErrorResponse).
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import OpenAI from 'openai';
 import { SERVER_NAMES, KEY, KEY2, stackUrl, originOf, call, assertEnvelope } from './lib.mjs';
 import { assertValid } from './schema.mjs';
@@ -79,6 +80,7 @@ before(() => {
   assertValid('responseObject', responseObject(respId(cid, 1), cid, 0, 'x'), 'the seeded Response');
   assertValid('responseItemList', { object: 'list', data: [], first_id: 'a', last_id: 'a', has_more: false });
   assertValid('itemResource', { id: 'msg_1', type: 'message', role: 'user', content: [] });
+  assertValid('conversationItem', { id: 'msg_1', type: 'message', role: 'user', status: 'completed', content: [] });
 });
 
 for (const server of SERVER_NAMES) {
@@ -147,6 +149,52 @@ for (const server of SERVER_NAMES) {
       assertEnvelope(lim, 400, { code: 'integer_above_max_value' });
       const ord = await call(origin, `/v1/responses/${ids[0]}/input_items?order=up`, { key: KEY });
       assertEnvelope(ord, 400, { message: "Invalid value: 'up'. Supported values are: 'asc' and 'desc'." });
+    });
+
+    it('every kind of stored message gives items valid as ItemResource and ConversationItem', async () => {
+      // A conversation written as the store writes one (operations.md,
+      // "Valkey"; the owner is the key's tenant, auth.c), with a record
+      // whose input range covers all of it: the view of every kind.
+      const cid = `conv-${crypto.randomBytes(16).toString('hex')}`;
+      const tenant = crypto.createHash('sha256').update(KEY).digest('hex').slice(0, 16);
+      const msgs = [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: [{ type: 'text', text: 'Look:' }, { type: 'image_url', image_url: { url: 'https://example.com/a.png', detail: 'low' } },
+          { type: 'file', file: { filename: 'a.pdf', file_data: 'data:application/pdf;base64,JVBERi0=' } }] },
+        { role: 'assistant', content: 'Checking.', reasoning_content: 'The user wants the weather.',
+          thinking_blocks: [{ type: 'thinking', thinking: 'The user wants the weather.', signature: 'SECRET-SIGNATURE' }],
+          tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } },
+            { id: 'toolu_2', type: 'function', function: { name: 'time', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'toolu_1', content: 'sunny' },
+        { role: 'tool', tool_call_id: 'toolu_2', content: [{ type: 'text', text: 'noon' }] },
+        { role: 'assistant', content: null, refusal: 'I cannot say.' },
+        { deleted: true },
+      ];
+      const bytes = msgs.reduce((n, m) => n + JSON.stringify(m).length, 0);
+      await redis(VALKEY, 'HSET', `axon:{c:${cid}}:meta`, 'owner', tenant, 'model', 'gpt-4o', 'created', '1', 'updated', '1',
+        'message_count', String(msgs.length), 'bytes', String(bytes));
+      await redis(VALKEY, 'RPUSH', `axon:{c:${cid}}:msgs`, ...msgs.map((m) => JSON.stringify(m)));
+      const rid = respId(cid, msgs.length);
+      await redis(VALKEY, 'SET', `axon:{c:${cid}}:r:${hex8(msgs.length)}`,
+        JSON.stringify({ response: responseObject(rid, cid, 5, 'x'), in_start: 0, in_end: msgs.length, instructions: null }));
+      for (const k of ['meta', 'msgs', `r:${hex8(msgs.length)}`]) await redis(VALKEY, 'EXPIRE', `axon:{c:${cid}}:${k}`, '3600');
+      const res = await call(originOf(stackUrl(server)), `/v1/responses/${rid}/input_items?order=asc`, { key: KEY });
+      assert.equal(res.status, 200, res.text);
+      assertValid('responseItemList', res.json, 'every kind');
+      assert.ok(!res.text.includes('SECRET-SIGNATURE'), 'signed thinking never shown');
+      for (const it of res.json.data) assertValid('conversationItem', it, `${it.type} as a ConversationItem`);
+      assert.deepEqual(res.json.data.map((it) => [it.type, it.id.slice(-10)]), [
+        ['message', '0000000000'], ['message', '0000000100'], ['reasoning', '0000000200'], ['message', '0000000201'],
+        ['function_call', '0000000202'], ['function_call', '0000000203'], ['function_call_output', '0000000300'],
+        ['function_call_output', '0000000400'], ['message', '0000000501'],
+      ]);
+      const d = res.json.data;
+      assert.deepEqual(d[1].content.map((p) => p.type), ['input_text', 'input_image', 'input_file']);
+      assert.deepEqual(d[2].summary, [{ type: 'summary_text', text: 'The user wants the weather.' }]);
+      assert.deepEqual([d[4].call_id, d[4].name, d[4].arguments], ['toolu_1', 'weather', '{"city":"Paris"}']);
+      assert.deepEqual([d[6].call_id, d[6].output], ['toolu_1', 'sunny']);
+      assert.deepEqual(d[7].output, [{ type: 'input_text', text: 'noon' }]);
+      assert.deepEqual(d[8].content, [{ type: 'refusal', refusal: 'I cannot say.' }]);
     });
 
     it('responses.delete removes the response, not the conversation', async () => {

@@ -1512,10 +1512,10 @@ static void http_routes(void **state)
     assert_error(&a, 404, "invalid_request_error", NULL, "conversation_not_found",
                  "not found");
 
-    /* Routing: 405 lists both methods; no key is 401. */
-    http(c, "POST", uri, k1, &a);
+    /* Routing: 405 lists the three methods; no key is 401. */
+    http(c, "PUT", uri, k1, &a);
     assert_int_equal(a.status, 405);
-    assert_non_null(strstr(a.head, "Allow: GET, DELETE"));
+    assert_non_null(strstr(a.head, "Allow: GET, POST, DELETE"));
     json_object_put(a.json);
     http(c, "GET", uri, NULL, &a);
     assert_int_equal(a.status, 401);
@@ -1650,6 +1650,176 @@ static void eval_loads_and_recovers_from_noscript(void **state)
     assert_null(r);
 }
 
+/* ---- the Conversations API ------------------------------------------------- */
+
+static json_object *user_msgs(int n, const char *tag)
+{
+    json_object *a = json_object_new_array();
+    for (int i = 0; i < n; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "%s %d", tag, i);
+        json_object *u = json_object_new_object();
+        json_object_object_add(u, "role", json_object_new_string("user"));
+        json_object_object_add(u, "content", json_object_new_string(text));
+        json_object_array_add(a, u);
+    }
+    return a;
+}
+
+/* Created empty or with items, with metadata; the owner alone sees it. */
+static void api_create_with_metadata(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    char id[CONV_ID_MAX + 1], id2[CONV_ID_MAX + 1], mk[96], tk[96];
+    new_id(id);
+    json_object *none = json_object_new_array();
+    long long created = 0, t0 = (long long)time(NULL);
+    assert_int_equal(conv_create_api(c, id, T1, "{\"k\":\"v\"}", none, &created), 0);
+    assert_true(created >= t0 - 2 && created <= t0 + 2);
+    json_object *m = NULL, *md = NULL;
+    struct conv_meta meta;
+    assert_int_equal(conv_load_positions(&load_cfg, id, T1, &m, &meta, &md), 0);
+    assert_int_equal(json_object_array_length(m), 0);
+    assert_int_equal(meta.message_count, 0);
+    assert_string_equal(meta.model, "");
+    assert_int_equal(meta.created, created);
+    assert_non_null(md);
+    assert_string_equal(json_object_to_json_string_ext(md, FLAGS), "{\"k\":\"v\"}");
+    json_object_put(m);
+    json_object_put(md);
+    /* Listed for its owner, and alive for the TTL. */
+    snprintf(tk, sizeof tk, "axon:{k:%s}:convs", T1);
+    assert_true(zhas(tk, id));
+    key_of(mk, sizeof mk, id, "meta");
+    assert_true(pttl(mk) > 590000);
+    /* Another tenant: not found, and its metadata update changes nothing. */
+    assert_int_equal(conv_load_positions(&load_cfg, id, T2, &m, &meta, &md), AXON_ENOTFOUND);
+    assert_null(md);
+    assert_int_equal(conv_set_metadata(id, T2, "{\"x\":\"y\"}", &created), AXON_ENOTFOUND);
+    /* The owner's update replaces it; "" clears it. */
+    long long c2 = 0;
+    assert_int_equal(conv_set_metadata(id, T1, "{\"a\":\"b\"}", &c2), 0);
+    assert_int_equal(c2, meta.created ? meta.created : c2);
+    assert_int_equal(conv_load_positions(&load_cfg, id, T1, &m, &meta, &md), 0);
+    assert_string_equal(json_object_to_json_string_ext(md, FLAGS), "{\"a\":\"b\"}");
+    json_object_put(m);
+    json_object_put(md);
+    assert_int_equal(conv_set_metadata(id, T1, "", &c2), 0);
+    assert_int_equal(conv_load_positions(&load_cfg, id, T1, &m, &meta, &md), 0);
+    assert_null(md);
+    json_object_put(m);
+    /* With items: stored in order, counted, replayed by conv_load. */
+    new_id(id2);
+    json_object *three = user_msgs(3, "first");
+    assert_int_equal(conv_create_api(c, id2, T1, NULL, three, &created), 0);
+    assert_int_equal(conv_load(&load_cfg, id2, T1, &m, &meta), 0);
+    assert_int_equal(json_object_array_length(m), 3);
+    assert_int_equal(meta.message_count, 3);
+    assert_string_equal(content_at(m, 2), "first 2");
+    json_object_put(m);
+    /* Over the byte cap: refused, nothing written. */
+    struct axon_config *small = conf(600, 100, 40);
+    char id3[CONV_ID_MAX + 1];
+    new_id(id3);
+    assert_int_equal(conv_create_api(small, id3, T1, NULL, three, &created), AXON_ETOOBIG);
+    assert_int_equal(conv_load(&load_cfg, id3, T1, &m, &meta), AXON_ENOTFOUND);
+    json_object_put(three);
+    json_object_put(none);
+}
+
+/* Items appended after a chat turn: positions follow, caps hold, a held
+ * turn lock refuses them (409), another tenant cannot. */
+static void api_items_append(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 6, 1 << 20);
+    char id[CONV_ID_MAX + 1];
+    make_conv(c, id, T1, "chat"); /* positions 0 and 1 */
+    json_object *two = user_msgs(2, "added");
+    long first = -1;
+    assert_int_equal(conv_items_append(c, id, T1, two, &first), 0);
+    assert_int_equal(first, 2);
+    json_object *m = NULL;
+    struct conv_meta meta;
+    assert_int_equal(conv_load(&load_cfg, id, T1, &m, &meta), 0);
+    assert_int_equal(meta.message_count, 4);
+    assert_string_equal(content_at(m, 3), "added 1");
+    json_object_put(m);
+    /* Another tenant: not found, nothing written. */
+    assert_int_equal(conv_items_append(c, id, T2, two, &first), AXON_ENOTFOUND);
+    /* While a turn holds the lock: busy, nothing written. */
+    struct conv_lock lock;
+    assert_int_equal(conv_load_locked(c, id, T1, &lock, &m, &meta), 0);
+    json_object_put(m);
+    assert_int_equal(conv_items_append(c, id, T1, two, &first), AXON_EBUSY);
+    assert_int_equal(conv_unlock(&lock), 0);
+    assert_int_equal(load_count(id, T1), 4);
+    /* The cap of 6 messages: 2 more fit, 3 do not. */
+    json_object *three = user_msgs(3, "over");
+    assert_int_equal(conv_items_append(c, id, T1, three, &first), AXON_ETOOBIG);
+    assert_int_equal(load_count(id, T1), 4);
+    assert_int_equal(conv_items_append(c, id, T1, two, &first), 0);
+    assert_int_equal(first, 4);
+    assert_int_equal(load_count(id, T1), 6);
+    json_object_put(three);
+    json_object_put(two);
+}
+
+/* A deleted item leaves a tombstone: positions stay, every reader skips
+ * it, message_count keeps counting it, and the owner alone can delete. */
+static void api_item_delete_tombstones(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    char id[CONV_ID_MAX + 1];
+    new_id(id);
+    json_object *four = user_msgs(4, "m");
+    long long created = 0;
+    assert_int_equal(conv_create_api(c, id, T1, "{\"k\":\"v\"}", four, &created), 0);
+    json_object *md = NULL, *m = NULL;
+    long long cr = 0;
+    assert_int_equal(conv_item_delete(id, T2, 1, &cr, &md), AXON_ENOTFOUND);
+    assert_int_equal(conv_item_delete(id, T1, 9, &cr, &md), AXON_ENOTFOUND);
+    assert_int_equal(conv_item_delete(id, T1, 1, &cr, &md), 0);
+    assert_int_equal(cr, created);
+    assert_non_null(md);
+    json_object_put(md);
+    /* Twice: the second finds nothing there. */
+    assert_int_equal(conv_item_delete(id, T1, 1, &cr, &md), AXON_ENOTFOUND);
+    assert_int_equal(conv_item_get(id, T1, 1, &m), AXON_ENOTFOUND);
+    assert_int_equal(conv_item_get(id, T1, 2, &m), 0);
+    assert_string_equal(json_object_get_string(json_object_object_get(m, "content")), "m 2");
+    json_object_put(m);
+    assert_int_equal(conv_item_get(id, T2, 2, &m), AXON_ENOTFOUND);
+    /* conv_load (the replay, GET's messages) skips it... */
+    struct conv_meta meta;
+    assert_int_equal(conv_load(&load_cfg, id, T1, &m, &meta), 0);
+    assert_int_equal(json_object_array_length(m), 3);
+    assert_string_equal(content_at(m, 1), "m 2");
+    assert_int_equal(meta.message_count, 4);
+    json_object_put(m);
+    /* ...so does the locked load of a continued turn... */
+    struct conv_lock lock;
+    assert_int_equal(conv_load_locked(c, id, T1, &lock, &m, &meta), 0);
+    assert_int_equal(json_object_array_length(m), 3);
+    json_object_put(m);
+    assert_int_equal(conv_unlock(&lock), 0);
+    /* ...and the positions' view keeps it as a null. */
+    assert_int_equal(conv_load_positions(&load_cfg, id, T1, &m, &meta, NULL), 0);
+    assert_int_equal(json_object_array_length(m), 4);
+    assert_null(json_object_array_get_idx(m, 1));
+    assert_string_equal(content_at(m, 3), "m 3");
+    json_object_put(m);
+    /* A turn after it lands at the next position. */
+    json_object *one = user_msgs(1, "next");
+    long first = 0;
+    assert_int_equal(conv_items_append(c, id, T1, one, &first), 0);
+    assert_int_equal(first, 4);
+    json_object_put(one);
+    json_object_put(four);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as main.c does; hiredis writes with write(2) */
@@ -1682,6 +1852,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(late_turn_lock_takes_nothing, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(valkey_down_is_eio, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(http_routes, setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(api_create_with_metadata, setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(api_items_append, setup_plain, teardown_all),
+        cmocka_unit_test_setup_teardown(api_item_delete_tombstones, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(pipeline_replies_in_order, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(eval_loads_and_recovers_from_noscript, setup_plain,
                                         teardown_all),

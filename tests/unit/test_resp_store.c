@@ -353,6 +353,57 @@ static void input_items_paged(void **state)
     assert_null(list);
 }
 
+/* A deleted item leaves a tombstone at its position: listed and fetched
+ * as nothing, the other ids unchanged. */
+static void tombstones_are_skipped(void **state)
+{
+    (void)state;
+    char id[CONV_ID_MAX + 1], rid[RESP_ID_LEN + 1], got[256], lk[CONV_KEY_MAX];
+    seed(id);
+    snprintf(lk, sizeof lk, "axon:{c:%s}:msgs", id);
+    redisReply *r = NULL;
+    assert_int_equal(valkey_command(&r, "LSET %s 0 %s", lk, "{\"deleted\":true}"), 0);
+    freeReplyObject(r);
+    rid_of(id, 3, rid);
+    json_object *list = NULL;
+    struct resp_page pg = {.limit = 20, .desc = true};
+    assert_int_equal(resp_input_items(&cfg, T1, rid, &pg, &list), 0);
+    assert_string_equal(list_ids(list, got, sizeof got), "0000000100");
+    json_object_put(list);
+    char iid[2][RESP_ITEM_ID_MAX + 1];
+    assert_int_equal(resp_item_id_make(RESP_ITEM_MESSAGE, id, 0, 0, iid[0]), 0);
+    assert_int_equal(resp_item_id_make(RESP_ITEM_MESSAGE, id, 1, 0, iid[1]), 0);
+    const char *p[2] = {iid[0], iid[1]};
+    json_object *found[2];
+    assert_int_equal(items_fetch(&cfg, T1, p, 2, 0, found), 0);
+    assert_null(found[0]);
+    assert_string_equal(jsonv_get_str(found[1], "id"), iid[1]);
+    json_object_put(found[1]);
+}
+
+/* The key that must exist is one of the conversation's own: nothing a
+ * client sends can name another slot's. */
+static void load_upto_checks_its_arguments(void **state)
+{
+    (void)state;
+    char id[CONV_ID_MAX + 1], other[CONV_ID_MAX + 1], rk[RESP_RECORD_KEY_MAX];
+    seed(id);
+    seed(other);
+    assert_int_equal(resp_record_key(other, 5, rk), 0); /* exists, but not id's */
+    struct conv_lock lock;
+    json_object *h = NULL;
+    struct conv_meta m;
+    assert_int_equal(conv_load_locked_upto(&cfg, id, T1, 5, rk, &lock, &h, &m), AXON_EINVAL);
+    assert_null(h);
+    assert_int_equal(conv_load_locked_upto(&cfg, id, T1, -1, NULL, &lock, &h, &m), AXON_EINVAL);
+    /* Without a key to check, the first positions alone. */
+    assert_int_equal(conv_load_locked_upto(&cfg, id, T1, 0, NULL, &lock, &h, &m), 0);
+    assert_int_equal(json_object_array_length(h), 0);
+    assert_int_equal(m.message_count, 5);
+    assert_int_equal(conv_unlock(&lock), 0);
+    json_object_put(h);
+}
+
 static void valkey_down_is_eio(void **state)
 {
     char id[CONV_ID_MAX + 1], rid[RESP_ID_LEN + 1];
@@ -378,6 +429,8 @@ int main(void)
                                         teardown_cfg),
         cmocka_unit_test_setup_teardown(record_read_and_deleted, setup, teardown_cfg),
         cmocka_unit_test_setup_teardown(input_items_paged, setup, teardown_cfg),
+        cmocka_unit_test_setup_teardown(tombstones_are_skipped, setup, teardown_cfg),
+        cmocka_unit_test_setup_teardown(load_upto_checks_its_arguments, setup, teardown_cfg),
         cmocka_unit_test_setup_teardown(valkey_down_is_eio, setup, teardown_cfg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
