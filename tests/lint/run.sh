@@ -10,7 +10,8 @@
 #   4. no cycle between modules (tests/lint/cycles.mjs), read from the
 #      symbols of build/*.o, which this script builds first (make all)
 #   and the docs (tests/docs/): the model table in docs/models.md against
-#   etc/models.conf, and every relative link in README.md and docs/
+#   etc/models.conf, every relative link in README.md and docs/, and a row
+#   of docs/architecture.md for every module in src/ (tests/docs/modules.sh)
 #
 # Both analyzers read build/lint/compile_commands.json, written from the
 # Makefile's own compile commands by tests/lint/compdb.sh.
@@ -57,11 +58,12 @@ elif ! node tests/lint/cycles.mjs build >"$out/cycles.txt" 2>&1; then
 fi
 summary+=("module cycles|$ncycles")
 
-# ---- the docs: the generated model table, and links that lead somewhere ------
+# ---- the docs: the generated model table, the module table, links that lead somewhere
 ndocs=0
 if ! tests/docs/models-table.sh --check; then ndocs=$((ndocs + 1)); failed=1; fi
 if ! node tests/docs/links.mjs; then ndocs=$((ndocs + 1)); failed=1; fi
-summary+=("docs (table, links)|$ndocs")
+if ! tests/docs/modules.sh; then ndocs=$((ndocs + 1)); failed=1; fi
+summary+=("docs (tables, links)|$ndocs")
 
 # ---- the compilation database ----------------------------------------------
 # The analyzers read what the compiler reads, the generated header included.
