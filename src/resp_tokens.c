@@ -1,0 +1,405 @@
+/* resp_tokens.c - POST /v1/responses/input_tokens: how many input tokens a
+ * Responses request would cost, as {"object":"response.input_tokens",
+ * "input_tokens":N} (the spec's TokenCountsResource).
+ *
+ * The body is read as POST /v1/responses reads it (resp_parse, so the same
+ * 400s), routed by model, and translated by the model's provider as for an
+ * answer; then:
+ *  - Claude counts it: the Messages body, cut to what
+ *    POST /v1/messages/count_tokens takes (the SDK's
+ *    MessageCountTokensParams), goes to that endpoint with Claude's
+ *    headers, through upstream.c (timeouts, retries, the provider's error
+ *    mapping) on a leased pool session, since it is an upstream call like
+ *    any other (and counts against the same rate limits).
+ *  - An OpenAI-compatible upstream has no counting endpoint in OpenAI's API,
+ *    so Axon estimates: the bytes of the messages and tools the upstream
+ *    would get (JSON, as sent), divided by 4, rounded up. No upstream call.
+ * The X-Axon-Token-Count header says which: "upstream" or "estimate".
+ *
+ * Why not the pipeline (pipeline.h): its run writes an answer, and a count
+ * is none; what the two share (the parse, the route, the translators, the
+ * pool, upstream.c, the error envelope) is used as it is, as passthru.c
+ * does for embeddings.
+ *
+ * What needs the store is refused with a 400 naming the field:
+ * previous_response_id, conversation and item_reference (their items would
+ * have to be loaded to be counted). A sealed reasoning item is opened with
+ * the caller's key, as for POST /v1/responses. */
+#include <stdio.h>
+#include <string.h>
+
+#include "anthropic.h"
+#include "catalog.h"
+#include "drain.h"
+#include "errors_http.h"
+#include "fcgi_io.h"
+#include "handlers.h"
+#include "jsonv.h"
+#include "log.h"
+#include "pool.h"
+#include "provider.h"
+#include "resp_in.h"
+#include "seal.h"
+#include "text.h"
+#include "upstream.h"
+
+#define COUNT_PATH "/v1/messages/count_tokens"
+
+/* What Claude's count_tokens takes of a Messages body (anthropic-sdk-
+ * typescript src/resources/messages/messages.ts, MessageCountTokensParams).
+ * Anything else (max_tokens, stream, temperature, metadata ...) is refused
+ * there as an extra input, so it is left out. */
+static const char *const COUNT_FIELDS[] = {
+    "model", "messages", "system", "tools", "tool_choice", "thinking", "output_config",
+    "cache_control",
+};
+
+/* One request. */
+struct tok {
+    struct axon_req *r;      /* borrowed */
+    json_object *body;       /* owned: the client's body */
+    json_object *chat;       /* owned: the canonical chat request */
+    struct resp_meta meta;
+    struct model_route rt;
+    struct buf up;           /* the upstream body */
+    struct pool_lease lease;
+    bool leased;
+    bool counted;            /* the upstream's answer was read */
+    long long count;
+    bool cut;                /* ended by the drain deadline */
+    struct api_error e;
+};
+
+/* ---- the parse ------------------------------------------------------------------------ */
+
+/* resp_lookup.open_reasoning: a sealed reasoning item, opened for the
+ * caller's key (ctx: the tenant). */
+static int open_reasoning(void *ctx, const char *sealed, size_t n, json_object **blocks, char *why,
+                          size_t whylen)
+{
+    return seal_open_json(ctx, sealed, n, blocks, why, whylen);
+}
+
+static int refuse_stored(struct api_error *e, const char *param)
+{
+    api_error_set(e, 400, ERR_INVALID_REQUEST, "unsupported_parameter", param,
+                  "'%s' is not supported by /v1/responses/input_tokens on this server: send the "
+                  "items to count in input.",
+                  param);
+    return AXON_EINVAL;
+}
+
+/* The Responses body into the canonical request: model defaulted as
+ * POST /v1/responses defaults it (the spec's TokenCountsBody makes it
+ * optional), what needs the store refused first. */
+static int tok_parse(struct tok *t)
+{
+    json_object *mv = NULL;
+    if (!json_object_object_get_ex(t->body, "model", &mv) || !mv)
+        json_object_object_add(t->body, "model", json_object_new_string(t->r->cfg->default_model));
+    if (jsonv_get(t->body, "previous_response_id"))
+        return refuse_stored(&t->e, "previous_response_id");
+    if (jsonv_get(t->body, "conversation"))
+        return refuse_stored(&t->e, "conversation");
+    const char *ids[1];
+    if (resp_item_refs(t->body, ids, 0) > 0)
+        return refuse_stored(&t->e, "input");
+    struct resp_lookup lk = {.ctx = t->r->tenant, .open_reasoning = open_reasoning};
+    return resp_parse(t->body, &lk, &t->chat, &t->meta, &t->e);
+}
+
+/* route: the model the catalog knows, with an upstream to ask. */
+static int tok_route(struct tok *t)
+{
+    json_object *mv = jsonv_member_sv(t->chat, "model");
+    /* "m\u0000x" names no model: it is not routed as "m". */
+    bool routed = mv &&
+                  strlen(json_object_get_string(mv)) == (size_t)json_object_get_string_len(mv) &&
+                  catalog_route(t->r->cfg, json_object_get_string(mv), &t->rt) == AXON_OK;
+    if (!routed) {
+        api_error_set(&t->e, 404, ERR_INVALID_REQUEST, "model_not_found", "model",
+                      "The model `%s` does not exist or you do not have access to it.",
+                      mv ? json_object_get_string(mv) : "");
+        return AXON_ENOTFOUND;
+    }
+    snprintf(t->r->model, sizeof t->r->model, "%s", t->rt.m.id);
+    if (t->rt.ep->provider == PROVIDER_ANTHROPIC && !t->r->cfg->anthropic_key) {
+        /* pipeline.c's words for the same case */
+        api_error_set(&t->e, 503, ERR_SERVER, "no_upstream", NULL,
+                      "The model `%s` is served by Claude, but no Claude upstream is "
+                      "configured. The operator must set ANTHROPIC_API_KEY and restart Axon.",
+                      t->rt.m.id);
+        t->e.no_retry = true;
+        return AXON_EINVAL;
+    }
+    return AXON_OK;
+}
+
+/* translate: the provider's body for the request, with every check it makes
+ * (a request the model cannot take is refused here as for an answer). The
+ * upstream body is parsed back into *out (returns new). */
+static int tok_translate(struct tok *t, json_object **out)
+{
+    struct chat_plan plan;
+    memset(&plan, 0, sizeof plan);
+    int rc = provider_of(t->rt.ep)->request(t->chat, &t->rt.m, &t->up, &plan, &t->e);
+    if (rc) {
+        resp_map_error(&t->meta, &t->e); /* in this request's names */
+        return rc;
+    }
+    if (jsonv_parse(t->up.p, t->up.len, JSONV_MAX_DEPTH, out)) {
+        api_error_set(&t->e, 500, ERR_SERVER, NULL, NULL, "The upstream request could not be built.");
+        return AXON_EINVAL;
+    }
+    return AXON_OK;
+}
+
+/* The count_tokens body: the Messages body without what it does not take. */
+static int claude_body(struct tok *t, json_object *mb)
+{
+    json_object *cb = json_object_new_object();
+    for (size_t i = 0; i < sizeof COUNT_FIELDS / sizeof COUNT_FIELDS[0]; i++) {
+        json_object *v = NULL;
+        if (json_object_object_get_ex(mb, COUNT_FIELDS[i], &v))
+            json_object_object_add(cb, COUNT_FIELDS[i], json_object_get(v));
+    }
+    buf_reset(&t->up);
+    int rc = jsonv_write(&t->up, cb);
+    json_object_put(cb);
+    if (rc)
+        api_error_set(&t->e, 400, ERR_INVALID_REQUEST, "request_too_large", NULL,
+                      "The request is too large for the upstream.");
+    return rc;
+}
+
+/* The estimate for an OpenAI-compatible upstream: ceil(bytes / 4) of the
+ * messages and tools as the upstream would get them (docs/responses.md). */
+static int estimate(struct tok *t, json_object *ob)
+{
+    static const char *const parts[] = {"messages", "tools"};
+    size_t bytes = 0;
+    struct buf b = BUF_INIT(t->up.max);
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        json_object *v = jsonv_get(ob, parts[i]);
+        if (!v)
+            continue;
+        buf_reset(&b);
+        if (jsonv_write(&b, v)) {
+            buf_free(&b);
+            return AXON_ETOOBIG; /* cannot be: it was written whole before */
+        }
+        bytes += b.len;
+    }
+    buf_free(&b);
+    t->count = (long long)((bytes + 3) / 4);
+    return AXON_OK;
+}
+
+/* ---- the upstream's answer ------------------------------------------------------------- */
+
+static int bad_answer(struct api_error *e, const char *what)
+{
+    api_error_set(e, 502, ERR_SERVER, "upstream_protocol_error", NULL,
+                  "The upstream sent an invalid answer: %s.", what);
+    return AXON_EPROTO;
+}
+
+/* MessageTokensCount: {"input_tokens": N}. */
+static int on_body(void *st, const char *p, size_t n, struct api_error *e)
+{
+    struct tok *t = st;
+    json_object *o = NULL;
+    if (jsonv_parse(p, n, JSONV_MAX_DEPTH, &o) || !json_object_is_type(o, json_type_object)) {
+        json_object_put(o);
+        return bad_answer(e, "a body that is not a JSON object");
+    }
+    json_object *v = jsonv_get(o, "input_tokens");
+    int rc = AXON_OK;
+    if (!v || !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0) {
+        rc = bad_answer(e, "a token count without input_tokens");
+    } else {
+        t->count = (long long)json_object_get_int64(v);
+        t->counted = true;
+    }
+    json_object_put(o);
+    return rc;
+}
+
+/* The count is asked for whole: a stream never comes. */
+static int on_event(void *st, const char *event, const char *data, size_t n, struct api_error *e)
+{
+    (void)st, (void)event, (void)data, (void)n;
+    return bad_answer(e, "events where one JSON body was due");
+}
+
+static int on_end(void *st, struct api_error *e)
+{
+    (void)st;
+    return bad_answer(e, "events where one JSON body was due");
+}
+
+static const struct up_reader count_reader = {
+    .state_size = sizeof(struct tok),
+    .event = on_event,
+    .end = on_end,
+    .body = on_body,
+    .http_error = anthropic_http_error,
+};
+
+static bool on_delivered(void *ud, int i)
+{
+    (void)ud, (void)i;
+    return false; /* the client hears nothing before the count: always retryable */
+}
+
+static void on_restart(void *ud, int i)
+{
+    (void)i;
+    struct tok *t = ud;
+    t->counted = false;
+    t->count = 0;
+}
+
+/* Client gone, the drain deadline and lease renewal (passthru.c's on_tick,
+ * without the stream's heartbeat). */
+static int on_tick(void *ud, uint64_t upstream_us)
+{
+    (void)upstream_us;
+    struct tok *t = ud;
+    if (io_client_gone(t->r))
+        return AXON_ECLIENT_GONE;
+    if (drain_cut()) {
+        t->cut = true;
+        return AXON_EIO;
+    }
+    (void)pool_renew(t->r->cfg, &t->lease);
+    return AXON_OK;
+}
+
+static const struct up_hooks run_hooks = {
+    .delivered = on_delivered,
+    .restart = on_restart,
+    .tick = on_tick,
+};
+
+static bool wait_gone(void *ud)
+{
+    struct tok *t = ud;
+    return io_client_gone(t->r) || drain_cut();
+}
+
+/* lease: a session of the endpoint's pool, as chat takes one. */
+static int tok_lease(struct tok *t)
+{
+    const struct axon_config *cfg = t->r->cfg;
+    int rc = pool_acquire(cfg, t->rt.ep->pool, &t->lease, wait_gone, t);
+    t->leased = rc == AXON_OK;
+    if (rc == AXON_EBUSY) {
+        api_error_set(&t->e, 429, "requests", "rate_limit_exceeded", NULL,
+                      "All %d upstream sessions stayed busy for %d ms. Please retry shortly.",
+                      cfg->pool_size, cfg->pool_wait_ms);
+        snprintf(t->e.retry_after, sizeof t->e.retry_after, "1");
+    } else if (rc == AXON_ECLIENT_GONE && !io_client_gone(t->r)) {
+        rc = AXON_EIO; /* the wait ended by the drain deadline */
+        t->cut = true;
+    }
+    return rc;
+}
+
+/* The session back, cooled down after a refusal that says something about
+ * it (passthru.c's pt_release). */
+static void tok_release(struct tok *t, int rc)
+{
+    if (!t->leased)
+        return;
+    const char *c = rc ? t->e.code : NULL;
+    bool refused = c && (!strcmp(c, "server_is_overloaded") || !strcmp(c, "rate_limit_exceeded") ||
+                         !strcmp(c, "upstream_auth_failed") || !strcmp(c, "insufficient_quota"));
+    bool recycled = false;
+    (void)pool_release(t->r->cfg, &t->lease, refused ? POOL_REFUSED : POOL_DONE, &recycled);
+    t->leased = false;
+    if (recycled) {
+        upstream_forget_connections();
+        const struct provider_ops *pv = provider_of(t->rt.ep);
+        if (pv->reload_key)
+            (void)pv->reload_key(t->r->cfg);
+    }
+}
+
+/* run: Claude's count_tokens, one call. */
+static int tok_run(struct tok *t)
+{
+    struct axon_req *r = t->r;
+    char url[1200];
+    snprintf(url, sizeof url, "%s%s", t->rt.ep->base_url, COUNT_PATH);
+    struct curl_slist *headers = provider_of(t->rt.ep)->headers(r->cfg, t->rt.ep);
+    struct up_call call = {.url = url, .headers = headers, .body = t->up.p, .len = t->up.len,
+                           .stream = false, .st = t};
+    r->upstream = t->rt.ep->name;
+    int rc = upstream_run(r->cfg, &call, 1, 1, &count_reader, &run_hooks, t, &t->e);
+    curl_slist_free_all(headers);
+    if (!rc && !t->counted)
+        rc = bad_answer(&t->e, "no token count");
+    if (rc && t->e.status == 400)
+        resp_map_error(&t->meta, &t->e); /* Claude's 400 about messages[K]: the item */
+    return rc;
+}
+
+/* ---- the answer ------------------------------------------------------------------------- */
+
+static int tok_answer(struct tok *t, int rc, bool upstream)
+{
+    struct axon_req *r = t->r;
+    if (t->cut)
+        api_error_set(&t->e, 503, ERR_SERVER, DRAIN_CODE, NULL,
+                      "Axon is shutting down: the count was cut at the end of its drain time "
+                      "(AXON_DRAIN_S). Please retry.");
+    if (rc == AXON_ECLIENT_GONE || (rc && !t->e.status && !t->cut)) {
+        r->client_gone = rc == AXON_ECLIENT_GONE;
+        return rc;
+    }
+    if (rc)
+        return errors_send_api(r, &t->e);
+    text_append_header(r->resp_headers, sizeof r->resp_headers,
+                       upstream ? "X-Axon-Token-Count: upstream" : "X-Axon-Token-Count: estimate");
+    char out[96];
+    int n = snprintf(out, sizeof out, "{\"object\":\"response.input_tokens\",\"input_tokens\":%lld}",
+                     t->count);
+    return io_send_json(r, 200, out, (size_t)n, NULL);
+}
+
+int responses_input_tokens(struct axon_req *r)
+{
+    struct tok t;
+    memset(&t, 0, sizeof t);
+    t.r = r;
+    buf_init(&t.up, 64u << 20);
+    int rc = chat_read_json_object(r, &t.body); /* answers its own 400 or 413 */
+    if (rc) {
+        buf_free(&t.up);
+        return rc;
+    }
+    json_object *ub = NULL;
+    bool claude = false;
+    rc = tok_parse(&t);
+    if (!rc)
+        rc = tok_route(&t);
+    if (!rc)
+        rc = tok_translate(&t, &ub);
+    if (!rc) {
+        claude = t.rt.ep->provider == PROVIDER_ANTHROPIC;
+        rc = claude ? claude_body(&t, ub) : estimate(&t, ub);
+    }
+    if (!rc && claude)
+        rc = tok_lease(&t);
+    if (!rc && claude)
+        rc = tok_run(&t);
+    tok_release(&t, rc); /* before the client hears the end: it may ask again at once */
+    rc = tok_answer(&t, rc, claude);
+    json_object_put(ub);
+    json_object_put(t.chat);
+    json_object_put(t.body);
+    resp_meta_free(&t.meta);
+    buf_free(&t.up);
+    return rc;
+}
