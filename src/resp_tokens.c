@@ -12,8 +12,13 @@
  *    mapping) on a leased pool session, since it is an upstream call like
  *    any other (and counts against the same rate limits).
  *  - An OpenAI-compatible upstream has no counting endpoint in OpenAI's API,
- *    so Axon estimates: the bytes of the messages and tools the upstream
- *    would get (JSON, as sent), divided by 4, rounded up. No upstream call.
+ *    but vLLM has one of its own: POST {base}/tokenize with the chat
+ *    messages (and tools) as they would be sent answers {"count": N ...}
+ *    (vLLM's Tokenizer API). Asked the same way, through the same pool.
+ *    An upstream that has no such route, or will not count this body (a
+ *    4xx other than 401, 403 and 429, or an answer without a count), gets
+ *    Axon's estimate instead: the bytes of the messages and tools the
+ *    upstream would get (JSON, as sent), divided by 4, rounded up.
  * The X-Axon-Token-Count header says which: "upstream" or "estimate".
  *
  * Why not the pipeline (pipeline.h): its run writes an answer, and a count
@@ -36,6 +41,7 @@
 #include "handlers.h"
 #include "jsonv.h"
 #include "log.h"
+#include "openai.h"
 #include "pool.h"
 #include "provider.h"
 #include "resp_in.h"
@@ -43,7 +49,11 @@
 #include "text.h"
 #include "upstream.h"
 
-#define COUNT_PATH "/v1/messages/count_tokens"
+#define COUNT_PATH "/v1/messages/count_tokens" /* Claude's */
+#define TOKENIZE_PATH "/tokenize"                /* vLLM's, at the server's root */
+/* The code an upstream's "cannot count" is carried in, from the reader's
+ * http_error (which has no state of its own) to tok_run. Never sent. */
+#define NO_COUNT_CODE "axon_no_count"
 
 /* What Claude's count_tokens takes of a Messages body (anthropic-sdk-
  * typescript src/resources/messages/messages.ts, MessageCountTokensParams).
@@ -65,6 +75,7 @@ struct tok {
     struct pool_lease lease;
     bool leased;
     bool counted;            /* the upstream's answer was read */
+    bool no_count;           /* the upstream cannot count this: estimate */
     long long count;
     bool cut;                /* ended by the drain deadline */
     struct api_error e;
@@ -172,6 +183,26 @@ static int claude_body(struct tok *t, json_object *mb)
     return rc;
 }
 
+/* vLLM's TokenizeChatRequest: the model, messages and tools of the chat
+ * body the upstream would get (the rest shapes no prompt). */
+static int tokenize_body(struct tok *t, json_object *ob)
+{
+    static const char *const keep[] = {"model", "messages", "tools"};
+    json_object *tb = json_object_new_object();
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        json_object *v = jsonv_get(ob, keep[i]);
+        if (v)
+            json_object_object_add(tb, keep[i], json_object_get(v));
+    }
+    buf_reset(&t->up);
+    int rc = jsonv_write(&t->up, tb);
+    json_object_put(tb);
+    if (rc)
+        api_error_set(&t->e, 400, ERR_INVALID_REQUEST, "request_too_large", NULL,
+                      "The request is too large for the upstream.");
+    return rc;
+}
+
 /* The estimate for an OpenAI-compatible upstream: ceil(bytes / 4) of the
  * messages and tools as the upstream would get them (docs/responses.md). */
 static int estimate(struct tok *t, json_object *ob)
@@ -225,6 +256,41 @@ static int on_body(void *st, const char *p, size_t n, struct api_error *e)
     return rc;
 }
 
+/* vLLM's TokenizeResponse: {"count": N, ...}. An answer without a count
+ * is a server whose /tokenize is not vLLM's (llama.cpp's takes
+ * {"content"}): it cannot count this body, so Axon estimates. */
+static int on_tokenize_body(void *st, const char *p, size_t n, struct api_error *e)
+{
+    (void)e;
+    struct tok *t = st;
+    json_object *o = NULL;
+    json_object *v = NULL;
+    if (!jsonv_parse(p, n, JSONV_MAX_DEPTH, &o))
+        v = jsonv_get(o, "count");
+    if (v && json_object_is_type(v, json_type_int) && json_object_get_int64(v) >= 0) {
+        t->count = (long long)json_object_get_int64(v);
+        t->counted = true;
+    } else {
+        t->no_count = true;
+    }
+    json_object_put(o);
+    return AXON_OK;
+}
+
+/* A /tokenize the upstream has not (404, 405), or a body it will not
+ * count (400, 422): Axon estimates. Its key refused, its rate limit and
+ * its own failures are errors, mapped as for chat (openai.h). */
+static void tokenize_http_error(int status, const char *body, size_t n, const char *retry_after,
+                                struct api_error *e)
+{
+    if (status >= 400 && status < 500 && status != 401 && status != 403 && status != 429) {
+        api_error_set(e, status, ERR_INVALID_REQUEST, NO_COUNT_CODE, NULL,
+                      "The upstream cannot count tokens (HTTP %d).", status);
+        return;
+    }
+    openai_http_error(status, body, n, retry_after, e);
+}
+
 /* The count is asked for whole: a stream never comes. */
 static int on_event(void *st, const char *event, const char *data, size_t n, struct api_error *e)
 {
@@ -246,6 +312,14 @@ static const struct up_reader count_reader = {
     .http_error = anthropic_http_error,
 };
 
+static const struct up_reader tokenize_reader = {
+    .state_size = sizeof(struct tok),
+    .event = on_event,
+    .end = on_end,
+    .body = on_tokenize_body,
+    .http_error = tokenize_http_error,
+};
+
 static bool on_delivered(void *ud, int i)
 {
     (void)ud, (void)i;
@@ -256,7 +330,7 @@ static void on_restart(void *ud, int i)
 {
     (void)i;
     struct tok *t = ud;
-    t->counted = false;
+    t->counted = t->no_count = false;
     t->count = 0;
 }
 
@@ -326,18 +400,27 @@ static void tok_release(struct tok *t, int rc)
     }
 }
 
-/* run: Claude's count_tokens, one call. */
-static int tok_run(struct tok *t)
+/* run: the upstream's count, one call: Claude's count_tokens or vLLM's
+ * tokenize. */
+static int tok_run(struct tok *t, bool claude)
 {
     struct axon_req *r = t->r;
     char url[1200];
-    snprintf(url, sizeof url, "%s%s", t->rt.ep->base_url, COUNT_PATH);
+    snprintf(url, sizeof url, "%s%s", t->rt.ep->base_url, claude ? COUNT_PATH : TOKENIZE_PATH);
     struct curl_slist *headers = provider_of(t->rt.ep)->headers(r->cfg, t->rt.ep);
     struct up_call call = {.url = url, .headers = headers, .body = t->up.p, .len = t->up.len,
                            .stream = false, .st = t};
     r->upstream = t->rt.ep->name;
-    int rc = upstream_run(r->cfg, &call, 1, 1, &count_reader, &run_hooks, t, &t->e);
+    int rc = upstream_run(r->cfg, &call, 1, 1, claude ? &count_reader : &tokenize_reader,
+                          &run_hooks, t, &t->e);
     curl_slist_free_all(headers);
+    if (rc && !claude && t->e.code && !strcmp(t->e.code, NO_COUNT_CODE)) {
+        memset(&t->e, 0, sizeof t->e);
+        t->no_count = true;
+        return AXON_OK;
+    }
+    if (!rc && t->no_count)
+        return AXON_OK;
     if (!rc && !t->counted)
         rc = bad_answer(&t->e, "no token count");
     if (rc && t->e.status == 400)
@@ -388,14 +471,16 @@ int responses_input_tokens(struct axon_req *r)
         rc = tok_translate(&t, &ub);
     if (!rc) {
         claude = t.rt.ep->provider == PROVIDER_ANTHROPIC;
-        rc = claude ? claude_body(&t, ub) : estimate(&t, ub);
+        rc = claude ? claude_body(&t, ub) : tokenize_body(&t, ub);
     }
-    if (!rc && claude)
+    if (!rc)
         rc = tok_lease(&t);
-    if (!rc && claude)
-        rc = tok_run(&t);
+    if (!rc)
+        rc = tok_run(&t, claude);
     tok_release(&t, rc); /* before the client hears the end: it may ask again at once */
-    rc = tok_answer(&t, rc, claude);
+    if (!rc && t.no_count)
+        rc = estimate(&t, ub);
+    rc = tok_answer(&t, rc, !t.no_count);
     json_object_put(ub);
     json_object_put(t.chat);
     json_object_put(t.body);

@@ -10,6 +10,15 @@ import {
   SERVER_NAMES, KEY, stackUrl, originOf, call, assertEnvelope,
 } from './lib.mjs';
 import { recorded, sdk } from './mock.mjs';
+
+// The mock vLLM's recorded requests (tests/mock/openai.mjs).
+async function vrecorded(id) {
+  const url = process.env.AXON_TEST_VLLM_MOCK_URL;
+  assert.ok(url, 'AXON_TEST_VLLM_MOCK_URL is not set: run tests/integration/run.sh');
+  const res = await fetch(`${url}/_mock/requests?id=${encodeURIComponent(id)}`, { signal: AbortSignal.timeout(10000) });
+  assert.equal(res.status, 200);
+  return res.json();
+}
 import { assertValid } from './schema.mjs';
 
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -121,15 +130,45 @@ for (const server of SERVER_NAMES) {
       assert.ok(r2.headers.get('retry-after'), 'retry-after passed on');
     });
 
-    it('OpenAI-compatible: an estimate, said in the header', async () => {
-      const input = 'Estimate me, please.';
+    it('OpenAI-compatible (vLLM): counted by the upstream\'s /tokenize', async () => {
+      const id = newId(server, 'vllm');
+      const input = `Count me, please. ${marker(id)}`;
+      const { data, response } = await sdk(server).responses.inputTokens.count({
+        model: VLLM, instructions: 'Be brief.', input, tools: [TOOL],
+      }).withResponse();
+      assertValid('inputTokens', data, 'the count');
+      assert.equal(response.headers.get('x-axon-token-count'), 'upstream');
+      const recs = await vrecorded(id);
+      assert.equal(recs.length, 1, 'one /tokenize call');
+      const rec = recs[0];
+      assert.equal(rec.path, '/tokenize');
+      assert.deepEqual(Object.keys(rec.body).sort(), ['messages', 'model', 'tools']);
+      assert.deepEqual(rec.body.messages.map((m) => m.role), ['system', 'user']);
+      assert.equal(rec.body.tools[0].function.name, 'get_weather');
+      // the mock's count (tests/mock/openai.mjs tokenizeCount)
+      const b = rec.body;
+      const expected = Math.ceil(Buffer.byteLength(JSON.stringify(b.messages)) / 3) +
+        Math.ceil(Buffer.byteLength(JSON.stringify(b.tools)) / 3) + 1;
+      assert.equal(data.input_tokens, expected);
+    });
+
+    it('OpenAI-compatible without /tokenize: an estimate, said in the header', async () => {
+      const id = newId(server, 'est');
+      const input = `Estimate me, please. ${marker(id, 'tokenize=off')}`;
       const res = await post(server, { model: VLLM, instructions: 'Be brief.', input });
       assert.equal(res.status, 200, res.text);
       assertValid('inputTokens', res.json);
       assert.equal(res.headers.get('x-axon-token-count'), 'estimate');
+      assert.equal((await vrecorded(id)).length, 1, 'the upstream was asked first');
       // bytes of the messages the upstream would get, / 4, rounded up
       const messages = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: input }];
       assert.equal(res.json.input_tokens, Math.ceil(Buffer.byteLength(JSON.stringify(messages)) / 4));
+    });
+
+    it('OpenAI-compatible: /tokenize failing on the upstream\'s side is an error, mapped', async () => {
+      const id = newId(server, 'vfail');
+      const res = await post(server, { model: VLLM, input: `Hi ${marker(id, 'fault=401')}` });
+      assertError(res, 502, { code: 'upstream_auth_failed' });
     });
 
     it('a body that is not a Responses body: 400 in OpenAI\'s words', async () => {
