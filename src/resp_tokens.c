@@ -45,6 +45,7 @@
 #include "pool.h"
 #include "provider.h"
 #include "resp_in.h"
+#include "resp_tokens.h"
 #include "seal.h"
 #include "text.h"
 #include "upstream.h"
@@ -165,15 +166,59 @@ static int tok_translate(struct tok *t, json_object **out)
     return AXON_OK;
 }
 
-/* The count_tokens body: the Messages body without what it does not take. */
-static int claude_body(struct tok *t, json_object *mb)
+/* ---- the bodies (resp_tokens.h) ---------------------------------------------------------- */
+
+/* A new object holding o's members named in keys (n of them), shared. */
+static json_object *pick(json_object *o, const char *const *keys, size_t n)
 {
-    json_object *cb = json_object_new_object();
-    for (size_t i = 0; i < sizeof COUNT_FIELDS / sizeof COUNT_FIELDS[0]; i++) {
-        json_object *v = NULL;
-        if (json_object_object_get_ex(mb, COUNT_FIELDS[i], &v))
-            json_object_object_add(cb, COUNT_FIELDS[i], json_object_get(v));
+    json_object *out = json_object_new_object();
+    for (size_t i = 0; i < n; i++) {
+        json_object *v = jsonv_get(o, keys[i]);
+        if (v)
+            json_object_object_add(out, keys[i], json_object_get(v));
     }
+    return out;
+}
+
+json_object *resp_tokens_claude_body(json_object *messages_body)
+{
+    return pick(messages_body, COUNT_FIELDS, sizeof COUNT_FIELDS / sizeof COUNT_FIELDS[0]);
+}
+
+/* vLLM's TokenizeChatRequest takes more (add_generation_prompt, its
+ * default true, chat_template ...); what shapes the prompt of a chat
+ * request is these. */
+json_object *resp_tokens_tokenize_body(json_object *chat_body)
+{
+    static const char *const keep[] = {"model", "messages", "tools"};
+    return pick(chat_body, keep, sizeof keep / sizeof keep[0]);
+}
+
+int resp_tokens_estimate(json_object *chat_body, size_t cap, long long *out)
+{
+    static const char *const parts[] = {"messages", "tools"};
+    size_t bytes = 0;
+    struct buf b = BUF_INIT(cap);
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        json_object *v = jsonv_get(chat_body, parts[i]);
+        if (!v)
+            continue;
+        buf_reset(&b);
+        if (jsonv_write(&b, v)) {
+            buf_free(&b);
+            return AXON_ETOOBIG;
+        }
+        bytes += b.len;
+    }
+    buf_free(&b);
+    *out = (long long)((bytes + 3) / 4);
+    return AXON_OK;
+}
+
+/* The upstream body, written into t->up. */
+static int up_body(struct tok *t, json_object *ub, bool claude)
+{
+    json_object *cb = claude ? resp_tokens_claude_body(ub) : resp_tokens_tokenize_body(ub);
     buf_reset(&t->up);
     int rc = jsonv_write(&t->up, cb);
     json_object_put(cb);
@@ -181,49 +226,6 @@ static int claude_body(struct tok *t, json_object *mb)
         api_error_set(&t->e, 400, ERR_INVALID_REQUEST, "request_too_large", NULL,
                       "The request is too large for the upstream.");
     return rc;
-}
-
-/* vLLM's TokenizeChatRequest: the model, messages and tools of the chat
- * body the upstream would get (the rest shapes no prompt). */
-static int tokenize_body(struct tok *t, json_object *ob)
-{
-    static const char *const keep[] = {"model", "messages", "tools"};
-    json_object *tb = json_object_new_object();
-    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
-        json_object *v = jsonv_get(ob, keep[i]);
-        if (v)
-            json_object_object_add(tb, keep[i], json_object_get(v));
-    }
-    buf_reset(&t->up);
-    int rc = jsonv_write(&t->up, tb);
-    json_object_put(tb);
-    if (rc)
-        api_error_set(&t->e, 400, ERR_INVALID_REQUEST, "request_too_large", NULL,
-                      "The request is too large for the upstream.");
-    return rc;
-}
-
-/* The estimate for an OpenAI-compatible upstream: ceil(bytes / 4) of the
- * messages and tools as the upstream would get them (docs/responses.md). */
-static int estimate(struct tok *t, json_object *ob)
-{
-    static const char *const parts[] = {"messages", "tools"};
-    size_t bytes = 0;
-    struct buf b = BUF_INIT(t->up.max);
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        json_object *v = jsonv_get(ob, parts[i]);
-        if (!v)
-            continue;
-        buf_reset(&b);
-        if (jsonv_write(&b, v)) {
-            buf_free(&b);
-            return AXON_ETOOBIG; /* cannot be: it was written whole before */
-        }
-        bytes += b.len;
-    }
-    buf_free(&b);
-    t->count = (long long)((bytes + 3) / 4);
-    return AXON_OK;
 }
 
 /* ---- the upstream's answer ------------------------------------------------------------- */
@@ -471,7 +473,7 @@ int responses_input_tokens(struct axon_req *r)
         rc = tok_translate(&t, &ub);
     if (!rc) {
         claude = t.rt.ep->provider == PROVIDER_ANTHROPIC;
-        rc = claude ? claude_body(&t, ub) : tokenize_body(&t, ub);
+        rc = up_body(&t, ub, claude);
     }
     if (!rc)
         rc = tok_lease(&t);
@@ -479,7 +481,7 @@ int responses_input_tokens(struct axon_req *r)
         rc = tok_run(&t, claude);
     tok_release(&t, rc); /* before the client hears the end: it may ask again at once */
     if (!rc && t.no_count)
-        rc = estimate(&t, ub);
+        rc = resp_tokens_estimate(ub, t.up.max, &t.count);
     rc = tok_answer(&t, rc, !t.no_count);
     json_object_put(ub);
     json_object_put(t.chat);
