@@ -188,6 +188,20 @@ for (const server of SERVER_NAMES) {
       assert.equal(c.json.error.param, 'conversation');
     });
 
+    it('an item_reference is refused too (its item is in the store)', async () => {
+      const res = await post(server, { model: CLAUDE, input: [{ type: 'item_reference', id: 'msg_123' }] });
+      assertError(res, 400, { type: 'invalid_request_error', code: 'unsupported_parameter' });
+      assert.equal(res.json.error.param, 'input');
+    });
+
+    it('no model: counted for the operator\'s default model (the spec makes model optional)', async () => {
+      const res = await post(server, { input: 'Hi there' });
+      assert.equal(res.status, 200, res.text);
+      assertValid('inputTokens', res.json);
+      assert.ok(res.json.input_tokens > 0);
+      assert.match(res.headers.get('x-axon-token-count') ?? '', /^(upstream|estimate)$/);
+    });
+
     it('an unknown model: 404 model_not_found', async () => {
       const res = await post(server, { model: 'no-such-model-xyz', input: 'Hi' });
       assertError(res, 404, { type: 'invalid_request_error', code: 'model_not_found' });
