@@ -47,6 +47,7 @@
 #include "resp_in.h"
 #include "resp_tokens.h"
 #include "seal.h"
+#include "stats.h"
 #include "text.h"
 #include "upstream.h"
 
@@ -101,9 +102,9 @@ static int refuse_stored(struct api_error *e, const char *param)
     return AXON_EINVAL;
 }
 
-/* The Responses body into the canonical request: model defaulted as
- * POST /v1/responses defaults it (the spec's TokenCountsBody makes it
- * optional), what needs the store refused first. */
+/* The Responses body into the canonical request: the model, which the
+ * spec's TokenCountsBody makes optional, defaulted as for a chat request
+ * without one (pipeline.c, txn_route); what needs the store refused first. */
 static int tok_parse(struct tok *t)
 {
     json_object *mv = NULL;
@@ -129,7 +130,7 @@ static int tok_route(struct tok *t)
                   strlen(json_object_get_string(mv)) == (size_t)json_object_get_string_len(mv) &&
                   catalog_route(t->r->cfg, json_object_get_string(mv), &t->rt) == AXON_OK;
     if (!routed) {
-        api_error_set(&t->e, 404, ERR_INVALID_REQUEST, "model_not_found", "model",
+        api_error_set(&t->e, 404, ERR_INVALID_REQUEST, "model_not_found", NULL, /* chat's */
                       "The model `%s` does not exist or you do not have access to it.",
                       mv ? json_object_get_string(mv) : "");
         return AXON_ENOTFOUND;
@@ -369,6 +370,8 @@ static int tok_lease(struct tok *t)
 {
     const struct axon_config *cfg = t->r->cfg;
     int rc = pool_acquire(cfg, t->rt.ep->pool, &t->lease, wait_gone, t);
+    if (rc == AXON_OK || rc == AXON_EBUSY) /* the pool's wait, in /stats as chat's */
+        stats_acquire_wait(rc == AXON_OK ? t->lease.wait_us : (uint64_t)cfg->pool_wait_ms * 1000u);
     t->leased = rc == AXON_OK;
     if (rc == AXON_EBUSY) {
         api_error_set(&t->e, 429, "requests", "rate_limit_exceeded", NULL,
