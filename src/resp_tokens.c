@@ -26,11 +26,15 @@
  * pool, upstream.c, the error envelope) is used as it is, as passthru.c
  * does for embeddings.
  *
- * What needs the store is refused with a 400 naming the field:
- * previous_response_id, conversation and item_reference (their items would
- * have to be loaded to be counted). A sealed reasoning item is opened with
- * the caller's key, as for POST /v1/responses. */
+ * item_reference items are fetched from the store first, in one round trip
+ * (items_fetch, lock-free: a count changes nothing), and answered to
+ * resp_parse from memory. previous_response_id and conversation are refused
+ * with a 400 naming the field: their history is loaded under the
+ * conversation's turn lock (resp_prev_load), which a count should neither
+ * take nor be refused by (a 409 while a turn is answering). A sealed
+ * reasoning item is opened with the caller's key, as for POST /v1/responses. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "anthropic.h"
@@ -44,7 +48,10 @@
 #include "openai.h"
 #include "pool.h"
 #include "provider.h"
+#include "conv.h"
+#include "items.h"
 #include "resp_in.h"
+#include "resp_store.h"
 #include "resp_tokens.h"
 #include "seal.h"
 #include "stats.h"
@@ -85,12 +92,63 @@ struct tok {
 
 /* ---- the parse ------------------------------------------------------------------------ */
 
+/* What resp_parse asks of the caller (struct resp_lookup's ctx). */
+struct tok_lookup {
+    const char *tenant;        /* borrowed */
+    const char **ids;          /* owned array; the strings borrowed from the body */
+    json_object **found;       /* owned: found[k] for ids[k], NULL when not found */
+    size_t n;
+};
+
+/* resp_lookup.item: from what items_fetch found. */
+static int lookup_item(void *ctx, const char *id, json_object **item, struct api_error *e)
+{
+    (void)e;
+    const struct tok_lookup *l = ctx;
+    for (size_t k = 0; k < l->n; k++) {
+        if (l->found[k] && !strcmp(l->ids[k], id)) {
+            *item = json_object_get(l->found[k]);
+            return AXON_OK;
+        }
+    }
+    return AXON_ENOTFOUND;
+}
+
 /* resp_lookup.open_reasoning: a sealed reasoning item, opened for the
- * caller's key (ctx: the tenant). */
+ * caller's key. */
 static int open_reasoning(void *ctx, const char *sealed, size_t n, json_object **blocks, char *why,
                           size_t whylen)
 {
-    return seal_open_json(ctx, sealed, n, blocks, why, whylen);
+    const struct tok_lookup *l = ctx;
+    return seal_open_json(l->tenant, sealed, n, blocks, why, whylen);
+}
+
+static void lookup_free(struct tok_lookup *l)
+{
+    for (size_t k = 0; k < l->n; k++)
+        json_object_put(l->found[k]);
+    free(l->found);
+    free(l->ids);
+    memset(l, 0, sizeof *l);
+}
+
+/* The item_reference items of the body, fetched in one round trip. More
+ * than RESP_MAX_REFS is resp_parse's 400: none are fetched then. */
+static int fetch_refs(struct tok *t, struct tok_lookup *l)
+{
+    size_t n = resp_item_refs(t->body, NULL, 0);
+    if (n == 0 || n > RESP_MAX_REFS)
+        return AXON_OK;
+    l->ids = xcalloc(n, sizeof *l->ids);
+    l->found = xcalloc(n, sizeof *l->found);
+    l->n = resp_item_refs(t->body, l->ids, n);
+    int rc = items_fetch(t->r->cfg, t->r->tenant, l->ids, l->n, ITEMS_KEEP_THINKING, l->found);
+    if (rc == AXON_EIO)
+        return conv_api_error(&t->e, rc, NULL, NULL); /* the store's 503, as chat's */
+    if (rc)
+        api_error_set(&t->e, 500, ERR_SERVER, NULL, NULL,
+                      "The stored items named by item_reference could not be read back.");
+    return rc;
 }
 
 static int refuse_stored(struct api_error *e, const char *param)
@@ -114,11 +172,14 @@ static int tok_parse(struct tok *t)
         return refuse_stored(&t->e, "previous_response_id");
     if (jsonv_get(t->body, "conversation"))
         return refuse_stored(&t->e, "conversation");
-    const char *ids[1];
-    if (resp_item_refs(t->body, ids, 0) > 0)
-        return refuse_stored(&t->e, "input");
-    struct resp_lookup lk = {.ctx = t->r->tenant, .open_reasoning = open_reasoning};
-    return resp_parse(t->body, &lk, &t->chat, &t->meta, &t->e);
+    struct tok_lookup l = {.tenant = t->r->tenant};
+    int rc = fetch_refs(t, &l);
+    if (!rc) {
+        struct resp_lookup lk = {.ctx = &l, .item = lookup_item, .open_reasoning = open_reasoning};
+        rc = resp_parse(t->body, &lk, &t->chat, &t->meta, &t->e);
+    }
+    lookup_free(&l);
+    return rc;
 }
 
 /* route: the model the catalog knows, with an upstream to ask. */

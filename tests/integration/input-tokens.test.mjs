@@ -188,10 +188,26 @@ for (const server of SERVER_NAMES) {
       assert.equal(c.json.error.param, 'conversation');
     });
 
-    it('an item_reference is refused too (its item is in the store)', async () => {
-      const res = await post(server, { model: CLAUDE, input: [{ type: 'item_reference', id: 'msg_123' }] });
-      assertError(res, 400, { type: 'invalid_request_error', code: 'unsupported_parameter' });
-      assert.equal(res.json.error.param, 'input');
+    it('an item_reference is counted as the stored item it names (one store round trip)', async () => {
+      const ai = sdk(server);
+      const text = `Stored words to count ${newId(server, 'stored')}`;
+      const conv = await ai.conversations.create({ items: [{ type: 'message', role: 'user', content: text }] });
+      const items = [];
+      for await (const it of ai.conversations.items.list(conv.id)) items.push(it);
+      assert.equal(items.length, 1);
+      const id = newId(server, 'ref');
+      const res = await post(server, {
+        model: CLAUDE,
+        input: [{ type: 'item_reference', id: items[0].id }, { role: 'user', content: `And this. ${marker(id)}` }],
+      });
+      assert.equal(res.status, 200, res.text);
+      assertValid('inputTokens', res.json);
+      const b = (await onlyRecorded(id)).body;
+      assert.ok(JSON.stringify(b.messages).includes(text), `the stored item was counted: ${JSON.stringify(b.messages)}`);
+      assert.equal(res.json.input_tokens, mockCount(b));
+      // one that is not stored (or is another key's): OpenAI's 404
+      const gone = await post(server, { model: CLAUDE, input: [{ type: 'item_reference', id: 'msg_0123' }] });
+      assertError(gone, 404, { type: 'invalid_request_error' });
     });
 
     it('no model: counted for the operator\'s default model (the spec makes model optional)', async () => {
