@@ -140,7 +140,7 @@ static int fetch_refs(struct tok *t, struct tok_lookup *l)
     if (n == 0 || n > RESP_MAX_REFS)
         return AXON_OK;
     l->ids = xcalloc(n, sizeof *l->ids);
-    l->found = xcalloc(n, sizeof *l->found);
+    l->found = xcalloc(n, sizeof(json_object *));
     l->n = resp_item_refs(t->body, l->ids, n);
     int rc = items_fetch(t->r->cfg, t->r->tenant, l->ids, l->n, ITEMS_KEEP_THINKING, l->found);
     if (rc == AXON_EIO)
