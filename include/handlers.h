@@ -25,6 +25,7 @@ int conv_http_list(struct axon_req *r);      /* conv_http.c */
 int conv_http_create(struct axon_req *r);    /* conv_http.c */
 int resp_http_get(struct axon_req *r);       /* resp_http.c: a response, its input_items */
 int resp_http_delete(struct axon_req *r);    /* resp_http.c */
+int responses_input_tokens(struct axon_req *r); /* resp_tokens.c */
 
 /* conv_api_error, the answer for a conversation the store could not serve,
  * is conv.h's (conv.c). */

@@ -26,6 +26,9 @@ static const struct route routes[] = {
     {.method = "POST", .path = "/v1/responses", .fn = responses_create},
     {.method = "POST", .path = "/v1/embeddings", .fn = embeddings_create},
     {.method = "POST", .path = "/v1/completions", .fn = completions_create},
+    /* Exact, and before any "/v1/responses/" prefix route, so that it is
+     * never read as a response id. */
+    {.method = "POST", .path = "/v1/responses/input_tokens", .fn = responses_input_tokens},
     {.method = "GET", .path = "/v1/conversations", .fn = conv_http_list},
     {.method = "POST", .path = "/v1/conversations", .fn = conv_http_create},
     {.method = "GET", .path = "/v1/conversations/", .prefix = true, .fn = conv_http_get},

@@ -79,6 +79,7 @@ export const KINDS = {
   responseItemList: 'ResponseItemList',
   itemResource: 'ItemResource',
   responseEvent: 'ResponseStreamEvent',
+  inputTokens: 'TokenCountsResource',
 };
 
 // Keywords whose value is a map of name -> schema, a list of schemas, or one

@@ -859,6 +859,47 @@ function handleEmbeddings(req, res, buf) {
   return undefined;
 }
 
+// POST /tokenize, vLLM's Tokenizer API (docs.vllm.ai, OpenAI-Compatible
+// Server, "Tokenizer API": /tokenize wraps the tokenizer's encode; vllm
+// entrypoints/openai/protocol.py TokenizeChatRequest {model, messages,
+// add_generation_prompt, tools ...} and TokenizeResponse {count,
+// max_model_len, tokens, token_strs}). Served at the server's root, not
+// under /v1. The count is deterministic, for the tests: ceil(bytes of
+// JSON.stringify(messages) / 3), plus ceil(bytes of JSON.stringify(tools) / 3)
+// when tools are given, plus 1 for the generation prompt. Directives:
+// tokenize=off answers as a server without the route (FastAPI's 404
+// {"detail":"Not Found"}: an OpenAI-compatible server that is not vLLM);
+// a numeric fault=CODE as for chat.
+const tokenizeCount = (b) => Math.ceil(Buffer.byteLength(JSON.stringify(b.messages)) / 3) +
+  (Array.isArray(b.tools) ? Math.ceil(Buffer.byteLength(JSON.stringify(b.tools)) / 3) : 0) + 1;
+
+function handleTokenize(req, res, buf) {
+  const text = buf.toString('utf8');
+  const d = parseDirectives(text) || NO_DIRECTIVES;
+  let body;
+  let parsed = true;
+  try { body = JSON.parse(text); } catch { parsed = false; }
+  const ctx = ctxFor(req, res, buf, d, body, parsed);
+  const { active } = REC.count(ctx.id, d);
+  if (d.tokenize === 'off') return sendNotFoundRoute(ctx);
+  if (!authorized(req)) return sendUnauthorized(res, ctx);
+  if (!parsed) return sendError(ctx, 400, 'BadRequestError', 'body: JSON decode error');
+  if (isObj(body) && typeof body.model === 'string' && !findModel(body.model)) {
+    return sendError(ctx, 404, 'NotFoundError', `The model \`${body.model}\` does not exist.`);
+  }
+  // wording not confirmed (a pydantic-style guess); Axon always sends messages.
+  if (!isObj(body) || !Array.isArray(body.messages)) return sendError(ctx, 400, 'BadRequestError', 'messages: Field required');
+  if (numericFault(ctx, d, active)) return undefined;
+  const n = tokenizeCount(body);
+  const model = findModel(body.model);
+  const s = JSON.stringify({
+    count: n, max_model_len: model ? model.len : 8192, tokens: Array.from({ length: n }, (_, i) => i % 1000),
+    token_strs: null,
+  });
+  finish(ctx, 200, JSON_HEADERS(Buffer.byteLength(s)), s);
+  return undefined;
+}
+
 // vLLM's CompletionRequest: prompt required here (vLLM also takes
 // prompt_embeds instead), the stream_options rule it shares with chat.
 function validateCompletion(b) {
@@ -1093,6 +1134,7 @@ function onRequest(req, res) {
   if (p === '/v1/chat/completions' && req.method === 'POST') return collect(req, res, handleChat);
   if (p === '/v1/embeddings' && req.method === 'POST') return collect(req, res, handleEmbeddings);
   if (p === '/v1/completions' && req.method === 'POST') return collect(req, res, handleCompletions);
+  if (p === '/tokenize' && req.method === 'POST') return collect(req, res, handleTokenize);
   if (p.startsWith('/_mock/')) return collect(req, res, (rq, rs, buf) => control(rq, rs, p, qi < 0 ? '' : url.slice(qi + 1), buf));
   return collect(req, res, (rq, rs) => otherRoute(rq, rs, p));
 }
