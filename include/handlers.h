@@ -15,6 +15,7 @@ int stats_get(struct axon_req *r);           /* stats_http.c */
 int metrics_get(struct axon_req *r);         /* stats_http.c */
 int ready_get(struct axon_req *r);           /* stats_http.c */
 int chat_completions(struct axon_req *r);    /* chat.c */
+int responses_create(struct axon_req *r);    /* responses.c */
 int embeddings_create(struct axon_req *r);   /* passthru.c */
 int completions_create(struct axon_req *r);  /* passthru.c */
 int conv_http_get(struct axon_req *r);       /* conv_http.c: a conversation, its items, one item */

@@ -41,6 +41,49 @@ struct txn_conv {
     bool store;               /* store the turn once the answer succeeds */
     json_object *turn;        /* owned: the client's messages to store with the turn */
     struct conv_lock lock;    /* a continued one: held from its load to its settle */
+    /* Where the stored turn starts in the conversation (its first client
+     * message's position; the answer follows the turn), once loaded; -1
+     * while unknown or nothing is stored. turn_n: the stored turn's client
+     * messages. The Responses ids are derived from these (resp_ids.h). */
+    long base;
+    size_t turn_n;
+};
+
+struct txn;
+
+/* What an ingress other than chat's asks of the conversation side. Zeroed
+ * by txn_init: chat's behaviour. ctx is passed back to the hooks. */
+struct txn_opts {
+    /* Leading messages of the canonical request that are never stored:
+     * the Responses API's instructions (OpenAI: "not carried over"). They
+     * stay first in the replay. */
+    size_t lead;
+    /* store: false: no conversation is made or grown; a named one is read. */
+    bool no_store;
+    /* > 0: conversation_id as it stood at its first upto positions
+     * (previous_response_id). At its tip the turn continues it; before its
+     * tip the turn is a branch: a new conversation holding those positions
+     * and the turn. prev_id (borrowed) names it in a 404. */
+    long upto;
+    const char *prev_id;
+    /* How the named conversation is read under its turn lock (NULL:
+     * conv_load_locked): the Responses ingress reads only the first upto
+     * positions, and only while that response's record exists. As
+     * conv_load_locked's contract (AXON_ENOTFOUND: nothing of the caller's). */
+    int (*load)(void *ctx, const struct txn *t, const char *id, struct conv_lock *lock,
+                json_object **history, struct conv_meta *meta);
+    /* After load, before the answer opens: the conversation and positions
+     * are known (t->cv). */
+    void (*loaded)(void *ctx, const struct txn *t);
+    /* In the settle round trip, after the turn's store, only when the
+     * turn is stored: the ingress's own commands (add), and their replies
+     * (done, after the run; stored is the store's result). */
+    void (*settle_add)(void *ctx, const struct txn *t, struct valkey_batch *b);
+    void (*settle_done)(void *ctx, const struct txn *t, int stored, const struct valkey_batch *b);
+    /* Before a failed request is answered: the ingress may tell the error
+     * in its own API's names (Responses: input[3] for messages[4]). */
+    void (*error)(void *ctx, const struct txn *t, struct api_error *e);
+    void *ctx;
 };
 
 struct txn {
@@ -50,6 +93,7 @@ struct txn {
     struct model_route rt;         /* the model and its endpoint */
     const struct provider_ops *pv; /* rt's provider, once routed */
     struct txn_conv cv;
+    struct txn_opts opt;           /* the ingress's (borrowed hooks) */
     struct buf body;               /* the upstream body (translate .. run) */
     struct chat_plan plan;
     bool legacy;                   /* the request used `functions` (oai_legacy.h) */

@@ -167,11 +167,41 @@ static int conv_full(struct api_error *e, const char *id, const struct axon_conf
     return AXON_ETOOBIG;
 }
 
+/* msgs[from..] as a new array sharing its members. */
+static json_object *slice(json_object *msgs, size_t from, size_t to)
+{
+    json_object *out = json_object_new_array();
+    for (size_t i = from; i < to; i++)
+        json_object_array_add(out, json_object_get(json_object_array_get_idx(msgs, i)));
+    return out;
+}
+
+/* A deleted item's entry ({"deleted": true}, design of issue 20): it holds
+ * its position so that later ids stay true, and is never replayed. */
+static bool tombstone(json_object *m)
+{
+    json_object *d = NULL;
+    return json_object_object_get_ex(m, "deleted", &d) && json_object_get_boolean(d) &&
+           !json_object_object_get_ex(m, "role", NULL);
+}
+
+/* A previous_response_id that names nothing of the caller's: OpenAI's 404. */
+static int prev_missing(struct api_error *e, const char *id)
+{
+    api_error_set(e, 404, ERR_INVALID_REQUEST, "previous_response_not_found",
+                  "previous_response_id", "Previous response with id '%s' not found.", id);
+    return AXON_ENOTFOUND;
+}
+
 /* Loads the conversation the request continues (or names a new one) and
- * rewrites req's messages into the replay: history, trimmed to the model's
- * budget by whole turns, then the new messages. On failure e is filled. */
-static int conv_prepare(struct axon_req *r, json_object *req, const struct model *m,
-                        struct txn_conv *cv, struct api_error *e)
+ * rewrites req's messages into the replay: the ingress's leading messages
+ * that are not stored (o->lead), history, trimmed to the model's budget by
+ * whole turns, then the new messages. With o->upto, only the history's
+ * first upto positions, and a branch when there are more. On failure e is
+ * filled. */
+static int conv_prepare(const struct txn *t, struct axon_req *r, json_object *req,
+                        const struct model *m, struct txn_conv *cv, const struct txn_opts *o,
+                        struct api_error *e)
 {
     const struct axon_config *cfg = r->cfg;
     json_object *msgs = NULL, *cidv = NULL;
@@ -180,12 +210,17 @@ static int conv_prepare(struct axon_req *r, json_object *req, const struct model
                               json_object_is_type(cidv, json_type_string)
                           ? json_object_get_string(cidv)
                           : NULL;
-    size_t new_n = json_object_array_length(msgs), new_bytes = array_bytes(msgs);
+    cv->base = -1;
+    size_t all_n = json_object_array_length(msgs);
+    size_t lead = o->lead < all_n ? o->lead : all_n;
+    size_t new_n = all_n - lead, new_bytes = 0;
+    for (size_t i = lead; i < all_n; i++)
+        new_bytes += conv_message_bytes(json_object_array_get_idx(msgs, i));
     /* An id holding a \u0000 is no id: never the one before the NUL. */
     bool whole = cid && strlen(cid) == (size_t)json_object_get_string_len(cidv);
     bool asked_new = whole && !strcmp(cid, "new");
     if (!cid || asked_new) {
-        if (!cid && cfg->store_on_request)
+        if (!cid && (cfg->store_on_request || o->no_store))
             return AXON_OK; /* no conversation asked for, none made */
         /* While Valkey is down the answer still names a conversation, marked
          * as never stored; so does one too big to store that nobody asked for. */
@@ -195,34 +230,68 @@ static int conv_prepare(struct axon_req *r, json_object *req, const struct model
         cv->store = fits && valkey_up();
         cv->create = true;
         conv_new_id(cv->id, cv->store);
-        cv->turn = json_object_get(msgs);
+        cv->turn = slice(msgs, lead, all_n);
+        cv->base = cv->store ? 0 : -1;
+        cv->turn_n = new_n;
         if (!cv->store)
             text_append_header(r->resp_headers, sizeof r->resp_headers,
                                "X-Axon-Conversation-Stored: false");
         return AXON_OK;
     }
+    const char *param = o->prev_id ? "previous_response_id" : "conversation_id";
     enum conv_id_kind kind = whole ? conv_id_check(cid) : CONV_ID_BAD;
+    if (kind != CONV_ID_STORED && o->prev_id)
+        return prev_missing(e, o->prev_id);
     if (kind != CONV_ID_STORED)
-        return conv_api_error(e, kind == CONV_ID_BAD ? AXON_EINVAL : AXON_ENOTFOUND, cid,
-                              "conversation_id");
+        return conv_api_error(e, kind == CONV_ID_BAD ? AXON_EINVAL : AXON_ENOTFOUND, cid, param);
     json_object *history = NULL;
     struct conv_meta meta;
-    int rc = conv_load_locked(cfg, cid, r->tenant, &cv->lock, &history, &meta);
+    int rc = o->load ? o->load(o->ctx, t, cid, &cv->lock, &history, &meta)
+                     : conv_load_locked(cfg, cid, r->tenant, &cv->lock, &history, &meta);
+    if (rc == AXON_ENOTFOUND && o->prev_id)
+        return prev_missing(e, o->prev_id);
     if (rc)
-        return conv_api_error(e, rc, cid, "conversation_id"); /* EBUSY: 409 */
+        return conv_api_error(e, rc, cid, param); /* EBUSY: 409 */
+    /* previous_response_id: the conversation as that response left it. A
+     * position past what is stored was never a response of this one. */
+    bool branch = false;
+    if (o->upto > 0) {
+        size_t have = json_object_array_length(history);
+        if (o->upto > meta.message_count || (size_t)o->upto > have) {
+            json_object_put(history);
+            (void)conv_unlock(&cv->lock);
+            return prev_missing(e, o->prev_id ? o->prev_id : cid);
+        }
+        branch = o->upto < meta.message_count;
+        if (branch) {
+            json_object *upto = slice(history, 0, (size_t)o->upto);
+            json_object_put(history);
+            history = upto;
+        }
+    }
     json_object *turn = json_object_new_array();
-    for (size_t i = 0; i < new_n; i++) {
+    for (size_t i = lead; i < all_n; i++) {
         json_object *mm = json_object_array_get_idx(msgs, i);
         if (!conv_has_system(history, mm))
             json_object_array_add(turn, json_object_get(mm));
     }
     size_t turn_n = json_object_array_length(turn), turn_bytes = array_bytes(turn);
-    if (meta.message_count + (long long)turn_n + 1 > cfg->conv_max_messages ||
-        (size_t)meta.bytes + turn_bytes > cfg->conv_max_bytes) {
+    long long before = branch ? o->upto : meta.message_count;
+    size_t before_bytes = branch ? array_bytes(history) : (size_t)meta.bytes;
+    if (!o->no_store && (before + (long long)turn_n + 1 > cfg->conv_max_messages ||
+                         before_bytes + turn_bytes > cfg->conv_max_bytes)) {
         json_object_put(history);
         json_object_put(turn);
         (void)conv_unlock(&cv->lock);
         return conv_full(e, cid, cfg);
+    }
+    /* A branch stores the history it branched from with its turn, before
+     * the replay is trimmed. */
+    json_object *stored = NULL;
+    if (branch) {
+        stored = slice(history, 0, json_object_array_length(history));
+        for (size_t i = 0; i < turn_n; i++)
+            json_object_array_add(stored, json_object_get(json_object_array_get_idx(turn, i)));
     }
     size_t budget = prompt_budget(req, m);
     int dropped = conv_fit(history, budget > turn_bytes ? budget - turn_bytes : 0);
@@ -231,11 +300,33 @@ static int conv_prepare(struct axon_req *r, json_object *req, const struct model
     char hdr[64];
     snprintf(hdr, sizeof hdr, "X-Axon-Turns-Dropped: %d", dropped);
     text_append_header(r->resp_headers, sizeof r->resp_headers, hdr);
+    json_object *replay = slice(msgs, 0, lead);
+    for (size_t i = 0; i < json_object_array_length(history); i++) {
+        json_object *h = json_object_array_get_idx(history, i);
+        if (!tombstone(h)) /* a deleted item keeps its position, not its place in the replay */
+            json_object_array_add(replay, json_object_get(h));
+    }
+    json_object_put(history);
     for (size_t i = 0; i < turn_n; i++)
-        json_object_array_add(history, json_object_get(json_object_array_get_idx(turn, i)));
-    json_object_object_add(req, "messages", history); /* the replay */
-    snprintf(cv->id, sizeof cv->id, "%s", cid);
-    cv->turn = turn;
+        json_object_array_add(replay, json_object_get(json_object_array_get_idx(turn, i)));
+    json_object_object_add(req, "messages", replay); /* the replay */
+    cv->turn_n = turn_n;
+    if (o->no_store) {
+        json_object_put(stored);
+        json_object_put(turn);
+        snprintf(cv->id, sizeof cv->id, "%s", cid);
+        return AXON_OK; /* read, never grown: the lock goes back at settle */
+    }
+    if (branch) {
+        json_object_put(turn);
+        conv_new_id(cv->id, true);
+        cv->create = true;
+        cv->turn = stored;
+    } else {
+        snprintf(cv->id, sizeof cv->id, "%s", cid);
+        cv->turn = turn;
+    }
+    cv->base = before;
     cv->store = true;
     return AXON_OK;
 }
@@ -486,9 +577,14 @@ static void give_back(struct txn *t, const struct answer *out, bool store, enum 
     store = store && out && leased;
     if (store) {
         json_object *assistant = answer_message(out, 0);
+        /* A branch creates a new conversation: the lock it holds is the
+         * one it branched from, which fences nothing of the new one. */
         conv_append_add_fenced(cfg, cv->id, r->tenant, t->rt.m.id, cv->turn, assistant,
-                               cv->create, &cv->lock, pool_server_now_ms(&t->lease), &ap, &b);
+                               cv->create, cv->create ? NULL : &cv->lock,
+                               pool_server_now_ms(&t->lease), &ap, &b);
         json_object_put(assistant); /* add keeps its text */
+        if (t->opt.settle_add)
+            t->opt.settle_add(t->opt.ctx, t, &b);
     }
     if (out) {
         keep_thinking(r, out, &th);
@@ -499,8 +595,12 @@ static void give_back(struct txn *t, const struct answer *out, bool store, enum 
     t->leased = false;
     conv_unlock_add(&cv->lock, &b); /* after the store: the next turn reads this one */
     (void)valkey_batch_run(&b);
-    if (store)
-        note_stored(r, cv, conv_append_done(&ap, &b), out);
+    if (store) {
+        int stored = conv_append_done(&ap, &b);
+        if (t->opt.settle_done)
+            t->opt.settle_done(t->opt.ctx, t, stored, &b);
+        note_stored(r, cv, stored, out);
+    }
     int thrc = thinking_store_done(&th, &b);
     if (thrc)
         log_msg(AXON_LOG_WARN, "request %s: the signed thinking of the answer's tool calls was not "
@@ -543,7 +643,10 @@ static int txn_check(struct txn *t)
  * asked only for a stored conversation (conv_prepare). */
 static int txn_load(struct txn *t)
 {
-    return conv_prepare(t->r, t->req, &t->rt.m, &t->cv, &t->e);
+    int rc = conv_prepare(t, t->r, t->req, &t->rt.m, &t->cv, &t->opt, &t->e);
+    if (!rc && t->opt.loaded)
+        t->opt.loaded(t->opt.ctx, t);
+    return rc;
 }
 
 /* translate: the canonical request, replay included, into the upstream's
@@ -704,6 +807,8 @@ int txn_end(struct txn *t, int rc)
      * at once. */
     if (t->leased || t->cv.lock.token[0])
         give_back(t, NULL, false, POOL_DONE);
+    if (rc && t->e.status && t->opt.error)
+        t->opt.error(t->opt.ctx, t, &t->e);
     if (t->out_open)
         rc = answer_close(&t->out, rc, &t->e); /* finish */
     else if (rc && rc != AXON_ECLIENT_GONE && t->e.status)

@@ -23,6 +23,7 @@ static const struct route routes[] = {
     {.method = "GET", .path = "/v1/models", .fn = models_list},
     {.method = "GET", .path = "/v1/models/", .prefix = true, .fn = models_get},
     {.method = "POST", .path = "/v1/chat/completions", .fn = chat_completions},
+    {.method = "POST", .path = "/v1/responses", .fn = responses_create},
     {.method = "POST", .path = "/v1/embeddings", .fn = embeddings_create},
     {.method = "POST", .path = "/v1/completions", .fn = completions_create},
     {.method = "GET", .path = "/v1/conversations", .fn = conv_http_list},

@@ -10,9 +10,10 @@
 //    history each turn, a large instructions, tools, four requests).
 // The AI SDK and the Agents SDK run under Node 22 (tests/clients/node22.mjs).
 //
-// GUARD: POST /v1/responses is not in Axon yet, so the Axon part runs only
-// with AXON_IT_RESPONSES=1 (without it those suites are skipped, with the
-// reason printed); today, with it set, they fail with 404.
+// GUARD: the Responses API is in Axon; the test that needs the
+// Conversations API (conversations.* and conversations.items.*) runs only
+// with AXON_IT_RESPONSES=1 (without it, it is skipped with the reason
+// printed) until that lands.
 //
 // The first suite needs no Axon and always runs: the clients against a small
 // recording server of this file, which pins down what each client sends on
@@ -25,9 +26,9 @@ import { recorded, sdk } from './mock.mjs';
 import { runClient, clientsMissing } from '../clients/node22.mjs';
 
 const ENABLED = process.env.AXON_IT_RESPONSES === '1';
-const SKIP = ENABLED ? false
-  : 'AXON_IT_RESPONSES=1 is not set: POST /v1/responses is not in Axon yet (issue 20); set it to run these';
-if (!ENABLED) console.log(`# clients-responses.test.mjs: the suites through Axon are skipped: ${SKIP}`);
+const PENDING = ENABLED ? false
+  : 'AXON_IT_RESPONSES=1 is not set: the Conversations API (create, items) is not in Axon yet (issue 20); set it to run this';
+if (!ENABLED) console.log(`# clients-responses.test.mjs: the test of the Conversations API is skipped: ${PENDING}`);
 
 const CLAUDE = 'claude-sonnet-4-6';
 const VLLM = 'qwen3-coder';
@@ -211,7 +212,7 @@ function assertResponsesStream(events) {
 }
 
 for (const server of SERVER_NAMES) {
-  describe(`AI SDK and Agents SDK in their default mode (Responses) through ${server}`, { skip: SKIP }, () => {
+  describe(`AI SDK and Agents SDK in their default mode (Responses) through ${server}`, () => {
     for (const model of [CLAUDE, VLLM]) {
       it(`AI SDK createOpenAI()('${model}'): generateText`, async () => {
         const id = newId(server, 'gen');
@@ -266,7 +267,7 @@ for (const server of SERVER_NAMES) {
     }
   });
 
-  describe(`official openai SDK on the Responses and Conversations APIs through ${server}`, { skip: SKIP }, () => {
+  describe(`official openai SDK on the Responses and Conversations APIs through ${server}`, () => {
     it('responses.create, retrieve, inputItems.list, a continuation, delete', async () => {
       const client = sdk(server);
       const id = newId(server, 'sdk');
@@ -328,7 +329,7 @@ for (const server of SERVER_NAMES) {
       assert.equal(types.at(-1), 'response.completed');
     });
 
-    it('conversations.* and conversations.items.*, then a response in the conversation', async () => {
+    it('conversations.* and conversations.items.*, then a response in the conversation', { skip: PENDING }, async () => {
       const client = sdk(server);
       const conv = await client.conversations.create({
         metadata: { topic: 'clients' },
@@ -383,7 +384,7 @@ for (const server of SERVER_NAMES) {
   // id is skip_serializing, so items go back without ids: a reasoning item as
   // { type, summary, encrypted_content }, a function_call as { type, name,
   // arguments, call_id }, a function_call_output's output as a plain string.
-  describe(`a Codex-shaped sequence through ${server}`, { skip: SKIP }, () => {
+  describe(`a Codex-shaped sequence through ${server}`, () => {
     // Codex's base instructions are some 20 KB of prose (codex-rs/core/prompt.md).
     const INSTRUCTIONS = Array.from({ length: 300 }, (_, i) =>
       `Rule ${i + 1}: you are a coding agent in a terminal; keep answers short and run tools when needed.`).join('\n');

@@ -78,6 +78,7 @@ export const KINDS = {
   responseObject: 'Response',
   responseItemList: 'ResponseItemList',
   itemResource: 'ItemResource',
+  responseEvent: 'ResponseStreamEvent',
 };
 
 // Keywords whose value is a map of name -> schema, a list of schemas, or one
@@ -207,9 +208,12 @@ export function rawSpec() {
   return parsedSpec;
 }
 
+let mainAjv; // the instance every kind is compiled by
+
 function validatorFor(kind) {
   if (!compiled) {
     const ajv = buildAjv();
+    mainAjv = ajv;
     compiled = {};
     for (const [k, name] of Object.entries(KINDS)) {
       compiled[k] = ajv.compile({ $ref: `${SPEC_ID}#/components/schemas/${name}` });
@@ -274,6 +278,32 @@ export function assertValid(kind, obj, what = '') {
     expected: KINDS[kind],
     operator: 'assertValid',
   });
+}
+
+// One Responses stream event against the member of ResponseStreamEvent its
+// `type` names (so a failure shows that member's errors, not every
+// member's), and then against the whole anyOf.
+const eventSchemaOf = new Map();
+export function assertValidEvent(ev, what = '') {
+  if (!eventSchemaOf.size) {
+    const schemas = rawSpec().components.schemas;
+    for (const m of schemas.ResponseStreamEvent.anyOf ?? schemas.ResponseStreamEvent.oneOf) {
+      const name = m.$ref.split('/').at(-1);
+      for (const t of schemas[name].properties?.type?.enum ?? []) eventSchemaOf.set(t, name);
+    }
+  }
+  const name = eventSchemaOf.get(ev?.type);
+  assert.ok(name, `${what}: no ResponseStreamEvent has type ${JSON.stringify(ev?.type)}`);
+  validatorFor('responseEvent');
+  compiled[`event:${name}`] ??= mainAjv.compile({ $ref: `${SPEC_ID}#/components/schemas/${name}` });
+  const v = compiled[`event:${name}`];
+  if (!v(ev)) {
+    throw new assert.AssertionError({
+      message: `${what}: not a valid ${name}:\n${formatErrors(v.errors)}\nobject: ${JSON.stringify(ev).slice(0, 3000)}`,
+      actual: ev, expected: name, operator: 'assertValidEvent',
+    });
+  }
+  assertValid('responseEvent', ev, what);
 }
 
 // One SSE block of a chat completion stream as a client reads it: a ": ping"
