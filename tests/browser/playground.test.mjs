@@ -546,6 +546,8 @@ browserTest('Responses: a failed stream shows the error as the API worded it', a
   assert.equal(await msg.locator('.content').textContent(), 'Hello from the');
   assert.equal(await msg.locator('.error .error-message').textContent(),
     'The upstream failed: mock: upstream failed mid-stream');
+  // The error event and response.failed say it once between them.
+  assert.equal(await msg.locator('.error').count(), 1);
 });
 
 browserTest('Responses: thinking streams the reasoning summary into the reasoning block', async () => {
@@ -575,6 +577,15 @@ browserTest('switching back to chat completions continues the same conversation'
   await page.waitForSelector(`#convs li[data-id="${respConv}"]`);
   await page.click(`#convs li[data-id="${respConv}"] .conv-open`);
   await page.waitForFunction((id) => document.querySelector('#conv-id').textContent === id, respConv);
+  // Opened from the list, no response id is known: a Responses turn names the conversation.
+  const opened = await page.locator('#log .msg.assistant').count();
+  await sendMessage('Reopened. [[mock id=pg-reopen]]');
+  await waitAnswers(opened + 1);
+  assert.equal(respBodies.at(-1).conversation, respConv);
+  assert.equal(respBodies.at(-1).previous_response_id, undefined);
+  const [reqR] = await recorded(vllmMock, 'pg-reopen');
+  assert.equal(reqR.body.messages[1].content, respReply, 'the history came along');
+
   await page.selectOption('#api-mode', 'chat');
   const nResp = respBodies.length;
   await sendMessage('Chat again. [[mock id=pg-back-chat]]');
@@ -592,6 +603,20 @@ browserTest('switching back to chat completions continues the same conversation'
     .some((li) => /^user: Chat again\./.test(li.textContent)));
   // A chat turn has no stored response: the panel says so.
   assert.equal(await page.getAttribute('#resp-stored', 'data-id'), '');
+
+  // And back to Responses: the chat turn moved the tip, so the page names the
+  // conversation (a previous_response_id from before it would branch off).
+  await page.selectOption('#api-mode', 'responses');
+  const nAnswers = await page.locator('#log .msg.assistant').count();
+  await sendMessage('Responses after chat. [[mock id=pg-back-resp]]');
+  await waitAnswers(nAnswers + 1);
+  const body = respBodies.at(-1);
+  assert.equal(body.conversation, respConv);
+  assert.equal(body.previous_response_id, undefined);
+  const [req2] = await recorded(vllmMock, 'pg-back-resp');
+  assert.match(req2.body.messages.at(-3).content, /^Chat again\./, 'the chat turn is in the history');
+  assert.equal((await page.textContent('#conv-id')).trim(), respConv);
+  await page.selectOption('#api-mode', 'chat');
 });
 
 browserTest('the stats panel follows /stats: counters and the pool chart', async () => {
