@@ -728,15 +728,18 @@
         view.setResponse(ctx.final);
         if (ctx.final.usage) view.setUsage(ctx.final.usage);
         if (res.headers.get('x-axon-conversation-stored') === 'false') {
-          // Answered, not stored: continuing would be a 404, so the next
-          // message starts afresh (and says so).
-          setConversation(null);
-          ui.convId.textContent = ctx.final.id + ' (not stored: the next message starts a new conversation)';
-        } else {
+          // Answered, not stored (Valkey down, a cap): its id is a random one
+          // that nothing can continue, so the next turn continues from where
+          // this one started (and the page says so).
+          view.art.append(el('div', 'finish', 'Not stored (X-Axon-Conversation-Stored: false): the next message continues from before this answer.'));
+        } else if (ctx.final.status !== 'failed') {
           setConversation(responseConversation(ctx.final));
-          state.prevResponseId = ctx.final.status === 'failed' ? null : ctx.final.id;
+          state.prevResponseId = ctx.final.id;
           state.lastResponseId = ctx.final.id;
         }
+        // A failed (or stopped) turn stores nothing (docs/conversations.md):
+        // the next turn continues from where this one started.
+
       } else if (!responses) {
         // A chat turn moves the tip: a later Responses turn names the conversation.
         state.prevResponseId = null;
@@ -1142,6 +1145,7 @@
     $('convs-details').open = false;
     $('stats-details').open = false;
   }
+  clearStore();
   checkHealth();
   pollStats();
   const saved = storeGet(KEY_STORE);

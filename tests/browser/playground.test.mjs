@@ -548,6 +548,15 @@ browserTest('Responses: a failed stream shows the error as the API worded it', a
     'The upstream failed: mock: upstream failed mid-stream');
   // The error event and response.failed say it once between them.
   assert.equal(await msg.locator('.error').count(), 1);
+  // A failed turn stores nothing: the next one starts the conversation afresh
+  // (naming the failed response's conversation would be a 404).
+  assert.equal((await page.textContent('#conv-id')).trim(), 'new');
+  await sendMessage('After the failure. [[mock id=pg-after-fail]]');
+  await waitAnswers(2);
+  assert.equal(await lastAssistant().getAttribute('data-state'), 'done');
+  assert.equal(await lastAssistant().locator('.content').textContent(), 'Hello from the mock.');
+  assert.equal(respBodies.at(-1).previous_response_id, undefined);
+  assert.equal(respBodies.at(-1).conversation, undefined);
 });
 
 browserTest('Responses: thinking streams the reasoning summary into the reasoning block', async () => {
