@@ -106,10 +106,11 @@ bench: deps
 	@tests/bench/run.sh $(BENCH_ARGS)
 
 # A few seconds of the same harness, no timing asserted: part of make test.
-# First the table's own test (the baseline columns and the callgrind rows).
+# First the table's own test (the baseline columns and the callgrind rows)
+# and loadgen's Responses streams.
 bench-smoke:
 	@$(MAKE) --no-print-directory all bench-bins
-	@node --test --test-reporter=spec tests/bench/report.test.mjs
+	@node --test --test-reporter=spec tests/bench/report.test.mjs tests/bench/loadgen.test.mjs
 	@tests/bench/run.sh --smoke --out build/bench/smoke
 
 # Installs (as root) or names every Debian package the build and tests use.

@@ -61,9 +61,10 @@ struct txn_opts {
     /* store: false: no conversation is made or grown; a named one is read. */
     bool no_store;
     /* > 0: conversation_id as it stood at its first upto positions
-     * (previous_response_id). At its tip the turn continues it; before its
-     * tip the turn is a branch: a new conversation holding those positions
-     * and the turn. prev_id (borrowed) names it in a 404. */
+     * (previous_response_id), which load (below) reads. At its tip the
+     * turn continues it; before its tip the turn is a branch: a new
+     * conversation holding those messages and the turn. prev_id (borrowed)
+     * names it in a 404. */
     long upto;
     const char *prev_id;
     /* How the named conversation is read under its turn lock (NULL:

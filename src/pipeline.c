@@ -176,15 +176,6 @@ static json_object *slice(json_object *msgs, size_t from, size_t to)
     return out;
 }
 
-/* A deleted item's entry ({"deleted": true}, design of issue 20): it holds
- * its position so that later ids stay true, and is never replayed. */
-static bool tombstone(json_object *m)
-{
-    json_object *d = NULL;
-    return json_object_object_get_ex(m, "deleted", &d) && json_object_get_boolean(d) &&
-           !json_object_object_get_ex(m, "role", NULL);
-}
-
 /* A previous_response_id that names nothing of the caller's: OpenAI's 404. */
 static int prev_missing(struct api_error *e, const char *id)
 {
@@ -256,18 +247,12 @@ static int conv_prepare(const struct txn *t, struct axon_req *r, json_object *re
      * position past what is stored was never a response of this one. */
     bool branch = false;
     if (o->upto > 0) {
-        size_t have = json_object_array_length(history);
-        if (o->upto > meta.message_count || (size_t)o->upto > have) {
+        if (o->upto > meta.message_count) {
             json_object_put(history);
             (void)conv_unlock(&cv->lock);
             return prev_missing(e, o->prev_id ? o->prev_id : cid);
         }
         branch = o->upto < meta.message_count;
-        if (branch) {
-            json_object *upto = slice(history, 0, (size_t)o->upto);
-            json_object_put(history);
-            history = upto;
-        }
     }
     json_object *turn = json_object_new_array();
     for (size_t i = lead; i < all_n; i++) {
@@ -276,7 +261,9 @@ static int conv_prepare(const struct txn *t, struct axon_req *r, json_object *re
             json_object_array_add(turn, json_object_get(mm));
     }
     size_t turn_n = json_object_array_length(turn), turn_bytes = array_bytes(turn);
-    long long before = branch ? o->upto : meta.message_count;
+    /* A branch's new conversation holds the history as read (tombstones
+     * left out), then the turn. */
+    long long before = branch ? (long long)json_object_array_length(history) : meta.message_count;
     size_t before_bytes = branch ? array_bytes(history) : (size_t)meta.bytes;
     if (!o->no_store && (before + (long long)turn_n + 1 > cfg->conv_max_messages ||
                          before_bytes + turn_bytes > cfg->conv_max_bytes)) {
@@ -301,11 +288,8 @@ static int conv_prepare(const struct txn *t, struct axon_req *r, json_object *re
     snprintf(hdr, sizeof hdr, "X-Axon-Turns-Dropped: %d", dropped);
     text_append_header(r->resp_headers, sizeof r->resp_headers, hdr);
     json_object *replay = slice(msgs, 0, lead);
-    for (size_t i = 0; i < json_object_array_length(history); i++) {
-        json_object *h = json_object_array_get_idx(history, i);
-        if (!tombstone(h)) /* a deleted item keeps its position, not its place in the replay */
-            json_object_array_add(replay, json_object_get(h));
-    }
+    for (size_t i = 0; i < json_object_array_length(history); i++) /* tombstones: not loaded */
+        json_object_array_add(replay, json_object_get(json_object_array_get_idx(history, i)));
     json_object_put(history);
     for (size_t i = 0; i < turn_n; i++)
         json_object_array_add(replay, json_object_get(json_object_array_get_idx(turn, i)));

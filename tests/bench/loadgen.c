@@ -3,7 +3,7 @@
  *   loadgen --url http://IPV4:PORT/PATH --body FILE --mode plain|stream|hold
  *           [--conc N] [--duration S] [--warmup S] [--requests N]
  *           [-H 'Name: value']... [--token-marker STR] [--expect-status CODE]
- *           [--ramp-ms MS] [--timeout-s S] [--label TEXT]
+ *           [--ramp-ms MS] [--timeout-s S] [--label TEXT] [--sse chat|responses]
  *
  * plain, stream: N keep-alive connections, closed loop (each connection sends
  *   the next POST as soon as the previous response is complete). Samples of
@@ -22,6 +22,12 @@
  * Only ok responses give samples. stream/hold ok = expected status and a
  * `data: [DONE]` (OpenAI) or `event: message_stop` (Anthropic) line; plain ok
  * = expected status and a body that matched its framing.
+ * --sse responses (POST /v1/responses): a token is the data line of a
+ * `response.output_text.delta` event, whatever it holds (the stream opens
+ * with response.created, which echoes the request and may quote the marker;
+ * output_text.done and response.completed repeat the whole text), and ok
+ * needs an `event: response.completed` line (response.failed or
+ * response.incomplete, or a chat stream's [DONE], is an incomplete stream).
  *
  * Output: one JSON line on stdout, one summary line on stderr (see
  * README-loadgen.md). Exit 0 if the run happened (errors or not), 1 if no
@@ -56,7 +62,7 @@
 #define REQBODY_MAX (64u * 1024u * 1024u)    /* --body file */
 #define CHLINE_MAX  4096u                    /* chunk-size line with extensions */
 #define MARKER_MAX  64u
-#define LP_MAX      32u    /* kept prefix of an SSE line: enough to classify it */
+#define LP_MAX      48u    /* kept prefix of an SSE line: enough to classify it */
 #define MAX_HDRS    64
 #define CONC_MAX    60000
 #define RBUF_SZ     (64u * 1024u)
@@ -65,6 +71,8 @@
 #define MAX_ERRLOG  5
 
 enum mode { M_PLAIN, M_STREAM, M_HOLD };
+/* The SSE dialect: chat (OpenAI chat or Anthropic) or the Responses API's. */
+enum sse { SSE_CHAT, SSE_RESPONSES };
 enum ekind { E_CONNECT, E_TIMEOUT, E_STATUS, E_PARSE, E_INCOMPLETE, E_RESET, E__N };
 static const char *const ekind_name[E__N] = {
     "connect", "timeout", "status", "parse", "incomplete", "reset"};
@@ -82,6 +90,7 @@ struct samples { uint64_t *v; size_t n, cap; };
 struct resp {
     enum pstate ps;
     bool got_first, got_ttft, has_tok, done_seen, close_after, line_mark;
+    bool in_delta;               /* Responses: after `event: response.output_text.delta` */
     uint64_t t_first, t_ttft, t_tok;
     uint32_t hlen, hline;        /* hline: bytes of current line, CR excluded */
     int status;                  /* 0 until the head is parsed / once counted */
@@ -111,6 +120,7 @@ struct conn {
 
 /* ---- settings ---- */
 static enum mode g_mode = M_PLAIN;
+static enum sse g_sse = SSE_CHAT;
 static int g_conc = 1;
 static double g_duration = 5.0, g_warmup = 1.0, g_timeout_s = 30.0;
 static bool g_dur_set;
@@ -386,7 +396,7 @@ static void sse_segment(struct conn *c, const char *p, size_t k, uint64_t now)
         }
     }
     c->r.llen += k;
-    if (c->r.line_mark)
+    if (c->r.line_mark || g_sse == SSE_RESPONSES)  /* Responses: tokens by event name */
         return;
     size_t m = g_mlen;
     bool found = false;
@@ -420,19 +430,39 @@ static bool line_is(const struct conn *c, uint64_t len, const char *s)
     return len == n && n <= LP_MAX && memcmp(c->r.lp, s, n) == 0;
 }
 
+/* Responses dialect: the event line names what its data line is. */
+static void sse_responses_event(struct conn *c, uint64_t len)
+{
+    if (line_is(c, len, "event: response.output_text.delta") ||
+        line_is(c, len, "event:response.output_text.delta"))
+        c->r.in_delta = true;
+    else if (line_is(c, len, "event: response.completed") ||
+             line_is(c, len, "event:response.completed"))
+        c->r.done_seen = true;
+}
+
 static void sse_line_end(struct conn *c, uint64_t now)
 {
     uint64_t len = c->r.tlen;
     if (len >= 5 && memcmp(c->r.lp, "data:", 5) == 0) {
         c->r.events++;
-        if (line_is(c, len, "data: [DONE]") || line_is(c, len, "data:[DONE]"))
+        if (g_sse == SSE_RESPONSES) {
+            if (c->r.in_delta)
+                mark_found(c, now);
+        } else if (line_is(c, len, "data: [DONE]") || line_is(c, len, "data:[DONE]")) {
             c->r.done_seen = true;
+        }
         if (c->r.line_mark) {
             if (c->r.has_tok)
                 push(&c->gaps, now - c->r.t_tok);
             c->r.has_tok = true;
             c->r.t_tok = now;
         }
+    } else if (g_sse == SSE_RESPONSES) {
+        if (len == 0)
+            c->r.in_delta = false;  /* a blank line ends the event */
+        else
+            sse_responses_event(c, len);
     } else if (line_is(c, len, "event: message_stop") || line_is(c, len, "event:message_stop")) {
         c->r.done_seen = true;
     }
@@ -727,7 +757,8 @@ static void resp_done(struct conn *c, uint64_t now)
         if (c->r.llen > 0)
             sse_line_end(c, now);  /* a last line without '\n' */
         if (!c->r.done_seen) {
-            conn_error(c, E_INCOMPLETE, "stream ended without [DONE] or message_stop (%u events)",
+            conn_error(c, E_INCOMPLETE, "stream ended without %s (%u events)",
+                       g_sse == SSE_RESPONSES ? "response.completed" : "[DONE] or message_stop",
                        c->r.events);
             return;
         }
@@ -945,7 +976,7 @@ static void usage(const char *msg)
             "usage: loadgen --url http://IPV4[:PORT]/PATH --body FILE --mode plain|stream|hold\n"
             "         [--conc N] [--duration S] [--warmup S] [--requests N]\n"
             "         [-H 'Name: value']... [--token-marker STR] [--expect-status CODE]\n"
-            "         [--ramp-ms MS] [--timeout-s S] [--label TEXT]\n");
+            "         [--ramp-ms MS] [--timeout-s S] [--label TEXT] [--sse chat|responses]\n");
     exit(2);
 }
 
@@ -1162,6 +1193,13 @@ int main(int argc, char **argv)
             g_ramp_ms = (long)parse_int(o, v, 0, 3600000);
         } else if (!strcmp(o, "--timeout-s")) {
             g_timeout_s = parse_num(o, v, 0.001, 86400);
+        } else if (!strcmp(o, "--sse")) {
+            if (!strcmp(v, "chat"))
+                g_sse = SSE_CHAT;
+            else if (!strcmp(v, "responses"))
+                g_sse = SSE_RESPONSES;
+            else
+                usage("--sse is chat or responses");
         } else if (!strcmp(o, "--label")) {
             if (strlen(v) > 256)
                 usage("--label longer than 256 bytes");

@@ -8,9 +8,12 @@
 // With a baseline (run.sh --baseline REF, paths base-lighttpd and
 // base-nginx) the table gains their columns and a this/baseline ratio;
 // callgrind's instructions per request follow in a table of their own.
+// The Responses rows (load lines with "api":"responses": the axon paths
+// through POST /v1/responses) follow chat's rows of the same measurement.
 //
 //   node tests/bench/report.mjs results.jsonl --provenance TEXT
-//        [--note TEXT] [--cg-note TEXT] [--baseline SHA --baseline-ref REF] [--smoke 0|1]
+//        [--note TEXT] [--resp-note TEXT] [--cg-note TEXT]
+//        [--baseline SHA --baseline-ref REF] [--smoke 0|1]
 import fs from 'node:fs';
 
 const [file, ...rest] = process.argv.slice(2);
@@ -30,12 +33,25 @@ const median = (xs) => {
   const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
   return v.length ? v[(v.length - 1) >> 1] : undefined;
 };
-const runs = (path, mode, conc) =>
-  lines.filter((l) => l.kind === 'load' && l.path === path && l.mode === mode && l.conc === conc);
+// A load line without "api" is chat completions' (results from before the
+// Responses rows read the same).
+const apiOf = (l) => l.api ?? 'chat';
+const runs = (path, mode, conc, api = 'chat') =>
+  lines.filter((l) => l.kind === 'load' && l.path === path && l.mode === mode && l.conc === conc && apiOf(l) === api);
 // The median over repetitions of one statistic of one measurement.
-const stat = (path, mode, conc, get) => median(runs(path, mode, conc).map((l) => {
+const stat = (path, mode, conc, get, api = 'chat') => median(runs(path, mode, conc, api).map((l) => {
   try { return get(l.r); } catch { return undefined; }
 }));
+// The Responses rows: the axon paths' figures through POST /v1/responses;
+// direct and nginx proxy_pass keep chat's, the same Messages call to the
+// mock that axon makes for either, so the ratios read as for chat.
+const responded = (mode, conc) => lines.some((l) => l.kind === 'load' && apiOf(l) === 'responses' && l.mode === mode && l.conc === conc);
+const viaResponses = (mode, conc, get) => (p) => (p === 'direct' || p === 'proxy'
+  ? stat(p, mode, conc, get) : p === 'portkey' ? undefined : stat(p, mode, conc, get, 'responses'));
+const AXON = ['lighttpd', 'nginx', 'base-lighttpd', 'base-nginx'];
+// Responses over chat on one axon path, of one figure.
+const overChat = (label, mode, conc, get) => row(label, (p) => (AXON.includes(p)
+  ? ratio(stat(p, mode, conc, get, 'responses'), stat(p, mode, conc, get)) : undefined), { digits: 2, ratios: false });
 
 const fmt = (v, digits = 0) => (v === undefined ? '—' : v.toLocaleString('en-US', {
   maximumFractionDigits: digits, minimumFractionDigits: digits,
@@ -57,7 +73,7 @@ const row = (label, get, { digits = 0, ratios = true } = {}) => {
   return v;
 };
 
-const concs = [...new Set(lines.filter((l) => l.kind === 'load' && l.mode === 'plain').map((l) => l.conc))].sort((a, b) => a - b);
+const concs = [...new Set(lines.filter((l) => l.kind === 'load' && l.mode === 'plain' && apiOf(l) === 'chat').map((l) => l.conc))].sort((a, b) => a - b);
 const targets = {};
 for (const c of concs) {
   const rps = row(`non-stream c=${c}: requests/s`, (p) => stat(p, 'plain', c, (r) => r.rps));
@@ -71,6 +87,12 @@ for (const c of concs) {
   }
   if (c === 32) targets.rps32 = rps;
   row(`non-stream c=${c}: load generator CPU, %`, (p) => stat(p, 'plain', c, (r) => r.cpu_pct), { ratios: false });
+  if (responded('plain', c)) {
+    row(`Responses non-stream c=${c}: requests/s`, viaResponses('plain', c, (r) => r.rps));
+    row(`Responses non-stream c=${c}: latency p50, µs`, viaResponses('plain', c, (r) => r.total_us.p50));
+    row(`Responses non-stream c=${c}: latency p99, µs`, viaResponses('plain', c, (r) => r.total_us.p99));
+    overChat(`Responses/chat: non-stream c=${c} latency p50`, 'plain', c, (r) => r.total_us.p50);
+  }
 }
 
 const streamed = lines.some((l) => l.kind === 'load' && l.mode === 'stream');
@@ -86,6 +108,14 @@ if (streamed) {
   row('stream: added gap p50, µs', addT(g50), { ratios: false });
   row('stream: added gap p99, µs', addT(g99), { ratios: false });
   targets.ttft99 = ['lighttpd', 'nginx'].map((p) => addT(t99)(p));
+  if (responded('stream', 1)) {
+    // The first token of a Responses stream: its first response.output_text.delta.
+    const rt50 = row('Responses stream: time to first token p50, µs', viaResponses('stream', 1, (r) => r.ttft_us.p50));
+    const rt99 = row('Responses stream: time to first token p99, µs', viaResponses('stream', 1, (r) => r.ttft_us.p99));
+    row('Responses stream: added time to first token p50, µs', addT(rt50), { ratios: false });
+    row('Responses stream: added time to first token p99, µs', addT(rt99), { ratios: false });
+    overChat('Responses/chat: stream time to first token p50', 'stream', 1, (r) => r.ttft_us.p50);
+  }
 }
 
 const holds = [...new Set(lines.filter((l) => l.kind === 'load' && l.mode === 'hold').map((l) => l.conc))].sort((a, b) => a - b);
@@ -156,6 +186,8 @@ row('start-up to the first 200 on /health, ms (p50 / max)', (p) => {
 }, { ratios: false });
 const rt = Object.fromEntries(lines.filter((l) => l.kind === 'valkey_rt').map((l) => [l.path, l.new_conversation]));
 row('Valkey round trips per request (new conversation)', (p) => rt[p], { ratios: false });
+const rtResp = Object.fromEntries(lines.filter((l) => l.kind === 'valkey_rt' && l.new_response != null).map((l) => [l.path, l.new_response]));
+if (Object.keys(rtResp).length) row('Valkey round trips per request (new stored response)', (p) => rtResp[p], { ratios: false });
 
 const out = [];
 out.push(opt.provenance);
@@ -165,7 +197,12 @@ if (based) {
   out.push(`The baseline, commit ${opt.baseline}${opt['baseline-ref'] && !opt['baseline-ref'].startsWith(opt.baseline) ? ` (${opt['baseline-ref']})` : ''}, is built from its own tree and runs behind the same servers with its own Valkey, in turn with the other paths; ` +
     '"axon/baseline" is this build over it (below 1 is faster for a latency, above 1 is faster for requests/s).');
 }
+if (lines.some((l) => l.kind === 'load' && apiOf(l) === 'responses')) {
+  out.push('The "Responses" rows are the same prompt through POST /v1/responses (stored, the default; a stream\'s first token is its first response.output_text.delta); ' +
+    'their direct and nginx proxy_pass figures are the chat rows\', the same Messages call to the mock that axon makes for either. "Responses/chat" is the Responses figure over chat\'s on the same path.');
+}
 if (opt.note) out.push(`Note: ${opt.note}.`);
+if (opt['resp-note']) out.push(`Note: ${opt['resp-note']}.`);
 out.push('');
 const RATIO_HEAD = ['axon/direct', 'axon/nginx-proxy', 'Portkey/axon', ...(based ? ['axon/baseline'] : [])];
 out.push(`| metric | ${HEAD.join(' | ')} | ${RATIO_HEAD.join(' | ')} |`);
@@ -191,8 +228,10 @@ if (cg.length) {
   out.push(`| instructions per request (callgrind: axon · nginx, one worker thread, ${fmt(n)} requests × ${rounds} rounds) | this build |` +
     `${baseCg ? ` ${baseLabel} | this/baseline |` : ''}`);
   out.push(`|---|---:|${baseCg ? '---:|---:|' : ''}`);
-  for (const [mode, label] of [['plain', 'non-stream chat completion'], ['stream', 'stream chat completion, 20 tokens']]) {
+  for (const [mode, label] of [['plain', 'non-stream chat completion'], ['stream', 'stream chat completion, 20 tokens'],
+    ['resp-plain', 'non-stream Responses'], ['resp-stream', 'stream Responses, 20 tokens']]) {
     const a = per('current', mode), b = per('baseline', mode);
+    if (mode.startsWith('resp-') && !a.length && !b.length) continue;  /* not measured */
     out.push(`| ${label} | ${cell(a)} |${baseCg ? ` ${cell(b)} | ${fmt(ratio(mean(a), mean(b)), 3)} |` : ''}`);
   }
 }

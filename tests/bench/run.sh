@@ -18,6 +18,12 @@
 #   hold    N streams open at once (a token every 100 ms for 4 s), N stepping
 #           up to 2,000: all must end complete; the open descriptors of axon
 #           and of the web server at the peak, per open stream
+# The axon paths also serve the same prompt through POST /v1/responses, in
+# turn right after chat's: non-stream at concurrency 1 and 32, and one stream
+# at a time (time to the first response.output_text.delta: loadgen --sse
+# responses). The mock answers both alike (axon sends Claude's Messages API
+# either way). A baseline that answers /v1/responses with 404 has no such
+# rows, and the table says so.
 # plus the RSS of every process of each path (idle, the most under load, and
 # 10 s after the load), axon's start-up time (tests/bench/startup.mjs) and
 # its Valkey round trips per request. tests/bench/report.mjs makes the table:
@@ -38,8 +44,9 @@
 # --tool=callgrind with one worker thread; after a few warm-up requests the
 # counters are zeroed, N requests are sent one at a time, the counters are
 # dumped, and the whole process's instructions are divided by N. Twice per
-# kind (non-stream, and a stream of 20 tokens), for this build and the
-# baseline; the table gives the mean and how far the two rounds differ.
+# kind (non-stream, and a stream of 20 tokens; chat completions, then the
+# same through the Responses API), for this build and the baseline; the
+# table gives the mean and how far the two rounds differ.
 #
 # --smoke: a few seconds of the same harness (make bench-smoke, part of make
 # test), callgrind with N=5. No timing is asserted; it fails only if a path
@@ -72,8 +79,10 @@ while (($#)); do
     shift
 done
 concs="1 8 32 128" holds="250 500 1000 2000" after_s=10 stream_dur=10
+resp_concs="1 32"  # the Responses rows: latency alone, and throughput
 if ((smoke)); then
     duration=0.5 warmup=0.2 repeat=1 concs="1 8" holds="50" after_s=0 stream_dur=0.5 portkey=0
+    resp_concs="1 8"
     results=""
     ((cg_set)) || cg_n=5
 fi
@@ -262,14 +271,20 @@ ant_body=$tmp/ant.json oai_body=$tmp/oai.json pk_body=$tmp/pk.json
 printf '{"model":"claude-sonnet-4-6","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}' >"$ant_body"
 printf '{"model":"claude-sonnet-4-6","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}' >"$oai_body"
 printf '{"model":"claude-sonnet-4-6","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}' >"$pk_body"
-for b in ant oai pk; do
+# The Responses API's body for the same prompt and the same cap: axon sends
+# the mock the same Messages request as for the chat body (stored, the
+# default, as a Responses client gets it).
+resp_body=$tmp/resp.json
+printf '{"model":"claude-sonnet-4-6","max_output_tokens":64,"input":"hi"}' >"$resp_body"
+for b in ant oai pk resp; do
     sed 's/^{/{"stream":true,/' "$tmp/$b.json" >"$tmp/$b-stream.json"
 done
 
 paths="direct proxy lighttpd nginx"
 [[ -n $base_dir ]] && paths+=" base-lighttpd base-nginx"
 [[ -n $pk_pid && -z $pk_note ]] && paths+=" portkey"
-# NAME -> url, body stem and headers
+# NAME [API] -> url, body stem and headers; API responses: an axon path's
+# POST /v1/responses instead of its chat completions.
 target() {
     case $1 in
     direct) url=$mock/v1/messages stem=ant
@@ -288,6 +303,9 @@ target() {
             hdr=(-H "x-portkey-provider: anthropic" -H "x-portkey-custom-host: $mock/v1"
                  -H "authorization: Bearer sk-ant-bench") ;;
     esac
+    if [[ ${2:-chat} == responses ]]; then
+        url=${url%/chat/completions}/responses stem=resp
+    fi
 }
 
 # The processes of each path, by role, for the RSS figures.
@@ -368,20 +386,25 @@ start_sampler() { # PHASE: the most RSS seen while it runs, every 200 ms
 }
 stop_sampler() { kill "$sampler_pid" 2>/dev/null || true; wait "$sampler_pid" 2>/dev/null || true; }
 
-run_load() { # PATH MODE CONC REP extra loadgen args...
+run_load() { # [--responses] PATH MODE CONC REP extra loadgen args...
+    local api=chat
+    if [[ $1 == --responses ]]; then api=responses; shift; fi
     local name=$1 mode=$2 conc=$3 rep=$4 body
     shift 4
-    target "$name"
+    target "$name" "$api"
     body=$tmp/$stem.json
     [[ $mode != plain ]] && body=$tmp/$stem-stream.json
-    local line
+    local line tag=""
+    [[ $api == responses ]] && tag='"api":"responses",'
+    # --sse: a chat stream (OpenAI's or Anthropic's) or a Responses stream.
     line=$(build/bench/loadgen --url "$url" --body "$body" --mode "$mode" --conc "$conc" \
-        "${hdr[@]}" --label "$name" "$@" 2>>"$tmp/loadgen.log") || {
-        say "loadgen failed on $name $mode c=$conc"; line='{"ok":0,"errors":-1}'; }
-    printf '{"kind":"load","path":"%s","mode":"%s","conc":%s,"rep":%s,"r":%s}\n' \
-        "$name" "$mode" "$conc" "$rep" "$line" >>"$tmp/results.jsonl"
+        "${hdr[@]}" --sse "$api" --label "$name $api" "$@" 2>>"$tmp/loadgen.log") || {
+        say "loadgen failed on $name $api $mode c=$conc"; line='{"ok":0,"errors":-1}'; }
+    # The chat lines carry no "api" (older results read the same).
+    printf '{"kind":"load","path":"%s",%s"mode":"%s","conc":%s,"rep":%s,"r":%s}\n' \
+        "$name" "$tag" "$mode" "$conc" "$rep" "$line" >>"$tmp/results.jsonl"
     # shellcheck disable=SC2001
-    say "$(printf '%-13s %-6s c=%-5s' "$name" "$mode" "$conc") $(sed 's/.*"ok":\([0-9]*\),"errors":\([0-9-]*\).*"rps":\([0-9.]*\).*/ok \1 errors \2 rps \3/' <<<"$line")"
+    say "$(printf '%-13s %-9s %-6s c=%-5s' "$name" "$api" "$mode" "$conc") $(sed 's/.*"ok":\([0-9]*\),"errors":\([0-9-]*\).*"rps":\([0-9.]*\).*/ok \1 errors \2 rps \3/' <<<"$line")"
 }
 mock_set() { curl -sf -o /dev/null "$mock/_mock/set?interval_ms=$1&tokens=$2"; }
 
@@ -393,15 +416,40 @@ for name in $paths; do
         --data-binary "@$tmp/$stem.json" "$url")
     [[ $code == 200 ]] || die "$name answered $code: $(head -c 300 "$tmp/first-$name")"
 done
-for server in $axon_paths; do
-    target "$server"
+# The axon paths that serve POST /v1/responses: all of this build's; a
+# baseline from before it answers 404, and its Responses rows are skipped.
+resp_paths="" resp_note=""
+for name in $axon_paths; do
+    target "$name" responses
+    code=$(curl -s -o "$tmp/first-$name-responses" -w '%{http_code}' "${hdr[@]}" \
+        -H 'content-type: application/json' --data-binary "@$tmp/resp.json" "$url")
+    if [[ $code == 200 ]]; then
+        resp_paths+=" $name"
+    elif [[ $name == base-* && $code == 404 ]]; then
+        resp_note="the baseline $base_sha does not serve POST /v1/responses (404): no Responses figures for it"
+    else
+        die "$name answered $code on /v1/responses: $(head -c 300 "$tmp/first-$name-responses")"
+    fi
+done
+[[ -n $resp_note ]] && say "$resp_note"
+valkey_rt() { # BODY: the median of 5 x-axon-valkey-round-trips ($url, $hdr)
+    local i
     for ((i = 0; i < 5; i++)); do
         curl -s -D - -o /dev/null "${hdr[@]}" -H 'content-type: application/json' \
-            --data-binary "@$tmp/oai.json" "$url" | tr -d '\r' |
+            --data-binary "@$1" "$url" | tr -d '\r' |
             sed -n 's/^x-axon-valkey-round-trips: //p'
-    done | sort -n | sed -n 3p |
-        xargs -I{} printf '{"kind":"valkey_rt","path":"%s","new_conversation":%s}\n' "$server" {} \
-        >>"$tmp/results.jsonl"
+    done | sort -n | sed -n 3p
+}
+for server in $axon_paths; do
+    target "$server"
+    rt=$(valkey_rt "$tmp/oai.json")
+    rt_resp=null
+    if [[ " $resp_paths " == *" $server "* ]]; then
+        target "$server" responses
+        rt_resp=$(valkey_rt "$tmp/resp.json")
+    fi
+    printf '{"kind":"valkey_rt","path":"%s","new_conversation":%s,"new_response":%s}\n' \
+        "$server" "${rt:-null}" "${rt_resp:-null}" >>"$tmp/results.jsonl"
 done
 
 sleep 1
@@ -417,6 +465,10 @@ for ((rep = 0; rep < repeat; rep++)); do
         for name in $paths; do
             run_load "$name" plain "$conc" "$rep" --duration "$duration" --warmup "$warmup"
         done
+        [[ " $resp_concs " == *" $conc "* ]] || continue
+        for name in $resp_paths; do
+            run_load --responses "$name" plain "$conc" "$rep" --duration "$duration" --warmup "$warmup"
+        done
     done
 done
 
@@ -426,6 +478,9 @@ say "streaming: one at a time, a token every 5 ms"
 for ((rep = 0; rep < repeat; rep++)); do
     for name in $paths; do
         run_load "$name" stream 1 "$rep" --duration "$stream_dur" --warmup "$warmup"
+    done
+    for name in $resp_paths; do
+        run_load --responses "$name" stream 1 "$rep" --duration "$stream_dur" --warmup "$warmup"
     done
 done
 
@@ -470,10 +525,10 @@ cg_ctl() { # ARGS...: callgrind_control through our private vgdb prefix
         cat "$tmp/callgrind.log" >&2
         die "callgrind_control $* failed (is ptrace allowed here?)"; }
 }
-cg_measure() { # BUILD TREE AXON PORT REDIS_PORT
-    local build=$1 tree=$2 bin=$3 port=$4 rport=$5
+cg_measure() { # BUILD TREE AXON PORT REDIS_PORT MODES
+    local build=$1 tree=$2 bin=$3 port=$4 rport=$5 modes=$6
     local wrap=$tmp/cg-$build.sh out=$tmp/cg-$build.out part=0
-    local pid stack mode body round line file ir i
+    local pid stack mode body round line file ir i path lmode sse
     # Niced: the count does not depend on speed, and the machine is shared.
     # shellcheck disable=SC2016  # "$@" is the wrapper's own
     printf '#!/bin/sh\nexec nice -n 10 valgrind --tool=callgrind -q --vgdb-prefix=%s --callgrind-out-file=%s %s "$@"\n' \
@@ -484,9 +539,13 @@ cg_measure() { # BUILD TREE AXON PORT REDIS_PORT
     stack=$last_pid
     wait_stack "cg-$build"
     pid=$(ready "cg-$build" AXON_PID)
-    for mode in plain stream; do
-        if [[ $mode == plain ]]; then body=$tmp/oai.json; mock_set 0 7
-        else body=$tmp/oai-stream.json; mock_set 0 20
+    # MODES: plain and stream are chat completions; resp-plain and
+    # resp-stream the same prompt through POST /v1/responses.
+    for mode in $modes; do
+        path=/v1/chat/completions body=$tmp/oai sse=chat lmode=${mode#resp-}
+        if [[ $mode == resp-* ]]; then path=/v1/responses body=$tmp/resp sse=responses; fi
+        if [[ $lmode == plain ]]; then body+=.json; mock_set 0 7
+        else body+=-stream.json; mock_set 0 20
         fi
         # Warm-up: the first requests connect to Valkey and the upstream
         # (the first worker opens its upstream connections after its first).
@@ -494,8 +553,8 @@ cg_measure() { # BUILD TREE AXON PORT REDIS_PORT
             local n=$cg_n
             [[ $round == warm ]] && n=5
             [[ $round != warm ]] && cg_ctl --zero "$pid"
-            line=$(build/bench/loadgen --url "http://127.0.0.1:$port/v1/chat/completions" \
-                --body "$body" --mode "$mode" --conc 1 --warmup 0 --requests "$n" \
+            line=$(build/bench/loadgen --url "http://127.0.0.1:$port$path" \
+                --body "$body" --mode "$lmode" --sse "$sse" --conc 1 --warmup 0 --requests "$n" \
                 -H "authorization: Bearer $key" 2>>"$tmp/loadgen.log") || line=""
             [[ $line == *"\"ok\":$n,\"errors\":0,"* ]] ||
                 die "callgrind $build $mode: $n requests did not all succeed: ${line:-loadgen failed}"
@@ -521,8 +580,12 @@ cg_measure() { # BUILD TREE AXON PORT REDIS_PORT
 if ((cg_n > 0)); then
     command -v callgrind_control >/dev/null || die "callgrind_control is missing (it comes with valgrind)"
     say "callgrind: $cg_n requests of each kind, twice, behind nginx with one worker thread"
-    cg_measure current "$repo" "$repo/build/axon" "$cg_port" "$redis_port"
-    [[ -n $base_dir ]] && cg_measure baseline "$base_dir" "$base_dir/build/axon" "$base_cg_port" "$base_redis_port"
+    cg_measure current "$repo" "$repo/build/axon" "$cg_port" "$redis_port" "plain stream resp-plain resp-stream"
+    if [[ -n $base_dir ]]; then
+        cg_modes="plain stream"
+        [[ " $resp_paths " == *" base-nginx "* ]] && cg_modes+=" resp-plain resp-stream"
+        cg_measure baseline "$base_dir" "$base_dir/build/axon" "$base_cg_port" "$base_redis_port" "$cg_modes"
+    fi
 elif [[ -z $cg_note ]]; then
     cg_note="callgrind not run (--callgrind 0)"
 fi
@@ -535,7 +598,7 @@ fi
 cp "$tmp/results.jsonl" "$out/results.jsonl"
 node tests/bench/report.mjs "$out/results.jsonl" \
     --provenance "$(tests/docs/results.sh provenance "$command")" \
-    --note "$pk_note" --cg-note "$cg_note" --smoke "$smoke" \
+    --note "$pk_note" --resp-note "$resp_note" --cg-note "$cg_note" --smoke "$smoke" \
     --baseline "${base_dir:+$(git rev-parse --short "$base_sha")}" --baseline-ref "$baseline" \
     >"$out/bench.md"
 cat "$out/bench.md"

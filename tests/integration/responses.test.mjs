@@ -358,23 +358,33 @@ for (const server of SERVER_NAMES) {
       assert.equal(Number(await redis(VALKEY, 'LLEN', `axon:{c:${convOf(r1.id).conv}}:msgs`)), 14);
     });
 
-    // conv.c refuses a stored list holding a tombstone until the
-    // Conversations API's item delete lands (issue 20): AXON_IT_RESPONSES=1 runs it.
-    it('a deleted item (its tombstone) keeps its position and is never replayed', {
-      skip: process.env.AXON_IT_RESPONSES === '1' ? false : 'conv.c does not read tombstones yet (the Conversations API items, issue 20)',
-    }, async () => {
+    it('a deleted item (its tombstone) keeps its position and is never replayed; a branch after it too', async () => {
       const c = sdk(server);
       const r1 = await c.responses.create({ model: CLAUDE, input: `Alpha [[mock id=${newId(server, 't1')} reply=A]]` });
       const r2 = await c.responses.create({ model: CLAUDE, previous_response_id: r1.id, input: `Beta [[mock id=${newId(server, 't2')} reply=B]]` });
       const { conv } = convOf(r2.id);
-      // As the Conversations API's item delete leaves it (design of issue 20).
-      assert.equal(await redis(VALKEY, 'LSET', `axon:{c:${conv}}:msgs`, '1', '{"deleted":true}'), 'OK');
+      // The Conversations API's item delete leaves a tombstone at position 1.
+      const del = await call(originOf(stackUrl(server)), `/v1/conversations/${conv}/items/msg_${conv.slice(5)}0000000101`,
+        { method: 'DELETE', key: KEY });
+      assert.equal(del.status, 200, del.text);
+      assert.equal(await redis(VALKEY, 'LINDEX', `axon:{c:${conv}}:msgs`, '1'), '{"deleted":true}');
       const id = newId(server, 't3');
       const r3 = await c.responses.create({ model: CLAUDE, previous_response_id: r2.id, input: `Gamma [[mock id=${id}]]` });
       assert.equal(convOf(r3.id).pos, 6, 'positions count the tombstone');
       const texts = claudeTexts(await onlyRecorded(id)).join(' / ');
       assert.ok(!/(^| \/ )A( \/ |$)/.test(texts.replace(/ \[\[[^\]]*\]\]/g, '')), `the deleted answer is not replayed: ${texts}`);
       assert.match(texts, /Alpha.*Beta.*Gamma/s);
+      // A branch from r2 (no longer the tip) copies the history as read:
+      // its answer sits after the copied messages and the new input.
+      const idb = newId(server, 't4');
+      const r4 = await c.responses.create({ model: CLAUDE, previous_response_id: r2.id, input: `Delta [[mock id=${idb}]]` });
+      const b = convOf(r4.id);
+      assert.notEqual(b.conv, conv);
+      const stored = await redis(VALKEY, 'LRANGE', `axon:{c:${b.conv}}:msgs`, '0', '-1');
+      assert.equal(b.pos, stored.length, 'the branch\'s id names its tip');
+      assert.equal(stored.length, 5, 'Alpha, Beta, B, Delta and its answer');
+      const rec = JSON.parse(await redis(VALKEY, 'GET', `axon:{c:${b.conv}}:r:${b.pos.toString(16).padStart(8, '0')}`));
+      assert.deepEqual([rec.in_start, rec.in_end], [3, 4]);
     });
 
     it('round trips: a new stored response 2 (the session, the settle), store false 2 (the session)', async () => {
