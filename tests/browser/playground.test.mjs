@@ -5,7 +5,7 @@
 // Environment: AXON_BIN (default build/axon), CHROMIUM (default
 // /usr/bin/chromium); AXON_SERVER and AXON_BASE_PATH go to run-stack.sh (e.g.
 // AXON_SERVER=nginx, or AXON_BASE_PATH=/axon to serve the page at /axon/).
-// Screenshots go to build/artifacts/browser/ (desktop.png, phone.png, and
+// Screenshots go to build/artifacts/browser/ (desktop.png, responses.png, phone.png, and
 // fail-*.png for a failed test), with the stack's output in stack.log.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -507,6 +507,7 @@ browserTest('Responses: the next turn continues with previous_response_id', asyn
   const inItems = await page.$$eval('#resp-input-items li .item-text', (ls) => ls.map((li) => li.textContent));
   assert.equal(inItems.length, 1);
   assert.match(inItems[0], /^user: And again\./);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'responses.png'), fullPage: true });
 });
 
 browserTest('Responses: a function call is shown and the example tool answers it', async () => {
