@@ -11,6 +11,8 @@
 (() => {
   const KEY_STORE = 'axon.playground.apiKey';     // sessionStorage
   const MODEL_STORE = 'axon.playground.model';    // sessionStorage
+  const MODE_STORE = 'axon.playground.api';       // sessionStorage: "chat" or "responses"
+  const ITEMS_SHOWN = 100;                         // the items panel shows the latest 100
   const STATS_EVERY_MS = 2000;
   const CHART_WINDOW_MS = 5 * 60 * 1000;
 
@@ -35,17 +37,26 @@
   const ui = {
     health: $('health'), keyForm: $('key-form'), key: $('api-key'), keyForget: $('key-forget'),
     model: $('model'), thinking: $('thinking'), effortField: $('effort-field'), effort: $('effort'),
-    tools: $('tools'), notice: $('notice'), newChat: $('new-chat'), convsRefresh: $('convs-refresh'),
+    tools: $('tools'), mode: $('api-mode'), notice: $('notice'), newChat: $('new-chat'), convsRefresh: $('convs-refresh'),
     convsStatus: $('convs-status'), convs: $('convs'), convsMore: $('convs-more'), convId: $('conv-id'),
     log: $('log'), composer: $('composer'), prompt: $('prompt'), send: $('send'), stop: $('stop'),
     chart: $('pool-chart'), lineIdle: $('line-idle'), lineBusy: $('line-busy'),
     chartRange: $('chart-range'), stats: $('stats'), statsStatus: $('stats-status'),
+    items: $('conv-items'), itemsStatus: $('items-status'), respStored: $('resp-stored'),
+    respSummary: $('resp-summary'), respInput: $('resp-input-items'),
   };
 
   const state = {
     key: '',
     models: [],          // /v1/models data
     convId: null,        // the conversation being continued, or null for a new one
+    // The Responses turn at the conversation's tip: the next Responses turn
+    // continues it with previous_response_id. Null after a chat turn or when a
+    // conversation is opened from the list: the next Responses turn then names
+    // the conversation instead (both continue the same stored history).
+    prevResponseId: null,
+    lastResponseId: null, // the stored response the panel shows (the last turn's, if a Responses one)
+    storeSeq: 0,          // ignore stale panel answers
     busy: false,
     controller: null,    // AbortController of the running chat request
     convAfter: null,     // pagination cursor of the conversation list
@@ -331,6 +342,11 @@
         const parts = [
           ['prompt', u.prompt_tokens], ['completion', u.completion_tokens], ['total', u.total_tokens],
         ];
+        // The Responses API names them input / output.
+        if (u.input_tokens !== undefined || u.output_tokens !== undefined) {
+          parts[0] = ['input', u.input_tokens];
+          parts[1] = ['output', u.output_tokens];
+        }
         footer.append('Tokens: ');
         parts.forEach(([name, v], i) => {
           const s = el('span', 'usage-' + name, `${name} ${fmtNum(v)}`);
@@ -338,7 +354,8 @@
           footer.append(s);
           if (i < parts.length - 1) footer.append(' · ');
         });
-        const r = u.completion_tokens_details && u.completion_tokens_details.reasoning_tokens;
+        const details = u.completion_tokens_details || u.output_tokens_details;
+        const r = details && details.reasoning_tokens;
         if (r) footer.append(` (reasoning ${fmtNum(r)})`);
       },
       setFinish(reason) {
@@ -346,6 +363,23 @@
         if (reason && reason !== 'stop') {
           finish.hidden = false;
           finish.textContent = 'finish_reason: ' + reason;
+        }
+      },
+      // A Responses turn's closing Response: its id on the message, and a
+      // status other than completed shown as finish_reason is for chat.
+      setResponse(r) {
+        if (typeof r.id === 'string') {
+          art.dataset.responseId = r.id;
+          const idEl = el('span', 'response-id muted', r.id);
+          art.firstChild.append(' · ', idEl);
+        }
+        if (r.status && r.status !== 'completed') {
+          finish.hidden = false;
+          const why = r.incomplete_details && r.incomplete_details.reason;
+          finish.textContent = 'status: ' + r.status + (why ? ' (' + why + ')' : '');
+        }
+        if (Array.isArray(r.output) && r.output.some((it) => it && it.type === 'function_call')) {
+          view.finishReason = 'tool_calls';
         }
       },
       setError(err) {
@@ -498,6 +532,9 @@
   function newChat() {
     if (state.busy) return;
     setConversation(null);
+    state.prevResponseId = null;
+    state.lastResponseId = null;
+    clearStore();
     ui.log.replaceChildren();
     ui.prompt.focus();
   }
@@ -531,13 +568,56 @@
     }
   }
 
-  async function send(messages) {
-    if (state.busy) return;
-    if (!state.key) { showNotice(new ApiError({ message: 'Enter an API key first.' })); ui.key.focus(); return; }
-    const model = ui.model.value;
-    if (!model || ui.model.disabled) { showNotice(new ApiError({ message: 'No model to ask: load the model list first.' })); return; }
-    clearNotice();
+  // The Responses stream's named events (docs/responses.md, "Stream events").
+  // ctx.final gets the closing Response (completed, incomplete or failed).
+  function handleResponseEvent(view, ev, ctx) {
+    if (!ev || typeof ev !== 'object') return;
+    const item = ev.item && typeof ev.item === 'object' ? ev.item : null;
+    switch (ev.type) {
+      case 'response.output_text.delta':
+      case 'response.refusal.delta':
+        if (typeof ev.delta === 'string') view.addContent(ev.delta);
+        break;
+      case 'response.reasoning_summary_text.delta':
+      case 'response.reasoning_text.delta':
+        if (typeof ev.delta === 'string') view.addReasoning(ev.delta);
+        break;
+      case 'response.output_item.added':
+        // A function call starts with its name and call_id; its arguments follow as deltas.
+        if (item && item.type === 'function_call') {
+          view.toolDelta({ index: ev.output_index, id: item.call_id,
+            function: { name: item.name, arguments: item.arguments } });
+        }
+        break;
+      case 'response.function_call_arguments.delta':
+        if (typeof ev.delta === 'string') view.toolDelta({ index: ev.output_index, function: { arguments: ev.delta } });
+        break;
+      case 'response.completed':
+      case 'response.incomplete':
+        ctx.final = ev.response || null;
+        break;
+      case 'response.failed': {
+        ctx.final = ev.response || null;
+        const e = ctx.final && ctx.final.error;
+        // The error event before it has said it already.
+        if (!view.failed) view.setError(new ApiError({ message: e && e.message ? e.message : 'The response failed.', code: e ? e.code : null }));
+        break;
+      }
+      case 'error': {
+        const e = ev.error && typeof ev.error === 'object' ? ev.error : ev;
+        view.setError(new ApiError({
+          message: typeof e.message === 'string' ? e.message : JSON.stringify(e),
+          type: e.type ?? null, code: e.code ?? null, param: e.param ?? null,
+        }));
+        break;
+      }
+      default:
+        break;      // created, in_progress, part and item boundaries: nothing to draw
+    }
+  }
 
+  // The body of a chat completions turn.
+  function chatBody(model, messages) {
     const body = {
       model,
       stream: true,
@@ -554,6 +634,50 @@
       else body.thinking = true;
     }
     if (ui.tools.checked) body.tools = [EXAMPLE_TOOL];
+    return body;
+  }
+
+  // The body of a Responses turn: the same turn as input items. It continues
+  // the last Responses turn with previous_response_id, else the open
+  // conversation by name; the first turn starts a stored one (store defaults to true).
+  function responsesBody(model, messages) {
+    const input = messages.map((m) => (m.role === 'tool'
+      ? { type: 'function_call_output', call_id: m.tool_call_id, output: m.content }
+      : { role: m.role, content: m.content }));
+    const body = { model, stream: true, input };
+    if (state.prevResponseId) body.previous_response_id = state.prevResponseId;
+    else if (state.convId) body.conversation = state.convId;
+    if (ui.thinking.checked) {
+      // The Responses API has no thinking: true; an effort turns reasoning on
+      // (Claude: medium is the 4096-token budget thinking: true gives), and
+      // the summary asks for the reasoning text to be shown.
+      body.reasoning = { effort: (isClaude(model) && ui.effort.value) || 'medium', summary: 'auto' };
+    }
+    if (ui.tools.checked) {
+      const f = EXAMPLE_TOOL.function;
+      body.tools = [{ type: 'function', name: f.name, description: f.description, parameters: f.parameters }];
+    }
+    return body;
+  }
+
+  // The conversation a Responses turn was stored in: the one named, else the
+  // one its id is made of ("resp_" + the conversation's 32 hex digits + the
+  // position, docs/responses.md "Ids").
+  function responseConversation(r) {
+    if (r.conversation && typeof r.conversation.id === 'string') return r.conversation.id;
+    const m = /^resp_([0-9a-f]{32})[0-9a-f]{8}$/.exec(r.id || '');
+    return m ? 'conv-' + m[1] : null;
+  }
+
+  async function send(messages) {
+    if (state.busy) return;
+    if (!state.key) { showNotice(new ApiError({ message: 'Enter an API key first.' })); ui.key.focus(); return; }
+    const model = ui.model.value;
+    if (!model || ui.model.disabled) { showNotice(new ApiError({ message: 'No model to ask: load the model list first.' })); return; }
+    clearNotice();
+
+    const responses = ui.mode.value === 'responses';
+    const body = responses ? responsesBody(model, messages) : chatBody(model, messages);
 
     for (const m of messages) {
       if (m.role === 'tool') toolMessage(m.tool_call_id, m.content);
@@ -567,29 +691,64 @@
     state.controller = controller;
     setBusy(true);
     let sawDone = false;
+    const ctx = { final: null };
     try {
-      const res = await api('v1/chat/completions', {
+      const res = await api(responses ? 'v1/responses' : 'v1/chat/completions', {
         method: 'POST', body, signal: controller.signal, accept: 'text/event-stream',
       });
       const type = res.headers.get('content-type') || '';
       if (!type.includes('text/event-stream')) {
         // Not a stream (should not happen with stream: true): show it whole.
         const j = await res.json();
-        handleChunk(view, { ...j, choices: (j.choices || []).map((c) => ({ ...c, delta: c.message })) });
+        if (responses) {
+          for (const it of Array.isArray(j.output) ? j.output : []) {
+            if (!it) continue;
+            if (it.type === 'message') view.addContent(contentText((it.content || []).map(partAsChat)));
+            if (it.type === 'function_call') view.toolDelta({ id: it.call_id, function: { name: it.name, arguments: it.arguments } });
+          }
+          ctx.final = j;
+        } else {
+          handleChunk(view, { ...j, choices: (j.choices || []).map((c) => ({ ...c, delta: c.message })) });
+        }
         sawDone = true;
       } else {
         for await (const data of sseData(res.body)) {
-          if (data === '[DONE]') { sawDone = true; break; }
+          if (!responses && data === '[DONE]') { sawDone = true; break; }
           let chunk;
           try { chunk = JSON.parse(data); } catch {
             view.setError(new ApiError({ message: 'The stream sent an event that is not JSON: ' + data.slice(0, 200) }));
             break;
           }
-          handleChunk(view, chunk);
+          if (!responses) { handleChunk(view, chunk); continue; }
+          handleResponseEvent(view, chunk, ctx);
+          if (ctx.final) { sawDone = true; break; }     // the closing event: nothing follows it
         }
       }
+      if (responses && ctx.final) {
+        view.setResponse(ctx.final);
+        if (ctx.final.usage) view.setUsage(ctx.final.usage);
+        if (res.headers.get('x-axon-conversation-stored') === 'false') {
+          // Answered, not stored (Valkey down, a cap): its id is a random one
+          // that nothing can continue, so the next turn continues from where
+          // this one started (and the page says so).
+          view.art.append(el('div', 'finish', 'Not stored (X-Axon-Conversation-Stored: false): the next message continues from before this answer.'));
+        } else if (ctx.final.status !== 'failed') {
+          setConversation(responseConversation(ctx.final));
+          state.prevResponseId = ctx.final.id;
+          state.lastResponseId = ctx.final.id;
+        }
+        // A failed (or stopped) turn stores nothing (docs/conversations.md):
+        // the next turn continues from where this one started.
+
+      } else if (!responses) {
+        // A chat turn moves the tip: a later Responses turn names the conversation.
+        state.prevResponseId = null;
+        state.lastResponseId = null;
+      }
       if (!sawDone && !view.failed) {
-        view.setError(new ApiError({ message: 'The stream ended before data: [DONE].' }));
+        view.setError(new ApiError({ message: responses
+          ? 'The stream ended before its closing event (response.completed).'
+          : 'The stream ended before data: [DONE].' }));
       }
     } catch (err) {
       if (err && err.name === 'AbortError') {
@@ -605,6 +764,116 @@
     }
     if (!view.failed && view.finishReason === 'tool_calls' && ui.tools.checked) offerToolRun(view);
     loadConversations();
+    refreshStore();
+  }
+
+  // A Responses content part as the chat part contentText reads.
+  function partAsChat(p) {
+    if (!p || typeof p !== 'object') return p;
+    if (p.type === 'input_text' || p.type === 'output_text') return { type: 'text', text: p.text };
+    if (p.type === 'refusal') return { type: 'text', text: '[refusal] ' + (p.refusal || '') };
+    if (p.type === 'input_image') return { type: 'image_url' };
+    if (p.type === 'input_file') return { type: 'file', file: { filename: p.filename } };
+    return p;
+  }
+
+  // ---- the stored items panel ------------------------------------------------------
+
+  // One line for an item of the Responses shape (docs/responses.md, "Ids").
+  function itemText(it) {
+    switch (it.type) {
+      case 'message': {
+        const c = typeof it.content === 'string' ? it.content
+          : contentText(Array.isArray(it.content) ? it.content.map(partAsChat) : []);
+        return `${it.role || '?'}: ${c}`;
+      }
+      case 'function_call':
+        return `${it.name || '?'}(${it.arguments || ''}) · ${it.call_id || ''}`;
+      case 'function_call_output': {
+        const o = typeof it.output === 'string' ? it.output
+          : contentText(Array.isArray(it.output) ? it.output.map(partAsChat) : []);
+        return `${it.call_id || '?'} → ${o}`;
+      }
+      case 'reasoning': {
+        const sum = Array.isArray(it.summary) ? it.summary.map((x) => (x && x.text) || '').join('\n') : '';
+        return sum ? 'reasoning: ' + sum : 'reasoning';
+      }
+      default:
+        return '';
+    }
+  }
+
+  function itemRow(it) {
+    const li = el('li', 'item');
+    li.dataset.id = String(it.id || '');
+    li.dataset.type = String(it.type || '');
+    li.append(el('span', 'item-type', it.type), ' ', el('span', 'item-text', itemText(it)), ' ',
+      el('code', 'item-id', it.id));
+    return li;
+  }
+
+  function clearStore() {
+    state.storeSeq++;
+    ui.items.replaceChildren();
+    ui.items.dataset.conversation = '';
+    ui.itemsStatus.textContent = 'A new conversation has no items yet.';
+    showStoredResponse(null);
+  }
+
+  function showStoredResponse(r, inputItems, note) {
+    ui.respStored.dataset.id = r ? r.id : '';
+    ui.respInput.replaceChildren(...(inputItems || []).map(itemRow));
+    if (!r) {
+      ui.respSummary.replaceChildren(note || 'A Responses turn shows its stored response here (GET v1/responses/{id}).');
+      return;
+    }
+    const u = r.usage || {};
+    ui.respSummary.replaceChildren(
+      el('code', 'resp-id', r.id), ' · ', el('span', 'resp-status', r.status), ' · ',
+      el('span', 'resp-model', r.model), ' · ',
+      `tokens in ${fmtNum(u.input_tokens)} / out ${fmtNum(u.output_tokens)}`,
+      r.previous_response_id ? ` · after ${r.previous_response_id}` : '',
+    );
+  }
+
+  // Reads the current conversation's items and the last Responses turn's
+  // stored response with its input items. Failures are shown in the panel.
+  async function refreshStore() {
+    const seq = ++state.storeSeq;
+    const conv = state.convId;
+    const respId = state.lastResponseId;
+    if (!state.key || !conv) { clearStore(); return; }
+    try {
+      const j = await (await api(`v1/conversations/${encodeURIComponent(conv)}/items?order=desc&limit=${ITEMS_SHOWN}`)).json();
+      if (seq !== state.storeSeq) return;
+      const data = Array.isArray(j && j.data) ? j.data.filter((it) => it && typeof it === 'object') : [];
+      ui.items.replaceChildren(...data.reverse().map(itemRow));
+      ui.items.dataset.conversation = conv;
+      ui.itemsStatus.textContent = j.has_more ? `The latest ${ITEMS_SHOWN} items of ${conv}.`
+        : `${data.length} items of ${conv}.`;
+    } catch (err) {
+      if (seq !== state.storeSeq) return;
+      ui.items.replaceChildren();
+      ui.items.dataset.conversation = '';
+      ui.itemsStatus.replaceChildren(errorBox(err, `GET v1/conversations/${conv}/items`));
+    }
+    if (!respId) {
+      showStoredResponse(null, null, 'The last turn was a chat completions one: it has no stored response.');
+      return;
+    }
+    try {
+      const id = encodeURIComponent(respId);
+      const [r, inp] = await Promise.all([
+        api(`v1/responses/${id}`).then((x) => x.json()),
+        api(`v1/responses/${id}/input_items?order=asc&limit=${ITEMS_SHOWN}`).then((x) => x.json()),
+      ]);
+      if (seq !== state.storeSeq) return;
+      showStoredResponse(r, Array.isArray(inp && inp.data) ? inp.data.filter((it) => it && typeof it === 'object') : []);
+    } catch (err) {
+      if (seq !== state.storeSeq) return;
+      showStoredResponse(null);
+      ui.respSummary.replaceChildren(errorBox(err, `GET v1/responses/${respId}`));
+    }
   }
 
   // ---- conversations -------------------------------------------------------------
@@ -674,6 +943,10 @@
       clearNotice();
       ui.log.replaceChildren();
       setConversation(j.id);
+      // Opened from the list: a Responses turn names the conversation (no response id is known).
+      state.prevResponseId = null;
+      state.lastResponseId = null;
+      refreshStore();
       for (const m of Array.isArray(j.messages) ? j.messages : []) renderStored(m);
       if (j.model && modelInfo(j.model)) { ui.model.value = j.model; storeSet(MODEL_STORE, j.model); updateEffort(); }
       ui.log.dataset.conversation = j.id;
@@ -845,6 +1118,10 @@
   });
   ui.model.addEventListener('change', () => { storeSet(MODEL_STORE, ui.model.value); updateEffort(); });
   ui.thinking.addEventListener('change', updateEffort);
+  // The API switch changes how the next turn is sent, not the conversation:
+  // both APIs continue the same stored history.
+  ui.mode.addEventListener('change', () => storeSet(MODE_STORE, ui.mode.value));
+  if (storeGet(MODE_STORE) === 'responses') ui.mode.value = 'responses';
   ui.composer.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const text = ui.prompt.value;
@@ -868,6 +1145,7 @@
     $('convs-details').open = false;
     $('stats-details').open = false;
   }
+  clearStore();
   checkHealth();
   pollStats();
   const saved = storeGet(KEY_STORE);

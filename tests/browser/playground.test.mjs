@@ -5,7 +5,7 @@
 // Environment: AXON_BIN (default build/axon), CHROMIUM (default
 // /usr/bin/chromium); AXON_SERVER and AXON_BASE_PATH go to run-stack.sh (e.g.
 // AXON_SERVER=nginx, or AXON_BASE_PATH=/axon to serve the page at /axon/).
-// Screenshots go to build/artifacts/browser/ (desktop.png, phone.png, and
+// Screenshots go to build/artifacts/browser/ (desktop.png, responses.png, phone.png, and
 // fail-*.png for a failed test), with the stack's output in stack.log.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +26,7 @@ let browser, context, page;
 const pageErrors = [];         // uncaught exceptions in any page
 const requestUrls = [];        // every URL any page asked for
 const chatBodies = [];         // bodies the page POSTed to chat/completions
+const respBodies = [];         // bodies the page POSTed to responses
 
 // ---- helpers -----------------------------------------------------------------
 
@@ -75,6 +76,9 @@ function watch(p) {
     requestUrls.push(req.url());
     if (req.method() === 'POST' && /\/v1\/chat\/completions$/.test(new URL(req.url()).pathname)) {
       try { chatBodies.push(JSON.parse(req.postData() || 'null')); } catch { chatBodies.push(null); }
+    }
+    if (req.method() === 'POST' && /\/v1\/responses$/.test(new URL(req.url()).pathname)) {
+      try { respBodies.push(JSON.parse(req.postData() || 'null')); } catch { respBodies.push(null); }
     }
   });
   return p;
@@ -397,6 +401,232 @@ browserTest('conversations are listed, opened and deleted', async () => {
   assert.ok(!after.json.data.some((c) => c.id === firstConv));
   await page.waitForFunction(() => document.querySelector('#convs li') !== null);
   assert.equal(await page.locator(`#convs li[data-id="${firstConv}"]`).count(), 0);
+});
+
+// ---- the Responses API ----------------------------------------------------------
+
+// The items panel's entries: [type, role or name, text] per item, oldest first.
+const panelItems = (p = page) => p.$$eval('#conv-items li', (ls) => ls.map((li) => ({
+  id: li.dataset.id, type: li.dataset.type, text: li.querySelector('.item-text')?.textContent ?? '',
+})));
+
+let respConv, firstResp, respReply;
+browserTest('Responses: the switch sends POST /v1/responses and the answer streams', async () => {
+  await newChat();
+  await page.selectOption('#model', 'qwen3-coder');
+  await page.selectOption('#api-mode', 'responses');
+  await page.evaluate(() => {
+    window.__samples = [];
+    const log = document.getElementById('log');
+    new MutationObserver(() => {
+      const c = [...log.querySelectorAll('.msg.assistant .content')].pop();
+      if (c) window.__samples.push({ t: performance.now(), len: c.textContent.length });
+    }).observe(log, { childList: true, subtree: true, characterData: true });
+  });
+  const w = words(12, 'resp');
+  respReply = w.join(' ');
+  const nChat = chatBodies.length;
+  // Enter sends, as in chat mode.
+  await page.fill('#prompt', `Responses, please. [[mock id=pg-resp1 reply=${w.join('_')} ms=80]]`);
+  await page.press('#prompt', 'Enter');
+  await waitAnswers(1);
+  const msg = lastAssistant();
+  assert.equal(await msg.getAttribute('data-state'), 'done');
+  assert.equal(await msg.locator('.content').textContent(), respReply);
+  assert.equal(chatBodies.length, nChat, 'nothing went to chat/completions');
+  const body = respBodies.at(-1);
+  assert.equal(body.stream, true);
+  assert.equal(body.model, 'qwen3-coder');
+  assert.equal(body.previous_response_id, undefined, 'a first turn continues nothing');
+  assert.equal(body.conversation, undefined);
+  assert.deepEqual(body.input, [{ role: 'user', content: `Responses, please. [[mock id=pg-resp1 reply=${w.join('_')} ms=80]]` }]);
+
+  // Streamed: many partial lengths, over time.
+  const samples = await page.evaluate(() => window.__samples);
+  const lengths = [];
+  for (const s of samples) if (s.len > 0 && s.len !== lengths.at(-1)?.len) lengths.push(s);
+  const partial = lengths.filter((s) => s.len < respReply.length);
+  assert.ok(partial.length >= 5, `only ${partial.length} partial lengths: ${JSON.stringify(lengths)}`);
+  assert.ok(lengths.at(-1).t - lengths[0].t >= 400, 'not streamed');
+
+  // Usage in the Responses words, the response id beside it.
+  const usage = {};
+  for (const k of ['input', 'output', 'total']) {
+    usage[k] = Number(await msg.locator(`.usage .usage-${k}`).getAttribute('data-value'));
+  }
+  assert.equal(usage.output, 12);
+  assert.equal(usage.total, usage.input + usage.output);
+  firstResp = await msg.getAttribute('data-response-id');
+  assert.match(firstResp, /^resp_[0-9a-f]{40}$/);
+  respConv = (await page.textContent('#conv-id')).trim();
+  assert.equal(respConv, `conv-${firstResp.slice(5, 37)}`, 'the response\'s conversation');
+
+  // The items panel: the turn's two items, as the Conversations API lists them.
+  await page.waitForFunction((id) => document.querySelector('#conv-items').dataset.conversation === id
+    && document.querySelectorAll('#conv-items li').length === 2, respConv);
+  const items = await panelItems();
+  const api2 = await api(`conversations/${respConv}/items?order=asc`);
+  assert.equal(api2.status, 200, api2.text);
+  assert.deepEqual(items.map((i) => i.id), api2.json.data.map((i) => i.id));
+  assert.deepEqual(items.map((i) => i.type), ['message', 'message']);
+  assert.match(items[0].text, /^user: Responses, please\./);
+  assert.equal(items[1].text, `assistant: ${respReply}`);
+  // The stored response: GET /v1/responses/{id} and its input items.
+  await page.waitForFunction((id) => document.querySelector('#resp-stored').dataset.id === id, firstResp);
+  assert.equal(await page.textContent('#resp-stored .resp-status'), 'completed');
+  const inItems = await page.$$eval('#resp-input-items li', (ls) => ls.map((li) => li.dataset.id));
+  const apiIn = await api(`responses/${firstResp}/input_items?order=asc`);
+  assert.equal(apiIn.status, 200, apiIn.text);
+  assert.deepEqual(inItems, apiIn.json.data.map((i) => i.id));
+  assert.equal(inItems.length, 1);
+});
+
+let secondResp;
+browserTest('Responses: the next turn continues with previous_response_id', async () => {
+  await sendMessage('And again. [[mock id=pg-resp2]]');
+  await waitAnswers(2);
+  assert.equal(await lastAssistant().locator('.content').textContent(), 'Hello from the mock.');
+  const body = respBodies.at(-1);
+  assert.equal(body.previous_response_id, firstResp);
+  assert.equal(body.input.length, 1, 'only the new message: axon replays the history');
+  // The upstream received the stored history before the new message.
+  const [req] = await recorded(vllmMock, 'pg-resp2');
+  assert.ok(req, 'the mock saw the second turn');
+  assert.deepEqual(req.body.messages.map((m) => m.role), ['user', 'assistant', 'user']);
+  assert.equal(req.body.messages[1].content, respReply);
+
+  secondResp = await lastAssistant().getAttribute('data-response-id');
+  assert.match(secondResp, /^resp_[0-9a-f]{40}$/);
+  assert.notEqual(secondResp, firstResp);
+  assert.equal((await page.textContent('#conv-id')).trim(), respConv, 'the same conversation, at its tip');
+  await page.waitForFunction(() => document.querySelectorAll('#conv-items li').length === 4);
+  const items = await panelItems();
+  assert.match(items[2].text, /^user: And again\./);
+  assert.equal(items[3].text, 'assistant: Hello from the mock.');
+  await page.waitForFunction((id) => document.querySelector('#resp-stored').dataset.id === id, secondResp);
+  const inItems = await page.$$eval('#resp-input-items li .item-text', (ls) => ls.map((li) => li.textContent));
+  assert.equal(inItems.length, 1);
+  assert.match(inItems[0], /^user: And again\./);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'responses.png'), fullPage: true });
+});
+
+browserTest('Responses: a function call is shown and the example tool answers it', async () => {
+  await page.check('#tools');
+  await sendMessage('Weather, via Responses. [[mock id=pg-resp-tool ms=20]]');
+  await waitAnswers(3);
+  const msg = page.locator('#log .msg.assistant').nth(2);   // stays this message after the next answer
+  assert.equal(await msg.locator('.tool-call .tool-name').textContent(), 'get_weather');
+  assert.deepEqual(JSON.parse(await msg.locator('.tool-call .tool-args').textContent()), { city: 'Paris', unit: 'celsius' });
+  const callId = await msg.locator('.tool-call .tool-id').textContent();
+  assert.ok(callId, 'the call id is shown');
+  assert.deepEqual(respBodies.at(-1).tools.map((t) => [t.type, t.name]), [['function', 'get_weather']]);
+  const callResp = await msg.getAttribute('data-response-id');
+  assert.match(callResp, /^resp_/);
+
+  await msg.locator('button.run-tool').click();
+  await waitAnswers(4);
+  const sent = respBodies.at(-1);
+  assert.equal(sent.input[0].type, 'function_call_output');
+  assert.equal(sent.input[0].call_id, callId);
+  assert.equal(sent.previous_response_id, callResp, 'the result continues the response that called');
+  const answer = await lastAssistant().locator('.content').textContent();
+  assert.ok(answer.startsWith('The tool said: ') && answer.includes('"city":"Paris"'), answer);
+  await page.waitForFunction(() => [...document.querySelectorAll('#conv-items li')]
+    .some((li) => li.dataset.type === 'function_call_output'));
+  const types = (await panelItems()).map((i) => i.type);
+  assert.ok(types.includes('function_call'), types.join(','));
+  await page.uncheck('#tools');
+});
+
+browserTest('Responses: a failed stream shows the error as the API worded it', async () => {
+  await newChat();
+  await sendMessage('Fail midway. [[mock fault=error-midstream]]');
+  await waitAnswers(1);
+  const msg = lastAssistant();
+  assert.equal(await msg.getAttribute('data-state'), 'error');
+  assert.equal(await msg.locator('.content').textContent(), 'Hello from the');
+  assert.equal(await msg.locator('.error .error-message').textContent(),
+    'The upstream failed: mock: upstream failed mid-stream');
+  // The error event and response.failed say it once between them.
+  assert.equal(await msg.locator('.error').count(), 1);
+  // A failed turn stores nothing: the next one starts the conversation afresh
+  // (naming the failed response's conversation would be a 404).
+  assert.equal((await page.textContent('#conv-id')).trim(), 'new');
+  await sendMessage('After the failure. [[mock id=pg-after-fail]]');
+  await waitAnswers(2);
+  assert.equal(await lastAssistant().getAttribute('data-state'), 'done');
+  assert.equal(await lastAssistant().locator('.content').textContent(), 'Hello from the mock.');
+  assert.equal(respBodies.at(-1).previous_response_id, undefined);
+  assert.equal(respBodies.at(-1).conversation, undefined);
+});
+
+browserTest('Responses: thinking streams the reasoning summary into the reasoning block', async () => {
+  await newChat();
+  await page.selectOption('#model', 'claude-sonnet-4-6');
+  await page.check('#thinking');
+  await page.selectOption('#effort', '');      // the default: medium, what thinking: true gives
+  await sendMessage('Think, Responses. [[mock id=pg-resp-think]]');
+  await waitAnswers(1);
+  const msg = lastAssistant();
+  assert.equal(await msg.getAttribute('data-state'), 'done');
+  assert.ok(await msg.locator('details.reasoning').isVisible(), 'the reasoning block is shown');
+  assert.equal(await msg.locator('.reasoning-text').textContent(), 'Let me think about this.');
+  assert.equal(await msg.locator('.content').textContent(), 'Hello from the mock.');
+  assert.deepEqual(respBodies.at(-1).reasoning, { effort: 'medium', summary: 'auto' });
+  const [req] = await recorded(claudeMock, 'pg-resp-think');
+  assert.deepEqual(req.body.thinking, { type: 'enabled', budget_tokens: 4096 });
+  // The items panel shows the reasoning item before the answer's message.
+  await page.waitForFunction(() => document.querySelectorAll('#conv-items li').length === 3);
+  assert.deepEqual((await panelItems()).map((i) => i.type), ['message', 'reasoning', 'message']);
+  await page.uncheck('#thinking');
+});
+
+browserTest('switching back to chat completions continues the same conversation', async () => {
+  // Open the Responses conversation from the list, then send in chat mode.
+  await page.click('#convs-refresh');
+  await page.waitForSelector(`#convs li[data-id="${respConv}"]`);
+  await page.click(`#convs li[data-id="${respConv}"] .conv-open`);
+  await page.waitForFunction((id) => document.querySelector('#conv-id').textContent === id, respConv);
+  // Opened from the list, no response id is known: a Responses turn names the conversation.
+  const opened = await page.locator('#log .msg.assistant').count();
+  await sendMessage('Reopened. [[mock id=pg-reopen]]');
+  await waitAnswers(opened + 1);
+  assert.equal(respBodies.at(-1).conversation, respConv);
+  assert.equal(respBodies.at(-1).previous_response_id, undefined);
+  const [reqR] = await recorded(vllmMock, 'pg-reopen');
+  assert.equal(reqR.body.messages[1].content, respReply, 'the history came along');
+
+  await page.selectOption('#api-mode', 'chat');
+  const nResp = respBodies.length;
+  await sendMessage('Chat again. [[mock id=pg-back-chat]]');
+  await page.waitForFunction(() => {
+    const all = [...document.querySelectorAll('#log .msg.assistant')];
+    return all.length > 0 && all.at(-1).dataset.state === 'done' && /Hello from the mock/.test(all.at(-1).textContent);
+  });
+  assert.equal(respBodies.length, nResp, 'nothing went to responses');
+  assert.equal(chatBodies.at(-1).conversation_id, respConv);
+  const [req] = await recorded(vllmMock, 'pg-back-chat');
+  assert.ok(req.body.messages.length >= 5, `the history came along: ${req.body.messages.length}`);
+  assert.equal(req.body.messages[1].content, respReply);
+  // The items panel follows chat turns too.
+  await page.waitForFunction(() => [...document.querySelectorAll('#conv-items li .item-text')]
+    .some((li) => /^user: Chat again\./.test(li.textContent)));
+  // A chat turn has no stored response: the panel says so.
+  assert.equal(await page.getAttribute('#resp-stored', 'data-id'), '');
+
+  // And back to Responses: the chat turn moved the tip, so the page names the
+  // conversation (a previous_response_id from before it would branch off).
+  await page.selectOption('#api-mode', 'responses');
+  const nAnswers = await page.locator('#log .msg.assistant').count();
+  await sendMessage('Responses after chat. [[mock id=pg-back-resp]]');
+  await waitAnswers(nAnswers + 1);
+  const body = respBodies.at(-1);
+  assert.equal(body.conversation, respConv);
+  assert.equal(body.previous_response_id, undefined);
+  const [req2] = await recorded(vllmMock, 'pg-back-resp');
+  assert.match(req2.body.messages.at(-3).content, /^Chat again\./, 'the chat turn is in the history');
+  assert.equal((await page.textContent('#conv-id')).trim(), respConv);
+  await page.selectOption('#api-mode', 'chat');
 });
 
 browserTest('the stats panel follows /stats: counters and the pool chart', async () => {
