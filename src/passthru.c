@@ -25,11 +25,11 @@
 #include "fcgi_io.h"
 #include "handlers.h"
 #include "jsonv.h"
+#include "lease.h"
 #include "log.h"
 #include "oai_validate.h"
 #include "openai.h"
 #include "pool.h"
-#include "stats.h"
 #include "upstream.h"
 
 /* The two APIs. */
@@ -351,13 +351,9 @@ static int on_tick(void *ud, uint64_t upstream_us)
     }
     if (r->bytes_out == 0 && upstream_us > p->last_out_us)
         p->last_out_us = upstream_us;
-    if (io_client_gone(r))
-        return AXON_ECLIENT_GONE;
-    if (drain_cut()) {
-        p->cut = true;
-        return AXON_EIO;
-    }
-    (void)pool_renew(r->cfg, &p->lease);
+    int lrc = lease_tick(r, &p->lease, &p->cut);
+    if (lrc)
+        return lrc;
     if (p->stream && now - p->last_out_us >= (uint64_t)r->cfg->heartbeat_s * 1000000u) {
         p->last_out_us = now;
         int rc = p->begun ? io_sse_comment(r, "ping") : begin(p);
@@ -440,46 +436,10 @@ static int pt_body(struct pt *p, struct buf *body)
     return rc;
 }
 
-static bool wait_gone(void *ud)
-{
-    struct pt *p = ud;
-    return io_client_gone(p->r) || drain_cut();
-}
-
 /* lease: a session of the endpoint's pool, as chat takes one. */
 static int pt_lease(struct pt *p)
 {
-    const struct axon_config *cfg = p->r->cfg;
-    int rc = pool_acquire(cfg, p->rt.ep->pool, &p->lease, wait_gone, p);
-    if (rc == AXON_OK || rc == AXON_EBUSY)
-        stats_acquire_wait(rc == AXON_OK ? p->lease.wait_us : (uint64_t)cfg->pool_wait_ms * 1000u);
-    p->leased = rc == AXON_OK;
-    if (rc == AXON_EBUSY) {
-        api_error_set(&p->e, 429, "requests", "rate_limit_exceeded", NULL,
-                      "All %d upstream sessions stayed busy for %d ms. Please retry shortly.",
-                      cfg->pool_size, cfg->pool_wait_ms);
-        snprintf(p->e.retry_after, sizeof p->e.retry_after, "1");
-    } else if (rc == AXON_ECLIENT_GONE && !io_client_gone(p->r)) {
-        rc = AXON_EIO; /* the wait ended by the drain deadline */
-        p->cut = true;
-    }
-    return rc;
-}
-
-/* The session back, cooled down after a refusal that says something about
- * it (pipeline.c's outcome_of). */
-static void pt_release(struct pt *p, int rc)
-{
-    if (!p->leased)
-        return;
-    const char *c = rc ? p->e.code : NULL;
-    bool refused = c && (!strcmp(c, "server_is_overloaded") || !strcmp(c, "rate_limit_exceeded") ||
-                         !strcmp(c, "upstream_auth_failed") || !strcmp(c, "insufficient_quota"));
-    bool recycled = false;
-    (void)pool_release(p->r->cfg, &p->lease, refused ? POOL_REFUSED : POOL_DONE, &recycled);
-    p->leased = false;
-    if (recycled)
-        upstream_forget_connections(); /* the OpenAI-compatible key is read once */
+    return lease_take(p->r, p->rt.ep->pool, NULL, NULL, &p->lease, &p->leased, &p->cut, &p->e);
 }
 
 /* run: one upstream call. */
@@ -551,7 +511,8 @@ static int pt_serve(struct axon_req *r, const struct pt_api *api)
     if (!rc)
         rc = pt_run(&p, &body);
     buf_free(&body);
-    pt_release(&p, rc); /* before the client hears the end: it may ask again at once */
+    lease_give_back(r->cfg, p.leased ? provider_of(p.rt.ep) : NULL, &p.lease, &p.leased, rc,
+                    &p.e); /* before the client hears the end: it may ask again at once */
     rc = pt_answer(&p, rc);
     json_object_put(p.req);
     buf_free(&p.out);

@@ -12,6 +12,7 @@
 #include "errors_http.h"
 #include "fcgi_io.h"
 #include "handlers.h"
+#include "lease.h"
 #include "log.h"
 #include "oai_legacy.h"
 #include "stats.h"
@@ -98,16 +99,11 @@ static int on_tick(void *ud, uint64_t upstream_us)
      * real status. */
     if (r->bytes_out == 0 && upstream_us > t->last_out_us)
         t->last_out_us = upstream_us;
-    if (io_client_gone(r))
-        return AXON_ECLIENT_GONE;
-    /* The drain time is over and the process is about to exit: end the
-     * answer with a word (txn_run) and give the session back now, rather
-     * than leave it busy until its lease runs out elsewhere. */
-    if (drain_cut()) {
-        t->cut = true;
-        return AXON_EIO;
-    }
-    (void)pool_renew(r->cfg, &t->lease);
+    /* The client gone, or the drain time over (the answer ends with a
+     * word, txn_run), else the session renewed. */
+    int rc = lease_tick(r, &t->lease, &t->cut);
+    if (rc)
+        return rc;
     (void)conv_lock_renew(&t->cv.lock);
     for (int i = 0; i < t->nmore; i++)
         (void)pool_renew(r->cfg, &t->more[i]);
@@ -505,19 +501,6 @@ static void set_cut_error(struct api_error *e)
                   "(AXON_DRAIN_S). Please retry.");
 }
 
-/* An upstream refusal that says something about the session: cool it down.
- * An account out of credit (insufficient_quota) is the operator's problem:
- * the cool-down keeps every worker from asking again at once. */
-static enum pool_outcome outcome_of(int rc, const struct api_error *e)
-{
-    if (rc == AXON_OK || !e->code)
-        return POOL_DONE;
-    return !strcmp(e->code, "server_is_overloaded") || !strcmp(e->code, "rate_limit_exceeded") ||
-                   !strcmp(e->code, "upstream_auth_failed") || !strcmp(e->code, "insufficient_quota")
-               ? POOL_REFUSED
-               : POOL_DONE;
-}
-
 /* Gives back the sessions of a request's other calls, in one round trip
  * per VALKEY_MAX_PIPELINE. A refusal cools only the request's first
  * session (settle), as for a single call. */
@@ -596,13 +579,8 @@ static void give_back(struct txn *t, const struct answer *out, bool store, enum 
     if (leased)
         (void)pool_release_done(&rel, &b, &recycled);
     valkey_batch_free(&b);
-    if (recycled) {
-        /* A recycled session starts clean: a new connection, and the
-         * credential read again so a rotated key is picked up. */
-        upstream_forget_connections();
-        if (t->pv->reload_key)
-            (void)t->pv->reload_key(cfg);
-    }
+    if (recycled)
+        lease_recycled(cfg, t->pv);
 }
 
 /* ---- the stages -------------------------------------------------------------------- */
@@ -669,38 +647,27 @@ static int txn_translate(struct txn *t)
     return AXON_OK;
 }
 
-/* Asked between polls while a request waits for a session: a client that
- * left, or the drain deadline, stops the wait (txn_lease then says why), and
- * the turn lock is renewed (AXON_POOL_WAIT_MS may be longer than its lease). */
-static bool client_gone_cb(void *ud)
+/* Asked between polls while a request waits for a session: the turn lock
+ * renewed (AXON_POOL_WAIT_MS may be longer than its lease). */
+static void renew_turn(void *ud)
 {
     struct txn *t = ud;
     (void)conv_lock_renew(&t->cv.lock);
-    return io_client_gone(t->r) || drain_cut();
 }
 
 /* lease: a session of the endpoint's pool. */
 static int txn_lease(struct txn *t)
 {
     struct axon_req *r = t->r;
-    const struct axon_config *cfg = r->cfg;
-    int rc = pool_acquire(cfg, t->rt.ep->pool, &t->lease, client_gone_cb, t);
-    if (rc == AXON_OK || rc == AXON_EBUSY)
-        stats_acquire_wait(rc == AXON_OK ? t->lease.wait_us : (uint64_t)cfg->pool_wait_ms * 1000u);
-    t->leased = rc == AXON_OK;
-    if (rc == AXON_EBUSY) {
-        api_error_set(&t->e, 429, "requests", "rate_limit_exceeded", NULL,
-                      "All %d upstream sessions stayed busy for %d ms. Please retry shortly.",
-                      cfg->pool_size, cfg->pool_wait_ms);
-        snprintf(t->e.retry_after, sizeof t->e.retry_after, "1");
-    } else if (rc == AXON_OK && io_client_gone(r)) {
+    bool cut = false;
+    int rc = lease_take(r, t->rt.ep->pool, renew_turn, t, &t->lease, &t->leased, &cut, &t->e);
+    if (rc == AXON_OK && io_client_gone(r)) {
         /* The client left while its request waited, and the wait did not
          * see it: nobody would read the answer, so the upstream never
          * hears of it and the session goes straight back (txn_end). */
         rc = AXON_ECLIENT_GONE;
-    } else if (rc == AXON_ECLIENT_GONE && !io_client_gone(r) && drain_cut()) {
+    } else if (cut) {
         set_cut_error(&t->e); /* the wait ended by the drain deadline */
-        rc = AXON_EIO;
     }
     return rc;
 }
@@ -762,7 +729,7 @@ static int txn_run(struct txn *t)
  * cooled down after a refusal that says something about it. */
 static int txn_settle(struct txn *t, int rc)
 {
-    give_back(t, rc == AXON_OK ? &t->out : NULL, t->cv.store, outcome_of(rc, &t->e));
+    give_back(t, rc == AXON_OK ? &t->out : NULL, t->cv.store, lease_outcome(rc, &t->e));
     return rc;
 }
 

@@ -44,6 +44,7 @@
 #include "fcgi_io.h"
 #include "handlers.h"
 #include "jsonv.h"
+#include "lease.h"
 #include "log.h"
 #include "openai.h"
 #include "pool.h"
@@ -54,7 +55,6 @@
 #include "resp_store.h"
 #include "resp_tokens.h"
 #include "seal.h"
-#include "stats.h"
 #include "text.h"
 #include "upstream.h"
 
@@ -404,14 +404,7 @@ static int on_tick(void *ud, uint64_t upstream_us)
 {
     (void)upstream_us;
     struct tok *t = ud;
-    if (io_client_gone(t->r))
-        return AXON_ECLIENT_GONE;
-    if (drain_cut()) {
-        t->cut = true;
-        return AXON_EIO;
-    }
-    (void)pool_renew(t->r->cfg, &t->lease);
-    return AXON_OK;
+    return lease_tick(t->r, &t->lease, &t->cut);
 }
 
 static const struct up_hooks run_hooks = {
@@ -420,50 +413,11 @@ static const struct up_hooks run_hooks = {
     .tick = on_tick,
 };
 
-static bool wait_gone(void *ud)
-{
-    struct tok *t = ud;
-    return io_client_gone(t->r) || drain_cut();
-}
-
-/* lease: a session of the endpoint's pool, as chat takes one. */
+/* lease: a session of the endpoint's pool, as chat takes one (the wait in
+ * /stats as chat's). */
 static int tok_lease(struct tok *t)
 {
-    const struct axon_config *cfg = t->r->cfg;
-    int rc = pool_acquire(cfg, t->rt.ep->pool, &t->lease, wait_gone, t);
-    if (rc == AXON_OK || rc == AXON_EBUSY) /* the pool's wait, in /stats as chat's */
-        stats_acquire_wait(rc == AXON_OK ? t->lease.wait_us : (uint64_t)cfg->pool_wait_ms * 1000u);
-    t->leased = rc == AXON_OK;
-    if (rc == AXON_EBUSY) {
-        api_error_set(&t->e, 429, "requests", "rate_limit_exceeded", NULL,
-                      "All %d upstream sessions stayed busy for %d ms. Please retry shortly.",
-                      cfg->pool_size, cfg->pool_wait_ms);
-        snprintf(t->e.retry_after, sizeof t->e.retry_after, "1");
-    } else if (rc == AXON_ECLIENT_GONE && !io_client_gone(t->r)) {
-        rc = AXON_EIO; /* the wait ended by the drain deadline */
-        t->cut = true;
-    }
-    return rc;
-}
-
-/* The session back, cooled down after a refusal that says something about
- * it (passthru.c's pt_release). */
-static void tok_release(struct tok *t, int rc)
-{
-    if (!t->leased)
-        return;
-    const char *c = rc ? t->e.code : NULL;
-    bool refused = c && (!strcmp(c, "server_is_overloaded") || !strcmp(c, "rate_limit_exceeded") ||
-                         !strcmp(c, "upstream_auth_failed") || !strcmp(c, "insufficient_quota"));
-    bool recycled = false;
-    (void)pool_release(t->r->cfg, &t->lease, refused ? POOL_REFUSED : POOL_DONE, &recycled);
-    t->leased = false;
-    if (recycled) {
-        upstream_forget_connections();
-        const struct provider_ops *pv = provider_of(t->rt.ep);
-        if (pv->reload_key)
-            (void)pv->reload_key(t->r->cfg);
-    }
+    return lease_take(t->r, t->rt.ep->pool, NULL, NULL, &t->lease, &t->leased, &t->cut, &t->e);
 }
 
 /* run: the upstream's count, one call: Claude's count_tokens or vLLM's
@@ -543,7 +497,8 @@ int responses_input_tokens(struct axon_req *r)
         rc = tok_lease(&t);
     if (!rc)
         rc = tok_run(&t, claude);
-    tok_release(&t, rc); /* before the client hears the end: it may ask again at once */
+    lease_give_back(r->cfg, t.leased ? provider_of(t.rt.ep) : NULL, &t.lease, &t.leased, rc,
+                    &t.e); /* before the client hears the end: it may ask again at once */
     if (!rc && t.no_count)
         rc = resp_tokens_estimate(ub, t.up.max, &t.count);
     rc = tok_answer(&t, rc, !t.no_count);
