@@ -6,11 +6,11 @@
 // and the same conversations as chat completions' conversation_id, both
 // ways (a chat-started conversation listed as items; items added by the
 // API then continued by chat, as the mock's recorded request shows).
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { SERVER_NAMES, KEY, KEY2, stackUrl, originOf, call, assertEnvelope } from './lib.mjs';
-import { assertValid } from './schema.mjs';
+import { assertValid, precompile } from './schema.mjs';
 import { recorded } from './mock.mjs';
 import { redis } from './redis.mjs';
 
@@ -37,6 +37,9 @@ async function rawItems(server, cid, qs = '', key = KEY) {
   }
   return r;
 }
+
+// The Conversations schemas compile in seconds: before any request (schema.mjs).
+before(() => precompile('conversation', 'conversationDeleted', 'conversationItem', 'conversationItemList', 'error'));
 
 for (const server of SERVER_NAMES) {
   describe(`the Conversations API behind ${server}`, () => {
