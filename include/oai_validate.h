@@ -37,4 +37,28 @@ int oai_validate_embedding(json_object *req, bool allow_unknown, struct api_erro
 int oai_validate_completion(json_object *req, bool allow_unknown, struct api_error *e)
     AXON_MUST_CHECK;
 
+/* ---- the pieces resp_in.c's walk of a Responses request shares ---- */
+
+/* A JSON path being walked ("messages[1].content[0]"), to name in an
+ * error's param. Cut at the size of param: only its tail is ever lost, as
+ * the long components (metadata keys, unknown keys) are the last. */
+struct oai_path {
+    char s[sizeof(((struct api_error *)0)->param)]; /* "" at the top level */
+    size_t len;
+};
+
+/* Append ".key" (or "key" at the top) or "[i]"; return the length to pop
+ * back to with oai_path_pop. Borrows key. */
+size_t oai_path_key(struct oai_path *p, const char *key);
+size_t oai_path_idx(struct oai_path *p, size_t i);
+void oai_path_pop(struct oai_path *p, size_t old);
+
+/* OpenAI's name for the type of what the client sent ("an integer").
+ * Returns a static string. Borrows o. */
+const char *oai_got(json_object *o);
+
+/* AXON_OK if body is a JSON object; else AXON_EINVAL with e filled as
+ * OpenAI words a body of another type. Borrows body. */
+int oai_body_object(json_object *body, struct api_error *e) AXON_MUST_CHECK;
+
 #endif

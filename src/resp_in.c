@@ -42,8 +42,7 @@
 
 struct rp {
     struct api_error *e;
-    char path[sizeof(((struct api_error *)0)->param)];
-    size_t len;
+    struct oai_path at;
     const struct resp_lookup *lk;
     struct resp_meta *meta;
     json_object *msgs;    /* the chat messages being built */
@@ -57,47 +56,20 @@ struct rp {
 
 /* ---- paths and errors ---- */
 
-static size_t utf8_cut(const char *s, size_t n, size_t max)
-{
-    if (n <= max)
-        return n;
-    n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return n;
-}
-
-static void path_put(struct rp *p, const char *s, size_t n)
-{
-    n = utf8_cut(s, n, sizeof p->path - 1 - p->len);
-    memcpy(p->path + p->len, s, n);
-    p->len += n;
-    p->path[p->len] = '\0';
-}
-
-/* Appends ".key" (or "key" at the top); returns the length to pop back to. */
+/* The path helpers and type names are oai_validate.c's: one wording. */
 static size_t path_key(struct rp *p, const char *key)
 {
-    size_t old = p->len;
-    if (p->len)
-        path_put(p, ".", 1);
-    path_put(p, key, strlen(key));
-    return old;
+    return oai_path_key(&p->at, key);
 }
 
 static size_t path_idx(struct rp *p, size_t i)
 {
-    size_t old = p->len;
-    char b[32];
-    int n = snprintf(b, sizeof b, "[%zu]", i);
-    path_put(p, b, (size_t)n);
-    return old;
+    return oai_path_idx(&p->at, i);
 }
 
 static void path_pop(struct rp *p, size_t old)
 {
-    p->len = old;
-    p->path[old] = '\0';
+    oai_path_pop(&p->at, old);
 }
 
 /* A 400 (or status) naming the current path; code may be NULL. */
@@ -111,36 +83,22 @@ static int failx(struct rp *p, int status, const char *code, const char *fmt, ..
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     text_utf8_trim(msg);
-    api_error_set(p->e, status, ERR_INVALID_REQUEST, code, p->path, "%s", msg);
+    api_error_set(p->e, status, ERR_INVALID_REQUEST, code, p->at.s, "%s", msg);
     return AXON_EINVAL;
 }
 #define fail(p, code, ...) failx((p), 400, (code), __VA_ARGS__)
 
-static const char *got(json_object *o)
-{
-    switch (json_object_get_type(o)) {
-    case json_type_null: return "null";
-    case json_type_boolean: return "a boolean";
-    case json_type_int: return "an integer";
-    case json_type_double: return "a decimal number";
-    case json_type_string: return "a string";
-    case json_type_object: return "an object";
-    case json_type_array: return "an array";
-    }
-    return "a value";
-}
-
 static int bad_type(struct rp *p, json_object *o, const char *want)
 {
     return fail(p, "invalid_type", "Invalid type for '%s': expected %s, but got %s instead.",
-                p->path, want, got(o));
+                p->at.s, want, oai_got(o));
 }
 
 /* Pushes key onto the path and leaves it there: the walk ends here. */
 static int missing(struct rp *p, const char *key)
 {
     path_key(p, key);
-    return fail(p, "missing_required_parameter", "Missing required parameter: '%s'.", p->path);
+    return fail(p, "missing_required_parameter", "Missing required parameter: '%s'.", p->at.s);
 }
 
 static int unsupported(struct rp *p, const char *key, const char *fmt, ...) AXON_PRINTF(3, 4);
@@ -158,7 +116,7 @@ static int unsupported(struct rp *p, const char *key, const char *fmt, ...)
 
 static int str_len(json_object *s)
 {
-    return (int)utf8_cut(json_object_get_string(s), (size_t)json_object_get_string_len(s),
+    return (int)text_utf8_cut(json_object_get_string(s), (size_t)json_object_get_string_len(s),
                          ECHO_MAX);
 }
 
@@ -173,7 +131,7 @@ static int closed(struct rp *p, json_object *o, const char *const *keys)
             i++;
         if (!keys[i]) {
             path_key(p, k);
-            return fail(p, "unknown_parameter", "Unknown parameter: '%s'.", p->path);
+            return fail(p, "unknown_parameter", "Unknown parameter: '%s'.", p->at.s);
         }
     }
     return AXON_OK;
@@ -245,7 +203,7 @@ static int enum_pick(struct rp *p, json_object *v, const char *const *names, siz
     if (!json_object_is_type(v, json_type_string)) {
         list_names(list, sizeof list, names, "or");
         return fail(p, "invalid_type", "Invalid type for '%s': expected %s%s, but got %s instead.",
-                    p->path, names[1] ? "one of " : "", list, got(v));
+                    p->at.s, names[1] ? "one of " : "", list, oai_got(v));
     }
     const char *s = json_object_get_string(v);
     size_t n = (size_t)json_object_get_string_len(v);
@@ -312,11 +270,11 @@ static int int_range(struct rp *p, json_object *o, const char *key, int64_t min,
         return fail(p, "integer_below_min_value",
                     "Invalid '%s': integer below minimum value. Expected a value >= %lld, but "
                     "got %s instead.",
-                    p->path, (long long)min, b);
+                    p->at.s, (long long)min, b);
     return fail(p, "integer_above_max_value",
                 "Invalid '%s': integer above maximum value. Expected a value <= %lld, but got "
                 "%s instead.",
-                p->path, (long long)max, b);
+                p->at.s, (long long)max, b);
 }
 
 /* ---- small builders ---- */
@@ -356,7 +314,7 @@ static void ignored(struct rp *p, const char *name)
 static void push_msg(struct rp *p, json_object *m, const char *from)
 {
     json_object_array_add(p->msgs, m);
-    json_object_array_add(p->meta->origins, jstr(from ? from : p->path));
+    json_object_array_add(p->meta->origins, jstr(from ? from : p->at.s));
 }
 
 /* The assistant message in hand, with its origin: [where it began, then
@@ -403,7 +361,7 @@ static json_object *asst_at(struct rp *p, int stage)
         asst_close(p);
     if (!p->asst) {
         p->asst = json_object_new_object();
-        memcpy(p->asst_from, p->path, p->len + 1);
+        memcpy(p->asst_from, p->at.s, p->at.len + 1);
         add(p->asst, "role", jstr("assistant"));
         p->stage = 0;
     }
@@ -656,7 +614,7 @@ static int item_call(struct rp *p, json_object *it)
     json_object_array_add(calls, tc);
     if (!p->asst_calls)
         p->asst_calls = json_object_new_array();
-    json_object_array_add(p->asst_calls, jstr(p->path));
+    json_object_array_add(p->asst_calls, jstr(p->at.s));
     return AXON_OK;
 }
 
@@ -687,8 +645,8 @@ static int item_call_output(struct rp *p, json_object *it)
     add(m, "role", jstr("tool"));
     add(m, "tool_call_id", jdup(cid));
     add(m, "content", conv);
-    char from[sizeof p->path + 8];
-    snprintf(from, sizeof from, "%s.output", p->path);
+    char from[sizeof p->at.s + 8];
+    snprintf(from, sizeof from, "%s.output", p->at.s);
     push_msg(p, m, from);
     return AXON_OK;
 }
@@ -969,7 +927,7 @@ static int previous(struct rp *p, const char *id)
         path_key(p, "previous_response_id");
         return failx(p, 404, "previous_response_not_found",
                      "Previous response with id '%.*s' not found.",
-                     (int)utf8_cut(id, strlen(id), ECHO_MAX), id);
+                     (int)text_utf8_cut(id, strlen(id), ECHO_MAX), id);
     }
     if (rc)
         return rc;
@@ -977,7 +935,7 @@ static int previous(struct rp *p, const char *id)
         json_object_put(items);
         api_error_set(p->e, 500, ERR_SERVER, NULL, NULL,
                       "The stored response '%.*s' could not be read.",
-                      (int)utf8_cut(id, strlen(id), ECHO_MAX), id);
+                      (int)text_utf8_cut(id, strlen(id), ECHO_MAX), id);
         return AXON_EPROTO;
     }
     size_t old = path_key(p, "previous_response_id");
@@ -1371,7 +1329,7 @@ static int copy_id(struct rp *p, json_object *s, const char *key, char *out, siz
     if ((size_t)json_object_get_string_len(s) >= size || !json_object_get_string_len(s) ||
         memchr(json_object_get_string(s), '\0', (size_t)json_object_get_string_len(s))) {
         path_key(p, key);
-        return fail(p, "invalid_value", "Invalid '%s': '%.*s' is not an id Axon gave.", p->path,
+        return fail(p, "invalid_value", "Invalid '%s': '%.*s' is not an id Axon gave.", p->at.s,
                     str_len(s), json_object_get_string(s));
     }
     memcpy(out, json_object_get_string(s), (size_t)json_object_get_string_len(s) + 1);
@@ -1644,14 +1602,9 @@ int resp_parse(json_object *body, const struct resp_lookup *lk, json_object **ch
     meta->store = true;
     meta->input_items = json_object_new_array();
     meta->origins = json_object_new_array();
-    if (!json_object_is_type(body, json_type_object)) {
-        api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_type", NULL,
-                      "Invalid type for the request body: expected an object, but got %s "
-                      "instead.",
-                      got(body));
+    if (oai_body_object(body, e))
         return AXON_EINVAL;
-    }
-    struct rp p = {.e = e, .path = "", .len = 0, .lk = lk, .meta = meta};
+    struct rp p = {.e = e, .at = {.s = "", .len = 0}, .lk = lk, .meta = meta};
     json_object *req = json_object_new_object();
     p.msgs = json_object_new_array();
     int rc = parse(&p, body, req);

@@ -117,6 +117,16 @@ int text_errf(char *err, size_t errlen, const char *fmt, ...)
     return AXON_EINVAL;
 }
 
+size_t text_utf8_cut(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
 void text_utf8_trim(char *s)
 {
     size_t n = strlen(s), i = n;
