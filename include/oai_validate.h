@@ -5,6 +5,7 @@
 #ifndef AXON_OAI_VALIDATE_H
 #define AXON_OAI_VALIDATE_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <json-c/json.h>
 
@@ -52,6 +53,23 @@ struct oai_path {
 size_t oai_path_key(struct oai_path *p, const char *key);
 size_t oai_path_idx(struct oai_path *p, size_t i);
 void oai_path_pop(struct oai_path *p, size_t old);
+
+/* Fill e: status (400 or 404), invalid_request_error, code (may be
+ * NULL), p as param, the formatted message; return AXON_EINVAL. Borrows
+ * all. */
+int oai_failv(const struct oai_path *p, struct api_error *e, int status, const char *code,
+              const char *fmt, va_list ap) AXON_PRINTF(5, 0);
+
+/* OpenAI's invalid_type at p ("Invalid type for 'p': expected WANT, but got
+ * an integer instead."); and its missing_required_parameter for key, which is
+ * pushed onto p and left there (the walk ends with the error). Both return
+ * AXON_EINVAL. Borrow all. */
+int oai_bad_type(const struct oai_path *p, struct api_error *e, json_object *o, const char *want);
+int oai_missing(struct oai_path *p, struct api_error *e, const char *key);
+
+/* names (NULL-terminated) as OpenAI lists them: "'a', 'b', and 'c'" with
+ * conj "and", "'a' or 'b'" for two with "or"; cut to size. */
+void oai_list_names(char *out, size_t size, const char *const *names, const char *conj);
 
 /* OpenAI's name for the type of what the client sent ("an integer").
  * Returns a static string. Borrows o. */

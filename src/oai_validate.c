@@ -147,17 +147,24 @@ static void path_pop(struct vctx *v, size_t old)
     oai_path_pop(&v->at, old);
 }
 
+int oai_failv(const struct oai_path *p, struct api_error *e, int status, const char *code,
+              const char *fmt, va_list ap)
+{
+    char msg[sizeof e->message];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    api_error_set(e, status, ERR_INVALID_REQUEST, code, p->s, "%s", msg);
+    return AXON_EINVAL;
+}
+
 /* Fills the error with the current path as param; code may be NULL. */
 static int fail(struct vctx *v, const char *code, const char *fmt, ...) AXON_PRINTF(3, 4);
 static int fail(struct vctx *v, const char *code, const char *fmt, ...)
 {
-    char msg[sizeof v->e->message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = oai_failv(&v->at, v->e, 400, code, fmt, ap);
     va_end(ap);
-    api_error_set(v->e, 400, ERR_INVALID_REQUEST, code, v->at.s, "%s", msg);
-    return AXON_EINVAL;
+    return rc;
 }
 
 const char *oai_got(json_object *o)
@@ -174,16 +181,39 @@ const char *oai_got(json_object *o)
     return "a value";
 }
 
+static int oai_fail(const struct oai_path *p, struct api_error *e, const char *code,
+                    const char *fmt, ...) AXON_PRINTF(4, 5);
+static int oai_fail(const struct oai_path *p, struct api_error *e, const char *code,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = oai_failv(p, e, 400, code, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int oai_bad_type(const struct oai_path *p, struct api_error *e, json_object *o, const char *want)
+{
+    return oai_fail(p, e, "invalid_type", "Invalid type for '%s': expected %s, but got %s instead.",
+                    p->s, want, oai_got(o));
+}
+
+int oai_missing(struct oai_path *p, struct api_error *e, const char *key)
+{
+    oai_path_key(p, key);
+    return oai_fail(p, e, "missing_required_parameter", "Missing required parameter: '%s'.",
+                    p->s);
+}
+
 static int bad_type(struct vctx *v, json_object *o, const char *want)
 {
-    return fail(v, "invalid_type", "Invalid type for '%s': expected %s, but got %s instead.",
-                v->at.s, want, oai_got(o));
+    return oai_bad_type(&v->at, v->e, o, want);
 }
 
 static int missing(struct vctx *v, const char *name)
 {
-    path_key(v, name); /* no pop: the walk ends with the error */
-    return fail(v, "missing_required_parameter", "Missing required parameter: '%s'.", v->at.s);
+    return oai_missing(&v->at, v->e, name);
 }
 
 static int too_long(struct vctx *v, const char *s, size_t n, size_t max)
@@ -197,8 +227,7 @@ static int too_long(struct vctx *v, const char *s, size_t n, size_t max)
                 v->at.s, max, chars);
 }
 
-/* "'a', 'b', and 'c'" with conj "and"; "'a' or 'b'" for two with "or". */
-static void list_names(char *out, size_t size, const char *const *names, const char *conj)
+void oai_list_names(char *out, size_t size, const char *const *names, const char *conj)
 {
     size_t n = 0, len = 0;
     while (names[n])
@@ -300,7 +329,7 @@ static int enum_pick(struct vctx *v, json_object *o, const char *const *names, s
 {
     char list[512];
     if (!json_object_is_type(o, json_type_string)) {
-        list_names(list, sizeof list, names, "or");
+        oai_list_names(list, sizeof list, names, "or");
         return fail(v, "invalid_type", "Invalid type for '%s': expected %s%s, but got %s instead.",
                     v->at.s, names[1] ? "one of " : "", list, oai_got(o));
     }
@@ -312,7 +341,7 @@ static int enum_pick(struct vctx *v, json_object *o, const char *const *names, s
             return AXON_OK;
         }
     }
-    list_names(list, sizeof list, names, "and");
+    oai_list_names(list, sizeof list, names, "and");
     return fail(v, "invalid_value", "Invalid value: '%.*s'. Supported values are: %s.",
                 echo_len(s, n), s, list);
 }

@@ -77,28 +77,23 @@ static int failx(struct rp *p, int status, const char *code, const char *fmt, ..
     AXON_PRINTF(4, 5);
 static int failx(struct rp *p, int status, const char *code, const char *fmt, ...)
 {
-    char msg[sizeof p->e->message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = oai_failv(&p->at, p->e, status, code, fmt, ap);
     va_end(ap);
-    text_utf8_trim(msg);
-    api_error_set(p->e, status, ERR_INVALID_REQUEST, code, p->at.s, "%s", msg);
-    return AXON_EINVAL;
+    return rc;
 }
 #define fail(p, code, ...) failx((p), 400, (code), __VA_ARGS__)
 
 static int bad_type(struct rp *p, json_object *o, const char *want)
 {
-    return fail(p, "invalid_type", "Invalid type for '%s': expected %s, but got %s instead.",
-                p->at.s, want, oai_got(o));
+    return oai_bad_type(&p->at, p->e, o, want);
 }
 
 /* Pushes key onto the path and leaves it there: the walk ends here. */
 static int missing(struct rp *p, const char *key)
 {
-    path_key(p, key);
-    return fail(p, "missing_required_parameter", "Missing required parameter: '%s'.", p->at.s);
+    return oai_missing(&p->at, p->e, key);
 }
 
 static int unsupported(struct rp *p, const char *key, const char *fmt, ...) AXON_PRINTF(3, 4);
@@ -117,7 +112,7 @@ static int unsupported(struct rp *p, const char *key, const char *fmt, ...)
 static int str_len(json_object *s)
 {
     return (int)text_utf8_cut(json_object_get_string(s), (size_t)json_object_get_string_len(s),
-                         ECHO_MAX);
+                              ECHO_MAX);
 }
 
 /* Every key of o is one of keys (NULL-terminated), else OpenAI's
@@ -178,30 +173,12 @@ static int get(struct rp *p, json_object *o, const char *key, enum want w, unsig
     return AXON_OK;
 }
 
-/* "'a', 'b', and 'c'" with conj "and"; "'a' or 'b'" for two with "or". */
-static void list_names(char *out, size_t size, const char *const *names, const char *conj)
-{
-    size_t n = 0, len = 0;
-    while (names[n])
-        n++;
-    out[0] = '\0';
-    for (size_t i = 0; i < n && len < size; i++) {
-        const char *sep = i == 0 ? "" : n == 2 ? " " : ", ";
-        bool last = i > 0 && i == n - 1;
-        int w = snprintf(out + len, size - len, "%s%s%s'%s'", sep, last ? conj : "",
-                         last ? " " : "", names[i]);
-        if (w < 0)
-            break;
-        len += (size_t)w;
-    }
-}
-
 /* v (at the current path) as one of names: *idx its position. */
 static int enum_pick(struct rp *p, json_object *v, const char *const *names, size_t *idx)
 {
     char list[1024];
     if (!json_object_is_type(v, json_type_string)) {
-        list_names(list, sizeof list, names, "or");
+        oai_list_names(list, sizeof list, names, "or");
         return fail(p, "invalid_type", "Invalid type for '%s': expected %s%s, but got %s instead.",
                     p->at.s, names[1] ? "one of " : "", list, oai_got(v));
     }
@@ -213,7 +190,7 @@ static int enum_pick(struct rp *p, json_object *v, const char *const *names, siz
             return AXON_OK;
         }
     }
-    list_names(list, sizeof list, names, "and");
+    oai_list_names(list, sizeof list, names, "and");
     return fail(p, "invalid_value", "Invalid value: '%.*s'. Supported values are: %s.",
                 str_len(v), s, list);
 }
