@@ -57,4 +57,11 @@ json_object *jsonv_member_sv(json_object *o, const char *key);
  * included (strcmp would stop there). Borrows both; false for NULL. */
 bool jsonv_str_eq(json_object *a, json_object *b);
 
+/* True when a is a non-empty array of Claude's thinking blocks, each with
+ * what Claude requires of it when it comes back (a thinking block's text and
+ * signature, a redacted one's data): anything else would earn the client a
+ * Claude 400. The one rule for what seal.c seals and opens and what
+ * thinking_store.c stores and hands back. Borrows a. */
+bool jsonv_thinking_blocks_ok(json_object *a);
+
 #endif

@@ -40,6 +40,10 @@ void text_utf8_trim(char *s);
  * byte so that what is quoted back stays valid UTF-8. Borrows s. */
 size_t text_utf8_cut(const char *s, size_t n, size_t max);
 
+/* The value of one base64 character, or -1: the standard alphabet (RFC
+ * 4648 section 4, "+/") or, with url, the URL-safe one (section 5, "-_"). */
+int text_b64_value(unsigned char c, bool url);
+
 /* Decodes standard base64 in[0..n) (padding optional, line breaks skipped)
  * into out, which must hold n / 4 * 3 + 3 bytes; *outlen is the length.
  * AXON_EINVAL on any other character. Borrows both. */
