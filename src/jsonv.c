@@ -285,6 +285,11 @@ const char *jsonv_get_str(json_object *o, const char *key)
     return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
+json_object *jsonv_str_dup(json_object *s)
+{
+    return json_object_new_string_len(json_object_get_string(s), json_object_get_string_len(s));
+}
+
 bool jsonv_thinking_blocks_ok(json_object *a)
 {
     if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) == 0)

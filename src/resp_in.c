@@ -266,12 +266,6 @@ static json_object *jstr(const char *s)
     return json_object_new_string(s);
 }
 
-/* A copy of a string member's value, \u0000 inside kept. */
-static json_object *jdup(json_object *s)
-{
-    return json_object_new_string_len(json_object_get_string(s), json_object_get_string_len(s));
-}
-
 void resp_new_id(const char *prefix, char *out, size_t size)
 {
     unsigned char r[24];
@@ -373,7 +367,7 @@ static int part_image(struct rp *p, json_object *part, json_object **out)
     if (!url)
         return missing(p, "image_url");
     json_object *iu = json_object_new_object();
-    add(iu, "url", jdup(url));
+    add(iu, "url", jsonv_str_dup(url));
     /* chat takes low, high and auto; "original" asks for no downscaling,
      * which high is the nearest to. */
     if (d >= 0)
@@ -411,8 +405,8 @@ static int part_file(struct rp *p, json_object *part, json_object **out)
         return missing(p, "file_data");
     json_object *f = json_object_new_object();
     if (name)
-        add(f, "filename", jdup(name));
-    add(f, "file_data", jdup(data));
+        add(f, "filename", jsonv_str_dup(name));
+    add(f, "file_data", jsonv_str_dup(data));
     *out = json_object_new_object();
     add(*out, "type", jstr("file"));
     add(*out, "file", f);
@@ -423,7 +417,7 @@ static json_object *text_part(json_object *text)
 {
     json_object *t = json_object_new_object();
     add(t, "type", jstr("text"));
-    add(t, "text", jdup(text));
+    add(t, "text", jsonv_str_dup(text));
     return t;
 }
 
@@ -453,7 +447,7 @@ static int part_convert(struct rp *p, json_object *part, enum part_set set, json
             return rc;
         *out = json_object_new_object();
         add(*out, "type", jstr("refusal"));
-        add(*out, "refusal", jdup(text));
+        add(*out, "refusal", jsonv_str_dup(text));
         return AXON_OK;
     }
     if (set == PARTS_TEXT_ONLY) {
@@ -490,7 +484,7 @@ static int content(struct rp *p, json_object *c, enum part_set set, json_object 
 {
     *out = NULL;
     if (json_object_is_type(c, json_type_string)) {
-        *out = jdup(c);
+        *out = jsonv_str_dup(c);
         return AXON_OK;
     }
     if (!json_object_is_type(c, json_type_array))
@@ -582,10 +576,10 @@ static int item_call(struct rp *p, json_object *it)
             add(m, "content", NULL);
     }
     json_object *fn = json_object_new_object();
-    add(fn, "name", jdup(name));
-    add(fn, "arguments", jdup(args));
+    add(fn, "name", jsonv_str_dup(name));
+    add(fn, "arguments", jsonv_str_dup(args));
     json_object *tc = json_object_new_object();
-    add(tc, "id", jdup(cid));
+    add(tc, "id", jsonv_str_dup(cid));
     add(tc, "type", jstr("function"));
     add(tc, "function", fn);
     json_object_array_add(calls, tc);
@@ -620,7 +614,7 @@ static int item_call_output(struct rp *p, json_object *it)
     asst_close(p);
     json_object *m = json_object_new_object();
     add(m, "role", jstr("tool"));
-    add(m, "tool_call_id", jdup(cid));
+    add(m, "tool_call_id", jsonv_str_dup(cid));
     add(m, "content", conv);
     char from[sizeof p->at.s + 8];
     snprintf(from, sizeof from, "%s.output", p->at.s);
@@ -807,7 +801,7 @@ static json_object *normalise(json_object *it, const char *type)
             role = json_object_get_string(r);
         json_object *part = json_object_new_object();
         add(part, "type", jstr(strcmp(role, "assistant") ? "input_text" : "output_text"));
-        add(part, "text", jdup(c));
+        add(part, "text", jsonv_str_dup(c));
         if (!strcmp(role, "assistant"))
             add(part, "annotations", json_object_new_array());
         json_object *list = json_object_new_array();
@@ -864,11 +858,11 @@ static int input(struct rp *p, json_object *in)
         asst_close(p);
         json_object *m = json_object_new_object();
         add(m, "role", jstr("user"));
-        add(m, "content", jdup(in));
+        add(m, "content", jsonv_str_dup(in));
         push_msg(p, m, NULL);
         json_object *part = json_object_new_object();
         add(part, "type", jstr("input_text"));
-        add(part, "text", jdup(in));
+        add(part, "text", jsonv_str_dup(in));
         json_object *it = json_object_new_object();
         add(it, "role", jstr("user"));
         add(it, "content", json_object_new_array());
@@ -976,9 +970,9 @@ static int tool(struct rp *p, json_object *t, json_object *tools)
         json_object_object_get_ex(t, "output_schema", NULL))
         ignored(p, "tools.function.defer_loading/allowed_callers/output_schema");
     json_object *fn = json_object_new_object();
-    add(fn, "name", jdup(name));
+    add(fn, "name", jsonv_str_dup(name));
     if (desc)
-        add(fn, "description", jdup(desc));
+        add(fn, "description", jsonv_str_dup(desc));
     if (params)
         add(fn, "parameters", json_object_get(params));
     if (strict)
@@ -1004,7 +998,7 @@ static bool has_function(json_object *tools, json_object *name)
 static json_object *choose_function(json_object *name)
 {
     json_object *fn = json_object_new_object();
-    add(fn, "name", jdup(name));
+    add(fn, "name", jsonv_str_dup(name));
     json_object *c = json_object_new_object();
     add(c, "type", jstr("function"));
     add(c, "function", fn);
@@ -1135,9 +1129,9 @@ static int text_param(struct rp *p, json_object *text, json_object *req)
         return rc;
     path_pop(p, old);
     json_object *js = json_object_new_object();
-    add(js, "name", jdup(name));
+    add(js, "name", jsonv_str_dup(name));
     if (desc)
-        add(js, "description", jdup(desc));
+        add(js, "description", jsonv_str_dup(desc));
     add(js, "schema", json_object_get(schema));
     if (strict)
         add(js, "strict", json_object_get(strict));
@@ -1495,7 +1489,7 @@ static int parse(struct rp *p, json_object *body, json_object *req)
         return rc;
     if ((rc = closed(p, body, TOP)))
         return rc;
-    add(req, "model", jdup(model));
+    add(req, "model", jsonv_str_dup(model));
     if ((rc = get(p, body, "include", W_ARR, NUL, &inc)))
         return rc;
     if (inc) {
@@ -1515,7 +1509,7 @@ static int parse(struct rp *p, json_object *body, json_object *req)
     if (instr && json_object_get_string_len(instr)) {
         json_object *m = json_object_new_object();
         add(m, "role", jstr("system"));
-        add(m, "content", jdup(instr));
+        add(m, "content", jsonv_str_dup(instr));
         push_msg(p, m, "instructions");
     }
     if (p->meta->previous_id[0] && (rc = previous(p, p->meta->previous_id)))
