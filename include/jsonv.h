@@ -56,5 +56,16 @@ json_object *jsonv_member_sv(json_object *o, const char *key);
 /* True when a and b are strings of the same bytes, a \u0000 inside
  * included (strcmp would stop there). Borrows both; false for NULL. */
 bool jsonv_str_eq(json_object *a, json_object *b);
+/* A new string with s's bytes, a \u0000 inside kept (json_object_get_string
+ * would stop there). Borrows s (a string); returns new, free with
+ * json_object_put. */
+json_object *jsonv_str_dup(json_object *s);
+
+/* True when a is a non-empty array of Claude's thinking blocks, each with
+ * what Claude requires of it when it comes back (a thinking block's text and
+ * signature, a redacted one's data): anything else would earn the client a
+ * Claude 400. The one rule for what seal.c seals and opens and what
+ * thinking_store.c stores and hands back. Borrows a. */
+bool jsonv_thinking_blocks_ok(json_object *a);
 
 #endif

@@ -36,6 +36,14 @@ int text_errf(char *err, size_t errlen, const char *fmt, ...) AXON_PRINTF(3, 4);
  * count (snprintf) that goes out in JSON, which must stay valid UTF-8. */
 void text_utf8_trim(char *s);
 
+/* How many of s's first n bytes fit in max, cut before a UTF-8 continuation
+ * byte so that what is quoted back stays valid UTF-8. Borrows s. */
+size_t text_utf8_cut(const char *s, size_t n, size_t max);
+
+/* The value of one base64 character, or -1: the standard alphabet (RFC
+ * 4648 section 4, "+/") or, with url, the URL-safe one (section 5, "-_"). */
+int text_b64_value(unsigned char c, bool url);
+
 /* Decodes standard base64 in[0..n) (padding optional, line breaks skipped)
  * into out, which must hold n / 4 * 3 + 3 bytes; *outlen is the length.
  * AXON_EINVAL on any other character. Borrows both. */

@@ -21,12 +21,6 @@ static json_object *jstr(const char *s)
     return json_object_new_string(s);
 }
 
-/* A copy of a string member (kept whole: a \u0000 inside is text). */
-static json_object *jdup(json_object *s)
-{
-    return json_object_new_string_len(json_object_get_string(s), json_object_get_string_len(s));
-}
-
 bool items_is_tombstone(json_object *msg)
 {
     json_object *d = jsonv_member(msg, "deleted");
@@ -58,8 +52,8 @@ static json_object *image_part(json_object *p)
         return NULL;
     json_object *o = json_object_new_object();
     add(o, "type", jstr("input_image"));
-    add(o, "image_url", jdup(url));
-    add(o, "detail", detail ? jdup(detail) : jstr("auto"));
+    add(o, "image_url", jsonv_str_dup(url));
+    add(o, "detail", detail ? jsonv_str_dup(detail) : jstr("auto"));
     return o;
 }
 
@@ -70,11 +64,11 @@ static json_object *file_part(json_object *p)
     json_object *o = json_object_new_object();
     add(o, "type", jstr("input_file"));
     if ((v = jsonv_member_sv(f, "filename")))
-        add(o, "filename", jdup(v));
+        add(o, "filename", jsonv_str_dup(v));
     if ((v = jsonv_member_sv(f, "file_data")))
-        add(o, "file_data", jdup(v));
+        add(o, "file_data", jsonv_str_dup(v));
     if ((v = jsonv_member_sv(f, "file_id")))
-        add(o, "file_id", jdup(v));
+        add(o, "file_id", jsonv_str_dup(v));
     return o;
 }
 
@@ -82,7 +76,7 @@ static json_object *text_item_part(const char *type, json_object *text)
 {
     json_object *o = json_object_new_object();
     add(o, "type", jstr(type));
-    add(o, "text", jdup(text));
+    add(o, "text", jsonv_str_dup(text));
     if (!strcmp(type, "output_text")) { /* OutputTextContent requires both */
         add(o, "annotations", json_object_new_array());
         add(o, "logprobs", json_object_new_array());
@@ -112,7 +106,7 @@ static json_object *parts_of(json_object *content, const char *text_type)
         else if (!strcmp(t, "refusal") && (v = jsonv_member_sv(p, "refusal"))) {
             o = json_object_new_object();
             add(o, "type", jstr("refusal"));
-            add(o, "refusal", jdup(v));
+            add(o, "refusal", jsonv_str_dup(v));
         } else if (!strcmp(t, "image_url"))
             o = image_part(p);
         else if (!strcmp(t, "file"))
@@ -146,8 +140,8 @@ static int tool_message(json_object *msg, const char *conv_id, long pos, json_ob
     json_object *it = item_new("function_call_output", RESP_ITEM_CALL_OUTPUT, conv_id, pos, 0);
     if (!it)
         return AXON_EINVAL;
-    add(it, "call_id", cid ? jdup(cid) : jstr(""));
-    add(it, "output", json_object_is_type(c, json_type_string) ? jdup(c)
+    add(it, "call_id", cid ? jsonv_str_dup(cid) : jstr(""));
+    add(it, "output", json_object_is_type(c, json_type_string) ? jsonv_str_dup(c)
                                                                : parts_of(c, "input_text"));
     add(it, "status", jstr("completed"));
     json_object_array_add(out, it);
@@ -178,7 +172,7 @@ static int assistant_message(json_object *msg, const char *conv_id, long pos, un
         if (rc_text && json_object_get_string_len(rc_text) > 0) {
             json_object *s = json_object_new_object();
             add(s, "type", jstr("summary_text"));
-            add(s, "text", jdup(rc_text));
+            add(s, "text", jsonv_str_dup(rc_text));
             json_object_array_add(summary, s);
         }
         add(it, "summary", summary);
@@ -205,7 +199,7 @@ static int assistant_message(json_object *msg, const char *conv_id, long pos, un
         if (refusal) {
             json_object *r = json_object_new_object();
             add(r, "type", jstr("refusal"));
-            add(r, "refusal", jdup(refusal));
+            add(r, "refusal", jsonv_str_dup(refusal));
             json_object_array_add(parts, r);
         }
         add(it, "content", parts);
@@ -225,9 +219,9 @@ static int assistant_message(json_object *msg, const char *conv_id, long pos, un
             rc = AXON_EINVAL;
             goto out;
         }
-        add(it, "call_id", cid ? jdup(cid) : jstr(""));
-        add(it, "name", name ? jdup(name) : jstr(""));
-        add(it, "arguments", args ? jdup(args) : jstr("{}"));
+        add(it, "call_id", cid ? jsonv_str_dup(cid) : jstr(""));
+        add(it, "name", name ? jsonv_str_dup(name) : jstr(""));
+        add(it, "arguments", args ? jsonv_str_dup(args) : jstr("{}"));
         add(it, "status", jstr("completed"));
         json_object_array_add(got, it);
     }

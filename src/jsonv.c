@@ -284,3 +284,27 @@ const char *jsonv_get_str(json_object *o, const char *key)
     json_object *v = jsonv_get(o, key);
     return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
+
+json_object *jsonv_str_dup(json_object *s)
+{
+    return json_object_new_string_len(json_object_get_string(s), json_object_get_string_len(s));
+}
+
+bool jsonv_thinking_blocks_ok(json_object *a)
+{
+    if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) == 0)
+        return false;
+    for (size_t i = 0; i < json_object_array_length(a); i++) {
+        json_object *b = json_object_array_get_idx(a, i);
+        const char *t = jsonv_member_str(b, "type");
+        if (!t)
+            return false;
+        if (!strcmp(t, "thinking")) {
+            if (!jsonv_member_str(b, "thinking") || !jsonv_member_str(b, "signature"))
+                return false;
+        } else if (strcmp(t, "redacted_thinking") || !jsonv_member_str(b, "data")) {
+            return false;
+        }
+    }
+    return true;
+}

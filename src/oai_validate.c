@@ -32,12 +32,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "text.h"
+
 #define ECHO_MAX 120 /* bytes of a client's own text quoted back in a message */
 
 struct vctx {
     struct api_error *e;
-    char path[sizeof(((struct api_error *)0)->param)]; /* "" at the top level */
-    size_t len;
+    struct oai_path at;
 };
 
 typedef int (*check_fn)(struct vctx *v, json_object *o, const void *arg);
@@ -85,21 +86,9 @@ struct intr {
 
 /* ---- paths, quoting and errors ---- */
 
-/* How many of s's first n bytes fit in max, cut before a UTF-8 continuation
- * byte so that what is quoted back stays valid UTF-8 (json-c checked it). */
-static size_t utf8_cut(const char *s, size_t n, size_t max)
-{
-    if (n <= max)
-        return n;
-    n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return n;
-}
-
 static int echo_len(const char *s, size_t n)
 {
-    return (int)utf8_cut(s, n, ECHO_MAX);
+    return (int)text_utf8_cut(s, n, ECHO_MAX);
 }
 
 /* Characters, as OpenAI counts string lengths: UTF-8 lead bytes. */
@@ -111,56 +100,74 @@ static size_t utf8_chars(const char *s, size_t n)
     return c;
 }
 
-/* A cut path only ever loses its tail: the long components (metadata keys,
- * unknown keys) are always the last one, as nothing is checked below them. */
-static void path_put(struct vctx *v, const char *s, size_t n)
+static void path_put(struct oai_path *p, const char *s, size_t n)
 {
-    n = utf8_cut(s, n, sizeof v->path - 1 - v->len);
-    memcpy(v->path + v->len, s, n);
-    v->len += n;
-    v->path[v->len] = '\0';
+    n = text_utf8_cut(s, n, sizeof p->s - 1 - p->len);
+    memcpy(p->s + p->len, s, n);
+    p->len += n;
+    p->s[p->len] = '\0';
 }
 
-/* Appends ".key" (or "key" at the top) and returns the length to pop back to. */
+size_t oai_path_key(struct oai_path *p, const char *key)
+{
+    size_t old = p->len;
+    if (p->len)
+        path_put(p, ".", 1);
+    path_put(p, key, strlen(key));
+    return old;
+}
+
+size_t oai_path_idx(struct oai_path *p, size_t i)
+{
+    size_t old = p->len;
+    char b[32];
+    int n = snprintf(b, sizeof b, "[%zu]", i);
+    path_put(p, b, (size_t)n);
+    return old;
+}
+
+void oai_path_pop(struct oai_path *p, size_t old)
+{
+    p->len = old;
+    p->s[old] = '\0';
+}
+
 static size_t path_key(struct vctx *v, const char *key)
 {
-    size_t old = v->len;
-    if (v->len)
-        path_put(v, ".", 1);
-    path_put(v, key, strlen(key));
-    return old;
+    return oai_path_key(&v->at, key);
 }
 
 static size_t path_idx(struct vctx *v, size_t i)
 {
-    size_t old = v->len;
-    char b[32];
-    int n = snprintf(b, sizeof b, "[%zu]", i);
-    path_put(v, b, (size_t)n);
-    return old;
+    return oai_path_idx(&v->at, i);
 }
 
 static void path_pop(struct vctx *v, size_t old)
 {
-    v->len = old;
-    v->path[old] = '\0';
+    oai_path_pop(&v->at, old);
+}
+
+int oai_failv(const struct oai_path *p, struct api_error *e, int status, const char *code,
+              const char *fmt, va_list ap)
+{
+    char msg[sizeof e->message];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    api_error_set(e, status, ERR_INVALID_REQUEST, code, p->s, "%s", msg);
+    return AXON_EINVAL;
 }
 
 /* Fills the error with the current path as param; code may be NULL. */
 static int fail(struct vctx *v, const char *code, const char *fmt, ...) AXON_PRINTF(3, 4);
 static int fail(struct vctx *v, const char *code, const char *fmt, ...)
 {
-    char msg[sizeof v->e->message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = oai_failv(&v->at, v->e, 400, code, fmt, ap);
     va_end(ap);
-    api_error_set(v->e, 400, ERR_INVALID_REQUEST, code, v->path, "%s", msg);
-    return AXON_EINVAL;
+    return rc;
 }
 
-/* OpenAI's name for what the client sent. */
-static const char *got(json_object *o)
+const char *oai_got(json_object *o)
 {
     switch (json_object_get_type(o)) {
     case json_type_null: return "null";
@@ -174,16 +181,39 @@ static const char *got(json_object *o)
     return "a value";
 }
 
+static int oai_fail(const struct oai_path *p, struct api_error *e, const char *code,
+                    const char *fmt, ...) AXON_PRINTF(4, 5);
+static int oai_fail(const struct oai_path *p, struct api_error *e, const char *code,
+                    const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = oai_failv(p, e, 400, code, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int oai_bad_type(const struct oai_path *p, struct api_error *e, json_object *o, const char *want)
+{
+    return oai_fail(p, e, "invalid_type", "Invalid type for '%s': expected %s, but got %s instead.",
+                    p->s, want, oai_got(o));
+}
+
+int oai_missing(struct oai_path *p, struct api_error *e, const char *key)
+{
+    oai_path_key(p, key);
+    return oai_fail(p, e, "missing_required_parameter", "Missing required parameter: '%s'.",
+                    p->s);
+}
+
 static int bad_type(struct vctx *v, json_object *o, const char *want)
 {
-    return fail(v, "invalid_type", "Invalid type for '%s': expected %s, but got %s instead.",
-                v->path, want, got(o));
+    return oai_bad_type(&v->at, v->e, o, want);
 }
 
 static int missing(struct vctx *v, const char *name)
 {
-    path_key(v, name); /* no pop: the walk ends with the error */
-    return fail(v, "missing_required_parameter", "Missing required parameter: '%s'.", v->path);
+    return oai_missing(&v->at, v->e, name);
 }
 
 static int too_long(struct vctx *v, const char *s, size_t n, size_t max)
@@ -194,11 +224,10 @@ static int too_long(struct vctx *v, const char *s, size_t n, size_t max)
     return fail(v, "string_above_max_length",
                 "Invalid '%s': string too long. Expected a string with maximum length %zu, "
                 "but got a string with length %zu instead.",
-                v->path, max, chars);
+                v->at.s, max, chars);
 }
 
-/* "'a', 'b', and 'c'" with conj "and"; "'a' or 'b'" for two with "or". */
-static void list_names(char *out, size_t size, const char *const *names, const char *conj)
+void oai_list_names(char *out, size_t size, const char *const *names, const char *conj)
 {
     size_t n = 0, len = 0;
     while (names[n])
@@ -290,7 +319,7 @@ static int chk_name(struct vctx *v, json_object *o, const void *arg)
         return fail(v, "invalid_value",
                     "Invalid '%s': string does not match pattern. Expected a string that "
                     "matches the pattern '^[a-zA-Z0-9_-]+$'.",
-                    v->path);
+                    v->at.s);
     return too_long(v, s, n, 64);
 }
 
@@ -300,9 +329,9 @@ static int enum_pick(struct vctx *v, json_object *o, const char *const *names, s
 {
     char list[512];
     if (!json_object_is_type(o, json_type_string)) {
-        list_names(list, sizeof list, names, "or");
+        oai_list_names(list, sizeof list, names, "or");
         return fail(v, "invalid_type", "Invalid type for '%s': expected %s%s, but got %s instead.",
-                    v->path, names[1] ? "one of " : "", list, got(o));
+                    v->at.s, names[1] ? "one of " : "", list, oai_got(o));
     }
     const char *s = json_object_get_string(o);
     size_t n = (size_t)json_object_get_string_len(o); /* a \u0000 must not end the match */
@@ -312,7 +341,7 @@ static int enum_pick(struct vctx *v, json_object *o, const char *const *names, s
             return AXON_OK;
         }
     }
-    list_names(list, sizeof list, names, "and");
+    oai_list_names(list, sizeof list, names, "and");
     return fail(v, "invalid_value", "Invalid value: '%.*s'. Supported values are: %s.",
                 echo_len(s, n), s, list);
 }
@@ -336,12 +365,12 @@ static int chk_num(struct vctx *v, json_object *o, const void *arg)
         return fail(v, "decimal_above_max_value",
                     "Invalid '%s': decimal above maximum value. Expected a value <= %g, but got "
                     "%s instead.",
-                    v->path, r->max, num_text(o, b, sizeof b));
+                    v->at.s, r->max, num_text(o, b, sizeof b));
     if (d < r->min)
         return fail(v, "decimal_below_min_value",
                     "Invalid '%s': decimal below minimum value. Expected a value >= %g, but got "
                     "%s instead.",
-                    v->path, r->min, num_text(o, b, sizeof b));
+                    v->at.s, r->min, num_text(o, b, sizeof b));
     return AXON_OK;
 }
 
@@ -361,12 +390,12 @@ static int chk_int(struct vctx *v, json_object *o, const void *arg)
         return fail(v, "integer_above_max_value",
                     "Invalid '%s': integer above maximum value. Expected a value <= %" PRId64
                     ", but got %s instead.",
-                    v->path, r->max, num_text(o, b, sizeof b));
+                    v->at.s, r->max, num_text(o, b, sizeof b));
     if (i < r->min)
         return fail(v, "integer_below_min_value",
                     "Invalid '%s': integer below minimum value. Expected a value >= %" PRId64
                     ", but got %s instead.",
-                    v->path, r->min, num_text(o, b, sizeof b));
+                    v->at.s, r->min, num_text(o, b, sizeof b));
     return AXON_OK;
 }
 
@@ -381,12 +410,12 @@ static int chk_array(struct vctx *v, json_object *o, const void *arg)
         return fail(v, "empty_array",
                     "Invalid '%s': empty array. Expected an array with minimum length %zu, but "
                     "got an empty array instead.",
-                    v->path, a->min);
+                    v->at.s, a->min);
     if (n > a->max)
         return fail(v, "array_above_max_length",
                     "Invalid '%s': array too long. Expected an array with maximum length %zu, "
                     "but got an array with length %zu instead.",
-                    v->path, a->max, n);
+                    v->at.s, a->max, n);
     for (size_t i = 0; i < n; i++) {
         size_t old = path_idx(v, i);
         int rc = a->item(v, json_object_array_get_idx(o, i), a->arg);
@@ -441,7 +470,7 @@ static int check_fields(struct vctx *v, json_object *o, const struct shape *s)
         {
             if (!find_field(s, it.key)) {
                 path_key(v, it.key);
-                return fail(v, "unknown_parameter", "Unknown parameter: '%s'.", v->path);
+                return fail(v, "unknown_parameter", "Unknown parameter: '%s'.", v->at.s);
             }
         }
     }
@@ -509,7 +538,7 @@ static int chk_metadata(struct vctx *v, json_object *o, const void *arg)
         return fail(v, "object_above_max_properties",
                     "Invalid '%s': too many properties. Expected an object with at most 16 "
                     "properties, but got an object with %d properties instead.",
-                    v->path, n);
+                    v->at.s, n);
     struct json_object_iter it;
     json_object_object_foreachC(o, it)
     {
@@ -524,8 +553,8 @@ static int chk_metadata(struct vctx *v, json_object *o, const void *arg)
                     tail--;
                 while (((unsigned char)it.key[tail] & 0xC0) == 0x80);
             }
-            char parent[sizeof v->path];
-            memcpy(parent, v->path, v->len + 1);
+            char parent[sizeof v->at.s];
+            memcpy(parent, v->at.s, v->at.len + 1);
             path_key(v, it.key);
             return fail(v, "property_name_above_max_length",
                         "Invalid property name in '%s': '%.*s...%s' is too long. Expected a "
@@ -564,7 +593,7 @@ static int chk_logit_bias(struct vctx *v, json_object *o, const void *arg)
             return fail(v, "invalid_value",
                         "Invalid key in '%s': %.*s. You should only be submitting non-negative "
                         "integers.",
-                        v->path, echo_len(it.key, klen), it.key);
+                        v->at.s, echo_len(it.key, klen), it.key);
         size_t old = path_key(v, it.key);
         int rc = chk_int(v, it.val, &bias);
         path_pop(v, old);
@@ -1049,15 +1078,11 @@ static int top_after(struct vctx *v, json_object *req)
 
 int oai_validate_chat(json_object *req, bool allow_unknown, struct api_error *e)
 {
-    struct vctx v = {.e = e, .path = "", .len = 0};
-    if (!json_object_is_type(req, json_type_object)) {
-        api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_type", NULL,
-                      "Invalid type for the request body: expected an object, but got %s "
-                      "instead.",
-                      got(req));
-        return AXON_EINVAL;
-    }
-    int rc = check_required(&v, req, &S_TOP);
+    struct vctx v = {.e = e, .at = {.s = "", .len = 0}};
+    int rc = oai_body_object(req, e);
+    if (rc)
+        return rc;
+    rc = check_required(&v, req, &S_TOP);
     if (rc)
         return rc;
     if (!allow_unknown) {
@@ -1215,15 +1240,11 @@ static int completion_after(struct vctx *v, json_object *req)
 static int validate_top(json_object *req, const struct shape *s, bool allow_unknown,
                         struct api_error *e)
 {
-    struct vctx v = {.e = e, .path = "", .len = 0};
-    if (!json_object_is_type(req, json_type_object)) {
-        api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_type", NULL,
-                      "Invalid type for the request body: expected an object, but got %s "
-                      "instead.",
-                      got(req));
-        return AXON_EINVAL;
-    }
-    int rc = check_required(&v, req, s);
+    struct vctx v = {.e = e, .at = {.s = "", .len = 0}};
+    int rc = oai_body_object(req, e);
+    if (rc)
+        return rc;
+    rc = check_required(&v, req, s);
     if (rc)
         return rc;
     if (!allow_unknown) {
@@ -1249,4 +1270,14 @@ int oai_validate_embedding(json_object *req, bool allow_unknown, struct api_erro
 int oai_validate_completion(json_object *req, bool allow_unknown, struct api_error *e)
 {
     return validate_top(req, &S_COMPLETION, allow_unknown, e);
+}
+
+int oai_body_object(json_object *body, struct api_error *e)
+{
+    if (json_object_is_type(body, json_type_object))
+        return AXON_OK;
+    api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_type", NULL,
+                  "Invalid type for the request body: expected an object, but got %s instead.",
+                  oai_got(body));
+    return AXON_EINVAL;
 }

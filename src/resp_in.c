@@ -42,8 +42,7 @@
 
 struct rp {
     struct api_error *e;
-    char path[sizeof(((struct api_error *)0)->param)];
-    size_t len;
+    struct oai_path at;
     const struct resp_lookup *lk;
     struct resp_meta *meta;
     json_object *msgs;    /* the chat messages being built */
@@ -57,47 +56,20 @@ struct rp {
 
 /* ---- paths and errors ---- */
 
-static size_t utf8_cut(const char *s, size_t n, size_t max)
-{
-    if (n <= max)
-        return n;
-    n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-        n--;
-    return n;
-}
-
-static void path_put(struct rp *p, const char *s, size_t n)
-{
-    n = utf8_cut(s, n, sizeof p->path - 1 - p->len);
-    memcpy(p->path + p->len, s, n);
-    p->len += n;
-    p->path[p->len] = '\0';
-}
-
-/* Appends ".key" (or "key" at the top); returns the length to pop back to. */
+/* The path helpers and type names are oai_validate.c's: one wording. */
 static size_t path_key(struct rp *p, const char *key)
 {
-    size_t old = p->len;
-    if (p->len)
-        path_put(p, ".", 1);
-    path_put(p, key, strlen(key));
-    return old;
+    return oai_path_key(&p->at, key);
 }
 
 static size_t path_idx(struct rp *p, size_t i)
 {
-    size_t old = p->len;
-    char b[32];
-    int n = snprintf(b, sizeof b, "[%zu]", i);
-    path_put(p, b, (size_t)n);
-    return old;
+    return oai_path_idx(&p->at, i);
 }
 
 static void path_pop(struct rp *p, size_t old)
 {
-    p->len = old;
-    p->path[old] = '\0';
+    oai_path_pop(&p->at, old);
 }
 
 /* A 400 (or status) naming the current path; code may be NULL. */
@@ -105,42 +77,23 @@ static int failx(struct rp *p, int status, const char *code, const char *fmt, ..
     AXON_PRINTF(4, 5);
 static int failx(struct rp *p, int status, const char *code, const char *fmt, ...)
 {
-    char msg[sizeof p->e->message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    int rc = oai_failv(&p->at, p->e, status, code, fmt, ap);
     va_end(ap);
-    text_utf8_trim(msg);
-    api_error_set(p->e, status, ERR_INVALID_REQUEST, code, p->path, "%s", msg);
-    return AXON_EINVAL;
+    return rc;
 }
 #define fail(p, code, ...) failx((p), 400, (code), __VA_ARGS__)
 
-static const char *got(json_object *o)
-{
-    switch (json_object_get_type(o)) {
-    case json_type_null: return "null";
-    case json_type_boolean: return "a boolean";
-    case json_type_int: return "an integer";
-    case json_type_double: return "a decimal number";
-    case json_type_string: return "a string";
-    case json_type_object: return "an object";
-    case json_type_array: return "an array";
-    }
-    return "a value";
-}
-
 static int bad_type(struct rp *p, json_object *o, const char *want)
 {
-    return fail(p, "invalid_type", "Invalid type for '%s': expected %s, but got %s instead.",
-                p->path, want, got(o));
+    return oai_bad_type(&p->at, p->e, o, want);
 }
 
 /* Pushes key onto the path and leaves it there: the walk ends here. */
 static int missing(struct rp *p, const char *key)
 {
-    path_key(p, key);
-    return fail(p, "missing_required_parameter", "Missing required parameter: '%s'.", p->path);
+    return oai_missing(&p->at, p->e, key);
 }
 
 static int unsupported(struct rp *p, const char *key, const char *fmt, ...) AXON_PRINTF(3, 4);
@@ -158,8 +111,8 @@ static int unsupported(struct rp *p, const char *key, const char *fmt, ...)
 
 static int str_len(json_object *s)
 {
-    return (int)utf8_cut(json_object_get_string(s), (size_t)json_object_get_string_len(s),
-                         ECHO_MAX);
+    return (int)text_utf8_cut(json_object_get_string(s), (size_t)json_object_get_string_len(s),
+                              ECHO_MAX);
 }
 
 /* Every key of o is one of keys (NULL-terminated), else OpenAI's
@@ -173,7 +126,7 @@ static int closed(struct rp *p, json_object *o, const char *const *keys)
             i++;
         if (!keys[i]) {
             path_key(p, k);
-            return fail(p, "unknown_parameter", "Unknown parameter: '%s'.", p->path);
+            return fail(p, "unknown_parameter", "Unknown parameter: '%s'.", p->at.s);
         }
     }
     return AXON_OK;
@@ -220,32 +173,14 @@ static int get(struct rp *p, json_object *o, const char *key, enum want w, unsig
     return AXON_OK;
 }
 
-/* "'a', 'b', and 'c'" with conj "and"; "'a' or 'b'" for two with "or". */
-static void list_names(char *out, size_t size, const char *const *names, const char *conj)
-{
-    size_t n = 0, len = 0;
-    while (names[n])
-        n++;
-    out[0] = '\0';
-    for (size_t i = 0; i < n && len < size; i++) {
-        const char *sep = i == 0 ? "" : n == 2 ? " " : ", ";
-        bool last = i > 0 && i == n - 1;
-        int w = snprintf(out + len, size - len, "%s%s%s'%s'", sep, last ? conj : "",
-                         last ? " " : "", names[i]);
-        if (w < 0)
-            break;
-        len += (size_t)w;
-    }
-}
-
 /* v (at the current path) as one of names: *idx its position. */
 static int enum_pick(struct rp *p, json_object *v, const char *const *names, size_t *idx)
 {
     char list[1024];
     if (!json_object_is_type(v, json_type_string)) {
-        list_names(list, sizeof list, names, "or");
+        oai_list_names(list, sizeof list, names, "or");
         return fail(p, "invalid_type", "Invalid type for '%s': expected %s%s, but got %s instead.",
-                    p->path, names[1] ? "one of " : "", list, got(v));
+                    p->at.s, names[1] ? "one of " : "", list, oai_got(v));
     }
     const char *s = json_object_get_string(v);
     size_t n = (size_t)json_object_get_string_len(v);
@@ -255,7 +190,7 @@ static int enum_pick(struct rp *p, json_object *v, const char *const *names, siz
             return AXON_OK;
         }
     }
-    list_names(list, sizeof list, names, "and");
+    oai_list_names(list, sizeof list, names, "and");
     return fail(p, "invalid_value", "Invalid value: '%.*s'. Supported values are: %s.",
                 str_len(v), s, list);
 }
@@ -312,11 +247,11 @@ static int int_range(struct rp *p, json_object *o, const char *key, int64_t min,
         return fail(p, "integer_below_min_value",
                     "Invalid '%s': integer below minimum value. Expected a value >= %lld, but "
                     "got %s instead.",
-                    p->path, (long long)min, b);
+                    p->at.s, (long long)min, b);
     return fail(p, "integer_above_max_value",
                 "Invalid '%s': integer above maximum value. Expected a value <= %lld, but got "
                 "%s instead.",
-                p->path, (long long)max, b);
+                p->at.s, (long long)max, b);
 }
 
 /* ---- small builders ---- */
@@ -329,12 +264,6 @@ static void add(json_object *o, const char *k, json_object *v)
 static json_object *jstr(const char *s)
 {
     return json_object_new_string(s);
-}
-
-/* A copy of a string member's value, \u0000 inside kept. */
-static json_object *jdup(json_object *s)
-{
-    return json_object_new_string_len(json_object_get_string(s), json_object_get_string_len(s));
 }
 
 void resp_new_id(const char *prefix, char *out, size_t size)
@@ -356,7 +285,7 @@ static void ignored(struct rp *p, const char *name)
 static void push_msg(struct rp *p, json_object *m, const char *from)
 {
     json_object_array_add(p->msgs, m);
-    json_object_array_add(p->meta->origins, jstr(from ? from : p->path));
+    json_object_array_add(p->meta->origins, jstr(from ? from : p->at.s));
 }
 
 /* The assistant message in hand, with its origin: [where it began, then
@@ -403,7 +332,7 @@ static json_object *asst_at(struct rp *p, int stage)
         asst_close(p);
     if (!p->asst) {
         p->asst = json_object_new_object();
-        memcpy(p->asst_from, p->path, p->len + 1);
+        memcpy(p->asst_from, p->at.s, p->at.len + 1);
         add(p->asst, "role", jstr("assistant"));
         p->stage = 0;
     }
@@ -438,7 +367,7 @@ static int part_image(struct rp *p, json_object *part, json_object **out)
     if (!url)
         return missing(p, "image_url");
     json_object *iu = json_object_new_object();
-    add(iu, "url", jdup(url));
+    add(iu, "url", jsonv_str_dup(url));
     /* chat takes low, high and auto; "original" asks for no downscaling,
      * which high is the nearest to. */
     if (d >= 0)
@@ -476,8 +405,8 @@ static int part_file(struct rp *p, json_object *part, json_object **out)
         return missing(p, "file_data");
     json_object *f = json_object_new_object();
     if (name)
-        add(f, "filename", jdup(name));
-    add(f, "file_data", jdup(data));
+        add(f, "filename", jsonv_str_dup(name));
+    add(f, "file_data", jsonv_str_dup(data));
     *out = json_object_new_object();
     add(*out, "type", jstr("file"));
     add(*out, "file", f);
@@ -488,7 +417,7 @@ static json_object *text_part(json_object *text)
 {
     json_object *t = json_object_new_object();
     add(t, "type", jstr("text"));
-    add(t, "text", jdup(text));
+    add(t, "text", jsonv_str_dup(text));
     return t;
 }
 
@@ -518,7 +447,7 @@ static int part_convert(struct rp *p, json_object *part, enum part_set set, json
             return rc;
         *out = json_object_new_object();
         add(*out, "type", jstr("refusal"));
-        add(*out, "refusal", jdup(text));
+        add(*out, "refusal", jsonv_str_dup(text));
         return AXON_OK;
     }
     if (set == PARTS_TEXT_ONLY) {
@@ -555,7 +484,7 @@ static int content(struct rp *p, json_object *c, enum part_set set, json_object 
 {
     *out = NULL;
     if (json_object_is_type(c, json_type_string)) {
-        *out = jdup(c);
+        *out = jsonv_str_dup(c);
         return AXON_OK;
     }
     if (!json_object_is_type(c, json_type_array))
@@ -647,16 +576,16 @@ static int item_call(struct rp *p, json_object *it)
             add(m, "content", NULL);
     }
     json_object *fn = json_object_new_object();
-    add(fn, "name", jdup(name));
-    add(fn, "arguments", jdup(args));
+    add(fn, "name", jsonv_str_dup(name));
+    add(fn, "arguments", jsonv_str_dup(args));
     json_object *tc = json_object_new_object();
-    add(tc, "id", jdup(cid));
+    add(tc, "id", jsonv_str_dup(cid));
     add(tc, "type", jstr("function"));
     add(tc, "function", fn);
     json_object_array_add(calls, tc);
     if (!p->asst_calls)
         p->asst_calls = json_object_new_array();
-    json_object_array_add(p->asst_calls, jstr(p->path));
+    json_object_array_add(p->asst_calls, jstr(p->at.s));
     return AXON_OK;
 }
 
@@ -685,10 +614,10 @@ static int item_call_output(struct rp *p, json_object *it)
     asst_close(p);
     json_object *m = json_object_new_object();
     add(m, "role", jstr("tool"));
-    add(m, "tool_call_id", jdup(cid));
+    add(m, "tool_call_id", jsonv_str_dup(cid));
     add(m, "content", conv);
-    char from[sizeof p->path + 8];
-    snprintf(from, sizeof from, "%s.output", p->path);
+    char from[sizeof p->at.s + 8];
+    snprintf(from, sizeof from, "%s.output", p->at.s);
     push_msg(p, m, from);
     return AXON_OK;
 }
@@ -872,7 +801,7 @@ static json_object *normalise(json_object *it, const char *type)
             role = json_object_get_string(r);
         json_object *part = json_object_new_object();
         add(part, "type", jstr(strcmp(role, "assistant") ? "input_text" : "output_text"));
-        add(part, "text", jdup(c));
+        add(part, "text", jsonv_str_dup(c));
         if (!strcmp(role, "assistant"))
             add(part, "annotations", json_object_new_array());
         json_object *list = json_object_new_array();
@@ -929,11 +858,11 @@ static int input(struct rp *p, json_object *in)
         asst_close(p);
         json_object *m = json_object_new_object();
         add(m, "role", jstr("user"));
-        add(m, "content", jdup(in));
+        add(m, "content", jsonv_str_dup(in));
         push_msg(p, m, NULL);
         json_object *part = json_object_new_object();
         add(part, "type", jstr("input_text"));
-        add(part, "text", jdup(in));
+        add(part, "text", jsonv_str_dup(in));
         json_object *it = json_object_new_object();
         add(it, "role", jstr("user"));
         add(it, "content", json_object_new_array());
@@ -969,7 +898,7 @@ static int previous(struct rp *p, const char *id)
         path_key(p, "previous_response_id");
         return failx(p, 404, "previous_response_not_found",
                      "Previous response with id '%.*s' not found.",
-                     (int)utf8_cut(id, strlen(id), ECHO_MAX), id);
+                     (int)text_utf8_cut(id, strlen(id), ECHO_MAX), id);
     }
     if (rc)
         return rc;
@@ -977,7 +906,7 @@ static int previous(struct rp *p, const char *id)
         json_object_put(items);
         api_error_set(p->e, 500, ERR_SERVER, NULL, NULL,
                       "The stored response '%.*s' could not be read.",
-                      (int)utf8_cut(id, strlen(id), ECHO_MAX), id);
+                      (int)text_utf8_cut(id, strlen(id), ECHO_MAX), id);
         return AXON_EPROTO;
     }
     size_t old = path_key(p, "previous_response_id");
@@ -1041,9 +970,9 @@ static int tool(struct rp *p, json_object *t, json_object *tools)
         json_object_object_get_ex(t, "output_schema", NULL))
         ignored(p, "tools.function.defer_loading/allowed_callers/output_schema");
     json_object *fn = json_object_new_object();
-    add(fn, "name", jdup(name));
+    add(fn, "name", jsonv_str_dup(name));
     if (desc)
-        add(fn, "description", jdup(desc));
+        add(fn, "description", jsonv_str_dup(desc));
     if (params)
         add(fn, "parameters", json_object_get(params));
     if (strict)
@@ -1069,7 +998,7 @@ static bool has_function(json_object *tools, json_object *name)
 static json_object *choose_function(json_object *name)
 {
     json_object *fn = json_object_new_object();
-    add(fn, "name", jdup(name));
+    add(fn, "name", jsonv_str_dup(name));
     json_object *c = json_object_new_object();
     add(c, "type", jstr("function"));
     add(c, "function", fn);
@@ -1200,9 +1129,9 @@ static int text_param(struct rp *p, json_object *text, json_object *req)
         return rc;
     path_pop(p, old);
     json_object *js = json_object_new_object();
-    add(js, "name", jdup(name));
+    add(js, "name", jsonv_str_dup(name));
     if (desc)
-        add(js, "description", jdup(desc));
+        add(js, "description", jsonv_str_dup(desc));
     add(js, "schema", json_object_get(schema));
     if (strict)
         add(js, "strict", json_object_get(strict));
@@ -1371,7 +1300,7 @@ static int copy_id(struct rp *p, json_object *s, const char *key, char *out, siz
     if ((size_t)json_object_get_string_len(s) >= size || !json_object_get_string_len(s) ||
         memchr(json_object_get_string(s), '\0', (size_t)json_object_get_string_len(s))) {
         path_key(p, key);
-        return fail(p, "invalid_value", "Invalid '%s': '%.*s' is not an id Axon gave.", p->path,
+        return fail(p, "invalid_value", "Invalid '%s': '%.*s' is not an id Axon gave.", p->at.s,
                     str_len(s), json_object_get_string(s));
     }
     memcpy(out, json_object_get_string(s), (size_t)json_object_get_string_len(s) + 1);
@@ -1560,7 +1489,7 @@ static int parse(struct rp *p, json_object *body, json_object *req)
         return rc;
     if ((rc = closed(p, body, TOP)))
         return rc;
-    add(req, "model", jdup(model));
+    add(req, "model", jsonv_str_dup(model));
     if ((rc = get(p, body, "include", W_ARR, NUL, &inc)))
         return rc;
     if (inc) {
@@ -1580,7 +1509,7 @@ static int parse(struct rp *p, json_object *body, json_object *req)
     if (instr && json_object_get_string_len(instr)) {
         json_object *m = json_object_new_object();
         add(m, "role", jstr("system"));
-        add(m, "content", jdup(instr));
+        add(m, "content", jsonv_str_dup(instr));
         push_msg(p, m, "instructions");
     }
     if (p->meta->previous_id[0] && (rc = previous(p, p->meta->previous_id)))
@@ -1644,14 +1573,9 @@ int resp_parse(json_object *body, const struct resp_lookup *lk, json_object **ch
     meta->store = true;
     meta->input_items = json_object_new_array();
     meta->origins = json_object_new_array();
-    if (!json_object_is_type(body, json_type_object)) {
-        api_error_set(e, 400, ERR_INVALID_REQUEST, "invalid_type", NULL,
-                      "Invalid type for the request body: expected an object, but got %s "
-                      "instead.",
-                      got(body));
+    if (oai_body_object(body, e))
         return AXON_EINVAL;
-    }
-    struct rp p = {.e = e, .path = "", .len = 0, .lk = lk, .meta = meta};
+    struct rp p = {.e = e, .at = {.s = "", .len = 0}, .lk = lk, .meta = meta};
     json_object *req = json_object_new_object();
     p.msgs = json_object_new_array();
     int rc = parse(&p, body, req);

@@ -59,17 +59,6 @@ static void b64u_encode(const unsigned char *in, size_t n, char *out)
     out[o] = '\0';
 }
 
-static int b64u_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '-' ? 62 : c == '_' ? 63 : -1;
-}
-
 /* Decodes in[0..n) into out (n / 4 * 3 + 2 bytes). Only the one text
  * b64u_encode writes for some bytes is accepted: no padding, no white space,
  * and the bits past the last byte zero, so that no two texts open to the same
@@ -82,7 +71,7 @@ static int b64u_decode(const char *in, size_t n, unsigned char *out, size_t *out
     int bits = 0;
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
-        int v = b64u_value((unsigned char)in[i]);
+        int v = text_b64_value((unsigned char)in[i], true);
         if (v < 0)
             return AXON_EINVAL;
         acc = (acc << 6 | (uint32_t)v) & 0xffffff;
@@ -417,40 +406,10 @@ const char *seal_current_key_id(void)
     return process_ring()->keys[0].id;
 }
 
-static const char *str_of(json_object *o, const char *k)
-{
-    json_object *v = NULL;
-    return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v)
-               : NULL;
-}
-
-/* A non-empty array of Claude's thinking blocks with what Claude requires of
- * each when it comes back (the rule of thinking_store.c's blocks_ok): what
- * opens is handed to Claude, and anything else would be a Claude 400. */
-static bool blocks_ok(json_object *a)
-{
-    if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) == 0)
-        return false;
-    for (size_t i = 0; i < json_object_array_length(a); i++) {
-        json_object *b = json_object_array_get_idx(a, i);
-        const char *t = str_of(b, "type");
-        if (!t)
-            return false;
-        if (!strcmp(t, "thinking")) {
-            if (!str_of(b, "thinking") || !str_of(b, "signature"))
-                return false;
-        } else if (strcmp(t, "redacted_thinking") || !str_of(b, "data")) {
-            return false;
-        }
-    }
-    return true;
-}
-
 int seal_json(const char *tenant, json_object *blocks, char **out)
 {
     *out = NULL;
-    if (!blocks_ok(blocks))
+    if (!jsonv_thinking_blocks_ok(blocks))
         return AXON_EINVAL;
     struct buf b = BUF_INIT(SEAL_PLAIN_MAX);
     int rc = jsonv_write(&b, blocks);
@@ -471,7 +430,8 @@ int seal_open_json(const char *tenant, const char *text, size_t n, json_object *
     if (rc)
         return rc;
     json_object *o = NULL;
-    if (jsonv_parse((const char *)p, len, JSONV_MAX_DEPTH, &o) || !blocks_ok(o)) {
+    if (jsonv_parse((const char *)p, len, JSONV_MAX_DEPTH, &o) ||
+        !jsonv_thinking_blocks_ok(o)) {
         json_object_put(o);
         free(p);
         return refuse(why, whylen, "Encrypted content does not hold reasoning blocks");

@@ -117,6 +117,16 @@ int text_errf(char *err, size_t errlen, const char *fmt, ...)
     return AXON_EINVAL;
 }
 
+size_t text_utf8_cut(const char *s, size_t n, size_t max)
+{
+    if (n <= max)
+        return n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
 void text_utf8_trim(char *s)
 {
     size_t n = strlen(s), i = n;
@@ -158,8 +168,7 @@ void text_list_add(char *dst, size_t cap, const char *word)
     memcpy(dst + used + sep, word, n + 1);
 }
 
-/* The value of one base64 character (standard alphabet), or -1. */
-static int b64_value(unsigned char c)
+int text_b64_value(unsigned char c, bool url)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -167,7 +176,9 @@ static int b64_value(unsigned char c)
         return c - 'a' + 26;
     if (c >= '0' && c <= '9')
         return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
+    if (c == (url ? '-' : '+'))
+        return 62;
+    return c == (url ? '_' : '/') ? 63 : -1;
 }
 
 int text_base64_decode(const char *in, size_t n, unsigned char *out, size_t *outlen)
@@ -179,7 +190,7 @@ int text_base64_decode(const char *in, size_t n, unsigned char *out, size_t *out
         unsigned char c = (unsigned char)in[i];
         if (c == '\r' || c == '\n') /* MIME line breaks */
             continue;
-        int v = b64_value(c);
+        int v = text_b64_value(c, false);
         if (v < 0)
             return AXON_EINVAL;
         acc = (acc << 6) | (uint32_t)v;

@@ -48,36 +48,6 @@ static void think_key(const char *tenant, const char *id, char *out)
     snprintf(out, THINKING_KEY_MAX, "axon:{k:%s}:think:%s", tenant, id);
 }
 
-static const char *str_of(json_object *o, const char *k)
-{
-    json_object *v = NULL;
-    return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v)
-               : NULL;
-}
-
-/* A non-empty array of Claude's thinking blocks, each with what Claude
- * requires of it when it comes back (a thinking block's text and signature,
- * a redacted one's data): anything else would earn the client a 400. */
-static bool blocks_ok(json_object *a)
-{
-    if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) == 0)
-        return false;
-    for (size_t i = 0; i < json_object_array_length(a); i++) {
-        json_object *b = json_object_array_get_idx(a, i);
-        const char *t = str_of(b, "type");
-        if (!t)
-            return false;
-        if (!strcmp(t, "thinking")) {
-            if (!str_of(b, "thinking") || !str_of(b, "signature"))
-                return false;
-        } else if (strcmp(t, "redacted_thinking") || !str_of(b, "data")) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* ---- store ---------------------------------------------------------------- */
 
 /* KEYS, ARGV and the reply: src/lua/thinking_store.lua. */
@@ -99,7 +69,7 @@ static int refuse(struct thinking_store_op *op, int rc)
 int thinking_store_answer(struct thinking_store_op *op, const char *tenant, json_object *blocks,
                           const char *const *ids, int nids)
 {
-    if (!tenant_ok(tenant) || !blocks_ok(blocks) || nids < 1)
+    if (!tenant_ok(tenant) || !jsonv_thinking_blocks_ok(blocks) || nids < 1)
         return refuse(op, AXON_EINVAL);
     if (op->nblobs == THINKING_ANSWERS_MAX)
         return refuse(op, AXON_ETOOBIG);
@@ -224,7 +194,7 @@ int thinking_store_find(const char *tenant, const char *const *ids, int n, json_
         if (v->type != REDIS_REPLY_STRING || v->len > THINKING_BLOCKS_MAX ||
             jsonv_parse(v->str, v->len, JSONV_MAX_DEPTH, &a))
             continue;
-        if (blocks_ok(a))
+        if (jsonv_thinking_blocks_ok(a))
             found[i] = a;
         else
             json_object_put(a);
