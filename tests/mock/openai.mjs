@@ -887,7 +887,10 @@ function handleTokenize(req, res, buf) {
   if (isObj(body) && typeof body.model === 'string' && !findModel(body.model)) {
     return sendError(ctx, 404, 'NotFoundError', `The model \`${body.model}\` does not exist.`);
   }
-  // wording not confirmed (a pydantic-style guess); Axon always sends messages.
+  // vLLM refuses a TokenizeChatRequest without messages (protocol.py: messages is
+  // required; the refusal is a 400 BadRequestError, api_server.py's
+  // validation_exception_handler). The words are validate()'s field-missing
+  // shape, not confirmed from a transcript. Axon always sends messages.
   if (!isObj(body) || !Array.isArray(body.messages)) return sendError(ctx, 400, 'BadRequestError', 'messages: Field required');
   if (numericFault(ctx, d, active)) return undefined;
   const n = tokenizeCount(body);
