@@ -23,13 +23,32 @@ enum prompt_cache { PROMPT_CACHE_AUTO, PROMPT_CACHE_EXPLICIT, PROMPT_CACHE_OFF }
 #define CONFIG_MAX_KEY_LEN 256     /* bytes in one API key */
 #define CONFIG_MAX_FILE_BYTES (1 << 20) /* axon.conf and the keys file */
 
+/* How AXON_VALKEY_URL names the store: one server (redis://, unix://), a
+ * Valkey Cluster (redis+cluster://, seeds: any nodes of it, the slot map is
+ * read from them) or a primary found through Sentinels
+ * (redis+sentinel://, seeds: the Sentinels, master: the name they know it
+ * by). */
+enum valkey_mode { VALKEY_SINGLE = 0, VALKEY_CLUSTER, VALKEY_SENTINEL };
+#define VALKEY_MAX_SEEDS 16
+struct valkey_seed {
+    char *host; /* owned */
+    int port;
+};
 struct valkey_addr {
-    char *host;      /* NULL for a unix socket; owned */
+    enum valkey_mode mode;
+    char *host;      /* VALKEY_SINGLE: NULL for a unix socket; owned */
     int port;
     char *path;      /* unix socket path or NULL; owned */
-    char *password;  /* or NULL; owned */
-    int db;
+    char *password;  /* or NULL; owned; the data nodes' (not the Sentinels') */
+    int db;          /* always 0 in a cluster */
+    int n_seeds;     /* VALKEY_CLUSTER, VALKEY_SENTINEL: 1..VALKEY_MAX_SEEDS */
+    struct valkey_seed seeds[VALKEY_MAX_SEEDS];
+    char *master;    /* VALKEY_SENTINEL: the master name; owned */
 };
+/* A deep copy of src into dst (dst is overwritten, not freed first). */
+void valkey_addr_copy(struct valkey_addr *dst, const struct valkey_addr *src);
+/* Frees what a valkey_addr owns (the password wiped) and zeroes it. */
+void valkey_addr_free(struct valkey_addr *a);
 
 #define CONFIG_MAX_ENDPOINTS (2 + MODELS_MAX_SERVERS)
 

@@ -72,7 +72,9 @@ const struct config_doc config_docs[] = {
      .chart = "drainSeconds",
      .chart_note = "The pod gets preStopSleepSeconds + this + 10 s before it is killed."},
     {.name = "AXON_VALKEY_URL", .parse = parse_valkey,
-     .form = "`redis://[:password@]host[:port][/db]` or `unix:///path`",
+     .form = "`redis://[:password@]host[:port][/db]`, `unix:///path`, "
+             "`redis+cluster://[:password@]host:port[,host:port...]` or "
+             "`redis+sentinel://[:password@]host:port[,host:port...]/master[/db]`",
      .def = "redis://127.0.0.1:6379",
      .help = "the Valkey (or Redis) that holds conversations, the session pool and the stats"},
     {.name = "AXON_PORT", INT(port, 1, 65535), .def = "8080",
@@ -218,14 +220,28 @@ static void endpoints_free(struct axon_config *cfg)
     cfg->n_endpoints = 0;
 }
 
-static void valkey_free(struct valkey_addr *v)
+void valkey_addr_free(struct valkey_addr *v)
 {
     free(v->host);
     free(v->path);
     if (v->password)
         memset(v->password, 0, strlen(v->password));
     free(v->password);
+    for (int i = 0; i < v->n_seeds && i < VALKEY_MAX_SEEDS; i++)
+        free(v->seeds[i].host);
+    free(v->master);
     memset(v, 0, sizeof *v);
+}
+
+void valkey_addr_copy(struct valkey_addr *dst, const struct valkey_addr *src)
+{
+    *dst = *src;
+    dst->host = src->host ? xstrdup(src->host) : NULL;
+    dst->path = src->path ? xstrdup(src->path) : NULL;
+    dst->password = src->password ? xstrdup(src->password) : NULL;
+    dst->master = src->master ? xstrdup(src->master) : NULL;
+    for (int i = 0; i < src->n_seeds && i < VALKEY_MAX_SEEDS; i++)
+        dst->seeds[i].host = xstrdup(src->seeds[i].host);
 }
 
 void config_free(struct axon_config *cfg)
@@ -233,7 +249,7 @@ void config_free(struct axon_config *cfg)
     if (!cfg)
         return;
     free(cfg->key_hashes);
-    valkey_free(&cfg->valkey);
+    valkey_addr_free(&cfg->valkey);
     free(cfg->server);
     free(cfg->models_file);
     models_free(&cfg->models);
@@ -483,49 +499,124 @@ static int parse_seal_keys_file(struct axon_config *cfg, const struct config_doc
     return rc;
 }
 
-/* redis://[:password@]host[:port][/db] or unix:///path/to/socket */
+/* The "[user:]password@" of a URL's authority, when there is one: the
+ * password into a->password and *p moved past the '@'. */
+static void valkey_url_password(const char **p, struct valkey_addr *a)
+{
+    const char *at = strrchr(*p, '@');
+    if (!at)
+        return;
+    const char *pw = *p;
+    if (*pw == ':')
+        pw++; /* redis://:password@host; a user name before ':' is not used */
+    else if (strchr(pw, ':') && strchr(pw, ':') < at)
+        pw = strchr(pw, ':') + 1;
+    a->password = xstrndup(pw, (size_t)(at - pw));
+    *p = at + 1;
+}
+
+/* host[:port] in [p, end): false when the host is empty or the port bad. */
+static bool valkey_host_port(const char *p, const char *end, char **host, int *port)
+{
+    const char *colon = memchr(p, ':', (size_t)(end - p));
+    const char *hostend = colon ? colon : end;
+    int64_t n = 6379;
+    if (hostend == p || (colon && text_parse_i64_n(colon + 1, (size_t)(end - colon - 1), 1,
+                                                   65535, &n)))
+        return false;
+    *host = xstrndup(p, (size_t)(hostend - p));
+    *port = (int)n;
+    return true;
+}
+
+/* redis+cluster://[:password@]host:port[,host:port...]
+ * redis+sentinel://[:password@]host:port[,host:port...]/master[/db]
+ * The list in [p, end) into a->seeds. */
+static bool valkey_seed_list(const char *p, const char *end, struct valkey_addr *a)
+{
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *e = comma ? comma : end;
+        if (a->n_seeds == VALKEY_MAX_SEEDS ||
+            !valkey_host_port(p, e, &a->seeds[a->n_seeds].host, &a->seeds[a->n_seeds].port))
+            return false;
+        a->n_seeds++;
+        p = comma ? comma + 1 : end;
+        if (comma && p == end)
+            return false; /* a trailing comma */
+    }
+    return a->n_seeds > 0;
+}
+
+/* The name Sentinels know the primary by: [A-Za-z0-9._-], 1..64 bytes. */
+static bool valkey_master_name(const char *p, size_t n)
+{
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+              (p[i] >= '0' && p[i] <= '9') || p[i] == '.' || p[i] == '_' || p[i] == '-'))
+            return false;
+    return true;
+}
+
+/* redis://[:password@]host[:port][/db], unix:///path/to/socket, or the
+ * cluster and Sentinel forms above. */
 static int parse_valkey(struct axon_config *cfg, const struct config_doc *s, const char *v,
                         char *err, size_t errlen)
 {
     (void)s;
     struct valkey_addr a = {.port = 6379};
-    const char *bad = "expected redis://[:password@]host[:port][/db] or unix:///path";
+    const char *bad = "expected redis://[:password@]host[:port][/db], unix:///path, "
+                      "redis+cluster://[:password@]host:port[,host:port...] or "
+                      "redis+sentinel://[:password@]host:port[,host:port...]/master[/db]";
+    bool ok = true;
     if (strncmp(v, "unix://", 7) == 0) {
         if (v[7] != '/' || v[8] == '\0')
             return text_errf(err, errlen, "AXON_VALKEY_URL=%s: %s", v, bad);
         a.path = xstrdup(v + 7);
     } else if (strncmp(v, "redis://", 8) == 0) {
         const char *p = v + 8;
-        const char *at = strrchr(p, '@');
-        if (at) {
-            const char *pw = p;
-            if (*pw == ':')
-                pw++; /* redis://:password@host; a user name before ':' is not used */
-            else if (strchr(pw, ':') && strchr(pw, ':') < at)
-                pw = strchr(pw, ':') + 1;
-            a.password = xstrndup(pw, (size_t)(at - pw));
-            p = at + 1;
-        }
+        valkey_url_password(&p, &a);
         const char *slash = strchr(p, '/');
         const char *hend = slash ? slash : p + strlen(p);
-        const char *colon = memchr(p, ':', (size_t)(hend - p));
-        const char *hostend = colon ? colon : hend;
-        int64_t port = 6379, db = 0;
-        if (hostend == p ||
-            (colon && text_parse_i64_n(colon + 1, (size_t)(hend - colon - 1), 1, 65535, &port)) ||
-            (slash && slash[1] && text_parse_i64(slash + 1, 0, 65535, &db))) {
-            valkey_free(&a);
-            /* Never print a password: name the variable only. */
-            return text_errf(err, errlen, "AXON_VALKEY_URL: %s", bad);
-        }
-        a.host = xstrndup(p, (size_t)(hostend - p));
-        a.port = (int)port;
+        int64_t db = 0;
+        ok = valkey_host_port(p, hend, &a.host, &a.port) &&
+             !(slash && slash[1] && text_parse_i64(slash + 1, 0, 65535, &db));
+        a.db = (int)db;
+    } else if (strncmp(v, "redis+cluster://", 16) == 0) {
+        const char *p = v + 16;
+        a.mode = VALKEY_CLUSTER;
+        valkey_url_password(&p, &a);
+        const char *end = p + strlen(p);
+        if (end > p && end[-1] == '/')
+            end--; /* a cluster has database 0 only: "/" alone is allowed */
+        ok = !memchr(p, '/', (size_t)(end - p)) && valkey_seed_list(p, end, &a);
+    } else if (strncmp(v, "redis+sentinel://", 17) == 0) {
+        const char *p = v + 17;
+        a.mode = VALKEY_SENTINEL;
+        valkey_url_password(&p, &a);
+        const char *slash = strchr(p, '/');
+        const char *name = slash ? slash + 1 : NULL;
+        const char *name_end = name ? strchr(name, '/') : NULL;
+        if (name && !name_end)
+            name_end = name + strlen(name);
+        int64_t db = 0;
+        ok = slash && valkey_seed_list(p, slash, &a) &&
+             valkey_master_name(name, (size_t)(name_end - name)) &&
+             !(*name_end == '/' && name_end[1] && text_parse_i64(name_end + 1, 0, 65535, &db));
+        if (ok)
+            a.master = xstrndup(name, (size_t)(name_end - name));
         a.db = (int)db;
     } else {
-        /* cppcheck-suppress memleak ; nothing is allocated on this branch */
+        ok = false;
+    }
+    if (!ok) {
+        valkey_addr_free(&a);
+        /* Never print a password: name the variable only. */
         return text_errf(err, errlen, "AXON_VALKEY_URL: %s", bad);
     }
-    valkey_free(&cfg->valkey);
+    valkey_addr_free(&cfg->valkey);
     cfg->valkey = a;
     return AXON_OK;
 }

@@ -72,14 +72,6 @@ static void key_create(void)
         abort(); /* only EAGAIN/ENOMEM: as good as OOM */
 }
 
-static void addr_free(struct valkey_addr *a)
-{
-    free(a->host);
-    free(a->path);
-    free(a->password);
-    memset(a, 0, sizeof *a);
-}
-
 static void breaker_reset(void)
 {
     atomic_store(&br_fails, 0);
@@ -91,12 +83,8 @@ static void breaker_reset(void)
 void valkey_init(const struct valkey_addr *addr, int timeout_ms)
 {
     pthread_once(&g_key_once, key_create);
-    addr_free(&g_addr);
-    g_addr.host = addr->host ? xstrdup(addr->host) : NULL;
-    g_addr.port = addr->port;
-    g_addr.path = addr->path ? xstrdup(addr->path) : NULL;
-    g_addr.password = addr->password ? xstrdup(addr->password) : NULL;
-    g_addr.db = addr->db;
+    valkey_addr_free(&g_addr);
+    valkey_addr_copy(&g_addr, addr);
     if (timeout_ms <= 0)
         timeout_ms = VALKEY_TIMEOUT_MS_DEFAULT;
     g_tv.tv_sec = timeout_ms / 1000;
@@ -117,7 +105,7 @@ void valkey_thread_close(void)
 void valkey_shutdown(void)
 {
     valkey_thread_close();
-    addr_free(&g_addr);
+    valkey_addr_free(&g_addr);
     g_ready = false;
 }
 
@@ -253,6 +241,12 @@ static redisContext *thread_context(bool *reused)
     if (k->c) {
         redisFree(k->c);
         k->c = NULL;
+    }
+    if (g_addr.mode != VALKEY_SINGLE) {
+        /* The cluster and Sentinel forms are parsed (config.c); their
+         * routing is issue 21's work in progress. */
+        snprintf(t_err, sizeof t_err, "connect: this AXON_VALKEY_URL form is not supported yet");
+        return NULL;
     }
     redisContext *c = g_addr.path ? redisConnectUnixWithTimeout(g_addr.path, g_tv)
                                   : redisConnectWithTimeout(g_addr.host, g_addr.port, g_tv);

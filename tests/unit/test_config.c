@@ -164,6 +164,52 @@ static void valkey_urls(void **state)
     assert_int_equal(config_set(&c, "AXON_VALKEY_URL", "redis://valkey", err, sizeof err), 0);
     assert_string_equal(c.valkey.host, "valkey");
     assert_int_equal(c.valkey.port, 6379);
+    assert_int_equal(c.valkey.mode, VALKEY_SINGLE);
+
+    assert_int_equal(config_set(&c, "AXON_VALKEY_URL",
+                                "redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7001,node3", err,
+                                sizeof err), 0);
+    assert_int_equal(c.valkey.mode, VALKEY_CLUSTER);
+    assert_int_equal(c.valkey.n_seeds, 3);
+    assert_string_equal(c.valkey.seeds[0].host, "10.0.0.1");
+    assert_int_equal(c.valkey.seeds[0].port, 7000);
+    assert_string_equal(c.valkey.seeds[1].host, "10.0.0.2");
+    assert_int_equal(c.valkey.seeds[1].port, 7001);
+    assert_string_equal(c.valkey.seeds[2].host, "node3");
+    assert_int_equal(c.valkey.seeds[2].port, 6379);
+    assert_string_equal(c.valkey.password, "pw");
+    assert_null(c.valkey.host);
+
+    assert_int_equal(config_set(&c, "AXON_VALKEY_URL",
+                                "redis+sentinel://127.0.0.1:26379,127.0.0.1:26380/mymaster/3", err,
+                                sizeof err), 0);
+    assert_int_equal(c.valkey.mode, VALKEY_SENTINEL);
+    assert_int_equal(c.valkey.n_seeds, 2);
+    assert_int_equal(c.valkey.seeds[1].port, 26380);
+    assert_string_equal(c.valkey.master, "mymaster");
+    assert_int_equal(c.valkey.db, 3);
+    assert_null(c.valkey.password);
+
+    struct valkey_addr copy;
+    valkey_addr_copy(&copy, &c.valkey);
+    assert_string_equal(copy.master, "mymaster");
+    assert_ptr_not_equal(copy.seeds[0].host, c.valkey.seeds[0].host);
+    valkey_addr_free(&copy);
+    assert_int_equal(copy.n_seeds, 0);
+
+    static const char *const refused[] = {
+        "redis+cluster://",           "redis+cluster://a:1,",  "redis+cluster://a:1/2",
+        "redis+cluster://a:99999",    "redis+sentinel://a:1",  "redis+sentinel://a:1/",
+        "redis+sentinel://a:1/m m",   "redis+sentinel:///m",   "redis+sentinel://a:1/m/x",
+        "redis+cluster://,a:1",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        assert_int_equal(config_set(&c, "AXON_VALKEY_URL", refused[i], err, sizeof err),
+                         AXON_EINVAL);
+        assert_non_null(strstr(err, "redis+sentinel://"));
+    }
+    /* A refused value leaves the last good one. */
+    assert_string_equal(c.valkey.master, "mymaster");
     config_free(&c);
 }
 
