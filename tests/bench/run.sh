@@ -26,7 +26,18 @@
 # rows, and the table says so.
 # plus the RSS of every process of each path (idle, the most under load, and
 # 10 s after the load), axon's start-up time (tests/bench/startup.mjs) and
-# its Valkey round trips per request. tests/bench/report.mjs makes the table:
+# its Valkey round trips per request.
+# Every axon stack has a redis-server of its own. Two more stacks of this
+# build run with AXON_STORE=on_request (lighttpd-nostore, nginx-nostore):
+# a chat completion that stores nothing, measured at c=1 non-stream in turn
+# with the others. After the non-streaming runs, tests/bench/valkeycost.mjs
+# counts what a request costs Valkey on each path's own server (INFO
+# commandstats less the commands scripts ran, SLOWLOG, INFO cpu, the round
+# trips header): a new conversation, a continued one, chat storing nothing,
+# Responses with "store": false, one at a time; then new conversations at
+# c=32 for the sizing (redis-server CPU per request).
+# tests/bench/report.mjs makes the table, the targets of issues 6 and 21 and
+# the Sizing line:
 # printed, and written to DIR/bench.md (default build/bench) with the raw
 # results in DIR/results.jsonl. A full run also writes the table, with the
 # machine, the date and the commit, into its section of FILE (default
