@@ -382,25 +382,25 @@ function issue21(both, ok) {
 
 // The sizing: how many requests/s one Valkey core carries for axon's
 // per-request commands, from this run's figures (the README's Sizing
-// section quotes it): redis-server's CPU per request at c=32, and the
-// commands' own server time per request at c=1 as a check.
+// section quotes it): redis-server's CPU time per new conversation at c=32
+// (INFO cpu: process CPU, which a busy machine does not inflate), beside
+// commandstats' time in the same window (read on the server's clock around
+// each command, so it also holds any moment the core was taken away), and
+// what a continued turn costs against a new one, one at a time.
 function sizingText() {
   const AX = ['lighttpd', 'nginx'];
   const c32 = AX.map((p) => lines.find((l) => l.kind === 'valkey_cost' && l.path === p && l.what === 'new' && l.conc !== 1))
     .filter((l) => l && l.cpu_us > 0);
   if (!c32.length) return undefined;
   const worst = c32.reduce((x, y) => (y.cpu_us > x.cpu_us ? y : x));
-  const one = (w) => AX.map((p) => vcost(p, w)?.usec).filter((x) => x > 0);
-  const newUs = Math.max(...one('new')), contUs = Math.max(...one('continued'));
-  const perCore = (us) => fmt(Math.round(1e6 / us / 100) * 100);
-  let s = `Sizing: at concurrency ${worst.conc}, redis-server spent ${fmt(worst.cpu_us, 1)} µs of CPU per new conversation ` +
-    `(INFO cpu over ${fmt(worst.n)} requests through axon · ${worst.path}, the costlier path), so one Valkey core carries about ` +
-    `${perCore(worst.cpu_us)} such requests/s.`;
-  if (Number.isFinite(newUs) && newUs > 0) {
-    s += ` The commands themselves take ${fmt(newUs, 1)} µs of server time per new conversation` +
-      `${Number.isFinite(contUs) && contUs > 0 ? ` and ${fmt(contUs, 1)} µs per continued one` : ''} (INFO commandstats, one request at a time), ` +
-      `so even with no I/O cost a core would stop near ${perCore(newUs)} new conversations/s` +
-      `${Number.isFinite(contUs) && contUs > 0 ? ` or ${perCore(contUs)} continued ones/s` : ''}; the rest of the CPU is reading requests and writing replies.`;
+  let s = `Sizing: at concurrency ${worst.conc}, redis-server used ${fmt(worst.cpu_us, 1)} µs of CPU per new conversation ` +
+    `(INFO cpu, user + system, over ${fmt(worst.n)} requests through axon · ${worst.path}, the costlier path), so one Valkey core ` +
+    `carries about ${fmt(Math.round(1e6 / worst.cpu_us / 100) * 100)} such requests/s; INFO commandstats gave ${fmt(worst.usec, 1)} µs ` +
+    'per request in the same window.';
+  const cont = AX.map((p) => ratio(vcost(p, 'continued')?.usec, vcost(p, 'new')?.usec)).filter((x) => x !== undefined);
+  if (cont.length) {
+    s += ` One request at a time, a continued conversation cost ${cont.map((x) => fmt(x, 2)).join(' / ')} times a new one's ` +
+      `commandstats time (axon · ${AX.filter((p) => vcost(p, 'continued') && vcost(p, 'new')).join(' / ')}).`;
   }
   return s;
 }
