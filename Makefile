@@ -110,7 +110,7 @@ bench: deps
 # and loadgen's Responses streams.
 bench-smoke:
 	@$(MAKE) --no-print-directory all bench-bins
-	@node --test --test-reporter=spec tests/bench/report.test.mjs tests/bench/loadgen.test.mjs
+	@node --test --test-reporter=spec tests/bench/report.test.mjs tests/bench/loadgen.test.mjs tests/bench/valkeycost.test.mjs
 	@tests/bench/run.sh --smoke --out build/bench/smoke
 
 # Installs (as root) or names every Debian package the build and tests use.

@@ -84,6 +84,19 @@ for (const c of concs) {
     row('non-stream c=1: added p50 over direct, µs', (p) => (p === 'direct' ? undefined : added(p50, p)), { ratios: false });
     row('non-stream c=1: added p99 over direct, µs', (p) => (p === 'direct' ? undefined : added(p99, p)), { ratios: false });
     targets.added = { p50: ['lighttpd', 'nginx'].map((p) => added(p50, p)), p99: ['lighttpd', 'nginx'].map((p) => added(p99, p)) };
+    targets.proxyAdded = { p50: added(p50, 'proxy'), p99: added(p99, 'proxy') };
+    // Chat that stores nothing: this build with AXON_STORE=on_request (the
+    // -nostore stacks), in the axon columns; direct and nginx proxy_pass
+    // keep their own figures of the same run.
+    if (have.has('lighttpd-nostore') || have.has('nginx-nostore')) {
+      const ns = (get) => (p) => (p === 'direct' || p === 'proxy' ? stat(p, 'plain', 1, get)
+        : p === 'lighttpd' || p === 'nginx' ? stat(`${p}-nostore`, 'plain', 1, get) : undefined);
+      const n50 = row('non-stream c=1, storing nothing (AXON_STORE=on_request): latency p50, µs', ns((r) => r.total_us.p50));
+      const n99 = row('non-stream c=1, storing nothing (AXON_STORE=on_request): latency p99, µs', ns((r) => r.total_us.p99));
+      row('non-stream c=1, storing nothing: added p50 over direct, µs', (p) => (p === 'lighttpd' || p === 'nginx' ? added(n50, p) : undefined), { ratios: false });
+      row('non-stream c=1, storing nothing: added p99 over direct, µs', (p) => (p === 'lighttpd' || p === 'nginx' ? added(n99, p) : undefined), { ratios: false });
+      targets.nostore50 = ['lighttpd', 'nginx'].map((p) => added(n50, p));
+    }
   }
   if (c === 32) targets.rps32 = rps;
   row(`non-stream c=${c}: load generator CPU, %`, (p) => stat(p, 'plain', c, (r) => r.cpu_pct), { ratios: false });
@@ -189,6 +202,33 @@ row('Valkey round trips per request (new conversation)', (p) => rt[p], { ratios:
 const rtResp = Object.fromEntries(lines.filter((l) => l.kind === 'valkey_rt' && l.new_response != null).map((l) => [l.path, l.new_response]));
 if (Object.keys(rtResp).length) row('Valkey round trips per request (new stored response)', (p) => rtResp[p], { ratios: false });
 
+// What a request costs Valkey (tests/bench/valkeycost.mjs): per path and
+// kind, one at a time; "unstored" is measured on the -nostore stacks and
+// shown in the axon columns.
+const vcost = (p, what, conc = 1) => {
+  const path = what === 'unstored' ? (p === 'lighttpd' || p === 'nginx' ? `${p}-nostore` : undefined) : p;
+  return lines.find((l) => l.kind === 'valkey_cost' && l.path === path && l.what === what && l.conc === conc);
+};
+const KIND_LABEL = [['new', 'new conversation'], ['continued', 'continued conversation'],
+  ['unstored', 'chat storing nothing (AXON_STORE=on_request)'], ['resp-unstored', 'Responses "store": false']];
+const vcN = lines.find((l) => l.kind === 'valkey_cost' && l.conc === 1)?.n;
+for (const [what, label] of KIND_LABEL) {
+  if (!AXON.some((p) => vcost(p, what))) continue;
+  row(`Valkey per request, ${label}: server µs (INFO commandstats; ${fmt(vcN)} requests at c=1)`, (p) => vcost(p, what)?.usec, { digits: 1, ratios: false });
+  row(`Valkey per request, ${label}: commands sent + run by scripts`, (p) => {
+    const c = vcost(p, what);
+    return c ? `${fmt(c.calls, 1)} + ${fmt(c.nested, 1)}` : undefined;
+  }, { ratios: false });
+  row(`Valkey per request, ${label}: round trips`, (p) => vcost(p, what)?.rt, { ratios: false });
+}
+const vc32 = lines.find((l) => l.kind === 'valkey_cost' && l.conc !== 1);
+if (vc32) {
+  row(`Valkey per request, new conversation at c=${vc32.conc}: redis-server CPU µs (INFO cpu; ${fmt(vc32.n)} requests)`,
+    (p) => vcost(p, 'new', vc32.conc)?.cpu_us, { digits: 1, ratios: false });
+  row(`Valkey per request, new conversation at c=${vc32.conc}: server µs (INFO commandstats)`,
+    (p) => vcost(p, 'new', vc32.conc)?.usec, { digits: 1, ratios: false });
+}
+
 const out = [];
 out.push(opt.provenance);
 out.push('Every path runs on the same machine, against the same mock upstream, in turn within each repetition; figures are medians over the repetitions.');
@@ -279,5 +319,88 @@ if (opt.smoke !== '1') {
   out.push('| target (issue 6) | measured (axon · lighttpd / axon · nginx) | |');
   out.push('|---|---|---|');
   for (const x of t) out.push(`| ${x.join(' | ')} |`);
+  out.push('');
+  out.push(...issue21(both, ok));
+  const sizing = sizingText();
+  if (sizing) out.push('', sizing);
 }
 console.log(out.join('\n'));
+
+// Issue 21's targets, each measured in this run: the verdict is "met",
+// "**missed**", or "not measured" when a figure it needs is missing (no
+// baseline, no Valkey figures), never a guess.
+function issue21(both, ok) {
+  const AX = ['lighttpd', 'nginx'];
+  const t = [];
+  const missing = (vals) => !vals.length || vals.some((x) => x === undefined || x === null || Number.isNaN(x));
+  const verdict = (vals, good) => (missing(vals) ? 'not measured' : ok(vals.every(good)));
+  const a = targets.added ?? { p50: [undefined, undefined], p99: [undefined, undefined] };
+  const px = targets.proxyAdded ?? {};
+  t.push(['added latency, c=1, non-stream, default settings (a stored conversation per answer): p50 ≤ 150 µs, p99 ≤ 1 ms',
+    `${both(a.p50)} µs; ${both(a.p99)} µs (nginx proxy_pass adds ${fmt(px.p50)} µs; ${fmt(px.p99)} µs)`,
+    missing([...a.p50, ...a.p99]) ? 'not measured' : ok(a.p50.every((x) => x <= 150) && a.p99.every((x) => x <= 1000))]);
+  const ns = targets.nostore50 ?? [undefined, undefined];
+  t.push(['added latency, c=1, a chat completion that stores nothing (AXON_STORE=on_request, no conversation_id): p50 ≤ 100 µs',
+    ns.every((x) => x === undefined) ? 'not run' : `${both(ns)} µs`, verdict(ns, (x) => x <= 100)]);
+  const r = targets.rps32 ?? {};
+  const vsBase = AX.map((p) => ratio(r[p], r[`base-${p}`]));
+  const vsProxy = AX.map((p) => ratio(r[p], r.proxy));
+  const baseRef = opt.baseline ? `baseline ${opt.baseline}` : 'the baseline';
+  t.push([`throughput c=32: ≥ 2× ${opt['baseline-ref'] || 'df77f7d'} (same run); ≥ 20% of nginx-proxy`,
+    `${vsBase.every((x) => x === undefined) ? 'no baseline run (--baseline df77f7d)' : `${both(vsBase)}× ${baseRef}`}; ${both(vsProxy.map((x) => (x === undefined ? x : x * 100)))} % of nginx-proxy`,
+    missing([...vsBase, ...vsProxy]) ? 'not measured' : ok(vsBase.every((x) => x >= 2) && vsProxy.every((x) => x >= 0.2))]);
+  // Valkey: the commands' own server time per request, new / continued /
+  // storing nothing, each "lighttpd / nginx".
+  const KINDS = [['new', 'new'], ['continued', 'continued'], ['unstored', 'storing nothing']];
+  const cost = (what, key) => AX.map((p) => vcost(p, what)?.[key]);
+  const usec = KINDS.map(([w]) => cost(w, 'usec'));
+  t.push(['Valkey CPU per request (INFO commandstats, the commands axon sent; scripts counted once) ≤ 50 µs: new / continued / storing nothing',
+    KINDS.map(([, label], i) => `${label} ${both(usec[i])} µs`).join('; '), verdict(usec.flat(), (x) => x <= 50)]);
+  const rts = KINDS.map(([w]) => cost(w, 'rt'));
+  const LIMIT = [1, 2, 0];
+  t.push(['Valkey round trips per request: new ≤ 1, continued ≤ 2, storing nothing 0',
+    KINDS.map(([, label], i) => `${label} ${rts[i].map((x) => fmt(x ?? undefined)).join(' / ')}`).join('; '),
+    missing(rts.flat()) ? 'not measured' : ok(rts.every((v, i) => v.every((x) => x <= LIMIT[i])))]);
+  const calls = KINDS.map(([w]) => AX.map((p) => {
+    const c = vcost(p, w);
+    return c ? `${fmt(c.calls, 1)} + ${fmt(c.nested, 1)}` : '—';
+  }).join(' / '));
+  t.push(['Valkey commands per request, sent + run by scripts (no target): new / continued / storing nothing',
+    KINDS.map(([, label], i) => `${label} ${calls[i]}`).join('; '), '']);
+  const tt = targets.ttft99 ?? [undefined, undefined];
+  t.push(['added time to first token p99 ≤ 500 µs', `${both(tt)} µs`, verdict(tt, (x) => x <= 500)]);
+  const cgMean = (build) => {
+    const xs = lines.filter((l) => l.kind === 'callgrind' && l.build === build && l.mode === 'plain').map((l) => l.ir / l.n);
+    return xs.length ? xs.reduce((x, y) => x + y, 0) / xs.length : undefined;
+  };
+  const cgCur = cgMean('current'), cgBase = cgMean('baseline');
+  t.push(['instructions per request, non-stream chat completion (callgrind; no target: this build / the baseline)',
+    cgCur === undefined ? 'not run' : `${fmt(cgCur)}${cgBase === undefined ? ' (no baseline)' : ` / ${fmt(cgBase)} (${fmt(ratio(cgCur, cgBase), 3)}×)`}`, '']);
+  return ['| target (issue 21) | measured (axon · lighttpd / axon · nginx) | |', '|---|---|---|',
+    ...t.map((x) => `| ${x.join(' | ')} |`)];
+}
+
+// The sizing: how many requests/s one Valkey core carries for axon's
+// per-request commands, from this run's figures (the README's Sizing
+// section quotes it): redis-server's CPU time per new conversation at c=32
+// (INFO cpu: process CPU, which a busy machine does not inflate), beside
+// commandstats' time in the same window (read on the server's clock around
+// each command, so it also holds any moment the core was taken away), and
+// what a continued turn costs against a new one, one at a time.
+function sizingText() {
+  const AX = ['lighttpd', 'nginx'];
+  const c32 = AX.map((p) => lines.find((l) => l.kind === 'valkey_cost' && l.path === p && l.what === 'new' && l.conc !== 1))
+    .filter((l) => l && l.cpu_us > 0);
+  if (!c32.length) return undefined;
+  const worst = c32.reduce((x, y) => (y.cpu_us > x.cpu_us ? y : x));
+  let s = `Sizing: at concurrency ${worst.conc}, redis-server used ${fmt(worst.cpu_us, 1)} µs of CPU per new conversation ` +
+    `(INFO cpu, user + system, over ${fmt(worst.n)} requests through axon · ${worst.path}, the costlier path), so one Valkey core ` +
+    `carries about ${fmt(Math.round(1e6 / worst.cpu_us / 100) * 100)} such requests/s; INFO commandstats gave ${fmt(worst.usec, 1)} µs ` +
+    'per request in the same window.';
+  const cont = AX.map((p) => ratio(vcost(p, 'continued')?.usec, vcost(p, 'new')?.usec)).filter((x) => x !== undefined);
+  if (cont.length) {
+    s += ` One request at a time, a continued conversation cost ${cont.map((x) => fmt(x, 2)).join(' / ')} times a new one's ` +
+      `commandstats time (axon · ${AX.filter((p) => vcost(p, 'continued') && vcost(p, 'new')).join(' / ')}).`;
+  }
+  return s;
+}

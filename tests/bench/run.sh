@@ -26,7 +26,18 @@
 # rows, and the table says so.
 # plus the RSS of every process of each path (idle, the most under load, and
 # 10 s after the load), axon's start-up time (tests/bench/startup.mjs) and
-# its Valkey round trips per request. tests/bench/report.mjs makes the table:
+# its Valkey round trips per request.
+# Every axon stack has a redis-server of its own. Two more stacks of this
+# build run with AXON_STORE=on_request (lighttpd-nostore, nginx-nostore):
+# a chat completion that stores nothing, measured at c=1 non-stream in turn
+# with the others. After the non-streaming runs, tests/bench/valkeycost.mjs
+# counts what a request costs Valkey on each path's own server (INFO
+# commandstats less the commands scripts ran, SLOWLOG, INFO cpu, the round
+# trips header): a new conversation, a continued one, chat storing nothing,
+# Responses with "store": false, one at a time; then new conversations at
+# c=32 for the sizing (redis-server CPU per request).
+# tests/bench/report.mjs makes the table, the targets of issues 6 and 21 and
+# the Sizing line:
 # printed, and written to DIR/bench.md (default build/bench) with the raw
 # results in DIR/results.jsonl. A full run also writes the table, with the
 # machine, the date and the commit, into its section of FILE (default
@@ -140,11 +151,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 read -r redis_port mock_port light_port nginx_port proxy_port pk_port \
-    base_redis_port base_light_port base_nginx_port cg_port base_cg_port < <(
+    base_redis_port base_light_port base_nginx_port cg_port base_cg_port \
+    nginx_redis_port base_nginx_redis_port ns_light_port ns_nginx_port \
+    ns_light_redis_port ns_nginx_redis_port < <(
     node --input-type=module -e '
         import { freePort } from "'"$repo"'/tests/integration/lib.mjs";
         const ports = [];
-        for (let i = 0; i < 11; i++) ports.push(await freePort());
+        for (let i = 0; i < 17; i++) ports.push(await freePort());
         console.log(ports.join(" "));')
 
 wait_http() { # URL SECONDS: until it answers at all
@@ -197,20 +210,36 @@ wait_stack() { # NAME
 }
 ready() { sed -n "s/^$2=//p" "$tmp/$1/ready"; }
 
-# The axon paths: this build behind each server, and the baseline's.
-axon_paths="lighttpd nginx"
+# The axon paths: this build behind each server, and the baseline's. Each
+# stack has a redis-server of its own, so what a path costs Valkey is
+# counted on a server nothing else uses (the two builds must not read each
+# other's stored turns either).
+# The -nostore stacks run this build with AXON_STORE=on_request: a chat
+# completion without conversation_id stores nothing, which is what a chat
+# user calls a request that stores nothing (issue 21's "stores nothing"
+# row; the Responses API's "store": false is measured beside it for Valkey).
+# They are measured at c=1 non-stream only, in turn with the other paths.
+declare -A vport=([lighttpd]=$redis_port [nginx]=$nginx_redis_port
+    [lighttpd-nostore]=$ns_light_redis_port [nginx-nostore]=$ns_nginx_redis_port)
+axon_paths="lighttpd nginx" nostore_paths="lighttpd-nostore nginx-nostore"
+start_redis "$nginx_redis_port" nginx-redis
+start_redis "$ns_light_redis_port" lighttpd-nostore-redis
+start_redis "$ns_nginx_redis_port" nginx-nostore-redis
 start_stack lighttpd "$repo" lighttpd "$light_port" "$redis_port"
-start_stack nginx "$repo" nginx "$nginx_port" "$redis_port"
+start_stack nginx "$repo" nginx "$nginx_port" "$nginx_redis_port"
+start_stack lighttpd-nostore "$repo" lighttpd "$ns_light_port" "$ns_light_redis_port" AXON_STORE=on_request
+start_stack nginx-nostore "$repo" nginx "$ns_nginx_port" "$ns_nginx_redis_port" AXON_STORE=on_request
 if [[ -n $base_dir ]]; then
-    # Its own Valkey: the two builds must not read each other's stored turns.
-    say "starting the baseline $base_sha behind lighttpd and nginx, with its own redis-server"
+    say "starting the baseline $base_sha behind lighttpd and nginx, with redis-servers of its own"
     start_redis "$base_redis_port" base-redis
     base_redis_pid=$last_pid
+    start_redis "$base_nginx_redis_port" base-nginx-redis
     start_stack base-lighttpd "$base_dir" lighttpd "$base_light_port" "$base_redis_port"
-    start_stack base-nginx "$base_dir" nginx "$base_nginx_port" "$base_redis_port"
+    start_stack base-nginx "$base_dir" nginx "$base_nginx_port" "$base_nginx_redis_port"
     axon_paths+=" base-lighttpd base-nginx"
+    vport[base-lighttpd]=$base_redis_port vport[base-nginx]=$base_nginx_redis_port
 fi
-for name in $axon_paths; do wait_stack "$name"; done
+for name in $axon_paths $nostore_paths; do wait_stack "$name"; done
 
 mkdir -p "$tmp/proxy"
 proxy_user=""
@@ -298,6 +327,10 @@ target() {
     base-lighttpd) url=http://127.0.0.1:$base_light_port/v1/chat/completions stem=oai
             hdr=(-H "authorization: Bearer $key") ;;
     base-nginx) url=http://127.0.0.1:$base_nginx_port/v1/chat/completions stem=oai
+            hdr=(-H "authorization: Bearer $key") ;;
+    lighttpd-nostore) url=http://127.0.0.1:$ns_light_port/v1/chat/completions stem=oai
+            hdr=(-H "authorization: Bearer $key") ;;
+    nginx-nostore) url=http://127.0.0.1:$ns_nginx_port/v1/chat/completions stem=oai
             hdr=(-H "authorization: Bearer $key") ;;
     portkey) url=http://127.0.0.1:$pk_port/v1/chat/completions stem=pk
             hdr=(-H "x-portkey-provider: anthropic" -H "x-portkey-custom-host: $mock/v1"
@@ -410,7 +443,7 @@ mock_set() { curl -sf -o /dev/null "$mock/_mock/set?interval_ms=$1&tokens=$2"; }
 
 # Every path answers once before anything is measured (and a Valkey round
 # trip count is read from axon's test header).
-for name in $paths; do
+for name in $paths $nostore_paths; do
     target "$name"
     code=$(curl -s -o "$tmp/first-$name" -w '%{http_code}' "${hdr[@]}" -H 'content-type: application/json' \
         --data-binary "@$tmp/$stem.json" "$url")
@@ -451,6 +484,11 @@ for server in $axon_paths; do
     printf '{"kind":"valkey_rt","path":"%s","new_conversation":%s,"new_response":%s}\n' \
         "$server" "${rt:-null}" "${rt_resp:-null}" >>"$tmp/results.jsonl"
 done
+for server in $nostore_paths; do
+    target "$server"
+    printf '{"kind":"valkey_rt","path":"%s","unstored":%s}\n' \
+        "$server" "$(valkey_rt "$tmp/oai.json")" >>"$tmp/results.jsonl"
+done
 
 sleep 1
 rss_snapshot idle
@@ -465,12 +503,52 @@ for ((rep = 0; rep < repeat; rep++)); do
         for name in $paths; do
             run_load "$name" plain "$conc" "$rep" --duration "$duration" --warmup "$warmup"
         done
+        if ((conc == 1)); then
+            for name in $nostore_paths; do
+                run_load "$name" plain "$conc" "$rep" --duration "$duration" --warmup "$warmup"
+            done
+        fi
         [[ " $resp_concs " == *" $conc "* ]] || continue
         for name in $resp_paths; do
             run_load --responses "$name" plain "$conc" "$rep" --duration "$duration" --warmup "$warmup"
         done
     done
 done
+
+# ---- what a request costs Valkey ------------------------------------------------------
+# tests/bench/valkeycost.mjs: on each axon path's own redis-server, N
+# requests of one kind one at a time (CONFIG RESETSTAT, then INFO
+# commandstats, SLOWLOG and INFO cpu): a new conversation, a continued one,
+# a Responses request with "store": false, and on the -nostore stacks a chat
+# completion that stores nothing. Then, for the sizing, M new conversations
+# at concurrency 32: redis-server's own CPU time per request under load.
+vc_n=200 vc_m=4000 vc_warm=20
+((smoke)) && vc_n=10 vc_m=100 vc_warm=5
+valkey_cost() { # PATH KIND N CONC
+    local line base_url
+    target "$1"
+    base_url=${url%/v1/chat/completions}
+    if line=$(node tests/bench/valkeycost.mjs --url "$base_url" --key "$key" \
+        --redis-port "${vport[$1]}" --kind "$2" --n "$3" --conc "$4" --warm "$vc_warm" --label "$1" \
+        2>>"$tmp/valkeycost.log"); then
+        echo "$line" >>"$tmp/results.jsonl"
+        # shellcheck disable=SC2001
+        say "$(printf 'valkey %-16s %-13s c=%-3s' "$1" "$2" "$4") $(sed 's/.*"usec":\([0-9.]*\).*"calls":\([0-9.]*\),"nested":\([0-9.]*\),"cpu_us":\([0-9.]*\),"rt":\([0-9a-z]*\).*/\1 µs, \2 + \3 commands, cpu \4 µs, \5 round trips/' <<<"$line")"
+    elif [[ $1 == base-* ]]; then
+        say "valkey cost $1 $2 failed (a baseline's failure is said, not failed on): $(tail -n 1 "$tmp/valkeycost.log")"
+    else
+        tail -n 5 "$tmp/valkeycost.log" >&2
+        die "valkey cost $1 $2 failed"
+    fi
+}
+say "Valkey per request: $vc_n requests of each kind one at a time, then $vc_m new conversations at c=32"
+for name in $axon_paths; do
+    valkey_cost "$name" new "$vc_n" 1
+    valkey_cost "$name" continued "$vc_n" 1
+    [[ " $resp_paths " == *" $name "* ]] && valkey_cost "$name" resp-unstored "$vc_n" 1
+done
+for name in $nostore_paths; do valkey_cost "$name" unstored "$vc_n" 1; done
+for name in $axon_paths; do valkey_cost "$name" new "$vc_m" 32; done
 
 # ---- streaming: time to first token and the gaps ------------------------------------
 mock_set 5 20
