@@ -127,6 +127,17 @@ static bool is_primary(const char *host, int port, const struct valkey_addr *add
     return yes;
 }
 
+/* The guidelines: the Sentinel that answered (seeds[i]) is asked first
+ * next time; the others keep their order. */
+static void to_front(struct valkey_addr *addr, int i)
+{
+    if (i <= 0)
+        return;
+    struct valkey_seed first = addr->seeds[i];
+    memmove(&addr->seeds[1], &addr->seeds[0], (size_t)i * sizeof addr->seeds[0]);
+    addr->seeds[0] = first;
+}
+
 int sentinel_primary(struct valkey_addr *addr, int timeout_ms, char *host, size_t hostlen,
                      int *port)
 {
@@ -143,13 +154,7 @@ int sentinel_primary(struct valkey_addr *addr, int timeout_ms, char *host, size_
         if (ask_sentinel(&addr->seeds[i], addr, tv, host, hostlen, port) != 1 ||
             !is_primary(host, *port, addr, tv))
             continue;
-        if (i > 0) {
-            /* The guidelines: the Sentinel that answered is asked first
-             * next time; the others keep their order. */
-            struct valkey_seed first = addr->seeds[i];
-            memmove(&addr->seeds[1], &addr->seeds[0], (size_t)i * sizeof addr->seeds[0]);
-            addr->seeds[0] = first;
-        }
+        to_front(addr, i);
         t_err[0] = '\0';
         return AXON_OK;
     }
@@ -190,7 +195,7 @@ bool sentinel_due(void)
 
 /* The check after sentinel_due (g_mu held): true when the first Sentinel
  * that answers names another primary than g_host:g_port. */
-static bool primary_moved(const struct valkey_addr *addr, int timeout_ms)
+static bool primary_moved(struct valkey_addr *addr, int timeout_ms)
 {
     struct timeval tv = {.tv_sec = timeout_ms / 1000,
                          .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000};
@@ -198,8 +203,10 @@ static bool primary_moved(const struct valkey_addr *addr, int timeout_ms)
     int p = 0;
     for (int i = 0; i < addr->n_seeds && i < VALKEY_MAX_SEEDS; i++) {
         int rc = ask_sentinel(&addr->seeds[i], addr, tv, h, sizeof h, &p);
-        if (rc >= 0)
-            return rc == 1 && (p != g_port || strcmp(h, g_host) != 0);
+        if (rc < 0)
+            continue;
+        to_front(addr, i); /* a dead one is not waited for at every check */
+        return rc == 1 && (p != g_port || strcmp(h, g_host) != 0);
     }
     return false; /* none answered: keep what works */
 }
