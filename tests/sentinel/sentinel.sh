@@ -14,6 +14,9 @@
 # "start" exits 0 once all three Sentinels name the same primary and see the
 # replica and the two other Sentinels; non-zero (stopping what it started)
 # when that does not happen within 20 s.
+# SENTINEL_PASSWORD set: every process, Sentinels included, requires it (as
+# charts that protect both with one password do), and the Sentinels and the
+# replica use it towards the primary.
 set -euo pipefail
 
 die() { printf 'sentinel.sh: %s\n' "$*" >&2; exit 1; }
@@ -21,10 +24,11 @@ cmd=${1:-}
 dir=${2:-}
 [[ -n $cmd && -n $dir ]] || die "usage: $0 start DIR BASEPORT | stop DIR"
 
+pw=${SENTINEL_PASSWORD:-}
 cli() { # $1: port, rest: the command
     local port=$1
     shift
-    redis-cli -h 127.0.0.1 -p "$port" --raw "$@" 2>/dev/null
+    REDISCLI_AUTH=$pw redis-cli -h 127.0.0.1 -p "$port" --raw "$@" 2>/dev/null
 }
 
 stop() {
@@ -49,13 +53,14 @@ mkdir -p "$dir"
 primary=$base replica=$((base + 1))
 
 node() { # $1: name, $2: port, rest: extra options
-    local name=$1 port=$2
+    local name=$1 port=$2 auth=()
     shift 2
+    [[ -n $pw ]] && auth=(--requirepass "$pw" --masterauth "$pw")
     # --daemonize writes the pid file itself, and the process leaves this
     # shell, so a test runner's wait never blocks on it.
     redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
         --dir "$dir" --daemonize yes --pidfile "$dir/$name.pid" \
-        --logfile "$dir/$name.log" "$@" || die "$name did not start"
+        --logfile "$dir/$name.log" "${auth[@]}" "$@" || die "$name did not start"
 }
 node primary "$primary"
 node replica "$replica" --replicaof 127.0.0.1 "$primary"
@@ -74,6 +79,9 @@ sentinel down-after-milliseconds mymaster 500
 sentinel failover-timeout mymaster 2000
 sentinel parallel-syncs mymaster 1
 CONF
+    if [[ -n $pw ]]; then
+        printf 'requirepass %s\nsentinel auth-pass mymaster %s\n' "$pw" "$pw" >> "$dir/s$i.conf"
+    fi
     redis-server "$dir/s$i.conf" --sentinel || die "Sentinel s$i did not start"
 done
 

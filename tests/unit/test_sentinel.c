@@ -23,7 +23,8 @@ struct group {
     char dir[64];
     int base; /* primary; +1 replica; +2..+4 Sentinels */
 };
-static struct group g;
+static struct group g, gp; /* gp: every process requires a password */
+#define GP_PASSWORD "s3cret-both"
 
 /* Five consecutive free ports. */
 static int free_base(void)
@@ -47,30 +48,53 @@ static int free_base(void)
     return -1;
 }
 
-static int script(const char *what)
+static int script(const struct group *x, const char *what, const char *password)
 {
     char cmd[256];
-    snprintf(cmd, sizeof cmd, "tests/sentinel/sentinel.sh %s %s %d", what, g.dir, g.base);
+    snprintf(cmd, sizeof cmd, "SENTINEL_PASSWORD='%s' tests/sentinel/sentinel.sh %s %s %d",
+             password ? password : "", what, x->dir, x->base);
     return system(cmd);
+}
+
+static int start(struct group *x, const char *password)
+{
+    snprintf(x->dir, sizeof x->dir, "/tmp/axon-sentinel-XXXXXX");
+    if (!mkdtemp(x->dir) || (x->base = free_base()) <= 0)
+        return -1;
+    return script(x, "start", password) == 0 ? 0 : -1;
+}
+
+static int stop(struct group *x)
+{
+    valkey_shutdown();
+    script(x, "stop", NULL);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", x->dir);
+    return system(cmd) == 0 ? 0 : -1;
 }
 
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(g.dir, sizeof g.dir, "/tmp/axon-sentinel-XXXXXX");
-    if (!mkdtemp(g.dir) || (g.base = free_base()) <= 0)
-        return -1;
-    return script("start") == 0 ? 0 : -1;
+    return start(&g, NULL);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    valkey_shutdown();
-    script("stop");
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", g.dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return stop(&g);
+}
+
+static int password_setup(void **state)
+{
+    (void)state;
+    return start(&gp, GP_PASSWORD);
+}
+
+static int password_teardown(void **state)
+{
+    (void)state;
+    return stop(&gp);
 }
 
 /* An address naming Sentinels at these port offsets from base (0: a port
@@ -267,6 +291,32 @@ static void valkey_moves_after_a_failover(void **state)
     freeReplyObject(r);
 }
 
+/* Sentinels and data nodes that all require the password: the Sentinels
+ * answer NOAUTH, are asked again after AUTH, and ROLE runs after AUTH on
+ * the primary; without the password nobody answers. */
+static void password_for_sentinels_and_primary(void **state)
+{
+    (void)state;
+    char host[SENTINEL_HOST_MAX];
+    int port = 0;
+    struct valkey_addr a = {.mode = VALKEY_SENTINEL, .master = (char *)"mymaster", .n_seeds = 1};
+    a.seeds[0].host = (char *)"127.0.0.1";
+    a.seeds[0].port = gp.base + 2;
+    assert_int_equal(sentinel_primary(&a, 500, host, sizeof host, &port), AXON_EIO);
+    assert_non_null(strstr(sentinel_strerror(), "NOAUTH"));
+    a.password = (char *)GP_PASSWORD;
+    assert_int_equal(sentinel_primary(&a, 500, host, sizeof host, &port), 0);
+    assert_int_equal(port, gp.base);
+
+    valkey_init(&a, 500);
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "SET %s %s", "axon:t:pw", "yes"), 0);
+    freeReplyObject(r);
+    assert_int_equal(valkey_command(&r, "CONFIG GET port"), 0);
+    assert_int_equal(strtol(r->element[1]->str, NULL, 10), gp.base);
+    freeReplyObject(r);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -278,6 +328,8 @@ int main(void)
         cmocka_unit_test(readonly_words),
         cmocka_unit_test(valkey_follows_the_primary_and_readonly_asks_again),
         cmocka_unit_test(valkey_moves_after_a_failover),
+        cmocka_unit_test_setup_teardown(password_for_sentinels_and_primary, password_setup,
+                                        password_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
