@@ -131,7 +131,7 @@ static bool is_primary(const char *host, int port, const struct valkey_addr *add
  * next time; the others keep their order. */
 static void to_front(struct valkey_addr *addr, int i)
 {
-    if (i <= 0)
+    if (i <= 0 || i >= VALKEY_MAX_SEEDS)
         return;
     struct valkey_seed first = addr->seeds[i];
     memmove(&addr->seeds[1], &addr->seeds[0], (size_t)i * sizeof addr->seeds[0]);
