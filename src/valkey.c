@@ -16,6 +16,7 @@
 #include "acct.h"
 #include "buf.h"
 #include "log.h"
+#include "sentinel.h"
 #include "text.h"
 
 /* One per thread, behind the pthread key. */
@@ -90,6 +91,7 @@ void valkey_init(const struct valkey_addr *addr, int timeout_ms)
     g_tv.tv_sec = timeout_ms / 1000;
     g_tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
     breaker_reset();
+    sentinel_forget();
     atomic_fetch_add(&g_gen, 1);
     g_ready = true;
 }
@@ -222,6 +224,23 @@ static int setup_command(redisContext *c, const char *what, redisReply *r)
     return rc;
 }
 
+/* Sentinel mode (sentinel.h): the primary into host and *port when
+ * connecting, and the periodic check when it is due; a new primary bumps
+ * *gen, so every thread moves to it. 0, or (connecting) AXON_EIO. */
+static int sentinel_addr(bool connecting, char *host, size_t n, int *port, unsigned *gen)
+{
+    bool moved = false;
+    if (g_addr.mode != VALKEY_SENTINEL || !(connecting || sentinel_due()))
+        return AXON_OK;
+    int rc = sentinel_resolve(&g_addr, (int)(g_tv.tv_sec * 1000 + g_tv.tv_usec / 1000), host, n,
+                              port, &moved);
+    if (moved)
+        *gen = atomic_fetch_add(&g_gen, 1) + 1;
+    if (rc && connecting)
+        snprintf(t_err, sizeof t_err, "connect: %s", sentinel_strerror());
+    return connecting ? rc : AXON_OK;
+}
+
 /* A ready context for this thread, or NULL with t_err set. *reused tells
  * whether it served commands before (and so may have gone stale). */
 static redisContext *thread_context(bool *reused)
@@ -229,6 +248,9 @@ static redisContext *thread_context(bool *reused)
     *reused = false;
     struct vk_conn *k = pthread_getspecific(g_key);
     unsigned gen = atomic_load(&g_gen);
+    char shost[SENTINEL_HOST_MAX];
+    int sport = 0;
+    (void)sentinel_addr(false, shost, sizeof shost, &sport, &gen);
     if (!k) {
         k = xcalloc(1, sizeof *k);
         if (pthread_setspecific(g_key, k) != 0)
@@ -242,14 +264,17 @@ static redisContext *thread_context(bool *reused)
         redisFree(k->c);
         k->c = NULL;
     }
-    if (g_addr.mode != VALKEY_SINGLE) {
-        /* The cluster and Sentinel forms are parsed (config.c); their
-         * routing is issue 21's work in progress. */
+    if (sentinel_addr(true, shost, sizeof shost, &sport, &gen))
+        return NULL;
+    if (g_addr.mode == VALKEY_CLUSTER) {
+        /* The cluster form is parsed (config.c); its routing is issue 21's
+         * work in progress. */
         snprintf(t_err, sizeof t_err, "connect: this AXON_VALKEY_URL form is not supported yet");
         return NULL;
     }
     redisContext *c = g_addr.path ? redisConnectUnixWithTimeout(g_addr.path, g_tv)
-                                  : redisConnectWithTimeout(g_addr.host, g_addr.port, g_tv);
+                                  : redisConnectWithTimeout(sport ? shost : g_addr.host,
+                                                            sport ? sport : g_addr.port, g_tv);
     if (!c)
         abort(); /* hiredis returns NULL only on OOM */
     if (c->err) {
@@ -271,6 +296,7 @@ static redisContext *thread_context(bool *reused)
     k->gen = gen;
     return c;
 fail:
+    sentinel_forget(); /* Sentinel: perhaps no longer the primary */
     redisFree(c);
     return NULL;
 }
@@ -302,6 +328,7 @@ static void drop_context(void)
         redisFree(k->c);
         k->c = NULL;
     }
+    sentinel_forget(); /* Sentinel: a failed primary, the next connect asks again */
 }
 
 /* fmt and *ap, or (fmt NULL) argc/argv/lens. */
@@ -369,6 +396,8 @@ static int run(redisReply **out, const char *fmt, va_list *ap, int argc, const c
     *out = r;
     if (r->type == REDIS_REPLY_ERROR) {
         snprintf(t_err, sizeof t_err, "%.*s", (int)r->len, r->str);
+        if (g_addr.mode == VALKEY_SENTINEL && sentinel_readonly(r->str))
+            drop_context(); /* a demoted primary (sentinel.h) */
         return AXON_EREPLY;
     }
     return AXON_OK;
@@ -473,6 +502,8 @@ static int pipeline_replies(redisContext *c, int n, const struct valkey_cmd *cmd
     for (int i = 0; i < n && rc == AXON_OK; i++) {
         if (replies[i]->type == REDIS_REPLY_ERROR) {
             snprintf(t_err, sizeof t_err, "%.*s", (int)replies[i]->len, replies[i]->str);
+            if (g_addr.mode == VALKEY_SENTINEL && sentinel_readonly(replies[i]->str))
+                drop_context(); /* a demoted primary (sentinel.h) */
             rc = AXON_EREPLY;
         }
     }

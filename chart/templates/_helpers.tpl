@@ -186,7 +186,9 @@ before it in the container's env list.
 {{- if .Values.valkey.enabled -}}
 {{- printf "redis://%s%s:%d/0" $auth (include "axon.valkey.fullname" .) (int64 .Values.valkey.port) -}}
 {{- else -}}
-{{- printf "redis://%s%s" $auth (trimPrefix "redis://" .Values.valkey.external.url) -}}
+{{- /* The password goes after the scheme: redis://, redis+cluster:// or redis+sentinel://. */ -}}
+{{- $parts := splitn "://" 2 .Values.valkey.external.url -}}
+{{- printf "%s://%s%s" $parts._0 $auth $parts._1 -}}
 {{- end -}}
 {{- end -}}
 
@@ -293,9 +295,14 @@ a key of 32 bytes in base64 (43 characters and one "="), no id twice, at most
 {{- end -}}
 {{- $_ := include "axon.valkey.maxclients" . -}}
 {{- else -}}
-{{- $url := required "valkey.external.url is required when valkey.enabled=false (redis://host[:port][/db], the password in a Secret)" .Values.valkey.external.url -}}
-{{- if not (regexMatch "^redis://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[0-9]+)?$" $url) -}}
-{{- fail (printf "valkey.external.url=%q: expected redis://host[:port][/db] with no user or password (put the password in valkey.external.password or existingSecret)" $url) -}}
+{{- $url := required "valkey.external.url is required when valkey.enabled=false (redis://host[:port][/db], redis+cluster://host:port[,host:port...] or redis+sentinel://host:port[,host:port...]/master[/db]; the password in a Secret)" .Values.valkey.external.url -}}
+{{- /* The forms AXON_VALKEY_URL accepts (docs/configuration.md), without a password. */ -}}
+{{- $hp := "[A-Za-z0-9.-]+(:[0-9]{1,5})?" -}}
+{{- $single := printf "^redis://%s(/[0-9]+)?$" $hp -}}
+{{- $cluster := printf "^redis[+]cluster://%s(,%s)*/?$" $hp $hp -}}
+{{- $sentinel := printf "^redis[+]sentinel://%s(,%s)*/[A-Za-z0-9._-]{1,64}(/[0-9]+)?$" $hp $hp -}}
+{{- if not (or (regexMatch $single $url) (regexMatch $cluster $url) (regexMatch $sentinel $url)) -}}
+{{- fail (printf "valkey.external.url=%q: expected redis://host[:port][/db], redis+cluster://host:port[,host:port...] or redis+sentinel://host:port[,host:port...]/master[/db], with no user or password (put the password in valkey.external.password or existingSecret)" $url) -}}
 {{- end -}}
 {{- if and .Values.valkey.external.password .Values.valkey.external.existingSecret -}}
 {{- fail "valkey.external: set password or existingSecret, not both" -}}

@@ -412,8 +412,11 @@ function checkRendered(file, valueFiles, expect, absent) {
 
   // Valkey: reachable at the URL, never in plain text, bounded, never evicting.
   const url = env.AXON_VALKEY_URL ?? "";
-  const um = /^redis:\/\/(?::([^@]*)@)?([^:/]+)(?::(\d+))?(?:\/(\d+))?$/.exec(url);
-  if (!um) fail(`AXON_VALKEY_URL ${url} is not redis://[:password@]host[:port][/db]`);
+  // One server; an external Valkey may also be a cluster or Sentinel-managed
+  // (config.c parse_valkey's forms), which no bundled Service backs.
+  const um = /^redis:\/\/(?::([^@]*)@)?([^:/]+)(?::(\d+))?(?:\/(\d+))?$/.exec(url) ??
+    (valkey ? null : /^redis\+(?:cluster|sentinel):\/\/(?::([^@]*)@)?([^:/,]+)(?::(\d+))?(?:,[^:/,]+(?::\d+)?)*(?:\/[A-Za-z0-9._-]{0,64}(?:\/\d+)?)?$/.exec(url));
+  if (!um) fail(`AXON_VALKEY_URL ${url} is not redis://[:password@]host[:port][/db]${valkey ? "" : ", redis+cluster://... or redis+sentinel://..."}`);
   else if (um[1] !== undefined && !/^\$\([A-Za-z_][A-Za-z0-9_]*\)$/.test(um[1]))
     fail("AXON_VALKEY_URL carries a literal password: it must come from a Secret through $(VAR)");
   if (valkey) {

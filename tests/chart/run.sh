@@ -115,6 +115,24 @@ else
     fail "$label" "needs build/axon (make)"
 fi
 
+# axon itself parses the AXON_VALKEY_URL each external form renders (the
+# password as Kubernetes expands it).
+label="axon --check-config accepts the external Valkey URLs the chart renders (single, cluster, Sentinel)"
+if [[ -x build/axon ]]; then
+    problems=""
+    for set in external cluster sentinel; do
+        url=$(sed -n '/- name: AXON_VALKEY_URL$/{n;s/^ *value: "\(.*\)"$/\1/p;}' "$work/$set.yaml" | head -n 1)
+        url=${url//\$(AXON_VALKEY_PASSWORD)/pw-from-secret}
+        if [[ -z $url ]]; then problems+="$set: no AXON_VALKEY_URL rendered"$'\n'
+        elif ! out=$(AXON_API_KEYS=sk-check AXON_VALKEY_URL=$url build/axon --check-config 2>&1); then
+            problems+="$set ($url): $out"$'\n'
+        fi
+    done
+    if [[ -z $problems ]]; then pass "$label"; else fail "$label" "$problems"; fi
+else
+    fail "$label" "needs build/axon (make)"
+fi
+
 # ---- value sets that must fail, with the chart's message ---------------------
 must_fail() { # $1: label, $2: expected message, rest: --set arguments
     local label=$1 want=$2 out
@@ -133,6 +151,14 @@ must_fail "external Valkey without a url" \
     "valkey.external.url is required when valkey.enabled=false" --set valkey.enabled=false
 must_fail "a password inside the external Valkey url" \
     "with no user or password" --set valkey.enabled=false --set valkey.external.url=redis://:pw@db:6379
+must_fail "a password inside a Sentinel url" \
+    "with no user or password" --set valkey.enabled=false --set valkey.external.url=redis+sentinel://:pw@s1:26379/mymaster
+must_fail "a Sentinel url without the master name" \
+    "redis+sentinel://host:port[,host:port...]/master[/db]" --set valkey.enabled=false --set valkey.external.url=redis+sentinel://s1:26379
+must_fail "a cluster url with a database" \
+    "expected redis://host[:port][/db], redis+cluster://" --set valkey.enabled=false --set valkey.external.url=redis+cluster://n1:6379/2
+must_fail "a url of another scheme" \
+    "expected redis://host[:port][/db]" --set valkey.enabled=false --set valkey.external.url=rediss://db:6379
 must_fail "Valkey without a memory limit" \
     "valkey.resources.limits.memory is required" --set valkey.resources.limits.memory=null
 must_fail "a termination grace shorter than preStop + drain" \
