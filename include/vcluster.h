@@ -20,7 +20,7 @@
 #define VCLUSTER_SLOTS 16384
 #define VCLUSTER_MAX_NODES 32 /* primaries in one map; more are refused (ETOOBIG) */
 #define VCLUSTER_HOST_MAX 63  /* a node's host or IP (IPv6 included) */
-#define VCLUSTER_NO_KEY (-1)  /* a command without a key: any node */
+#define VCLUSTER_NO_KEY VCLUSTER_SLOTS /* a command without a key: any node */
 
 /* CRC16/XMODEM of n bytes (the check value of "123456789" is 0x31C3). */
 unsigned vcluster_crc16(const char *p, size_t n);

@@ -543,7 +543,7 @@ static int route(int slot, int turn, struct vcluster_node *to)
         return AXON_EIO;
     const struct vcluster_node *n = NULL;
     pthread_mutex_lock(&map_mu);
-    if (g_map && slot >= 0)
+    if (g_map && slot != VCLUSTER_NO_KEY)
         n = vcluster_map_owner(g_map, slot);
     else if (g_map && g_map->n > 0)
         n = &g_map->node[turn % g_map->n];
@@ -882,8 +882,9 @@ static int cluster_pipeline(int n, const struct valkey_cmd *cmds, char **cmd, co
         replies[i] = NULL;
         struct cl_opts one = *o;
         one.script = cmds[i].script;
-        one.unacked = &unacked[i];
-        unacked[i] = false;
+        one.unacked = unacked ? &unacked[i] : NULL;
+        if (unacked)
+            unacked[i] = false;
         if (cluster_exec(&replies[i], cmd[i], len[i], redirect ? &rd : NULL, &one, false) ==
             AXON_EIO) {
             valkey_free_replies(n, replies);

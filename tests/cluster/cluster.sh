@@ -54,12 +54,19 @@ start)
             sleep 0.05
         done
     done
-    # Every replica attached (a failover test needs one per primary).
+    # Every replica attached and in sync (a failover test needs one per
+    # primary, and WAIT counts only replicas that are online).
     for p in $(ports); do
         until [ "$(redis-cli -p "$p" cluster nodes | grep -c 'slave')" -ge 3 ]; do
             n=$((n + 1)); [ $n -lt 400 ] || { echo "cluster.sh: replicas not attached" >&2; exit 1; }
             sleep 0.05
         done
+        if redis-cli -p "$p" info replication | grep -q '^role:master'; then
+            until redis-cli -p "$p" info replication | grep -q 'state=online'; do
+                n=$((n + 1)); [ $n -lt 400 ] || { echo "cluster.sh: replica of $p not in sync" >&2; exit 1; }
+                sleep 0.05
+            done
+        fi
     done
     ;;
 stop)
