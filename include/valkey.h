@@ -48,8 +48,8 @@
  * any primary). MOVED: the map is updated and the command sent to the
  * node named; ASK: ASKING and the command to the node named, once, the map
  * untouched; TRYAGAIN (a multi-key script during a migration): sent again
- * after a few ms; NOSCRIPT: the script loaded on that node, sent again. At
- * most 5 such steps per command. A pipeline whose commands span nodes is
+ * after 10, 20, 40, 80, 160 ms; NOSCRIPT: the script loaded on that node,
+ * sent again. At most 8 such steps per command. A pipeline whose commands span nodes is
  * split: each node's commands are written to it (one node after the
  * other, before any reply is read), then the replies are read and put
  * back in order; one slot's commands keep their order. It is still one

@@ -353,8 +353,8 @@ static void drop_context(void)
  * (the known primaries first, then the URL's seeds), again after a MOVED
  * or a node failing, at most every MAP_REFRESH_MIN_MS. */
 #define MAP_REFRESH_MIN_MS 100
-#define CLUSTER_HOPS 5      /* redirections and retries followed for one command */
-#define TRYAGAIN_SLEEP_MS 5 /* a multi-key command met a slot half-migrated */
+#define CLUSTER_HOPS 8       /* redirections and retries followed for one command */
+#define TRYAGAIN_SLEEP_MS 10 /* a multi-key command met a slot half-migrated: then 20, 40.. */
 
 static pthread_mutex_t map_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct vcluster_map *g_map; /* NULL until read; guarded by map_mu */
@@ -572,7 +572,17 @@ struct cl_opts {
     bool *unacked;                /* set when WAIT answered fewer (durable > 0) */
     long long wait_ms;            /* the least wait for its reply; 0: the timeout */
     bool large;                   /* wait_ms raised for its size: a timeout is neutral */
+    struct vcluster_node *ran_on; /* NULL, or receives the node that answered */
 };
+
+/* An error reply that says the cluster cannot serve now, not that the
+ * command failed: the cluster is failing over (CLUSTERDOWN) or a node is
+ * loading its data (LOADING). Treated as no answer (AXON_EIO, the breaker
+ * counts it), as a timeout would be: callers answer 503, never "corrupt". */
+static bool unavailable(const redisReply *r)
+{
+    return reply_is(r, "CLUSTERDOWN") || reply_is(r, "LOADING");
+}
 
 /* Appends WAIT n timeout to c's output: the replicas must have the writes
  * sent before it on this connection. */
@@ -631,6 +641,7 @@ static int cluster_exec(redisReply **out, const char *cmd, size_t len,
     if (first)
         rd = *first;
     bool retried = false;
+    int tries = 0; /* TRYAGAIN answers so far */
     for (int hop = 0; hop <= CLUSTER_HOPS; hop++) {
         struct vcluster_node to;
         if (redirected) {
@@ -701,7 +712,7 @@ static int cluster_exec(redisReply **out, const char *cmd, size_t len,
                     atomic_fetch_add(&n_moved, 1);
                     map_moved(&next);
                 }
-                log_msg(AXON_LOG_INFO, "valkey: %.*s", (int)r->len, r->str);
+                log_msg(AXON_LOG_DEBUG, "valkey: %.*s", (int)r->len, r->str);
                 rd = next;
                 redirected = true;
                 freeReplyObject(r);
@@ -711,7 +722,9 @@ static int cluster_exec(redisReply **out, const char *cmd, size_t len,
                 /* A multi-key script met its slot half-migrated: the
                  * migration finishes within moments. */
                 freeReplyObject(r);
-                struct timespec ts = {0, (long)TRYAGAIN_SLEEP_MS * 1000000L * (hop + 1)};
+                long ms = (long)TRYAGAIN_SLEEP_MS << (tries < 4 ? tries : 4);
+                tries++;
+                struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
                 nanosleep(&ts, NULL);
                 continue;
             }
@@ -729,9 +742,18 @@ static int cluster_exec(redisReply **out, const char *cmd, size_t len,
                 continue;
             }
         }
+        if (unavailable(r)) {
+            snprintf(t_err, sizeof t_err, "%.*s", (int)r->len, r->str);
+            freeReplyObject(r);
+            atomic_store(&map_stale, true);
+            breaker_failure(probe);
+            return AXON_EIO;
+        }
         breaker_success();
         if (!acked && o->unacked)
             *o->unacked = true;
+        if (o->ran_on)
+            *o->ran_on = to;
         *out = r;
         if (r->type == REDIS_REPLY_ERROR) {
             snprintf(t_err, sizeof t_err, "%.*s", (int)r->len, r->str);
@@ -859,10 +881,22 @@ static int cluster_pipeline(int n, const struct valkey_cmd *cmds, char **cmd, co
         valkey_free_replies(n, replies);
         return AXON_EIO;
     }
+    for (int i = 0; i < n; i++) {
+        if (unavailable(replies[i])) {
+            snprintf(t_err, sizeof t_err, "%.*s", (int)replies[i]->len, replies[i]->str);
+            valkey_free_replies(n, replies);
+            atomic_store(&map_stale, true);
+            breaker_failure(probe);
+            return AXON_EIO;
+        }
+    }
     breaker_success();
     /* Redirected (the slot moved or is moving), half-migrated (TRYAGAIN)
      * or NOSCRIPT on its node: that command did not run; it runs now on
-     * its own, in order. */
+     * its own, in order, and when durable, one WAIT per node it went to
+     * follows them all (not one per command: each may take the timeout). */
+    struct vcluster_node again[VALKEY_MAX_PIPELINE];
+    int again_at[VALKEY_MAX_PIPELINE], nagain = 0;
     for (int i = 0; i < n; i++) {
         redisReply *r = replies[i];
         struct vcluster_redirect rd;
@@ -877,18 +911,42 @@ static int cluster_pipeline(int n, const struct valkey_cmd *cmds, char **cmd, co
             map_moved(&rd);
         }
         if (redirect)
-            log_msg(AXON_LOG_INFO, "valkey: %.*s", (int)r->len, r->str);
+            log_msg(AXON_LOG_DEBUG, "valkey: %.*s", (int)r->len, r->str);
         freeReplyObject(r);
         replies[i] = NULL;
         struct cl_opts one = *o;
         one.script = cmds[i].script;
-        one.unacked = unacked ? &unacked[i] : NULL;
-        if (unacked)
-            unacked[i] = false;
+        one.durable = 0;
+        one.unacked = NULL;
+        one.ran_on = &again[nagain];
         if (cluster_exec(&replies[i], cmd[i], len[i], redirect ? &rd : NULL, &one, false) ==
             AXON_EIO) {
             valkey_free_replies(n, replies);
             return AXON_EIO;
+        }
+        again_at[nagain++] = i;
+    }
+    for (int a = 0; o->durable > 0 && a < nagain; a++) {
+        int k = 0;
+        while (k < a && !same_node(&again[k], &again[a]))
+            k++;
+        if (k < a) {
+            unacked[again_at[a]] = unacked[again_at[k]]; /* that node's WAIT said */
+            continue;
+        }
+        bool reused, io = false;
+        struct node_conn *nc = node_get(&again[a], &reused);
+        if (nc) {
+            append_wait(nc->c, o->durable);
+            count_round_trip();
+            set_read_timeout(nc->c, 2 * timeout_ms());
+            unacked[again_at[a]] = !read_wait(nc->c, o->durable, &io);
+            if (io)
+                node_drop(nc);
+            else
+                set_read_timeout(nc->c, 0);
+        } else {
+            unacked[again_at[a]] = true;
         }
     }
     return AXON_OK;
@@ -1172,8 +1230,8 @@ static long long timeout_ms(void)
 static int pipeline_cluster(int n, const struct valkey_cmd *cmds, redisReply **replies,
                             const struct pl_wait *w, int durable, bool *unacked, bool probe)
 {
-    char *cmd[VALKEY_MAX_PIPELINE];
-    size_t len[VALKEY_MAX_PIPELINE];
+    char *cmd[VALKEY_MAX_PIPELINE] = {0};
+    size_t len[VALKEY_MAX_PIPELINE] = {0};
     int rc = AXON_OK, nf = 0;
     for (; nf < n && !rc; nf++) {
         int l = format_command(&cmds[nf], &cmd[nf]);

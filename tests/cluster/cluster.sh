@@ -5,12 +5,14 @@
 #
 #   tests/cluster/cluster.sh start DIR BASEPORT   # returns when cluster_state:ok everywhere
 #   tests/cluster/cluster.sh stop DIR BASEPORT
+#   tests/cluster/cluster.sh restart DIR BASEPORT PORT  # one node again (after a kill),
+#                                                       # with its identity (nodes.conf)
 #
 # Node i is BASEPORT+i; redis-cli --cluster create makes 0..2 the primaries
 # and 3..5 their replicas (which replica follows which primary is its choice:
 # read CLUSTER NODES). Its pids are DIR/<port>/pid.
 set -eu
-cmd=${1:?start|stop}
+cmd=${1:?start|stop|restart}
 dir=${2:?DIR}
 base=${3:?BASEPORT}
 
@@ -25,16 +27,29 @@ stop() {
     done
 }
 
+node() {
+    redis-server --port "$1" --bind 127.0.0.1 --dir "$dir/$1" \
+        --cluster-enabled yes --cluster-config-file nodes.conf \
+        --cluster-node-timeout 1000 --save '' --appendonly no \
+        --daemonize yes --pidfile "$dir/$1/pid" --logfile "$dir/$1/log" >/dev/null
+}
+
 case $cmd in
+restart)
+    p=${4:?PORT}
+    node "$p"
+    n=0
+    until redis-cli -p "$p" cluster info 2>/dev/null | grep -q 'cluster_state:ok'; do
+        n=$((n + 1)); [ $n -lt 400 ] || { echo "cluster.sh: node $p not ok" >&2; exit 1; }
+        sleep 0.05
+    done
+    ;;
 start)
     mkdir -p "$dir"
     for p in $(ports); do
         mkdir -p "$dir/$p"
         rm -f "$dir/$p/nodes.conf"
-        redis-server --port "$p" --bind 127.0.0.1 --dir "$dir/$p" \
-            --cluster-enabled yes --cluster-config-file nodes.conf \
-            --cluster-node-timeout 1000 --save '' --appendonly no \
-            --daemonize yes --pidfile "$dir/$p/pid" --logfile "$dir/$p/log" >/dev/null
+        node "$p"
     done
     for p in $(ports); do
         n=0
@@ -73,7 +88,7 @@ stop)
     stop
     ;;
 *)
-    echo "usage: $0 start|stop DIR BASEPORT" >&2
+    echo "usage: $0 start|stop DIR BASEPORT | restart DIR BASEPORT PORT" >&2
     exit 2
     ;;
 esac
