@@ -20,7 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "acct.h"
+#include "config.h"
+#include "conv.h"
 #include "log.h"
 #include "valkey.h"
 #include "vcluster.h"
@@ -417,6 +421,36 @@ static void wait_for_replicas(void **state)
     valkey_batch_free(&b);
 }
 
+/* A turn stored through conv.c with AXON_VALKEY_WAIT_REPLICAS = replicas. */
+static int store_turn(int replicas, char *id)
+{
+    struct axon_config *c = calloc(1, sizeof *c);
+    config_defaults(c);
+    c->valkey_timeout_ms = 200;
+    c->valkey_wait_replicas = replicas;
+    conv_new_id(id, true);
+    json_object *cm = json_tokener_parse("[{\"role\":\"user\",\"content\":\"hi\"}]");
+    json_object *a = json_tokener_parse("{\"role\":\"assistant\",\"content\":\"ok\"}");
+    int rc = conv_append(c, id, "0123abcd", "gpt-4o", cm, a, true);
+    json_object_put(cm);
+    json_object_put(a);
+    free(c);
+    return rc;
+}
+
+static void a_store_fewer_replicas_confirmed_is_not_stored(void **state)
+{
+    (void)state;
+    use_cluster(0, 200);
+    char id[CONV_ID_MAX + 1];
+    /* One replica per primary: WAIT 1 is met, the turn is stored. */
+    assert_int_equal(store_turn(1, id), 0);
+    /* WAIT 2 cannot be met: written, but reported not stored (AXON_EIO,
+     * which the pipeline answers as X-Axon-Conversation-Stored: false). */
+    assert_int_equal(store_turn(2, id), AXON_EIO);
+    assert_int_equal(store_turn(0, id), 0);
+}
+
 static int role_port(int want_primary_of)
 {
     /* The replica following the primary at want_primary_of. */
@@ -496,6 +530,7 @@ int main(void)
         cmocka_unit_test(moved_after_a_slot_moved),
         cmocka_unit_test(ask_during_a_migration),
         cmocka_unit_test(wait_for_replicas),
+        cmocka_unit_test(a_store_fewer_replicas_confirmed_is_not_stored),
         cmocka_unit_test(primary_killed_and_failed_over),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
