@@ -426,7 +426,7 @@ static int store_turn(int replicas, char *id)
 {
     struct axon_config *c = calloc(1, sizeof *c);
     config_defaults(c);
-    c->valkey_timeout_ms = 200;
+    c->valkey_timeout_ms = 500; /* the store deadline, on a loaded machine */
     c->valkey_wait_replicas = replicas;
     conv_new_id(id, true);
     json_object *cm = json_tokener_parse("[{\"role\":\"user\",\"content\":\"hi\"}]");
@@ -434,6 +434,7 @@ static int store_turn(int replicas, char *id)
     int rc = conv_append(c, id, "0123abcd", "gpt-4o", cm, a, true);
     json_object_put(cm);
     json_object_put(a);
+    config_free(c);
     free(c);
     return rc;
 }
