@@ -919,10 +919,10 @@ static int cluster_pipeline(int n, const struct valkey_cmd *cmds, char **cmd, co
         one.durable = 0;
         one.unacked = NULL;
         one.ran_on = &again[nagain];
-        if (cluster_exec(&replies[i], cmd[i], len[i], redirect ? &rd : NULL, &one, false) ==
-            AXON_EIO) {
+        int erc = cluster_exec(&replies[i], cmd[i], len[i], redirect ? &rd : NULL, &one, false);
+        if (erc != AXON_OK && erc != AXON_EREPLY) {
             valkey_free_replies(n, replies);
-            return AXON_EIO;
+            return AXON_EIO; /* the others ran: not "nothing sent" */
         }
         again_at[nagain++] = i;
     }
@@ -1073,6 +1073,8 @@ int valkey_command_argv(redisReply **out, int argc, const char **argv, const siz
 }
 
 static int script_load(struct valkey_script *s);
+static int eval_single(struct valkey_script *s, redisReply **out, int nkeys, const char **keys,
+                       int nargs, const char **args, const size_t *arg_lens);
 static void script_forget(struct valkey_script *s);
 static void script_sha(struct valkey_script *s, char sha[41]);
 
@@ -1184,10 +1186,13 @@ static int pipeline_replies(redisContext *c, int n, const struct valkey_cmd *cmd
         freeReplyObject(replies[i]);
         replies[i] = NULL;
         script_forget(cmds[i].script);
-        int rc = valkey_eval(cmds[i].script, &replies[i], cmds[i].nkeys, cmds[i].argv,
+        int rc = eval_single(cmds[i].script, &replies[i], cmds[i].nkeys, cmds[i].argv,
                              cmds[i].argc - cmds[i].nkeys, cmds[i].argv + cmds[i].nkeys,
                              cmds[i].lens ? cmds[i].lens + cmds[i].nkeys : NULL);
-        if (rc == AXON_EIO) {
+        if (rc == AXON_EIO || !replies[i]) {
+            /* No answer, or the server refused to load the script (no
+             * reply to put in its place): the round trip failed, and its
+             * callers read no reply (valkey.h). */
             valkey_free_replies(n, replies);
             return AXON_EIO;
         }
@@ -1251,7 +1256,7 @@ static int pipeline_cluster(int n, const struct valkey_cmd *cmds, redisReply **r
     if (rc)
         return rc;
     for (int i = 0; i < n; i++) {
-        if (replies[i]->type == REDIS_REPLY_ERROR) {
+        if (replies[i] && replies[i]->type == REDIS_REPLY_ERROR) {
             snprintf(t_err, sizeof t_err, "%.*s", (int)replies[i]->len, replies[i]->str);
             return AXON_EREPLY;
         }
@@ -1432,6 +1437,17 @@ int valkey_eval(struct valkey_script *s, redisReply **out, int nkeys, const char
         return AXON_EINVAL;
     if (g_addr.mode == VALKEY_CLUSTER)
         return eval_cluster(s, out, nkeys, keys, nargs, args, arg_lens);
+    return eval_single(s, out, nkeys, keys, nargs, args, arg_lens);
+}
+
+/* valkey_eval on one server (also what a single-server pipeline's NOSCRIPT
+ * re-runs: never the cluster path, which has its own). */
+static int eval_single(struct valkey_script *s, redisReply **out, int nkeys, const char **keys,
+                       int nargs, const char **args, const size_t *arg_lens)
+{
+    *out = NULL;
+    if (nkeys < 0 || nargs < 0 || nkeys + nargs + 3 > VALKEY_MAX_ARGS)
+        return AXON_EINVAL;
     const char *argv[VALKEY_MAX_ARGS];
     size_t lens[VALKEY_MAX_ARGS];
     char nk[16];
