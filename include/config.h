@@ -107,6 +107,7 @@ struct axon_config {
     int n_endpoints;
     /* Valkey, conversations and the session pool. */
     int valkey_timeout_ms;
+    int valkey_wait_replicas; /* WAIT after a store (valkey_batch.durable); 0: none */
     bool store_on_request;    /* AXON_STORE=on_request */
     int conv_ttl_s;
     int conv_max_messages;

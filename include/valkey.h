@@ -36,7 +36,27 @@
  * lease, the first read of a conversation), and those trip it.
  *
  * The process must ignore SIGPIPE (main does): hiredis 0.14 writes with
- * write(2), and a server that died leaves a socket that raises it. */
+ * write(2), and a server that died leaves a socket that raises it.
+ *
+ * Valkey Cluster (AXON_VALKEY_URL=redis+cluster://host:port,...; the pure
+ * half is vcluster.h): the slot map is read per process with CLUSTER SLOTS
+ * from a known primary or a seed, on first use and again (at most every
+ * 100 ms) after a MOVED or a node failing. Each thread keeps a connection
+ * per node (at most VALKEY_MAX_NODE_CONNS, made lazily with the same
+ * timeout and AUTH rules). A command goes to the primary of its first
+ * key's slot (a script's first key; a keyless one, TIME or SCRIPT LOAD, to
+ * any primary). MOVED: the map is updated and the command sent to the
+ * node named; ASK: ASKING and the command to the node named, once, the map
+ * untouched; TRYAGAIN (a multi-key script during a migration): sent again
+ * after 10, 20, 40, 80, 160 ms; NOSCRIPT: the script loaded on that node,
+ * sent again. At most 8 such steps per command. A pipeline whose commands span nodes is
+ * split: each node's commands are written to it (one node after the
+ * other, before any reply is read), then the replies are read and put
+ * back in order; one slot's commands keep their order. It is still one
+ * round trip in time and counted once (acct.h). A redirected command of a
+ * pipeline runs again on its own, after the others. The breaker is about
+ * the cluster as a whole: a node that refuses connections or times out
+ * counts as a failure like a single server's. */
 #ifndef AXON_VALKEY_H
 #define AXON_VALKEY_H
 
@@ -82,6 +102,9 @@ int valkey_command_argv(redisReply **out, int argc, const char **argv,
 
 #define VALKEY_MAX_ARGS 64     /* arguments of one command in a pipeline or script */
 #define VALKEY_MAX_PIPELINE 16 /* commands in one pipeline */
+/* A thread's connections to cluster nodes (more than a pipeline can use,
+ * so one in use is never the one replaced). */
+#define VALKEY_MAX_NODE_CONNS (VALKEY_MAX_PIPELINE + 1)
 
 struct valkey_script;
 
@@ -125,6 +148,15 @@ struct valkey_batch {
     /* wait_ms was raised for the data the batch moves (a large store): a
      * timeout is the batch's own failure and does not move the breaker. */
     bool large;
+    /* Replicas that must have the batch's writes before it counts
+     * (AXON_VALKEY_WAIT_REPLICAS; conv.c's store paths set it; 0: none):
+     * each node the batch went to gets WAIT durable <timeout> after its
+     * commands, in the same round trip. */
+    int durable;
+    /* Set by valkey_batch_run when durable: true for a command whose node's
+     * WAIT answered fewer replicas (its write may be lost in a failover:
+     * the store counts as not done). Read with valkey_batch_acked. */
+    bool unacked[VALKEY_MAX_PIPELINE];
 };
 /* The index of the command's reply, or AXON_ETOOBIG when the batch is full. */
 int valkey_batch_add(struct valkey_batch *b, struct valkey_cmd c) AXON_MUST_CHECK;
@@ -133,6 +165,12 @@ int valkey_batch_add(struct valkey_batch *b, struct valkey_cmd c) AXON_MUST_CHEC
  * b->rc what valkey_pipeline returns. */
 int valkey_batch_run(struct valkey_batch *b);
 void valkey_batch_free(struct valkey_batch *b);
+/* False when the batch was durable and command at's node did not confirm
+ * the replicas asked for; true otherwise. */
+static inline bool valkey_batch_acked(const struct valkey_batch *b, int at)
+{
+    return at < 0 || at >= VALKEY_MAX_PIPELINE || !b->unacked[at];
+}
 
 /* A Lua script run with EVALSHA; the server's SHA1 is cached in the struct
  * (SCRIPT LOAD on first use, and again after NOSCRIPT from a restarted
@@ -158,6 +196,13 @@ int valkey_server_time_ms(long long *ms) AXON_MUST_CHECK;
 
 /* valkey_round_trips() and valkey_round_trips_total(): acct.h, included
  * above, counts them (a leaf, so their readers need not link hiredis). */
+
+/* Cluster mode's redirections followed and slot map reads, since the
+ * process started (logged at INFO as they happen). Lock-free. */
+struct valkey_cluster_counts {
+    unsigned long long moved, ask, refreshes;
+};
+void valkey_cluster_counts(struct valkey_cluster_counts *out);
 
 /* Times the breaker opened since the process started (/metrics
  * axon_valkey_breaker_opens_total). Lock-free. */

@@ -131,6 +131,12 @@ const struct config_doc config_docs[] = {
              "up without a restart"},
     {.name = "AXON_VALKEY_TIMEOUT_MS", INT(valkey_timeout_ms, 1, 10000), .def = "50",
      .help = "Valkey connect and per-command timeout"},
+    {.name = "AXON_VALKEY_WAIT_REPLICAS", INT(valkey_wait_replicas, 0, 16), .def = "0",
+     .help = "replicas that must have a stored turn before its answer says it was stored: "
+             "each store ends with `WAIT n AXON_VALKEY_TIMEOUT_MS` on the node that took it, "
+             "in the same round trip, and a turn fewer replicas confirmed is reported not "
+             "stored (`X-Axon-Conversation-Stored: false`). 0: no wait (asynchronous "
+             "replication may lose the last writes when a primary dies)"},
     {.name = "AXON_STORE", WORDS(store_on_request, store_words), .def = "always",
      .help = "`always`: every answer starts or continues a stored conversation (the "
              "original's contract); `on_request`: only requests that send `conversation_id` "

@@ -787,6 +787,7 @@ void conv_append_add_fenced(const struct axon_config *cfg, const char *id, const
      * Valkey down (valkey.h: the breaker rule). */
     if (op->blob.len >= CONV_STORE_BYTES_PER_MS)
         b->large = true;
+    b->durable = cfg->valkey_wait_replicas; /* WAIT for replicas (valkey.h) */
     if (create && n <= CONV_FAST_MAX)
         add_create(model, n, cbytes + abytes, op, b); /* a new id: nobody else has it */
     else
@@ -841,6 +842,8 @@ int conv_append_done(struct conv_append_op *op, const struct valkey_batch *b)
         rc = AXON_EIO;
     } else if (op->at >= 0) {
         rc = script_result(op, b->rep[op->at]);
+        if (rc == AXON_OK && !valkey_batch_acked(b, op->at))
+            rc = AXON_EIO; /* stored, but fewer replicas have it than asked */
         for (int i = 0; i < CONV_INDEX_CMDS; i++) {
             const redisReply *x = b->rep[op->index_at + i];
             if (x->type == REDIS_REPLY_ERROR)
@@ -969,6 +972,7 @@ static int api_write(const struct axon_config *cfg, const char *id, const char *
     snprintf(op.deadline, sizeof op.deadline, "%lld", now_ms + budget);
     struct valkey_batch b = {0};
     b.wait_ms = budget + cfg->valkey_timeout_ms; /* the store deadline's rule (conv.h) */
+    b.durable = cfg->valkey_wait_replicas;       /* WAIT for replicas (valkey.h) */
     const char *head_create[] = {op.mk, op.lk, tenant, op.ttl, metadata ? metadata : "",
                                  op.deadline, op.bytes};
     const char *head_add[] = {op.mk,   op.lk,   lock,        tenant,  op.ttl,
@@ -1016,6 +1020,8 @@ static int api_write(const struct axon_config *cfg, const char *id, const char *
         }
         if (rc == AXON_ENOTFOUND && !create)
             index_unlist(&op); /* the index updates listed an id that is not the tenant's */
+        if (rc == AXON_OK && !valkey_batch_acked(&b, op.at))
+            rc = AXON_EIO; /* written, but fewer replicas have it than asked */
     }
     valkey_batch_free(&b);
     buf_free(&op.blob);

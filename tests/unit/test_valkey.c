@@ -660,6 +660,38 @@ static void large_reply_gets_time_for_its_size(void **state)
     fake_stop(&f);
 }
 
+/* AXON_VALKEY_WAIT_REPLICAS on one server: WAIT ends the round trip; a
+ * server without replicas cannot confirm one, so a durable batch's writes
+ * are done but not acknowledged, after WAIT's timeout, not forever. */
+static void durable_batch_waits_for_replicas(void **state)
+{
+    struct srv *s = *state;
+    char host[32];
+    struct valkey_addr a = tcp_addr(s, host, sizeof host);
+    valkey_init(&a, 100);
+    const char *set[] = {"SET", "axon:t:dur", "x"}, *get[] = {"GET", "axon:t:dur"};
+    struct valkey_batch b = {.durable = 1};
+    assert_int_equal(valkey_batch_add(&b, (struct valkey_cmd){.argc = 3, .argv = set}), 0);
+    assert_int_equal(valkey_batch_add(&b, (struct valkey_cmd){.argc = 2, .argv = get}), 1);
+    unsigned long before = valkey_round_trips();
+    double t0 = now_ms();
+    assert_int_equal(valkey_batch_run(&b), 0);
+    double took = now_ms() - t0;
+    assert_true(took >= 90 && took < 1000);
+    assert_int_equal(valkey_round_trips() - before, 1);
+    assert_string_equal(b.rep[1]->str, "x");
+    assert_false(valkey_batch_acked(&b, 0));
+    assert_false(valkey_batch_acked(&b, 1));
+    valkey_batch_free(&b);
+    /* Not durable: no WAIT, acknowledged as before. */
+    b.durable = 0;
+    assert_int_equal(valkey_batch_add(&b, (struct valkey_cmd){.argc = 3, .argv = set}), 0);
+    assert_int_equal(valkey_batch_run(&b), 0);
+    assert_true(valkey_batch_acked(&b, 0));
+    valkey_batch_free(&b);
+    valkey_shutdown();
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as main.c does; hiredis writes with write(2) */
@@ -667,6 +699,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(set_get_round_trip, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(batch_of_scripts_is_one_round_trip, setup_plain, teardown),
+        cmocka_unit_test_setup_teardown(durable_batch_waits_for_replicas, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(longer_wait_outlasts_a_stall, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(unix_socket_and_select, setup_unix, teardown),
         cmocka_unit_test_setup_teardown(auth_right_and_wrong, setup_auth, teardown),
