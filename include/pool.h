@@ -84,6 +84,10 @@ struct pool_lease {
     bool local;               /* from the process-local fallback */
     uint64_t wait_us;         /* how long acquire waited */
     uint64_t renew_at_us;     /* monotonic: when pool_renew next talks to Valkey */
+    /* This process's keep tracks it (AXON_POOL_KEEP_MS > 0): the background
+     * tick renews it, pool_renew talks to nobody, and its release may keep
+     * it in this process instead of giving it back to the registry. */
+    bool tracked;
 };
 
 enum pool_outcome {
@@ -138,8 +142,8 @@ int pool_release(const struct axon_config *cfg, struct pool_lease *l, enum pool_
 struct pool_release_op {
     struct pool_lease mine;
     char keys[4][POOL_KEY_MAX], sess[POOL_KEY_MAX];
-    char gen[24], max_turns[24], cool[24], size[24];
-    const char *argv[12];
+    char gen[24], max_turns[24], cool[24], size[24], turns[24];
+    const char *argv[13];
     int at;   /* the reply's index in the batch, or -1 */
     int rc;   /* the result when nothing was added */
 };
@@ -166,6 +170,7 @@ struct pool_stats {
     long long acquires, releases, recycles, reclaims, timeouts, stale_releases;
     long long retired; /* released into a pool above its size: deleted */
     bool local; /* Valkey is down: these are this process's fallback figures */
+    long long kept; /* this process's kept idle sessions (busy in the registry) */
 };
 /* The registry's figures for pool `name`, in one round trip (no SCAN);
  * overdue leases are reclaimed first, as acquire does. While Valkey is down
@@ -173,5 +178,12 @@ struct pool_stats {
  * a bad name, AXON_EREPLY or AXON_EPROTO for a registry answering an error
  * or nonsense. */
 int pool_stats(const struct axon_config *cfg, const char *name, struct pool_stats *s) AXON_MUST_CHECK;
+
+/* Hands every session this process keeps back to the registry, with the
+ * turns it has not written yet, and stops the background tick. Call once at
+ * exit, after the workers stopped (main.c); a lease still in use is left to
+ * its deadline. Best effort: what Valkey does not take returns at its lease
+ * deadline. Idempotent. */
+void pool_shutdown(void);
 
 #endif
