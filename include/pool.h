@@ -143,7 +143,7 @@ struct pool_release_op {
     struct pool_lease mine;
     char keys[4][POOL_KEY_MAX], sess[POOL_KEY_MAX];
     char gen[24], max_turns[24], cool[24], size[24], turns[24];
-    const char *argv[13];
+    const char *argv[14];
     int at;   /* the reply's index in the batch, or -1 */
     int rc;   /* the result when nothing was added */
 };

@@ -30,6 +30,7 @@
 
 #include "axon_lua.h" /* generated from src/lua/ (Makefile) */
 #include "buf.h"
+#include "drain.h"
 #include "log.h"
 #include "sha256.h"
 #include "text.h"
@@ -563,8 +564,8 @@ int pool_acquire_more(const struct axon_config *cfg, const struct pool_lease *fi
  * count: 1 for the turn just served plus those its process kept unwritten
  * (a hand-back by the tick adds only those). */
 static void release_add(const struct axon_config *cfg, const struct pool_lease *mine_in,
-                        enum pool_outcome o, long long turns, struct pool_release_op *op,
-                        struct valkey_batch *b)
+                        enum pool_outcome o, long long turns, bool count,
+                        struct pool_release_op *op, struct valkey_batch *b)
 {
     memset(op, 0, sizeof *op);
     op->mine = *mine_in;
@@ -587,9 +588,10 @@ static void release_add(const struct axon_config *cfg, const struct pool_lease *
     snprintf(op->turns, sizeof op->turns, "%lld", turns);
     const char *argv[] = {op->keys[0], op->keys[1], op->keys[2], op->keys[3],
                           op->sess, mine->id, op->gen, mine->holder, op->max_turns, op->cool,
-                          o == POOL_REFUSED ? "1" : "0", op->size, op->turns};
+                          o == POOL_REFUSED ? "1" : "0", op->size, op->turns, count ? "1" : "0"};
+    _Static_assert(sizeof argv == sizeof op->argv, "pool.h sizes argv");
     memcpy(op->argv, argv, sizeof argv);
-    op->at = valkey_batch_add(b, (struct valkey_cmd){.argc = 13, .argv = op->argv,
+    op->at = valkey_batch_add(b, (struct valkey_cmd){.argc = 14, .argv = op->argv,
                                                       .script = &release_lua, .nkeys = 4});
     if (op->at < 0)
         op->rc = AXON_EINVAL;
@@ -609,7 +611,7 @@ void pool_release_add(const struct axon_config *cfg, struct pool_lease *l, enum 
         op->rc = !mine.id[0] ? AXON_EINVAL : mine.local ? local_release(&mine) : AXON_OK;
         return;
     }
-    release_add(cfg, &mine, o, 1 + unsent, op, b);
+    release_add(cfg, &mine, o, 1 + unsent, true, op, b);
 }
 
 static int release_done(struct pool_release_op *op, const struct valkey_batch *b, bool *recycled)
@@ -678,7 +680,7 @@ int pool_release(const struct axon_config *cfg, struct pool_lease *l, enum pool_
 #define POOL_TICK_MS 50 /* the background tick: also the longest a waiter elsewhere waits for a kept session to come back */
 #define KEEP_MAX 64     /* leases one process tracks per pool; more go to the registry as before */
 #define OTHERS_WAIT_US (4 * POOL_TICK_MS * 1000u)
-#define TICK_LEASES ((VALKEY_MAX_ARGS - 7) / 4) /* leases per tick script: EVALSHA sha 2 keys 2 args */
+#define TICK_LEASES ((VALKEY_MAX_ARGS - 11) / 4) /* leases per tick script: EVALSHA sha n, 3 keys, 5 args */
 
 enum kstate { K_FREE = 0, K_KEPT, K_INUSE, K_GOING };
 
@@ -703,7 +705,8 @@ struct keep {
      * no tick runs to clear it. */
     uint64_t others_at_us;
     int own_waiting;   /* this process's requests registered as waiters */
-    long long lease_ms, keep_ms, cool_ms;
+    long long acquires, releases; /* made in memory, not yet added to the registry's counters */
+    long long lease_ms, keep_ms, cool_ms, timeout_ms;
     int max_turns, size;
 };
 
@@ -757,6 +760,7 @@ static void keep_settings(struct keep *k, const struct axon_config *cfg)
     k->cool_ms = (long long)cfg->pool_cooldown_s * 1000;
     k->max_turns = cfg->max_turns;
     k->size = cfg->pool_size;
+    k->timeout_ms = cfg->valkey_timeout_ms > 0 ? cfg->valkey_timeout_ms : VALKEY_TIMEOUT_MS_DEFAULT;
 }
 
 static struct kent *keep_find(struct keep *k, const struct pool_lease *l)
@@ -855,6 +859,7 @@ static bool keep_take(const struct axon_config *cfg, const char *name, struct po
         l->server_at_us = log_now_us();
         l->renew_at_us = UINT64_MAX;
         l->tracked = true;
+        k->acquires++;
         got = true;
         break;
     }
@@ -877,11 +882,12 @@ static bool keep_put(const struct axon_config *cfg, const struct pool_lease *l,
     if (e && e->state == K_INUSE) {
         keep_settings(k, cfg);
         if (cfg->pool_keep_ms > 0 && o == POOL_DONE && !others_wait(k) &&
-            e->turns + 1 < cfg->max_turns && !tick_stop) {
+            e->turns + 1 < cfg->max_turns && !tick_stop && !drain_started()) {
             e->turns++;
             e->unsent++;
             e->state = K_KEPT;
             e->idle_since_us = log_now_us();
+            k->releases++;
             pthread_cond_signal(&k->cv);
             kept = true;
         } else {
@@ -929,7 +935,8 @@ static void keep_own_waiting(const char *name, int d)
 /* One tick of one pool: what it sent, so the reply can be matched back. */
 struct tick_job {
     struct pool_keys keys;
-    char lease[24];
+    char lease[24], acq[24], relc[24], deadline[24];
+    long long acquires, releases; /* as sent */
     int n;                       /* leases in the tick scripts */
     int at[VALKEY_MAX_PIPELINE]; /* reply index of each tick script */
     int nscripts;
@@ -959,7 +966,7 @@ static void tick_add_release(struct keep *k, struct kent *e, struct tick_job *j,
     l->gen = e->gen;
     struct axon_config c = {.max_turns = k->max_turns, .pool_size = k->size,
                             .pool_cooldown_s = (int)(k->cool_ms / 1000)};
-    release_add(&c, l, POOL_DONE, e->unsent, op, b);
+    release_add(&c, l, POOL_DONE, e->unsent, false, op, b);
     j->rel_slot[j->nrel++] = slot;
 }
 
@@ -970,6 +977,8 @@ static bool tick_pool(struct keep *k, struct tick_job *j)
 {
     struct valkey_batch b = {0};
     memset(j->at, 0, sizeof j->at);
+    /* The reply is awaited a whole timeout past the deadline (pool.h). */
+    b.wait_ms = 2 * k->timeout_ms;
     j->n = j->nscripts = j->nrel = 0;
     pthread_mutex_lock(&keep_mu);
     if (keys_for(k->name, &j->keys) != AXON_OK) {
@@ -979,10 +988,17 @@ static bool tick_pool(struct keep *k, struct tick_job *j)
     uint64_t now_us = log_now_us();
     long long now_ms = keep_server_now();
     snprintf(j->lease, sizeof j->lease, "%lld", k->lease_ms);
+    /* As acquire's (pool.h): run later than this, it changes nothing. No
+     * reading of the clock yet cannot be (a tracked lease came with one). */
+    snprintf(j->deadline, sizeof j->deadline, "%lld", now_ms > 0 ? now_ms + k->timeout_ms : 0);
+    j->acquires = k->acquires;
+    j->releases = k->releases;
+    snprintf(j->acq, sizeof j->acq, "%lld", j->acquires);
+    snprintf(j->relc, sizeof j->relc, "%lld", j->releases);
     for (int i = 0; i < KEEP_MAX; i++) {
         struct kent *e = &k->e[i];
         if (e->state == K_KEPT &&
-            (others_wait(k) || k->keep_ms <= 0 || tick_stop ||
+            (others_wait(k) || k->keep_ms <= 0 || tick_stop || drain_started() ||
              now_us - e->idle_since_us >= (uint64_t)k->keep_ms * 1000u))
             e->state = K_GOING;
         if (e->state == K_GOING) {
@@ -997,15 +1013,19 @@ static bool tick_pool(struct keep *k, struct tick_job *j)
     }
     /* The tick scripts after the releases: their waiter count then sees
      * the hand-backs' effect no earlier than they happen. */
-    for (int s = 0; s * TICK_LEASES < j->n || (j->n == 0 && s == 0 && j->nrel == 0); s++) {
+    for (int s = 0; s * TICK_LEASES < j->n || (j->n == 0 && s == 0); s++) {
         if (b.n >= VALKEY_MAX_PIPELINE)
             break;
         const char **av = j->argv[s];
         int ac = 0;
         av[ac++] = j->keys.leases;
         av[ac++] = j->keys.waiters;
+        av[ac++] = j->keys.counters;
         av[ac++] = j->keys.sess;
         av[ac++] = j->lease;
+        av[ac++] = s == 0 ? j->acq : "0"; /* the counts ride on the first script */
+        av[ac++] = s == 0 ? j->relc : "0";
+        av[ac++] = j->deadline;
         for (int i = s * TICK_LEASES; i < j->n && i < (s + 1) * TICK_LEASES; i++) {
             snprintf(j->add[i], sizeof j->add[i], "%lld", j->snap[i].unsent);
             av[ac++] = j->snap[i].id;
@@ -1014,15 +1034,17 @@ static bool tick_pool(struct keep *k, struct tick_job *j)
             av[ac++] = j->renew[i] ? "1" : "0";
         }
         j->at[s] = valkey_batch_add(&b, (struct valkey_cmd){.argc = ac, .argv = av,
-                                                             .script = &tick_lua, .nkeys = 2});
+                                                             .script = &tick_lua, .nkeys = 3});
         j->nscripts++;
         if (j->n == 0)
             break;
     }
-    bool idle = j->n == 0 && j->nrel == 0;
+    bool idle = j->n == 0 && j->nrel == 0 && j->acquires == 0 && j->releases == 0;
     pthread_mutex_unlock(&keep_mu);
-    if (idle)
+    if (idle) {
+        valkey_batch_free(&b); /* never run: frees nothing, for symmetry */
         return false; /* nothing held: no round trip */
+    }
     (void)valkey_batch_run(&b);
 
     pthread_mutex_lock(&keep_mu);
@@ -1030,9 +1052,12 @@ static bool tick_pool(struct keep *k, struct tick_job *j)
         /* Given back or not (Valkey down: its deadline returns it), it is
          * no longer this process's. */
         struct kent *e = &k->e[j->rel_slot[r]];
-        if (e->state == K_GOING && strcmp(e->holder, j->rel_lease[r].holder) == 0)
+        int rrc = release_done(&j->rel[r], &b, NULL);
+        /* Not given back for want of an answer: again next tick, until its
+         * deadline has surely passed (a late tick renews nothing). */
+        bool retry = rrc == AXON_EIO && now_ms > 0 && e->renewed_ms + k->lease_ms > now_ms;
+        if (e->state == K_GOING && strcmp(e->holder, j->rel_lease[r].holder) == 0 && !retry)
             e->state = K_FREE;
-        (void)release_done(&j->rel[r], &b, NULL);
     }
     long long waiting = -1, srv = 0;
     for (int s = 0; s < j->nscripts; s++) {
@@ -1042,6 +1067,12 @@ static bool tick_pool(struct keep *k, struct tick_job *j)
         if (cnt < 0)
             cnt = 0;
         long long w;
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            int_reply(r->element[0], 1, INT64_MAX, &srv) && int_reply(r->element[1], -1, -1, &w)) {
+            log_msg(AXON_LOG_WARN, "pool %s: a tick ran after its deadline: nothing renewed",
+                    k->name);
+            continue; /* late: the next tick, with the fresh reading, renews */
+        }
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)(2 + cnt) ||
             !int_reply(r->element[0], 1, INT64_MAX, &srv) ||
             !int_reply(r->element[1], 0, INT64_MAX, &w)) {
@@ -1050,6 +1081,10 @@ static bool tick_pool(struct keep *k, struct tick_job *j)
             continue;
         }
         waiting = waiting > w ? waiting : w;
+        if (s == 0) {
+            k->acquires -= j->acquires;
+            k->releases -= j->releases;
+        }
         for (int i = 0; i < cnt; i++) {
             const struct kent *sent = &j->snap[first + i];
             long long ok = 0;
@@ -1148,7 +1183,7 @@ void pool_shutdown(void)
     /* tick_stop makes every kept lease go back; a few rounds for a keep
      * larger than one pipeline. */
     for (int i = 0; i < n; i++)
-        for (int rounds = 0; rounds < 8; rounds++) {
+        for (int rounds = 0; rounds < 3; rounds++) {
             bool more = false;
             (void)tick_pool(keeps[i], j);
             pthread_mutex_lock(&keep_mu);
