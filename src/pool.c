@@ -6,7 +6,10 @@
  * before it runs. That is allowed in a cluster because every key of one pool
  * carries the {p:POOL} hash tag, so they all live in the same slot.
  *
- * Round trips: an acquire that finds an idle session is one EVALSHA; a
+ * Round trips: an acquire or release of a session this process keeps is
+ * none (the keep, below; the background tick makes one per pool every
+ * POOL_TICK_MS while the process holds any lease). In the registry: an
+ * acquire that finds an idle session is one EVALSHA; a
  * release is one; a renew is one every lease/3; stats is one. A waiting
  * acquire re-runs the acquire script every poll (2 ms doubling to 25 ms).
  * The first acquire of a process reads Valkey's clock first (one TIME), for
@@ -514,9 +517,18 @@ int pool_acquire_more(const struct axon_config *cfg, const struct pool_lease *fi
         want = VALKEY_MAX_ARGS - 9; /* EVALSHA sha 3, 3 keys, 3 arguments, the holders */
     if (first->local)
         return local_more(cfg, first, more, want);
+    /* Sessions this process keeps first, in memory; the rest idle in the
+     * registry. */
+    int kept = 0;
+    while (first->tracked && kept < want && keep_take(cfg, first->pool, &more[kept]))
+        kept++;
+    if (kept == want)
+        return kept;
+    more += kept;
+    want -= kept;
     struct pool_keys k;
     if (keys_for(first->pool, &k) != AXON_OK)
-        return 0;
+        return kept;
     char lease[24], not_after[24];
     snprintf(lease, sizeof lease, "%lld", (long long)cfg->pool_lease_s * 1000);
     /* The server's clock now errs early, so this deadline does too. */
@@ -557,7 +569,7 @@ int pool_acquire_more(const struct axon_config *cfg, const struct pool_lease *fi
         }
     }
     freeReplyObject(r);
-    return got;
+    return kept + got;
 }
 
 /* The registry release of *mine (copied into op), adding turns to its
@@ -850,6 +862,7 @@ static bool keep_take(const struct axon_config *cfg, const char *name, struct po
             continue;
         }
         best->state = K_INUSE;
+        memset(l, 0, sizeof *l);
         memcpy(l->pool, name, POOL_NAME_LEN + 1);
         memcpy(l->id, best->id, sizeof l->id);
         memcpy(l->holder, best->holder, sizeof l->holder);

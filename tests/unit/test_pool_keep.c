@@ -309,6 +309,41 @@ static void a_waiter_here_takes_a_session_as_it_is_kept(void **state)
     config_free(&cfg);
 }
 
+/* A request that makes several upstream calls (n > 1) takes the other
+ * sessions this process keeps too, in memory, before idle registry ones. */
+static void more_sessions_come_from_the_keep(void **state)
+{
+    (void)state;
+    struct axon_config cfg;
+    start(&cfg, 3, 60000);
+    char p[POOL_NAME_LEN + 1];
+    pool_name(p, "http://upstream.test", "keep-more");
+    struct pool_lease l[3], more[4];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pool_acquire(&cfg, p, &l[i], NULL, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pool_release(&cfg, &l[i], POOL_DONE, NULL), 0);
+    assert_int_equal(stats_of(&cfg, p).kept, 3);
+    unsigned long rt0 = valkey_round_trips();
+    assert_int_equal(pool_acquire(&cfg, p, &l[0], NULL, NULL), 0);
+    int got = pool_acquire_more(&cfg, &l[0], more, 2);
+    assert_int_equal(valkey_round_trips() - rt0, 0);
+    assert_int_equal(got, 2);
+    for (int i = 0; i < got; i++) {
+        assert_true(more[i].tracked);
+        assert_false(more[i].local);
+        assert_string_not_equal(more[i].id, l[0].id);
+        assert_int_equal(more[i].wait_us, 0);
+    }
+    assert_string_not_equal(more[0].id, more[1].id);
+    assert_int_equal(pool_acquire_more(&cfg, &l[0], &more[2], 2), 0); /* none left anywhere */
+    for (int i = 0; i < got; i++)
+        assert_int_equal(pool_release(&cfg, &more[i], POOL_DONE, NULL), 0);
+    assert_int_equal(pool_release(&cfg, &l[0], POOL_DONE, NULL), 0);
+    assert_int_equal(stats_of(&cfg, p).kept, 3);
+    config_free(&cfg);
+}
+
 /* AXON_POOL_KEEP_MS=0: every acquire and release goes to the registry. */
 static void keep_zero_goes_to_the_registry(void **state)
 {
@@ -438,6 +473,7 @@ int main(void)
         cmocka_unit_test(a_waiter_elsewhere_gets_the_kept_session),
         cmocka_unit_test(idle_kept_session_goes_back),
         cmocka_unit_test(a_waiter_here_takes_a_session_as_it_is_kept),
+        cmocka_unit_test(more_sessions_come_from_the_keep),
         cmocka_unit_test(keep_zero_goes_to_the_registry),
         cmocka_unit_test(many_threads_never_exceed_the_size),
         cmocka_unit_test(shutdown_hands_back_what_is_kept),
