@@ -186,7 +186,7 @@ struct pool_stats {
     long long acquires, releases, recycles, reclaims, timeouts, stale_releases;
     long long retired; /* released into a pool above its size: deleted */
     bool local; /* Valkey is down: these are this process's fallback figures */
-    long long kept; /* this process's kept idle sessions (busy in the registry) */
+    long long kept; /* this process's kept idle sessions, or going back (busy in the registry) */
 };
 /* The registry's figures for pool `name`, in one round trip (no SCAN);
  * overdue leases are reclaimed first, as acquire does. While Valkey is down

@@ -626,7 +626,11 @@ void pool_release_add(const struct axon_config *cfg, struct pool_lease *l, enum 
     release_add(cfg, &mine, o, 1 + unsent, true, op, b);
 }
 
-static int release_done(struct pool_release_op *op, const struct valkey_batch *b, bool *recycled)
+/* loud: log what went wrong as a warning (a request's release); the
+ * tick's hand-backs, retried every tick while Valkey is away, say it once
+ * (its own "unreachable" line) and here only at debug level. */
+static int release_done(struct pool_release_op *op, const struct valkey_batch *b, bool *recycled,
+                        bool loud)
 {
     if (recycled)
         *recycled = false;
@@ -638,8 +642,9 @@ static int release_done(struct pool_release_op *op, const struct valkey_batch *b
     int rc = AXON_OK;
     if (!r) {
         /* Nothing to undo: the lease deadline hands the session back. */
-        log_msg(AXON_LOG_WARN, "pool %s: release of %s failed (%s); its lease will expire",
-                mine->pool, mine->id, valkey_strerror());
+        log_msg(loud ? AXON_LOG_WARN : AXON_LOG_DEBUG,
+                "pool %s: release of %s failed (%s); its lease will expire", mine->pool, mine->id,
+                valkey_strerror());
         rc = AXON_EIO;
     } else if (r->type == REDIS_REPLY_ERROR) {
         log_msg(AXON_LOG_ERROR, "pool: release script failed: %.*s", (int)r->len, r->str);
@@ -650,8 +655,8 @@ static int release_done(struct pool_release_op *op, const struct valkey_batch *b
         if (recycled)
             *recycled = rec == 1;
         if (status == REL_STALE) {
-            log_msg(AXON_LOG_WARN, "pool %s: session %s was reclaimed before its release",
-                    mine->pool, mine->id);
+            log_msg(loud ? AXON_LOG_WARN : AXON_LOG_DEBUG,
+                    "pool %s: session %s was reclaimed before its release", mine->pool, mine->id);
             rc = AXON_ENOTFOUND;
         }
     } else {
@@ -663,7 +668,7 @@ static int release_done(struct pool_release_op *op, const struct valkey_batch *b
 
 int pool_release_done(struct pool_release_op *op, const struct valkey_batch *b, bool *recycled)
 {
-    return release_done(op, b, recycled);
+    return release_done(op, b, recycled, true);
 }
 
 int pool_release(const struct axon_config *cfg, struct pool_lease *l, enum pool_outcome o,
@@ -920,8 +925,11 @@ static bool keep_wait_take(const struct axon_config *cfg, const char *name, stru
     pthread_mutex_lock(&keep_mu);
     struct keep *k = keep_get(name, false);
     if (k) {
+        /* Wait unless one could be taken now (not while others wait: the
+         * tick is handing them back, and a pause here keeps the registry
+         * polls paced). */
         bool any = false;
-        for (int i = 0; i < KEEP_MAX && !any; i++)
+        for (int i = 0; i < KEEP_MAX && !any && !others_wait(k); i++)
             any = k->e[i].state == K_KEPT;
         if (!any) {
             struct timespec ts = mono_at(log_now_us() + us);
@@ -1065,7 +1073,7 @@ static bool tick_pool(struct keep *k, struct tick_job *j)
         /* Given back or not (Valkey down: its deadline returns it), it is
          * no longer this process's. */
         struct kent *e = &k->e[j->rel_slot[r]];
-        int rrc = release_done(&j->rel[r], &b, NULL);
+        int rrc = release_done(&j->rel[r], &b, NULL, false);
         /* Not given back for want of an answer: again next tick, until its
          * deadline has surely passed (a late tick renews nothing). */
         bool retry = rrc == AXON_EIO && now_ms > 0 && e->renewed_ms + k->lease_ms > now_ms;
@@ -1165,14 +1173,15 @@ static void *tick_main(void *arg)
     return NULL;
 }
 
-/* This process's kept sessions of pool name (/stats). */
+/* This process's kept sessions of pool name (/stats): idle, or on their
+ * way back to the registry (Valkey did not take them yet). */
 static long long keep_count(const char *name)
 {
     long long n = 0;
     pthread_mutex_lock(&keep_mu);
     const struct keep *k = keep_get(name, false);
     for (int i = 0; k && i < KEEP_MAX; i++)
-        n += k->e[i].state == K_KEPT;
+        n += k->e[i].state == K_KEPT || k->e[i].state == K_GOING;
     pthread_mutex_unlock(&keep_mu);
     return n;
 }
