@@ -178,6 +178,10 @@ for (const server of SERVER_NAMES) {
       assert.ok(r.every((x) => x.status === 200));
       up.delay = 0;
       await waitFor(async () => (await pool(a)).kept === SIZE, 5000, `A keeps all ${SIZE}`);
+      // Idle a while, so that A's tick has renewed what it keeps (every
+      // sixth of the lease): the deadlines that must run out are its.
+      await sleep(1200);
+      assert.equal((await pool(a)).kept, SIZE);
       const pids = a.ready.AXON_PIDS.split(/\s+/).filter(Boolean).map(Number);
       const killedAt = performance.now();
       for (const pid of pids) process.kill(pid, 'SIGKILL');
