@@ -48,7 +48,7 @@ struct valkey_addr {
 /* A deep copy of src into dst (dst is overwritten, not freed first). */
 void valkey_addr_copy(struct valkey_addr *dst, const struct valkey_addr *src);
 /* Frees what a valkey_addr owns (the password wiped) and zeroes it. */
-void valkey_addr_free(struct valkey_addr *a);
+void valkey_addr_free(struct valkey_addr *v);
 
 #define CONFIG_MAX_ENDPOINTS (2 + MODELS_MAX_SERVERS)
 
