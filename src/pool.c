@@ -696,7 +696,7 @@ int pool_release(const struct axon_config *cfg, struct pool_lease *l, enum pool_
 
 #define POOL_TICK_MS 50 /* the background tick: also the longest a waiter elsewhere waits for a kept session to come back */
 #define KEEP_MAX 64     /* leases one process tracks per pool; more go to the registry as before */
-#define OTHERS_WAIT_US (4 * POOL_TICK_MS * 1000u)
+#define OTHERS_WAIT_US ((uint64_t)4 * POOL_TICK_MS * 1000u)
 #define TICK_LEASES ((VALKEY_MAX_ARGS - 11) / 4) /* leases per tick script: EVALSHA sha n, 3 keys, 5 args */
 
 enum kstate { K_FREE = 0, K_KEPT, K_INUSE, K_GOING };
@@ -1094,7 +1094,7 @@ static bool tick_pool(struct keep *k, struct tick_job *j)
                     k->name);
             continue; /* late: the next tick, with the fresh reading, renews */
         }
-        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)(2 + cnt) ||
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 + (size_t)cnt ||
             !int_reply(r->element[0], 1, INT64_MAX, &srv) ||
             !int_reply(r->element[1], 0, INT64_MAX, &w)) {
             if (r)
