@@ -117,6 +117,7 @@ struct axon_config {
     int max_turns;
     int pool_lease_s;
     int pool_cooldown_s;
+    int pool_keep_ms;         /* AXON_POOL_KEEP_MS: 0 = every lease goes back to Valkey */
     bool metrics_public;
     enum prompt_cache prompt_cache; /* AXON_PROMPT_CACHE */
     /* AXON_SEAL_KEYS then AXON_SEAL_KEYS_FILE's: keys[0] seals reasoning

@@ -34,7 +34,8 @@ int lease_take(struct axon_req *r, const char *pool, void (*also)(void *ud), voi
  * r's client left, AXON_EIO with *cut set once the drain deadline passed
  * (the answer ends now and the session goes back rather than stay busy
  * until its lease runs out), else the lease renewed (pool_renew talks to
- * Valkey only when due) and AXON_OK. Borrows r and l. */
+ * Valkey only when due, and never for a lease the process's background
+ * tick renews) and AXON_OK. Borrows r and l. */
 int lease_tick(struct axon_req *r, struct pool_lease *l, bool *cut);
 
 /* How the session fared, for the release: POOL_REFUSED after an upstream
@@ -51,7 +52,8 @@ void lease_recycled(const struct axon_config *cfg, const struct provider_ops *pv
 
 /* Gives back the session *l holds (nothing when !*held), cooled down per
  * lease_outcome(rc, e), and clears *held; then lease_recycled when the
- * release recycled it. One round trip; the pipeline instead adds its release
+ * release recycled it. One round trip, none when the process keeps the
+ * session (pool.h); the pipeline instead adds its release
  * to its settle batch (pool_release_add/done) and calls lease_recycled. */
 void lease_give_back(const struct axon_config *cfg, const struct provider_ops *pv,
                      struct pool_lease *l, bool *held, int rc, const struct api_error *e);

@@ -23,6 +23,18 @@
  * upstream refusal. A holder renews its lease while it works, so only a
  * dead holder's lease runs out.
  *
+ * Kept sessions (AXON_POOL_KEEP_MS > 0, the default): a process keeps the
+ * leases its requests release with POOL_DONE, below max_turns, while no
+ * other process waits, and its next acquire takes one in memory (no round
+ * trip). A kept lease is still a registry lease (holder token, deadline in
+ * the leases zset), so the registry's count stays the fleet-wide bound. One
+ * background thread per process ticks every POOL_TICK_MS (50 ms) while the
+ * process holds any lease: one script per pool renews what is due, writes
+ * the turns and counters kept in memory and counts the waiters; when others
+ * wait, or a kept lease idled AXON_POOL_KEEP_MS, it goes back. The release
+ * that reaches max_turns goes to the registry with the unwritten turns, so
+ * recycling stays exact. docs/pool.md has the rest (what a SIGKILL loses).
+ *
  * While Valkey is down (AXON_EIO), acquire falls back to a process-local
  * pool of the same size; such a lease is released locally.
  *
@@ -84,6 +96,10 @@ struct pool_lease {
     bool local;               /* from the process-local fallback */
     uint64_t wait_us;         /* how long acquire waited */
     uint64_t renew_at_us;     /* monotonic: when pool_renew next talks to Valkey */
+    /* This process's keep tracks it (AXON_POOL_KEEP_MS > 0): the background
+     * tick renews it, pool_renew talks to nobody, and its release may keep
+     * it in this process instead of giving it back to the registry. */
+    bool tracked;
 };
 
 enum pool_outcome {
@@ -116,7 +132,8 @@ int pool_acquire(const struct axon_config *cfg, const char *name, struct pool_le
 int pool_acquire_more(const struct axon_config *cfg, const struct pool_lease *first,
                       struct pool_lease *more, int want);
 
-/* Gives the session back, counting the turn. *recycled is set when this
+/* Gives the session back, counting the turn: to this process's keep when
+ * it may keep it (no round trip, AXON_OK), else to the registry. *recycled is set when this
  * turn reached cfg->max_turns and the session was recycled: the caller then
  * drops its upstream connections and re-reads the credential. A lease that
  * was reclaimed meanwhile (the holder was too slow to renew) is counted as
@@ -130,7 +147,8 @@ int pool_release(const struct axon_config *cfg, struct pool_lease *l, enum pool_
 /* The same release in two halves, so that it can share a round trip with
  * other modules' commands (chat.c stores the turn in the same one).
  * pool_release_add clears *l, keeps what the command borrows in *op and
- * adds it to b (a local lease is given back at once and adds nothing);
+ * adds it to b (a local lease, or one this process keeps, is given back at
+ * once and adds nothing);
  * after valkey_batch_run, pool_release_done reads its reply and returns
  * what pool_release would. Both always succeed in pairing: call done even
  * when add failed. */
@@ -138,8 +156,8 @@ int pool_release(const struct axon_config *cfg, struct pool_lease *l, enum pool_
 struct pool_release_op {
     struct pool_lease mine;
     char keys[4][POOL_KEY_MAX], sess[POOL_KEY_MAX];
-    char gen[24], max_turns[24], cool[24], size[24];
-    const char *argv[12];
+    char gen[24], max_turns[24], cool[24], size[24], turns[24];
+    const char *argv[14];
     int at;   /* the reply's index in the batch, or -1 */
     int rc;   /* the result when nothing was added */
 };
@@ -148,7 +166,9 @@ void pool_release_add(const struct axon_config *cfg, struct pool_lease *l, enum 
 int pool_release_done(struct pool_release_op *op, const struct valkey_batch *b, bool *recycled);
 
 /* Pushes the lease deadline on by cfg->pool_lease_s when a third of it has
- * passed; costs nothing otherwise. Call it from the request's tick.
+ * passed; costs nothing otherwise. Call it from the request's tick. A
+ * tracked lease (l->tracked) is renewed by the background tick instead:
+ * this only moves its reading of the server's clock on, with no round trip.
  * AXON_ENOTFOUND (logged once, then silent) when the lease was reclaimed;
  * AXON_EIO when Valkey does not answer (retried a second later), and
  * AXON_EREPLY or AXON_EPROTO when it answers an error or nonsense. */
@@ -166,6 +186,7 @@ struct pool_stats {
     long long acquires, releases, recycles, reclaims, timeouts, stale_releases;
     long long retired; /* released into a pool above its size: deleted */
     bool local; /* Valkey is down: these are this process's fallback figures */
+    long long kept; /* this process's kept idle sessions, or going back (busy in the registry) */
 };
 /* The registry's figures for pool `name`, in one round trip (no SCAN);
  * overdue leases are reclaimed first, as acquire does. While Valkey is down
@@ -173,5 +194,12 @@ struct pool_stats {
  * a bad name, AXON_EREPLY or AXON_EPROTO for a registry answering an error
  * or nonsense. */
 int pool_stats(const struct axon_config *cfg, const char *name, struct pool_stats *s) AXON_MUST_CHECK;
+
+/* Hands every session this process keeps back to the registry, with the
+ * turns it has not written yet, and stops the background tick. Call once at
+ * exit, after the workers stopped (main.c); a lease still in use is left to
+ * its deadline. Best effort: what Valkey does not take returns at its lease
+ * deadline. Idempotent. */
+void pool_shutdown(void);
 
 #endif

@@ -163,6 +163,10 @@ const struct config_doc config_docs[] = {
     {.name = "AXON_POOL_LEASE_S", INT(pool_lease_s, 1, 86400), .def = "60",
      .help = "a lease not renewed for this long is reclaimed (live holders renew it every "
              "third of it)"},
+    {.name = "AXON_POOL_KEEP_MS", INT(pool_keep_ms, 0, 3600000), .def = "2000",
+     .help = "how long a process keeps an idle session for its next request (no Valkey "
+             "round trip to acquire or release it) before it hands it back to the registry; "
+             "`0`: every acquire and release goes to the registry"},
     {.name = "AXON_POOL_COOLDOWN_S", INT(pool_cooldown_s, 0, 3600), .def = "30",
      .help = "how long a session whose upstream answered 401, 403, 429, 529 or a billing "
              "error is passed over"},

@@ -27,6 +27,7 @@
 #include "config_doc.h"
 #include "buf.h"
 #include "drain.h"
+#include "pool.h"
 #include "fcgi_io.h"
 #include "log.h"
 #include "memcap.h"
@@ -524,6 +525,7 @@ int main(int argc, char **argv)
         return 1;
     }
     pthread_join(sig_thread, NULL);
+    pool_shutdown(); /* the sessions this process kept go back to the registry */
     catalog_stop();
     log_msg(AXON_LOG_INFO, "stopped");
     if (own_socket_path)

@@ -55,6 +55,7 @@ static void read_shared(const struct axon_config *cfg, struct shared_figures *f)
         p->size += e->size;
         p->idle += e->idle;
         p->busy += e->busy;
+        p->kept += e->kept;
         p->waiting += e->waiting;
         p->cooling += e->cooling;
         p->acquires += e->acquires;
@@ -82,10 +83,10 @@ int stats_get(struct axon_req *r)
     if (f.pool_ok)
         rc = buf_printf(&b,
                         "{\"pool\":{\"scope\":\"%s\",\"size\":%lld,\"idle\":%lld,\"busy\":%lld,"
-                        "\"waiting\":%lld,\"cooling\":%lld,\"acquires\":%lld,\"releases\":%lld,"
+                        "\"kept\":%lld,\"waiting\":%lld,\"cooling\":%lld,\"acquires\":%lld,\"releases\":%lld,"
                         "\"recycles\":%lld,\"reclaims\":%lld,\"timeouts\":%lld,"
                         "\"stale_releases\":%lld,",
-                        p->local ? "process" : "valkey", p->size, p->idle, p->busy, p->waiting,
+                        p->local ? "process" : "valkey", p->size, p->idle, p->busy, p->kept, p->waiting,
                         p->cooling, p->acquires, p->releases, p->recycles, p->reclaims,
                         p->timeouts, p->stale_releases);
     else

@@ -2,7 +2,11 @@
 --
 -- KEYS: idle, leases, counters, seq.
 -- ARGV: session key prefix, id, gen, holder, max_turns, cooldown_ms,
---       outcome (0 done, 1 refused), size.
+--       outcome (0 done, 1 refused), size, turns (this one plus those the
+--       holder served while its process kept the session and has not written
+--       yet: pool.c counts them locally and writes them in batches),
+--       count ("0": a session its process kept goes back; the request's
+--       release was counted then, so this one is not counted again).
 -- Returns {status, recycled}: status 0 stale (the lease was reclaimed, maybe
 -- re-leased: nothing changes but the stale_releases count), 1 back to idle,
 -- 2 retired (the pool holds more sessions than its size). recycled is 1 when
@@ -18,8 +22,8 @@ local now
 do local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) end
 redis.call('HDEL', key, 'holder')
-redis.call('HINCRBY', KEYS[3], 'releases', 1)
-local turns = redis.call('HINCRBY', key, 'turns', 1)
+if ARGV[10] ~= '0' then redis.call('HINCRBY', KEYS[3], 'releases', 1) end
+local turns = redis.call('HINCRBY', key, 'turns', tonumber(ARGV[9]) or 1)
 if redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[8]) then
   redis.call('DEL', key)
   redis.call('HINCRBY', KEYS[3], 'retired', 1)

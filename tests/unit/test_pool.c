@@ -39,6 +39,7 @@ static void start(void **state, struct axon_config *cfg, int size, int wait_ms)
     cfg->max_turns = 1000;
     cfg->pool_lease_s = 60;
     cfg->pool_cooldown_s = 30;
+    cfg->pool_keep_ms = 0; /* the registry alone, as before keeping: test_pool_keep.c keeps */
 }
 
 /* A pool name of its own per test: the local fallback is process-wide. */

@@ -31,6 +31,7 @@ static void start(void **state, struct axon_config *cfg, int size)
     cfg->max_turns = 1000;
     cfg->pool_lease_s = 60;
     cfg->pool_cooldown_s = 30;
+    cfg->pool_keep_ms = 0; /* the registry alone, as before keeping: test_pool_keep.c keeps */
 }
 
 static struct pool_stats stats_of(const struct axon_config *cfg, const char *pool)
