@@ -112,6 +112,21 @@ int buf_puts(struct buf *b, const char *s)
     return buf_append(b, s, strlen(s));
 }
 
+int buf_i64(struct buf *b, long long v)
+{
+    char tmp[24]; /* "-9223372036854775808" is 20 */
+    char *e = tmp + sizeof tmp, *d = e;
+    /* In unsigned arithmetic so that LLONG_MIN negates without overflow. */
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--d = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--d = '-';
+    return buf_append(b, d, (size_t)(e - d));
+}
+
 int buf_printf(struct buf *b, const char *fmt, ...)
 {
     va_list ap;

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
@@ -160,6 +162,56 @@ static void buffers_stop_at_their_cap(void **state)
     buf_free(&big);
 }
 
+/* buf_i64 writes what printf's %lld writes, at both ends of the range and
+ * around every power of ten; and it stops at the cap like any append. */
+static void i64_writes_as_printf_does(void **state)
+{
+    (void)state;
+    long long vs[64];
+    size_t n = 0;
+    vs[n++] = 0;
+    vs[n++] = LLONG_MIN;
+    vs[n++] = LLONG_MAX;
+    for (long long p = 1; p <= LLONG_MAX / 10; p *= 10) {
+        vs[n++] = p - 1;
+        vs[n++] = -p;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "x%lld", vs[i]);
+        struct buf b = BUF_INIT(64);
+        assert_int_equal(buf_puts(&b, "x"), 0);
+        assert_int_equal(buf_i64(&b, vs[i]), 0);
+        assert_string_equal(b.p, want);
+        buf_free(&b);
+    }
+    struct buf small = BUF_INIT(3);
+    assert_int_equal(buf_i64(&small, 1234), AXON_ETOOBIG);
+    assert_int_equal(buf_i64(&small, -12), 0);
+    assert_string_equal(small.p, "-12");
+    buf_free(&small);
+}
+
+/* The tokener each thread keeps is reset after every parse: a parse that
+ * failed half-way (an unclosed object, bad UTF-8) leaves nothing behind for
+ * the next body, and another depth gets its own cap. */
+static void tokener_reuse_leaves_nothing_behind(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("{\"a\":[1,2,{\"b\":\"\xc3\"}]}"), AXON_EINVAL);
+    json_object *o = NULL;
+    assert_int_equal(jsonv_parse("{\"c\":1}", 7, JSONV_MAX_DEPTH, &o), 0);
+    assert_int_equal(json_object_object_length(o), 1);
+    assert_int_equal(json_object_get_int(json_object_object_get(o, "c")), 1);
+    json_object_put(o);
+    assert_int_equal(parse("[1,"), AXON_EINVAL);
+    assert_int_equal(parse("7"), 0);
+    assert_int_equal(jsonv_parse("[[1]]", 5, 1, &o), AXON_ETOODEEP);
+    assert_int_equal(jsonv_parse("[[1]]", 5, 2, &o), 0);
+    json_object_put(o);
+    assert_int_equal(parse("[[[[1]]]]"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -169,6 +221,8 @@ int main(void)
         cmocka_unit_test(envelope_has_four_keys_and_escapes),
         cmocka_unit_test(buffers_stop_at_their_cap),
         cmocka_unit_test(write_prints_as_json_c_does),
+        cmocka_unit_test(i64_writes_as_printf_does),
+        cmocka_unit_test(tokener_reuse_leaves_nothing_behind),
     };
     return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }
