@@ -1593,6 +1593,130 @@ static const struct answer_writer note_writer = {
     .name = "notes", .open = note_open, .close = note_close, .event = note_event,
     .ping = note_ping, .finish = note_finish, .error = note_error};
 
+/* One event after a stream's start (block 0 text, block 1 a server tool's),
+ * through anth_stream_event (tree: false, its in-place text-delta reader
+ * first) or anth_stream_event_tree: the writer's notes and the error. */
+static void one_event(const char *data, size_t n, bool tree, struct buf *notes, int *rc,
+                      struct api_error *e)
+{
+    static const char *const prologue[] = {
+        "{\"type\":\"message_start\",\"message\":{\"model\":\"claude-x\",\"usage\":{\"input_tokens\":3}}}",
+        "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}",
+        "{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"server_tool_use\"}}",
+    };
+    struct session *ss = session_new(true, true);
+    answer_free(&ss->o);
+    struct note_writer nw = {.log = BUF_INIT(1u << 20)};
+    answer_init(&ss->o, &ss->r, 1, true, true, "gpt-4o", &note_writer, &nw);
+    anth_stream_free(&ss->s);
+    anth_stream_init(&ss->s, &ss->o, 0);
+    for (size_t i = 0; i < sizeof prologue / sizeof prologue[0]; i++)
+        CHECK(anth_stream_event_tree(&ss->s, prologue[i], strlen(prologue[i]), e) == AXON_OK);
+    memset(e, 0, sizeof *e);
+    *rc = tree ? anth_stream_event_tree(&ss->s, data, n, e)
+               : anth_stream_event(&ss->s, "content_block_delta", data, n, e);
+    buf_reset(notes);
+    CHECK(buf_append(notes, nw.log.p ? nw.log.p : "", nw.log.len) == AXON_OK);
+    answer_free(&ss->o);
+    anth_stream_free(&ss->s);
+    free(ss);
+    buf_free(&nw.log);
+}
+
+/* A text delta read in place (jsonr.h) gives what the json-c tree gives,
+ * byte for byte, for every shape it takes, and leaves the rest to the tree
+ * with the same answer: escapes, \u escapes and surrogates, raw UTF-8, bad
+ * UTF-8, control characters, white space, members in any order, twice or
+ * extra, other index forms, a server tool's block, truncated text. */
+static void text_delta_reader_agrees_with_the_tree(void **state)
+{
+    (void)state;
+#define DELTA(idx, text) "{\"type\":\"content_block_delta\",\"index\":" idx \
+                         ",\"delta\":{\"type\":\"text_delta\",\"text\":" text "}}"
+    static const char *const cases[] = {
+        DELTA("0", "\"Hello\""),
+        DELTA("0", "\"\""),
+        DELTA("0", "\" ~t12\""),
+        DELTA("0", "\"a\\nb\\\"c\\\\d\\/e\\tf\\bg\\fh\\ri\""),
+        DELTA("0", "\"\\\\\""),
+        DELTA("0", "\"caf\\u00e9\""),
+        DELTA("0", "\"\\ud83d\\ude00 and \\ud800 alone\""),
+        DELTA("0", "\"a\\u0000b\""),
+        DELTA("0", "\"caf\xc3\xa9 \xf0\x9f\x98\x80 \xe4\xb8\xad\""),
+        DELTA("0", "\"\xc3(\""),
+        DELTA("0", "\"\xff\""),
+        DELTA("0", "\"\xe2\x82\""),
+        DELTA("0", "\"\xf8\x88\x80\x80\x80\""),
+        DELTA("0", "\"\xc3\""),
+        DELTA("0", "\"a\x01" "b\""),
+        DELTA("0", "\"a\nb\""),
+        DELTA("0", "\"a\\x\""),
+        DELTA("0", "\"a\\\""),
+        DELTA("0", "5"),
+        DELTA("0", "null"),
+        DELTA("1", "\"hidden: a server tool's block\""),
+        DELTA("5", "\"a block never started\""),
+        DELTA("01", "\"x\""),
+        DELTA("-1", "\"x\""),
+        DELTA("1.0", "\"x\""),
+        DELTA("1e0", "\"x\""),
+        DELTA("1023", "\"x\""),
+        DELTA("1024", "\"x\""),
+        DELTA("999999999", "\"x\""),
+        DELTA("99999999999", "\"x\""),
+        DELTA("\"0\"", "\"x\""),
+        DELTA("0", "\"x\"") " ",
+        DELTA("0", "\"x\"") "x",
+        DELTA("0", "\"x\"") "}",
+        " \t\r\n{ \"type\" : \"content_block_delta\" , \"index\" : 0 , \"delta\" : "
+        "{ \"type\" : \"text_delta\" , \"text\" : \"spaced\" } } \n",
+        "{\"delta\":{\"text\":\"order\",\"type\":\"text_delta\"},\"index\":0,\"type\":\"content_block_delta\"}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"one\",\"text\":\"two\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":1,\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\",\"extra\":1}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"extra\":[],\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"t\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0}",
+        "{\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}",
+        "{\"typ\\u0065\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"t\\u0065xt\":\"x\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"},}",
+        "{\"type\":\"content_block_delta\",,\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}",
+        "{\"type\":\"content_block_stop\",\"index\":0}",
+        "{}",
+        "[]",
+        "",
+        "{",
+    };
+#undef DELTA
+    struct buf fast = BUF_INIT(1u << 20), tree = BUF_INIT(1u << 20);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(ctx, sizeof ctx, "case %zu: %s", i, cases[i]);
+        struct api_error ef, et;
+        int rf, rt;
+        one_event(cases[i], strlen(cases[i]), false, &fast, &rf, &ef);
+        one_event(cases[i], strlen(cases[i]), true, &tree, &rt, &et);
+        CHECK_LONG(rf, rt);
+        CHECK_LONG(ef.status, et.status);
+        CHECK(!strcmp(ef.message, et.message));
+        CHECK_LONG((long)fast.len, (long)tree.len);
+        CHECK(!memcmp(fast.p, tree.p, fast.len));
+    }
+    /* And the notes are what a client sees: the text decoded. */
+    static const char esc[] = "{\"type\":\"content_block_delta\",\"index\":0,"
+                              "\"delta\":{\"type\":\"text_delta\",\"text\":\"a\\nb\\\"c\"}}";
+    struct api_error e;
+    int rc;
+    snprintf(ctx, sizeof ctx, "decoded");
+    one_event(esc, sizeof esc - 1, false, &fast, &rc, &e);
+    CHECK_LONG(rc, AXON_OK);
+    CHECK(strstr(fast.p, "text:a\nb\"c") != NULL);
+    buf_free(&fast);
+    buf_free(&tree);
+}
+
 /* The answer's writer is the ingress's: a Claude stream driven through the
  * provider reaches the test's writer as canonical events, settled by the
  * answer (the tool's id in OpenAI's form, its index in the choice, the
@@ -2917,6 +3041,7 @@ int main(void)
     T(every_fixture_is_covered);
     T(signed_thinking_round_trip);
     T(answer_writes_through_the_ingress_writer);
+    T(text_delta_reader_agrees_with_the_tree);
     T(recorded_exchange_answers);
     T(line_endings_and_field_spacing);
     T(every_two_piece_cut);
