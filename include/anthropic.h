@@ -89,6 +89,10 @@ int anth_stream_end(struct anth_stream *s, struct api_error *e) AXON_MUST_CHECK;
 int anth_message(struct anth_stream *s, const char *body, size_t n, struct api_error *e)
     AXON_MUST_CHECK;
 
+/* anth_message without its fast path, for the tests (as anth_stream_event_tree). */
+int anth_message_tree(struct anth_stream *s, const char *body, size_t n, struct api_error *e)
+    AXON_MUST_CHECK;
+
 /* An upstream HTTP error answer mapped to the error the client gets
  * (borrows body and retry_after, which may be ""). */
 void anthropic_http_error(int status, const char *body, size_t n, const char *retry_after,

@@ -32,7 +32,7 @@ bool jsonr_char(struct jsonr *r, char c);
  * the text). first: this is the object's first member, so no ',' comes
  * before it. False otherwise. */
 bool jsonr_key(struct jsonr *r, bool first, const char **k, size_t *kn, bool *end);
-/* A string value, its bytes decoded into out (reset first; NUL-terminated;
+/* A string value, its bytes decoded and appended to out (NUL-terminated;
  * the short escapes \" \\ \/ \b \f \n \r \t only). False for anything else,
  * a \u escape included, or when out's cap is passed. */
 bool jsonr_str(struct jsonr *r, struct buf *out);
@@ -41,6 +41,13 @@ bool jsonr_str_eq(struct jsonr *r, const char *want);
 /* A non-negative integer of at most 9 digits, as json-c reads an int: no
  * sign, fraction or exponent, no leading zero. */
 bool jsonr_uint(struct jsonr *r, long *v);
+/* The literal null. */
+bool jsonr_null(struct jsonr *r);
+/* Any value, read over and checked as jsonv_parse would, nested at most
+ * JSONR_SKIP_DEPTH levels (objects and arrays); strings as jsonr_str takes
+ * them (no \u escape), numbers of at most 15 digits a part and no exponent. */
+#define JSONR_SKIP_DEPTH 16
+bool jsonr_skip(struct jsonr *r);
 /* Only white space is left. */
 bool jsonr_done(struct jsonr *r);
 

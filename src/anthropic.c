@@ -1548,6 +1548,7 @@ static bool read_text_delta(struct jsonr *r, struct buf *text)
                 return false;
             type = true;
         } else if (kn == 4 && !memcmp(k, "text", 4) && !got) {
+            buf_reset(text);
             if (!jsonr_str(r, text))
                 return false;
             got = true;
@@ -1639,7 +1640,190 @@ int anth_stream_end(struct anth_stream *s, struct api_error *e)
     return bad_event(e, "the stream ended before the answer was complete");
 }
 
+#define FAST_TEXTS 8 /* text blocks an answer read in place may have */
+
+static bool key_is(const char *k, size_t kn, const char *name)
+{
+    return kn == strlen(name) && !memcmp(k, name, kn);
+}
+
+/* A string value appended to b, a NUL after it: where it starts, how long. */
+static bool fast_str(struct jsonr *r, struct buf *b, size_t *off, size_t *len)
+{
+    *off = b->len;
+    if (!jsonr_str(r, b))
+        return false;
+    *len = b->len - *off;
+    return buf_append(b, "", 1) == AXON_OK;
+}
+
+/* The usage object as read_usage reads it, into u. */
+static bool fast_usage(struct jsonr *r, struct usage *u)
+{
+    static const char *const names[] = {"input_tokens", "cache_read_input_tokens",
+                                        "cache_creation_input_tokens", "output_tokens"};
+    long *const to[] = {&u->input, &u->cache_read, &u->cache_write, &u->output};
+    const char *k;
+    size_t kn;
+    bool end;
+    unsigned seen = 0;
+    if (jsonr_null(r))
+        return true; /* as no usage at all */
+    if (!jsonr_char(r, '{'))
+        return false;
+    for (bool first = true;; first = false) {
+        if (!jsonr_key(r, first, &k, &kn, &end))
+            return false;
+        if (end)
+            return true;
+        int w = -1;
+        for (int i = 0; i < 4; i++)
+            if (key_is(k, kn, names[i]))
+                w = i;
+        long v;
+        if (w >= 0) {
+            if (seen & (1u << w))
+                return false; /* twice: json-c keeps the last, the tree knows */
+            seen |= 1u << w;
+            if (jsonr_null(r))
+                continue; /* null is unset (jsonv_get) */
+            if (!jsonr_uint(r, &v))
+                return false;
+            *to[w] = v; /* oai_tokens(): nine digits are in its range */
+        } else if (key_is(k, kn, "output_tokens_details") || !jsonr_skip(r)) {
+            return false; /* its thinking_tokens: the tree's */
+        }
+    }
+}
+
+/* The content array when it holds text blocks only (at most FAST_TEXTS):
+ * each text appended to b, where it starts in off[], its length in len[]. */
+static bool fast_content(struct jsonr *r, struct buf *b, size_t *off, size_t *len, int *nt)
+{
+    const char *k;
+    size_t kn;
+    bool end;
+    if (!jsonr_char(r, '['))
+        return false;
+    if (jsonr_char(r, ']'))
+        return true;
+    for (;;) {
+        bool type = false, text = false;
+        if (*nt == FAST_TEXTS || !jsonr_char(r, '{'))
+            return false;
+        for (bool first = true;; first = false) {
+            if (!jsonr_key(r, first, &k, &kn, &end))
+                return false;
+            if (end)
+                break;
+            if (key_is(k, kn, "type")) {
+                if (type || !jsonr_str_eq(r, "text"))
+                    return false; /* thinking, tool_use...: the tree's */
+                type = true;
+            } else if (key_is(k, kn, "text")) {
+                if (text || !fast_str(r, b, &off[*nt], &len[*nt]))
+                    return false;
+                text = true;
+            } else if (!jsonr_skip(r)) { /* citations, and what comes later */
+                return false;
+            }
+        }
+        if (!type || !text)
+            return false;
+        (*nt)++;
+        if (jsonr_char(r, ']'))
+            return true;
+        if (!jsonr_char(r, ','))
+            return false;
+    }
+}
+
+/* A Messages response of text blocks, read in place (jsonr.h): the json-c
+ * tree of a short answer cost about as much as all the rest of Axon's work
+ * on it (callgrind). *handled false: anything else (a tool call, thinking,
+ * a \u escape, a member twice...), which the caller parses whole, so that
+ * every answer and every error is the one the tree gives. Nothing of s
+ * but its scratch text changes unless handled. */
+static int message_fast(struct anth_stream *s, const char *body, size_t n, bool *handled)
+{
+    struct jsonr r;
+    struct buf *b = &s->text;
+    struct usage u = s->usage;
+    size_t off[FAST_TEXTS], len[FAST_TEXTS], moff = 0, mlen = 0, soff = 0, sn = 0;
+    const char *k;
+    size_t kn;
+    int nt = 0;
+    bool end, type = false, content = false, model = false, stop = false, usage = false;
+    bool has_model = false, has_stop = false;
+    *handled = false;
+    buf_reset(b);
+    jsonr_init(&r, body, n);
+    if (!jsonr_char(&r, '{'))
+        return AXON_OK;
+    for (bool first = true;; first = false) {
+        if (!jsonr_key(&r, first, &k, &kn, &end))
+            return AXON_OK;
+        if (end)
+            break;
+        if (key_is(k, kn, "type")) {
+            if (type || !jsonr_str_eq(&r, "message"))
+                return AXON_OK;
+            type = true;
+        } else if (key_is(k, kn, "content")) {
+            if (content || !fast_content(&r, b, off, len, &nt))
+                return AXON_OK;
+            content = true;
+        } else if (key_is(k, kn, "model")) {
+            if (model)
+                return AXON_OK;
+            model = true;
+            if (!jsonr_null(&r)) {
+                if (!fast_str(&r, b, &moff, &mlen))
+                    return AXON_OK;
+                has_model = true;
+            }
+        } else if (key_is(k, kn, "stop_reason")) {
+            if (stop)
+                return AXON_OK;
+            stop = true;
+            if (!jsonr_null(&r)) {
+                if (!fast_str(&r, b, &soff, &sn))
+                    return AXON_OK;
+                has_stop = true;
+            }
+        } else if (key_is(k, kn, "usage")) {
+            if (usage || !fast_usage(&r, &u))
+                return AXON_OK;
+            usage = true;
+        } else if (!jsonr_skip(&r)) { /* id, role, stop_sequence, container... */
+            return AXON_OK;
+        }
+    }
+    if (!type || !content || !jsonr_done(&r))
+        return AXON_OK;
+    *handled = true;
+    (void)mlen;
+    (void)sn;
+    const char *base = b->p ? b->p : "";
+    int rc = emit(s, (struct cev){.kind = CEV_START, .s = has_model ? base + moff : ""});
+    for (int i = 0; !rc && i < nt; i++)
+        rc = emit(s, (struct cev){.kind = CEV_TEXT, .s = base + off[i], .n = len[i]});
+    if (!rc) {
+        s->finish = anthropic_finish_reason(has_stop ? base + soff : NULL);
+        s->usage = u;
+        rc = finish(s);
+    }
+    return rc;
+}
+
 int anth_message(struct anth_stream *s, const char *body, size_t n, struct api_error *e)
+{
+    bool handled;
+    int rc = message_fast(s, body, n, &handled);
+    return handled ? rc : anth_message_tree(s, body, n, e);
+}
+
+int anth_message_tree(struct anth_stream *s, const char *body, size_t n, struct api_error *e)
 {
     json_object *msg = NULL;
     if (jsonv_parse(body, n, JSONV_MAX_DEPTH, &msg) || !json_object_is_type(msg, json_type_object)) {

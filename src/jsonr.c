@@ -104,7 +104,6 @@ bool jsonr_str(struct jsonr *r, struct buf *out)
     size_t n;
     bool esc;
     ws(r);
-    buf_reset(out);
     if (!raw_str(r, &s, &n, &esc))
         return false;
     if (!esc)
@@ -151,6 +150,98 @@ bool jsonr_uint(struct jsonr *r, long *v)
     r->p = q;
     *v = x;
     return true;
+}
+
+static bool lit(struct jsonr *r, const char *word, size_t n)
+{
+    if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n))
+        return false;
+    r->p += n;
+    return true;
+}
+
+bool jsonr_null(struct jsonr *r)
+{
+    ws(r);
+    return lit(r, "null", 4);
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)? with at most 15 digits a part: what json-c
+ * reads as exactly as the text says. An exponent or a longer number is
+ * left to json-c (its reading of 1e999, say, is its own). */
+static bool number(struct jsonr *r)
+{
+    const char *q = r->p;
+    if (q < r->end && *q == '-')
+        q++;
+    const char *d = q;
+    while (q < r->end && *q >= '0' && *q <= '9')
+        q++;
+    if (q == d || q - d > 15 || (q - d > 1 && *d == '0'))
+        return false;
+    if (q < r->end && *q == '.') {
+        d = ++q;
+        while (q < r->end && *q >= '0' && *q <= '9')
+            q++;
+        if (q == d || q - d > 15)
+            return false;
+    }
+    if (q < r->end && (*q == 'e' || *q == 'E'))
+        return false;
+    r->p = q;
+    return true;
+}
+
+/* Recursive to JSONR_SKIP_DEPTH levels. NOLINTNEXTLINE(misc-no-recursion) */
+static bool skip(struct jsonr *r, int depth)
+{
+    const char *s;
+    size_t n;
+    bool esc;
+    ws(r);
+    if (r->p >= r->end)
+        return false;
+    char c = *r->p;
+    if (c == '"')
+        return raw_str(r, &s, &n, &esc);
+    if (c == 't')
+        return lit(r, "true", 4);
+    if (c == 'f')
+        return lit(r, "false", 5);
+    if (c == 'n')
+        return lit(r, "null", 4);
+    if (c != '{' && c != '[')
+        return number(r);
+    if (depth >= JSONR_SKIP_DEPTH)
+        return false;
+    bool keyed = c == '{';
+    char close = keyed ? '}' : ']';
+    r->p++;
+    ws(r);
+    if (r->p < r->end && *r->p == close) {
+        r->p++;
+        return true;
+    }
+    for (;;) {
+        ws(r);
+        if (keyed && (!raw_str(r, &s, &n, &esc) || !jsonr_char(r, ':')))
+            return false;
+        if (!skip(r, depth + 1))
+            return false;
+        ws(r);
+        if (r->p >= r->end)
+            return false;
+        c = *r->p++;
+        if (c == close)
+            return true;
+        if (c != ',')
+            return false;
+    }
+}
+
+bool jsonr_skip(struct jsonr *r)
+{
+    return skip(r, 0);
 }
 
 bool jsonr_done(struct jsonr *r)

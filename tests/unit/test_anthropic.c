@@ -1717,6 +1717,153 @@ static void text_delta_reader_agrees_with_the_tree(void **state)
     buf_free(&tree);
 }
 
+/* One non-streamed body through anth_message (tree: false, its in-place
+ * reader first) or anth_message_tree: the writer's notes and the error. */
+static void one_message(const char *msg_body, size_t n, bool tree, struct buf *notes, int *rc,
+                        struct api_error *e)
+{
+    struct session *ss = session_new(false, true);
+    answer_free(&ss->o);
+    struct note_writer nw = {.log = BUF_INIT(1u << 20)};
+    answer_init(&ss->o, &ss->r, 1, false, true, "gpt-4o", &note_writer, &nw);
+    anth_stream_free(&ss->s);
+    anth_stream_init(&ss->s, &ss->o, 0);
+    memset(e, 0, sizeof *e);
+    *rc = tree ? anth_message_tree(&ss->s, msg_body, n, e) : anth_message(&ss->s, msg_body, n, e);
+    if (*rc == AXON_OK)
+        CHECK(answer_close(&ss->o, AXON_OK, e) == AXON_OK);
+    buf_reset(notes);
+    CHECK(buf_append(notes, nw.log.p ? nw.log.p : "", nw.log.len) == AXON_OK);
+    /* What the answer keeps (the stored turn) is compared too. */
+    json_object *msg = *rc == AXON_OK ? answer_message(&ss->o, 0) : NULL;
+    const char *m = msg ? json_object_to_json_string_ext(msg, JSONV_OUT) : "-";
+    const struct usage *u = &ss->s.usage;
+    CHECK(buf_printf(notes, "\nstored %s finish=%s usage=%ld,%ld,%ld,%ld,%ld", m,
+                     ss->s.finish ? ss->s.finish : "-", u->input, u->cache_read, u->cache_write,
+                     u->output, u->reasoning) == AXON_OK);
+    json_object_put(msg);
+    answer_free(&ss->o);
+    anth_stream_free(&ss->s);
+    free(ss);
+    buf_free(&nw.log);
+}
+
+/* A Messages response read in place gives what the json-c tree gives, for
+ * the recorded bodies and for every variation of shape, type, escape and
+ * number the reader takes or leaves to the tree. */
+static void message_reader_agrees_with_the_tree(void **state)
+{
+    (void)state;
+#define MSG(before, content, after) "{\"model\":\"claude-haiku-4-5\",\"id\":\"msg_1\"," before \
+    "\"type\":\"message\",\"role\":\"assistant\",\"content\":" content ",\"stop_reason\":\"end_turn\"," \
+    "\"stop_sequence\":null,\"usage\":{\"input_tokens\":705,\"cache_creation_input_tokens\":2," \
+    "\"cache_read_input_tokens\":3,\"cache_creation\":{\"ephemeral_5m_input_tokens\":0," \
+    "\"ephemeral_1h_input_tokens\":0},\"output_tokens\":25,\"service_tier\":\"standard\"}" after "}"
+#define TEXT1 "[{\"type\":\"text\",\"text\":\"Hi there\"}]"
+    static const char *const cases[] = {
+        MSG("", TEXT1, ""),
+        MSG("", "[]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"text\",\"text\":\"b\\n\\\"c\\\"\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"1\"},{\"type\":\"text\",\"text\":\"2\"},"
+                "{\"type\":\"text\",\"text\":\"3\"},{\"type\":\"text\",\"text\":\"4\"},"
+                "{\"type\":\"text\",\"text\":\"5\"},{\"type\":\"text\",\"text\":\"6\"},"
+                "{\"type\":\"text\",\"text\":\"7\"},{\"type\":\"text\",\"text\":\"8\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"1\"},{\"type\":\"text\",\"text\":\"2\"},"
+                "{\"type\":\"text\",\"text\":\"3\"},{\"type\":\"text\",\"text\":\"4\"},"
+                "{\"type\":\"text\",\"text\":\"5\"},{\"type\":\"text\",\"text\":\"6\"},"
+                "{\"type\":\"text\",\"text\":\"7\"},{\"type\":\"text\",\"text\":\"8\"},"
+                "{\"type\":\"text\",\"text\":\"9\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"caf\\u00e9\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"bad \xc3(\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"a\tb\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"citations\":null}]", ""),
+        MSG("", "[{\"citations\":[{\"a\":[1,2.5,-0,true,false,null,\"s\\n\"]}],\"text\":\"x\",\"type\":\"text\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"n\":1e5}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"n\":12345678901234567890}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"n\":01}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"n\":1.}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"n\":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"k\\n\":1}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"\\u0000\":1}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"type\":\"text\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"text\":\"y\"}]", ""),
+        MSG("", "[{\"type\":\"text\"}]", ""),
+        MSG("", "[{\"text\":\"no type\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":5}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":null}]", ""),
+        MSG("", "[{\"type\":\"thinking\",\"thinking\":\"t\",\"signature\":\"s\"},{\"type\":\"text\",\"text\":\"x\"}]", ""),
+        MSG("", "[{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"f\",\"input\":{\"a\":1}}]", ""),
+        MSG("", "[{\"type\":\"server_tool_use\",\"id\":\"s\"},{\"type\":\"text\",\"text\":\"x\"}]", ""),
+        MSG("", "[\"text\"]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\"},]", ""),
+        MSG("", "{}", ""),
+        MSG("", "null", ""),
+        MSG("\"model\":\"claude-other\",", TEXT1, ""),
+        MSG("\"type\":\"message\",", TEXT1, ""),
+        MSG("\"stop_reason\":\"max_tokens\",", TEXT1, ""),
+        MSG("\"usage\":{\"output_tokens\":1},", TEXT1, ""),
+        MSG("\"content\":[],", TEXT1, ""),
+        MSG("", TEXT1, ",\"container\":{\"id\":\"c\",\"expires_at\":\"2026\"}"),
+        MSG("", TEXT1, ",\"extra\":[true,false,null,0,-1.25]"),
+        MSG("", TEXT1, ",\"x\":tru"),
+        "{\"type\":\"message\",\"content\":" TEXT1 "}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"model\":null,\"stop_reason\":null,\"usage\":null}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"model\":7}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"stop_reason\":\"tool_use\"}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"stop_reason\":\"refusal\"}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"stop_reason\":\"pause_turn\"}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"stop_reason\":1}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"usage\":{\"input_tokens\":null,\"output_tokens\":4}}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"usage\":{\"input_tokens\":1,\"input_tokens\":2}}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"usage\":{\"input_tokens\":9223372036854775807}}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"usage\":{\"input_tokens\":-5}}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"usage\":{\"input_tokens\":1.5}}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"usage\":{\"output_tokens\":9,"
+        "\"output_tokens_details\":{\"thinking_tokens\":4}}}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"usage\":[]}",
+        "{\"type\":\"msg\",\"content\":" TEXT1 "}",
+        "{\"type\":\"message\",\"content\":{}}",
+        "{\"type\":\"message\"}",
+        "{\"content\":" TEXT1 "}",
+        "{\"type\":\"message\",\"content\":" TEXT1 "} x",
+        "{\"type\":\"message\",\"content\":" TEXT1 "}  \n",
+        "{\"type\":\"message\",\"content\":" TEXT1,
+        "[]",
+        "",
+    };
+#undef MSG
+#undef TEXT1
+    static const char *const files[] = {
+        "anthropic-nonstream-text.json", "anthropic-nonstream-structured-output.json",
+        "anthropic-nonstream-text-plus-tool_use.json", "anthropic-nonstream-tool_use.json",
+        "anthropic-nonstream-thinking-docs-fragment.json",
+    };
+    size_t nc = sizeof cases / sizeof cases[0], nf = sizeof files / sizeof files[0];
+    struct buf fast = BUF_INIT(1u << 20), tree = BUF_INIT(1u << 20);
+    for (size_t i = 0; i < nc + nf; i++) {
+        size_t n;
+        char *file = i < nc ? NULL : fixture(files[i - nc], &n);
+        const char *b = i < nc ? cases[i] : file;
+        if (i < nc)
+            n = strlen(b);
+        snprintf(ctx, sizeof ctx, "case %zu: %.300s", i, b);
+        struct api_error ef, et;
+        int rf, rt;
+        one_message(b, n, false, &fast, &rf, &ef);
+        one_message(b, n, true, &tree, &rt, &et);
+        CHECK_LONG(rf, rt);
+        CHECK_LONG(ef.status, et.status);
+        CHECK(!strcmp(ef.message, et.message));
+        if (fast.len != tree.len || memcmp(fast.p, tree.p, fast.len))
+            fail_msg("%s:\nfast %s\ntree %s", ctx, fast.p, tree.p);
+        free(file);
+    }
+    buf_free(&fast);
+    buf_free(&tree);
+}
+
 /* The answer's writer is the ingress's: a Claude stream driven through the
  * provider reaches the test's writer as canonical events, settled by the
  * answer (the tool's id in OpenAI's form, its index in the choice, the
@@ -3042,6 +3189,7 @@ int main(void)
     T(signed_thinking_round_trip);
     T(answer_writes_through_the_ingress_writer);
     T(text_delta_reader_agrees_with_the_tree);
+    T(message_reader_agrees_with_the_tree);
     T(recorded_exchange_answers);
     T(line_endings_and_field_spacing);
     T(every_two_piece_cut);
