@@ -1,5 +1,6 @@
 /* buf.c - capped growable buffers and aborting allocators. */
 #include "buf.h"
+#include "text.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -114,17 +115,9 @@ int buf_puts(struct buf *b, const char *s)
 
 int buf_i64(struct buf *b, long long v)
 {
-    char tmp[24]; /* "-9223372036854775808" is 20 */
-    char *e = tmp + sizeof tmp, *d = e;
-    /* In unsigned arithmetic so that LLONG_MIN negates without overflow. */
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do {
-        *--d = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--d = '-';
-    return buf_append(b, d, (size_t)(e - d));
+    char tmp[24];
+    size_t n = text_i64(tmp, sizeof tmp, v);
+    return buf_append(b, tmp, n);
 }
 
 int buf_printf(struct buf *b, const char *fmt, ...)

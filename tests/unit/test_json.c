@@ -14,6 +14,7 @@
 #include "buf.h"
 #include "errors.h"
 #include "jsonv.h"
+#include "text.h"
 
 static int parse(const char *s)
 {
@@ -192,6 +193,35 @@ static void i64_writes_as_printf_does(void **state)
     buf_free(&small);
 }
 
+/* text_join and text_i64 write what snprintf writes, cut where it cuts,
+ * and return the whole length as it does. */
+static void join_writes_as_snprintf_does(void **state)
+{
+    (void)state;
+    static const char *const parts[][3] = {
+        {"axon:{c:", "0123456789abcdef", "}:meta"}, {"", "", ""}, {"a", NULL, "c"},
+        {NULL, NULL, NULL}, {"http://127.0.0.1:8080", "/v1/messages", NULL},
+    };
+    static const long long nums[] = {0, 7, -7, 1234567890123LL, LLONG_MIN, LLONG_MAX};
+    for (size_t cap = 1; cap < 40; cap++) {
+        for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+            char want[64], got[64];
+            memset(got, 'x', sizeof got);
+            int n = snprintf(want, cap, "%s%s%s", parts[i][0] ? parts[i][0] : "",
+                             parts[i][1] ? parts[i][1] : "", parts[i][2] ? parts[i][2] : "");
+            assert_int_equal(text_join(got, cap, parts[i][0], parts[i][1], parts[i][2]), n);
+            assert_string_equal(got, want);
+            assert_int_equal(got[cap], 'x'); /* nothing past the cap */
+        }
+        for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+            char want[64], got[64];
+            int n = snprintf(want, cap, "%lld", nums[i]);
+            assert_int_equal(text_i64(got, cap, nums[i]), n);
+            assert_string_equal(got, want);
+        }
+    }
+}
+
 /* The tokener each thread keeps is reset after every parse: a parse that
  * failed half-way (an unclosed object, bad UTF-8) leaves nothing behind for
  * the next body, and another depth gets its own cap. */
@@ -222,6 +252,7 @@ int main(void)
         cmocka_unit_test(buffers_stop_at_their_cap),
         cmocka_unit_test(write_prints_as_json_c_does),
         cmocka_unit_test(i64_writes_as_printf_does),
+        cmocka_unit_test(join_writes_as_snprintf_does),
         cmocka_unit_test(tokener_reuse_leaves_nothing_behind),
     };
     return cmocka_run_group_tests_name("json", tests, NULL, NULL);
