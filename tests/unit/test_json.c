@@ -35,7 +35,8 @@ static void write_prints_as_json_c_does(void **state)
     (void)state;
     static const char *const texts[] = {
         "{}", "[]", "[null]", "true", "0", "-12", "1.50", "2.5e3", "18446744073709551615",
-        "-9223372036854775809", "\"a/b\"", "\"\\u0000x\\u001f\\u007f\\\"\\\\\\b\\f\\n\\r\\t\"",
+        "-9223372036854775809", "9223372036854775807", "-9223372036854775808",
+        "9223372036854775808", "[1,-1,123456789012,false,null,true,-0,0.0]", "\"a/b\"", "\"\\u0000x\\u001f\\u007f\\\"\\\\\\b\\f\\n\\r\\t\"",
         "\"\u00e9\u2028 \\ud83d\\ude00\"",
         "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
         "\"text\":\"hi </b>\"}]},null,[],{}],\"temperature\":0.70,\"n\":1,\"x\":{\"\\n\":false}}",
@@ -56,9 +57,14 @@ static void write_prints_as_json_c_does(void **state)
     json_object *a = json_object_new_array();
     json_object_array_put_idx(a, 2, json_object_new_string_len("x\0y", 3));
     json_object_object_add(o, "b", a);
+    /* Integers made here, on both sides of INT64_MAX. */
+    json_object_object_add(o, "u", json_object_new_uint64(9223372036854775813ULL));
+    json_object_object_add(o, "i", json_object_new_int64(-42));
+    json_object_object_add(o, "t", json_object_new_boolean(1));
     struct buf b = BUF_INIT(1u << 20);
     assert_int_equal(jsonv_write(&b, o), 0);
-    assert_string_equal(b.p, "{\"a\":null,\"b\":[null,null,\"x\\u0000y\"]}");
+    assert_string_equal(b.p, "{\"a\":null,\"b\":[null,null,\"x\\u0000y\"],"
+                             "\"u\":9223372036854775813,\"i\":-42,\"t\":true}");
     buf_free(&b);
     /* The cap holds. */
     struct buf small = BUF_INIT(8);
