@@ -571,6 +571,58 @@ static int on_reasoning(struct resp_out *w, const struct answer *a, const struct
     return send_event(w, a, e);
 }
 
+/* A text or refusal delta of the open item, written directly: the json-c
+ * object it was built as, then printed, cost most of a token's work
+ * (callgrind), and a stream sends one per token. The bytes are the ones
+ * send_event writes for that object: its members in the order they were
+ * added (json-c keeps it), jsonv_write's escaping. */
+static int send_delta(struct resp_out *w, const struct answer *a, const char *type,
+                      int content_index, const char *s, size_t n, bool logprobs)
+{
+    char id[RESP_ITEM_ID_MAX + 1];
+    item_id(w, w->items[w->open].kind, w->items[w->open].tool, id);
+    struct buf b = BUF_INIT(RESPONSE_JSON_MAX);
+    int rc = buf_puts(&b, "event: ");
+    if (!rc)
+        rc = buf_puts(&b, type);
+    if (!rc)
+        rc = buf_puts(&b, "\ndata: {\"type\":");
+    if (!rc)
+        rc = buf_json_str(&b, type, strlen(type));
+    if (!rc)
+        rc = buf_puts(&b, ",\"item_id\":");
+    if (!rc)
+        rc = buf_json_str(&b, id, strlen(id));
+    if (!rc)
+        rc = buf_puts(&b, ",\"output_index\":");
+    if (!rc)
+        rc = buf_i64(&b, w->open);
+    if (!rc)
+        rc = buf_puts(&b, ",\"content_index\":");
+    if (!rc)
+        rc = buf_i64(&b, content_index);
+    if (!rc)
+        rc = buf_puts(&b, ",\"delta\":");
+    if (!rc)
+        rc = buf_json_str(&b, s ? s : "", n);
+    if (!rc && logprobs)
+        rc = buf_puts(&b, ",\"logprobs\":[]");
+    if (!rc)
+        rc = buf_puts(&b, ",\"sequence_number\":");
+    if (!rc)
+        rc = buf_i64(&b, w->seq++);
+    if (!rc)
+        rc = buf_puts(&b, "}\n\n");
+    if (!rc && !answer_started(a))
+        rc = io_begin(a->r, 200, SSE_TYPE, SSE_HEADERS);
+    if (!rc)
+        rc = io_write(a->r, b.p, b.len);
+    if (!rc)
+        rc = io_flush(a->r);
+    buf_free(&b);
+    return rc;
+}
+
 static int on_text(struct resp_out *w, const struct answer *a, const struct cev *ev, bool refusal)
 {
     int rc = AXON_OK;
@@ -588,13 +640,8 @@ static int on_text(struct resp_out *w, const struct answer *a, const struct cev 
         rc = part_added(w, a, refusal);
     if (rc)
         return rc;
-    json_object *e = item_event(w, refusal ? "response.refusal.delta" : "response.output_text.delta",
-                                w->open);
-    add(e, "content_index", json_object_new_int(refusal && w->text_part ? 1 : 0));
-    add(e, "delta", jbuf(ev->s, ev->n));
-    if (!refusal)
-        add(e, "logprobs", json_object_new_array());
-    return send_event(w, a, e);
+    return send_delta(w, a, refusal ? "response.refusal.delta" : "response.output_text.delta",
+                      refusal && w->text_part ? 1 : 0, ev->s, ev->n, !refusal);
 }
 
 static int event_of(void *ws, const struct answer *a, int i, const struct cev *ev)

@@ -37,6 +37,7 @@
 #include "models.h"
 #include "oai_out.h"
 #include "pcache.h"
+#include "resp_out.h"
 #include "sse.h"
 
 #include "fake_fcgi.h"
@@ -1864,6 +1865,78 @@ static void message_reader_agrees_with_the_tree(void **state)
     buf_free(&tree);
 }
 
+/* The Responses stream's text and refusal deltas, written without a json-c
+ * object, are the bytes the object gave: each data line is what json-c
+ * prints for its own parse, with the members in the object's order, and
+ * the sequence numbers run on. Quotes, backslashes, control characters,
+ * UTF-8 and a \u0000 in the text. */
+static void responses_deltas_print_as_json_c_does(void **state)
+{
+    (void)state;
+    static const char sse[] =
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-x\","
+        "\"usage\":{\"input_tokens\":3}}}\n\n"
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+        "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+        "\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello \\\"q\\\" \\\\ /\"}}\n\n"
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+        "\"delta\":{\"type\":\"text_delta\",\"text\":\"\\n\\t\\u0001 caf\xc3\xa9 \\u0000 \\ud83d\\ude00\"}}\n\n"
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+        "\"delta\":{\"type\":\"text_delta\",\"text\":\"\"}}\n\n"
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"refusal\"},"
+        "\"usage\":{\"output_tokens\":5}}\n\n"
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    static const char *const order[] = {"type", "item_id", "output_index", "content_index",
+                                        "delta", "logprobs", "sequence_number"};
+    snprintf(ctx, sizeof ctx, "responses deltas");
+    struct session *ss = session_new(true, true);
+    answer_free(&ss->o);
+    struct resp_meta meta;
+    memset(&meta, 0, sizeof meta);
+    struct resp_out w;
+    resp_out_prepare(&w, &meta);
+    answer_init(&ss->o, &ss->r, 1, true, true, "gpt-4o", &resp_out_writer, &w);
+    anth_stream_free(&ss->s);
+    anth_stream_init(&ss->s, &ss->o, 0);
+    enum step where;
+    CHECK(feed_sse(sse, sizeof sse - 1, (struct split){SPLIT_WHOLE, 0}, &ss->s, &ss->e, &where) == 0);
+    CHECK(answer_close(&ss->o, AXON_OK, &ss->e) == AXON_OK);
+    int deltas = 0;
+    long seq = -1;
+    char *text = xstrndup(out.p ? out.p : "", out.len);
+    for (char *line = strstr(text, "\ndata: "); line; line = strstr(line + 1, "\ndata: ")) {
+        char *d = line + 7, *end = strchr(d, '\n');
+        CHECK(end != NULL);
+        json_object *ev = NULL;
+        CHECK(jsonv_parse(d, (size_t)(end - d), JSONV_MAX_DEPTH, &ev) == AXON_OK);
+        long s = (long)json_object_get_int64(json_object_object_get(ev, "sequence_number"));
+        CHECK_LONG(s, seq + 1);
+        seq = s;
+        const char *type = json_object_get_string(json_object_object_get(ev, "type"));
+        if (!strcmp(type, "response.output_text.delta")) {
+            deltas++;
+            size_t dn = 0;
+            const char *want = json_object_to_json_string_length(ev, JSONV_OUT, &dn);
+            CHECK_LONG((long)dn, (long)(end - d));
+            CHECK(!memcmp(d, want, dn));
+            size_t k = 0;
+            json_object_object_foreach(ev, key, val) {
+                (void)val;
+                CHECK(k < sizeof order / sizeof order[0] && !strcmp(key, order[k]));
+                k++;
+            }
+            CHECK_LONG((long)k, 7);
+        }
+        json_object_put(ev);
+    }
+    CHECK_LONG(deltas, 2); /* the empty one is not sent */
+    CHECK(strstr(text, "\"delta\":\"\\n\\t\\u0001 caf\xc3\xa9 \\u0000 \xf0\x9f\x98\x80\"") != NULL);
+    free(text);
+    session_free(ss);
+}
+
 /* The answer's writer is the ingress's: a Claude stream driven through the
  * provider reaches the test's writer as canonical events, settled by the
  * answer (the tool's id in OpenAI's form, its index in the choice, the
@@ -3190,6 +3263,7 @@ int main(void)
     T(answer_writes_through_the_ingress_writer);
     T(text_delta_reader_agrees_with_the_tree);
     T(message_reader_agrees_with_the_tree);
+    T(responses_deltas_print_as_json_c_does);
     T(recorded_exchange_answers);
     T(line_endings_and_field_spacing);
     T(every_two_piece_cut);
