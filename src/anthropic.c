@@ -1530,6 +1530,10 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
     return AXON_OK; /* ping and event types added later */
 }
 
+static bool key_is(const char *k, size_t kn, const char *name);
+static bool fast_str(struct jsonr *r, struct buf *b, size_t *off, size_t *len);
+static bool fast_usage(struct jsonr *r, struct usage *u);
+
 /* {"type":"text_delta","text":"..."}, the text into s->text. */
 static bool read_text_delta(struct jsonr *r, struct buf *text)
 {
@@ -1609,12 +1613,181 @@ static int text_delta_fast(struct anth_stream *s, const char *data, size_t n,
                                 .n = s->text.len});
 }
 
+/* {"stop_reason":...} and what else a message_delta's delta holds. */
+static bool fast_stop(struct jsonr *r, struct buf *b, size_t *off, bool *has)
+{
+    const char *k;
+    size_t kn, len;
+    bool end, seen = false;
+    if (!jsonr_char(r, '{'))
+        return false;
+    for (bool first = true;; first = false) {
+        if (!jsonr_key(r, first, &k, &kn, &end))
+            return false;
+        if (end)
+            return true;
+        if (key_is(k, kn, "stop_reason")) {
+            if (seen)
+                return false;
+            seen = true;
+            if (!jsonr_null(r)) {
+                if (!fast_str(r, b, off, &len))
+                    return false;
+                *has = true;
+            }
+        } else if (!jsonr_skip(r)) {
+            return false;
+        }
+    }
+}
+
+/* message_start's message: its model and usage, the rest read over. */
+static bool fast_start(struct jsonr *r, struct buf *b, size_t *off, bool *has, struct usage *u)
+{
+    const char *k;
+    size_t kn, len;
+    bool end, model = false, usage = false;
+    if (!jsonr_char(r, '{'))
+        return false;
+    for (bool first = true;; first = false) {
+        if (!jsonr_key(r, first, &k, &kn, &end))
+            return false;
+        if (end)
+            return true;
+        if (key_is(k, kn, "model")) {
+            if (model)
+                return false;
+            model = true;
+            if (!jsonr_null(r)) {
+                if (!fast_str(r, b, off, &len))
+                    return false;
+                *has = true;
+            }
+        } else if (key_is(k, kn, "usage")) {
+            if (usage || !fast_usage(r, u))
+                return false;
+            usage = true;
+        } else if (!jsonr_skip(r)) {
+            return false;
+        }
+    }
+}
+
+/* The stream's other frequent events, read in place as text_delta_fast
+ * reads deltas: message_start, message_delta, content_block_stop, ping and
+ * message_stop (the json-c tree of each cost as much as four deltas).
+ * *handled false for anything else, a content_block_start included, and
+ * for a member the tree would not read, so that only the shapes whose every
+ * member is understood skip it. Nothing of s but its scratch text changes
+ * unless handled. */
+static int event_fast(struct anth_stream *s, const char *data, size_t n, bool *handled)
+{
+    enum { EV_START, EV_DELTA, EV_STOP_BLOCK, EV_PING, EV_STOP, EV_N };
+    static const char *const types[EV_N] = {"message_start", "message_delta",
+                                            "content_block_stop", "ping", "message_stop"};
+    struct jsonr r;
+    struct buf *b = &s->text;
+    struct usage u = s->usage;
+    const char *k;
+    size_t kn, len, toff = 0, soff = 0;
+    bool end, has_str = false, seen_type = false, seen_index = false, seen_usage = false;
+    int type = -1, body = 0; /* body: 1 a "message" member, 2 a "delta" member */
+    long idx = 0;
+    *handled = false;
+    buf_reset(b);
+    jsonr_init(&r, data, n);
+    if (!jsonr_char(&r, '{'))
+        return AXON_OK;
+    for (bool first = true;; first = false) {
+        if (!jsonr_key(&r, first, &k, &kn, &end))
+            return AXON_OK;
+        if (end)
+            break;
+        if (key_is(k, kn, "type")) {
+            if (seen_type || !fast_str(&r, b, &toff, &len))
+                return AXON_OK;
+            for (int i = 0; i < EV_N; i++)
+                if (len == strlen(types[i]) && !memcmp(b->p + toff, types[i], len))
+                    type = i;
+            if (type < 0)
+                return AXON_OK;
+            seen_type = true;
+        } else if (key_is(k, kn, "index")) {
+            if (seen_index || !jsonr_uint(&r, &idx) || idx >= ANTH_MAX_BLOCKS)
+                return AXON_OK;
+            seen_index = true;
+        } else if (key_is(k, kn, "message")) {
+            if (body || !fast_start(&r, b, &soff, &has_str, &u))
+                return AXON_OK;
+            body = 1;
+        } else if (key_is(k, kn, "delta")) {
+            if (body || !fast_stop(&r, b, &soff, &has_str))
+                return AXON_OK;
+            body = 2;
+        } else if (key_is(k, kn, "usage")) {
+            if (seen_usage || !fast_usage(&r, &u))
+                return AXON_OK;
+            seen_usage = true;
+        } else {
+            return AXON_OK;
+        }
+    }
+    if (!seen_type || !jsonr_done(&r))
+        return AXON_OK;
+    /* Each type with only the members the tree reads of it. */
+    switch (type) {
+    case EV_START:
+        if (body != 1 || seen_index || seen_usage)
+            return AXON_OK;
+        break;
+    case EV_DELTA:
+        if (body == 1 || seen_index)
+            return AXON_OK;
+        break;
+    case EV_STOP_BLOCK:
+        if (body || !seen_index || seen_usage)
+            return AXON_OK;
+        break;
+    default:
+        if (body || seen_index || seen_usage)
+            return AXON_OK;
+    }
+    *handled = true;
+    const char *str = has_str ? b->p + soff : NULL;
+    switch (type) {
+    case EV_START:
+        s->usage = u;
+        return emit(s, (struct cev){.kind = CEV_START, .s = str ? str : ""});
+    case EV_DELTA:
+        if (str)
+            s->finish = anthropic_finish_reason(str);
+        s->usage = u; /* cumulative counts */
+        return AXON_OK;
+    case EV_STOP_BLOCK: {
+        int i = (int)idx;
+        blocks_reserve(s, i); /* as block_index does */
+        struct anth_block *bl = &s->blocks[i];
+        if (bl->is_tool && !bl->had_args) { /* a tool without arguments */
+            bl->had_args = true;
+            return emit(s, (struct cev){.kind = CEV_TOOL_ARGS, .tool = bl->tool, .s = "{}", .n = 2});
+        }
+        return AXON_OK;
+    }
+    case EV_STOP:
+        return finish(s);
+    default:
+        return AXON_OK; /* ping */
+    }
+}
+
 int anth_stream_event(struct anth_stream *s, const char *event, const char *data, size_t n,
                       struct api_error *e)
 {
     (void)event; /* the data's "type" says the same, and is what we trust */
     bool handled;
     int rc = text_delta_fast(s, data, n, e, &handled);
+    if (!handled)
+        rc = event_fast(s, data, n, &handled);
     return handled ? rc : anth_stream_event_tree(s, data, n, e);
 }
 

@@ -1604,6 +1604,8 @@ static void one_event(const char *data, size_t n, bool tree, struct buf *notes, 
         "{\"type\":\"message_start\",\"message\":{\"model\":\"claude-x\",\"usage\":{\"input_tokens\":3}}}",
         "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}",
         "{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"server_tool_use\"}}",
+        "{\"type\":\"content_block_start\",\"index\":2,\"content_block\":{\"type\":\"tool_use\","
+        "\"id\":\"toolu_1\",\"name\":\"f\",\"input\":{}}}",
     };
     struct session *ss = session_new(true, true);
     answer_free(&ss->o);
@@ -1618,6 +1620,10 @@ static void one_event(const char *data, size_t n, bool tree, struct buf *notes, 
                : anth_stream_event(&ss->s, "content_block_delta", data, n, e);
     buf_reset(notes);
     CHECK(buf_append(notes, nw.log.p ? nw.log.p : "", nw.log.len) == AXON_OK);
+    const struct usage *u = &ss->s.usage;
+    CHECK(buf_printf(notes, "\nfinish=%s finished=%d usage=%ld,%ld,%ld,%ld,%ld",
+                     ss->s.finish ? ss->s.finish : "-", ss->s.finished, u->input, u->cache_read,
+                     u->cache_write, u->output, u->reasoning) == AXON_OK);
     answer_free(&ss->o);
     anth_stream_free(&ss->s);
     free(ss);
@@ -1686,6 +1692,50 @@ static void text_delta_reader_agrees_with_the_tree(void **state)
         "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"},}",
         "{\"type\":\"content_block_delta\",,\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}",
         "{\"type\":\"content_block_stop\",\"index\":0}",
+        "{\"type\":\"content_block_stop\",\"index\":2}",
+        "{\"index\":2,\"type\":\"content_block_stop\"}",
+        "{\"type\":\"content_block_stop\",\"index\":7}",
+        "{\"type\":\"content_block_stop\"}",
+        "{\"type\":\"content_block_stop\",\"index\":\"0\"}",
+        "{\"type\":\"content_block_stop\",\"index\":5000}",
+        "{\"type\":\"content_block_stop\",\"index\":0,\"usage\":{}}",
+        "{\"type\": \"ping\"}",
+        "{\"type\":\"ping\",\"index\":0}",
+        "{\"type\":\"message_stop\"}",
+        "{\"type\":\"message_stop\",\"x\":1}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},"
+        "\"usage\":{\"input_tokens\":12,\"cache_creation_input_tokens\":4,\"cache_read_input_tokens\":6,"
+        "\"output_tokens\":20}}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"}}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"max_tokens\"},\"usage\":null}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":null},\"usage\":{\"output_tokens\":3}}",
+        "{\"type\":\"message_delta\",\"usage\":{\"output_tokens\":3}}",
+        "{\"type\":\"message_delta\",\"delta\":null,\"usage\":{\"output_tokens\":3}}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":7}}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},"
+        "\"usage\":{\"output_tokens\":9,\"output_tokens_details\":{\"thinking_tokens\":4}}}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},"
+        "\"usage\":{\"output_tokens\":9,\"output_tokens\":10}}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":-1}}",
+        "{\"type\":\"message_delta\",\"message\":{},\"usage\":{\"output_tokens\":3}}",
+        "{\"type\":\"message_start\",\"message\":{\"model\":\"claude-sonnet-4-6\",\"id\":\"msg_mock_1\","
+        "\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"stop_reason\":null,"
+        "\"stop_sequence\":null,\"usage\":{\"input_tokens\":12,\"cache_creation_input_tokens\":0,"
+        "\"cache_read_input_tokens\":0,\"cache_creation\":{\"ephemeral_5m_input_tokens\":0,"
+        "\"ephemeral_1h_input_tokens\":0},\"output_tokens\":1,\"service_tier\":\"standard\","
+        "\"inference_geo\":\"not_available\"}}}",
+        "{\"type\": \"message_start\", \"message\": {\"id\": \"msg_1\", \"model\": \"claude-x\\u0031\"}}",
+        "{\"type\":\"message_start\",\"message\":{\"model\":null,\"usage\":{\"input_tokens\":5}}}",
+        "{\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":5}}}",
+        "{\"type\":\"message_start\",\"message\":{\"model\":\"m\",\"model\":\"n\"}}",
+        "{\"type\":\"message_start\",\"message\":null}",
+        "{\"type\":\"message_start\"}",
+        "{\"type\":\"message_start\",\"message\":{\"model\":\"m\"},\"usage\":{\"input_tokens\":5}}",
+        "{\"type\":\"message_start\",\"message\":{\"model\":\"m\",\"content\":[{\"deep\":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}]}}",
+        "{\"type\":\"message_start\",\"message\":{\"model\":\"m\",\"n\":1e3}}",
+        "{\"type\":\"foo\"}",
+        "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}",
+        "{\"type\":\"message_stop\",\"type\":\"ping\"}",
         "{}",
         "[]",
         "",
