@@ -91,7 +91,9 @@ static void open_of(void *ws, const struct answer *a)
 
 static void close_of(void *ws)
 {
-    (void)ws;
+    struct resp_out *w = ws;
+    json_object_put(w->final);
+    w->final = NULL;
 }
 
 /* The id of an output item: part 0 reasoning, 1 the message, 2 + k the
@@ -348,6 +350,11 @@ static json_object *output_items(const struct resp_out *w, const struct answer *
 
 json_object *resp_out_response(struct resp_out *w, const struct answer *a)
 {
+    /* Asked twice for a stored answer (its record in the settle, then the
+     * answer itself), of the same finished answer: made once (its dozens of
+     * members cost as much as the rest of the request, callgrind). */
+    if (w->final)
+        return json_object_get(w->final);
     const char *reason;
     const char *status = status_of(a, &reason);
     const char *text = a->c[0].content.p;
@@ -359,7 +366,8 @@ json_object *resp_out_response(struct resp_out *w, const struct answer *a)
         n = a->c[0].content.len;
     }
     json_object *out = output_items(w, a, text, n, reason ? "incomplete" : "completed");
-    return response_obj(w, a, status, reason, out, NULL, true);
+    w->final = response_obj(w, a, status, reason, out, NULL, true);
+    return json_object_get(w->final);
 }
 
 /* ---- streaming ---------------------------------------------------------------- */

@@ -1952,6 +1952,12 @@ static void responses_deltas_print_as_json_c_does(void **state)
     anth_stream_init(&ss->s, &ss->o, 0);
     enum step where;
     CHECK(feed_sse(sse, sizeof sse - 1, (struct split){SPLIT_WHOLE, 0}, &ss->s, &ss->e, &where) == 0);
+    /* The finished Response is made once: the stored record's and the
+     * answer's are one object (and the writer's close frees it). */
+    json_object *r1 = resp_out_response(&w, &ss->o), *r2 = resp_out_response(&w, &ss->o);
+    CHECK(r1 == r2);
+    json_object_put(r1);
+    json_object_put(r2);
     CHECK(answer_close(&ss->o, AXON_OK, &ss->e) == AXON_OK);
     int deltas = 0;
     long seq = -1;
