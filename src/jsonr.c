@@ -116,9 +116,15 @@ bool jsonr_str(struct jsonr *r, struct buf *out)
             return false;
         if (!bs)
             break;
-        char c = bs[1];
-        char d = c == 'b' ? '\b' : c == 'f' ? '\f' : c == 'n' ? '\n' : c == 'r' ? '\r'
-               : c == 't' ? '\t' : c; /* \" \\ \/ stand for themselves */
+        char d = bs[1]; /* \" \\ \/ stand for themselves */
+        switch (d) {
+        case 'b': d = '\b'; break;
+        case 'f': d = '\f'; break;
+        case 'n': d = '\n'; break;
+        case 'r': d = '\r'; break;
+        case 't': d = '\t'; break;
+        default: break;
+        }
         if (buf_append(out, &d, 1))
             return false;
         s = bs + 2;
