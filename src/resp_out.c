@@ -94,6 +94,7 @@ static void close_of(void *ws)
     struct resp_out *w = ws;
     json_object_put(w->final);
     w->final = NULL;
+    buf_free(&w->final_json);
 }
 
 /* The id of an output item: part 0 reasoning, 1 the message, 2 + k the
@@ -368,6 +369,24 @@ json_object *resp_out_response(struct resp_out *w, const struct answer *a)
     json_object *out = output_items(w, a, text, n, reason ? "incomplete" : "completed");
     w->final = response_obj(w, a, status, reason, out, NULL, true);
     return json_object_get(w->final);
+}
+
+int resp_out_response_json(struct resp_out *w, const struct answer *a, const char **p,
+                           size_t *n)
+{
+    if (!w->final_json.p) {
+        buf_init(&w->final_json, RESPONSE_JSON_MAX);
+        json_object *resp = resp_out_response(w, a);
+        int rc = jsonv_write(&w->final_json, resp);
+        json_object_put(resp);
+        if (rc) {
+            buf_free(&w->final_json);
+            return rc;
+        }
+    }
+    *p = w->final_json.p;
+    *n = w->final_json.len;
+    return AXON_OK;
 }
 
 /* ---- streaming ---------------------------------------------------------------- */
@@ -721,15 +740,13 @@ static int finish_of(void *ws, const struct answer *a, struct api_error *e)
     rc = answer_content(a, 0, &text, &n, e); /* a check refuses the answer: nothing goes */
     if (rc)
         return rc;
-    json_object *resp = resp_out_response(w, a);
-    struct buf b = BUF_INIT(RESPONSE_JSON_MAX);
-    rc = jsonv_write(&b, resp);
-    json_object_put(resp);
+    const char *body;
+    size_t len;
+    rc = resp_out_response_json(w, a, &body, &len); /* the stored record's text too */
     if (!rc)
-        rc = io_send_json(a->r, 200, b.p, b.len, NULL);
+        rc = io_send_json(a->r, 200, body, len, NULL);
     else if (rc == AXON_ETOOBIG)
         api_error_set(e, 502, ERR_SERVER, NULL, NULL, "The answer is larger than Axon's cap.");
-    buf_free(&b);
     return rc;
 }
 

@@ -1956,6 +1956,15 @@ static void responses_deltas_print_as_json_c_does(void **state)
      * answer's are one object (and the writer's close frees it). */
     json_object *r1 = resp_out_response(&w, &ss->o), *r2 = resp_out_response(&w, &ss->o);
     CHECK(r1 == r2);
+    /* Its text is written once too, as jsonv_write writes the object. */
+    struct buf whole = BUF_INIT(1u << 20);
+    CHECK(jsonv_write(&whole, r1) == AXON_OK);
+    const char *j1, *j2;
+    size_t n1, n2;
+    CHECK(resp_out_response_json(&w, &ss->o, &j1, &n1) == AXON_OK);
+    CHECK(resp_out_response_json(&w, &ss->o, &j2, &n2) == AXON_OK);
+    CHECK(j1 == j2 && n1 == n2 && n1 == whole.len && !memcmp(j1, whole.p, n1));
+    buf_free(&whole);
     json_object_put(r1);
     json_object_put(r2);
     CHECK(answer_close(&ss->o, AXON_OK, &ss->e) == AXON_OK);
