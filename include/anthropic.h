@@ -65,6 +65,7 @@ struct anth_stream {
     struct usage usage;
     const char *finish;    /* static, set by message_delta */
     bool finished;         /* the finish event went out */
+    struct buf text;       /* a text delta read in place (jsonr.h); owned */
 };
 
 void anth_stream_init(struct anth_stream *s, struct answer *out, int choice);
@@ -77,11 +78,19 @@ void anth_stream_free(struct anth_stream *s);
  * for a broken event; the answer's codes when the client side fails. */
 int anth_stream_event(struct anth_stream *s, const char *event, const char *data, size_t n,
                       struct api_error *e) AXON_MUST_CHECK;
+/* anth_stream_event without its fast path: every event parsed into a
+ * json-c tree. For the tests, which check that the two agree. */
+int anth_stream_event_tree(struct anth_stream *s, const char *data, size_t n,
+                           struct api_error *e) AXON_MUST_CHECK;
 /* The upstream stream ended: AXON_EPROTO (e filled) if it ended early. */
 int anth_stream_end(struct anth_stream *s, struct api_error *e) AXON_MUST_CHECK;
 /* A whole non-streaming Messages response (borrows body): the codes of
  * anth_stream_event. */
 int anth_message(struct anth_stream *s, const char *body, size_t n, struct api_error *e)
+    AXON_MUST_CHECK;
+
+/* anth_message without its fast path, for the tests (as anth_stream_event_tree). */
+int anth_message_tree(struct anth_stream *s, const char *body, size_t n, struct api_error *e)
     AXON_MUST_CHECK;
 
 /* An upstream HTTP error answer mapped to the error the client gets

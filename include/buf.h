@@ -36,6 +36,9 @@ int buf_append(struct buf *b, const void *p, size_t n) AXON_MUST_CHECK;
 int buf_puts(struct buf *b, const char *s) AXON_MUST_CHECK;
 /* Appends formatted text (vsnprintf, never sprintf). */
 int buf_printf(struct buf *b, const char *fmt, ...) AXON_PRINTF(2, 3) AXON_MUST_CHECK;
+/* Appends v in decimal, as printf's %lld: numbers in answers and keys are
+ * written per chunk, where vsnprintf cost more than the rest of the chunk. */
+int buf_i64(struct buf *b, long long v) AXON_MUST_CHECK;
 /* Appends s as a JSON string literal, quotes included, escaping as RFC 8259
  * requires. Bytes >= 0x80 are copied as they are (the caller ensures UTF-8). */
 int buf_json_str(struct buf *b, const char *s, size_t n) AXON_MUST_CHECK;

@@ -19,6 +19,9 @@ struct oai_out {
     long created;
     char fingerprint[16];
     struct buf chunk;       /* scratch for one chunk */
+    struct buf head;        /* the chunks' common start, for head_model */
+    char *head_model;       /* the model head was written for; owned, or NULL */
+    struct buf delta;       /* scratch for one chunk's delta */
     bool conversation_sent; /* the stream's first chunk carried conversation_id */
 };
 

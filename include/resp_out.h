@@ -44,6 +44,8 @@ struct resp_out {
     struct { int kind; int tool; } items[RESP_OUT_ITEMS]; /* in the order they opened */
     bool rs_seen, msg_seen;         /* the reasoning / message item was opened */
     bool text_part, refusal_part;   /* the message's parts so far */
+    json_object *final;             /* resp_out_response's, kept for its second caller; owned */
+    struct buf final_json;          /* final as JSON text, once written (owned) */
 };
 
 /* The writer (answer.h), with a struct resp_out as its state. */
@@ -56,8 +58,15 @@ void resp_out_prepare(struct resp_out *w, const struct resp_meta *meta);
 void resp_out_stored(struct resp_out *w, const char *conv, long pos);
 
 /* The Response object of the finished answer a (as the non-stream answer
- * gives it, and the stream's closing event): returns new (json_object_put).
- * With the writer opened (the run started). */
+ * gives it, and the stream's closing event): returns a new reference
+ * (json_object_put). With the writer opened (the run started). Made once,
+ * on the first call: later calls (the stored record's, then the answer's)
+ * get the same object, completed_at included, so the two always agree. */
 json_object *resp_out_response(struct resp_out *w, const struct answer *a);
+/* resp_out_response as JSON text (jsonv_write's), written once for the
+ * stored record and the answer: *p, *n borrowed from w until the writer
+ * closes. AXON_ETOOBIG past the Response's cap (256 MiB). */
+int resp_out_response_json(struct resp_out *w, const struct answer *a, const char **p,
+                           size_t *n) AXON_MUST_CHECK;
 
 #endif

@@ -63,6 +63,12 @@ int text_utf8_pct_escape(const char *s, size_t n, char *out, size_t cap,
 /* Appends "line\r\n" to the header block dst (cap bytes, NUL-terminated),
  * or nothing when it would not fit. Borrows both. */
 void text_append_header(char *dst, size_t cap, const char *line);
+/* snprintf(dst, cap, "%s%s%s", a, b, c) without the format's cost (a
+ * NULL part is empty): the first cap - 1 bytes, a NUL after them; returns
+ * the whole length, as snprintf does, so a cut shows. Borrows the parts. */
+size_t text_join(char *dst, size_t cap, const char *a, const char *b, const char *c);
+/* snprintf(dst, cap, "%lld", v), the same way. */
+size_t text_i64(char *dst, size_t cap, long long v);
 /* Adds word (borrowed) to the ", "-separated list in dst (cap bytes, NUL
  * terminated) unless it is there already; a word that does not fit is left
  * out (the lists are of parameter names: short and bounded). */

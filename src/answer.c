@@ -29,7 +29,7 @@ void answer_init(struct answer *a, struct axon_req *r, int n, bool stream, bool 
     a->n = n;
     a->stream = stream;
     a->include_usage = include_usage;
-    snprintf(a->model, sizeof a->model, "%s", model);
+    text_join(a->model, sizeof a->model, model, NULL, NULL);
     a->c = xcalloc((size_t)n, sizeof *a->c);
     for (int i = 0; i < n; i++)
         choice_init(&a->c[i]);
@@ -262,7 +262,7 @@ int answer_event(struct answer *a, int i, const struct cev *ev)
         /* The model shows in every chunk: it changes only while nothing
          * has gone out. */
         if (!answer_started(a) && ev->s && *ev->s) {
-            snprintf(a->model, sizeof a->model, "%s", ev->s);
+            text_join(a->model, sizeof a->model, ev->s, NULL, NULL);
             /* A long name cut mid-character: tests/fuzz/regressions/anthropic/. */
             text_utf8_trim(a->model);
         }

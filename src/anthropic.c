@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "claude_schema.h"
+#include "jsonr.h"
 #include "jsonv.h"
 #include "sha256.h"
 #include "log.h"
@@ -1243,10 +1244,12 @@ void anth_stream_init(struct anth_stream *s, struct answer *out, int choice)
     memset(s, 0, sizeof *s);
     s->out = out;
     s->choice = choice;
+    buf_init(&s->text, ANTH_MAX_BODY); /* an event is capped lower (AXON_MAX_UPSTREAM_BYTES) */
 }
 
 void anth_stream_free(struct anth_stream *s)
 {
+    buf_free(&s->text);
     free(s->blocks);
     s->blocks = NULL;
     s->nblocks = 0;
@@ -1527,10 +1530,270 @@ static int on_event(struct anth_stream *s, json_object *ev, struct api_error *e)
     return AXON_OK; /* ping and event types added later */
 }
 
+static bool key_is(const char *k, size_t kn, const char *name);
+static bool fast_str(struct jsonr *r, struct buf *b, size_t *off, size_t *len);
+static bool fast_usage(struct jsonr *r, struct usage *u);
+
+/* {"type":"text_delta","text":"..."}, the text into s->text. */
+static bool read_text_delta(struct jsonr *r, struct buf *text)
+{
+    const char *k;
+    size_t kn;
+    bool end, type = false, got = false;
+    if (!jsonr_char(r, '{'))
+        return false;
+    for (bool first = true;; first = false) {
+        if (!jsonr_key(r, first, &k, &kn, &end))
+            return false;
+        if (end)
+            return type && got;
+        if (kn == 4 && !memcmp(k, "type", 4) && !type) {
+            if (!jsonr_str_eq(r, "text_delta"))
+                return false;
+            type = true;
+        } else if (kn == 4 && !memcmp(k, "text", 4) && !got) {
+            buf_reset(text);
+            if (!jsonr_str(r, text))
+                return false;
+            got = true;
+        } else {
+            return false; /* another member, or one twice (json-c keeps the last) */
+        }
+    }
+}
+
+/* A content_block_delta with a text_delta, all but a few events of a
+ * stream, read in place (jsonr.h): the json-c tree cost four fifths of
+ * such an event's work (callgrind). *handled false: the event is not
+ * exactly that shape, or holds what the reader leaves to json-c (a \u
+ * escape, say), and the caller parses it whole, so that every answer, an
+ * error included, is the one on_event gives. */
+static int text_delta_fast(struct anth_stream *s, const char *data, size_t n,
+                           struct api_error *e, bool *handled)
+{
+    struct jsonr r;
+    const char *k;
+    size_t kn;
+    bool end, type = false, index = false, delta = false;
+    long idx = 0;
+    *handled = false;
+    jsonr_init(&r, data, n);
+    if (!jsonr_char(&r, '{'))
+        return AXON_OK;
+    for (bool first = true;; first = false) {
+        if (!jsonr_key(&r, first, &k, &kn, &end))
+            return AXON_OK;
+        if (end)
+            break;
+        if (kn == 4 && !memcmp(k, "type", 4) && !type) {
+            if (!jsonr_str_eq(&r, "content_block_delta"))
+                return AXON_OK;
+            type = true;
+        } else if (kn == 5 && !memcmp(k, "index", 5) && !index) {
+            if (!jsonr_uint(&r, &idx) || idx >= ANTH_MAX_BLOCKS)
+                return AXON_OK;
+            index = true;
+        } else if (kn == 5 && !memcmp(k, "delta", 5) && !delta) {
+            if (!read_text_delta(&r, &s->text))
+                return AXON_OK;
+            delta = true;
+        } else {
+            return AXON_OK;
+        }
+    }
+    if (!type || !index || !delta || !jsonr_done(&r))
+        return AXON_OK;
+    *handled = true;
+    int i = (int)idx;
+    blocks_reserve(s, i); /* as block_index does */
+    (void)e;
+    if (s->blocks[i].is_server)
+        return AXON_OK; /* not shown, see content_block_start */
+    return emit(s, (struct cev){.kind = CEV_TEXT, .s = s->text.p ? s->text.p : "",
+                                .n = s->text.len});
+}
+
+/* {"stop_reason":...} and what else a message_delta's delta holds. */
+static bool fast_stop(struct jsonr *r, struct buf *b, size_t *off, bool *has)
+{
+    const char *k;
+    size_t kn, len;
+    bool end, seen = false;
+    if (!jsonr_char(r, '{'))
+        return false;
+    for (bool first = true;; first = false) {
+        if (!jsonr_key(r, first, &k, &kn, &end))
+            return false;
+        if (end)
+            return true;
+        if (key_is(k, kn, "stop_reason")) {
+            if (seen)
+                return false;
+            seen = true;
+            if (!jsonr_null(r)) {
+                if (!fast_str(r, b, off, &len))
+                    return false;
+                *has = true;
+            }
+        } else if (!jsonr_skip(r)) {
+            return false;
+        }
+    }
+}
+
+/* message_start's message: its model and usage, the rest read over. */
+static bool fast_start(struct jsonr *r, struct buf *b, size_t *off, bool *has, struct usage *u)
+{
+    const char *k;
+    size_t kn, len;
+    bool end, model = false, usage = false;
+    if (!jsonr_char(r, '{'))
+        return false;
+    for (bool first = true;; first = false) {
+        if (!jsonr_key(r, first, &k, &kn, &end))
+            return false;
+        if (end)
+            return true;
+        if (key_is(k, kn, "model")) {
+            if (model)
+                return false;
+            model = true;
+            if (!jsonr_null(r)) {
+                if (!fast_str(r, b, off, &len))
+                    return false;
+                *has = true;
+            }
+        } else if (key_is(k, kn, "usage")) {
+            if (usage || !fast_usage(r, u))
+                return false;
+            usage = true;
+        } else if (!jsonr_skip(r)) {
+            return false;
+        }
+    }
+}
+
+/* The stream's other frequent events, read in place as text_delta_fast
+ * reads deltas: message_start, message_delta, content_block_stop, ping and
+ * message_stop (the json-c tree of each cost as much as four deltas).
+ * *handled false for anything else, a content_block_start included, and
+ * for a member the tree would not read, so that only the shapes whose every
+ * member is understood skip it. Nothing of s but its scratch text changes
+ * unless handled. */
+static int event_fast(struct anth_stream *s, const char *data, size_t n, bool *handled)
+{
+    enum { EV_START, EV_DELTA, EV_STOP_BLOCK, EV_PING, EV_STOP, EV_N };
+    static const char *const types[EV_N] = {"message_start", "message_delta",
+                                            "content_block_stop", "ping", "message_stop"};
+    struct jsonr r;
+    struct buf *b = &s->text;
+    struct usage u = s->usage;
+    const char *k;
+    size_t kn, len, toff = 0, soff = 0;
+    bool end, has_str = false, seen_type = false, seen_index = false, seen_usage = false;
+    int type = -1, body = 0; /* body: 1 a "message" member, 2 a "delta" member */
+    long idx = 0;
+    *handled = false;
+    buf_reset(b);
+    jsonr_init(&r, data, n);
+    if (!jsonr_char(&r, '{'))
+        return AXON_OK;
+    for (bool first = true;; first = false) {
+        if (!jsonr_key(&r, first, &k, &kn, &end))
+            return AXON_OK;
+        if (end)
+            break;
+        if (key_is(k, kn, "type")) {
+            if (seen_type || !fast_str(&r, b, &toff, &len))
+                return AXON_OK;
+            for (int i = 0; i < EV_N; i++)
+                if (len == strlen(types[i]) && !memcmp(b->p + toff, types[i], len))
+                    type = i;
+            if (type < 0)
+                return AXON_OK;
+            seen_type = true;
+        } else if (key_is(k, kn, "index")) {
+            if (seen_index || !jsonr_uint(&r, &idx) || idx >= ANTH_MAX_BLOCKS)
+                return AXON_OK;
+            seen_index = true;
+        } else if (key_is(k, kn, "message")) {
+            if (body || !fast_start(&r, b, &soff, &has_str, &u))
+                return AXON_OK;
+            body = 1;
+        } else if (key_is(k, kn, "delta")) {
+            if (body || !fast_stop(&r, b, &soff, &has_str))
+                return AXON_OK;
+            body = 2;
+        } else if (key_is(k, kn, "usage")) {
+            if (seen_usage || !fast_usage(&r, &u))
+                return AXON_OK;
+            seen_usage = true;
+        } else {
+            return AXON_OK;
+        }
+    }
+    if (!seen_type || !jsonr_done(&r))
+        return AXON_OK;
+    /* Each type with only the members the tree reads of it. */
+    switch (type) {
+    case EV_START:
+        if (body != 1 || seen_index || seen_usage)
+            return AXON_OK;
+        break;
+    case EV_DELTA:
+        if (body == 1 || seen_index)
+            return AXON_OK;
+        break;
+    case EV_STOP_BLOCK:
+        if (body || !seen_index || seen_usage)
+            return AXON_OK;
+        break;
+    default:
+        if (body || seen_index || seen_usage)
+            return AXON_OK;
+    }
+    *handled = true;
+    const char *str = has_str ? b->p + soff : NULL;
+    switch (type) {
+    case EV_START:
+        s->usage = u;
+        return emit(s, (struct cev){.kind = CEV_START, .s = str ? str : ""});
+    case EV_DELTA:
+        if (str)
+            s->finish = anthropic_finish_reason(str);
+        s->usage = u; /* cumulative counts */
+        return AXON_OK;
+    case EV_STOP_BLOCK: {
+        int i = (int)idx;
+        blocks_reserve(s, i); /* as block_index does */
+        struct anth_block *bl = &s->blocks[i];
+        if (bl->is_tool && !bl->had_args) { /* a tool without arguments */
+            bl->had_args = true;
+            return emit(s, (struct cev){.kind = CEV_TOOL_ARGS, .tool = bl->tool, .s = "{}", .n = 2});
+        }
+        return AXON_OK;
+    }
+    case EV_STOP:
+        return finish(s);
+    default:
+        return AXON_OK; /* ping */
+    }
+}
+
 int anth_stream_event(struct anth_stream *s, const char *event, const char *data, size_t n,
                       struct api_error *e)
 {
     (void)event; /* the data's "type" says the same, and is what we trust */
+    bool handled;
+    int rc = text_delta_fast(s, data, n, e, &handled);
+    if (!handled)
+        rc = event_fast(s, data, n, &handled);
+    return handled ? rc : anth_stream_event_tree(s, data, n, e);
+}
+
+int anth_stream_event_tree(struct anth_stream *s, const char *data, size_t n,
+                           struct api_error *e)
+{
     json_object *ev = NULL;
     if (jsonv_parse(data, n, JSONV_MAX_DEPTH, &ev) || !json_object_is_type(ev, json_type_object)) {
         json_object_put(ev);
@@ -1550,7 +1813,190 @@ int anth_stream_end(struct anth_stream *s, struct api_error *e)
     return bad_event(e, "the stream ended before the answer was complete");
 }
 
+#define FAST_TEXTS 8 /* text blocks an answer read in place may have */
+
+static bool key_is(const char *k, size_t kn, const char *name)
+{
+    return kn == strlen(name) && !memcmp(k, name, kn);
+}
+
+/* A string value appended to b, a NUL after it: where it starts, how long. */
+static bool fast_str(struct jsonr *r, struct buf *b, size_t *off, size_t *len)
+{
+    *off = b->len;
+    if (!jsonr_str(r, b))
+        return false;
+    *len = b->len - *off;
+    return buf_append(b, "", 1) == AXON_OK;
+}
+
+/* The usage object as read_usage reads it, into u. */
+static bool fast_usage(struct jsonr *r, struct usage *u)
+{
+    static const char *const names[] = {"input_tokens", "cache_read_input_tokens",
+                                        "cache_creation_input_tokens", "output_tokens"};
+    long *const to[] = {&u->input, &u->cache_read, &u->cache_write, &u->output};
+    const char *k;
+    size_t kn;
+    bool end;
+    unsigned seen = 0;
+    if (jsonr_null(r))
+        return true; /* as no usage at all */
+    if (!jsonr_char(r, '{'))
+        return false;
+    for (bool first = true;; first = false) {
+        if (!jsonr_key(r, first, &k, &kn, &end))
+            return false;
+        if (end)
+            return true;
+        int w = -1;
+        for (int i = 0; i < 4; i++)
+            if (key_is(k, kn, names[i]))
+                w = i;
+        long v;
+        if (w >= 0) {
+            if (seen & (1u << w))
+                return false; /* twice: json-c keeps the last, the tree knows */
+            seen |= 1u << w;
+            if (jsonr_null(r))
+                continue; /* null is unset (jsonv_get) */
+            if (!jsonr_uint(r, &v))
+                return false;
+            *to[w] = v; /* oai_tokens(): nine digits are in its range */
+        } else if (key_is(k, kn, "output_tokens_details") || !jsonr_skip(r)) {
+            return false; /* its thinking_tokens: the tree's */
+        }
+    }
+}
+
+/* The content array when it holds text blocks only (at most FAST_TEXTS):
+ * each text appended to b, where it starts in off[], its length in len[]. */
+static bool fast_content(struct jsonr *r, struct buf *b, size_t *off, size_t *len, int *nt)
+{
+    const char *k;
+    size_t kn;
+    bool end;
+    if (!jsonr_char(r, '['))
+        return false;
+    if (jsonr_char(r, ']'))
+        return true;
+    for (;;) {
+        bool type = false, text = false;
+        if (*nt == FAST_TEXTS || !jsonr_char(r, '{'))
+            return false;
+        for (bool first = true;; first = false) {
+            if (!jsonr_key(r, first, &k, &kn, &end))
+                return false;
+            if (end)
+                break;
+            if (key_is(k, kn, "type")) {
+                if (type || !jsonr_str_eq(r, "text"))
+                    return false; /* thinking, tool_use...: the tree's */
+                type = true;
+            } else if (key_is(k, kn, "text")) {
+                if (text || !fast_str(r, b, &off[*nt], &len[*nt]))
+                    return false;
+                text = true;
+            } else if (!jsonr_skip(r)) { /* citations, and what comes later */
+                return false;
+            }
+        }
+        if (!type || !text)
+            return false;
+        (*nt)++;
+        if (jsonr_char(r, ']'))
+            return true;
+        if (!jsonr_char(r, ','))
+            return false;
+    }
+}
+
+/* A Messages response of text blocks, read in place (jsonr.h): the json-c
+ * tree of a short answer cost about as much as all the rest of Axon's work
+ * on it (callgrind). *handled false: anything else (a tool call, thinking,
+ * a \u escape, a member twice...), which the caller parses whole, so that
+ * every answer and every error is the one the tree gives. Nothing of s
+ * but its scratch text changes unless handled. */
+static int message_fast(struct anth_stream *s, const char *body, size_t n, bool *handled)
+{
+    struct jsonr r;
+    struct buf *b = &s->text;
+    struct usage u = s->usage;
+    size_t off[FAST_TEXTS], len[FAST_TEXTS], moff = 0, mlen = 0, soff = 0, sn = 0;
+    const char *k;
+    size_t kn;
+    int nt = 0;
+    bool end, type = false, content = false, model = false, stop = false, usage = false;
+    bool has_model = false, has_stop = false;
+    *handled = false;
+    buf_reset(b);
+    jsonr_init(&r, body, n);
+    if (!jsonr_char(&r, '{'))
+        return AXON_OK;
+    for (bool first = true;; first = false) {
+        if (!jsonr_key(&r, first, &k, &kn, &end))
+            return AXON_OK;
+        if (end)
+            break;
+        if (key_is(k, kn, "type")) {
+            if (type || !jsonr_str_eq(&r, "message"))
+                return AXON_OK;
+            type = true;
+        } else if (key_is(k, kn, "content")) {
+            if (content || !fast_content(&r, b, off, len, &nt))
+                return AXON_OK;
+            content = true;
+        } else if (key_is(k, kn, "model")) {
+            if (model)
+                return AXON_OK;
+            model = true;
+            if (!jsonr_null(&r)) {
+                if (!fast_str(&r, b, &moff, &mlen))
+                    return AXON_OK;
+                has_model = true;
+            }
+        } else if (key_is(k, kn, "stop_reason")) {
+            if (stop)
+                return AXON_OK;
+            stop = true;
+            if (!jsonr_null(&r)) {
+                if (!fast_str(&r, b, &soff, &sn))
+                    return AXON_OK;
+                has_stop = true;
+            }
+        } else if (key_is(k, kn, "usage")) {
+            if (usage || !fast_usage(&r, &u))
+                return AXON_OK;
+            usage = true;
+        } else if (!jsonr_skip(&r)) { /* id, role, stop_sequence, container... */
+            return AXON_OK;
+        }
+    }
+    if (!type || !content || !jsonr_done(&r))
+        return AXON_OK;
+    *handled = true;
+    (void)mlen;
+    (void)sn;
+    const char *base = b->p ? b->p : "";
+    int rc = emit(s, (struct cev){.kind = CEV_START, .s = has_model ? base + moff : ""});
+    for (int i = 0; !rc && i < nt; i++)
+        rc = emit(s, (struct cev){.kind = CEV_TEXT, .s = base + off[i], .n = len[i]});
+    if (!rc) {
+        s->finish = anthropic_finish_reason(has_stop ? base + soff : NULL);
+        s->usage = u;
+        rc = finish(s);
+    }
+    return rc;
+}
+
 int anth_message(struct anth_stream *s, const char *body, size_t n, struct api_error *e)
+{
+    bool handled;
+    int rc = message_fast(s, body, n, &handled);
+    return handled ? rc : anth_message_tree(s, body, n, e);
+}
+
+int anth_message_tree(struct anth_stream *s, const char *body, size_t n, struct api_error *e)
 {
     json_object *msg = NULL;
     if (jsonv_parse(body, n, JSONV_MAX_DEPTH, &msg) || !json_object_is_type(msg, json_type_object)) {

@@ -1,5 +1,6 @@
 /* buf.c - capped growable buffers and aborting allocators. */
 #include "buf.h"
+#include "text.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -110,6 +111,13 @@ int buf_append(struct buf *b, const void *p, size_t n)
 int buf_puts(struct buf *b, const char *s)
 {
     return buf_append(b, s, strlen(s));
+}
+
+int buf_i64(struct buf *b, long long v)
+{
+    char tmp[24];
+    size_t n = text_i64(tmp, sizeof tmp, v);
+    return buf_append(b, tmp, n);
 }
 
 int buf_printf(struct buf *b, const char *fmt, ...)

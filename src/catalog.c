@@ -104,8 +104,8 @@ static const struct listed_model *listed(int k, const char *name)
 static void route_static(const struct axon_config *cfg, const struct model *m, struct model_route *out)
 {
     out->m = *m;
-    snprintf(out->id, sizeof out->id, "%s", m->id);
-    snprintf(out->upstream_id, sizeof out->upstream_id, "%s", m->upstream_id);
+    text_join(out->id, sizeof out->id, m->id, NULL, NULL); /* every request: no format */
+    text_join(out->upstream_id, sizeof out->upstream_id, m->upstream_id, NULL, NULL);
     out->m.id = out->id;
     out->m.upstream_id = out->upstream_id;
     out->m.server = NULL;
@@ -117,8 +117,8 @@ static void route_listed(const struct axon_config *cfg, int k, const char *id, l
                          long created, struct model_route *out)
 {
     memset(out, 0, sizeof *out);
-    snprintf(out->id, sizeof out->id, "%s", id);
-    snprintf(out->upstream_id, sizeof out->upstream_id, "%s", id);
+    text_join(out->id, sizeof out->id, id, NULL, NULL);
+    text_join(out->upstream_id, sizeof out->upstream_id, id, NULL, NULL);
     out->m.id = out->id;
     out->m.upstream_id = out->upstream_id;
     out->m.provider = PROVIDER_OPENAI;

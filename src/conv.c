@@ -74,13 +74,14 @@ static bool tenant_ok(const char *t)
 /* Only after conv_id_check and tenant_ok: the formats cannot be cut. */
 static void conv_keys(const char *id, char *meta, char *msgs)
 {
-    snprintf(meta, KEY_MAX, "axon:{c:%s}:meta", id);
-    snprintf(msgs, KEY_MAX, "axon:{c:%s}:msgs", id);
+    /* text_join, not snprintf: keys are made on every turn (callgrind). */
+    text_join(meta, KEY_MAX, "axon:{c:", id, "}:meta");
+    text_join(msgs, KEY_MAX, "axon:{c:", id, "}:msgs");
 }
 
 static void tenant_key(const char *tenant, char *out)
 {
-    snprintf(out, KEY_MAX, "axon:{k:%s}:convs", tenant);
+    text_join(out, KEY_MAX, "axon:{k:", tenant, "}:convs");
 }
 
 /* ---- meta records ------------------------------------------------------------ */
@@ -454,14 +455,14 @@ static int load_locked(const struct axon_config *cfg, const char *id, const char
     if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant))
         return conv_load(cfg, id, tenant, messages, meta); /* refuses: EINVAL */
     lock->lease_ms = (long long)cfg->pool_lease_s * 1000;
-    snprintf(lock->key, sizeof lock->key, "axon:{c:%s}:turn", id);
+    text_join(lock->key, sizeof lock->key, "axon:{c:", id, "}:turn");
     unsigned char rnd[CONV_LOCK_TOKEN_HEX / 2];
     text_random(rnd, sizeof rnd);
     text_hex(rnd, sizeof rnd, lock->token);
     char px[24], deadline[24];
-    snprintf(px, sizeof px, "%lld", lock->lease_ms);
+    text_i64(px, sizeof px, lock->lease_ms);
     long long off = atomic_load(&clock_offset_ms);
-    snprintf(deadline, sizeof deadline, "%lld",
+    text_i64(deadline, sizeof deadline,
              off ? (long long)(log_now_us() / 1000u) + off + cfg->valkey_timeout_ms : 0LL);
     /* The lock comes before the read in the same round trip. Every store
      * of a continued turn checks the lock is its own (the append script),
@@ -557,7 +558,7 @@ int conv_lock_renew(struct conv_lock *lock)
     if (now < lock->renew_at_us)
         return AXON_OK;
     char px[24];
-    snprintf(px, sizeof px, "%lld", lock->lease_ms);
+    text_i64(px, sizeof px, lock->lease_ms);
     const char *keys[] = {lock->key};
     const char *args[] = {lock->token, px};
     redisReply *r = NULL;
@@ -625,9 +626,9 @@ static void add_indexes(const struct axon_config *cfg, long long now_ms,
                         struct conv_append_op *op, struct valkey_batch *b)
 {
     long long ttl_ms = (long long)cfg->conv_ttl_s * 1000;
-    snprintf(op->score, sizeof op->score, "%lld", now_ms);
-    snprintf(op->oldest, sizeof op->oldest, "%lld", now_ms - ttl_ms);
-    snprintf(op->expiry, sizeof op->expiry, "%lld", now_ms + ttl_ms);
+    text_i64(op->score, sizeof op->score, now_ms);
+    text_i64(op->oldest, sizeof op->oldest, now_ms - ttl_ms);
+    text_i64(op->expiry, sizeof op->expiry, now_ms + ttl_ms);
     const char *z0[] = {"ZADD", op->tk, "GT", op->score, op->id};
     const char *z1[] = {"ZADD", ACTIVE_KEY, "GT", op->expiry, op->id};
     const char *r0[] = {"ZREMRANGEBYSCORE", op->tk, "-inf", op->oldest};
@@ -654,7 +655,7 @@ static void add_indexes(const struct axon_config *cfg, long long now_ms,
 static void add_create(const char *model, size_t n, size_t bytes, struct conv_append_op *op,
                        struct valkey_batch *b)
 {
-    snprintf(op->bytes, sizeof op->bytes, "%zu", bytes);
+    text_i64(op->bytes, sizeof op->bytes, (long long)bytes);
     const char *head[2 + CONV_FAST_ARGS] = {op->mk, op->lk, op->tenant, model,
                                             op->ttl, op->bytes, op->deadline};
     int argc = 0;
@@ -681,10 +682,10 @@ static void add_script(const struct axon_config *cfg, const char *model, size_t 
                        size_t nclient, const struct conv_lock *lock, struct conv_append_op *op,
                        struct valkey_batch *b)
 {
-    snprintf(op->maxm, sizeof op->maxm, "%d", cfg->conv_max_messages);
-    snprintf(op->maxb, sizeof op->maxb, "%zu", cfg->conv_max_bytes);
-    snprintf(op->nb, sizeof op->nb, "%zu", n);
-    snprintf(op->ncb, sizeof op->ncb, "%zu", nclient);
+    text_i64(op->maxm, sizeof op->maxm, cfg->conv_max_messages);
+    text_i64(op->maxb, sizeof op->maxb, (long long)cfg->conv_max_bytes);
+    text_i64(op->nb, sizeof op->nb, (long long)n);
+    text_i64(op->ncb, sizeof op->ncb, (long long)nclient);
     const char *argv[] = {op->mk,   op->lk,   op->tenant, model, op->create ? "1" : "0",
                           op->ttl,  op->maxm, op->maxb,   op->nb, op->ncb,
                           op->deadline, op->blob.p};
@@ -777,10 +778,10 @@ void conv_append_add_fenced(const struct axon_config *cfg, const char *id, const
     clock_note(now_ms);
     conv_keys(id, op->mk, op->lk);
     tenant_key(tenant, op->tk);
-    snprintf(op->ttl, sizeof op->ttl, "%d", cfg->conv_ttl_s);
+    text_i64(op->ttl, sizeof op->ttl, cfg->conv_ttl_s);
     /* The store deadline and the wait past it (conv.h). */
     long long budget = cfg->valkey_timeout_ms + (long long)(op->blob.len / CONV_STORE_BYTES_PER_MS);
-    snprintf(op->deadline, sizeof op->deadline, "%lld", now_ms + budget);
+    text_i64(op->deadline, sizeof op->deadline, now_ms + budget);
     if (b->wait_ms < budget + cfg->valkey_timeout_ms)
         b->wait_ms = budget + cfg->valkey_timeout_ms;
     /* A turn given more time for its size: its timeout is its own, not

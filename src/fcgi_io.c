@@ -33,7 +33,7 @@ void io_req_init(struct axon_req *r, FCGX_Request *fcgi, const struct axon_confi
     text_hex(rnd, sizeof rnd, r->id + 4);
 
     const char *method = io_param(r, "REQUEST_METHOD");
-    snprintf(r->method, sizeof r->method, "%s", method ? method : "GET");
+    text_join(r->method, sizeof r->method, method ? method : "GET", NULL, NULL);
     /* Route on REQUEST_URI: every server sets it, while SCRIPT_NAME and
      * PATH_INFO depend on how the location was written. */
     peer_init(&r->peer, io_param(r, "SERVER_ADDR"), io_param(r, "SERVER_PORT"),

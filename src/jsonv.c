@@ -1,7 +1,9 @@
 /* jsonv.c - an RFC 8259 syntax check in front of json-c (see jsonv.h). */
 #include "jsonv.h"
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct scan {
@@ -162,6 +164,54 @@ int jsonv_check(const char *p, size_t n, int max_depth)
     return s.err ? s.err : AXON_EINVAL;
 }
 
+/* Each thread keeps its tokener for the depth most asked (JSONV_MAX_DEPTH)
+ * and makes another for any other: json_tokener_new_ex calloc()s the tokener,
+ * its stack of max_depth + 1 records and a print buffer, a third of a small
+ * body's parse (callgrind), and a stream parses one event per token. */
+struct tok_cache {
+    struct json_tokener *tok;
+    int depth;
+};
+static pthread_key_t tok_key;
+static pthread_once_t tok_once = PTHREAD_ONCE_INIT;
+
+static void tok_cache_free(void *p)
+{
+    struct tok_cache *c = p;
+    if (c->tok)
+        json_tokener_free(c->tok);
+    free(c);
+}
+
+static void tok_key_make(void)
+{
+    if (pthread_key_create(&tok_key, tok_cache_free))
+        abort(); /* no keys left: a start-up failure, never at run time */
+}
+
+/* A reset tokener for max_depth, flags set; borrowed by the calling thread
+ * until its next call. */
+static struct json_tokener *tokener(int max_depth)
+{
+    (void)pthread_once(&tok_once, tok_key_make);
+    struct tok_cache *c = pthread_getspecific(tok_key);
+    if (!c) {
+        c = xcalloc(1, sizeof *c);
+        (void)pthread_setspecific(tok_key, c);
+    }
+    if (!c->tok || c->depth != max_depth) {
+        if (c->tok)
+            json_tokener_free(c->tok); /* not NULL-safe in json-c 0.16 */
+        /* json-c's depth counts the top level too: N admits N-1 nested levels. */
+        c->tok = json_tokener_new_ex(max_depth + 1);
+        if (!c->tok)
+            abort(); /* OOM policy: see axon.h */
+        c->depth = max_depth;
+        json_tokener_set_flags(c->tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    }
+    return c->tok;
+}
+
 int jsonv_parse(const char *p, size_t n, int max_depth, json_object **out)
 {
     *out = NULL;
@@ -170,11 +220,7 @@ int jsonv_parse(const char *p, size_t n, int max_depth, json_object **out)
     int rc = jsonv_check(p, n, max_depth);
     if (rc)
         return rc;
-    /* json-c's depth counts the top level too: N admits N-1 nested levels. */
-    struct json_tokener *tok = json_tokener_new_ex(max_depth + 1);
-    if (!tok)
-        return AXON_EINVAL;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    struct json_tokener *tok = tokener(max_depth);
     json_object *root = json_tokener_parse_ex(tok, p, (int)n);
     bool whole = json_tokener_get_error(tok) == json_tokener_success;
     /* A bare top-level number needs a terminator in json-c; the check above
@@ -183,7 +229,7 @@ int jsonv_parse(const char *p, size_t n, int max_depth, json_object **out)
         root = json_tokener_parse_ex(tok, " ", 1);
         whole = json_tokener_get_error(tok) == json_tokener_success;
     }
-    json_tokener_free(tok);
+    json_tokener_reset(tok); /* frees what a failed parse left on its stack */
     if (!root || !whole) {
         json_object_put(root);
         return AXON_EINVAL; /* e.g. invalid UTF-8 */
@@ -232,9 +278,23 @@ int jsonv_write(struct buf *b, json_object *o)
         }
         return rc ? rc : buf_append(b, "}", 1);
     }
+    case json_type_null:
+        return buf_append(b, "null", 4);
+    case json_type_boolean:
+        return json_object_get_boolean(o) ? buf_append(b, "true", 4) : buf_append(b, "false", 5);
+    case json_type_int: {
+        /* json-c prints an integer as %PRId64 (%PRIu64 for one above
+         * INT64_MAX, which get_int64 clamps: left to json-c), through a
+         * print buffer it allocates on the object; a Responses object has
+         * dozens (callgrind: a third of writing one). */
+        int64_t v = json_object_get_int64(o);
+        if (v != INT64_MAX)
+            return buf_i64(b, v);
+    }
+    /* fall through */
     default: {
-        /* null, booleans and numbers: short, and a decimal keeps the text
-         * the client wrote (json-c's own printer knows it). */
+        /* Other numbers: short, and a decimal keeps the text the client
+         * wrote (json-c's own printer knows it). */
         size_t n = 0;
         const char *t = json_object_to_json_string_length(o, JSONV_OUT, &n);
         return buf_append(b, t, n);

@@ -442,12 +442,39 @@ static int check_required(struct vctx *v, json_object *o, const struct shape *s)
     return AXON_OK;
 }
 
+#define EACH_MAX_FIELDS 64 /* a shape with more looks each field up */
+
+/* The fields in the shape's order, which decides the error a request with
+ * two gets, but only those the object has: a lookup of each of the chat
+ * shape's forty fields cost more than checking the three a request sends
+ * (callgrind), so the object's own keys are matched to the shape instead. */
 static int check_each(struct vctx *v, json_object *o, const struct shape *s)
 {
+    json_object *vals[EACH_MAX_FIELDS];
+    bool has[EACH_MAX_FIELDS] = {false};
+    bool each = s->n <= EACH_MAX_FIELDS;
+    if (each) {
+        json_object_object_foreach(o, key, val) {
+            for (size_t i = 0; i < s->n; i++) {
+                if (!strcmp(s->f[i].name, key)) {
+                    has[i] = true;
+                    vals[i] = val;
+                    break;
+                }
+            }
+        }
+    }
     for (size_t i = 0; i < s->n; i++) {
         const struct field *f = &s->f[i];
         json_object *val = NULL;
-        if (!json_object_object_get_ex(o, f->name, &val) || (!val && (f->flags & NUL)))
+        if (each) {
+            if (!has[i])
+                continue;
+            val = vals[i];
+        } else if (!json_object_object_get_ex(o, f->name, &val)) {
+            continue;
+        }
+        if (!val && (f->flags & NUL))
             continue;
         size_t old = path_key(v, f->name);
         int rc = f->check(v, val, f->arg);

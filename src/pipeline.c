@@ -43,7 +43,7 @@ int txn_route(struct txn *t)
                 catalog_route(t->r->cfg, json_object_get_string(mv), &t->rt) == AXON_OK;
     if (t->routed) {
         t->pv = provider_of(t->rt.ep);
-        snprintf(t->r->model, sizeof t->r->model, "%s", t->rt.m.id);
+        text_join(t->r->model, sizeof t->r->model, t->rt.m.id, NULL, NULL);
     }
     return AXON_OK;
 }
@@ -681,7 +681,7 @@ static int txn_run(struct txn *t)
     const struct provider_ops *pv = t->pv;
     const struct chat_plan *plan = &t->plan;
     char url[1200];
-    snprintf(url, sizeof url, "%s%s", t->rt.ep->base_url, pv->path);
+    text_join(url, sizeof url, t->rt.ep->base_url, pv->path, NULL);
     t->headers = pv->headers(cfg, t->rt.ep);
     t->per = plan->n / plan->calls;
     t->last_out_us = log_now_us();

@@ -91,7 +91,10 @@ static void open_of(void *ws, const struct answer *a)
 
 static void close_of(void *ws)
 {
-    (void)ws;
+    struct resp_out *w = ws;
+    json_object_put(w->final);
+    w->final = NULL;
+    buf_free(&w->final_json);
 }
 
 /* The id of an output item: part 0 reasoning, 1 the message, 2 + k the
@@ -348,6 +351,11 @@ static json_object *output_items(const struct resp_out *w, const struct answer *
 
 json_object *resp_out_response(struct resp_out *w, const struct answer *a)
 {
+    /* Asked twice for a stored answer (its record in the settle, then the
+     * answer itself), of the same finished answer: made once (its dozens of
+     * members cost as much as the rest of the request, callgrind). */
+    if (w->final)
+        return json_object_get(w->final);
     const char *reason;
     const char *status = status_of(a, &reason);
     const char *text = a->c[0].content.p;
@@ -359,7 +367,26 @@ json_object *resp_out_response(struct resp_out *w, const struct answer *a)
         n = a->c[0].content.len;
     }
     json_object *out = output_items(w, a, text, n, reason ? "incomplete" : "completed");
-    return response_obj(w, a, status, reason, out, NULL, true);
+    w->final = response_obj(w, a, status, reason, out, NULL, true);
+    return json_object_get(w->final);
+}
+
+int resp_out_response_json(struct resp_out *w, const struct answer *a, const char **p,
+                           size_t *n)
+{
+    if (!w->final_json.p) {
+        buf_init(&w->final_json, RESPONSE_JSON_MAX);
+        json_object *resp = resp_out_response(w, a);
+        int rc = jsonv_write(&w->final_json, resp);
+        json_object_put(resp);
+        if (rc) {
+            buf_free(&w->final_json);
+            return rc;
+        }
+    }
+    *p = w->final_json.p;
+    *n = w->final_json.len;
+    return AXON_OK;
 }
 
 /* ---- streaming ---------------------------------------------------------------- */
@@ -571,6 +598,58 @@ static int on_reasoning(struct resp_out *w, const struct answer *a, const struct
     return send_event(w, a, e);
 }
 
+/* A text or refusal delta of the open item, written directly: the json-c
+ * object it was built as, then printed, cost most of a token's work
+ * (callgrind), and a stream sends one per token. The bytes are the ones
+ * send_event writes for that object: its members in the order they were
+ * added (json-c keeps it), jsonv_write's escaping. */
+static int send_delta(struct resp_out *w, const struct answer *a, const char *type,
+                      int content_index, const char *s, size_t n, bool logprobs)
+{
+    char id[RESP_ITEM_ID_MAX + 1];
+    item_id(w, w->items[w->open].kind, w->items[w->open].tool, id);
+    struct buf b = BUF_INIT(RESPONSE_JSON_MAX);
+    int rc = buf_puts(&b, "event: ");
+    if (!rc)
+        rc = buf_puts(&b, type);
+    if (!rc)
+        rc = buf_puts(&b, "\ndata: {\"type\":");
+    if (!rc)
+        rc = buf_json_str(&b, type, strlen(type));
+    if (!rc)
+        rc = buf_puts(&b, ",\"item_id\":");
+    if (!rc)
+        rc = buf_json_str(&b, id, strlen(id));
+    if (!rc)
+        rc = buf_puts(&b, ",\"output_index\":");
+    if (!rc)
+        rc = buf_i64(&b, w->open);
+    if (!rc)
+        rc = buf_puts(&b, ",\"content_index\":");
+    if (!rc)
+        rc = buf_i64(&b, content_index);
+    if (!rc)
+        rc = buf_puts(&b, ",\"delta\":");
+    if (!rc)
+        rc = buf_json_str(&b, s ? s : "", n);
+    if (!rc && logprobs)
+        rc = buf_puts(&b, ",\"logprobs\":[]");
+    if (!rc)
+        rc = buf_puts(&b, ",\"sequence_number\":");
+    if (!rc)
+        rc = buf_i64(&b, w->seq++);
+    if (!rc)
+        rc = buf_puts(&b, "}\n\n");
+    if (!rc && !answer_started(a))
+        rc = io_begin(a->r, 200, SSE_TYPE, SSE_HEADERS);
+    if (!rc)
+        rc = io_write(a->r, b.p, b.len);
+    if (!rc)
+        rc = io_flush(a->r);
+    buf_free(&b);
+    return rc;
+}
+
 static int on_text(struct resp_out *w, const struct answer *a, const struct cev *ev, bool refusal)
 {
     int rc = AXON_OK;
@@ -588,13 +667,8 @@ static int on_text(struct resp_out *w, const struct answer *a, const struct cev 
         rc = part_added(w, a, refusal);
     if (rc)
         return rc;
-    json_object *e = item_event(w, refusal ? "response.refusal.delta" : "response.output_text.delta",
-                                w->open);
-    add(e, "content_index", json_object_new_int(refusal && w->text_part ? 1 : 0));
-    add(e, "delta", jbuf(ev->s, ev->n));
-    if (!refusal)
-        add(e, "logprobs", json_object_new_array());
-    return send_event(w, a, e);
+    return send_delta(w, a, refusal ? "response.refusal.delta" : "response.output_text.delta",
+                      refusal && w->text_part ? 1 : 0, ev->s, ev->n, !refusal);
 }
 
 static int event_of(void *ws, const struct answer *a, int i, const struct cev *ev)
@@ -666,15 +740,13 @@ static int finish_of(void *ws, const struct answer *a, struct api_error *e)
     rc = answer_content(a, 0, &text, &n, e); /* a check refuses the answer: nothing goes */
     if (rc)
         return rc;
-    json_object *resp = resp_out_response(w, a);
-    struct buf b = BUF_INIT(RESPONSE_JSON_MAX);
-    rc = jsonv_write(&b, resp);
-    json_object_put(resp);
+    const char *body;
+    size_t len;
+    rc = resp_out_response_json(w, a, &body, &len); /* the stored record's text too */
     if (!rc)
-        rc = io_send_json(a->r, 200, b.p, b.len, NULL);
+        rc = io_send_json(a->r, 200, body, len, NULL);
     else if (rc == AXON_ETOOBIG)
         api_error_set(e, 502, ERR_SERVER, NULL, NULL, "The answer is larger than Axon's cap.");
-    buf_free(&b);
     return rc;
 }
 

@@ -148,17 +148,32 @@ static void on_settle_add(void *ctx, const struct txn *t, struct valkey_batch *b
     if (q->w.pos < 0)
         return;
     long in_start = t->cv.base, in_end = t->cv.base + (long)t->cv.turn_n;
-    json_object *rec = json_object_new_object();
-    json_object_object_add(rec, "response", resp_out_response(&q->w, &t->out));
-    json_object_object_add(rec, "in_start", json_object_new_int64(in_start));
-    json_object_object_add(rec, "in_end", json_object_new_int64(in_end));
+    /* {"response":…,"in_start":…,"in_end":…,"instructions":…} written
+     * around the Response's text, which the answer sends as it is (made
+     * once: resp_out.h). */
     json_object *instr = jsonv_get(q->body, "instructions");
-    json_object_object_add(rec, "instructions",
-                           json_object_is_type(instr, json_type_string) ? json_object_get(instr)
-                                                                         : NULL);
+    const char *resp;
+    size_t rn;
     buf_init(&q->rec, 256u << 20);
-    int rc = jsonv_write(&q->rec, rec);
-    json_object_put(rec);
+    int rc = resp_out_response_json(&q->w, &t->out, &resp, &rn);
+    if (!rc)
+        rc = buf_puts(&q->rec, "{\"response\":");
+    if (!rc)
+        rc = buf_append(&q->rec, resp, rn);
+    if (!rc)
+        rc = buf_puts(&q->rec, ",\"in_start\":");
+    if (!rc)
+        rc = buf_i64(&q->rec, in_start);
+    if (!rc)
+        rc = buf_puts(&q->rec, ",\"in_end\":");
+    if (!rc)
+        rc = buf_i64(&q->rec, in_end);
+    if (!rc)
+        rc = buf_puts(&q->rec, ",\"instructions\":");
+    if (!rc)
+        rc = jsonv_write(&q->rec, json_object_is_type(instr, json_type_string) ? instr : NULL);
+    if (!rc)
+        rc = buf_puts(&q->rec, "}");
     if (!rc)
         rc = resp_record_key(t->cv.id, q->w.pos + 1, q->key);
     snprintf(q->ttl, sizeof q->ttl, "%d", t->r->cfg->conv_ttl_s);

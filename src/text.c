@@ -284,3 +284,38 @@ int text_utf8_pct_escape(const char *s, size_t n, char *out, size_t cap, size_t 
     *outlen = o;
     return rc;
 }
+
+size_t text_join(char *dst, size_t cap, const char *a, const char *b, const char *c)
+{
+    const char *parts[3] = {a, b, c};
+    size_t len = 0;
+    for (int i = 0; i < 3; i++) {
+        if (!parts[i])
+            continue;
+        size_t n = strlen(parts[i]);
+        if (cap && len < cap - 1) {
+            size_t room = cap - 1 - len;
+            memcpy(dst + len, parts[i], n < room ? n : room);
+        }
+        len += n;
+    }
+    if (cap)
+        dst[len < cap ? len : cap - 1] = '\0';
+    return len;
+}
+
+size_t text_i64(char *dst, size_t cap, long long v)
+{
+    char tmp[24]; /* "-9223372036854775808" is 20 */
+    char *e = tmp + sizeof tmp - 1, *d = e;
+    *e = '\0';
+    /* In unsigned arithmetic so that LLONG_MIN negates without overflow. */
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--d = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--d = '-';
+    return text_join(dst, cap, d, NULL, NULL);
+}

@@ -37,6 +37,7 @@
 #include "models.h"
 #include "oai_out.h"
 #include "pcache.h"
+#include "resp_out.h"
 #include "sse.h"
 
 #include "fake_fcgi.h"
@@ -1593,6 +1594,414 @@ static const struct answer_writer note_writer = {
     .name = "notes", .open = note_open, .close = note_close, .event = note_event,
     .ping = note_ping, .finish = note_finish, .error = note_error};
 
+/* One event after a stream's start (block 0 text, block 1 a server tool's),
+ * through anth_stream_event (tree: false, its in-place text-delta reader
+ * first) or anth_stream_event_tree: the writer's notes and the error. */
+static void one_event(const char *data, size_t n, bool tree, struct buf *notes, int *rc,
+                      struct api_error *e)
+{
+    static const char *const prologue[] = {
+        "{\"type\":\"message_start\",\"message\":{\"model\":\"claude-x\",\"usage\":{\"input_tokens\":3}}}",
+        "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}",
+        "{\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"server_tool_use\"}}",
+        "{\"type\":\"content_block_start\",\"index\":2,\"content_block\":{\"type\":\"tool_use\","
+        "\"id\":\"toolu_1\",\"name\":\"f\",\"input\":{}}}",
+    };
+    struct session *ss = session_new(true, true);
+    answer_free(&ss->o);
+    struct note_writer nw = {.log = BUF_INIT(1u << 20)};
+    answer_init(&ss->o, &ss->r, 1, true, true, "gpt-4o", &note_writer, &nw);
+    anth_stream_free(&ss->s);
+    anth_stream_init(&ss->s, &ss->o, 0);
+    for (size_t i = 0; i < sizeof prologue / sizeof prologue[0]; i++)
+        CHECK(anth_stream_event_tree(&ss->s, prologue[i], strlen(prologue[i]), e) == AXON_OK);
+    memset(e, 0, sizeof *e);
+    *rc = tree ? anth_stream_event_tree(&ss->s, data, n, e)
+               : anth_stream_event(&ss->s, "content_block_delta", data, n, e);
+    buf_reset(notes);
+    CHECK(buf_append(notes, nw.log.p ? nw.log.p : "", nw.log.len) == AXON_OK);
+    const struct usage *u = &ss->s.usage;
+    CHECK(buf_printf(notes, "\nfinish=%s finished=%d usage=%ld,%ld,%ld,%ld,%ld",
+                     ss->s.finish ? ss->s.finish : "-", ss->s.finished, u->input, u->cache_read,
+                     u->cache_write, u->output, u->reasoning) == AXON_OK);
+    answer_free(&ss->o);
+    anth_stream_free(&ss->s);
+    free(ss);
+    buf_free(&nw.log);
+}
+
+/* A text delta read in place (jsonr.h) gives what the json-c tree gives,
+ * byte for byte, for every shape it takes, and leaves the rest to the tree
+ * with the same answer: escapes, \u escapes and surrogates, raw UTF-8, bad
+ * UTF-8, control characters, white space, members in any order, twice or
+ * extra, other index forms, a server tool's block, truncated text. */
+static void text_delta_reader_agrees_with_the_tree(void **state)
+{
+    (void)state;
+#define DELTA(idx, text) "{\"type\":\"content_block_delta\",\"index\":" idx \
+                         ",\"delta\":{\"type\":\"text_delta\",\"text\":" text "}}"
+    static const char *const cases[] = {
+        DELTA("0", "\"Hello\""),
+        DELTA("0", "\"\""),
+        DELTA("0", "\" ~t12\""),
+        DELTA("0", "\"a\\nb\\\"c\\\\d\\/e\\tf\\bg\\fh\\ri\""),
+        DELTA("0", "\"\\\\\""),
+        DELTA("0", "\"caf\\u00e9\""),
+        DELTA("0", "\"\\ud83d\\ude00 and \\ud800 alone\""),
+        DELTA("0", "\"a\\u0000b\""),
+        DELTA("0", "\"caf\xc3\xa9 \xf0\x9f\x98\x80 \xe4\xb8\xad\""),
+        DELTA("0", "\"\xc3(\""),
+        DELTA("0", "\"\xff\""),
+        DELTA("0", "\"\xe2\x82\""),
+        DELTA("0", "\"\xf8\x88\x80\x80\x80\""),
+        DELTA("0", "\"\xc3\""),
+        DELTA("0", "\"a\x01" "b\""),
+        DELTA("0", "\"a\nb\""),
+        DELTA("0", "\"a\\x\""),
+        DELTA("0", "\"a\\\""),
+        DELTA("0", "5"),
+        DELTA("0", "null"),
+        DELTA("1", "\"hidden: a server tool's block\""),
+        DELTA("5", "\"a block never started\""),
+        DELTA("01", "\"x\""),
+        DELTA("-1", "\"x\""),
+        DELTA("1.0", "\"x\""),
+        DELTA("1e0", "\"x\""),
+        DELTA("1023", "\"x\""),
+        DELTA("1024", "\"x\""),
+        DELTA("999999999", "\"x\""),
+        DELTA("99999999999", "\"x\""),
+        DELTA("\"0\"", "\"x\""),
+        DELTA("0", "\"x\"") " ",
+        DELTA("0", "\"x\"") "x",
+        DELTA("0", "\"x\"") "}",
+        " \t\r\n{ \"type\" : \"content_block_delta\" , \"index\" : 0 , \"delta\" : "
+        "{ \"type\" : \"text_delta\" , \"text\" : \"spaced\" } } \n",
+        "{\"delta\":{\"text\":\"order\",\"type\":\"text_delta\"},\"index\":0,\"type\":\"content_block_delta\"}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"one\",\"text\":\"two\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":1,\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\",\"extra\":1}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"extra\":[],\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"t\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0}",
+        "{\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}",
+        "{\"typ\\u0065\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"t\\u0065xt\":\"x\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"},}",
+        "{\"type\":\"content_block_delta\",,\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"x\"}}",
+        "{\"type\":\"content_block_stop\",\"index\":0}",
+        "{\"type\":\"content_block_stop\",\"index\":2}",
+        "{\"index\":2,\"type\":\"content_block_stop\"}",
+        "{\"type\":\"content_block_stop\",\"index\":7}",
+        "{\"type\":\"content_block_stop\"}",
+        "{\"type\":\"content_block_stop\",\"index\":\"0\"}",
+        "{\"type\":\"content_block_stop\",\"index\":5000}",
+        "{\"type\":\"content_block_stop\",\"index\":0,\"usage\":{}}",
+        "{\"type\": \"ping\"}",
+        "{\"type\":\"ping\",\"index\":0}",
+        "{\"type\":\"message_stop\"}",
+        "{\"type\":\"message_stop\",\"x\":1}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},"
+        "\"usage\":{\"input_tokens\":12,\"cache_creation_input_tokens\":4,\"cache_read_input_tokens\":6,"
+        "\"output_tokens\":20}}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"}}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"max_tokens\"},\"usage\":null}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":null},\"usage\":{\"output_tokens\":3}}",
+        "{\"type\":\"message_delta\",\"usage\":{\"output_tokens\":3}}",
+        "{\"type\":\"message_delta\",\"delta\":null,\"usage\":{\"output_tokens\":3}}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":7}}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},"
+        "\"usage\":{\"output_tokens\":9,\"output_tokens_details\":{\"thinking_tokens\":4}}}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},"
+        "\"usage\":{\"output_tokens\":9,\"output_tokens\":10}}",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":-1}}",
+        "{\"type\":\"message_delta\",\"message\":{},\"usage\":{\"output_tokens\":3}}",
+        "{\"type\":\"message_start\",\"message\":{\"model\":\"claude-sonnet-4-6\",\"id\":\"msg_mock_1\","
+        "\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"stop_reason\":null,"
+        "\"stop_sequence\":null,\"usage\":{\"input_tokens\":12,\"cache_creation_input_tokens\":0,"
+        "\"cache_read_input_tokens\":0,\"cache_creation\":{\"ephemeral_5m_input_tokens\":0,"
+        "\"ephemeral_1h_input_tokens\":0},\"output_tokens\":1,\"service_tier\":\"standard\","
+        "\"inference_geo\":\"not_available\"}}}",
+        "{\"type\": \"message_start\", \"message\": {\"id\": \"msg_1\", \"model\": \"claude-x\\u0031\"}}",
+        "{\"type\":\"message_start\",\"message\":{\"model\":null,\"usage\":{\"input_tokens\":5}}}",
+        "{\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":5}}}",
+        "{\"type\":\"message_start\",\"message\":{\"model\":\"m\",\"model\":\"n\"}}",
+        "{\"type\":\"message_start\",\"message\":null}",
+        "{\"type\":\"message_start\"}",
+        "{\"type\":\"message_start\",\"message\":{\"model\":\"m\"},\"usage\":{\"input_tokens\":5}}",
+        "{\"type\":\"message_start\",\"message\":{\"model\":\"m\",\"content\":[{\"deep\":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}]}}",
+        "{\"type\":\"message_start\",\"message\":{\"model\":\"m\",\"n\":1e3}}",
+        "{\"type\":\"foo\"}",
+        "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}",
+        "{\"type\":\"message_stop\",\"type\":\"ping\"}",
+        "{}",
+        "[]",
+        "",
+        "{",
+    };
+#undef DELTA
+    struct buf fast = BUF_INIT(1u << 20), tree = BUF_INIT(1u << 20);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(ctx, sizeof ctx, "case %zu: %s", i, cases[i]);
+        struct api_error ef, et;
+        int rf, rt;
+        one_event(cases[i], strlen(cases[i]), false, &fast, &rf, &ef);
+        one_event(cases[i], strlen(cases[i]), true, &tree, &rt, &et);
+        CHECK_LONG(rf, rt);
+        CHECK_LONG(ef.status, et.status);
+        CHECK(!strcmp(ef.message, et.message));
+        CHECK_LONG((long)fast.len, (long)tree.len);
+        CHECK(!memcmp(fast.p, tree.p, fast.len));
+    }
+    /* And the notes are what a client sees: the text decoded. */
+    static const char esc[] = "{\"type\":\"content_block_delta\",\"index\":0,"
+                              "\"delta\":{\"type\":\"text_delta\",\"text\":\"a\\nb\\\"c\"}}";
+    struct api_error e;
+    int rc;
+    snprintf(ctx, sizeof ctx, "decoded");
+    one_event(esc, sizeof esc - 1, false, &fast, &rc, &e);
+    CHECK_LONG(rc, AXON_OK);
+    CHECK(strstr(fast.p, "text:a\nb\"c") != NULL);
+    buf_free(&fast);
+    buf_free(&tree);
+}
+
+/* One non-streamed body through anth_message (tree: false, its in-place
+ * reader first) or anth_message_tree: the writer's notes and the error. */
+static void one_message(const char *msg_body, size_t n, bool tree, struct buf *notes, int *rc,
+                        struct api_error *e)
+{
+    struct session *ss = session_new(false, true);
+    answer_free(&ss->o);
+    struct note_writer nw = {.log = BUF_INIT(1u << 20)};
+    answer_init(&ss->o, &ss->r, 1, false, true, "gpt-4o", &note_writer, &nw);
+    anth_stream_free(&ss->s);
+    anth_stream_init(&ss->s, &ss->o, 0);
+    memset(e, 0, sizeof *e);
+    *rc = tree ? anth_message_tree(&ss->s, msg_body, n, e) : anth_message(&ss->s, msg_body, n, e);
+    if (*rc == AXON_OK)
+        CHECK(answer_close(&ss->o, AXON_OK, e) == AXON_OK);
+    buf_reset(notes);
+    CHECK(buf_append(notes, nw.log.p ? nw.log.p : "", nw.log.len) == AXON_OK);
+    /* What the answer keeps (the stored turn) is compared too. */
+    json_object *msg = *rc == AXON_OK ? answer_message(&ss->o, 0) : NULL;
+    const char *m = msg ? json_object_to_json_string_ext(msg, JSONV_OUT) : "-";
+    const struct usage *u = &ss->s.usage;
+    CHECK(buf_printf(notes, "\nstored %s finish=%s usage=%ld,%ld,%ld,%ld,%ld", m,
+                     ss->s.finish ? ss->s.finish : "-", u->input, u->cache_read, u->cache_write,
+                     u->output, u->reasoning) == AXON_OK);
+    json_object_put(msg);
+    answer_free(&ss->o);
+    anth_stream_free(&ss->s);
+    free(ss);
+    buf_free(&nw.log);
+}
+
+/* A Messages response read in place gives what the json-c tree gives, for
+ * the recorded bodies and for every variation of shape, type, escape and
+ * number the reader takes or leaves to the tree. */
+static void message_reader_agrees_with_the_tree(void **state)
+{
+    (void)state;
+#define MSG(before, content, after) "{\"model\":\"claude-haiku-4-5\",\"id\":\"msg_1\"," before \
+    "\"type\":\"message\",\"role\":\"assistant\",\"content\":" content ",\"stop_reason\":\"end_turn\"," \
+    "\"stop_sequence\":null,\"usage\":{\"input_tokens\":705,\"cache_creation_input_tokens\":2," \
+    "\"cache_read_input_tokens\":3,\"cache_creation\":{\"ephemeral_5m_input_tokens\":0," \
+    "\"ephemeral_1h_input_tokens\":0},\"output_tokens\":25,\"service_tier\":\"standard\"}" after "}"
+#define TEXT1 "[{\"type\":\"text\",\"text\":\"Hi there\"}]"
+    static const char *const cases[] = {
+        MSG("", TEXT1, ""),
+        MSG("", "[]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"text\",\"text\":\"b\\n\\\"c\\\"\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"1\"},{\"type\":\"text\",\"text\":\"2\"},"
+                "{\"type\":\"text\",\"text\":\"3\"},{\"type\":\"text\",\"text\":\"4\"},"
+                "{\"type\":\"text\",\"text\":\"5\"},{\"type\":\"text\",\"text\":\"6\"},"
+                "{\"type\":\"text\",\"text\":\"7\"},{\"type\":\"text\",\"text\":\"8\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"1\"},{\"type\":\"text\",\"text\":\"2\"},"
+                "{\"type\":\"text\",\"text\":\"3\"},{\"type\":\"text\",\"text\":\"4\"},"
+                "{\"type\":\"text\",\"text\":\"5\"},{\"type\":\"text\",\"text\":\"6\"},"
+                "{\"type\":\"text\",\"text\":\"7\"},{\"type\":\"text\",\"text\":\"8\"},"
+                "{\"type\":\"text\",\"text\":\"9\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"caf\\u00e9\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"bad \xc3(\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"a\tb\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"citations\":null}]", ""),
+        MSG("", "[{\"citations\":[{\"a\":[1,2.5,-0,true,false,null,\"s\\n\"]}],\"text\":\"x\",\"type\":\"text\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"n\":1e5}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"n\":12345678901234567890}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"n\":01}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"n\":1.}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"n\":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"k\\n\":1}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"\\u0000\":1}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"type\":\"text\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\",\"text\":\"y\"}]", ""),
+        MSG("", "[{\"type\":\"text\"}]", ""),
+        MSG("", "[{\"text\":\"no type\"}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":5}]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":null}]", ""),
+        MSG("", "[{\"type\":\"thinking\",\"thinking\":\"t\",\"signature\":\"s\"},{\"type\":\"text\",\"text\":\"x\"}]", ""),
+        MSG("", "[{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"f\",\"input\":{\"a\":1}}]", ""),
+        MSG("", "[{\"type\":\"server_tool_use\",\"id\":\"s\"},{\"type\":\"text\",\"text\":\"x\"}]", ""),
+        MSG("", "[\"text\"]", ""),
+        MSG("", "[{\"type\":\"text\",\"text\":\"x\"},]", ""),
+        MSG("", "{}", ""),
+        MSG("", "null", ""),
+        MSG("\"model\":\"claude-other\",", TEXT1, ""),
+        MSG("\"type\":\"message\",", TEXT1, ""),
+        MSG("\"stop_reason\":\"max_tokens\",", TEXT1, ""),
+        MSG("\"usage\":{\"output_tokens\":1},", TEXT1, ""),
+        MSG("\"content\":[],", TEXT1, ""),
+        MSG("", TEXT1, ",\"container\":{\"id\":\"c\",\"expires_at\":\"2026\"}"),
+        MSG("", TEXT1, ",\"extra\":[true,false,null,0,-1.25]"),
+        MSG("", TEXT1, ",\"x\":tru"),
+        "{\"type\":\"message\",\"content\":" TEXT1 "}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"model\":null,\"stop_reason\":null,\"usage\":null}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"model\":7}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"stop_reason\":\"tool_use\"}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"stop_reason\":\"refusal\"}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"stop_reason\":\"pause_turn\"}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"stop_reason\":1}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"usage\":{\"input_tokens\":null,\"output_tokens\":4}}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"usage\":{\"input_tokens\":1,\"input_tokens\":2}}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"usage\":{\"input_tokens\":9223372036854775807}}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"usage\":{\"input_tokens\":-5}}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"usage\":{\"input_tokens\":1.5}}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"usage\":{\"output_tokens\":9,"
+        "\"output_tokens_details\":{\"thinking_tokens\":4}}}",
+        "{\"type\":\"message\",\"content\":" TEXT1 ",\"usage\":[]}",
+        "{\"type\":\"msg\",\"content\":" TEXT1 "}",
+        "{\"type\":\"message\",\"content\":{}}",
+        "{\"type\":\"message\"}",
+        "{\"content\":" TEXT1 "}",
+        "{\"type\":\"message\",\"content\":" TEXT1 "} x",
+        "{\"type\":\"message\",\"content\":" TEXT1 "}  \n",
+        "{\"type\":\"message\",\"content\":" TEXT1,
+        "[]",
+        "",
+    };
+#undef MSG
+#undef TEXT1
+    static const char *const files[] = {
+        "anthropic-nonstream-text.json", "anthropic-nonstream-structured-output.json",
+        "anthropic-nonstream-text-plus-tool_use.json", "anthropic-nonstream-tool_use.json",
+        "anthropic-nonstream-thinking-docs-fragment.json",
+    };
+    size_t nc = sizeof cases / sizeof cases[0], nf = sizeof files / sizeof files[0];
+    struct buf fast = BUF_INIT(1u << 20), tree = BUF_INIT(1u << 20);
+    for (size_t i = 0; i < nc + nf; i++) {
+        size_t n;
+        char *file = i < nc ? NULL : fixture(files[i - nc], &n);
+        const char *b = i < nc ? cases[i] : file;
+        if (i < nc)
+            n = strlen(b);
+        snprintf(ctx, sizeof ctx, "case %zu: %.300s", i, b);
+        struct api_error ef, et;
+        int rf, rt;
+        one_message(b, n, false, &fast, &rf, &ef);
+        one_message(b, n, true, &tree, &rt, &et);
+        CHECK_LONG(rf, rt);
+        CHECK_LONG(ef.status, et.status);
+        CHECK(!strcmp(ef.message, et.message));
+        if (fast.len != tree.len || memcmp(fast.p, tree.p, fast.len))
+            fail_msg("%s:\nfast %s\ntree %s", ctx, fast.p, tree.p);
+        free(file);
+    }
+    buf_free(&fast);
+    buf_free(&tree);
+}
+
+/* The Responses stream's text and refusal deltas, written without a json-c
+ * object, are the bytes the object gave: each data line is what json-c
+ * prints for its own parse, with the members in the object's order, and
+ * the sequence numbers run on. Quotes, backslashes, control characters,
+ * UTF-8 and a \u0000 in the text. */
+static void responses_deltas_print_as_json_c_does(void **state)
+{
+    (void)state;
+    static const char sse[] =
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-x\","
+        "\"usage\":{\"input_tokens\":3}}}\n\n"
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+        "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n"
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+        "\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello \\\"q\\\" \\\\ /\"}}\n\n"
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+        "\"delta\":{\"type\":\"text_delta\",\"text\":\"\\n\\t\\u0001 caf\xc3\xa9 \\u0000 \\ud83d\\ude00\"}}\n\n"
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+        "\"delta\":{\"type\":\"text_delta\",\"text\":\"\"}}\n\n"
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"refusal\"},"
+        "\"usage\":{\"output_tokens\":5}}\n\n"
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    static const char *const order[] = {"type", "item_id", "output_index", "content_index",
+                                        "delta", "logprobs", "sequence_number"};
+    snprintf(ctx, sizeof ctx, "responses deltas");
+    struct session *ss = session_new(true, true);
+    answer_free(&ss->o);
+    struct resp_meta meta;
+    memset(&meta, 0, sizeof meta);
+    struct resp_out w;
+    resp_out_prepare(&w, &meta);
+    answer_init(&ss->o, &ss->r, 1, true, true, "gpt-4o", &resp_out_writer, &w);
+    anth_stream_free(&ss->s);
+    anth_stream_init(&ss->s, &ss->o, 0);
+    enum step where;
+    CHECK(feed_sse(sse, sizeof sse - 1, (struct split){SPLIT_WHOLE, 0}, &ss->s, &ss->e, &where) == 0);
+    /* The finished Response is made once: the stored record's and the
+     * answer's are one object (and the writer's close frees it). */
+    json_object *r1 = resp_out_response(&w, &ss->o), *r2 = resp_out_response(&w, &ss->o);
+    CHECK(r1 == r2);
+    /* Its text is written once too, as jsonv_write writes the object. */
+    struct buf whole = BUF_INIT(1u << 20);
+    CHECK(jsonv_write(&whole, r1) == AXON_OK);
+    const char *j1, *j2;
+    size_t n1, n2;
+    CHECK(resp_out_response_json(&w, &ss->o, &j1, &n1) == AXON_OK);
+    CHECK(resp_out_response_json(&w, &ss->o, &j2, &n2) == AXON_OK);
+    CHECK(j1 == j2 && n1 == n2 && n1 == whole.len && !memcmp(j1, whole.p, n1));
+    buf_free(&whole);
+    json_object_put(r1);
+    json_object_put(r2);
+    CHECK(answer_close(&ss->o, AXON_OK, &ss->e) == AXON_OK);
+    int deltas = 0;
+    long seq = -1;
+    char *text = xstrndup(out.p ? out.p : "", out.len);
+    for (char *line = strstr(text, "\ndata: "); line; line = strstr(line + 1, "\ndata: ")) {
+        char *d = line + 7, *end = strchr(d, '\n');
+        CHECK(end != NULL);
+        json_object *ev = NULL;
+        CHECK(jsonv_parse(d, (size_t)(end - d), JSONV_MAX_DEPTH, &ev) == AXON_OK);
+        long s = (long)json_object_get_int64(json_object_object_get(ev, "sequence_number"));
+        CHECK_LONG(s, seq + 1);
+        seq = s;
+        const char *type = json_object_get_string(json_object_object_get(ev, "type"));
+        if (!strcmp(type, "response.output_text.delta")) {
+            deltas++;
+            size_t dn = 0;
+            const char *want = json_object_to_json_string_length(ev, JSONV_OUT, &dn);
+            CHECK_LONG((long)dn, (long)(end - d));
+            CHECK(!memcmp(d, want, dn));
+            size_t k = 0;
+            json_object_object_foreach(ev, key, val) {
+                (void)val;
+                CHECK(k < sizeof order / sizeof order[0] && !strcmp(key, order[k]));
+                k++;
+            }
+            CHECK_LONG((long)k, 7);
+        }
+        json_object_put(ev);
+    }
+    CHECK_LONG(deltas, 2); /* the empty one is not sent */
+    CHECK(strstr(text, "\"delta\":\"\\n\\t\\u0001 caf\xc3\xa9 \\u0000 \xf0\x9f\x98\x80\"") != NULL);
+    free(text);
+    session_free(ss);
+}
+
 /* The answer's writer is the ingress's: a Claude stream driven through the
  * provider reaches the test's writer as canonical events, settled by the
  * answer (the tool's id in OpenAI's form, its index in the choice, the
@@ -2917,6 +3326,9 @@ int main(void)
     T(every_fixture_is_covered);
     T(signed_thinking_round_trip);
     T(answer_writes_through_the_ingress_writer);
+    T(text_delta_reader_agrees_with_the_tree);
+    T(message_reader_agrees_with_the_tree);
+    T(responses_deltas_print_as_json_c_does);
     T(recorded_exchange_answers);
     T(line_endings_and_field_spacing);
     T(every_two_piece_cut);
