@@ -684,6 +684,13 @@ say "written to $out/bench.md (raw: $out/results.jsonl)"
 if [[ -n $results ]]; then
     tests/docs/results.sh write "$results" bench <"$out/bench.md"
     say "and into $results (its bench section)"
+    # The README's Sizing section quotes the sizing line of the same run,
+    # with its provenance, so the figure there is never typed by hand.
+    if [[ $results == docs/results/bench.md ]] && sizing=$(grep -m1 '^Sizing: ' "$out/bench.md"); then
+        { head -n1 "$out/bench.md"; echo; printf '%s\n' "${sizing#Sizing: }"; } |
+            tests/docs/results.sh write README.md bench-sizing
+        say "and the sizing line into README.md"
+    fi
 fi
 # A path that gave errors fails the run (the smoke run's only assertion).
 # The baseline's errors are said, not failed on: an old commit may have had
