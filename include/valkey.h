@@ -10,7 +10,9 @@
  * forgets redisSetTimeout, so the next call simply connects afresh.
  *
  * Worst case per call: connect + AUTH + SELECT + the command, each bounded by
- * the timeout (so about 4x timeout_ms when everything stalls).
+ * the timeout (so about 4x timeout_ms when everything stalls). Through
+ * Sentinel (sentinel.h) a connect first asks the Sentinels: about 2x
+ * timeout_ms more for each one that does not answer.
  *
  * Circuit breaker: VALKEY_BREAKER_FAILS consecutive failures (connect, AUTH,
  * SELECT, I/O, a timeout of an ordinary command) open it for a cool-down of
