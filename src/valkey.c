@@ -1136,7 +1136,11 @@ static int append_command(redisContext *c, const struct valkey_cmd *cmd)
     int argc = command_args(cmd, argv, lens, sha, nk);
     if (argc < 0)
         return argc;
-    if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK)
+    size_t len;
+    char *resp = vcluster_format(argc, argv, lens, &len);
+    int rc = redisAppendFormattedCommand(c, resp, len);
+    free(resp);
+    if (rc != REDIS_OK)
         abort(); /* only on OOM */
     return AXON_OK;
 }
@@ -1152,10 +1156,11 @@ static int format_command(const struct valkey_cmd *cmd, char **out)
     int argc = command_args(cmd, argv, lens, sha, nk);
     if (argc < 0)
         return argc;
-    int len = redisFormatCommandArgv(out, argc, argv, lens);
-    if (len <= 0)
-        abort(); /* only on OOM */
-    return len;
+    size_t len;
+    *out = vcluster_format(argc, argv, lens, &len);
+    if (len > INT32_MAX)
+        abort(); /* VALKEY_MAX_ARGS arguments of at most a store's bytes */
+    return (int)len;
 }
 
 static bool is_noscript(const redisReply *r)

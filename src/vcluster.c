@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "text.h"
 
 unsigned vcluster_crc16(const char *p, size_t n)
@@ -216,4 +217,35 @@ int vcluster_redirect_parse(const char *err, size_t len, const char *asked_host,
     out->to.port = (int)port;
     out->slot = (int)slot;
     return AXON_OK;
+}
+
+/* ---- formatting ----------------------------------------------------------- */
+
+/* "<kind><n>\r\n" at w; returns the end. */
+static char *resp_head(char *w, char kind, size_t n)
+{
+    *w++ = kind;
+    w += text_i64(w, 24, (long long)n);
+    *w++ = '\r';
+    *w++ = '\n';
+    return w;
+}
+
+char *vcluster_format(int argc, const char **argv, const size_t *lens, size_t *len)
+{
+    size_t n = 24 + 2;
+    for (int i = 0; i < argc; i++)
+        n += 1 + 24 + 2 + lens[i] + 2;
+    char *out = xmalloc(n);
+    char *w = resp_head(out, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        w = resp_head(w, '$', lens[i]);
+        if (lens[i])
+            memcpy(w, argv[i], lens[i]);
+        w += lens[i];
+        *w++ = '\r';
+        *w++ = '\n';
+    }
+    *len = (size_t)(w - out);
+    return out;
 }

@@ -225,12 +225,47 @@ static void redirections(void **state)
     assert_int_equal(redirect("ASKING", &o), AXON_EINVAL);
 }
 
+/* vcluster_format writes what hiredis's own formatter writes, byte for
+ * byte: empty and binary arguments, lengths across a digit boundary, one
+ * argument and VALKEY_MAX_ARGS-like many. */
+static void format_matches_hiredis(void **state)
+{
+    (void)state;
+    static char big[100000];
+    memset(big, 'x', sizeof big);
+    big[7] = '\0';
+    big[8] = '\r';
+    big[9] = '\n';
+    const char *argv[64];
+    size_t lens[64];
+    const size_t sizes[] = {0, 1, 9, 10, 99, 100, 12345, sizeof big};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        for (int argc = 1; argc <= 64; argc += 21) {
+            for (int i = 0; i < argc; i++) {
+                argv[i] = i % 2 ? "EVALSHA" : big;
+                lens[i] = i % 2 ? 7 : sizes[k];
+            }
+            char *want = NULL;
+            int wlen = redisFormatCommandArgv(&want, argc, argv, lens);
+            size_t glen = 0;
+            char *got = vcluster_format(argc, argv, lens, &glen);
+            assert_int_equal(glen, (size_t)wlen);
+            assert_memory_equal(got, want, glen);
+            assert_int_equal(vcluster_cmd_slot(got, glen),
+                             vcluster_cmd_slot(want, (size_t)wlen));
+            free(got);
+            redisFreeCommand(want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(known_slots),      cmocka_unit_test(hash_tags),
         cmocka_unit_test(command_keys),     cmocka_unit_test(slot_map),
         cmocka_unit_test(map_nodes_capped), cmocka_unit_test(redirections),
+        cmocka_unit_test(format_matches_hiredis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
