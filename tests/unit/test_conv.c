@@ -685,7 +685,7 @@ static void append_and_release_share_one_round_trip(void **state)
         conv_append_add(c, id, T1, "gpt-4o", cm, ans, true, pool_server_now_ms(&l), &ap, &b);
         pool_release_add(c, &l, POOL_DONE, &rel, &b);
         /* A new conversation: the create script, the index; the release. */
-        assert_int_equal(b.n, 1 + CONV_INDEX_CMDS + 1);
+        assert_int_equal(b.n, 1 + ap.index_n + 1);
         (void)valkey_batch_run(&b);
         assert_int_equal(conv_append_done(&ap, &b), 0);
         bool recycled = true;
@@ -743,7 +743,11 @@ static int store(const struct axon_config *c, const char *id, json_object *cm, j
     struct valkey_batch b = {0};
     struct conv_append_op ap;
     conv_append_add(c, id, T1, "gpt-4o", cm, ans, create, now_ms, &ap, &b);
-    assert_int_equal(b.n, expect_cmds);
+    /* The index trims go along with one store in CONV_TRIM_ONE_IN. */
+    if (now_ms > 0)
+        assert_int_equal(ap.index_n,
+                         CONV_INDEX_CMDS + (conv_index_trims(now_ms) ? CONV_INDEX_TRIMS : 0));
+    assert_int_equal(b.n, expect_cmds + ap.index_n - CONV_INDEX_CMDS);
     if (wait_ms)
         *wait_ms = b.wait_ms;
     (void)valkey_batch_run(&b);
@@ -1051,20 +1055,33 @@ static void lock_value(const struct conv_lock *l, char *dst, size_t n)
     freeReplyObject(r);
 }
 
-/* A fenced store of one user message and an answer, as chat.c's settle. */
-static int fenced_store(const struct axon_config *c, const char *id, const struct conv_lock *l)
+/* A fenced store of one user message and an answer, as the pipeline's
+ * settle: the store, then the lock's release, in one batch dated now_ms
+ * (0: read). A held lock adds no command of its own: the store's script
+ * gives it back. */
+static int fenced_store_at(const struct axon_config *c, const char *id, struct conv_lock *l,
+                           long long now_ms)
 {
     json_object *cm = js("[{\"role\":\"user\",\"content\":\"next\"}]");
     json_object *ans = js("{\"role\":\"assistant\",\"content\":\"ok\"}");
     struct valkey_batch b = {0};
     struct conv_append_op ap;
-    conv_append_add_fenced(c, id, T1, "gpt-4o", cm, ans, false, l, 0, &ap, &b);
+    conv_append_add_fenced(c, id, T1, "gpt-4o", cm, ans, false, l, now_ms, &ap, &b);
+    conv_unlock_add(l, &b);
+    assert_int_equal(b.n, 1 + ap.index_n); /* no unlock command */
     (void)valkey_batch_run(&b);
     int rc = conv_append_done(&ap, &b);
+    assert_int_equal(conv_unlock_done(l, &b), 0);
+    assert_string_equal(l->token, ""); /* not held any more */
     valkey_batch_free(&b);
     json_object_put(cm);
     json_object_put(ans);
     return rc;
+}
+
+static int fenced_store(const struct axon_config *c, const char *id, struct conv_lock *l)
+{
+    return fenced_store_at(c, id, l, 0);
 }
 
 /* Two turns at once on one conversation: the second read is refused while
@@ -1098,9 +1115,8 @@ static void turn_lock_refuses_a_second_turn_and_fences_a_late_store(void **state
     assert_string_equal(v, l1.token); /* still the first turn's */
 
     assert_int_equal(fenced_store(c, id, &l1), 0);
-    assert_int_equal(conv_unlock(&l1), 0);
     lock_value(&l1, v, sizeof v);
-    assert_string_equal(v, "");
+    assert_string_equal(v, ""); /* given back by the store */
     assert_int_equal(load_count(id, T1), 4);
 
     /* The next turn reads what the first stored. */
@@ -1113,18 +1129,38 @@ static void turn_lock_refuses_a_second_turn_and_fences_a_late_store(void **state
     freeReplyObject(r);
     assert_int_equal(conv_load_locked(c, id, T1, &l3, &m, &meta), 0);
     json_object_put(m);
-    assert_int_equal(fenced_store(c, id, &l2), AXON_EBUSY);
-    assert_int_equal(load_count(id, T1), 4); /* nothing written */
     l2.renew_at_us = 0;
     assert_int_equal(conv_lock_renew(&l2), AXON_ENOTFOUND);
+    assert_int_equal(fenced_store(c, id, &l2), AXON_EBUSY);
+    assert_int_equal(load_count(id, T1), 4); /* nothing written */
     (void)conv_unlock(&l2);
     lock_value(&l3, v, sizeof v);
     assert_string_equal(v, l3.token); /* the third turn's lock untouched */
     l3.renew_at_us = 0;
     assert_int_equal(conv_lock_renew(&l3), 0);
     assert_int_equal(fenced_store(c, id, &l3), 0);
-    assert_int_equal(conv_unlock(&l3), 0);
     assert_int_equal(load_count(id, T1), 6);
+    lock_value(&l3, v, sizeof v);
+    assert_string_equal(v, "");
+
+    /* A store that reached Valkey past its deadline writes nothing, and
+     * its lock is given back all the same (a round trip of its own). */
+    assert_int_equal(conv_load_locked(c, id, T1, &l1, &m, &meta), 0);
+    json_object_put(m);
+    assert_int_equal(fenced_store_at(c, id, &l1, server_ms() - 100000), AXON_ETIMEDOUT);
+    assert_int_equal(load_count(id, T1), 6);
+    lock_value(&l1, v, sizeof v);
+    assert_string_equal(v, "");
+    /* Over a cap: not stored, and given back by the script. (A store
+     * first: the late one set conv.c's clock 100 s back.) */
+    char id2[CONV_ID_MAX + 1];
+    make_conv(c, id2, T1, "other");
+    c->conv_max_messages = 6;
+    assert_int_equal(conv_load_locked(c, id, T1, &l1, &m, &meta), 0);
+    json_object_put(m);
+    assert_int_equal(fenced_store(c, id, &l1), AXON_ETOOBIG);
+    lock_value(&l1, v, sizeof v);
+    assert_string_equal(v, "");
 }
 
 /* A lock that waited in a stalled server's socket while its turn was
