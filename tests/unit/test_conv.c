@@ -756,6 +756,51 @@ static int store(const struct axon_config *c, const char *id, json_object *cm, j
     return rc;
 }
 
+/* The index trims (what expired) ride on one store in CONV_TRIM_ONE_IN,
+ * chosen by the store's server time: the others send only the ZADDs and
+ * the EXPIRE, and leave an expired entry in place (the listing and the
+ * /stats count skip it) until a store that trims. */
+static void index_trims_ride_on_one_store_in_32(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    json_object *cm = js("[{\"role\":\"user\",\"content\":\"hi\"}]");
+    json_object *ans = js("{\"role\":\"assistant\",\"content\":\"ok\"}");
+    char tk[96], id[CONV_ID_MAX + 1];
+    snprintf(tk, sizeof tk, "axon:{k:%s}:convs", T1);
+    long long now = server_ms() / CONV_TRIM_ONE_IN * CONV_TRIM_ONE_IN;
+    const char *gone = "conv-00000000000000000000000000000000";
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "ZADD %s %lld %s", tk, now - 700000, gone), 0);
+    freeReplyObject(r);
+    assert_int_equal(valkey_command(&r, "ZADD axon:{g}:active %lld %s", now - 100000, gone), 0);
+    freeReplyObject(r);
+    new_id(id);
+    assert_int_equal(store(c, id, cm, ans, true, now + 1, 1 + CONV_INDEX_CMDS, NULL), 0);
+    assert_true(zhas(tk, gone) && zhas("axon:{g}:active", gone)); /* not trimmed */
+    long long active = 0;
+    assert_int_equal(conv_active_count(&active), 0);
+    assert_int_equal(active, 1); /* but not counted (and the read trims it) */
+    assert_false(zhas("axon:{g}:active", gone));
+    struct conv_meta out[4];
+    int n = 0;
+    bool more = false;
+    assert_int_equal(conv_list(T1, 4, NULL, out, &n, &more), 0);
+    assert_int_equal(n, 1); /* nor listed */
+    assert_int_equal(valkey_command(&r, "ZADD %s %lld %s", tk, now - 700000, gone), 0);
+    freeReplyObject(r);
+    assert_int_equal(valkey_command(&r, "ZADD axon:{g}:active %lld %s", now - 100000, gone), 0);
+    freeReplyObject(r);
+    new_id(id);
+    assert_int_equal(
+        store(c, id, cm, ans, true, now, 1 + CONV_INDEX_CMDS, NULL), 0); /* + the trims */
+    assert_false(zhas(tk, gone));
+    assert_false(zhas("axon:{g}:active", gone));
+    assert_true(zhas(tk, id) && zhas("axon:{g}:active", id));
+    json_object_put(cm);
+    json_object_put(ans);
+}
+
 /* A new conversation's record, from the create script (up to
  * CONV_FAST_MAX messages) and from the append script (more): the entries
  * byte for byte as json-c prints them, owner, model, count, bytes (their
@@ -1879,6 +1924,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(new_conversation_record_from_either_script, setup_plain,
                                         teardown_all),
         cmocka_unit_test_setup_teardown(store_after_its_deadline_writes_nothing, setup_plain,
+                                        teardown_all),
+        cmocka_unit_test_setup_teardown(index_trims_ride_on_one_store_in_32, setup_plain,
                                         teardown_all),
         cmocka_unit_test_setup_teardown(list_is_newest_first_and_pages, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(list_many, setup_plain, teardown_all),
