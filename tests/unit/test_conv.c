@@ -1206,6 +1206,20 @@ static void turn_lock_refuses_a_second_turn_and_fences_a_late_store(void **state
     assert_int_equal(fenced_store(c, id, &l1), AXON_ETOOBIG);
     lock_value(&l1, v, sizeof v);
     assert_string_equal(v, "");
+
+    /* The lock and the read: one round trip, one script by its SHA (the
+     * script text is not sent, nor hashed by the server, on every turn). */
+    assert_int_equal(valkey_command(&r, "CONFIG RESETSTAT"), 0);
+    freeReplyObject(r);
+    unsigned long rt = valkey_round_trips();
+    assert_int_equal(conv_load_locked(c, id, T1, &l1, &m, &meta), 0);
+    json_object_put(m);
+    assert_int_equal(valkey_round_trips() - rt, 1);
+    assert_int_equal(valkey_command(&r, "INFO commandstats"), 0);
+    assert_null(strstr(r->str, "cmdstat_eval:"));
+    assert_non_null(strstr(r->str, "cmdstat_evalsha:calls=1,"));
+    freeReplyObject(r);
+    assert_int_equal(conv_unlock(&l1), 0);
 }
 
 /* A lock that waited in a stalled server's socket while its turn was
