@@ -110,6 +110,8 @@ struct conv_lock {
     uint64_t renew_at_us;                /* monotonic: when conv_lock_renew next asks */
     const char *argv[2];                 /* the release's, in a batch */
     int at;                              /* the release's reply in the batch, or -1 */
+    bool in_store;                       /* released by the store at store_at (fenced) */
+    int store_at;
 };
 
 /* conv_load, taking the conversation's turn lock in the same round trip
@@ -195,7 +197,15 @@ int conv_append(const struct axon_config *cfg, const char *id, const char *tenan
 /* Messages the create script takes: EVALSHA, its SHA, numkeys, two keys and
  * its arguments must fit in VALKEY_MAX_ARGS. */
 #define CONV_FAST_MAX (VALKEY_MAX_ARGS - 5 - CONV_FAST_ARGS)
-#define CONV_INDEX_CMDS 5 /* ZADD, ZREMRANGEBYSCORE, EXPIRE; ZADD, ZREMRANGEBYSCORE */
+#define CONV_INDEX_CMDS 3  /* every store: ZADD, EXPIRE (tenant); ZADD (global) */
+#define CONV_INDEX_TRIMS 2 /* and on 1 in CONV_TRIM_ONE_IN: a ZREMRANGEBYSCORE each */
+#define CONV_TRIM_ONE_IN 32
+/* Whether the store dated now_ms (server ms) trims the indexes: its last
+ * digits are as good as a die, and cost no random number. */
+static inline bool conv_index_trims(long long now_ms)
+{
+    return now_ms % CONV_TRIM_ONE_IN == 0;
+}
 struct conv_append_op {
     const char *id, *tenant; /* borrowed */
     bool create;
@@ -210,6 +220,7 @@ struct conv_append_op {
     char score[24], oldest[24], expiry[24];
     int at;       /* the store's first reply in the batch, or -1 */
     int index_at; /* the index updates' first reply */
+    int index_n;  /* how many: CONV_INDEX_CMDS, and the trims when it made them */
     int rc;       /* the result when nothing was added */
 };
 void conv_append_add(const struct axon_config *cfg, const char *id, const char *tenant,
@@ -218,10 +229,14 @@ void conv_append_add(const struct axon_config *cfg, const char *id, const char *
                      struct valkey_batch *b);
 /* conv_append_add for a continued turn that holds lock (borrowed until
  * done; NULL or not held: unfenced): the store writes nothing unless the
- * lock is still this turn's, and done then returns AXON_EBUSY. */
+ * lock is still this turn's, and done then returns AXON_EBUSY. The store
+ * script also gives the lock back, so a conv_unlock_add after it adds
+ * nothing; conv_unlock_done (still to be called, after the batch) reads the
+ * store's reply, and gives the lock back in a round trip of its own only
+ * when the script could not (past the deadline, an error). */
 void conv_append_add_fenced(const struct axon_config *cfg, const char *id, const char *tenant,
                             const char *model, json_object *client_messages,
-                            json_object *assistant, bool create, const struct conv_lock *lock,
+                            json_object *assistant, bool create, struct conv_lock *lock,
                             long long now_ms, struct conv_append_op *op, struct valkey_batch *b);
 int conv_append_done(struct conv_append_op *op, const struct valkey_batch *b) AXON_MUST_CHECK;
 

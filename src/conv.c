@@ -331,48 +331,17 @@ static int load_parts(const struct axon_config *cfg, const char *lk, const struc
     return check_messages(arr, messages);
 }
 
-/* The read of conv_load, after an optional first command (the turn lock's
- * script, borrowed; NULL: none) in the same round trip; a large history's
- * messages then come in parts. *first receives its reply (new,
- * freeReplyObject) when it was given. upto: read only the first upto
- * positions (-1: all); need (NULL: none): a key of the conversation's slot
- * that must exist, else the conversation is not found (a response's record,
- * conv_load_locked_upto). */
-static int load_run(const struct axon_config *cfg, const char *id, const char *tenant,
-                    const struct valkey_cmd *first, redisReply **first_rep, long long upto,
-                    const char *need, const struct load_want *want, json_object **messages,
-                    struct conv_meta *meta)
+/* The rest of a read once the load script's {meta, messages} (x, borrowed)
+ * came: parsed, and a large history's messages read in parts. On an error
+ * meta and *want->metadata are cleared. */
+static int load_finish(const struct axon_config *cfg, const char *id, const char *tenant,
+                       const char *lk, const redisReply *x, long long upto,
+                       const struct load_want *want, json_object **messages,
+                       struct conv_meta *meta)
 {
-    *messages = NULL;
-    if (want->metadata)
-        *want->metadata = NULL;
-    memset(meta, 0, sizeof *meta);
-    if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant))
-        return AXON_EINVAL;
-    char mk[KEY_MAX], lk[KEY_MAX], whole[24], count[24];
-    conv_keys(id, mk, lk);
-    snprintf(whole, sizeof whole, "%d", CONV_READ_PART_BYTES);
-    snprintf(count, sizeof count, "%lld", upto);
-    /* src/lua/conv_load.lua, with EVAL: it says why. */
-    static const char load_src[] = AXON_LUA_CONV_LOAD;
-    const char *eval[] = {"EVAL", load_src, need ? "3" : "2", mk, lk, need ? need : whole,
-                          need ? whole : count, count};
-    struct valkey_cmd cmds[2];
-    int n = 0;
-    if (first)
-        cmds[n++] = *first;
-    cmds[n++] = (struct valkey_cmd){.argc = need ? 8 : 7, .argv = eval};
-    redisReply *rep[2];
-    int rc = valkey_pipeline(n, cmds, rep);
-    if (rc == AXON_OK)
-        rc = want->positions || want->metadata
-                 ? load_parse_want(rep[n - 1], id, tenant, want, messages, meta)
-                 : load_parse(rep[n - 1], id, tenant, messages, meta); /* the fuzzed path */
-    if (first) {
-        *first_rep = rep[0];
-        rep[0] = NULL;
-    }
-    valkey_free_replies(n, rep);
+    int rc = want->positions || want->metadata
+                 ? load_parse_want(x, id, tenant, want, messages, meta)
+                 : load_parse(x, id, tenant, messages, meta); /* the fuzzed path */
     if (rc == AXON_OK && !*messages)
         rc = load_parts(cfg, lk, meta, upto, want->positions, messages);
     if (rc) {
@@ -385,18 +354,46 @@ static int load_run(const struct axon_config *cfg, const char *id, const char *t
     return rc;
 }
 
+/* KEYS, ARGV and the reply: src/lua/conv_load.lua and conv_lock_load.lua. */
+static struct valkey_script load_script = {.src = AXON_LUA_CONV_LOAD};
+static struct valkey_script lock_load_script = {.src = AXON_LUA_CONV_LOCK_LOAD};
+
+/* The read of conv_load, without the lock: one script (EVALSHA), then the
+ * parts of a large history. */
+static int load_run(const struct axon_config *cfg, const char *id, const char *tenant,
+                    const struct load_want *want, json_object **messages, struct conv_meta *meta)
+{
+    *messages = NULL;
+    if (want->metadata)
+        *want->metadata = NULL;
+    memset(meta, 0, sizeof *meta);
+    if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant))
+        return AXON_EINVAL;
+    char mk[KEY_MAX], lk[KEY_MAX], whole[24];
+    conv_keys(id, mk, lk);
+    text_i64(whole, sizeof whole, CONV_READ_PART_BYTES);
+    const char *keys[] = {mk, lk};
+    const char *args[] = {whole, "-1"};
+    redisReply *r = NULL;
+    int rc = valkey_eval(&load_script, &r, 2, keys, 2, args, NULL);
+    if (rc == AXON_OK)
+        rc = load_finish(cfg, id, tenant, lk, r, -1, want, messages, meta);
+    freeReplyObject(r);
+    return rc;
+}
+
 int conv_load(const struct axon_config *cfg, const char *id, const char *tenant,
               json_object **messages, struct conv_meta *meta)
 {
     static const struct load_want plain = {0};
-    return load_run(cfg, id, tenant, NULL, NULL, -1, NULL, &plain, messages, meta);
+    return load_run(cfg, id, tenant, &plain, messages, meta);
 }
 
 int conv_load_positions(const struct axon_config *cfg, const char *id, const char *tenant,
                         json_object **messages, struct conv_meta *meta, json_object **metadata)
 {
     const struct load_want want = {.positions = true, .metadata = metadata};
-    return load_run(cfg, id, tenant, NULL, NULL, -1, NULL, &want, messages, meta);
+    return load_run(cfg, id, tenant, &want, messages, meta);
 }
 
 static int load_locked(const struct axon_config *cfg, const char *id, const char *tenant,
@@ -452,6 +449,8 @@ static int load_locked(const struct axon_config *cfg, const char *id, const char
 {
     memset(lock, 0, sizeof *lock);
     lock->at = -1;
+    *messages = NULL;
+    memset(meta, 0, sizeof *meta);
     if (conv_id_check(id) != CONV_ID_STORED || !tenant_ok(tenant))
         return conv_load(cfg, id, tenant, messages, meta); /* refuses: EINVAL */
     lock->lease_ms = (long long)cfg->pool_lease_s * 1000;
@@ -464,42 +463,47 @@ static int load_locked(const struct axon_config *cfg, const char *id, const char
     long long off = atomic_load(&clock_offset_ms);
     text_i64(deadline, sizeof deadline,
              off ? (long long)(log_now_us() / 1000u) + off + cfg->valkey_timeout_ms : 0LL);
-    /* The lock comes before the read in the same round trip. Every store
-     * of a continued turn checks the lock is its own (the append script),
-     * so nothing is stored between the two. The lock is src/lua/conv_lock.lua,
-     * sent with EVAL: it says why. */
-    const char *eval[] = {"EVAL", AXON_LUA_CONV_LOCK, "1", lock->key, lock->token, px, deadline};
-    const struct valkey_cmd first = {.argc = 7, .argv = eval};
-    redisReply *got = NULL;
-    static const struct load_want plain = {0};
-    int rc = load_run(cfg, id, tenant, &first, &got, upto, need, &plain, messages, meta);
+    /* The lock and the read in one script (src/lua/conv_lock_load.lua: it
+     * says why EVALSHA is safe). Every store of a continued turn checks the
+     * lock is its own (the append script), so nothing is stored between
+     * the read and this turn's store. */
+    char mk[KEY_MAX], lk[KEY_MAX], whole[24], count[24];
+    conv_keys(id, mk, lk);
+    text_i64(whole, sizeof whole, CONV_READ_PART_BYTES);
+    text_i64(count, sizeof count, upto);
+    const char *keys[] = {mk, lk, lock->key, need};
+    const char *args[] = {tenant, lock->token, px, deadline, whole, count};
+    redisReply *r = NULL;
+    int rc = valkey_eval(&lock_load_script, &r, need ? 4 : 3, keys, 6, args, NULL);
     long long state = -9;
-    if (got && got->type == REDIS_REPLY_ARRAY && got->elements == 2 &&
-        got->element[0]->type == REDIS_REPLY_INTEGER &&
-        got->element[1]->type == REDIS_REPLY_INTEGER) {
-        state = got->element[0]->integer;
-        clock_note(got->element[1]->integer);
+    if (rc == AXON_OK && r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
+        r->element[0]->type == REDIS_REPLY_INTEGER &&
+        r->element[1]->type == REDIS_REPLY_INTEGER) {
+        state = r->element[0]->integer;
+        clock_note(r->element[1]->integer);
     }
-    freeReplyObject(got);
+    static const struct load_want plain = {0};
+    if (state == 1 && r->elements == 3)
+        rc = load_finish(cfg, id, tenant, lk, r->element[2], upto, &plain, messages, meta);
+    else if (state == 1)
+        rc = AXON_EPROTO;
+    freeReplyObject(r);
     if (state == 1 && rc == AXON_OK) {
         lock->renew_at_us = log_now_us() + (uint64_t)lock->lease_ms * 1000u / 3;
         return AXON_OK;
     }
-    if (rc == AXON_OK) {
-        json_object_put(*messages);
-        *messages = NULL;
-        memset(meta, 0, sizeof *meta);
-    }
     if (state == 1)
-        (void)conv_unlock(lock); /* not found, not the tenant's, or damaged */
+        (void)conv_unlock(lock); /* damaged, or its parts failed */
     lock->token[0] = '\0';
     if (rc != AXON_OK)
-        return rc; /* another tenant's id stays not found, even while locked */
+        return rc;
+    if (state == -1)
+        return AXON_ENOTFOUND; /* another tenant's id stays not found, even while locked */
     if (state == 0)
         return AXON_EBUSY;
     if (state == -3)
         log_msg(AXON_LOG_WARN, "conv: the turn lock of %s reached Valkey after its deadline", id);
-    return state == -3 ? AXON_EIO : AXON_EPROTO; /* the lock answered nonsense */
+    return state == -3 ? AXON_EIO : AXON_EPROTO; /* the script answered nonsense */
 }
 
 /* The release's reply (NULL: none came) as a result; logs a lost release. */
@@ -533,7 +537,7 @@ int conv_unlock(struct conv_lock *lock)
 void conv_unlock_add(struct conv_lock *lock, struct valkey_batch *b)
 {
     lock->at = -1;
-    if (!lock->token[0])
+    if (!lock->token[0] || lock->in_store)
         return;
     lock->argv[0] = lock->key;
     lock->argv[1] = lock->token;
@@ -545,6 +549,22 @@ int conv_unlock_done(struct conv_lock *lock, const struct valkey_batch *b)
 {
     if (!lock->token[0])
         return AXON_OK;
+    if (lock->in_store) {
+        /* Given back by the store script (conv_append.lua) when it ran
+         * past its lock check, else it is not ours any more (-4); past
+         * the deadline (-3), or an error, it may still be held: the
+         * compare-and-delete of conv_unlock, which harms no next turn. */
+        lock->in_store = false;
+        if (b->rc == AXON_EIO)
+            return unlock_result(lock, AXON_EIO, NULL);
+        const redisReply *r = b->rep[lock->store_at];
+        if (r->type == REDIS_REPLY_INTEGER &&
+            (r->integer > 0 || r->integer == -1 || r->integer == -2 || r->integer == -4)) {
+            lock->token[0] = '\0';
+            return AXON_OK;
+        }
+        return conv_unlock(lock);
+    }
     if (lock->at < 0)
         return conv_unlock(lock); /* the batch was full: a round trip of its own */
     return unlock_result(lock, b->rc == AXON_EIO ? AXON_EIO : AXON_OK, b->rep[lock->at]);
@@ -620,8 +640,12 @@ static int add_message(struct buf *blob, json_object *m, size_t *bytes)
 /* The index zsets, updated in the append's round trip with plain commands
  * dated now_ms. They live in other slots than the conversation, so no script
  * could update them with it. GT: a slower concurrent turn never moves an
- * entry back in time. The tenant's index scores by update time and forgets
- * what expired; the global one scores by expiry time (the /stats count). */
+ * entry back in time. The tenant's index scores by update time, the global
+ * one by expiry time (the /stats count). Their trims (what expired) cost the
+ * server as much as the rest of the store together, and nothing reads an
+ * expired entry as live (conv_list checks each meta and drops the stale,
+ * conv_active counts from now and trims), so they go along with one store
+ * in CONV_TRIM_ONE_IN (conv_index_trims), enough to keep both short. */
 static void add_indexes(const struct axon_config *cfg, long long now_ms,
                         struct conv_append_op *op, struct valkey_batch *b)
 {
@@ -639,13 +663,14 @@ static void add_indexes(const struct axon_config *cfg, long long now_ms,
     memcpy(op->zrem[0], r0, sizeof r0);
     memcpy(op->zrem[1], r1, sizeof r1);
     memcpy(op->zexpire, ze, sizeof ze);
-    const struct valkey_cmd cmds[CONV_INDEX_CMDS] = {
-        {.argc = 5, .argv = op->zadd[0]}, {.argc = 4, .argv = op->zrem[0]},
-        {.argc = 3, .argv = op->zexpire}, {.argc = 5, .argv = op->zadd[1]},
+    const struct valkey_cmd cmds[CONV_INDEX_CMDS + CONV_INDEX_TRIMS] = {
+        {.argc = 5, .argv = op->zadd[0]}, {.argc = 3, .argv = op->zexpire},
+        {.argc = 5, .argv = op->zadd[1]}, {.argc = 4, .argv = op->zrem[0]},
         {.argc = 4, .argv = op->zrem[1]},
     };
     op->index_at = b->n;
-    for (int i = 0; i < CONV_INDEX_CMDS; i++)
+    op->index_n = CONV_INDEX_CMDS + (conv_index_trims(now_ms) ? CONV_INDEX_TRIMS : 0);
+    for (int i = 0; i < op->index_n; i++)
         if (valkey_batch_add(b, cmds[i]) < 0)
             abort(); /* the caller checked the room */
 }
@@ -679,7 +704,7 @@ static void add_create(const char *model, size_t n, size_t bytes, struct conv_ap
 
 /* The append script's command (a continued turn, or a big new one). */
 static void add_script(const struct axon_config *cfg, const char *model, size_t n,
-                       size_t nclient, const struct conv_lock *lock, struct conv_append_op *op,
+                       size_t nclient, struct conv_lock *lock, struct conv_append_op *op,
                        struct valkey_batch *b)
 {
     text_i64(op->maxm, sizeof op->maxm, cfg->conv_max_messages);
@@ -711,6 +736,12 @@ static void add_script(const struct axon_config *cfg, const char *model, size_t 
                                                      .script = &append_script, .nkeys = nkeys});
     if (op->at < 0)
         abort(); /* the caller checked the room */
+    if (nkeys == 3) {
+        /* The script gives the lock back (conv_append.lua): no unlock
+         * command; conv_unlock_done reads the store's reply. */
+        lock->in_store = true;
+        lock->store_at = op->at;
+    }
 }
 
 void conv_append_add(const struct axon_config *cfg, const char *id, const char *tenant,
@@ -724,7 +755,7 @@ void conv_append_add(const struct axon_config *cfg, const char *id, const char *
 
 void conv_append_add_fenced(const struct axon_config *cfg, const char *id, const char *tenant,
                             const char *model, json_object *client_messages,
-                            json_object *assistant, bool create, const struct conv_lock *lock,
+                            json_object *assistant, bool create, struct conv_lock *lock,
                             long long now_ms, struct conv_append_op *op, struct valkey_batch *b)
 {
     memset(op, 0, sizeof *op);
@@ -766,7 +797,7 @@ void conv_append_add_fenced(const struct axon_config *cfg, const char *id, const
         op->rc = rc;
         return;
     }
-    if (b->n + 1 + CONV_INDEX_CMDS > VALKEY_MAX_PIPELINE) {
+    if (b->n + 1 + CONV_INDEX_CMDS + CONV_INDEX_TRIMS > VALKEY_MAX_PIPELINE) {
         op->rc = AXON_EINVAL;
         return;
     }
@@ -845,7 +876,7 @@ int conv_append_done(struct conv_append_op *op, const struct valkey_batch *b)
         rc = script_result(op, b->rep[op->at]);
         if (rc == AXON_OK && !valkey_batch_acked(b, op->at))
             rc = AXON_EIO; /* stored, but fewer replicas have it than asked */
-        for (int i = 0; i < CONV_INDEX_CMDS; i++) {
+        for (int i = 0; i < op->index_n; i++) {
             const redisReply *x = b->rep[op->index_at + i];
             if (x->type == REDIS_REPLY_ERROR)
                 log_msg(AXON_LOG_WARN, "conv: index update of %s failed: %.*s", op->id,

@@ -13,16 +13,25 @@
 -- -3 past the deadline; -4 when the turn lock is no longer this turn's (it
 -- expired: another turn may have read the history without this one); the
 -- error reply "AXON bad message list" when the messages do not split into
--- n. Nothing is written unless it returns the time.
+-- n. Nothing is written unless it returns the time, except the turn lock:
+-- given back (deleted) on every return after the check that it is this
+-- turn's (stored, -1, -2, the bad list), so that the settle round trip needs
+-- no unlock command of its own. Past the deadline (-3) it is left to the
+-- caller's unlock, as is a lock that is no longer this turn's (-4): not ours.
 local deadline = ARGV[9]
 -- #include "conv_store_head.inc.lua"
 if KEYS[3] and redis.call('GET', KEYS[3]) ~= ARGV[11] then return -4 end
+-- x, with the turn lock (when given: checked above to be ours) given back.
+local function done(x)
+  if KEYS[3] then redis.call('DEL', KEYS[3]) end
+  return x
+end
 local v = redis.call('HMGET', KEYS[1], 'owner', 'message_count', 'bytes', 'model')
 local create = ARGV[3] == '1'
 if create then
-  if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return -1 end
+  if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then return done(-1) end
 elseif v[1] ~= ARGV[1] then
-  return -1
+  return done(-1)
 end
 local blob, nclient, list, cbytes, pos = ARGV[10], tonumber(ARGV[8]), {}, 0, 1
 while pos <= #blob + 1 do
@@ -31,10 +40,10 @@ while pos <= #blob + 1 do
   if #list <= nclient then cbytes = cbytes + nl - pos end
   pos = nl + 1
 end
-if #list ~= tonumber(ARGV[7]) then return redis.error_reply('AXON bad message list') end
+if #list ~= tonumber(ARGV[7]) then return done(redis.error_reply('AXON bad message list')) end
 local count, bytes = tonumber(v[2]) or 0, tonumber(v[3]) or 0
 if count + #list > tonumber(ARGV[5]) or bytes + cbytes > tonumber(ARGV[6]) then
-  return -2
+  return done(-2)
 end
 -- In chunks: unpack() in Lua 5.1 stops near 8000 values.
 for i = 1, #list, 1000 do
@@ -50,4 +59,4 @@ redis.call('HSET', KEYS[1], 'updated', now, 'message_count', count + #list,
            'bytes', bytes + #blob - (#list - 1))
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
-return now_ms
+return done(now_ms)

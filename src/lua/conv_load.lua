@@ -10,8 +10,8 @@
 -- another turn is being appended. A history over ARGV[1] bytes comes as
 -- {meta, false} (a nil), to be read in parts. A missing conversation (or a
 -- missing KEYS[3]) is {{}, {}}.
--- Sent with EVAL in the read's pipeline (after the turn lock's command,
--- which must run first): a forgotten EVALSHA would be re-run after the batch.
+-- Alone in its round trip, so sent with EVALSHA; a turn that takes the lock
+-- reads with conv_lock_load.lua instead.
 if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 0 then return {{}, {}} end
 local m = redis.call('HGETALL', KEYS[1])
 local b = tonumber(redis.call('HGET', KEYS[1], 'bytes')) or 0

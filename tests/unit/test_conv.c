@@ -685,7 +685,7 @@ static void append_and_release_share_one_round_trip(void **state)
         conv_append_add(c, id, T1, "gpt-4o", cm, ans, true, pool_server_now_ms(&l), &ap, &b);
         pool_release_add(c, &l, POOL_DONE, &rel, &b);
         /* A new conversation: the create script, the index; the release. */
-        assert_int_equal(b.n, 1 + CONV_INDEX_CMDS + 1);
+        assert_int_equal(b.n, 1 + ap.index_n + 1);
         (void)valkey_batch_run(&b);
         assert_int_equal(conv_append_done(&ap, &b), 0);
         bool recycled = true;
@@ -743,13 +743,62 @@ static int store(const struct axon_config *c, const char *id, json_object *cm, j
     struct valkey_batch b = {0};
     struct conv_append_op ap;
     conv_append_add(c, id, T1, "gpt-4o", cm, ans, create, now_ms, &ap, &b);
-    assert_int_equal(b.n, expect_cmds);
+    /* The index trims go along with one store in CONV_TRIM_ONE_IN. */
+    if (now_ms > 0)
+        assert_int_equal(ap.index_n,
+                         CONV_INDEX_CMDS + (conv_index_trims(now_ms) ? CONV_INDEX_TRIMS : 0));
+    assert_int_equal(b.n, expect_cmds + ap.index_n - CONV_INDEX_CMDS);
     if (wait_ms)
         *wait_ms = b.wait_ms;
     (void)valkey_batch_run(&b);
     int rc = conv_append_done(&ap, &b);
     valkey_batch_free(&b);
     return rc;
+}
+
+/* The index trims (what expired) ride on one store in CONV_TRIM_ONE_IN,
+ * chosen by the store's server time: the others send only the ZADDs and
+ * the EXPIRE, and leave an expired entry in place (the listing and the
+ * /stats count skip it) until a store that trims. */
+static void index_trims_ride_on_one_store_in_32(void **state)
+{
+    connect_srv(state);
+    struct axon_config *c = conf(600, 100, 1 << 20);
+    json_object *cm = js("[{\"role\":\"user\",\"content\":\"hi\"}]");
+    json_object *ans = js("{\"role\":\"assistant\",\"content\":\"ok\"}");
+    char tk[96], id[CONV_ID_MAX + 1];
+    snprintf(tk, sizeof tk, "axon:{k:%s}:convs", T1);
+    long long now = server_ms() / CONV_TRIM_ONE_IN * CONV_TRIM_ONE_IN;
+    const char *gone = "conv-00000000000000000000000000000000";
+    redisReply *r;
+    assert_int_equal(valkey_command(&r, "ZADD %s %lld %s", tk, now - 700000, gone), 0);
+    freeReplyObject(r);
+    assert_int_equal(valkey_command(&r, "ZADD axon:{g}:active %lld %s", now - 100000, gone), 0);
+    freeReplyObject(r);
+    new_id(id);
+    assert_int_equal(store(c, id, cm, ans, true, now + 1, 1 + CONV_INDEX_CMDS, NULL), 0);
+    assert_true(zhas(tk, gone) && zhas("axon:{g}:active", gone)); /* not trimmed */
+    long long active = 0;
+    assert_int_equal(conv_active_count(&active), 0);
+    assert_int_equal(active, 1); /* but not counted (and the read trims it) */
+    assert_false(zhas("axon:{g}:active", gone));
+    struct conv_meta out[4];
+    int n = 0;
+    bool more = false;
+    assert_int_equal(conv_list(T1, 4, NULL, out, &n, &more), 0);
+    assert_int_equal(n, 1); /* nor listed */
+    assert_int_equal(valkey_command(&r, "ZADD %s %lld %s", tk, now - 700000, gone), 0);
+    freeReplyObject(r);
+    assert_int_equal(valkey_command(&r, "ZADD axon:{g}:active %lld %s", now - 100000, gone), 0);
+    freeReplyObject(r);
+    new_id(id);
+    assert_int_equal(
+        store(c, id, cm, ans, true, now, 1 + CONV_INDEX_CMDS, NULL), 0); /* + the trims */
+    assert_false(zhas(tk, gone));
+    assert_false(zhas("axon:{g}:active", gone));
+    assert_true(zhas(tk, id) && zhas("axon:{g}:active", id));
+    json_object_put(cm);
+    json_object_put(ans);
 }
 
 /* A new conversation's record, from the create script (up to
@@ -1051,20 +1100,33 @@ static void lock_value(const struct conv_lock *l, char *dst, size_t n)
     freeReplyObject(r);
 }
 
-/* A fenced store of one user message and an answer, as chat.c's settle. */
-static int fenced_store(const struct axon_config *c, const char *id, const struct conv_lock *l)
+/* A fenced store of one user message and an answer, as the pipeline's
+ * settle: the store, then the lock's release, in one batch dated now_ms
+ * (0: read). A held lock adds no command of its own: the store's script
+ * gives it back. */
+static int fenced_store_at(const struct axon_config *c, const char *id, struct conv_lock *l,
+                           long long now_ms)
 {
     json_object *cm = js("[{\"role\":\"user\",\"content\":\"next\"}]");
     json_object *ans = js("{\"role\":\"assistant\",\"content\":\"ok\"}");
     struct valkey_batch b = {0};
     struct conv_append_op ap;
-    conv_append_add_fenced(c, id, T1, "gpt-4o", cm, ans, false, l, 0, &ap, &b);
+    conv_append_add_fenced(c, id, T1, "gpt-4o", cm, ans, false, l, now_ms, &ap, &b);
+    conv_unlock_add(l, &b);
+    assert_int_equal(b.n, 1 + ap.index_n); /* no unlock command */
     (void)valkey_batch_run(&b);
     int rc = conv_append_done(&ap, &b);
+    assert_int_equal(conv_unlock_done(l, &b), 0);
+    assert_string_equal(l->token, ""); /* not held any more */
     valkey_batch_free(&b);
     json_object_put(cm);
     json_object_put(ans);
     return rc;
+}
+
+static int fenced_store(const struct axon_config *c, const char *id, struct conv_lock *l)
+{
+    return fenced_store_at(c, id, l, 0);
 }
 
 /* Two turns at once on one conversation: the second read is refused while
@@ -1098,9 +1160,8 @@ static void turn_lock_refuses_a_second_turn_and_fences_a_late_store(void **state
     assert_string_equal(v, l1.token); /* still the first turn's */
 
     assert_int_equal(fenced_store(c, id, &l1), 0);
-    assert_int_equal(conv_unlock(&l1), 0);
     lock_value(&l1, v, sizeof v);
-    assert_string_equal(v, "");
+    assert_string_equal(v, ""); /* given back by the store */
     assert_int_equal(load_count(id, T1), 4);
 
     /* The next turn reads what the first stored. */
@@ -1113,18 +1174,52 @@ static void turn_lock_refuses_a_second_turn_and_fences_a_late_store(void **state
     freeReplyObject(r);
     assert_int_equal(conv_load_locked(c, id, T1, &l3, &m, &meta), 0);
     json_object_put(m);
-    assert_int_equal(fenced_store(c, id, &l2), AXON_EBUSY);
-    assert_int_equal(load_count(id, T1), 4); /* nothing written */
     l2.renew_at_us = 0;
     assert_int_equal(conv_lock_renew(&l2), AXON_ENOTFOUND);
+    assert_int_equal(fenced_store(c, id, &l2), AXON_EBUSY);
+    assert_int_equal(load_count(id, T1), 4); /* nothing written */
     (void)conv_unlock(&l2);
     lock_value(&l3, v, sizeof v);
     assert_string_equal(v, l3.token); /* the third turn's lock untouched */
     l3.renew_at_us = 0;
     assert_int_equal(conv_lock_renew(&l3), 0);
     assert_int_equal(fenced_store(c, id, &l3), 0);
-    assert_int_equal(conv_unlock(&l3), 0);
     assert_int_equal(load_count(id, T1), 6);
+    lock_value(&l3, v, sizeof v);
+    assert_string_equal(v, "");
+
+    /* A store that reached Valkey past its deadline writes nothing, and
+     * its lock is given back all the same (a round trip of its own). */
+    assert_int_equal(conv_load_locked(c, id, T1, &l1, &m, &meta), 0);
+    json_object_put(m);
+    assert_int_equal(fenced_store_at(c, id, &l1, server_ms() - 100000), AXON_ETIMEDOUT);
+    assert_int_equal(load_count(id, T1), 6);
+    lock_value(&l1, v, sizeof v);
+    assert_string_equal(v, "");
+    /* Over a cap: not stored, and given back by the script. (A store
+     * first: the late one set conv.c's clock 100 s back.) */
+    char id2[CONV_ID_MAX + 1];
+    make_conv(c, id2, T1, "other");
+    c->conv_max_messages = 6;
+    assert_int_equal(conv_load_locked(c, id, T1, &l1, &m, &meta), 0);
+    json_object_put(m);
+    assert_int_equal(fenced_store(c, id, &l1), AXON_ETOOBIG);
+    lock_value(&l1, v, sizeof v);
+    assert_string_equal(v, "");
+
+    /* The lock and the read: one round trip, one script by its SHA (the
+     * script text is not sent, nor hashed by the server, on every turn). */
+    assert_int_equal(valkey_command(&r, "CONFIG RESETSTAT"), 0);
+    freeReplyObject(r);
+    unsigned long rt = valkey_round_trips();
+    assert_int_equal(conv_load_locked(c, id, T1, &l1, &m, &meta), 0);
+    json_object_put(m);
+    assert_int_equal(valkey_round_trips() - rt, 1);
+    assert_int_equal(valkey_command(&r, "INFO commandstats"), 0);
+    assert_null(strstr(r->str, "cmdstat_eval:"));
+    assert_non_null(strstr(r->str, "cmdstat_evalsha:calls=1,"));
+    freeReplyObject(r);
+    assert_int_equal(conv_unlock(&l1), 0);
 }
 
 /* A lock that waited in a stalled server's socket while its turn was
@@ -1843,6 +1938,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(new_conversation_record_from_either_script, setup_plain,
                                         teardown_all),
         cmocka_unit_test_setup_teardown(store_after_its_deadline_writes_nothing, setup_plain,
+                                        teardown_all),
+        cmocka_unit_test_setup_teardown(index_trims_ride_on_one_store_in_32, setup_plain,
                                         teardown_all),
         cmocka_unit_test_setup_teardown(list_is_newest_first_and_pages, setup_plain, teardown_all),
         cmocka_unit_test_setup_teardown(list_many, setup_plain, teardown_all),
