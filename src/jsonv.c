@@ -212,6 +212,22 @@ static struct json_tokener *tokener(int max_depth)
     return c->tok;
 }
 
+/* A tokener's print buffer grows to the longest string it has read and
+ * never shrinks: kept after a 15 MiB body, it would hold 15 MiB per worker
+ * thread for good (memcap.test.mjs: memory settles back after large
+ * requests). So a tokener that read more than this is freed, and the next
+ * parse on the thread makes a new one. */
+#define JSONV_TOKENER_KEEP_BYTES (64 * 1024)
+
+static void tokener_drop(void)
+{
+    struct tok_cache *c = pthread_getspecific(tok_key);
+    if (c && c->tok) {
+        json_tokener_free(c->tok);
+        c->tok = NULL;
+    }
+}
+
 int jsonv_parse(const char *p, size_t n, int max_depth, json_object **out)
 {
     *out = NULL;
@@ -230,6 +246,8 @@ int jsonv_parse(const char *p, size_t n, int max_depth, json_object **out)
         whole = json_tokener_get_error(tok) == json_tokener_success;
     }
     json_tokener_reset(tok); /* frees what a failed parse left on its stack */
+    if (n > JSONV_TOKENER_KEEP_BYTES)
+        tokener_drop();
     if (!root || !whole) {
         json_object_put(root);
         return AXON_EINVAL; /* e.g. invalid UTF-8 */
