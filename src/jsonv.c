@@ -217,7 +217,7 @@ static struct json_tokener *tokener(int max_depth)
  * thread for good (memcap.test.mjs: memory settles back after large
  * requests). So a tokener that read more than this is freed, and the next
  * parse on the thread makes a new one. */
-#define JSONV_TOKENER_KEEP_BYTES (64 * 1024)
+#define JSONV_TOKENER_KEEP_BYTES ((size_t)64 * 1024)
 
 static void tokener_drop(void)
 {
